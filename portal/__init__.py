@@ -1,0 +1,46 @@
+"""Bridge: the coordination portal for community-based drug rehabilitation and recovery."""
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+
+from portal import db, demo, errors, i18n, labels, migrations
+from portal.auth import access
+from portal.auth.views import bp as auth_bp
+from portal.config import load_config
+from portal.home.views import bp as home_bp
+from portal.htmx import htmx
+from portal.offers.views import bp as offers_bp
+from portal.organizations.views import bp as organizations_bp
+from portal.users.views import bp as users_bp
+
+ROOT = Path(__file__).resolve().parent.parent
+
+csrf = CSRFProtect()
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the portal: configuration, database, sign-in, languages, then the blueprints."""
+    app = Flask(
+        __name__,
+        instance_path=str(ROOT / "instance"),
+        instance_relative_config=True,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    load_config(app, config)
+    db.init_app(app)
+    migrations.init_app(app)
+    demo.init_app(app)
+    access.init_app(app)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    i18n.init_app(app)
+    labels.init_app(app)
+    errors.init_app(app)
+    for blueprint in (home_bp, auth_bp, offers_bp, organizations_bp, users_bp):
+        app.register_blueprint(blueprint)
+    return app

@@ -1,0 +1,128 @@
+"""Sign in, sign out, sign up (organizations and volunteers), and the language switch."""
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+from werkzeug.wrappers import Response
+
+from portal.auth import services
+from portal.auth.access import public, role_required
+from portal.auth.forms import LoginForm, OrganizationSignupForm, VolunteerSignupForm
+from portal.db import get_session
+from portal.forms import validate
+from portal.i18n import LOCALES
+from portal.models import Role
+
+bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+
+def safe_next(target: str | None) -> str:
+    """Only same-site paths: `next` must never send a user to another site."""
+    if not target:
+        return url_for("home.index")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return url_for("home.index")
+    if "\\" in target:
+        return url_for("home.index")
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+def login() -> Response | str | tuple[str, int]:
+    """Sign in with e-mail and password."""
+    if current_user.is_authenticated:
+        return redirect(url_for("home.index"))
+    if request.method == "GET":
+        return render_template("auth/login.html", form={}, errors={})
+    data, errors = validate(LoginForm, request.form)
+    user = data and services.authenticate(get_session(), data.email, data.password)
+    if not user:
+        errors = errors or {"__all__": _("The e-mail address or password is not right.")}
+        form = {"email": request.form.get("email", "")}
+        return render_template("auth/login.html", form=form, errors=errors), 422
+    session.clear()  # a fresh session at sign-in: nothing carried over from before
+    login_user(user)
+    return redirect(safe_next(request.args.get("next")))
+
+
+@bp.route("/logout", methods=["POST"])
+@role_required(*Role)
+def logout() -> Response:
+    """Sign out."""
+    logout_user()
+    session.clear()
+    flash(_("You are signed out."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/signup", methods=["GET"])
+@public
+def signup() -> str:
+    """Choose how to join: as an organization or as a volunteer."""
+    return render_template("auth/signup.html")
+
+
+@bp.route("/signup/organization", methods=["GET", "POST"])
+@public
+def signup_organization() -> Response | str | tuple[str, int]:
+    """An NGO or employer joins with its first staff account."""
+    if request.method == "GET":
+        return render_template("auth/signup_organization.html", form={}, errors={})
+    data, errors = validate(OrganizationSignupForm, request.form)
+    if data is not None:
+        try:
+            user = services.register_organization(get_session(), data)
+        except services.EmailTaken:
+            errors = {"email": _("An account with this e-mail address already exists.")}
+        else:
+            login_user(user)
+            flash(
+                _(
+                    "Welcome. An administrator will verify your organization; "
+                    "until then your offers are visible only to you."
+                ),
+                "success",
+            )
+            return redirect(url_for("home.index"))
+    return render_template("auth/signup_organization.html", form=request.form, errors=errors), 422
+
+
+@bp.route("/signup/volunteer", methods=["GET", "POST"])
+@public
+def signup_volunteer() -> Response | str | tuple[str, int]:
+    """A volunteer joins; an admin verifies them before their offers are seen."""
+    if request.method == "GET":
+        return render_template("auth/signup_volunteer.html", form={}, errors={})
+    data, errors = validate(VolunteerSignupForm, request.form)
+    if data is not None:
+        try:
+            user = services.register_volunteer(get_session(), data)
+        except services.EmailTaken:
+            errors = {"email": _("An account with this e-mail address already exists.")}
+        else:
+            login_user(user)
+            flash(
+                _(
+                    "Welcome. An administrator will verify your account; "
+                    "until then your offers are visible only to you."
+                ),
+                "success",
+            )
+            return redirect(url_for("home.index"))
+    return render_template("auth/signup_volunteer.html", form=request.form, errors=errors), 422
+
+
+@bp.route("/language", methods=["POST"])
+@public
+def language() -> Response:
+    """Switch the language, remembered for the session and, when signed in, for the user."""
+    choice = request.form.get("lang", "")
+    if choice in LOCALES:
+        session["locale"] = choice
+        if current_user.is_authenticated:
+            services.remember_locale(get_session(), current_user, choice)
+    return redirect(safe_next(request.form.get("next")))

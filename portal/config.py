@@ -1,0 +1,52 @@
+"""Configuration: safe defaults, then `PORTAL_*` environment variables, then an explicit mapping."""
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+
+class ConfigError(RuntimeError):
+    """The configuration would make the portal unsafe or unable to run."""
+
+
+DEVELOPMENT_SECRET = "development-only-secret"  # noqa: S105 - only ever used when PORTAL_ENV=development
+
+
+def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
+    """Fill `app.config` and refuse combinations that must never reach production."""
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.from_mapping(
+        ENV="production",
+        SECRET_KEY=None,
+        DATABASE_URL=f"sqlite:///{Path(app.instance_path) / 'portal.db'}",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=True,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=True,
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        WTF_CSRF_HEADERS=["X-CSRFToken"],
+        BABEL_DEFAULT_LOCALE="en",
+        BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
+        BABEL_TRANSLATION_DIRECTORIES=str(Path(app.root_path) / "translations"),
+        OFFER_STALE_AFTER_DAYS=90,
+        DIRECTORY_PAGE_SIZE=25,
+    )
+    app.config.from_prefixed_env("PORTAL")
+    if overrides:
+        app.config.update(overrides)
+    development = app.config["ENV"] == "development"
+    if development:
+        app.config["SESSION_COOKIE_SECURE"] = False
+        app.config["REMEMBER_COOKIE_SECURE"] = False
+        if not app.config["SECRET_KEY"]:
+            app.config["SECRET_KEY"] = DEVELOPMENT_SECRET
+    else:
+        if not app.config["SECRET_KEY"] or app.config["SECRET_KEY"] == DEVELOPMENT_SECRET:
+            raise ConfigError("PORTAL_SECRET_KEY must be set outside development.")
+        # Debug mode runs arbitrary code from the browser: never outside development.
+        app.config["DEBUG"] = False
+        app.debug = False

@@ -1,0 +1,86 @@
+"""The database engine, its SQLite settings, and one session per request."""
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from flask import Flask, current_app, g, has_request_context, request
+from sqlalchemy import Engine, create_engine, event
+from sqlmodel import Session
+
+# Requests that only read take no write lock; every other request writes.
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _to_json(value: Any) -> str:
+    # Keep Chinese as characters, so a text search on a JSON column finds it on every database.
+    return json.dumps(value, ensure_ascii=False)
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Create an engine; on SQLite add WAL, foreign keys, a busy timeout and write locks taken up front."""
+    kwargs.setdefault("json_serializer", _to_json)
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # Hand transaction control to SQLAlchemy so the "begin" hook below decides how to begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        # SQLite ignores SELECT ... FOR UPDATE. A write transaction takes the write lock
+        # before its first read (BEGIN IMMEDIATE), so a read-modify-write cannot lose an
+        # update to a concurrent one. Read-only requests begin deferred and never block.
+        if connection.get_execution_options().get("read_only"):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def get_engine(app: Flask | None = None) -> Engine:
+    """The application's engine, created once per app."""
+    app = app or current_app
+    engine: Engine = app.extensions["portal_engine"]
+    return engine
+
+
+def get_session() -> Session:
+    """The session of the current request: read-only requests do not take SQLite's write lock."""
+    if "db_session" not in g:
+        engine = get_engine()
+        if has_request_context() and request.method in READ_ONLY_METHODS:
+            engine = engine.execution_options(read_only=True)
+        g.db_session = Session(engine, expire_on_commit=False)
+    session: Session = g.db_session
+    return session
+
+
+@contextmanager
+def session_scope(app: Flask | None = None) -> Iterator[Session]:
+    """A session outside a request (CLI commands, tests), closed at the end."""
+    with Session(get_engine(app), expire_on_commit=False) as session:
+        yield session
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()
+
+
+def init_app(app: Flask) -> None:
+    """Create the engine and close the request's session at teardown."""
+    app.extensions["portal_engine"] = make_engine(app.config["DATABASE_URL"])
+    app.teardown_appcontext(_close_session)

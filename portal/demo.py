@@ -1,0 +1,148 @@
+"""A believable Xi'an portal to click through: `flask seed-demo`, or `seed-demo-if-empty` under `make run`.
+
+The records live in demo_data.json so that they can be read and corrected without touching code;
+they refer to each other by stable keys (area codes, organization keys, e-mail addresses), which
+the loader turns into UUIDs.
+"""
+
+import json
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Flask
+from flask.cli import with_appcontext
+from sqlmodel import Session, select
+
+from portal.auth.passwords import hash_password
+from portal.db import session_scope
+from portal.models import Area, Need, Offer, Organization, Person, User, VerificationStatus, utcnow
+
+DATA_FILE = Path(__file__).with_name("demo_data.json")
+
+# Present once the demo is loaded; its absence is what makes loading safe to repeat.
+MARKER_EMAIL = "admin@bridge.example"
+
+# Keys in the JSON that link records or stand for computed values, never column values.
+LINK_KEYS = frozenset(
+    "key parent area organization owner caseworker verified days_ago next_contact_in_days needs".split()
+)
+
+
+def _columns(row: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in row.items() if name not in LINK_KEYS}
+
+
+def _flushed(session: Session, records: dict[str, Any]) -> None:
+    # The models declare no ORM relationships that would order the inserts, and SQLite checks
+    # foreign keys row by row, so each batch is written before the batches that refer to it.
+    session.add_all(records.values())
+    session.flush()
+
+
+def load_demo_data(session: Session) -> bool:
+    """Insert the demo data set and commit; False, changing nothing, when it is already there."""
+    if session.exec(select(User).where(User.email == MARKER_EMAIL)).first() is not None:
+        return False
+    data = json.loads(DATA_FILE.read_text(encoding="utf-8"))
+    now = utcnow()
+
+    areas: dict[str, Area] = {}
+    for row in data["areas"]:  # parents come before their children in the file
+        parent = areas[row["parent"]].id if row["parent"] else None
+        areas[row["code"]] = Area.model_validate({**_columns(row), "parent_id": parent})
+    _flushed(session, areas)
+
+    def area_id(code: str | None) -> uuid.UUID | None:
+        return areas[code].id if code else None
+
+    organizations: dict[str, Organization] = {}
+    for row in data["organizations"]:
+        verified = row["status"] == VerificationStatus.VERIFIED
+        organizations[row["key"]] = Organization.model_validate(
+            {**_columns(row), "area_id": area_id(row["area"]), "verified_at": now if verified else None}
+        )
+    _flushed(session, organizations)
+
+    # Argon2 is deliberately slow, and every demo account shares the one password.
+    password_hash = hash_password(data["password"])
+    users: dict[str, User] = {}
+    for row in data["users"]:
+        users[row["email"]] = User.model_validate(
+            {
+                **_columns(row),
+                "password_hash": password_hash,
+                "organization_id": organizations[row["organization"]].id if row["organization"] else None,
+                "area_id": area_id(row["area"]),
+                "verified_at": now if row["verified"] else None,
+            }
+        )
+    _flushed(session, users)
+
+    offers: dict[str, Offer] = {}
+    for row in data["offers"]:
+        confirmed = now - timedelta(days=row["days_ago"])
+        offers[row["key"]] = Offer.model_validate(
+            {
+                **_columns(row),
+                "organization_id": organizations[row["organization"]].id if "organization" in row else None,
+                "volunteer_id": users[row["owner"]].id if "owner" in row else None,
+                "area_id": area_id(row["area"]),
+                "last_confirmed_at": confirmed,
+                "created_at": confirmed,
+                "updated_at": confirmed,
+            }
+        )
+    people: dict[str, Person] = {}
+    for row in data["people"]:
+        people[row["code"]] = Person.model_validate(
+            {
+                **_columns(row),
+                "caseworker_id": users[row["caseworker"]].id,
+                "area_id": area_id(row["area"]),
+                # Relative, so the caseload shows the same mix of due and overdue contacts whenever it is loaded.
+                "next_contact_due": now.date() + timedelta(days=row["next_contact_in_days"]),
+            }
+        )
+    _flushed(session, {**offers, **people})
+
+    for row in data["people"]:
+        person = people[row["code"]]
+        session.add_all(
+            Need.model_validate({**need, "person_id": person.id, "created_by_id": person.caseworker_id})
+            for need in row["needs"]
+        )
+    session.commit()
+    return True
+
+
+def load_if_empty(session: Session) -> bool:
+    """Load the demo only into a database without accounts, so it never mixes with real ones."""
+    if session.exec(select(User.id).limit(1)).first() is not None:
+        return False
+    return load_demo_data(session)
+
+
+@click.command("seed-demo")
+@with_appcontext
+def seed_demo_command() -> None:
+    """Load the demo data set (demo accounts share the password bridge-demo-2026)."""
+    with session_scope() as session:
+        loaded = load_demo_data(session)
+    click.echo("Demo data loaded." if loaded else "Demo data already present; nothing changed.")
+
+
+@click.command("seed-demo-if-empty")
+@with_appcontext
+def seed_demo_if_empty_command() -> None:
+    """Load the demo data set, but only into a database that has no users yet."""
+    with session_scope() as session:
+        loaded = load_if_empty(session)
+    click.echo("Demo data loaded." if loaded else "Database already has users; demo data not loaded.")
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(seed_demo_command)
+    app.cli.add_command(seed_demo_if_empty_command)

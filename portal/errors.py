@@ -1,0 +1,27 @@
+"""Error pages: every failure gets a clear page in the user's language, never a traceback."""
+
+from flask import Flask, g, render_template
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+
+def _render(error: HTTPException) -> tuple[str, int]:
+    status = error.code or 500
+    return render_template("errors/error.html", status=status), status
+
+
+def _csrf(_error: CSRFError) -> tuple[str, int]:
+    return render_template("errors/error.html", status=400, csrf=True), 400
+
+
+def _server_error(_error: Exception) -> tuple[str, int]:
+    session = g.get("db_session")
+    if session is not None:
+        session.rollback()
+    return render_template("errors/error.html", status=500), 500
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(CSRFError, _csrf)
+    app.register_error_handler(HTTPException, _render)
+    app.register_error_handler(500, _server_error)

@@ -1,0 +1,42 @@
+"""Languages: English and Simplified Chinese, chosen by the user, then the browser."""
+
+from flask import Flask, Response, request, session
+from flask_babel import Babel, get_locale
+from flask_login import current_user
+
+# Babel looks the catalogue up by the parsed locale: "zh_CN" parses to zh_Hans_CN.
+LOCALES = {"en": "en", "zh": "zh_Hans_CN"}
+
+babel = Babel()
+
+
+def select_locale() -> str:
+    """The user's saved choice, then this session's choice, then the browser's preference."""
+    if current_user and current_user.is_authenticated and current_user.locale in LOCALES:
+        return LOCALES[current_user.locale]
+    chosen = session.get("locale")
+    if chosen in LOCALES:
+        return LOCALES[chosen]
+    best = request.accept_languages.best_match(["en", "zh", "zh_CN", "zh_Hans_CN"])
+    return LOCALES["zh"] if best and best.startswith("zh") else LOCALES["en"]
+
+
+def language_code() -> str:
+    """The short code of the current language, "en" or "zh"."""
+    return "zh" if str(get_locale()).startswith("zh") else "en"
+
+
+def html_lang() -> str:
+    """The BCP 47 tag for <html lang>."""
+    return "zh-Hans-CN" if language_code() == "zh" else "en"
+
+
+def init_app(app: Flask) -> None:
+    babel.init_app(app, locale_selector=select_locale)
+    app.jinja_env.globals.update(language_code=language_code, html_lang=html_lang)
+
+    @app.after_request
+    def _vary_on_language(response: Response) -> Response:
+        response.vary.add("Accept-Language")
+        response.vary.add("Cookie")
+        return response

@@ -1,0 +1,63 @@
+"""Alembic, driven from the portal: `flask --app wsgi db upgrade|downgrade|check|revision`."""
+
+from pathlib import Path
+
+import click
+from alembic import command
+from alembic.config import Config
+from flask import Flask, current_app
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def alembic_config(database_url: str) -> Config:
+    """An Alembic configuration for the given database, with no alembic.ini needed."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    # ConfigParser treats % as interpolation; URLs may contain it (escaped passwords).
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return config
+
+
+def upgrade(database_url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(database_url), revision)
+
+
+def downgrade(database_url: str, revision: str = "base") -> None:
+    command.downgrade(alembic_config(database_url), revision)
+
+
+@click.group("db")
+def db_cli() -> None:
+    """Manage the database schema."""
+
+
+@db_cli.command("upgrade")
+@click.argument("revision", default="head")
+def upgrade_command(revision: str) -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    upgrade(current_app.config["DATABASE_URL"], revision)
+
+
+@db_cli.command("downgrade")
+@click.argument("revision", default="-1")
+def downgrade_command(revision: str) -> None:
+    """Undo migrations down to REVISION (default: one step)."""
+    downgrade(current_app.config["DATABASE_URL"], revision)
+
+
+@db_cli.command("check")
+def check_command() -> None:
+    """Fail when the models and the migrations disagree."""
+    command.check(alembic_config(current_app.config["DATABASE_URL"]))
+
+
+@db_cli.command("revision")
+@click.option("-m", "--message", required=True)
+def revision_command(message: str) -> None:
+    """Write a new migration from the difference between the models and the database."""
+    command.revision(alembic_config(current_app.config["DATABASE_URL"]), message=message, autogenerate=True)
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(db_cli)

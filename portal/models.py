@@ -1,0 +1,392 @@
+"""Every table of the portal, with the enumerations their columns take.
+
+Primary keys are UUIDs (HSDS 3.0 requires them). Enumerations are stored as short strings,
+not native database enums, so adding a value later needs no type migration.
+"""
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from flask_login import UserMixin
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+STALE_AFTER = timedelta(days=90)
+
+
+def utcnow() -> datetime:
+    """Now, timezone-aware in UTC: every timestamp in the database is UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC that always comes back timezone-aware, on SQLite too."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use timezone-aware UTC")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def enum_column(length: int = 20, **kwargs: Any) -> Any:
+    """A string column holding one value of a StrEnum."""
+    return Field(sa_type=sa.String(length), **kwargs)
+
+
+def list_column() -> Any:
+    """A JSON list of short codes (languages, skills, schedule slots)."""
+    return Field(default_factory=list, sa_type=sa.JSON)
+
+
+def timestamp(**kwargs: Any) -> Any:
+    return Field(sa_type=UTCDateTime, **kwargs)
+
+
+class OrganizationKind(StrEnum):
+    NGO = "ngo"
+    EMPLOYER = "employer"
+    GOVERNMENT = "government"
+    VOLUNTEER_GROUP = "volunteer_group"
+
+
+class VerificationStatus(StrEnum):
+    PENDING = "pending"
+    VERIFIED = "verified"
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    SUPERVISOR = "supervisor"
+    CASEWORKER = "caseworker"
+    PROVIDER = "provider"
+    VOLUNTEER = "volunteer"
+
+
+STAFF_ROLES = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.CASEWORKER})
+
+
+class AreaLevel(StrEnum):
+    DISTRICT = "district"
+    STREET = "street"
+    GRID = "grid"
+
+
+class Category(StrEnum):
+    EMPLOYMENT = "employment"
+    TRAINING = "training"
+    COUNSELLING = "counselling"
+    FAMILY_SUPPORT = "family_support"
+    HEALTH = "health"
+    HOUSING = "housing"
+    LEGAL = "legal"
+    PEER_SUPPORT = "peer_support"
+
+
+class OfferStatus(StrEnum):
+    DRAFT = "draft"
+    OPEN = "open"
+    PAUSED = "paused"
+    CLOSED = "closed"
+
+
+class Gender(StrEnum):
+    MALE = "male"
+    FEMALE = "female"
+    OTHER = "other"
+
+
+class ScheduleSlot(StrEnum):
+    WEEKDAY_DAY = "weekday_day"
+    WEEKDAY_EVENING = "weekday_evening"
+    WEEKEND = "weekend"
+
+
+class EmploymentType(StrEnum):
+    FULL_TIME = "full_time"
+    PART_TIME = "part_time"
+    TEMPORARY = "temporary"
+    CONTRACTOR = "contractor"
+    INTERN = "intern"
+
+
+class PayPeriod(StrEnum):
+    HOUR = "hour"
+    DAY = "day"
+    MONTH = "month"
+
+
+class Programme(StrEnum):
+    COMMUNITY_DETOX = "community_detox"  # 社区戒毒
+    COMMUNITY_REHAB = "community_rehab"  # 社区康复
+
+
+class NeedStatus(StrEnum):
+    OPEN = "open"
+    MET = "met"
+    CLOSED = "closed"
+
+
+class ReferralStatus(StrEnum):
+    PROPOSED = "proposed"
+    APPROVED = "approved"
+    SENT = "sent"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    WAITLISTED = "waitlisted"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    WITHDRAWN = "withdrawn"
+    EXPIRED = "expired"
+
+
+class ConsentPurpose(StrEnum):
+    REFERRAL = "referral"
+    EMPLOYMENT = "employment"
+    RESEARCH = "research"
+
+
+class ConsentMethod(StrEnum):
+    PAPER = "paper"
+    VERBAL = "verbal"
+    SIGNED_ON_SCREEN = "signed_on_screen"
+
+
+class ContactKind(StrEnum):
+    VISIT = "visit"
+    CALL = "call"
+    MESSAGE = "message"
+    CHECK_IN = "check_in"
+
+
+class Area(SQLModel, table=True):
+    """A district, a street (街道) within it, or a community grid (网格) within a street."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    parent_id: uuid.UUID | None = Field(default=None, foreign_key="area.id", index=True)
+    level: AreaLevel = enum_column()
+    name_en: str = Field(max_length=120)
+    name_zh: str = Field(max_length=120)
+    code: str = Field(max_length=40, unique=True)
+
+    def name(self, locale: str) -> str:
+        return self.name_zh if locale.startswith("zh") else self.name_en
+
+
+class Organization(SQLModel, table=True):
+    """An NGO, employer, government body or volunteer group; unseen by others until verified."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    name: str = Field(max_length=200)
+    kind: OrganizationKind = enum_column()
+    status: VerificationStatus = enum_column(default=VerificationStatus.PENDING, index=True)
+    description: str = Field(default="", max_length=4000)
+    phone: str = Field(default="", max_length=40)
+    email: str = Field(default="", max_length=254)
+    website: str = Field(default="", max_length=300)
+    area_id: uuid.UUID | None = Field(default=None, foreign_key="area.id")
+    created_at: datetime = timestamp(default_factory=utcnow)
+    verified_at: datetime | None = timestamp(default=None)
+
+    @property
+    def is_verified(self) -> bool:
+        return self.status == VerificationStatus.VERIFIED
+
+
+class User(UserMixin, SQLModel, table=True):
+    """A person who signs in: staff, a provider's staff member, or a volunteer."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    email: str = Field(max_length=254, unique=True)
+    password_hash: str = Field(max_length=300)
+    name: str = Field(max_length=120)
+    role: Role = enum_column(index=True)
+    organization_id: uuid.UUID | None = Field(default=None, foreign_key="organization.id", index=True)
+    area_id: uuid.UUID | None = Field(default=None, foreign_key="area.id")
+    phone: str = Field(default="", max_length=40)
+    locale: str | None = Field(default=None, max_length=10)
+    active: bool = Field(default=True)
+    # Volunteers are verified one by one; everyone else is verified through their organization
+    # or was created by an admin.
+    verified_at: datetime | None = timestamp(default=None)
+    created_at: datetime = timestamp(default_factory=utcnow)
+    last_login_at: datetime | None = timestamp(default=None)
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in STAFF_ROLES
+
+
+class Offer(SQLModel, table=True):
+    """What a provider or a volunteer offers: a service, a job, or a volunteer's help."""
+
+    __table_args__ = (
+        sa.CheckConstraint("(organization_id IS NULL) <> (volunteer_id IS NULL)", name="offer_has_one_owner"),
+        sa.CheckConstraint("capacity >= 0", name="offer_capacity_not_negative"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    organization_id: uuid.UUID | None = Field(default=None, foreign_key="organization.id", index=True)
+    volunteer_id: uuid.UUID | None = Field(default=None, foreign_key="user.id", index=True)
+    category: Category = enum_column(index=True)
+    title: str = Field(max_length=200)
+    description: str = Field(default="", max_length=5000)
+    skills: list[str] = list_column()
+    languages: list[str] = list_column()
+    area_id: uuid.UUID | None = Field(default=None, foreign_key="area.id", index=True)
+    address: str = Field(default="", max_length=300)
+    latitude: float | None = Field(default=None)
+    longitude: float | None = Field(default=None)
+    remote: bool = Field(default=False)
+    schedule: list[str] = list_column()
+    capacity: int = Field(default=1)
+    status: OfferStatus = enum_column(default=OfferStatus.DRAFT, index=True)
+    min_age: int | None = Field(default=None)
+    max_age: int | None = Field(default=None)
+    genders: list[str] = list_column()
+    min_months_in_recovery: int | None = Field(default=None)
+    # Jobs only.
+    employment_type: EmploymentType | None = enum_column(default=None, nullable=True)
+    pay_min: int | None = Field(default=None)
+    pay_max: int | None = Field(default=None)
+    pay_period: PayPeriod | None = enum_column(default=None, nullable=True)
+    hours_per_week: int | None = Field(default=None)
+    fair_chance_statement: str = Field(default="", max_length=2000)
+    # Who takes referrals for this offer.
+    contact_name: str = Field(default="", max_length=120)
+    contact_phone: str = Field(default="", max_length=40)
+    contact_email: str = Field(default="", max_length=254)
+    last_confirmed_at: datetime = timestamp(default_factory=utcnow)
+    # Bumped at every save; an edit made on an older version is refused, not silently lost.
+    version: int = Field(default=1)
+    created_by_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = timestamp(default_factory=utcnow)
+    updated_at: datetime = timestamp(default_factory=utcnow)
+
+    def is_stale(self, now: datetime | None = None) -> bool:
+        """Not confirmed for 90 days: a caseworker should check before referring."""
+        return (now or utcnow()) - self.last_confirmed_at > STALE_AFTER
+
+    @property
+    def is_job(self) -> bool:
+        return self.category == Category.EMPLOYMENT
+
+
+class Person(SQLModel, table=True):
+    """Someone on a caseworker's caseload. `code` is the pseudonym shown to providers."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    code: str = Field(max_length=20, unique=True)
+    caseworker_id: uuid.UUID | None = Field(default=None, foreign_key="user.id", index=True)
+    full_name: str = Field(max_length=120)
+    phone: str = Field(default="", max_length=40)
+    id_number: str = Field(default="", max_length=40)
+    birth_date: date | None = Field(default=None)
+    gender: Gender | None = enum_column(default=None, nullable=True)
+    languages: list[str] = list_column()
+    area_id: uuid.UUID | None = Field(default=None, foreign_key="area.id", index=True)
+    address: str = Field(default="", max_length=300)
+    latitude: float | None = Field(default=None)
+    longitude: float | None = Field(default=None)
+    max_travel_km: float | None = Field(default=None)
+    availability: list[str] = list_column()
+    skills: list[str] = list_column()
+    programme: Programme | None = enum_column(default=None, nullable=True)
+    programme_start: date | None = Field(default=None)
+    next_contact_due: date | None = Field(default=None)
+    created_at: datetime = timestamp(default_factory=utcnow)
+    updated_at: datetime = timestamp(default_factory=utcnow)
+
+
+class Need(SQLModel, table=True):
+    """One need of a person, from their needs assessment."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    person_id: uuid.UUID = Field(foreign_key="person.id", index=True)
+    category: Category = enum_column()
+    description: str = Field(default="", max_length=2000)
+    urgency: int = Field(default=2)  # 1 can wait, 2 soon, 3 urgent
+    status: NeedStatus = enum_column(default=NeedStatus.OPEN)
+    created_by_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = timestamp(default_factory=utcnow)
+
+
+class Referral(SQLModel, table=True):
+    """A match between a need and an offer as it moves from proposal to outcome."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    need_id: uuid.UUID = Field(foreign_key="need.id", index=True)
+    offer_id: uuid.UUID = Field(foreign_key="offer.id", index=True)
+    status: ReferralStatus = enum_column(default=ReferralStatus.PROPOSED, index=True)
+    score: float | None = Field(default=None)
+    reasons: list[str] = list_column()
+    reason_code: str = Field(default="", max_length=40)  # decline, withdrawal or outcome code
+    note: str = Field(default="", max_length=2000)
+    respond_by: datetime | None = timestamp(default=None)
+    created_by_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = timestamp(default_factory=utcnow)
+    updated_at: datetime = timestamp(default_factory=utcnow)
+
+
+class Consent(SQLModel, table=True):
+    """A person's consent to disclose some of their data to a recipient for a purpose."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    person_id: uuid.UUID = Field(foreign_key="person.id", index=True)
+    recipient_organization_id: uuid.UUID | None = Field(default=None, foreign_key="organization.id")
+    recipient_kind: OrganizationKind | None = enum_column(default=None, nullable=True)
+    purpose: ConsentPurpose = enum_column()
+    data_categories: list[str] = list_column()
+    valid_from: date
+    valid_until: date | None = Field(default=None)
+    method: ConsentMethod = enum_column()
+    recorded_by_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
+    recorded_at: datetime = timestamp(default_factory=utcnow)
+    revoked_at: datetime | None = timestamp(default=None)
+    revoked_by_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
+
+
+class ContactLog(SQLModel, table=True):
+    """One contact between a caseworker and a person: the trail that prevents 脱失漏管."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    person_id: uuid.UUID = Field(foreign_key="person.id", index=True)
+    caseworker_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
+    kind: ContactKind = enum_column()
+    occurred_on: date
+    outcome: str = Field(default="", max_length=40)
+    note: str = Field(default="", max_length=2000)
+    created_at: datetime = timestamp(default_factory=utcnow)
+
+
+class AuditEvent(SQLModel, table=True):
+    """An append-only, hash-chained record of who did what to which record; no sensitive values."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    sequence: int = Field(unique=True)
+    at: datetime = timestamp(default_factory=utcnow, index=True)
+    actor_id: uuid.UUID | None = Field(default=None, foreign_key="user.id", index=True)
+    action: str = Field(max_length=60)
+    record_type: str = Field(max_length=40)
+    record_id: uuid.UUID | None = Field(default=None, index=True)
+    previous_hash: str = Field(default="", max_length=64)
+    hash: str = Field(max_length=64)

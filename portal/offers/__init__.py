@@ -1,0 +1,1 @@
+"""Offers: services, jobs and volunteers' help, and the directory staff browse."""

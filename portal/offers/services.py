@@ -1,0 +1,231 @@
+"""Offers: who sees which, and the changes their owners make."""
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import String, cast, func, or_
+from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
+
+from portal.models import (
+    STAFF_ROLES,
+    Area,
+    Category,
+    Offer,
+    OfferStatus,
+    Organization,
+    Role,
+    User,
+    VerificationStatus,
+    utcnow,
+)
+from portal.offers.forms import OfferForm
+
+
+class StaleEdit(RuntimeError):
+    """Someone else saved the offer after this form was loaded."""
+
+
+class NotAllowed(PermissionError):
+    """The user may not change this offer in this way."""
+
+
+# Which status an action leads to, from which statuses.
+TRANSITIONS: dict[str, tuple[frozenset[OfferStatus], OfferStatus]] = {
+    "publish": (frozenset({OfferStatus.DRAFT}), OfferStatus.OPEN),
+    "pause": (frozenset({OfferStatus.OPEN}), OfferStatus.PAUSED),
+    "reopen": (frozenset({OfferStatus.PAUSED, OfferStatus.CLOSED}), OfferStatus.OPEN),
+    "close": (frozenset({OfferStatus.DRAFT, OfferStatus.OPEN, OfferStatus.PAUSED}), OfferStatus.CLOSED),
+}
+
+
+def available_actions(offer: Offer) -> list[str]:
+    return [name for name, (sources, _target) in TRANSITIONS.items() if offer.status in sources]
+
+
+def owns(user: User, offer: Offer) -> bool:
+    """A provider owns its organization's offers; a volunteer owns their own."""
+    if user.role == Role.PROVIDER:
+        return user.organization_id is not None and offer.organization_id == user.organization_id
+    if user.role == Role.VOLUNTEER:
+        return offer.volunteer_id == user.id
+    return False
+
+
+def visible_to_staff(query: SelectOfScalar[Offer]) -> SelectOfScalar[Offer]:
+    """Offers of pending organizations and unverified volunteers, and drafts, stay unseen."""
+    verified_orgs = select(Organization.id).where(Organization.status == VerificationStatus.VERIFIED)
+    verified_volunteers = select(User.id).where(col(User.verified_at).is_not(None), col(User.active).is_(True))
+    return query.where(
+        Offer.status != OfferStatus.DRAFT,
+        or_(
+            col(Offer.organization_id).in_(verified_orgs),
+            col(Offer.volunteer_id).in_(verified_volunteers),
+        ),
+    )
+
+
+def find_offer(session: Session, user: User, offer_id: uuid.UUID) -> Offer | None:
+    """The offer if this user may see it; missing and hidden look the same."""
+    offer = session.get(Offer, offer_id)
+    if offer is None:
+        return None
+    if owns(user, offer):
+        return offer
+    if user.role in STAFF_ROLES:
+        visible = session.exec(visible_to_staff(select(Offer).where(Offer.id == offer_id))).first()
+        return visible
+    return None
+
+
+def find_own_offer(session: Session, user: User, offer_id: uuid.UUID) -> Offer | None:
+    """The offer if this user may change it; missing and not-yours look the same."""
+    offer = session.get(Offer, offer_id)
+    return offer if offer is not None and owns(user, offer) else None
+
+
+def own_offers(session: Session, user: User) -> list[Offer]:
+    query = select(Offer)
+    if user.role == Role.PROVIDER:
+        query = query.where(Offer.organization_id == user.organization_id)
+    else:
+        query = query.where(Offer.volunteer_id == user.id)
+    return list(session.exec(query.order_by(col(Offer.updated_at).desc(), col(Offer.id))))
+
+
+@dataclass(frozen=True)
+class DirectoryFilter:
+    text: str = ""
+    category: Category | None = None
+    area_id: uuid.UUID | None = None
+    language: str = ""
+    status: OfferStatus | None = None
+    page: int = 1
+
+
+@dataclass(frozen=True)
+class DirectoryPage:
+    offers: list[Offer]
+    total: int
+    page: int
+    pages: int
+
+
+def _area_and_below(session: Session, area_id: uuid.UUID) -> set[uuid.UUID]:
+    """A district includes its streets and their grids."""
+    children: dict[uuid.UUID | None, list[uuid.UUID]] = {}
+    for area in session.exec(select(Area)):
+        children.setdefault(area.parent_id, []).append(area.id)
+    found, frontier = {area_id}, [area_id]
+    while frontier:
+        below = children.get(frontier.pop(), [])
+        found.update(below)
+        frontier.extend(below)
+    return found
+
+
+def search_directory(session: Session, wanted: DirectoryFilter, page_size: int) -> DirectoryPage:
+    """Published offers of verified providers that match every given filter."""
+    query = visible_to_staff(select(Offer))
+    if wanted.text:
+        needle = f"%{wanted.text.lower()}%"
+        query = query.where(
+            or_(
+                func.lower(Offer.title).like(needle),
+                func.lower(Offer.description).like(needle),
+                func.lower(cast(Offer.skills, String)).like(needle),
+            )
+        )
+    if wanted.category:
+        query = query.where(Offer.category == wanted.category)
+    if wanted.area_id:
+        query = query.where(col(Offer.area_id).in_(_area_and_below(session, wanted.area_id)))
+    if wanted.language:
+        # Languages are a JSON list of two-letter codes; its text form holds "zh" with quotes.
+        query = query.where(cast(Offer.languages, String).like(f'%"{wanted.language}"%'))
+    if wanted.status:
+        query = query.where(Offer.status == wanted.status)
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    pages = max(1, -(-total // page_size))
+    page = min(max(1, wanted.page), pages)
+    rows = session.exec(
+        query.order_by(col(Offer.last_confirmed_at).desc(), col(Offer.id))
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    )
+    return DirectoryPage(offers=list(rows), total=total, page=page, pages=pages)
+
+
+def _apply(offer: Offer, form: OfferForm) -> None:
+    values = form.model_dump(exclude={"skills", "version"})
+    values.update(form.job_fields_cleared())
+    for name, value in values.items():
+        setattr(offer, name, value)
+    offer.skills = form.skill_list()
+    offer.contact_email = form.contact_email or ""
+
+
+def create_offer(session: Session, user: User, form: OfferForm) -> Offer:
+    """A new offer as a draft, owned by the user's organization, or by the volunteer."""
+    if user.role == Role.PROVIDER and user.organization_id is not None:
+        offer = Offer(organization_id=user.organization_id, category=form.category, title=form.title)
+    elif user.role == Role.VOLUNTEER:
+        offer = Offer(volunteer_id=user.id, category=form.category, title=form.title)
+    else:
+        raise NotAllowed("only providers and volunteers post offers")
+    _apply(offer, form)
+    offer.created_by_id = user.id
+    session.add(offer)
+    session.commit()
+    return offer
+
+
+def _lock(session: Session, offer: Offer) -> Offer:
+    """Re-read the offer under a row lock, so two saves cannot interleave (PostgreSQL)."""
+    locked = session.exec(select(Offer).where(Offer.id == offer.id).with_for_update()).one()
+    session.refresh(locked)
+    return locked
+
+
+def update_offer(session: Session, user: User, offer: Offer, form: OfferForm) -> Offer:
+    """Save the owner's changes, unless someone saved the offer since the form was loaded."""
+    if not owns(user, offer):
+        raise NotAllowed("not the owner")
+    offer = _lock(session, offer)
+    if form.version is not None and form.version != offer.version:
+        session.rollback()
+        raise StaleEdit(str(offer.id))
+    _apply(offer, form)
+    # Editing is a confirmation that the offer is current.
+    offer.last_confirmed_at = offer.updated_at = utcnow()
+    offer.version += 1
+    session.commit()
+    return offer
+
+
+def change_status(session: Session, user: User, offer: Offer, action: str) -> Offer:
+    """Publish, pause, reopen or close an offer; other moves are refused."""
+    if not owns(user, offer):
+        raise NotAllowed("not the owner")
+    offer = _lock(session, offer)
+    sources, target = TRANSITIONS.get(action, (frozenset(), None))
+    if target is None or offer.status not in sources:
+        session.rollback()
+        raise NotAllowed(f"cannot {action} an offer that is {offer.status}")
+    offer.status = target
+    offer.updated_at = utcnow()
+    if target == OfferStatus.OPEN:
+        offer.last_confirmed_at = offer.updated_at
+    offer.version += 1
+    session.commit()
+    return offer
+
+
+def confirm_offer(session: Session, user: User, offer: Offer) -> Offer:
+    """The owner says the offer is still current: it stops being stale."""
+    if not owns(user, offer):
+        raise NotAllowed("not the owner")
+    offer = _lock(session, offer)
+    offer.last_confirmed_at = utcnow()
+    session.commit()
+    return offer

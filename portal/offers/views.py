@@ -1,0 +1,194 @@
+"""Offer pages: the staff directory, an offer's page, and the owner's forms and actions."""
+
+import uuid
+from collections.abc import Mapping
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlmodel import Session, col, select
+from werkzeug.wrappers import Response
+
+from portal.auth.access import role_required
+from portal.db import get_session
+from portal.forms import validate
+from portal.htmx import render
+from portal.models import STAFF_ROLES, Area, Category, Offer, OfferStatus, Organization, Role, User
+from portal.offers import services
+from portal.offers.forms import LANGUAGE_CODE, LIST_FIELDS, OfferForm
+
+bp = Blueprint("offers", __name__, url_prefix="/offers")
+
+OWNERS = (Role.PROVIDER, Role.VOLUNTEER)
+VIEWERS = (*STAFF_ROLES, *OWNERS)
+
+
+def _areas(session: Session) -> list[Area]:
+    return list(session.exec(select(Area).order_by(Area.code)))
+
+
+def _parse_filter(args: Mapping[str, str]) -> services.DirectoryFilter:
+    """Read the directory's filters; a value that makes no sense is ignored, not an error."""
+
+    try:
+        area_id = uuid.UUID(args.get("area", "")) if args.get("area") else None
+    except ValueError:
+        area_id = None
+    language = args.get("language", "")
+    page = args.get("page", "1")
+    return services.DirectoryFilter(
+        text=args.get("q", "").strip()[:100],
+        category=Category(args["category"]) if args.get("category") in set(Category) else None,
+        area_id=area_id,
+        language=language if LANGUAGE_CODE.match(language) else "",
+        status=OfferStatus(args["status"]) if args.get("status") in set(OfferStatus) else None,
+        page=int(page) if page.isdigit() else 1,
+    )
+
+
+@bp.route("/")
+@role_required(*STAFF_ROLES)
+def index() -> Response:
+    """The directory: search as you type by text, category, area, language and status."""
+    session = get_session()
+    wanted = _parse_filter(request.args)
+    found = services.search_directory(session, wanted, current_app.config["DIRECTORY_PAGE_SIZE"])
+    return render(
+        "offers/index.html",
+        "offers/_results.html",
+        found=found,
+        wanted=wanted,
+        areas=_areas(session),
+        owners=_owner_names(session, found.offers),
+    )
+
+
+def _owner_names(session: Session, offers: list[Offer]) -> dict[uuid.UUID, str]:
+    """Who offers each offer, in one query per kind of owner."""
+    org_ids = {o.organization_id for o in offers if o.organization_id}
+    volunteer_ids = {o.volunteer_id for o in offers if o.volunteer_id}
+    names: dict[uuid.UUID, str] = {}
+    if org_ids:
+        for org in session.exec(select(Organization).where(col(Organization.id).in_(org_ids))):
+            names[org.id] = org.name
+    if volunteer_ids:
+        for user in session.exec(select(User).where(col(User.id).in_(volunteer_ids))):
+            names[user.id] = user.name
+    return {o.id: names.get(o.organization_id or o.volunteer_id or o.id, "") for o in offers}
+
+
+@bp.route("/mine")
+@role_required(*OWNERS)
+def mine() -> str:
+    """The offers of the user's organization, or the volunteer's own."""
+    offers = services.own_offers(get_session(), current_user)
+    return render_template("offers/mine.html", offers=offers)
+
+
+@bp.route("/<uuid:offer_id>")
+@role_required(*VIEWERS)
+def detail(offer_id: uuid.UUID) -> str:
+    """Everything a caseworker needs to judge an offer."""
+    session = get_session()
+    offer = services.find_offer(session, current_user, offer_id) or abort(404)
+    area = session.get(Area, offer.area_id) if offer.area_id else None
+    return render_template(
+        "offers/detail.html",
+        offer=offer,
+        area=area,
+        owner=_owner_names(session, [offer])[offer.id],
+        organization=session.get(Organization, offer.organization_id) if offer.organization_id else None,
+        can_edit=services.owns(current_user, offer),
+        actions=services.available_actions(offer),
+    )
+
+
+def _form_errors(session: Session, data: OfferForm | None, errors: dict[str, str]) -> dict[str, str]:
+    if data is not None and data.area_id is not None and session.get(Area, data.area_id) is None:
+        errors = {**errors, "area_id": _("Choose one of the options.")}
+    return errors
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@role_required(*OWNERS)
+def create() -> Response | str | tuple[str, int]:
+    """Post a new offer; it starts as a draft that only its owner sees."""
+    session = get_session()
+    if request.method == "GET":
+        return render_template("offers/form.html", form={}, errors={}, offer=None, areas=_areas(session))
+    data, errors = validate(OfferForm, request.form, LIST_FIELDS)
+    errors = _form_errors(session, data, errors)
+    if data is None or errors:
+        return _form_again(session, None, errors, 422)
+    offer = services.create_offer(session, current_user, data)
+    flash(_("Offer saved as a draft. Publish it when it is ready."), "success")
+    return redirect(url_for("offers.detail", offer_id=offer.id), code=303)
+
+
+@bp.route("/<uuid:offer_id>/edit", methods=["GET", "POST"])
+@role_required(*OWNERS)
+def update(offer_id: uuid.UUID) -> Response | str | tuple[str, int]:
+    """Edit an offer of one's own; saving also confirms it is current."""
+    session = get_session()
+    offer = services.find_own_offer(session, current_user, offer_id) or abort(404)
+    if request.method == "GET":
+        return render_template(
+            "offers/form.html", form=_form_values(offer), errors={}, offer=offer, areas=_areas(session)
+        )
+    data, errors = validate(OfferForm, request.form, LIST_FIELDS)
+    errors = _form_errors(session, data, errors)
+    if data is None or errors:
+        return _form_again(session, offer, errors, 422)
+    try:
+        services.update_offer(session, current_user, offer, data)
+    except services.StaleEdit:
+        message = _("Someone else saved this offer while you were editing. Check their changes, then save again.")
+        session.refresh(offer)
+        return _form_again(session, offer, {"__all__": message}, 409, version=offer.version)
+    flash(_("Offer saved."), "success")
+    return redirect(url_for("offers.detail", offer_id=offer_id), code=303)
+
+
+def _form_again(
+    session: Session, offer: Offer | None, errors: dict[str, str], status: int, version: int | None = None
+) -> tuple[str, int]:
+    """Show the form again with what was typed, so nothing is lost."""
+    form = request.form.to_dict(flat=True)
+    for name in LIST_FIELDS:
+        form[name] = request.form.getlist(name)  # type: ignore[assignment]
+    if version is not None:
+        form["version"] = str(version)
+    page = render_template("offers/form.html", form=form, errors=errors, offer=offer, areas=_areas(session))
+    return page, status
+
+
+def _form_values(offer: Offer) -> dict[str, object]:
+    values = {name: getattr(offer, name) for name in OfferForm.model_fields}
+    values["skills"] = ", ".join(offer.skills)
+    return {k: ("" if v is None else v) for k, v in values.items()}
+
+
+@bp.route("/<uuid:offer_id>/status", methods=["POST"])
+@role_required(*OWNERS)
+def status(offer_id: uuid.UUID) -> Response:
+    """Publish, pause, reopen or close an offer of one's own."""
+    session = get_session()
+    offer = services.find_own_offer(session, current_user, offer_id) or abort(404)
+    action = request.form.get("action", "")
+    try:
+        services.change_status(session, current_user, offer, action)
+    except services.NotAllowed:
+        abort(409)
+    flash(_("Offer updated."), "success")
+    return redirect(url_for("offers.detail", offer_id=offer_id), code=303)
+
+
+@bp.route("/<uuid:offer_id>/confirm", methods=["POST"])
+@role_required(*OWNERS)
+def confirm(offer_id: uuid.UUID) -> Response:
+    """Confirm that an offer is still current."""
+    session = get_session()
+    offer = services.find_own_offer(session, current_user, offer_id) or abort(404)
+    services.confirm_offer(session, current_user, offer)
+    flash(_("Thank you: the offer is confirmed as current."), "success")
+    return redirect(url_for("offers.detail", offer_id=offer_id), code=303)

@@ -1,0 +1,1 @@
+"""Organizations: the admin's verification queue and each organization's page."""

@@ -1,0 +1,1 @@
+"""User accounts as admins manage them: staff accounts, volunteer verification, deactivation."""

@@ -1,0 +1,53 @@
+"""Admins create staff accounts, verify volunteers and deactivate accounts."""
+
+import uuid
+
+from sqlmodel import Session, col, select
+
+from portal.auth.services import EmailTaken, commit_new_account, new_user
+from portal.models import Role, User, utcnow
+from portal.users.forms import StaffAccountForm
+
+__all__ = ["EmailTaken", "create_staff_account", "list_users", "set_active", "verify_volunteer"]
+
+
+def _require_admin(actor: User) -> None:
+    if actor.role != Role.ADMIN:
+        raise PermissionError("only admins manage accounts")
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.exec(select(User).order_by(col(User.role), col(User.name))))
+
+
+def find_user(session: Session, user_id: uuid.UUID) -> User | None:
+    return session.get(User, user_id)
+
+
+def create_staff_account(session: Session, admin: User, form: StaffAccountForm) -> User:
+    """A caseworker or supervisor account, ready to use."""
+    _require_admin(admin)
+    user = new_user(session, form, form.role, area_id=form.area_id, verified_at=utcnow())
+    commit_new_account(session)
+    return user
+
+
+def verify_volunteer(session: Session, admin: User, volunteer: User) -> User:
+    """A verified volunteer's published offers become visible to staff."""
+    _require_admin(admin)
+    if volunteer.role != Role.VOLUNTEER:
+        raise ValueError("only volunteers are verified one by one")
+    if volunteer.verified_at is None:
+        volunteer.verified_at = utcnow()
+        session.commit()
+    return volunteer
+
+
+def set_active(session: Session, admin: User, user: User, active: bool) -> User:
+    """Deactivate or reactivate an account; a deactivated user is signed out at once."""
+    _require_admin(admin)
+    if user.id == admin.id and not active:
+        raise ValueError("admins cannot deactivate themselves")
+    user.active = active
+    session.commit()
+    return user

@@ -1,0 +1,82 @@
+"""Account management for admins."""
+
+import uuid
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlmodel import select
+from werkzeug.wrappers import Response
+
+from portal.auth.access import role_required
+from portal.db import get_session
+from portal.forms import validate
+from portal.models import Area, Organization, Role
+from portal.users import services
+from portal.users.forms import StaffAccountForm
+
+bp = Blueprint("users", __name__, url_prefix="/users")
+
+
+@bp.route("/")
+@role_required(Role.ADMIN)
+def index() -> str:
+    """Every account, with volunteers waiting for verification marked."""
+    session = get_session()
+    organizations = {org.id: org for org in session.exec(select(Organization))}
+    return render_template("users/index.html", users=services.list_users(session), organizations=organizations)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def create() -> Response | str | tuple[str, int]:
+    """Create a caseworker or supervisor account."""
+    session = get_session()
+    areas = list(session.exec(select(Area).order_by(Area.code)))
+    if request.method == "GET":
+        return render_template("users/form.html", form={}, errors={}, areas=areas)
+    data, errors = validate(StaffAccountForm, request.form)
+    if data is not None and data.area_id is not None and session.get(Area, data.area_id) is None:
+        data, errors = None, {"area_id": _("Choose one of the options.")}
+    if data is not None:
+        try:
+            user = services.create_staff_account(session, current_user, data)
+        except services.EmailTaken:
+            errors = {"email": _("An account with this e-mail address already exists.")}
+        else:
+            flash(_("Account created for %(name)s.", name=user.name), "success")
+            return redirect(url_for("users.index"), code=303)
+    return render_template("users/form.html", form=request.form, errors=errors, areas=areas), 422
+
+
+@bp.route("/<uuid:user_id>/verify", methods=["POST"])
+@role_required(Role.ADMIN)
+def verify(user_id: uuid.UUID) -> Response:
+    """Verify a volunteer."""
+    session = get_session()
+    user = services.find_user(session, user_id) or abort(404)
+    try:
+        services.verify_volunteer(session, current_user, user)
+    except ValueError:
+        abort(409)
+    flash(_("%(name)s is verified.", name=user.name), "success")
+    return redirect(url_for("users.index"), code=303)
+
+
+@bp.route("/<uuid:user_id>/active", methods=["POST"])
+@role_required(Role.ADMIN)
+def active(user_id: uuid.UUID) -> Response:
+    """Deactivate or reactivate an account."""
+    session = get_session()
+    user = services.find_user(session, user_id) or abort(404)
+    make_active = request.form.get("active") == "1"
+    try:
+        services.set_active(session, current_user, user, make_active)
+    except ValueError:
+        flash(_("You cannot deactivate your own account."), "error")
+        return redirect(url_for("users.index"), code=303)
+    if make_active:
+        flash(_("%(name)s can sign in again.", name=user.name), "success")
+    else:
+        flash(_("%(name)s is deactivated and signed out.", name=user.name), "success")
+    return redirect(url_for("users.index"), code=303)

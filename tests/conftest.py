@@ -1,0 +1,174 @@
+"""Shared fixtures: a migrated database per test (SQLite, and PostgreSQL when configured),
+the app, a client, and a cast of users in every role."""
+
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlmodel import Session
+
+from portal import create_app
+from portal.auth.passwords import hash_password
+from portal.db import get_engine
+from portal.migrations import upgrade
+from portal.models import Offer, OfferStatus, Organization, OrganizationKind, Role, User, VerificationStatus, utcnow
+
+PASSWORD = "correct horse battery"
+PASSWORD_HASH = hash_password(PASSWORD)
+POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
+DATABASES = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once, copied for every test."""
+    path = tmp_path_factory.mktemp("template") / "portal.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_migrated() -> str:
+    """The PostgreSQL test database, emptied and migrated once per run."""
+    engine = sa.create_engine(POSTGRES_URL)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP SCHEMA public CASCADE")
+        connection.exec_driver_sql("CREATE SCHEMA public")
+    engine.dispose()
+    upgrade(POSTGRES_URL)
+    return POSTGRES_URL
+
+
+def _truncate_postgres(url: str) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        tables = [
+            row[0]
+            for row in connection.exec_driver_sql(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+            )
+        ]
+        if tables:
+            connection.exec_driver_sql("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE")
+    engine.dispose()
+
+
+@pytest.fixture(params=DATABASES)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database for one test."""
+    if request.param == "sqlite":
+        path = tmp_path / "portal.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+    else:
+        url = request.getfixturevalue("postgres_migrated")
+        yield url
+        _truncate_postgres(url)
+
+
+TEST_CONFIG: dict[str, Any] = {
+    "TESTING": True,
+    "ENV": "testing",
+    "SECRET_KEY": "test-secret",
+    "WTF_CSRF_ENABLED": False,
+    "SESSION_COOKIE_SECURE": False,
+    "REMEMBER_COOKIE_SECURE": False,
+}
+
+
+@pytest.fixture
+def app(database_url: str) -> Iterator[Flask]:
+    app = create_app({**TEST_CONFIG, "DATABASE_URL": database_url})
+    yield app
+    get_engine(app).dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def session(app: Flask) -> Iterator[Session]:
+    """The test's own session. It begins deferred, so a read here never holds SQLite's write
+    lock while the app under test writes; tests end their transaction before re-reading."""
+    with Session(get_engine(app).execution_options(read_only=True), expire_on_commit=False) as session:
+        yield session
+
+
+@pytest.fixture
+def make_organization(session: Session) -> Callable[..., Organization]:
+    def make(kind: OrganizationKind = OrganizationKind.NGO, verified: bool = True, **fields: Any) -> Organization:
+        organization = Organization(
+            name=fields.pop("name", f"Org {uuid.uuid4().hex[:6]}"),
+            kind=kind,
+            status=VerificationStatus.VERIFIED if verified else VerificationStatus.PENDING,
+            verified_at=utcnow() if verified else None,
+            **fields,
+        )
+        session.add(organization)
+        session.commit()
+        return organization
+
+    return make
+
+
+@pytest.fixture
+def make_user(session: Session, make_organization: Callable[..., Organization]) -> Callable[..., User]:
+    def make(role: Role, organization: Organization | None = None, verified: bool = True, **fields: Any) -> User:
+        if role == Role.PROVIDER and organization is None:
+            organization = make_organization()
+        user = User(
+            email=fields.pop("email", f"{role}-{uuid.uuid4().hex[:8]}@bridge.example"),
+            name=fields.pop("name", f"{role.title()} Tester"),
+            password_hash=fields.pop("password_hash", PASSWORD_HASH),
+            role=role,
+            organization_id=organization.id if organization else None,
+            verified_at=utcnow() if verified else None,
+            **fields,
+        )
+        session.add(user)
+        session.commit()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def make_offer(session: Session) -> Callable[..., Offer]:
+    def make(owner: User, **fields: Any) -> Offer:
+        owned = (
+            {"organization_id": owner.organization_id} if owner.role == Role.PROVIDER else {"volunteer_id": owner.id}
+        )
+        offer = Offer(
+            **owned,
+            category=fields.pop("category", "counselling"),
+            title=fields.pop("title", "Weekly counselling group"),
+            status=fields.pop("status", OfferStatus.OPEN),
+            **fields,
+        )
+        session.add(offer)
+        session.commit()
+        return offer
+
+    return make
+
+
+@pytest.fixture
+def login(client: FlaskClient) -> Callable[[User], FlaskClient]:
+    """Sign a user in by session key; only test_auth.py goes through the real form."""
+
+    def sign_in(user: User) -> FlaskClient:
+        with client.session_transaction() as flask_session:
+            flask_session["_user_id"] = str(user.id)
+            flask_session["_fresh"] = True
+        return client
+
+    return sign_in

@@ -1,0 +1,169 @@
+"""Signing in and out, signing up, and the language a user sees."""
+
+from collections.abc import Callable
+
+import pytest
+from flask.testing import FlaskClient
+from sqlmodel import Session, select
+
+from portal.auth.passwords import hash_password
+from portal.auth.views import safe_next
+from portal.models import Organization, Role, User, VerificationStatus
+from tests.conftest import PASSWORD
+
+Login = Callable[[User], FlaskClient]
+
+
+def sign_in(client: FlaskClient, email: str, password: str = PASSWORD, next_url: str = "") -> object:
+    url = "/auth/login" + (f"?next={next_url}" if next_url else "")
+    return client.post(url, data={"email": email, "password": password})
+
+
+def test_sign_in_and_out(client: FlaskClient, make_user: Callable[..., User]) -> None:
+    user = make_user(Role.CASEWORKER, email="cw@bridge.example")
+    response = sign_in(client, "CW@bridge.example")
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+    assert f"Welcome, {user.name}" in client.get("/").get_data(as_text=True)
+    assert client.post("/auth/logout").status_code == 302
+    assert client.get("/offers/").status_code == 302
+
+
+def test_wrong_password_and_unknown_account_get_the_same_answer(
+    client: FlaskClient, make_user: Callable[..., User]
+) -> None:
+    make_user(Role.CASEWORKER, email="cw@bridge.example")
+    wrong = sign_in(client, "cw@bridge.example", "wrong password")
+    unknown = sign_in(client, "nobody@bridge.example", "wrong password")
+    assert wrong.status_code == unknown.status_code == 422
+    message = "The e-mail address or password is not right."
+    assert message in wrong.get_data(as_text=True) and message in unknown.get_data(as_text=True)
+
+
+def test_password_is_stored_as_argon2id(session: Session, client: FlaskClient) -> None:
+    client.post(
+        "/auth/signup/volunteer",
+        data={"name": "Zhao Lei", "email": "zl@bridge.example", "password": "a long password"},
+    )
+    user = session.exec(select(User).where(User.email == "zl@bridge.example")).one()
+    assert user.password_hash.startswith("$argon2id$")
+    assert "m=19456,t=2" in user.password_hash
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("/offers/", "/offers/"),
+        ("https://evil.example/", "/"),
+        ("//evil.example/", "/"),
+        ("/\\evil.example", "/"),
+        ("javascript:alert(1)", "/"),
+        ("", "/"),
+    ],
+)
+def test_next_never_leaves_the_site(app: object, target: str, expected: str) -> None:
+    with app.test_request_context():  # type: ignore[attr-defined]
+        assert safe_next(target) == expected
+
+
+def test_sign_in_returns_to_the_page_asked_for(client: FlaskClient, make_user: Callable[..., User]) -> None:
+    make_user(Role.CASEWORKER, email="cw@bridge.example")
+    assert sign_in(client, "cw@bridge.example", next_url="/offers/").headers["Location"] == "/offers/"
+
+
+def test_organization_signs_up_and_stays_pending(client: FlaskClient, session: Session) -> None:
+    response = client.post(
+        "/auth/signup/organization",
+        data={
+            "organization_name": "阳光社工服务中心",
+            "kind": "ngo",
+            "name": "Chen Jing",
+            "email": "chen@sunshine.bridge.example",
+            "password": "a long password",
+        },
+    )
+    assert response.status_code == 302
+    organization = session.exec(select(Organization)).one()
+    assert organization.status == VerificationStatus.PENDING
+    user = session.exec(select(User).where(User.email == "chen@sunshine.bridge.example")).one()
+    assert user.role == Role.PROVIDER and user.organization_id == organization.id
+    assert "waiting for verification" in client.get("/").get_data(as_text=True)
+
+
+def test_sign_up_errors_keep_what_was_typed(client: FlaskClient, make_user: Callable[..., User]) -> None:
+    make_user(Role.VOLUNTEER, email="taken@bridge.example")
+    response = client.post(
+        "/auth/signup/organization",
+        data={
+            "organization_name": "X",
+            "kind": "government",
+            "name": "",
+            "email": "taken@bridge.example",
+            "password": "short",
+        },
+    )
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert 'id="organization_name-error"' in html and 'id="password-error"' in html and 'id="kind-error"' in html
+    assert 'value="taken@bridge.example"' in html
+    assert "short" not in html  # passwords are never echoed back
+
+    response = client.post(
+        "/auth/signup/volunteer", data={"name": "Li", "email": "TAKEN@bridge.example", "password": "a long password"}
+    )
+    assert response.status_code == 422
+    assert "already exists" in response.get_data(as_text=True)
+
+
+def test_deactivated_user_is_signed_out_at_the_next_request(
+    client: FlaskClient, make_user: Callable[..., User], session: Session
+) -> None:
+    user = make_user(Role.CASEWORKER, email="cw@bridge.example")
+    sign_in(client, "cw@bridge.example")
+    assert client.get("/offers/").status_code == 200
+    user.active = False
+    session.add(user)
+    session.commit()
+    assert client.get("/offers/").status_code == 302
+    assert sign_in(client, "cw@bridge.example").status_code == 422
+
+
+def test_outdated_password_hash_is_upgraded_at_sign_in(
+    client: FlaskClient, make_user: Callable[..., User], session: Session
+) -> None:
+    from argon2 import PasswordHasher
+
+    weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(PASSWORD)
+    user = make_user(Role.CASEWORKER, email="cw@bridge.example", password_hash=weak)
+    sign_in(client, "cw@bridge.example")
+    session.refresh(user)
+    assert user.password_hash != weak and "m=19456,t=2" in user.password_hash
+    assert hash_password(PASSWORD) != user.password_hash  # salted
+
+
+def test_language_follows_the_browser(client: FlaskClient) -> None:
+    html = client.get("/auth/login", headers={"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"}).get_data(as_text=True)
+    assert '<html lang="zh-Hans-CN">' in html and "登录" in html
+    html = client.get("/auth/login", headers={"Accept-Language": "en-GB,en;q=0.9"}).get_data(as_text=True)
+    assert '<html lang="en">' in html and "Sign in" in html
+
+
+def test_language_switch_is_remembered_for_the_user(
+    client: FlaskClient, login: Login, make_user: Callable[..., User], session: Session
+) -> None:
+    user = make_user(Role.CASEWORKER)
+    login(user)
+    response = client.post("/auth/language", data={"lang": "zh", "next": "/offers/"})
+    assert response.headers["Location"] == "/offers/"
+    session.refresh(user)
+    assert user.locale == "zh"
+    # A new browser with English preferences still gets Chinese once signed in.
+    other = client.application.test_client()
+    with other.session_transaction() as flask_session:
+        flask_session["_user_id"] = str(user.id)
+    html = other.get("/offers/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert '<html lang="zh-Hans-CN">' in html
+
+
+def test_anonymous_language_choice_lasts_the_session(client: FlaskClient) -> None:
+    client.post("/auth/language", data={"lang": "zh", "next": "https://evil.example/"})
+    assert '<html lang="zh-Hans-CN">' in client.get("/auth/login").get_data(as_text=True)

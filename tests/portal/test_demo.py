@@ -1,0 +1,125 @@
+"""The demo data set: loads once, shows every part of the portal, and follows the portal's own rules."""
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import func
+from sqlmodel import Session, SQLModel, select
+
+import portal
+import portal.db
+from portal.auth.services import authenticate
+from portal.demo import DATA_FILE, load_demo_data, load_if_empty
+from portal.models import (
+    Area,
+    Category,
+    Need,
+    Offer,
+    OfferStatus,
+    Organization,
+    Person,
+    Role,
+    User,
+    VerificationStatus,
+)
+from portal.offers.forms import OfferForm
+from portal.offers.services import visible_to_staff
+
+DEMO_PASSWORD = "bridge-demo-2026"
+TABLES = (Area, Organization, User, Offer, Person, Need)
+CHINESE = re.compile(r"[\u4e00-\u9fff]")
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Flask]:
+    app = portal.create_app(
+        {"TESTING": True, "SECRET_KEY": "test", "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}"}
+    )
+    SQLModel.metadata.create_all(portal.db.get_engine(app))
+    yield app
+    portal.db.get_engine(app).dispose()
+
+
+@pytest.fixture
+def session(app: Flask) -> Iterator[Session]:
+    with portal.db.session_scope(app) as session:
+        yield session
+
+
+@pytest.fixture
+def demo(session: Session) -> Session:
+    assert load_demo_data(session)
+    return session
+
+
+def row_counts(session: Session) -> dict[str, int]:
+    return {table.__name__: session.exec(select(func.count()).select_from(table)).one() for table in TABLES}
+
+
+def test_loading_twice_changes_nothing(demo: Session) -> None:
+    before = row_counts(demo)
+    assert all(before.values())
+    assert load_demo_data(demo) is False
+    assert load_if_empty(demo) is False
+    assert row_counts(demo) == before
+
+
+def test_load_if_empty_leaves_real_accounts_alone(session: Session) -> None:
+    session.add(User(email="real@bridge.example", name="Real", password_hash="x", role=Role.ADMIN))
+    session.commit()
+    assert load_if_empty(session) is False
+    assert row_counts(session)["User"] == 1
+
+
+def test_every_category_has_an_open_offer_that_staff_can_see(demo: Session) -> None:
+    visible = demo.exec(visible_to_staff(select(Offer).where(Offer.status == OfferStatus.OPEN))).all()
+    assert {offer.category for offer in visible} == set(Category)
+
+
+@pytest.mark.parametrize(
+    ("email", "role"),
+    [
+        ("admin@bridge.example", Role.ADMIN),
+        ("supervisor@bridge.example", Role.SUPERVISOR),
+        ("caseworker@bridge.example", Role.CASEWORKER),
+        ("ngo@bridge.example", Role.PROVIDER),
+        ("employer@bridge.example", Role.PROVIDER),
+        ("volunteer@bridge.example", Role.VOLUNTEER),
+    ],
+)
+def test_a_demo_account_per_role_can_sign_in(demo: Session, email: str, role: Role) -> None:
+    user = authenticate(demo, email, DEMO_PASSWORD)
+    assert user is not None and user.role == role
+
+
+def test_offers_are_written_in_chinese_and_in_english(demo: Session) -> None:
+    titles = demo.exec(select(Offer.title)).all()
+    assert any(CHINESE.search(title) for title in titles)
+    assert any(title.isascii() for title in titles)
+
+
+def test_verification_and_staleness_have_something_to_show(demo: Session) -> None:
+    statuses = demo.exec(select(Organization.status)).all()
+    assert VerificationStatus.PENDING in statuses
+    assert sum(offer.is_stale() for offer in demo.exec(select(Offer))) == 2
+
+
+def test_demo_offers_pass_the_offer_form(app: Flask) -> None:
+    """Otherwise an owner could not save a demo offer without first repairing it."""
+    offers: list[dict[str, Any]] = json.loads(DATA_FILE.read_text(encoding="utf-8"))["offers"]
+    with app.test_request_context():  # the form's messages are translated
+        for offer in offers:
+            fields = {name: value for name, value in offer.items() if name in OfferForm.model_fields}
+            OfferForm.model_validate({**fields, "skills": ", ".join(offer["skills"])})
+
+
+def test_seed_demo_command(app: Flask) -> None:
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["seed-demo"]).output == "Demo data loaded.\n"
+    assert runner.invoke(args=["seed-demo"]).output == "Demo data already present; nothing changed.\n"
+    assert runner.invoke(args=["seed-demo-if-empty"]).output == "Database already has users; demo data not loaded.\n"

@@ -1,0 +1,90 @@
+"""Verification: an organization's offers stay unseen until an admin verifies it."""
+
+from collections.abc import Callable
+
+from flask.testing import FlaskClient
+from sqlmodel import Session, select
+
+from portal.models import Offer, Organization, OrganizationKind, Role, User, VerificationStatus
+from portal.organizations import services
+
+Login = Callable[[User], FlaskClient]
+
+
+def test_signup_to_verification_makes_offers_visible(
+    client: FlaskClient, login: Login, make_user: Callable[..., User], session: Session
+) -> None:
+    """The whole flow through the pages: sign up, post, wait, get verified, be seen."""
+    admin = make_user(Role.ADMIN)
+    caseworker = make_user(Role.CASEWORKER)
+    client.post(
+        "/auth/signup/organization",
+        data={
+            "organization_name": "Chang'an Logistics",
+            "kind": "employer",
+            "name": "Ma Jun",
+            "email": "ma@changan.bridge.example",
+            "password": "a long password",
+        },
+    )
+    created = client.post(
+        "/offers/new",
+        data={"category": "employment", "title": "Warehouse picker", "capacity": "2", "employment_type": "full_time"},
+    )
+    offer_url = created.headers["Location"]
+    client.post(f"{offer_url}/status", data={"action": "publish"})
+    client.post("/auth/logout")
+
+    login(caseworker)
+    assert "Warehouse picker" not in client.get("/offers/").get_data(as_text=True)
+    assert client.get(offer_url).status_code == 404
+
+    login(admin)
+    queue = client.get("/organizations/").get_data(as_text=True)
+    assert "Chang&#39;an Logistics" in queue and "Pending verification" in queue
+    organization = session.exec(select(Organization)).one()
+    session.commit()
+    assert client.post(f"/organizations/{organization.id}/verify").status_code == 303
+    session.refresh(organization)
+    assert organization.status == VerificationStatus.VERIFIED and organization.verified_at is not None
+
+    login(caseworker)
+    assert "Warehouse picker" in client.get("/offers/").get_data(as_text=True)
+    assert client.get(offer_url).status_code == 200
+
+
+def test_pending_organizations_come_first(make_organization: Callable[..., Organization], session: Session) -> None:
+    make_organization(name="A verified", verified=True)
+    make_organization(name="Z pending", verified=False, kind=OrganizationKind.EMPLOYER)
+    assert [o.name for o in services.list_organizations(session)] == ["Z pending", "A verified"]
+
+
+def test_only_admins_verify(
+    session: Session, make_user: Callable[..., User], make_organization: Callable[..., Organization]
+) -> None:
+    pending = make_organization(verified=False)
+    supervisor = make_user(Role.SUPERVISOR)
+    try:
+        services.verify_organization(session, supervisor, pending)
+    except PermissionError:
+        pass
+    else:
+        raise AssertionError("a supervisor verified an organization")
+    session.refresh(pending)
+    assert pending.status == VerificationStatus.PENDING
+
+
+def test_supervisor_sees_an_organization_page_without_the_verify_button(
+    client: FlaskClient,
+    login: Login,
+    make_user: Callable[..., User],
+    make_organization: Callable[..., Organization],
+    make_offer: Callable[..., Offer],
+) -> None:
+    pending = make_organization(verified=False, name="Pending NGO")
+    staff = make_user(Role.PROVIDER, organization=pending, name="Staff Member")
+    make_offer(staff, title="Their service")
+    login(make_user(Role.SUPERVISOR))
+    html = client.get(f"/organizations/{pending.id}").get_data(as_text=True)
+    assert "Staff Member" in html and "Their service" in html
+    assert "Verify organization" not in html

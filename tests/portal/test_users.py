@@ -1,0 +1,85 @@
+"""Admins create staff accounts, verify volunteers and deactivate accounts."""
+
+from collections.abc import Callable
+
+from flask.testing import FlaskClient
+from sqlmodel import Session, select
+
+from portal.models import Offer, Role, User
+
+Login = Callable[[User], FlaskClient]
+
+
+def test_admin_creates_a_caseworker_who_can_sign_in(
+    client: FlaskClient, login: Login, make_user: Callable[..., User], session: Session
+) -> None:
+    login(make_user(Role.ADMIN))
+    response = client.post(
+        "/users/new",
+        data={"role": "caseworker", "name": "刘芳", "email": "liufang@bridge.example", "password": "a long password"},
+    )
+    assert response.status_code == 303
+    client.post("/auth/logout")
+    signed_in = client.post("/auth/login", data={"email": "liufang@bridge.example", "password": "a long password"})
+    assert signed_in.status_code == 302
+    assert client.get("/offers/").status_code == 200
+
+
+def test_admin_cannot_create_admins_or_providers_through_the_form(
+    client: FlaskClient, login: Login, make_user: Callable[..., User], session: Session
+) -> None:
+    login(make_user(Role.ADMIN))
+    for role in ("admin", "provider", "volunteer"):
+        response = client.post(
+            "/users/new",
+            data={"role": role, "name": "X", "email": f"{role}@x.bridge.example", "password": "long enough!"},
+        )
+        assert response.status_code == 422
+        assert 'id="role-error"' in response.get_data(as_text=True)
+    assert session.exec(select(User).where(User.email.like("%@x.bridge.example"))).first() is None  # type: ignore[attr-defined]
+
+
+def test_volunteer_is_verified_before_their_offers_are_seen(
+    client: FlaskClient, login: Login, make_user: Callable[..., User], make_offer: Callable[..., Offer]
+) -> None:
+    volunteer = make_user(Role.VOLUNTEER, verified=False)
+    offer = make_offer(volunteer, category="peer_support", title="Weekend mentoring")
+    caseworker = make_user(Role.CASEWORKER)
+    login(caseworker)
+    assert client.get(f"/offers/{offer.id}").status_code == 404
+    login(make_user(Role.ADMIN))
+    assert "Pending verification" in client.get("/users/").get_data(as_text=True)
+    assert client.post(f"/users/{volunteer.id}/verify").status_code == 303
+    login(caseworker)
+    assert client.get(f"/offers/{offer.id}").status_code == 200
+
+
+def test_deactivating_signs_the_user_out_and_hides_a_volunteers_offers(
+    app: object, login: Login, make_user: Callable[..., User], make_offer: Callable[..., Offer]
+) -> None:
+    volunteer = make_user(Role.VOLUNTEER)
+    offer = make_offer(volunteer, category="peer_support")
+    admin_client = app.test_client()  # type: ignore[attr-defined]
+    volunteer_client = app.test_client()  # type: ignore[attr-defined]
+    for client, user in ((admin_client, make_user(Role.ADMIN)), (volunteer_client, volunteer)):
+        with client.session_transaction() as flask_session:
+            flask_session["_user_id"] = str(user.id)
+    assert volunteer_client.get("/offers/mine").status_code == 200
+    assert admin_client.post(f"/users/{volunteer.id}/active", data={"active": "0"}).status_code == 303
+    assert volunteer_client.get("/offers/mine").status_code == 302
+    caseworker = make_user(Role.CASEWORKER)
+    login(caseworker)
+    assert admin_client.get(f"/offers/{offer.id}").status_code == 404
+    assert admin_client.post(f"/users/{volunteer.id}/active", data={"active": "1"}).status_code == 303
+    assert volunteer_client.get("/offers/mine").status_code == 302  # signed out for good; signs in again
+
+
+def test_admin_cannot_deactivate_themselves(
+    client: FlaskClient, login: Login, make_user: Callable[..., User], session: Session
+) -> None:
+    admin = make_user(Role.ADMIN)
+    login(admin)
+    response = client.post(f"/users/{admin.id}/active", data={"active": "0"}, follow_redirects=True)
+    assert "You cannot deactivate your own account." in response.get_data(as_text=True)
+    session.refresh(admin)
+    assert admin.active
