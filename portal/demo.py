@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlmodel import Session, select
 
@@ -36,7 +36,7 @@ def _columns(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _flushed(session: Session, records: dict[str, Any]) -> None:
-    # The models declare no ORM relationships that would order the inserts, and SQLite checks
+    # The models declare no ORM relationships that would order the inserts, and the database checks
     # foreign keys row by row, so each batch is written before the batches that refer to it.
     session.add_all(records.values())
     session.flush()
@@ -125,10 +125,17 @@ def load_if_empty(session: Session) -> bool:
     return load_demo_data(session)
 
 
+def _refuse_in_production() -> None:
+    # The demo accounts share a password printed in the README: never in a real deployment.
+    if current_app.config["ENV"] == "production":
+        raise click.ClickException("Refusing to create demo accounts in production; run with PORTAL_ENV=development.")
+
+
 @click.command("seed-demo")
 @with_appcontext
 def seed_demo_command() -> None:
     """Load the demo data set (demo accounts share the password bridge-demo-2026)."""
+    _refuse_in_production()
     with session_scope() as session:
         loaded = load_demo_data(session)
     click.echo("Demo data loaded." if loaded else "Demo data already present; nothing changed.")
@@ -138,6 +145,7 @@ def seed_demo_command() -> None:
 @with_appcontext
 def seed_demo_if_empty_command() -> None:
     """Load the demo data set, but only into a database that has no users yet."""
+    _refuse_in_production()
     with session_scope() as session:
         loaded = load_if_empty(session)
     click.echo("Demo data loaded." if loaded else "Database already has users; demo data not loaded.")

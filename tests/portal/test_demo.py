@@ -2,17 +2,13 @@
 
 import json
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from sqlalchemy import func
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, select
 
-import portal
-import portal.db
 from portal.auth.services import authenticate
 from portal.demo import DATA_FILE, load_demo_data, load_if_empty
 from portal.models import (
@@ -33,22 +29,6 @@ from portal.offers.services import visible_to_staff
 DEMO_PASSWORD = "bridge-demo-2026"
 TABLES = (Area, Organization, User, Offer, Person, Need)
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
-
-
-@pytest.fixture
-def app(tmp_path: Path) -> Iterator[Flask]:
-    app = portal.create_app(
-        {"TESTING": True, "SECRET_KEY": "test", "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}"}
-    )
-    SQLModel.metadata.create_all(portal.db.get_engine(app))
-    yield app
-    portal.db.get_engine(app).dispose()
-
-
-@pytest.fixture
-def session(app: Flask) -> Iterator[Session]:
-    with portal.db.session_scope(app) as session:
-        yield session
 
 
 @pytest.fixture
@@ -123,3 +103,10 @@ def test_seed_demo_command(app: Flask) -> None:
     assert runner.invoke(args=["seed-demo"]).output == "Demo data loaded.\n"
     assert runner.invoke(args=["seed-demo"]).output == "Demo data already present; nothing changed.\n"
     assert runner.invoke(args=["seed-demo-if-empty"]).output == "Database already has users; demo data not loaded.\n"
+
+
+def test_demo_accounts_are_never_loaded_outside_development_and_tests(app: Flask) -> None:
+    app.config["ENV"] = "production"
+    result = app.test_cli_runner().invoke(args=["seed-demo"])
+    assert result.exit_code != 0
+    assert "PORTAL_ENV=development" in result.output

@@ -1,0 +1,47 @@
+"""Configuration: environment variables with one prefix, and no unsafe production start."""
+
+import base64
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from portal import create_app
+from portal.config import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_production_refuses_to_start_without_a_secret_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("PORTAL_SECRET_KEY", raising=False)
+    monkeypatch.delenv("PORTAL_ENV", raising=False)
+    with pytest.raises(ConfigError, match="PORTAL_SECRET_KEY"):
+        create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"})
+
+
+def test_settings_come_from_portal_variables(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PORTAL_SECRET_KEY", "from-the-environment")
+    monkeypatch.setenv("PORTAL_DATABASE_URL", f"sqlite:///{tmp_path / 'env.db'}")
+    monkeypatch.setenv("PORTAL_DEBUG", "true")
+    app = create_app()
+    assert app.config["SECRET_KEY"] == "from-the-environment"
+    assert app.config["DATABASE_URL"].endswith("env.db")
+    assert app.debug is False  # never in debug mode outside development
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["SESSION_COOKIE_HTTPONLY"] is True
+    assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+
+
+def test_development_runs_without_a_configured_secret(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("PORTAL_SECRET_KEY", raising=False)
+    monkeypatch.setenv("PORTAL_ENV", "development")
+    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'dev.db'}"})
+    assert app.config["SECRET_KEY"]
+    assert app.config["SESSION_COOKIE_SECURE"] is False  # served over plain http on localhost
+
+
+def test_vendored_htmx_is_the_pinned_release() -> None:
+    """htmx 2.0.11 from the npm registry, byte for byte (no CDN at run time)."""
+    data = (ROOT / "static/vendor/htmx-2.0.11.min.js").read_bytes()
+    digest = base64.b64encode(hashlib.sha384(data).digest()).decode()
+    assert digest == "2OatzQy1H+Zd/IIrjr1TcuDGqLXeHhbooAyJY1KdQMKnr4LZ22k31GBLdYKHmVjg"
