@@ -1,6 +1,6 @@
 """Error pages: every failure gets a clear page in the user's language, never a traceback."""
 
-from flask import Flask, g, render_template
+from flask import Flask, abort, g, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -21,7 +21,16 @@ def _server_error(_error: Exception) -> tuple[str, int]:
     return render_template("errors/error.html", status=500), 500
 
 
+def _reject_nul_bytes() -> None:
+    """No one types a NUL character; PostgreSQL cannot store one. Refuse it before any view runs."""
+    for values in (request.args, request.form):
+        for _name, value in values.items(multi=True):
+            if "\x00" in value:
+                abort(400)
+
+
 def init_app(app: Flask) -> None:
+    app.before_request(_reject_nul_bytes)
     app.register_error_handler(CSRFError, _csrf)
     app.register_error_handler(HTTPException, _render)
     app.register_error_handler(500, _server_error)

@@ -44,7 +44,11 @@ def login() -> Response | str | tuple[str, int]:
         errors = errors or {"__all__": _("The e-mail address or password is not right.")}
         form = {"email": request.form.get("email", "")}
         return render_template("auth/login.html", form=form, errors=errors), 422
-    session.clear()  # a fresh session at sign-in: nothing carried over from before
+    # A fresh session at sign-in: nothing from before is carried over but the language chosen.
+    locale = session.get("locale")
+    session.clear()
+    if locale:
+        session["locale"] = locale
     login_user(user)
     return redirect(safe_next(request.args.get("next")))
 

@@ -69,7 +69,10 @@ def active(user_id: uuid.UUID) -> Response:
     """Deactivate or reactivate an account."""
     session = get_session()
     user = services.find_user(session, user_id) or abort(404)
-    make_active = request.form.get("active") == "1"
+    choice = request.form.get("active")
+    if choice not in {"0", "1"}:
+        abort(400)
+    make_active = choice == "1"
     try:
         services.set_active(session, current_user, user, make_active)
     except ValueError:
