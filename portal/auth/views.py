@@ -1,19 +1,22 @@
 """Sign in, sign out, sign up (organizations and volunteers), and the language switch."""
 
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
+from sqlmodel import Session
 from werkzeug.wrappers import Response
 
 from portal.auth import services
 from portal.auth.access import public, role_required
-from portal.auth.forms import LoginForm, OrganizationSignupForm, VolunteerSignupForm
+from portal.auth.forms import AccountFields, LoginForm, OrganizationSignupForm, VolunteerSignupForm
 from portal.db import get_session
 from portal.forms import validate
 from portal.i18n import LOCALES
-from portal.models import Role
+from portal.models import Role, User
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
@@ -70,54 +73,41 @@ def signup() -> str:
     return render_template("auth/signup.html")
 
 
-@bp.route("/signup/organization", methods=["GET", "POST"])
-@public
-def signup_organization() -> Response | str | tuple[str, int]:
-    """An NGO or employer joins with its first staff account."""
+def _sign_up(
+    schema: type[AccountFields], register: Callable[[Session, Any], User], template: str, welcome: str
+) -> Response | str | tuple[str, int]:
+    """Show the sign-up form, or create the account, sign it in and say what happens next."""
     if request.method == "GET":
-        return render_template("auth/signup_organization.html", form={}, errors={})
-    data, errors = validate(OrganizationSignupForm, request.form)
+        return render_template(template, form={}, errors={})
+    data, errors = validate(schema, request.form)
     if data is not None:
         try:
-            user = services.register_organization(get_session(), data)
+            user = register(get_session(), data)
         except services.EmailTaken:
             errors = {"email": _("An account with this e-mail address already exists.")}
         else:
             login_user(user)
-            flash(
-                _(
-                    "Welcome. An administrator will verify your organization; "
-                    "until then your offers are visible only to you."
-                ),
-                "success",
-            )
+            flash(welcome, "success")
             return redirect(url_for("home.index"))
-    return render_template("auth/signup_organization.html", form=request.form, errors=errors), 422
+    return render_template(template, form=request.form, errors=errors), 422
+
+
+@bp.route("/signup/organization", methods=["GET", "POST"])
+@public
+def signup_organization() -> Response | str | tuple[str, int]:
+    """An NGO or employer joins with its first staff account."""
+    welcome = _(
+        "Welcome. An administrator will verify your organization; until then your offers are visible only to you."
+    )
+    return _sign_up(OrganizationSignupForm, services.register_organization, "auth/signup_organization.html", welcome)
 
 
 @bp.route("/signup/volunteer", methods=["GET", "POST"])
 @public
 def signup_volunteer() -> Response | str | tuple[str, int]:
     """A volunteer joins; an admin verifies them before their offers are seen."""
-    if request.method == "GET":
-        return render_template("auth/signup_volunteer.html", form={}, errors={})
-    data, errors = validate(VolunteerSignupForm, request.form)
-    if data is not None:
-        try:
-            user = services.register_volunteer(get_session(), data)
-        except services.EmailTaken:
-            errors = {"email": _("An account with this e-mail address already exists.")}
-        else:
-            login_user(user)
-            flash(
-                _(
-                    "Welcome. An administrator will verify your account; "
-                    "until then your offers are visible only to you."
-                ),
-                "success",
-            )
-            return redirect(url_for("home.index"))
-    return render_template("auth/signup_volunteer.html", form=request.form, errors=errors), 422
+    welcome = _("Welcome. An administrator will verify your account; until then your offers are visible only to you.")
+    return _sign_up(VolunteerSignupForm, services.register_volunteer, "auth/signup_volunteer.html", welcome)
 
 
 @bp.route("/language", methods=["POST"])
