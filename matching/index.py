@@ -1,0 +1,345 @@
+"""The offer index: built once over all offers, updated one offer at a time, and ranked against
+one need in a few milliseconds (no refitting, no similarity against an untransposed matrix)."""
+
+import math
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from matching.eligibility import failures
+from matching.model import CATEGORIES, SLOTS, NearMiss, Need, Offer, Person, RankedOffer, Ranking, Reason
+from matching.relevance import CATEGORY_INDEX, SKILL_CATEGORIES, WEIGHTS, category_affinity
+from matching.vocabulary import CONCEPTS, RELATED, concepts_in
+
+FloatArray = npt.NDArray[np.floating[Any]]
+CONCEPT_NAMES = tuple(CONCEPTS)
+CONCEPT_INDEX = {name: i for i, name in enumerate(CONCEPT_NAMES)}
+EARTH_RADIUS_KM = 6371.0088
+TITLE_BOOST = 0
+DEFAULT_TRAVEL_KM = 10.0
+
+
+def offer_concepts(offer: Offer) -> dict[str, int]:
+    """The concepts of an offer; its title says what it is, so the title's concepts count double."""
+    found = concepts_in(offer.text)
+    for name, hits in concepts_in(offer.title).items():
+        found[name] += TITLE_BOOST * hits
+    return found
+
+
+def normalise(text: str) -> str:
+    """Full-width to half-width and lower case, so 'ＡＢＣ' and 'abc' are one word."""
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+def _concept_affinity() -> FloatArray:
+    """Concept-to-concept credit: 1 on the diagonal, partial for related concepts."""
+    matrix = np.eye(len(CONCEPT_NAMES), dtype=np.float32)
+    for pair, credit in RELATED.items():
+        a, b = sorted(pair)
+        matrix[CONCEPT_INDEX[a], CONCEPT_INDEX[b]] = matrix[CONCEPT_INDEX[b], CONCEPT_INDEX[a]] = credit
+    return matrix
+
+
+CONCEPT_AFFINITY = _concept_affinity()
+CATEGORY_AFFINITY = np.array(
+    [[category_affinity(need, offer) for offer in CATEGORIES] for need in CATEGORIES], dtype=np.float32
+)
+
+
+@dataclass
+class _Columns:
+    """The offers' fields as arrays, so eligibility is a handful of vector operations."""
+
+    open_with_room: npt.NDArray[np.bool_]
+    min_age: FloatArray
+    max_age: FloatArray
+    genders: list[frozenset[str]]
+    min_months: FloatArray
+    languages: list[frozenset[str]]
+    lat: FloatArray
+    lon: FloatArray
+    remote: npt.NDArray[np.bool_]
+    schedule_bits: npt.NDArray[np.int8]
+    category: npt.NDArray[np.int8]
+
+
+def _nan(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _slot_bits(slots: Iterable[str]) -> int:
+    return sum(1 << SLOTS.index(slot) for slot in slots if slot in SLOTS)
+
+
+class OfferIndex:
+    """Offers made searchable: `fit` once, `upsert`/`remove` as offers change, `rank` per need.
+
+    The vocabulary of the TF-IDF part and the rarity of each concept are learnt at `fit`; later
+    offers are transformed with them (refit in the background when the catalogue has changed a lot).
+    """
+
+    def __init__(self, ngram_range: tuple[int, int] = (2, 4), min_df: int = 1) -> None:
+        self.ngram_range = ngram_range
+        self.min_df = min_df
+
+    # Building and updating
+
+    def fit(self, offers: Sequence[Offer]) -> "OfferIndex":
+        self.vectorizer_ = TfidfVectorizer(
+            analyzer="char_wb",
+            ngram_range=self.ngram_range,
+            min_df=self.min_df,
+            sublinear_tf=True,
+            preprocessor=normalise,
+            dtype=np.float32,
+        )
+        texts = [offer.text for offer in offers]
+        self.vectorizer_.fit(texts or [""])
+        found = [offer_concepts(offer) for offer in offers]
+        document_frequency = np.zeros(len(CONCEPT_NAMES), dtype=np.float32)
+        for concepts in found:
+            for name in concepts:
+                document_frequency[CONCEPT_INDEX[name]] += 1
+        self.concept_idf_ = np.log((1 + len(offers)) / (1 + document_frequency)).astype(np.float32) + 1
+        self.offers_: list[Offer] = []
+        self.position_: dict[str, int] = {}
+        self._wording_rows: list[sp.csr_matrix] = []
+        self._concept_rows: list[FloatArray] = []
+        self._concepts: list[dict[str, int]] = []
+        for offer, concepts in zip(offers, found, strict=True):
+            self._append(offer, concepts)
+        self._rebuild()
+        return self
+
+    def _concept_vector(self, concepts: dict[str, int]) -> FloatArray:
+        vector = np.zeros(len(CONCEPT_NAMES), dtype=np.float32)
+        for name, hits in concepts.items():
+            i = CONCEPT_INDEX[name]
+            vector[i] = self.concept_idf_[i] * (1 + math.log(hits))
+        norm = float(np.linalg.norm(vector))
+        return vector / norm if norm else vector
+
+    def _append(self, offer: Offer, concepts: dict[str, int]) -> None:
+        if offer.id in self.position_:
+            raise ValueError(f"duplicate offer id: {offer.id}")
+        self.position_[offer.id] = len(self.offers_)
+        self.offers_.append(offer)
+        self._concepts.append(concepts)
+        self._wording_rows.append(self.vectorizer_.transform([offer.text]))
+        self._concept_rows.append(self._concept_vector(concepts))
+
+    def upsert(self, offer: Offer) -> None:
+        """Add a new offer or replace a changed one, with the vocabulary learnt at `fit`."""
+        concepts = offer_concepts(offer)
+        if offer.id in self.position_:
+            i = self.position_[offer.id]
+            self.offers_[i] = offer
+            self._concepts[i] = concepts
+            self._wording_rows[i] = self.vectorizer_.transform([offer.text])
+            self._concept_rows[i] = self._concept_vector(concepts)
+        else:
+            self._append(offer, concepts)
+        self._rebuild()
+
+    def remove(self, offer_id: str) -> None:
+        """Forget an offer (deleted, or no longer to be matched at all)."""
+        i = self.position_.pop(offer_id, None)
+        if i is None:
+            return
+        for store in (self.offers_, self._concepts, self._wording_rows, self._concept_rows):
+            del store[i]
+        self.position_ = {offer.id: n for n, offer in enumerate(self.offers_)}
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        """Recompute the stacked matrices and field arrays (no refitting)."""
+        offers = self.offers_
+        width = len(self.vectorizer_.vocabulary_)
+        wording = sp.vstack(self._wording_rows, format="csr") if offers else sp.csr_matrix((0, width))
+        # Stored transposed once: a need's row times this is one fast sparse product.
+        self.wording_t_ = wording.T.tocsr().astype(np.float32)
+        concepts = np.vstack(self._concept_rows) if offers else np.zeros((0, len(CONCEPT_NAMES)), np.float32)
+        self.concepts_ = concepts.astype(np.float32)
+        self.id_order_ = np.argsort(np.argsort(np.array([o.id for o in offers], dtype=object), kind="stable"))
+        self.columns_ = _Columns(
+            open_with_room=np.array([o.status == "open" and o.capacity > 0 for o in offers], dtype=bool),
+            min_age=np.array([_nan(o.eligibility.min_age) for o in offers], dtype=np.float32),
+            max_age=np.array([_nan(o.eligibility.max_age) for o in offers], dtype=np.float32),
+            genders=[frozenset(o.eligibility.genders) for o in offers],
+            min_months=np.array([_nan(o.eligibility.min_months_in_recovery) for o in offers], dtype=np.float32),
+            languages=[frozenset(o.languages) for o in offers],
+            lat=np.array([_nan(o.location.lat if o.location else None) for o in offers], dtype=np.float64),
+            lon=np.array([_nan(o.location.lon if o.location else None) for o in offers], dtype=np.float64),
+            remote=np.array([o.remote for o in offers], dtype=bool),
+            schedule_bits=np.array([_slot_bits(o.schedule) for o in offers], dtype=np.int8),
+            category=np.array([CATEGORY_INDEX.get(o.category or "", -1) for o in offers], dtype=np.int8),
+        )
+        skills = sorted({skill for o in offers for skill in o.skills})
+        self.skill_index_ = {skill: i for i, skill in enumerate(skills)}
+        rows = [i for i, o in enumerate(offers) for _ in o.skills]
+        cols = [self.skill_index_[skill] for o in offers for skill in o.skills]
+        self.skills_ = sp.csr_matrix(
+            (np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(offers), max(1, len(skills)))
+        )
+
+    # Eligibility, vectorised (the same seven rules as matching.eligibility)
+
+    def distances_km(self, person: Person) -> FloatArray:
+        """Great-circle distance from the person to every offer (NaN where a location is missing)."""
+        columns = self.columns_
+        if person.location is None:
+            return np.full(len(self.offers_), np.nan, dtype=np.float64)
+        lat1, lon1 = math.radians(person.location.lat), math.radians(person.location.lon)
+        lat2, lon2 = np.radians(columns.lat), np.radians(columns.lon)
+        h = np.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+        distances: FloatArray = 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(h))
+        return distances
+
+    def failed_rule_counts(self, person: Person, distances: FloatArray) -> npt.NDArray[np.int8]:
+        """How many of the seven rules each offer fails for this person (0 = eligible)."""
+        c = self.columns_
+        count = (~c.open_with_room).astype(np.int8)
+        with np.errstate(invalid="ignore"):
+            if person.age is not None:
+                count += c.min_age > person.age
+                count += c.max_age < person.age
+            count += c.min_months > (person.months_in_recovery or 0)
+            if person.max_travel_km is not None:
+                count += ~c.remote & (distances > person.max_travel_km)
+        if person.gender is not None:
+            count += np.fromiter((bool(g) and person.gender not in g for g in c.genders), bool, len(c.genders))
+        if person.languages:
+            spoken = set(person.languages)
+            count += np.fromiter((bool(lang) and not lang & spoken for lang in c.languages), bool, len(c.languages))
+        available = _slot_bits(person.availability)
+        if available:
+            count += (c.schedule_bits != 0) & ((c.schedule_bits & available) == 0)
+        return count
+
+    # Relevance
+
+    def need_concepts(self, person: Person, need: Need) -> dict[str, int]:
+        text = need.description
+        if need.category in SKILL_CATEGORIES and person.skills:
+            text = f"{text}\n{' '.join(person.skills)}"
+        return concepts_in(text)
+
+    def scores(
+        self, person: Person, need: Need, distances: FloatArray | None = None
+    ) -> tuple[FloatArray, dict[str, FloatArray]]:
+        """Relevance of every offer to the need, and its weighted parts."""
+        category = (
+            CATEGORY_AFFINITY[CATEGORY_INDEX[need.category]][self.columns_.category]
+            if need.category in CATEGORY_INDEX
+            else np.zeros(len(self.offers_), np.float32)
+        )
+        category = np.where(self.columns_.category < 0, 0, category)
+        need_vector = self._concept_vector(self.need_concepts(person, need))
+        meaning = self.concepts_ @ (CONCEPT_AFFINITY @ need_vector)
+        query = self.vectorizer_.transform([need.description])
+        wording = np.asarray((query @ self.wording_t_).todense(), dtype=np.float32).ravel()
+        skills = np.zeros(len(self.offers_), np.float32)
+        if need.category in SKILL_CATEGORIES and person.skills:
+            known = [self.skill_index_[s] for s in person.skills if s in self.skill_index_]
+            if known:
+                skills = np.minimum(1.0, np.asarray(self.skills_[:, known].sum(axis=1)).ravel()).astype(np.float32)
+        limit = person.max_travel_km or DEFAULT_TRAVEL_KM
+        if distances is None:
+            distances = self.distances_km(person)
+        nearness = np.where(self.columns_.remote, 0.5, np.clip(1 - distances / limit, 0, 1))
+        nearness = np.nan_to_num(nearness, nan=0.5).astype(np.float32)
+        parts = {
+            "category": WEIGHTS["category"] * category,
+            "meaning": WEIGHTS["meaning"] * meaning,
+            "wording": WEIGHTS["wording"] * wording,
+            "skills": WEIGHTS["skills"] * skills,
+            "nearness": WEIGHTS["nearness"] * nearness,
+        }
+        total = sum(parts.values(), np.zeros(len(self.offers_), np.float32))
+        return total.astype(np.float32), parts
+
+    def _best(self, total: FloatArray, candidates: npt.NDArray[np.intp], k: int) -> list[int]:
+        """The k best candidates, highest score first, equal scores by offer id."""
+        if k <= 0 or candidates.size == 0:
+            return []
+        rounded = np.round(total[candidates].astype(np.float64), 6)
+        if candidates.size > k:
+            # Everything scoring at least the k-th best, so ties at the edge are broken by id too.
+            threshold = np.partition(rounded, -k)[-k]
+            keep = rounded >= threshold
+            candidates, rounded = candidates[keep], rounded[keep]
+        order = np.lexsort((self.id_order_[candidates], -rounded))
+        return [int(i) for i in candidates[order][:k]]
+
+    def rank(self, person: Person, need: Need, top: int = 10, near_misses: int = 0, explain: bool = True) -> Ranking:
+        """Eligible offers for this need, best first, with the parts of each score in words;
+        then, if asked, the most relevant offers that failed exactly one rule, with that rule."""
+        if not self.offers_:
+            return Ranking(need.id, ())
+        distances = self.distances_km(person)
+        failed = self.failed_rule_counts(person, distances)
+        total, parts = self.scores(person, need, distances)
+        ranked = []
+        for i in self._best(total, np.flatnonzero(failed == 0), top):
+            reasons = self._explain(i, person, need, parts, distances) if explain else ()
+            ranked.append(RankedOffer(self.offers_[i].id, round(float(total[i]), 4), reasons))
+        misses = []
+        for i in self._best(total, np.flatnonzero(failed == 1), near_misses):
+            offer = self.offers_[i]
+            misses.append(NearMiss(offer.id, tuple(failures(person, offer)), round(float(total[i]), 4)))
+        return Ranking(need.id, tuple(ranked), tuple(misses))
+
+    def _explain(
+        self, i: int, person: Person, need: Need, parts: dict[str, FloatArray], distances: FloatArray
+    ) -> tuple[Reason, ...]:
+        offer = self.offers_[i]
+        reasons = []
+        if parts["category"][i] >= WEIGHTS["category"]:
+            reasons.append(
+                Reason(
+                    "same_category",
+                    f"a {need.category} offer",
+                    {"category": need.category},
+                    float(parts["category"][i]),
+                )
+            )
+        elif parts["category"][i] > 0:
+            reasons.append(
+                Reason(
+                    "related_category",
+                    f"{offer.category} can answer a {need.category} need",
+                    {"offer_category": offer.category, "need_category": need.category},
+                    float(parts["category"][i]),
+                )
+            )
+        shared = sorted(
+            set(self.need_concepts(person, need)) & set(self._concepts[i]),
+            key=lambda name: -self.concept_idf_[CONCEPT_INDEX[name]],
+        )
+        if shared:
+            words = ", ".join(name.replace("_", " ") for name in shared[:4])
+            reasons.append(
+                Reason("shared_meaning", f"both about {words}", {"concepts": shared[:4]}, float(parts["meaning"][i]))
+            )
+        elif parts["meaning"][i] > 0:
+            reasons.append(Reason("related_meaning", "close in meaning", {}, float(parts["meaning"][i])))
+        if parts["wording"][i] >= 0.02:
+            reasons.append(Reason("similar_wording", "similar wording", {}, float(parts["wording"][i])))
+        if parts["skills"][i] > 0:
+            used = sorted(set(person.skills) & set(offer.skills))
+            reasons.append(
+                Reason("skills", f"uses their skills: {', '.join(used)}", {"skills": used}, float(parts["skills"][i]))
+            )
+        if offer.remote:
+            reasons.append(Reason("remote", "can be done remotely", {}))
+        elif not math.isnan(distances[i]):
+            km = round(float(distances[i]), 1)
+            reasons.append(Reason("distance", f"{km:g} km away", {"km": km}))
+        return tuple(reasons)
