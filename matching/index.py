@@ -17,6 +17,8 @@ from matching.model import CATEGORIES, SLOTS, NearMiss, Need, Offer, Person, Ran
 from matching.relevance import CATEGORY_INDEX, SKILL_CATEGORIES, WEIGHTS, category_affinity
 from matching.vocabulary import CONCEPTS, RELATED, concepts_in
 
+VOCABULARY_TEXT = " ".join(term for chinese, english in CONCEPTS.values() for term in (*chinese, *english))
+
 FloatArray = npt.NDArray[np.floating[Any]]
 CONCEPT_NAMES = tuple(CONCEPTS)
 CONCEPT_INDEX = {name: i for i, name in enumerate(CONCEPT_NAMES)}
@@ -101,7 +103,8 @@ class OfferIndex:
             dtype=np.float32,
         )
         texts = [offer.text for offer in offers]
-        self.vectorizer_.fit(texts or [""])
+        # The field's own words are always in the vocabulary, even for an index begun empty.
+        self.vectorizer_.fit([*texts, VOCABULARY_TEXT])
         found = [offer_concepts(offer) for offer in offers]
         document_frequency = np.zeros(len(CONCEPT_NAMES), dtype=np.float32)
         for concepts in found:

@@ -65,6 +65,13 @@ def visible_to_staff(query: SelectOfScalar[Offer]) -> SelectOfScalar[Offer]:
     )
 
 
+def touch_offers_of(session: Session, owner: Organization | User) -> None:
+    """Mark an owner's offers changed (verification, deactivation), so the matching index sees it."""
+    column = Offer.organization_id if isinstance(owner, Organization) else Offer.volunteer_id
+    for offer in session.exec(select(Offer).where(column == owner.id)):
+        offer.updated_at = utcnow()
+
+
 def find_offer(session: Session, user: User, offer_id: uuid.UUID) -> Offer | None:
     """The offer if this user may see it; missing and hidden look the same."""
     offer = session.get(Offer, offer_id)

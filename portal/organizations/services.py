@@ -5,6 +5,7 @@ import uuid
 from sqlmodel import Session, col, select
 
 from portal.models import Offer, Organization, Role, User, VerificationStatus, utcnow
+from portal.offers.services import touch_offers_of
 
 
 def list_organizations(session: Session) -> list[Organization]:
@@ -30,5 +31,6 @@ def verify_organization(session: Session, admin: User, organization: Organizatio
     if organization.status != VerificationStatus.VERIFIED:
         organization.status = VerificationStatus.VERIFIED
         organization.verified_at = utcnow()
+        touch_offers_of(session, organization)
         session.commit()
     return organization

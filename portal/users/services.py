@@ -6,6 +6,7 @@ from sqlmodel import Session, col, select
 
 from portal.auth.services import EmailTaken, commit_new_account, new_user
 from portal.models import Role, User, utcnow
+from portal.offers.services import touch_offers_of
 from portal.users.forms import StaffAccountForm
 
 __all__ = ["EmailTaken", "create_staff_account", "list_users", "set_active", "verify_volunteer"]
@@ -39,6 +40,7 @@ def verify_volunteer(session: Session, admin: User, volunteer: User) -> User:
         raise ValueError("only volunteers are verified one by one")
     if volunteer.verified_at is None:
         volunteer.verified_at = utcnow()
+        touch_offers_of(session, volunteer)
         session.commit()
     return volunteer
 
@@ -49,5 +51,7 @@ def set_active(session: Session, admin: User, user: User, active: bool) -> User:
     if user.id == admin.id and not active:
         raise ValueError("admins cannot deactivate themselves")
     user.active = active
+    if user.role == Role.VOLUNTEER:
+        touch_offers_of(session, user)
     session.commit()
     return user

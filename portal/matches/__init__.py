@@ -1,0 +1,1 @@
+"""Matches: the bridge between the portal's records and the matching engine."""

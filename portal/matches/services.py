@@ -1,0 +1,205 @@
+"""The only place that turns the portal's rows into the matching engine's dataclasses.
+
+One offer index lives in each process. Before every ranking it catches up with the offers changed
+since it last looked (by their `updated_at`), so an offer created, edited, paused, closed or given
+more places in any process is ranked accordingly at the next request, without refitting.
+"""
+
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from flask import Flask
+from sqlmodel import Session, col, select
+
+import matching
+from portal.models import (
+    Area,
+    Need,
+    NeedStatus,
+    Offer,
+    OfferStatus,
+    Organization,
+    Person,
+    User,
+    VerificationStatus,
+    utcnow,
+)
+
+# Transactions can commit a little after the timestamp they wrote: look back this far when catching up.
+SYNC_OVERLAP = timedelta(minutes=5)
+# New offers are transformed with the vocabulary learnt at the last fit; once the catalogue has
+# grown well past it, the next catch-up refits (outside any single ranking's hot path).
+REFIT_GROWTH = 2.0
+REFIT_MIN_NEW = 50
+
+
+def months_between(start: date, today: date) -> int:
+    """Whole months from the start of the programme to today (0 before it starts)."""
+    months = (today.year - start.year) * 12 + today.month - start.month - (today.day < start.day)
+    return max(0, months)
+
+
+def age_on(birth_date: date, today: date) -> int:
+    return today.year - birth_date.year - ((today.month, today.day) < (birth_date.month, birth_date.day))
+
+
+def to_engine_offer(offer: Offer, area_codes: dict[uuid.UUID, str]) -> matching.Offer:
+    location = None
+    if offer.latitude is not None and offer.longitude is not None:
+        location = matching.Location(
+            offer.latitude, offer.longitude, area_codes.get(offer.area_id) if offer.area_id else None
+        )
+    return matching.Offer(
+        id=str(offer.id),
+        category=offer.category,
+        title=offer.title,
+        description=offer.description,
+        skills=tuple(offer.skills),
+        languages=tuple(offer.languages),
+        location=location,
+        remote=offer.remote,
+        schedule=tuple(offer.schedule),
+        capacity=offer.capacity,
+        status=offer.status,
+        eligibility=matching.Eligibility(
+            min_age=offer.min_age,
+            max_age=offer.max_age,
+            genders=tuple(offer.genders),
+            min_months_in_recovery=offer.min_months_in_recovery,
+        ),
+    )
+
+
+def to_engine_person(person: Person, needs: list[Need], today: date) -> matching.Person:
+    location = None
+    if person.latitude is not None and person.longitude is not None:
+        location = matching.Location(person.latitude, person.longitude)
+    return matching.Person(
+        id=str(person.id),
+        age=age_on(person.birth_date, today) if person.birth_date else None,
+        gender=person.gender,
+        languages=tuple(person.languages),
+        location=location,
+        max_travel_km=person.max_travel_km,
+        availability=tuple(person.availability),
+        months_in_recovery=months_between(person.programme_start, today) if person.programme_start else None,
+        skills=tuple(person.skills),
+        needs=tuple(
+            matching.Need(id=str(need.id), category=need.category, description=need.description, urgency=need.urgency)
+            for need in needs
+        ),
+    )
+
+
+def _matchable(session: Session, offers: list[Offer]) -> set[uuid.UUID]:
+    """Offers a caseworker may be shown: published (not drafts) by a verified, active owner."""
+    org_ids = {o.organization_id for o in offers if o.organization_id}
+    volunteer_ids = {o.volunteer_id for o in offers if o.volunteer_id}
+    verified_orgs = set(
+        session.exec(
+            select(Organization.id).where(
+                col(Organization.id).in_(org_ids), Organization.status == VerificationStatus.VERIFIED
+            )
+        )
+    )
+    verified_volunteers = set(
+        session.exec(
+            select(User.id).where(
+                col(User.id).in_(volunteer_ids), col(User.verified_at).is_not(None), col(User.active).is_(True)
+            )
+        )
+    )
+    verified = verified_orgs | verified_volunteers
+    return {o.id for o in offers if o.status != OfferStatus.DRAFT and (o.organization_id or o.volunteer_id) in verified}
+
+
+@dataclass
+class LiveIndex:
+    """The process's offer index and how far it has caught up with the database."""
+
+    index: matching.OfferIndex | None = None
+    synced_at: datetime | None = None
+    versions: dict[str, int] = field(default_factory=dict)
+    fitted_size: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def sync(self, session: Session) -> matching.OfferIndex:
+        """Build the index on first use, then apply the offers changed since the last look."""
+        now = utcnow()
+        area_codes = {area.id: area.code for area in session.exec(select(Area))}
+        grown = len(self.versions) - self.fitted_size
+        if grown >= REFIT_MIN_NEW and len(self.versions) > REFIT_GROWTH * self.fitted_size:
+            self.index = None
+        if self.index is None or self.synced_at is None:
+            rows = list(session.exec(select(Offer)))
+            visible = _matchable(session, rows)
+            shown = [row for row in rows if row.id in visible]
+            self.index = matching.OfferIndex().fit([to_engine_offer(row, area_codes) for row in shown])
+            self.versions = {str(row.id): row.version for row in shown}
+            self.fitted_size = len(shown)
+        else:
+            since = self.synced_at - SYNC_OVERLAP
+            changed = list(session.exec(select(Offer).where(Offer.updated_at >= since)))
+            visible = _matchable(session, changed)
+            for row in changed:
+                key = str(row.id)
+                if row.id not in visible:
+                    self.index.remove(key)
+                    self.versions.pop(key, None)
+                elif self.versions.get(key) != row.version:
+                    self.index.upsert(to_engine_offer(row, area_codes))
+                    self.versions[key] = row.version
+        self.synced_at = now
+        return self.index
+
+
+def live_index(app: Flask) -> LiveIndex:
+    """The index of this process for this app."""
+    live: LiveIndex = app.extensions.setdefault("offer_index", LiveIndex())
+    return live
+
+
+@dataclass(frozen=True)
+class RankedMatch:
+    offer: Offer
+    score: float
+    reasons: tuple[matching.Reason, ...]
+
+
+@dataclass(frozen=True)
+class NeedMatches:
+    need: Need
+    ranked: list[RankedMatch]
+    near_misses: list[tuple[Offer, tuple[matching.Reason, ...]]]
+
+
+def rank_need(
+    session: Session, live: LiveIndex, need: Need, *, top: int = 10, near_misses: int = 5, today: date | None = None
+) -> NeedMatches:
+    """The eligible offers for one need, best first, with the reasons; then the near misses."""
+    person = session.get(Person, need.person_id)
+    if person is None:
+        raise LookupError("the need's person is gone")
+    engine_person = to_engine_person(person, [need], today or utcnow().date())
+    with live.lock:
+        index = live.sync(session)
+        ranking = index.rank(engine_person, engine_person.needs[0], top=top, near_misses=near_misses)
+    ids = [uuid.UUID(item.offer_id) for item in ranking.ranked] + [uuid.UUID(m.offer_id) for m in ranking.near_misses]
+    rows = {row.id: row for row in session.exec(select(Offer).where(col(Offer.id).in_(ids)))} if ids else {}
+    return NeedMatches(
+        need=need,
+        ranked=[
+            RankedMatch(rows[uuid.UUID(item.offer_id)], item.score, item.reasons)
+            for item in ranking.ranked
+            if uuid.UUID(item.offer_id) in rows
+        ],
+        near_misses=[
+            (rows[uuid.UUID(m.offer_id)], m.failures) for m in ranking.near_misses if uuid.UUID(m.offer_id) in rows
+        ],
+    )
+
+
+def open_needs(session: Session, person: Person) -> list[Need]:
+    return list(session.exec(select(Need).where(Need.person_id == person.id, Need.status == NeedStatus.OPEN)))

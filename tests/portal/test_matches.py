@@ -1,0 +1,169 @@
+"""The portal's side of matching: rows become the engine's dataclasses, and the index follows offers."""
+
+from collections.abc import Callable
+from datetime import date
+
+import pytest
+from sqlmodel import Session
+
+from portal.matches import services
+from portal.models import Need, Offer, OfferStatus, Organization, Person, Role, User
+from portal.offers import services as offer_services
+from portal.offers.forms import OfferForm
+from portal.organizations.services import verify_organization
+
+TODAY = date(2026, 11, 28)
+
+
+@pytest.fixture
+def person(session: Session, make_user: Callable[..., User]) -> Person:
+    caseworker = make_user(Role.CASEWORKER)
+    person = Person(
+        code="XA-T-0001",
+        full_name="测试 人员",
+        caseworker_id=caseworker.id,
+        birth_date=date(1990, 12, 1),
+        gender="male",
+        languages=["zh", "en"],
+        latitude=34.2610,
+        longitude=108.9420,
+        max_travel_km=12,
+        availability=["weekday_day", "weekend"],
+        programme="community_rehab",
+        programme_start=date(2025, 9, 28),
+        skills=["cooking"],
+    )
+    session.add(person)
+    session.commit()
+    return person
+
+
+@pytest.fixture
+def kitchen_need(session: Session, person: Person) -> Need:
+    need = Need(
+        person_id=person.id,
+        category="employment",
+        urgency=3,
+        description="Eight years as a line cook in a hotel kitchen; wants kitchen work close to home.",
+    )
+    session.add(need)
+    session.commit()
+    return need
+
+
+def job(**fields: object) -> dict[str, object]:
+    return {
+        "category": "employment",
+        "employment_type": "full_time",
+        "languages": ["zh"],
+        "schedule": ["weekday_day"],
+        "capacity": 2,
+        "latitude": 34.2655,
+        "longitude": 108.9006,
+        **fields,
+    }
+
+
+def post(session: Session, owner: User, **fields: object) -> Offer:
+    offer = offer_services.create_offer(session, owner, OfferForm.model_validate(job(**fields)))
+    return offer_services.change_status(session, owner, offer, "publish")
+
+
+def ranked_titles(session: Session, live: services.LiveIndex, need: Need) -> list[str]:
+    return [match.offer.title for match in services.rank_need(session, live, need, today=TODAY).ranked]
+
+
+def test_person_row_becomes_the_engine_person(person: Person, kitchen_need: Need) -> None:
+    engine = services.to_engine_person(person, [kitchen_need], TODAY)
+    assert engine.age == 35  # birthday on 1 December not reached yet
+    assert engine.months_in_recovery == 14
+    assert engine.location is not None and engine.max_travel_km == 12
+    assert engine.needs[0].urgency == 3 and engine.needs[0].category == "employment"
+
+
+def test_months_and_age_boundaries() -> None:
+    assert services.months_between(date(2026, 1, 31), date(2026, 2, 28)) == 0
+    assert services.months_between(date(2026, 1, 31), date(2026, 3, 1)) == 1
+    assert services.months_between(date(2027, 1, 1), TODAY) == 0
+    assert services.age_on(date(2000, 11, 28), TODAY) == 26
+
+
+def test_an_english_need_finds_a_chinese_kitchen_job_first(
+    session: Session, make_user: Callable[..., User], kitchen_need: Need
+) -> None:
+    employer = make_user(Role.PROVIDER)
+    post(session, employer, title="小区保安（夜班）", description="负责小区门岗和夜间巡逻。")
+    post(session, employer, title="后厨帮工（泡馍馆）", description="择菜、切配、备料，收拾灶台和后厨卫生。")
+    titles = ranked_titles(session, services.LiveIndex(), kitchen_need)
+    assert titles[0] == "后厨帮工（泡馍馆）"
+    match = services.rank_need(session, services.LiveIndex(), kitchen_need, today=TODAY).ranked[0]
+    assert match.score > 0 and any(reason.code == "shared_meaning" for reason in match.reasons)
+
+
+def test_the_index_follows_offer_changes_in_any_process(
+    session: Session, make_user: Callable[..., User], kitchen_need: Need
+) -> None:
+    """Two workers, two indexes: a change made anywhere shows in both at the next ranking."""
+    employer = make_user(Role.PROVIDER)
+    first, second = services.LiveIndex(), services.LiveIndex()
+    kitchen = post(session, employer, title="后厨帮工", description="切配、备料。")
+    assert ranked_titles(session, first, kitchen_need) == ["后厨帮工"]
+    assert ranked_titles(session, second, kitchen_need) == ["后厨帮工"]
+    fitted = first.index.vectorizer_ if first.index else None
+
+    offer_services.change_status(session, employer, kitchen, "pause")
+    assert ranked_titles(session, second, kitchen_need) == []
+    offer_services.change_status(session, employer, kitchen, "reopen")
+    assert ranked_titles(session, second, kitchen_need) == ["后厨帮工"]
+
+    full = OfferForm.model_validate(
+        job(title="后厨帮工", description="切配、备料。", capacity=0, version=kitchen.version)
+    )
+    offer_services.update_offer(session, employer, session.get(Offer, kitchen.id), full)  # type: ignore[arg-type]
+    assert ranked_titles(session, first, kitchen_need) == []
+
+    post(session, employer, title="食堂厨师", description="单位食堂炒菜。")
+    assert ranked_titles(session, first, kitchen_need) == ["食堂厨师"]
+    offer_services.change_status(session, employer, kitchen, "close")
+    assert ranked_titles(session, second, kitchen_need) == ["食堂厨师"]
+    assert first.index is not None and first.index.vectorizer_ is fitted  # updated, never refitted
+
+
+def test_pending_organizations_and_drafts_are_never_matched(
+    session: Session,
+    make_user: Callable[..., User],
+    make_organization: Callable[..., Organization],
+    kitchen_need: Need,
+) -> None:
+    pending = make_organization(verified=False)
+    pending_staff = make_user(Role.PROVIDER, organization=pending)
+    post(session, pending_staff, title="厨房帮工（待审核机构）", description="后厨切配。")
+    verified_staff = make_user(Role.PROVIDER)
+    offer_services.create_offer(
+        session, verified_staff, OfferForm.model_validate(job(title="厨房草稿", description="后厨切配。"))
+    )
+    live = services.LiveIndex()
+    assert ranked_titles(session, live, kitchen_need) == []
+    verify_organization(session, make_user(Role.ADMIN), pending)
+    assert ranked_titles(session, live, kitchen_need) == ["厨房帮工（待审核机构）"]
+
+
+def test_near_misses_say_which_rule_failed(
+    session: Session, make_user: Callable[..., User], kitchen_need: Need
+) -> None:
+    employer = make_user(Role.PROVIDER)
+    post(session, employer, title="后厨帮工（夜班）", description="后厨切配。", schedule=["weekday_evening"])
+    result = services.rank_need(session, services.LiveIndex(), kitchen_need, today=TODAY)
+    assert result.ranked == []
+    ((offer, failures),) = result.near_misses
+    assert offer.title == "后厨帮工（夜班）" and [f.code for f in failures] == ["schedule"]
+
+
+def test_paused_offers_stay_out_even_when_relevant(
+    session: Session, make_user: Callable[..., User], kitchen_need: Need
+) -> None:
+    employer = make_user(Role.PROVIDER)
+    offer = post(session, employer, title="后厨帮工", description="后厨切配。")
+    offer_services.change_status(session, employer, offer, "pause")
+    assert session.get(Offer, offer.id).status == OfferStatus.PAUSED  # type: ignore[union-attr]
+    assert ranked_titles(session, services.LiveIndex(), kitchen_need) == []
