@@ -9,6 +9,7 @@ spaces); English terms match at the start of a word, so "cook" also finds "cooki
 
 import re
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 
@@ -32,33 +33,47 @@ CONCEPTS = _load_concepts()
 RELATED: dict[frozenset[str], float] = {frozenset((a, b)): float(credit) for a, b, credit in _rows("related.tsv")}
 
 
-def _compile() -> list[tuple[str, tuple[str, ...], re.Pattern[str] | None]]:
-    table = []
+_END = ""  # trie key under which a node lists the (concept, term, whole word) that end there
+
+
+def _english_trie() -> dict[str, Any]:
+    """All English terms (and the Latin ones among the Chinese, such as C1 or HIV) in one trie,
+    so a text is read once instead of once per concept."""
+    trie: dict[str, Any] = {}
     for concept, (chinese, english) in CONCEPTS.items():
-        # Latin letters among the "Chinese" terms (C1, HIV, NA) match like English words.
-        ascii_terms = [term.lower() for term in chinese if term.isascii()]
-        han_terms = tuple(term for term in chinese if not term.isascii())
-        # A trailing space in the vocabulary means a whole word ("men " is not "mental").
-        starts = [
-            re.escape(term.strip().lower()) + (r"(?![a-z0-9])" if term.endswith(" ") else "")
-            for term in (*english, *ascii_terms)
-        ]
-        pattern = re.compile(r"(?<![a-z0-9])(?:" + "|".join(starts) + ")") if starts else None
-        table.append((concept, han_terms, pattern))
-    return table
+        for raw in (*english, *(term for term in chinese if term.isascii())):
+            # A trailing space in the vocabulary means a whole word ("men " is not "mental").
+            term = raw.strip().lower()
+            node = trie
+            for char in term:
+                node = node.setdefault(char, {})
+            node.setdefault(_END, []).append((concept, term, raw.endswith(" ")))
+    return trie
 
 
-_TABLE = _compile()
+_TRIE = _english_trie()
+_HAN_TERMS = [(concept, tuple(t for t in chinese if not t.isascii())) for concept, (chinese, _) in CONCEPTS.items()]
+_WORD_START = re.compile(r"(?<![a-z0-9])[a-z0-9]")
+
+
+def _is_word_char(char: str) -> bool:
+    return char.isascii() and char.isalnum()
 
 
 def concepts_in(text: str) -> dict[str, int]:
-    """The concepts a text mentions, with how many of their terms it uses."""
-    lowered = f" {text.lower()} "
-    found: dict[str, int] = {}
-    for concept, han_terms, pattern in _TABLE:
-        hits = sum(1 for term in han_terms if term in text)
-        if pattern is not None:
-            hits += len(set(pattern.findall(lowered)))
-        if hits:
-            found[concept] = hits
-    return found
+    """The concepts a text mentions, with how many of their distinct terms it uses."""
+    terms: dict[str, set[str]] = {}
+    for concept, han_terms in _HAN_TERMS:
+        for term in han_terms:
+            if term in text:
+                terms.setdefault(concept, set()).add(term)
+    lowered = text.lower()
+    for start in _WORD_START.finditer(lowered):
+        node = _TRIE
+        position = start.start()
+        while position < len(lowered) and (node := node.get(lowered[position])) is not None:
+            position += 1
+            for concept, term, whole_word in node.get(_END, ()):
+                if not whole_word or position == len(lowered) or not _is_word_char(lowered[position]):
+                    terms.setdefault(concept, set()).add(term)
+    return {concept: len(found) for concept, found in terms.items()}
