@@ -69,9 +69,12 @@ def concepts_in(text: str) -> dict[str, int]:
                 terms.setdefault(concept, set()).add(term)
     lowered = text.lower()
     for start in _WORD_START.finditer(lowered):
-        node = _TRIE
+        node: dict[str, Any] | None = _TRIE
         position = start.start()
-        while position < len(lowered) and (node := node.get(lowered[position])) is not None:
+        while node is not None and position < len(lowered):
+            node = node.get(lowered[position])
+            if node is None:
+                break
             position += 1
             for concept, term, whole_word in node.get(_END, ()):
                 if not whole_word or position == len(lowered) or not _is_word_char(lowered[position]):
