@@ -62,9 +62,9 @@ class _Columns:
     open_with_room: npt.NDArray[np.bool_]
     min_age: FloatArray
     max_age: FloatArray
-    genders: list[frozenset[str]]
+    gender_bits: npt.NDArray[np.int64]
     min_months: FloatArray
-    languages: list[frozenset[str]]
+    language_bits: npt.NDArray[np.int64]
     lat: FloatArray
     lon: FloatArray
     remote: npt.NDArray[np.bool_]
@@ -112,6 +112,7 @@ class OfferIndex:
                 document_frequency[CONCEPT_INDEX[name]] += 1
         self.concept_idf_ = np.log((1 + len(offers)) / (1 + document_frequency)).astype(np.float32) + 1
         self.offers_: list[Offer] = []
+        self.code_bits_: dict[str, int] = {}
         self.position_: dict[str, int] = {}
         self._wording_rows: list[sp.csr_matrix] = []
         self._concept_rows: list[FloatArray] = []
@@ -175,9 +176,9 @@ class OfferIndex:
             open_with_room=np.array([o.status == "open" and o.capacity > 0 for o in offers], dtype=bool),
             min_age=np.array([_nan(o.eligibility.min_age) for o in offers], dtype=np.float32),
             max_age=np.array([_nan(o.eligibility.max_age) for o in offers], dtype=np.float32),
-            genders=[frozenset(o.eligibility.genders) for o in offers],
+            gender_bits=np.array([self._bits(o.eligibility.genders) for o in offers], dtype=np.int64),
             min_months=np.array([_nan(o.eligibility.min_months_in_recovery) for o in offers], dtype=np.float32),
-            languages=[frozenset(o.languages) for o in offers],
+            language_bits=np.array([self._bits(o.languages) for o in offers], dtype=np.int64),
             lat=np.array([_nan(o.location.lat if o.location else None) for o in offers], dtype=np.float64),
             lon=np.array([_nan(o.location.lon if o.location else None) for o in offers], dtype=np.float64),
             remote=np.array([o.remote for o in offers], dtype=bool),
@@ -193,6 +194,19 @@ class OfferIndex:
         )
 
     # Eligibility, vectorised (the same seven rules as matching.eligibility)
+
+    def _bits(self, codes: Iterable[str], grow: bool = True) -> int:
+        """Codes (languages, genders) as bits of one integer, so set overlap is a bitwise AND.
+
+        A code no offer uses gets no bit: it overlaps with nothing, as the rules want."""
+        bits = 0
+        for code in codes:
+            if code not in self.code_bits_ and grow:
+                if len(self.code_bits_) >= 62:
+                    raise ValueError("more than 62 distinct language and gender codes")
+                self.code_bits_[code] = 1 << len(self.code_bits_)
+            bits |= self.code_bits_.get(code, 0)
+        return bits
 
     def distances_km(self, person: Person) -> FloatArray:
         """Great-circle distance from the person to every offer (NaN where a location is missing)."""
@@ -217,10 +231,10 @@ class OfferIndex:
             if person.max_travel_km is not None:
                 count += ~c.remote & (distances > person.max_travel_km)
         if person.gender is not None:
-            count += np.fromiter((bool(g) and person.gender not in g for g in c.genders), bool, len(c.genders))
+            count += (c.gender_bits != 0) & ((c.gender_bits & self._bits([person.gender], grow=False)) == 0)
         if person.languages:
-            spoken = set(person.languages)
-            count += np.fromiter((bool(lang) and not lang & spoken for lang in c.languages), bool, len(c.languages))
+            spoken = self._bits(person.languages, grow=False)
+            count += (c.language_bits != 0) & ((c.language_bits & spoken) == 0)
         available = _slot_bits(person.availability)
         if available:
             count += (c.schedule_bits != 0) & ((c.schedule_bits & available) == 0)
