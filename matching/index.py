@@ -13,6 +13,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from matching.eligibility import failures
+from matching.geo import distance_km
 from matching.model import CATEGORIES, SLOTS, NearMiss, Need, Offer, Person, RankedOffer, Ranking, Reason
 from matching.relevance import CATEGORY_INDEX, SKILL_CATEGORIES, WEIGHTS, category_affinity
 from matching.vocabulary import CONCEPTS, RELATED, concepts_in
@@ -111,16 +112,24 @@ class OfferIndex:
             for name in concepts:
                 document_frequency[CONCEPT_INDEX[name]] += 1
         self.concept_idf_ = np.log((1 + len(offers)) / (1 + document_frequency)).astype(np.float32) + 1
-        self.offers_: list[Offer] = []
-        self.code_bits_: dict[str, int] = {}
+        self.offers_: list[Offer] = list(offers)
         self.position_: dict[str, int] = {}
-        self._wording_rows: list[sp.csr_matrix] = []
-        self._concept_rows: list[FloatArray] = []
-        self._concepts: list[dict[str, int]] = []
-        for offer, concepts in zip(offers, found, strict=True):
-            self._append(offer, concepts)
+        for n, offer in enumerate(self.offers_):
+            if self.position_.setdefault(offer.id, n) != n:
+                raise ValueError(f"duplicate offer id: {offer.id}")
+        self.code_bits_: dict[str, int] = {}
+        self._concepts: list[dict[str, int]] = found
+        self.wording_ = self.vectorizer_.transform(texts) if texts else self._empty_wording()
+        self.concepts_ = np.vstack([self._concept_vector(c) for c in found]) if found else self._empty_concepts()
         self._rebuild()
         return self
+
+    def _empty_wording(self) -> sp.csr_matrix:
+        return sp.csr_matrix((0, len(self.vectorizer_.vocabulary_)), dtype=np.float32)
+
+    @staticmethod
+    def _empty_concepts() -> FloatArray:
+        return np.zeros((0, len(CONCEPT_NAMES)), dtype=np.float32)
 
     def _concept_vector(self, concepts: dict[str, int]) -> FloatArray:
         vector = np.zeros(len(CONCEPT_NAMES), dtype=np.float32)
@@ -130,26 +139,23 @@ class OfferIndex:
         norm = float(np.linalg.norm(vector))
         return vector / norm if norm else vector
 
-    def _append(self, offer: Offer, concepts: dict[str, int]) -> None:
-        if offer.id in self.position_:
-            raise ValueError(f"duplicate offer id: {offer.id}")
-        self.position_[offer.id] = len(self.offers_)
-        self.offers_.append(offer)
-        self._concepts.append(concepts)
-        self._wording_rows.append(self.vectorizer_.transform([offer.text]))
-        self._concept_rows.append(self._concept_vector(concepts))
-
     def upsert(self, offer: Offer) -> None:
         """Add a new offer or replace a changed one, with the vocabulary learnt at `fit`."""
         concepts = offer_concepts(offer)
-        if offer.id in self.position_:
-            i = self.position_[offer.id]
+        wording = self.vectorizer_.transform([offer.text])
+        vector = self._concept_vector(concepts)[np.newaxis, :]
+        i = self.position_.get(offer.id)
+        if i is None:
+            self.position_[offer.id] = len(self.offers_)
+            self.offers_.append(offer)
+            self._concepts.append(concepts)
+            self.wording_ = sp.vstack([self.wording_, wording], format="csr")
+            self.concepts_ = np.vstack([self.concepts_, vector])
+        else:
             self.offers_[i] = offer
             self._concepts[i] = concepts
-            self._wording_rows[i] = self.vectorizer_.transform([offer.text])
-            self._concept_rows[i] = self._concept_vector(concepts)
-        else:
-            self._append(offer, concepts)
+            self.wording_ = sp.vstack([self.wording_[:i], wording, self.wording_[i + 1 :]], format="csr")
+            self.concepts_[i] = vector
         self._rebuild()
 
     def remove(self, offer_id: str) -> None:
@@ -157,20 +163,18 @@ class OfferIndex:
         i = self.position_.pop(offer_id, None)
         if i is None:
             return
-        for store in (self.offers_, self._concepts, self._wording_rows, self._concept_rows):
-            del store[i]
+        del self.offers_[i]
+        del self._concepts[i]
+        self.wording_ = sp.vstack([self.wording_[:i], self.wording_[i + 1 :]], format="csr")
+        self.concepts_ = np.delete(self.concepts_, i, axis=0)
         self.position_ = {offer.id: n for n, offer in enumerate(self.offers_)}
         self._rebuild()
 
     def _rebuild(self) -> None:
-        """Recompute the stacked matrices and field arrays (no refitting)."""
+        """Recompute what is derived from the offers: the transposed matrix, the field arrays."""
         offers = self.offers_
-        width = len(self.vectorizer_.vocabulary_)
-        wording = sp.vstack(self._wording_rows, format="csr") if offers else sp.csr_matrix((0, width))
         # Stored transposed once: a need's row times this is one fast sparse product.
-        self.wording_t_ = wording.T.tocsr().astype(np.float32)
-        concepts = np.vstack(self._concept_rows) if offers else np.zeros((0, len(CONCEPT_NAMES)), np.float32)
-        self.concepts_ = concepts.astype(np.float32)
+        self.wording_t_ = self.wording_.T.tocsr().astype(np.float32)
         self.id_order_ = np.argsort(np.argsort(np.array([o.id for o in offers], dtype=object), kind="stable"))
         self.columns_ = _Columns(
             open_with_room=np.array([o.status == "open" and o.capacity > 0 for o in offers], dtype=bool),
@@ -229,7 +233,7 @@ class OfferIndex:
                 count += c.max_age < person.age
             count += c.min_months > (person.months_in_recovery or 0)
             if person.max_travel_km is not None:
-                count += ~c.remote & (distances > person.max_travel_km)
+                count += ~c.remote & self._beyond(person, distances, person.max_travel_km)
         if person.gender is not None:
             count += (c.gender_bits != 0) & ((c.gender_bits & self._bits([person.gender], grow=False)) == 0)
         if person.languages:
@@ -239,6 +243,16 @@ class OfferIndex:
         if available:
             count += (c.schedule_bits != 0) & ((c.schedule_bits & available) == 0)
         return count
+
+    def _beyond(self, person: Person, distances: FloatArray, limit: float) -> npt.NDArray[np.bool_]:
+        """Offers farther than the limit. Within a hair of it, vector and scalar sines can differ in
+        the last bit, so those few are measured again exactly as the rule itself measures."""
+        beyond = distances > limit
+        for i in np.flatnonzero(np.abs(distances - limit) < 1e-6):
+            place = self.offers_[i].location
+            if person.location is not None and place is not None:
+                beyond[i] = distance_km(person.location, place) > limit
+        return beyond
 
     # Relevance
 
