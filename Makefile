@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORTAL := PORTAL_ENV=development $(BIN)/flask --app wsgi
 
-.PHONY: run test install install-dev translations lint serve
+.PHONY: run test install install-dev translations lint messages eval bench
 
 $(BIN)/python:
 	python3 -m venv $(VENV)
@@ -40,3 +40,15 @@ lint:
 messages:
 	$(BIN)/pybabel extract -F portal/translations/babel.cfg -k _l -o portal/translations/messages.pot .
 	$(BIN)/pybabel update -i portal/translations/messages.pot -d portal/translations -l zh_Hans_CN
+
+EVAL := ../shared/match-eval
+## Score the matching engine on the labelled dev set (ranking, then allocation).
+eval: install
+	$(BIN)/python -m matching rank $(EVAL)/dev.json > $(VENV)/dev-rank.json
+	$(BIN)/python $(EVAL)/score.py rank $(EVAL)/dev.json $(EVAL)/dev.qrels.json $(VENV)/dev-rank.json
+	$(BIN)/python -m matching allocate $(EVAL)/dev.json > $(VENV)/dev-allocate.json
+	$(BIN)/python $(EVAL)/score.py allocate $(EVAL)/dev.json $(EVAL)/dev.qrels.json $(VENV)/dev-allocate.json
+
+## Time the matching engine at full size (20,000 offers, 5,000 needs).
+bench: install
+	$(BIN)/python benchmarks/bench_matching.py
