@@ -121,6 +121,8 @@ def parse_person(obj: Any, where: str) -> Person:
             )
         )
     travel = _get(obj, "max_travel_km", where, (int, float))
+    if travel is not None and not 0 <= travel < float("inf"):
+        raise FormatError(f"{where}.max_travel_km: must be a distance of 0 km or more")
     return Person(
         id=person_id,
         age=_get(obj, "age", where, int),

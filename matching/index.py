@@ -63,9 +63,9 @@ class _Columns:
     open_with_room: npt.NDArray[np.bool_]
     min_age: FloatArray
     max_age: FloatArray
-    gender_bits: npt.NDArray[np.int64]
+    genders: "_CodeSets"
     min_months: FloatArray
-    language_bits: npt.NDArray[np.int64]
+    languages: "_CodeSets"
     lat: FloatArray
     lon: FloatArray
     remote: npt.NDArray[np.bool_]
@@ -75,6 +75,26 @@ class _Columns:
 
 def _nan(value: float | None) -> float:
     return math.nan if value is None else float(value)
+
+
+class _CodeSets:
+    """Each offer's set of codes (languages, genders) as a boolean offers × codes matrix, so the
+    rule "shares at least one code, where given" is a column selection, for any number of codes."""
+
+    def __init__(self, sets: Sequence[Sequence[str]]) -> None:
+        self.column = {code: i for i, code in enumerate(sorted({code for codes in sets for code in codes}))}
+        self.matrix = np.zeros((len(sets), max(1, len(self.column))), dtype=bool)
+        for row, codes in enumerate(sets):
+            self.matrix[row, [self.column[code] for code in codes]] = True
+        self.given: npt.NDArray[np.bool_] = np.asarray(self.matrix.any(axis=1))
+
+    def share_none(self, codes: Iterable[str]) -> npt.NDArray[np.bool_]:
+        """Offers that list codes, none of them among these."""
+        chosen = [self.column[code] for code in codes if code in self.column]
+        if not chosen:
+            return self.given
+        shared: npt.NDArray[np.bool_] = np.asarray(self.matrix[:, chosen].any(axis=1))
+        return self.given & ~shared
 
 
 def _slot_bits(slots: Iterable[str]) -> int:
@@ -117,7 +137,6 @@ class OfferIndex:
         for n, offer in enumerate(self.offers_):
             if self.position_.setdefault(offer.id, n) != n:
                 raise ValueError(f"duplicate offer id: {offer.id}")
-        self.code_bits_: dict[str, int] = {}
         self._concepts: list[dict[str, int]] = found
         self.wording_ = self.vectorizer_.transform(texts) if texts else self._empty_wording()
         self.concepts_ = np.vstack([self._concept_vector(c) for c in found]) if found else self._empty_concepts()
@@ -180,9 +199,9 @@ class OfferIndex:
             open_with_room=np.array([o.status == "open" and o.capacity > 0 for o in offers], dtype=bool),
             min_age=np.array([_nan(o.eligibility.min_age) for o in offers], dtype=np.float32),
             max_age=np.array([_nan(o.eligibility.max_age) for o in offers], dtype=np.float32),
-            gender_bits=np.array([self._bits(o.eligibility.genders) for o in offers], dtype=np.int64),
+            genders=_CodeSets([o.eligibility.genders for o in offers]),
             min_months=np.array([_nan(o.eligibility.min_months_in_recovery) for o in offers], dtype=np.float32),
-            language_bits=np.array([self._bits(o.languages) for o in offers], dtype=np.int64),
+            languages=_CodeSets([o.languages for o in offers]),
             lat=np.array([_nan(o.location.lat if o.location else None) for o in offers], dtype=np.float64),
             lon=np.array([_nan(o.location.lon if o.location else None) for o in offers], dtype=np.float64),
             remote=np.array([o.remote for o in offers], dtype=bool),
@@ -198,19 +217,6 @@ class OfferIndex:
         )
 
     # Eligibility, vectorised (the same seven rules as matching.eligibility)
-
-    def _bits(self, codes: Iterable[str], grow: bool = True) -> int:
-        """Codes (languages, genders) as bits of one integer, so set overlap is a bitwise AND.
-
-        A code no offer uses gets no bit: it overlaps with nothing, as the rules want."""
-        bits = 0
-        for code in codes:
-            if code not in self.code_bits_ and grow:
-                if len(self.code_bits_) >= 62:
-                    raise ValueError("more than 62 distinct language and gender codes")
-                self.code_bits_[code] = 1 << len(self.code_bits_)
-            bits |= self.code_bits_.get(code, 0)
-        return bits
 
     def distances_km(self, person: Person) -> FloatArray:
         """Great-circle distance from the person to every offer (NaN where a location is missing)."""
@@ -235,10 +241,9 @@ class OfferIndex:
             if person.max_travel_km is not None:
                 count += ~c.remote & self._beyond(person, distances, person.max_travel_km)
         if person.gender is not None:
-            count += (c.gender_bits != 0) & ((c.gender_bits & self._bits([person.gender], grow=False)) == 0)
+            count += c.genders.share_none([person.gender])
         if person.languages:
-            spoken = self._bits(person.languages, grow=False)
-            count += (c.language_bits != 0) & ((c.language_bits & spoken) == 0)
+            count += c.languages.share_none(person.languages)
         available = _slot_bits(person.availability)
         if available:
             count += (c.schedule_bits != 0) & ((c.schedule_bits & available) == 0)
@@ -336,7 +341,7 @@ class OfferIndex:
             reasons.append(
                 Reason(
                     "same_category",
-                    f"a {need.category} offer",
+                    f"same category: {need.category}",
                     {"category": need.category},
                     float(parts["category"][i]),
                 )

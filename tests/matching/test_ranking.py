@@ -1,0 +1,206 @@
+"""Ranking offers for a need, as a caseworker reads the list: only offers the person can take, the
+most fitting first across Chinese and English, each with its reasons, near misses apart, and an
+index that follows offers as they change without being rebuilt."""
+
+from dataclasses import replace
+from typing import Any
+
+from matching import Eligibility, Location, Need, Offer, OfferIndex, Person, is_eligible, rank_all
+
+HOME = Location(34.2610, 108.9420)
+NEARBY = Location(34.2655, 108.9006)  # about 4 km west
+FAR = Location(34.3800, 108.9420)  # about 13 km north
+
+KITCHEN_NEED = Need("n-kitchen", "employment", "I used to cook in a restaurant kitchen and want a job as a cook")
+
+
+def kitchen_job(offer_id: str, **fields: Any) -> Offer:
+    return Offer(offer_id, "employment", "后厨帮工", "餐馆后厨招帮厨，负责切配、炒菜，包吃", **fields)
+
+
+def cook(need: Need = KITCHEN_NEED, **fields: Any) -> Person:
+    """Someone living in Beilin who will travel 10 km, unless told otherwise."""
+    return Person("p", needs=(need,), **{"location": HOME, "max_travel_km": 10, **fields})
+
+
+def ranked_ids(offers: list[Offer], person: Person, need: Need = KITCHEN_NEED, **options: Any) -> list[str]:
+    return OfferIndex().fit(offers).rank(person, need, **options).offer_ids
+
+
+def test_only_offers_the_person_can_take_are_ranked() -> None:
+    person = cook(age=30, gender="male", languages=("zh",), months_in_recovery=6, availability=("weekday_day",))
+    offers = [
+        kitchen_job("ok", location=NEARBY),
+        kitchen_job("paused", status="paused"),
+        kitchen_job("full", capacity=0),
+        kitchen_job("too-old", eligibility=Eligibility(max_age=25)),
+        kitchen_job("women-only", eligibility=Eligibility(genders=("female",))),
+        kitchen_job("needs-a-year", eligibility=Eligibility(min_months_in_recovery=12)),
+        kitchen_job("english-only", languages=("en",)),
+        kitchen_job("too-far", location=FAR),
+        kitchen_job("weekends", schedule=("weekend",)),
+    ]
+    assert ranked_ids(offers, person) == ["ok"]
+
+
+def test_a_ranking_holds_at_most_top_offers() -> None:
+    offers = [kitchen_job(f"o{n:02}") for n in range(15)]
+    assert len(ranked_ids(offers, cook())) == 10
+    assert len(ranked_ids(offers, cook(), top=3)) == 3
+    assert len(ranked_ids(offers[:2], cook(), top=5)) == 2
+
+
+def test_the_same_offers_give_the_same_ranking_whatever_their_order() -> None:
+    offers = [
+        kitchen_job("a"),
+        kitchen_job("b"),
+        Offer("guard", "employment", "小区保安", "负责小区门卫巡逻"),
+        kitchen_job("far", location=FAR),
+        Offer("chef", "employment", "Line cook", "Cook in a busy restaurant kitchen", location=NEARBY),
+    ]
+    people = [cook(max_travel_km=20)]
+    first = rank_all(offers, people, explain=True)
+    assert rank_all(offers, people, explain=True) == first
+    assert rank_all(offers[::-1], people, explain=True) == first
+
+
+def test_equal_scores_are_ordered_by_offer_id() -> None:
+    offers = [kitchen_job("b"), kitchen_job("a")]
+    assert ranked_ids(offers, cook()) == ["a", "b"]
+    assert ranked_ids(offers, cook(), top=1) == ["a"]
+
+
+def test_an_english_need_finds_a_chinese_offer() -> None:
+    offers = [
+        Offer("guard", "employment", "小区保安", "负责小区门卫巡逻，夜班值守"),
+        kitchen_job("kitchen"),
+    ]
+    assert ranked_ids(offers, cook()) == ["kitchen", "guard"]
+
+
+def test_a_chinese_need_finds_an_english_offer() -> None:
+    need = Need("n-driver", "employment", "我以前开过货车，有C1驾照，想找份司机的工作")
+    offers = [
+        Offer("cleaner", "employment", "Office cleaner", "Cleaning offices in the evening."),
+        Offer("driver", "employment", "Delivery van driver", "Drive our van around the city; licence needed."),
+    ]
+    assert ranked_ids(offers, cook(need), need) == ["driver", "cleaner"]
+
+
+def test_an_offer_of_an_adjacent_category_can_answer_a_need() -> None:
+    need = Need("n-family", "family_support", "My teenage son and I argue all the time; we need help to reconcile.")
+    offers = [
+        Offer("interview", "counselling", "Job interview coaching", "Counselling to prepare for job interviews."),
+        Offer("therapy", "counselling", "Family therapy", "A therapist helps parents and children resolve conflict."),
+    ]
+    ranking = OfferIndex().fit(offers).rank(cook(need), need)
+    assert ranking.offer_ids == ["therapy", "interview"]
+    assert "related_category" in [reason.code for reason in ranking.ranked[0].reasons]
+
+
+def test_every_ranked_offer_has_a_score_and_reasons_in_words() -> None:
+    offers = [kitchen_job("near", location=NEARBY), kitchen_job("remote", remote=True), kitchen_job("anywhere")]
+    ranking = OfferIndex().fit(offers).rank(cook(), KITCHEN_NEED)
+    assert sorted(ranking.offer_ids) == ["anywhere", "near", "remote"]
+    for item in ranking.ranked:
+        assert item.score > 0
+        assert item.reasons
+        assert all(reason.text.strip() for reason in item.reasons)
+
+
+def test_an_offer_failing_only_the_distance_rule_is_a_near_miss_saying_too_far() -> None:
+    offers = [
+        kitchen_job("near", location=NEARBY),
+        kitchen_job("far", location=FAR),
+        kitchen_job("far-and-paused", location=FAR, status="paused"),
+    ]
+    ranking = OfferIndex().fit(offers).rank(cook(), KITCHEN_NEED, near_misses=3)
+    assert ranking.offer_ids == ["near"]
+    assert [miss.offer_id for miss in ranking.near_misses] == ["far"]
+    assert [reason.code for reason in ranking.near_misses[0].failures] == ["too_far"]
+    assert ranking.near_misses[0].failures[0].text.startswith("too far: ")
+
+
+def test_near_misses_are_only_given_when_asked_for() -> None:
+    offers = [kitchen_job("near", location=NEARBY), kitchen_job("far", location=FAR)]
+    assert OfferIndex().fit(offers).rank(cook(), KITCHEN_NEED).near_misses == ()
+
+
+def test_upserting_a_full_or_paused_offer_drops_it_from_the_next_ranking() -> None:
+    index = OfferIndex().fit([kitchen_job("a"), kitchen_job("b"), kitchen_job("c")])
+    assert index.rank(cook(), KITCHEN_NEED).offer_ids == ["a", "b", "c"]
+
+    index.upsert(kitchen_job("a", capacity=0))
+    index.upsert(kitchen_job("b", status="paused"))
+
+    assert index.rank(cook(), KITCHEN_NEED).offer_ids == ["c"]
+
+
+def test_upserting_a_new_offer_adds_it_and_removing_an_offer_forgets_it() -> None:
+    index = OfferIndex().fit([kitchen_job("a"), Offer("guard", "employment", "小区保安", "负责小区门卫巡逻")])
+
+    index.upsert(kitchen_job("new"))
+    assert index.rank(cook(), KITCHEN_NEED).offer_ids == ["a", "new", "guard"]
+
+    index.remove("a")
+    assert index.rank(cook(), KITCHEN_NEED).offer_ids == ["new", "guard"]
+    # The offers after the removed one are still found under their own ids.
+    index.upsert(replace(index.offers_[index.position_["guard"]], status="closed"))
+    assert index.rank(cook(), KITCHEN_NEED).offer_ids == ["new"]
+
+
+def test_an_offer_upserted_in_a_language_first_seen_after_fit_follows_the_language_rule() -> None:
+    index = OfferIndex().fit([kitchen_job("zh", languages=("zh",))])
+    index.upsert(Offer("en", "employment", "Line cook", "Restaurant kitchen", languages=("en",)))
+    index.upsert(Offer("fr", "employment", "Commis de cuisine", "Cook in a bistro kitchen", languages=("fr",)))
+    assert index.rank(cook(languages=("en",)), KITCHEN_NEED).offer_ids == ["en"]
+
+
+def test_removing_an_unknown_offer_changes_nothing() -> None:
+    index = OfferIndex().fit([kitchen_job("a")])
+    index.remove("never-there")
+    assert index.rank(cook(), KITCHEN_NEED).offer_ids == ["a"]
+
+
+def test_upsert_and_remove_keep_the_vocabulary_learnt_at_fit() -> None:
+    index = OfferIndex().fit([kitchen_job("a"), kitchen_job("b")])
+    vectorizer, vocabulary = index.vectorizer_, dict(index.vectorizer_.vocabulary_)
+
+    index.upsert(Offer("new", "training", "Barista course", "Learn espresso and latte art in six weeks"))
+    index.upsert(kitchen_job("a", status="paused"))
+    index.remove("b")
+
+    assert index.vectorizer_ is vectorizer
+    assert index.vectorizer_.vocabulary_ == vocabulary
+
+
+def test_a_catalogue_without_offers_ranks_nothing() -> None:
+    rankings = rank_all([], [cook()], near_misses=3, explain=True)
+    assert list(rankings) == [KITCHEN_NEED.id]
+    assert rankings[KITCHEN_NEED.id].ranked == ()
+
+
+def test_an_offer_with_nothing_but_an_id_can_be_ranked() -> None:
+    assert rank_all([Offer("bare")], [cook()])[KITCHEN_NEED.id].offer_ids == ["bare"]
+
+
+def test_an_index_begun_empty_takes_offers_later() -> None:
+    index = OfferIndex().fit([])
+    index.upsert(kitchen_job("kitchen"))
+    index.upsert(Offer("guard", "employment", "小区保安", "负责小区门卫巡逻"))
+    assert index.rank(cook(), KITCHEN_NEED).offer_ids == ["kitchen", "guard"]
+
+
+def test_rank_all_ranks_every_need_of_every_person_with_eligible_offers_only() -> None:
+    offers = [kitchen_job("kitchen"), kitchen_job("women-only", eligibility=Eligibility(genders=("female",)))]
+    people = [
+        cook(gender="male"),
+        Person("q", gender="female", needs=(Need("n-q1", "employment", "厨房的工作"), Need("n-q2", "housing", ""))),
+    ]
+    rankings = rank_all(offers, people)
+    assert sorted(rankings) == ["n-kitchen", "n-q1", "n-q2"]
+    for person in people:
+        for need in person.needs:
+            ranked = [offer for offer in offers if offer.id in rankings[need.id].offer_ids]
+            assert ranked and all(is_eligible(person, offer) for offer in ranked)
+    assert rankings["n-kitchen"].offer_ids == ["kitchen"]
