@@ -24,16 +24,7 @@ FloatArray = npt.NDArray[np.floating[Any]]
 CONCEPT_NAMES = tuple(CONCEPTS)
 CONCEPT_INDEX = {name: i for i, name in enumerate(CONCEPT_NAMES)}
 EARTH_RADIUS_KM = 6371.0088
-TITLE_BOOST = 0
 DEFAULT_TRAVEL_KM = 10.0
-
-
-def offer_concepts(offer: Offer) -> dict[str, int]:
-    """The concepts of an offer; its title says what it is, so the title's concepts count double."""
-    found = concepts_in(offer.text)
-    for name, hits in concepts_in(offer.title).items():
-        found[name] += TITLE_BOOST * hits
-    return found
 
 
 def normalise(text: str) -> str:
@@ -108,9 +99,11 @@ class OfferIndex:
     offers are transformed with them (refit in the background when the catalogue has changed a lot).
     """
 
-    def __init__(self, ngram_range: tuple[int, int] = (2, 4), min_df: int = 1) -> None:
+    def __init__(self, ngram_range: tuple[int, int] = (2, 4), min_df: int = 1, max_df: float = 0.5) -> None:
         self.ngram_range = ngram_range
         self.min_df = min_df
+        # N-grams in over half the offers say little and cost most of the similarity product.
+        self.max_df = max_df
 
     # Building and updating
 
@@ -119,14 +112,16 @@ class OfferIndex:
             analyzer="char_wb",
             ngram_range=self.ngram_range,
             min_df=self.min_df,
+            # A tiny catalogue has no "common" n-grams to drop.
+            max_df=self.max_df if len(offers) >= 10 else 1.0,
             sublinear_tf=True,
             preprocessor=normalise,
             dtype=np.float32,
         )
         texts = [offer.text for offer in offers]
         # The field's own words are always in the vocabulary, even for an index begun empty.
-        self.vectorizer_.fit([*texts, VOCABULARY_TEXT])
-        found = [offer_concepts(offer) for offer in offers]
+        wording = self.vectorizer_.fit_transform([*texts, VOCABULARY_TEXT])
+        found = [concepts_in(text) for text in texts]
         document_frequency = np.zeros(len(CONCEPT_NAMES), dtype=np.float32)
         for concepts in found:
             for name in concepts:
@@ -138,17 +133,14 @@ class OfferIndex:
             if self.position_.setdefault(offer.id, n) != n:
                 raise ValueError(f"duplicate offer id: {offer.id}")
         self._concepts: list[dict[str, int]] = found
-        self.wording_ = self.vectorizer_.transform(texts) if texts else self._empty_wording()
-        self.concepts_ = np.vstack([self._concept_vector(c) for c in found]) if found else self._empty_concepts()
+        self.wording_ = sp.csr_matrix(wording[: len(texts)])
+        # Sparse: an offer has a handful of concepts, and a sparse product needs no BLAS threads.
+        self.concepts_ = sp.csr_matrix(
+            np.vstack([self._concept_vector(c) for c in found]) if found else np.zeros((0, len(CONCEPT_NAMES))),
+            dtype=np.float32,
+        )
         self._rebuild()
         return self
-
-    def _empty_wording(self) -> sp.csr_matrix:
-        return sp.csr_matrix((0, len(self.vectorizer_.vocabulary_)), dtype=np.float32)
-
-    @staticmethod
-    def _empty_concepts() -> FloatArray:
-        return np.zeros((0, len(CONCEPT_NAMES)), dtype=np.float32)
 
     def _concept_vector(self, concepts: dict[str, int]) -> FloatArray:
         vector = np.zeros(len(CONCEPT_NAMES), dtype=np.float32)
@@ -160,21 +152,21 @@ class OfferIndex:
 
     def upsert(self, offer: Offer) -> None:
         """Add a new offer or replace a changed one, with the vocabulary learnt at `fit`."""
-        concepts = offer_concepts(offer)
+        concepts = concepts_in(offer.text)
         wording = self.vectorizer_.transform([offer.text])
-        vector = self._concept_vector(concepts)[np.newaxis, :]
+        vector = sp.csr_matrix(self._concept_vector(concepts)[np.newaxis, :])
         i = self.position_.get(offer.id)
         if i is None:
             self.position_[offer.id] = len(self.offers_)
             self.offers_.append(offer)
             self._concepts.append(concepts)
             self.wording_ = sp.vstack([self.wording_, wording], format="csr")
-            self.concepts_ = np.vstack([self.concepts_, vector])
+            self.concepts_ = sp.vstack([self.concepts_, vector], format="csr")
         else:
             self.offers_[i] = offer
             self._concepts[i] = concepts
             self.wording_ = sp.vstack([self.wording_[:i], wording, self.wording_[i + 1 :]], format="csr")
-            self.concepts_[i] = vector
+            self.concepts_ = sp.vstack([self.concepts_[:i], vector, self.concepts_[i + 1 :]], format="csr")
         self._rebuild()
 
     def remove(self, offer_id: str) -> None:
@@ -185,7 +177,7 @@ class OfferIndex:
         del self.offers_[i]
         del self._concepts[i]
         self.wording_ = sp.vstack([self.wording_[:i], self.wording_[i + 1 :]], format="csr")
-        self.concepts_ = np.delete(self.concepts_, i, axis=0)
+        self.concepts_ = sp.vstack([self.concepts_[:i], self.concepts_[i + 1 :]], format="csr")
         self.position_ = {offer.id: n for n, offer in enumerate(self.offers_)}
         self._rebuild()
 
@@ -268,25 +260,33 @@ class OfferIndex:
         return concepts_in(text)
 
     def scores(
-        self, person: Person, need: Need, distances: FloatArray | None = None
+        self,
+        person: Person,
+        need: Need,
+        distances: FloatArray | None = None,
+        concepts: dict[str, int] | None = None,
+        query: sp.csr_matrix | None = None,
     ) -> tuple[FloatArray, dict[str, FloatArray]]:
-        """Relevance of every offer to the need, and its weighted parts."""
+        """Relevance of every offer to the need, and its weighted parts. The need's concepts and
+        its TF-IDF row may be given when already at hand (batch work transforms all needs at once)."""
         category = (
             CATEGORY_AFFINITY[CATEGORY_INDEX[need.category]][self.columns_.category]
             if need.category in CATEGORY_INDEX
             else np.zeros(len(self.offers_), np.float32)
         )
         category = np.where(self.columns_.category < 0, 0, category)
-        need_vector = self._concept_vector(self.need_concepts(person, need))
-        meaning = self.concepts_ @ (CONCEPT_AFFINITY @ need_vector)
-        query = self.vectorizer_.transform([need.description])
+        if concepts is None:
+            concepts = self.need_concepts(person, need)
+        meaning = np.asarray(self.concepts_ @ (CONCEPT_AFFINITY @ self._concept_vector(concepts))).ravel()
+        if query is None:
+            query = self.vectorizer_.transform([need.description])
         wording = np.asarray((query @ self.wording_t_).todense(), dtype=np.float32).ravel()
         skills = np.zeros(len(self.offers_), np.float32)
         if need.category in SKILL_CATEGORIES and person.skills:
             known = [self.skill_index_[s] for s in person.skills if s in self.skill_index_]
             if known:
                 skills = np.minimum(1.0, np.asarray(self.skills_[:, known].sum(axis=1)).ravel()).astype(np.float32)
-        limit = person.max_travel_km or DEFAULT_TRAVEL_KM
+        limit = DEFAULT_TRAVEL_KM if person.max_travel_km is None else max(person.max_travel_km, 0.5)
         if distances is None:
             distances = self.distances_km(person)
         nearness = np.where(self.columns_.remote, 0.5, np.clip(1 - distances / limit, 0, 1))
@@ -314,17 +314,26 @@ class OfferIndex:
         order = np.lexsort((self.id_order_[candidates], -rounded))
         return [int(i) for i in candidates[order][:k]]
 
-    def rank(self, person: Person, need: Need, top: int = 10, near_misses: int = 0, explain: bool = True) -> Ranking:
+    def rank(
+        self,
+        person: Person,
+        need: Need,
+        top: int = 10,
+        near_misses: int = 0,
+        explain: bool = True,
+        query: sp.csr_matrix | None = None,
+    ) -> Ranking:
         """Eligible offers for this need, best first, with the parts of each score in words;
         then, if asked, the most relevant offers that failed exactly one rule, with that rule."""
         if not self.offers_:
             return Ranking(need.id, ())
         distances = self.distances_km(person)
         failed = self.failed_rule_counts(person, distances)
-        total, parts = self.scores(person, need, distances)
+        concepts = self.need_concepts(person, need)
+        total, parts = self.scores(person, need, distances, concepts, query)
         ranked = []
         for i in self._best(total, np.flatnonzero(failed == 0), top):
-            reasons = self._explain(i, person, need, parts, distances) if explain else ()
+            reasons = self._explain(i, person, concepts, need, parts, distances) if explain else ()
             ranked.append(RankedOffer(self.offers_[i].id, round(float(total[i]), 4), reasons))
         misses = []
         for i in self._best(total, np.flatnonzero(failed == 1), near_misses):
@@ -333,7 +342,13 @@ class OfferIndex:
         return Ranking(need.id, tuple(ranked), tuple(misses))
 
     def _explain(
-        self, i: int, person: Person, need: Need, parts: dict[str, FloatArray], distances: FloatArray
+        self,
+        i: int,
+        person: Person,
+        concepts: dict[str, int],
+        need: Need,
+        parts: dict[str, FloatArray],
+        distances: FloatArray,
     ) -> tuple[Reason, ...]:
         offer = self.offers_[i]
         reasons = []
@@ -356,7 +371,7 @@ class OfferIndex:
                 )
             )
         shared = sorted(
-            set(self.need_concepts(person, need)) & set(self._concepts[i]),
+            set(concepts) & set(self._concepts[i]),
             key=lambda name: -self.concept_idf_[CONCEPT_INDEX[name]],
         )
         if shared:
