@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-MATCH_EVAL = Path("/work/shared/match-eval")
+MATCH_EVAL = ROOT.parent / "shared" / "match-eval"  # shared/ lies beside the repository, as in CI
 
 KITCHEN = {"category": "employment", "title": "后厨帮工", "description": "餐馆后厨招帮厨，负责切配、炒菜"}
 HOME = {"lat": 34.2610, "lon": 108.9420, "area": "Beilin"}
