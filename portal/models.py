@@ -342,6 +342,9 @@ class Referral(SQLModel, table=True):
     reason_code: str = Field(default="", max_length=40)  # decline, withdrawal or outcome code
     note: str = Field(default="", max_length=2000)
     respond_by: datetime | None = timestamp(default=None)
+    reminded_at: datetime | None = timestamp(default=None)
+    # The provider may see the person's contact by this channel only (phone, visit, message).
+    contact_method: str = Field(default="", max_length=20)
     created_by_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
     created_at: datetime = timestamp(default_factory=utcnow)
     updated_at: datetime = timestamp(default_factory=utcnow)
@@ -390,3 +393,101 @@ class AuditEvent(SQLModel, table=True):
     record_id: uuid.UUID | None = Field(default=None, index=True)
     previous_hash: str = Field(default="", max_length=64)
     hash: str = Field(max_length=64)
+
+
+class ReferralEvent(SQLModel, table=True):
+    """One step of a referral: who moved it, when, from which state to which, and why."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    referral_id: uuid.UUID = Field(foreign_key="referral.id", index=True)
+    from_status: ReferralStatus | None = enum_column(default=None, nullable=True)
+    to_status: ReferralStatus = enum_column()
+    actor_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")  # None: the portal itself
+    at: datetime = timestamp(default_factory=utcnow)
+    reason_code: str = Field(default="", max_length=40)
+    note: str = Field(default="", max_length=2000)
+
+
+class Dismissal(SQLModel, table=True):
+    """A ranked offer a caseworker set aside for a need, and why; it is not proposed again."""
+
+    __table_args__ = (sa.UniqueConstraint("need_id", "offer_id", name="dismissal_once_per_need_offer"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    need_id: uuid.UUID = Field(foreign_key="need.id", index=True)
+    offer_id: uuid.UUID = Field(foreign_key="offer.id")
+    reason: str = Field(max_length=40)
+    note: str = Field(default="", max_length=2000)
+    by_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
+    at: datetime = timestamp(default_factory=utcnow)
+
+
+class Notification(SQLModel, table=True):
+    """A message in a user's in-app list; `kind` and `params` let it be shown in their language."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="user.id", index=True)
+    kind: str = Field(max_length=40)
+    params: dict[str, str] = Field(default_factory=dict, sa_type=sa.JSON)
+    link: str = Field(default="", max_length=300)
+    created_at: datetime = timestamp(default_factory=utcnow)
+    read_at: datetime | None = timestamp(default=None)
+
+
+class OutboxMail(SQLModel, table=True):
+    """An e-mail to send: delivered by SMTP when configured, otherwise kept here for admins to read."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    to_address: str = Field(max_length=254)
+    subject: str = Field(max_length=300)
+    body: str = Field(max_length=10000)
+    created_at: datetime = timestamp(default_factory=utcnow)
+    sent_at: datetime | None = timestamp(default=None)
+    error: str = Field(default="", max_length=500)
+
+
+class FollowUpKind(StrEnum):
+    LOST_CONTACT = "lost_contact"
+    CONTACT_OVERDUE = "contact_overdue"
+    REFERRAL_OVERDUE = "referral_overdue"
+    EMPLOYMENT_30 = "employment_30"
+    EMPLOYMENT_90 = "employment_90"
+    EMPLOYMENT_180 = "employment_180"
+
+
+class FollowUpStatus(StrEnum):
+    OPEN = "open"
+    SNOOZED = "snoozed"
+    DONE = "done"
+
+
+class FollowUp(SQLModel, table=True):
+    """Something a caseworker must attend to so that nobody drops out of contact (防脱失).
+
+    `key` names the occasion (kind, person, referral, date), so the periodic job creates each once.
+    """
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    key: str = Field(max_length=200, unique=True)
+    kind: FollowUpKind = enum_column()
+    person_id: uuid.UUID = Field(foreign_key="person.id", index=True)
+    referral_id: uuid.UUID | None = Field(default=None, foreign_key="referral.id")
+    due_on: date
+    status: FollowUpStatus = enum_column(default=FollowUpStatus.OPEN, index=True)
+    snoozed_until: date | None = Field(default=None)
+    note: str = Field(default="", max_length=2000)
+    resolved_by_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
+    resolved_at: datetime | None = timestamp(default=None)
+    created_at: datetime = timestamp(default_factory=utcnow)
+
+
+class Handover(SQLModel, table=True):
+    """A person handed from one caseworker to another, with the note that goes with them."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    person_id: uuid.UUID = Field(foreign_key="person.id", index=True)
+    from_caseworker_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
+    to_caseworker_id: uuid.UUID = Field(foreign_key="user.id")
+    note: str = Field(max_length=2000)
+    by_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
+    at: datetime = timestamp(default_factory=utcnow)
