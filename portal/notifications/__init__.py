@@ -1,0 +1,1 @@
+"""Notifications: each user's in-app list, and the e-mail that may go with it."""

@@ -1,0 +1,1 @@
+"""Referrals: the state machine from an approved match to its outcome, and the provider's inbox."""

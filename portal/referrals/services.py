@@ -1,0 +1,291 @@
+"""Referrals: created from an approved match, moved through the state machine of states.py, each
+step recorded with who, when and why. Capacity is real: accepting takes a place under a row lock,
+so two providers' staff can never take the last place twice."""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from portal.matches.services import LiveIndex, rank_need
+from portal.models import (
+    Dismissal,
+    Need,
+    NeedStatus,
+    Offer,
+    Person,
+    Referral,
+    ReferralEvent,
+    ReferralStatus,
+    Role,
+    User,
+    utcnow,
+)
+from portal.notifications.services import notify
+from portal.referrals.states import HOLDS_A_PLACE, MOVES, OPEN_STATES
+
+
+class IllegalTransition(ValueError):
+    """This action cannot be taken on a referral in its present state."""
+
+
+class MissingReason(ValueError):
+    """This action needs a reason from its fixed list."""
+
+
+class NoPlaceLeft(RuntimeError):
+    """The offer has no open place left."""
+
+
+class NotAllowed(PermissionError):
+    """The user may not take this action on this referral."""
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The programme's rules, from the configuration: who approves, how long providers have."""
+
+    supervisor_approval: bool = False
+    response_days: int = 5
+
+
+def _owner_of(offer: Offer, user: User) -> bool:
+    if user.role == Role.PROVIDER:
+        return user.organization_id is not None and offer.organization_id == user.organization_id
+    return user.role == Role.VOLUNTEER and offer.volunteer_id == user.id
+
+
+def _may(session: Session, referral: Referral, user: User | None, side: str) -> bool:
+    """Whether this user acts for this side of the referral (None is the portal itself)."""
+    if side == "system":
+        return user is None
+    if user is None:
+        return False
+    if side == "provider":
+        offer = session.get(Offer, referral.offer_id)
+        return offer is not None and _owner_of(offer, user)
+    need = session.get(Need, referral.need_id)
+    person = session.get(Person, need.person_id) if need else None
+    if person is None:
+        return False
+    return (user.role == Role.CASEWORKER and person.caseworker_id == user.id) or user.role == Role.SUPERVISOR
+
+
+def _record(
+    session: Session, referral: Referral, target: ReferralStatus, actor: User | None, reason: str, note: str
+) -> None:
+    session.add(
+        ReferralEvent(
+            referral_id=referral.id,
+            from_status=referral.status if referral.status != target else None,
+            to_status=target,
+            actor_id=actor.id if actor else None,
+            reason_code=reason,
+            note=note,
+        )
+    )
+    referral.status = target
+    referral.updated_at = utcnow()
+
+
+def transition(
+    session: Session,
+    referral: Referral,
+    action: str,
+    actor: User | None,
+    *,
+    reason: str = "",
+    note: str = "",
+    policy: Policy = Policy(),
+    live: LiveIndex | None = None,
+) -> Referral:
+    """Take one action on a referral, or refuse it; the whole change commits at once."""
+    move = MOVES.get(action)
+    if move is None:
+        raise IllegalTransition(action)
+    # Lock the referral (and, below, the offer): two clicks at once cannot both move it.
+    referral = session.exec(select(Referral).where(Referral.id == referral.id).with_for_update()).one()
+    session.refresh(referral)
+    if not _may(session, referral, actor, move.side):
+        session.rollback()
+        raise NotAllowed(action)
+    if action == "approve" and policy.supervisor_approval and (actor is None or actor.role != Role.SUPERVISOR):
+        session.rollback()
+        raise NotAllowed("this programme needs a supervisor's approval")
+    if referral.status not in move.sources:
+        session.rollback()
+        raise IllegalTransition(f"cannot {action} a referral that is {referral.status}")
+    if move.reasons and reason not in move.reasons:
+        session.rollback()
+        raise MissingReason(action)
+    offer = session.exec(select(Offer).where(Offer.id == referral.offer_id).with_for_update()).one()
+    session.refresh(offer)
+    if action == "accept":
+        if offer.capacity <= 0:
+            session.rollback()
+            raise NoPlaceLeft(str(offer.id))
+        _take_place(offer, -1)
+    if action == "withdraw" and referral.status in HOLDS_A_PLACE:
+        _take_place(offer, +1)
+    before = referral.status
+    _record(session, referral, move.target, actor, reason, note)
+    if action == "send":
+        referral.respond_by = utcnow() + timedelta(days=policy.response_days)
+    _tell(session, referral, offer, action, before)
+    session.commit()
+    if action in {"decline", "expire"} and live is not None:
+        propose_next_best(session, live, referral.need_id)
+    return referral
+
+
+def _take_place(offer: Offer, change: int) -> None:
+    offer.capacity += change
+    offer.version += 1
+    offer.updated_at = utcnow()  # the matching index catches up with the new capacity
+
+
+def _tell(session: Session, referral: Referral, offer: Offer, action: str, before: ReferralStatus) -> None:
+    """Who hears about this step: providers of new referrals, caseworkers of decisions."""
+    need = session.get(Need, referral.need_id)
+    person = session.get(Person, need.person_id) if need else None
+    if action == "send":
+        staff = select(User.id).where(User.organization_id == offer.organization_id) if offer.organization_id else None
+        recipients = list(session.exec(staff)) if staff is not None else [offer.volunteer_id]
+        for user_id in recipients:
+            notify(session, user_id, "referral_received", f"/referrals/{referral.id}", offer=offer.title)
+    elif action in {"accept", "decline", "waitlist", "start", "complete", "expire"} and person is not None:
+        notify(
+            session,
+            person.caseworker_id,
+            f"referral_{action}",
+            f"/people/{person.id}",
+            offer=offer.title,
+            person=person.code,
+            before=str(before),
+        )
+
+
+def _open_or_tried(session: Session, need_id: uuid.UUID) -> set[uuid.UUID]:
+    """Offers already referred or set aside for this need: never proposed to it again."""
+    referred = session.exec(select(Referral.offer_id).where(Referral.need_id == need_id))
+    dismissed = session.exec(select(Dismissal.offer_id).where(Dismissal.need_id == need_id))
+    return set(referred) | set(dismissed)
+
+
+def propose(
+    session: Session, need: Need, offer_id: uuid.UUID, actor: User | None, score: float | None, reasons: Sequence[str]
+) -> Referral:
+    """A proposed referral (the caller commits)."""
+    referral = Referral(need_id=need.id, offer_id=offer_id, score=score, reasons=list(reasons))
+    referral.created_by_id = actor.id if actor else None
+    session.add(referral)
+    session.flush()  # the referral row first: its first event refers to it
+    session.add(
+        ReferralEvent(referral_id=referral.id, to_status=ReferralStatus.PROPOSED, actor_id=referral.created_by_id)
+    )
+    return referral
+
+
+def propose_next_best(session: Session, live: LiveIndex, need_id: uuid.UUID) -> Referral | None:
+    """After a decline or an expiry, propose the best eligible offer not yet tried for the need."""
+    need = session.get(Need, need_id)
+    if need is None or need.status != NeedStatus.OPEN:
+        return None
+    tried = _open_or_tried(session, need.id)
+    ranked = rank_need(session, live, need, top=len(tried) + 10, near_misses=0).ranked
+    best = next((match for match in ranked if match.offer.id not in tried), None)
+    if best is None:
+        return None
+    referral = propose(session, need, best.offer.id, None, best.score, [r.text for r in best.reasons])
+    person = session.get(Person, need.person_id)
+    if person is not None:
+        notify(session, person.caseworker_id, "referral_proposed", f"/people/{person.id}", offer=best.offer.title)
+    session.commit()
+    return referral
+
+
+def approve_match(
+    session: Session, live: LiveIndex, user: User, need: Need, offer_id: uuid.UUID, policy: Policy
+) -> Referral:
+    """The caseworker approves a ranked offer for a need: a referral is made and, unless the
+    programme needs a supervisor's approval, approved and sent to the provider at once."""
+    person = session.get(Person, need.person_id)
+    if person is None or user.role != Role.CASEWORKER or person.caseworker_id != user.id:
+        raise NotAllowed("not this caseworker's person")
+    if need.status != NeedStatus.OPEN:
+        raise IllegalTransition("the need is not open")
+    open_same = session.exec(
+        select(Referral).where(
+            Referral.need_id == need.id, Referral.offer_id == offer_id, col(Referral.status).in_(OPEN_STATES)
+        )
+    ).first()
+    if open_same is not None:
+        return open_same
+    # Eligible offers only: rank again now, so a stale page cannot refer to an offer that filled up.
+    ranked = {m.offer.id: m for m in rank_need(session, live, need, top=50, near_misses=0).ranked}
+    match = ranked.get(offer_id)
+    if match is None:
+        raise IllegalTransition("the offer is not an eligible match for this need any more")
+    referral = propose(session, need, offer_id, user, match.score, [r.text for r in match.reasons])
+    session.commit()
+    if policy.supervisor_approval:
+        notify_supervisors(session, person, referral)
+        return referral
+    transition(session, referral, "approve", user, policy=policy)
+    return transition(session, referral, "send", user, policy=policy)
+
+
+def notify_supervisors(session: Session, person: Person, referral: Referral) -> None:
+    for supervisor in session.exec(select(User).where(User.role == Role.SUPERVISOR, col(User.active).is_(True))):
+        notify(session, supervisor.id, "referral_needs_approval", f"/people/{person.id}", person=person.code)
+    session.commit()
+
+
+def dismiss_match(session: Session, user: User, need: Need, offer_id: uuid.UUID, reason: str, note: str) -> Dismissal:
+    """Set a ranked offer aside for this need, with the reason; it is not proposed again."""
+    person = session.get(Person, need.person_id)
+    if person is None or user.role != Role.CASEWORKER or person.caseworker_id != user.id:
+        raise NotAllowed("not this caseworker's person")
+    existing = session.exec(
+        select(Dismissal).where(Dismissal.need_id == need.id, Dismissal.offer_id == offer_id)
+    ).first()
+    if existing is not None:
+        return existing
+    dismissal = Dismissal(need_id=need.id, offer_id=offer_id, reason=reason, note=note, by_id=user.id)
+    session.add(dismissal)
+    session.commit()
+    return dismissal
+
+
+def timeline(session: Session, need_ids: Sequence[uuid.UUID]) -> list[tuple[Referral, list[ReferralEvent]]]:
+    """The referrals made for these needs, newest first, each with its steps in order."""
+    if not need_ids:
+        return []
+    referrals = list(
+        session.exec(
+            select(Referral).where(col(Referral.need_id).in_(need_ids)).order_by(col(Referral.created_at).desc())
+        )
+    )
+    events: dict[uuid.UUID, list[ReferralEvent]] = {r.id: [] for r in referrals}
+    if referrals:
+        for event in session.exec(
+            select(ReferralEvent)
+            .where(col(ReferralEvent.referral_id).in_(list(events)))
+            .order_by(col(ReferralEvent.at), col(ReferralEvent.id))
+        ):
+            events[event.referral_id].append(event)
+    return [(r, events[r.id]) for r in referrals]
+
+
+def overdue(session: Session, now: datetime) -> list[Referral]:
+    """Referrals waiting on a provider past their deadline."""
+    return list(
+        session.exec(
+            select(Referral).where(
+                col(Referral.status).in_([ReferralStatus.SENT, ReferralStatus.WAITLISTED]),
+                col(Referral.respond_by) < now,
+            )
+        )
+    )

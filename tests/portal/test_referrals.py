@@ -1,0 +1,257 @@
+"""The referral lifecycle: every legal step, every illegal one refused, reasons, capacity, re-proposal."""
+
+import threading
+from collections.abc import Callable
+from datetime import date
+
+import pytest
+from flask import Flask
+from sqlmodel import Session, select
+
+from portal.db import get_engine
+from portal.matches.services import LiveIndex
+from portal.models import (
+    Need,
+    Notification,
+    Offer,
+    Person,
+    Referral,
+    ReferralEvent,
+    ReferralStatus,
+    Role,
+    User,
+)
+from portal.referrals import services
+from portal.referrals.states import MOVES
+
+S = ReferralStatus
+
+
+@pytest.fixture
+def caseworker(make_user: Callable[..., User]) -> User:
+    return make_user(Role.CASEWORKER)
+
+
+@pytest.fixture
+def provider(make_user: Callable[..., User]) -> User:
+    return make_user(Role.PROVIDER)
+
+
+@pytest.fixture
+def need(session: Session, caseworker: User) -> Need:
+    person = Person(
+        code="XA-T-0100",
+        full_name="王 测试",
+        caseworker_id=caseworker.id,
+        birth_date=date(1988, 3, 1),
+        gender="male",
+        languages=["zh"],
+        latitude=34.26,
+        longitude=108.94,
+        max_travel_km=15,
+        programme="community_rehab",
+        programme_start=date(2025, 1, 1),
+        skills=["cooking"],
+    )
+    session.add(person)
+    session.commit()
+    need = Need(person_id=person.id, category="employment", urgency=3, description="想找后厨的工作，切配炒菜都会。")
+    session.add(need)
+    session.commit()
+    return need
+
+
+def kitchen(make_offer: Callable[..., Offer], provider: User, **fields: object) -> Offer:
+    return make_offer(
+        provider,
+        category="employment",
+        title=fields.pop("title", "后厨帮工"),
+        description="餐馆后厨切配、炒菜。",
+        languages=["zh"],
+        latitude=34.265,
+        longitude=108.90,
+        capacity=fields.pop("capacity", 2),
+        **fields,
+    )
+
+
+def referral_in(session: Session, need: Need, offer: Offer, status: ReferralStatus) -> Referral:
+    referral = Referral(need_id=need.id, offer_id=offer.id, status=status)
+    session.add(referral)
+    session.commit()
+    return referral
+
+
+def test_approving_a_match_sends_a_referral_to_the_provider(
+    session: Session, need: Need, caseworker: User, provider: User, make_offer: Callable[..., Offer]
+) -> None:
+    offer = kitchen(make_offer, provider)
+    referral = services.approve_match(session, LiveIndex(), caseworker, need, offer.id, services.Policy())
+    assert referral.status == S.SENT and referral.respond_by is not None
+    steps = [e.to_status for e in session.exec(select(ReferralEvent).where(ReferralEvent.referral_id == referral.id))]
+    assert sorted(steps) == sorted([S.PROPOSED, S.APPROVED, S.SENT])
+    told = session.exec(select(Notification).where(Notification.user_id == provider.id)).all()
+    assert [n.kind for n in told] == ["referral_received"]
+
+
+def test_a_programme_needing_supervisor_approval_waits_for_the_supervisor(
+    session: Session,
+    need: Need,
+    caseworker: User,
+    provider: User,
+    make_user: Callable[..., User],
+    make_offer: Callable[..., Offer],
+) -> None:
+    offer = kitchen(make_offer, provider)
+    policy = services.Policy(supervisor_approval=True)
+    referral = services.approve_match(session, LiveIndex(), caseworker, need, offer.id, policy)
+    assert referral.status == S.PROPOSED
+    with pytest.raises(services.NotAllowed):
+        services.transition(session, referral, "approve", caseworker, policy=policy)
+    supervisor = make_user(Role.SUPERVISOR)
+    assert services.transition(session, referral, "approve", supervisor, policy=policy).status == S.APPROVED
+
+
+def test_an_ineligible_offer_cannot_be_approved(
+    session: Session, need: Need, caseworker: User, provider: User, make_offer: Callable[..., Offer]
+) -> None:
+    full = kitchen(make_offer, provider, capacity=0)
+    with pytest.raises(services.IllegalTransition):
+        services.approve_match(session, LiveIndex(), caseworker, need, full.id, services.Policy())
+    assert session.exec(select(Referral)).first() is None
+
+
+def test_another_caseworker_cannot_approve(
+    session: Session, need: Need, provider: User, make_user: Callable[..., User], make_offer: Callable[..., Offer]
+) -> None:
+    offer = kitchen(make_offer, provider)
+    with pytest.raises(services.NotAllowed):
+        services.approve_match(session, LiveIndex(), make_user(Role.CASEWORKER), need, offer.id, services.Policy())
+
+
+def test_the_whole_lifecycle_to_an_outcome(
+    session: Session, need: Need, caseworker: User, provider: User, make_offer: Callable[..., Offer]
+) -> None:
+    offer = kitchen(make_offer, provider, capacity=2)
+    referral = services.approve_match(session, LiveIndex(), caseworker, need, offer.id, services.Policy())
+    services.transition(session, referral, "waitlist", provider)
+    services.transition(session, referral, "accept", provider)
+    session.refresh(offer)
+    assert offer.capacity == 1
+    services.transition(session, referral, "start", provider)
+    done = services.transition(session, referral, "complete", provider, reason="got_help", note="Started Monday")
+    assert done.status == S.COMPLETED
+    events = services.timeline(session, [need.id])[0][1]
+    assert [e.to_status for e in events][-1] == S.COMPLETED and events[-1].reason_code == "got_help"
+    assert all(e.actor_id for e in events)
+
+
+ILLEGAL = [(action, status) for action, move in sorted(MOVES.items()) for status in S if status not in move.sources]
+
+
+@pytest.mark.parametrize(("action", "status"), ILLEGAL)
+def test_every_illegal_transition_is_refused(
+    session: Session,
+    need: Need,
+    caseworker: User,
+    provider: User,
+    make_offer: Callable[..., Offer],
+    status: ReferralStatus,
+    action: str,
+) -> None:
+    move = MOVES[action]
+    offer = kitchen(make_offer, provider)
+    referral = referral_in(session, need, offer, status)
+    actor = {"case": caseworker, "provider": provider, "system": None}[move.side]
+    with pytest.raises(services.IllegalTransition):
+        services.transition(session, referral, action, actor, reason=(move.reasons or ("",))[0])
+    session.refresh(referral)
+    assert referral.status == status
+
+
+@pytest.mark.parametrize(("action", "status"), [("decline", S.SENT), ("complete", S.IN_PROGRESS), ("withdraw", S.SENT)])
+def test_steps_that_need_a_reason_refuse_without_one(
+    session: Session,
+    need: Need,
+    caseworker: User,
+    provider: User,
+    make_offer: Callable[..., Offer],
+    action: str,
+    status: ReferralStatus,
+) -> None:
+    referral = referral_in(session, need, kitchen(make_offer, provider), status)
+    actor = caseworker if action == "withdraw" else provider
+    with pytest.raises(services.MissingReason):
+        services.transition(session, referral, action, actor, reason="because")
+
+
+def test_providers_act_only_on_referrals_to_their_own_offers(
+    session: Session, need: Need, provider: User, make_user: Callable[..., User], make_offer: Callable[..., Offer]
+) -> None:
+    referral = referral_in(session, need, kitchen(make_offer, provider), S.SENT)
+    with pytest.raises(services.NotAllowed):
+        services.transition(session, referral, "accept", make_user(Role.PROVIDER))
+    with pytest.raises(services.NotAllowed):
+        services.transition(session, referral, "withdraw", provider, reason="other")
+
+
+def test_withdrawing_an_accepted_referral_gives_the_place_back(
+    session: Session, need: Need, caseworker: User, provider: User, make_offer: Callable[..., Offer]
+) -> None:
+    offer = kitchen(make_offer, provider, capacity=1)
+    referral = referral_in(session, need, offer, S.SENT)
+    services.transition(session, referral, "accept", provider)
+    services.transition(session, referral, "withdraw", caseworker, reason="client_request")
+    session.refresh(offer)
+    assert offer.capacity == 1
+
+
+def test_a_decline_proposes_the_next_best_offer(
+    session: Session, need: Need, caseworker: User, provider: User, make_offer: Callable[..., Offer]
+) -> None:
+    first = kitchen(make_offer, provider, title="后厨帮工（一）")
+    second = kitchen(make_offer, provider, title="食堂厨师（二）")
+    live = LiveIndex()
+    referral = services.approve_match(session, live, caseworker, need, first.id, services.Policy())
+    services.transition(session, referral, "decline", provider, reason="no_capacity", live=live)
+    proposed = session.exec(select(Referral).where(Referral.status == S.PROPOSED)).one()
+    assert proposed.offer_id == second.id and proposed.created_by_id is None
+    kinds = {n.kind for n in session.exec(select(Notification).where(Notification.user_id == caseworker.id))}
+    assert {"referral_decline", "referral_proposed"} <= kinds
+
+
+def test_twenty_concurrent_acceptances_of_the_last_place_give_exactly_one(
+    app: Flask, session: Session, need: Need, provider: User, make_offer: Callable[..., Offer]
+) -> None:
+    """Capacity is real on both databases: the row lock (FOR UPDATE, or SQLite's BEGIN IMMEDIATE)
+    lets exactly one acceptance take the last place; the others are told there is none."""
+    offer = kitchen(make_offer, provider, capacity=1)
+    referrals = [referral_in(session, need, offer, S.SENT) for _ in range(20)]
+    engine = get_engine(app)
+    start = threading.Barrier(len(referrals))
+    outcomes: list[str] = []
+
+    def accept(referral_id: object) -> None:
+        with Session(engine, expire_on_commit=False) as own:
+            start.wait()  # all twenty begin together
+            referral = own.get(Referral, referral_id)
+            actor = own.get(User, provider.id)
+            assert referral is not None and actor is not None
+            try:
+                services.transition(own, referral, "accept", actor)
+                outcomes.append("accepted")
+            except services.NoPlaceLeft:
+                outcomes.append("full")
+            except Exception as exc:  # noqa: BLE001 - any other failure is the test's failure
+                outcomes.append(repr(exc))
+
+    threads = [threading.Thread(target=accept, args=(r.id,)) for r in referrals]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["accepted"] + ["full"] * 19
+    with Session(engine) as fresh:
+        assert fresh.get(Offer, offer.id).capacity == 0  # type: ignore[union-attr]
+        accepted = fresh.exec(select(Referral).where(Referral.status == S.ACCEPTED)).all()
+        assert len(accepted) == 1
