@@ -7,14 +7,17 @@ from typing import Any
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from portal import db, demo, errors, i18n, labels, migrations
+from portal import db, demo, errors, i18n, jobs, labels, migrations
 from portal.auth import access
 from portal.auth.views import bp as auth_bp
 from portal.config import load_config
 from portal.home.views import bp as home_bp
 from portal.htmx import htmx
+from portal.matches.views import bp as matches_bp
 from portal.offers.views import bp as offers_bp
 from portal.organizations.views import bp as organizations_bp
+from portal.people.views import bp as people_bp
+from portal.referrals.views import bp as referrals_bp
 from portal.users.views import bp as users_bp
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,12 +38,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrations.init_app(app)
     demo.init_app(app)
+    jobs.init_app(app)
     access.init_app(app)
     csrf.init_app(app)
     htmx.init_app(app)
     i18n.init_app(app)
     labels.init_app(app)
     errors.init_app(app)
-    for blueprint in (home_bp, auth_bp, offers_bp, organizations_bp, users_bp):
+    for blueprint in (home_bp, auth_bp, offers_bp, organizations_bp, users_bp, people_bp, matches_bp, referrals_bp):
         app.register_blueprint(blueprint)
     return app

@@ -34,6 +34,14 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         BABEL_TRANSLATION_DIRECTORIES=str(Path(app.root_path) / "translations"),
         OFFER_STALE_AFTER_DAYS=90,
         DIRECTORY_PAGE_SIZE=25,
+        # Programmes whose referrals a supervisor approves (JSON list in PORTAL_SUPERVISOR_APPROVAL_PROGRAMMES).
+        SUPERVISOR_APPROVAL_PROGRAMMES=[],
+        # Days a provider has to answer a referral before it expires.
+        REFERRAL_RESPONSE_DAYS=5,
+        # Days past the answer deadline before an unanswered referral expires (it shows as overdue meanwhile).
+        REFERRAL_EXPIRY_GRACE_DAYS=2,
+        # Longest gap between contacts each programme allows before a person counts as out of contact.
+        CONTACT_GAP_DAYS={"default": 30, "community_detox": 30, "community_rehab": 30},
     )
     app.config.from_prefixed_env("PORTAL")
     if overrides:

@@ -3,22 +3,26 @@
 from enum import StrEnum
 
 from flask import Flask
-from flask_babel import LazyString, get_locale
+from flask_babel import LazyString, get_locale, pgettext
 from flask_babel import lazy_gettext as _l
 
 from portal.models import (
     Area,
     AreaLevel,
     Category,
+    ContactKind,
     EmploymentType,
     Gender,
+    NeedStatus,
     OfferStatus,
     OrganizationKind,
     PayPeriod,
+    Programme,
     Role,
     ScheduleSlot,
     VerificationStatus,
 )
+from portal.people.forms import ContactOutcome
 
 LABELS: dict[StrEnum, LazyString] = {
     Category.EMPLOYMENT: _l("Employment"),
@@ -61,9 +65,63 @@ LABELS: dict[StrEnum, LazyString] = {
     AreaLevel.DISTRICT: _l("District"),
     AreaLevel.STREET: _l("Street"),
     AreaLevel.GRID: _l("Community grid"),
+    Programme.COMMUNITY_DETOX: _l("Community detox"),
+    Programme.COMMUNITY_REHAB: _l("Community rehabilitation"),
+    ContactKind.VISIT: _l("Visit"),
+    ContactKind.CALL: _l("Phone call"),
+    ContactKind.MESSAGE: _l("Message"),
+    ContactKind.CHECK_IN: _l("Check-in"),
+    ContactOutcome.REACHED: _l("Reached"),
+    ContactOutcome.NOT_REACHED: _l("Not reached"),
+    ContactOutcome.RESCHEDULED: _l("Rescheduled"),
 }
 
 LANGUAGE_NAMES: dict[str, LazyString] = {"zh": _l("Chinese"), "en": _l("English")}
+
+# Referral states and the reasons of their steps (plain codes, see portal/referrals/states.py).
+REFERRAL_LABELS: dict[str, LazyString] = {
+    "proposed": _l("Proposed"),
+    "approved": _l("Approved"),
+    "sent": _l("Sent to provider"),
+    "accepted": _l("Accepted"),
+    "declined": _l("Declined"),
+    "waitlisted": _l("Waitlisted"),
+    "in_progress": _l("In progress"),
+    "completed": _l("Completed"),
+    "withdrawn": _l("Withdrawn"),
+    "expired": _l("Expired"),
+    "dismissed": _l("Set aside"),
+    "no_capacity": _l("No place left"),
+    "not_eligible": _l("Not eligible"),
+    "out_of_area": _l("Out of our area"),
+    "missing_documents": _l("Documents missing"),
+    "client_declined": _l("The person declined"),
+    "other": _l("Other reason"),
+    "got_help": _l("Got the help"),
+    "partially_helped": _l("Partly helped"),
+    "couldnt_get_help": _l("Could not get the help"),
+    "client_unreachable": _l("Could not reach the person"),
+    "no_longer_interested": _l("No longer interested"),
+    "referred_elsewhere": _l("Referred elsewhere"),
+    "client_request": _l("The person asked"),
+    "needs_changed": _l("The need changed"),
+    "found_elsewhere": _l("Found help elsewhere"),
+    "lost_contact": _l("Lost contact"),
+    "not_suitable": _l("Not suitable"),
+    "person_declined": _l("The person does not want it"),
+    "already_tried": _l("Already tried"),
+    "too_far_in_practice": _l("Too hard to get to"),
+    "action_approve": _l("Approve"),
+    "action_accept": _l("Accept"),
+    "action_decline": _l("Decline"),
+    "action_waitlist": _l("Waitlist"),
+    "action_start": _l("Start"),
+    "action_complete": _l("Record outcome"),
+    "action_withdraw": _l("Withdraw"),
+    "phone": _l("Phone"),
+}
+
+URGENCY_LABELS: dict[int, LazyString] = {1: _l("Can wait"), 2: _l("Soon"), 3: _l("Urgent")}
 
 ACTION_LABELS: dict[str, LazyString] = {
     "publish": _l("Publish"),
@@ -73,13 +131,60 @@ ACTION_LABELS: dict[str, LazyString] = {
 }
 
 
+REASON_TEXTS: dict[str, LazyString] = {
+    "same_category": _l("Same category: %(category)s"),
+    "related_category": _l("%(offer_category)s can answer a %(need_category)s need"),
+    "shared_meaning": _l("Both about: %(concepts)s"),
+    "related_meaning": _l("Close in meaning"),
+    "similar_wording": _l("Similar wording"),
+    "skills": _l("Uses their skills: %(skills)s"),
+    "remote": _l("Can be done remotely"),
+    "distance": _l("%(km)s km away"),
+    "not_open": _l("Not open: %(status)s"),
+    "full": _l("Full"),
+    "too_young": _l("Needs age %(min_age)s or over, is %(age)s"),
+    "too_old": _l("Needs age %(max_age)s or under, is %(age)s"),
+    "gender": _l("For %(genders)s only"),
+    "recovery_time": _l("Needs %(required)s months in recovery, has %(months)s"),
+    "language": _l("Only in %(languages)s"),
+    "too_far": _l("Too far: %(km)s km, limit %(limit_km)s km"),
+    "schedule": _l("Only at %(schedule)s"),
+}
+
+
+def reason_text(code: str, values: dict[str, object]) -> str:
+    """A matching engine's reason in the reader's language (its codes and figures, not its English)."""
+    template = REASON_TEXTS.get(code)
+    if template is None:
+        return code
+    shown = {}
+    for name, value in values.items():
+        if isinstance(value, list):
+            shown[name] = ", ".join(label(item) for item in value)
+        elif isinstance(value, str):
+            shown[name] = label(value)
+        else:
+            shown[name] = f"{value:g}" if isinstance(value, float) else str(value)
+    return str(template) % shown if shown else str(template)
+
+
 def label(value: object) -> str:
     """The translated word for a stored code; the code itself if it has none."""
     if value is None:
         return ""
     # A StrEnum hashes as its string, so codes read back from the database find their label.
-    text = LABELS.get(value) or LANGUAGE_NAMES.get(str(value))  # type: ignore[call-overload]
+    text = LABELS.get(value) or LANGUAGE_NAMES.get(str(value)) or REFERRAL_LABELS.get(str(value))  # type: ignore[call-overload]
     return str(text) if text is not None else str(value)
+
+
+def need_status_label(status: object) -> str:
+    """Need statuses reuse offer status codes ("open", "closed") but not their words."""
+    words = {
+        NeedStatus.OPEN: pgettext("need status", "Open"),
+        NeedStatus.MET: pgettext("need status", "Met"),
+        NeedStatus.CLOSED: pgettext("need status", "Closed"),
+    }
+    return words.get(str(status), str(status))  # type: ignore[call-overload]
 
 
 def area_choices(areas: list[Area]) -> list[tuple[str, str]]:
@@ -98,6 +203,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["zip_labels"] = zip_labels
     app.jinja_env.globals.update(
         label=label,
+        reason_text=reason_text,
         area_choices=area_choices,
         CATEGORIES=list(Category),
         SCHEDULE_SLOTS=list(ScheduleSlot),
@@ -105,6 +211,12 @@ def init_app(app: Flask) -> None:
         EMPLOYMENT_TYPES=list(EmploymentType),
         PAY_PERIODS=list(PayPeriod),
         OFFER_STATUSES=list(OfferStatus),
+        PROGRAMMES=list(Programme),
+        CONTACT_KINDS=list(ContactKind),
+        CONTACT_OUTCOMES=list(ContactOutcome),
+        NEED_STATUSES=list(NeedStatus),
+        URGENCY_LABELS=URGENCY_LABELS,
+        need_status_label=need_status_label,
         LANGUAGE_NAMES=LANGUAGE_NAMES,
         ACTION_LABELS=ACTION_LABELS,
     )

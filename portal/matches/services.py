@@ -26,6 +26,7 @@ from portal.models import (
     VerificationStatus,
     utcnow,
 )
+from portal.people.services import age_on, months_between
 
 # Transactions can commit a little after the timestamp they wrote: look back this far when catching up.
 SYNC_OVERLAP = timedelta(minutes=5)
@@ -33,16 +34,6 @@ SYNC_OVERLAP = timedelta(minutes=5)
 # grown well past it, the next catch-up refits (outside any single ranking's hot path).
 REFIT_GROWTH = 2.0
 REFIT_MIN_NEW = 50
-
-
-def months_between(start: date, today: date) -> int:
-    """Whole months from the start of the programme to today (0 before it starts)."""
-    months = (today.year - start.year) * 12 + today.month - start.month - (today.day < start.day)
-    return max(0, months)
-
-
-def age_on(birth_date: date, today: date) -> int:
-    return today.year - birth_date.year - ((today.month, today.day) < (birth_date.month, birth_date.day))
 
 
 def to_engine_offer(offer: Offer, area_codes: dict[uuid.UUID, str]) -> matching.Offer:

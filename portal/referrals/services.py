@@ -6,7 +6,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from portal.matches.services import LiveIndex, rank_need
@@ -24,6 +26,7 @@ from portal.models import (
     utcnow,
 )
 from portal.notifications.services import notify
+from portal.people.services import find_person
 from portal.referrals.states import HOLDS_A_PLACE, MOVES, OPEN_STATES
 
 
@@ -67,10 +70,8 @@ def _may(session: Session, referral: Referral, user: User | None, side: str) -> 
         offer = session.get(Offer, referral.offer_id)
         return offer is not None and _owner_of(offer, user)
     need = session.get(Need, referral.need_id)
-    person = session.get(Person, need.person_id) if need else None
-    if person is None:
-        return False
-    return (user.role == Role.CASEWORKER and person.caseworker_id == user.id) or user.role == Role.SUPERVISOR
+    person = find_person(session, user, need.person_id) if need else None
+    return person is not None  # the person's caseworker, or a supervisor of their area
 
 
 def _record(
@@ -259,15 +260,26 @@ def dismiss_match(session: Session, user: User, need: Need, offer_id: uuid.UUID,
     return dismissal
 
 
-def timeline(session: Session, need_ids: Sequence[uuid.UUID]) -> list[tuple[Referral, list[ReferralEvent]]]:
-    """The referrals made for these needs, newest first, each with its steps in order."""
+def decided_offers(session: Session, need_id: uuid.UUID) -> dict[uuid.UUID, str]:
+    """For each offer already referred or set aside for this need, what became of it."""
+    decided = {d.offer_id: "dismissed" for d in session.exec(select(Dismissal).where(Dismissal.need_id == need_id))}
+    for referral in session.exec(select(Referral).where(Referral.need_id == need_id)):
+        decided[referral.offer_id] = str(referral.status)
+    return decided
+
+
+def timeline(session: Session, need_ids: Sequence[uuid.UUID]) -> list[tuple[Referral, str, list[ReferralEvent]]]:
+    """The referrals made for these needs, newest first, each with its offer's title and its steps."""
     if not need_ids:
         return []
-    referrals = list(
-        session.exec(
-            select(Referral).where(col(Referral.need_id).in_(need_ids)).order_by(col(Referral.created_at).desc())
-        )
-    )
+    rows = session.exec(
+        select(Referral, Offer.title)
+        .join(Offer, col(Offer.id) == Referral.offer_id)
+        .where(col(Referral.need_id).in_(need_ids))
+        .order_by(col(Referral.created_at).desc(), col(Referral.id))
+    ).all()
+    referrals = [referral for referral, _title in rows]
+    titles = {referral.id: title for referral, title in rows}
     events: dict[uuid.UUID, list[ReferralEvent]] = {r.id: [] for r in referrals}
     if referrals:
         for event in session.exec(
@@ -276,7 +288,7 @@ def timeline(session: Session, need_ids: Sequence[uuid.UUID]) -> list[tuple[Refe
             .order_by(col(ReferralEvent.at), col(ReferralEvent.id))
         ):
             events[event.referral_id].append(event)
-    return [(r, events[r.id]) for r in referrals]
+    return [(r, titles[r.id], events[r.id]) for r in referrals]
 
 
 def overdue(session: Session, now: datetime) -> list[Referral]:
@@ -289,3 +301,56 @@ def overdue(session: Session, now: datetime) -> list[Referral]:
             )
         )
     )
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    """What a provider sees of a referral: the person's code, the need, the allowed contact."""
+
+    referral: Referral
+    offer: Offer
+    person_code: str
+    need: Need
+
+
+PROVIDER_STATES = (ReferralStatus.SENT, ReferralStatus.WAITLISTED, ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS)
+
+
+def _own_offers(user: User) -> Any:
+    if user.role == Role.PROVIDER and user.organization_id is not None:
+        return Offer.organization_id == user.organization_id
+    if user.role == Role.VOLUNTEER:
+        return Offer.volunteer_id == user.id
+    return sa.false()
+
+
+def _inbox_rows(session: Session, user: User, *where: Any) -> list[InboxItem]:
+    rows = session.exec(
+        select(Referral, Offer, Need, Person)
+        .join(Offer, col(Offer.id) == Referral.offer_id)
+        .join(Need, col(Need.id) == Referral.need_id)
+        .join(Person, col(Person.id) == Need.person_id)
+        .where(_own_offers(user), col(Referral.status).in_(PROVIDER_STATES), *where)
+        .order_by(col(Referral.respond_by), col(Referral.id))
+    )
+    return [InboxItem(referral, offer, person.code, need) for referral, offer, need, person in rows]
+
+
+def inbox(session: Session, user: User) -> list[InboxItem]:
+    """Referrals to the offers of the user's organization (or the volunteer's own) awaiting action."""
+    return _inbox_rows(session, user)
+
+
+def find_for_provider(session: Session, user: User, referral_id: uuid.UUID) -> InboxItem | None:
+    """A referral to one of this provider's offers, once sent; missing and not-yours look the same."""
+    found = _inbox_rows(session, user, Referral.id == referral_id)
+    return found[0] if found else None
+
+
+def find_for_case(session: Session, user: User, referral_id: uuid.UUID) -> Referral | None:
+    """A referral of a person this caseworker or supervisor may see."""
+    referral = session.get(Referral, referral_id)
+    need = session.get(Need, referral.need_id) if referral else None
+    if need is None or find_person(session, user, need.person_id) is None:
+        return None
+    return referral

@@ -6,8 +6,9 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlmodel import Session
 
-from portal.models import Offer, Organization, Role, User
+from portal.models import Area, Need, Offer, Organization, Person, Referral, ReferralStatus, Role, User
 
 ANONYMOUS = None
 STAFF = {Role.ADMIN, Role.SUPERVISOR, Role.CASEWORKER}
@@ -46,6 +47,20 @@ ROUTES: dict[tuple[str, str], tuple[str, Any]] = {
     ("users.create", "POST"): ("/users/new", {Role.ADMIN}),
     ("users.verify", "POST"): ("/users/{volunteer}/verify", {Role.ADMIN}),
     ("users.active", "POST"): ("/users/{volunteer}/active", {Role.ADMIN}),
+    ("people.index", "GET"): ("/people/", {Role.SUPERVISOR, Role.CASEWORKER}),
+    ("people.create", "GET"): ("/people/new", {Role.CASEWORKER}),
+    ("people.create", "POST"): ("/people/new", {Role.CASEWORKER}),
+    ("people.detail", "GET"): ("/people/{person}", {Role.SUPERVISOR, Role.CASEWORKER}),
+    ("people.update", "GET"): ("/people/{person}/edit", {Role.CASEWORKER}),
+    ("people.update", "POST"): ("/people/{person}/edit", {Role.CASEWORKER}),
+    ("people.add_need", "POST"): ("/people/{person}/needs", {Role.CASEWORKER}),
+    ("people.need_status", "POST"): ("/people/needs/{need}/status", {Role.CASEWORKER}),
+    ("people.add_contact", "POST"): ("/people/{person}/contacts", {Role.CASEWORKER}),
+    ("matches.index", "GET"): ("/matches/needs/{need}", {Role.CASEWORKER}),
+    ("matches.approve", "POST"): ("/matches/needs/{need}/approve", {Role.CASEWORKER}),
+    ("matches.dismiss", "POST"): ("/matches/needs/{need}/dismiss", {Role.CASEWORKER}),
+    ("referrals.inbox", "GET"): ("/referrals/inbox", OWNERS),
+    ("referrals.act", "POST"): ("/referrals/{referral}/act", OWNERS | {Role.CASEWORKER, Role.SUPERVISOR}),
 }
 
 
@@ -65,18 +80,40 @@ def test_every_route_has_an_explicit_rule(app: Flask) -> None:
 
 @pytest.fixture
 def cast(
-    make_user: Callable[..., User], make_offer: Callable[..., Offer], make_organization: Callable[..., Organization]
+    make_user: Callable[..., User],
+    make_offer: Callable[..., Offer],
+    make_organization: Callable[..., Organization],
+    session: Session,
 ) -> dict[Any, Any]:
-    """One user per role; the provider and the volunteer each own an offer of their own."""
-    users = {role: make_user(role) for role in Role}
+    """One user per role; the provider and the volunteer each own an offer of their own; a person
+    with a need is on the caseworker's caseload, in the grid the supervisor supervises."""
+    grid = Area(level="grid", name_en="Grid 1", name_zh="第一网格", code="ACCESS-G1")
+    session.add(grid)
+    session.commit()
+    users = {role: make_user(role, area_id=grid.id if role == Role.SUPERVISOR else None) for role in Role}
+    person = Person(code="XA-T-0001", full_name="测试", caseworker_id=users[Role.CASEWORKER].id, area_id=grid.id)
+    session.add(person)
+    session.commit()
+    need = Need(person_id=person.id, category="housing", description="A room near work")
+    session.add(need)
+    session.commit()
     provider_offer = make_offer(users[Role.PROVIDER])
     volunteer_offer = make_offer(users[Role.VOLUNTEER], category="peer_support")
     pending = make_organization(verified=False)
+    referrals = {
+        role: Referral(need_id=need.id, offer_id=offer.id, status=ReferralStatus.SENT)
+        for role, offer in ((Role.PROVIDER, provider_offer), (Role.VOLUNTEER, volunteer_offer))
+    }
+    session.add_all(referrals.values())
+    session.commit()
     return {
+        "referrals": referrals,
         "users": users,
         "offers": {Role.PROVIDER: provider_offer, Role.VOLUNTEER: volunteer_offer},
         "organization": pending,
         "volunteer": make_user(Role.VOLUNTEER, verified=False),
+        "person": person,
+        "need": need,
     }
 
 
@@ -93,15 +130,23 @@ def test_route_answers_each_role_as_the_table_says(
     template, allowed = ROUTES[route]
     # Owners act on their own offer; everyone else on the provider's (published, verified).
     offer = cast["offers"].get(role, cast["offers"][Role.PROVIDER])
-    url = template.format(offer=offer.id, organization=cast["organization"].id, volunteer=cast["volunteer"].id)
+    url = template.format(
+        offer=offer.id,
+        organization=cast["organization"].id,
+        volunteer=cast["volunteer"].id,
+        person=cast["person"].id,
+        need=cast["need"].id,
+        referral=cast["referrals"].get(role, cast["referrals"][Role.PROVIDER]).id,
+    )
     if role is not None:
         login(cast["users"][role])
-    # Enough for the action to go through where it is allowed; forms answer 422 to the rest.
+    # Enough for the action to go through where it is allowed; the rest is refused on its content
+    # (400 malformed, 409 not possible now, 422 invalid), never on the role.
     data = {"action": "pause", "active": "0", "lang": "en"}
     response = client.open(url, method=method, data=data if method == "POST" else None)
 
     if allowed == PUBLIC or (role is not None and role in allowed):
-        assert response.status_code in {200, 302, 303, 422}, response.status_code
+        assert response.status_code in {200, 302, 303, 400, 409, 422}, response.status_code
         assert "/auth/login" not in response.headers.get("Location", "") or endpoint == "auth.logout"
     elif role is None:
         assert response.status_code == 302

@@ -4,15 +4,17 @@ from collections.abc import Callable
 from datetime import date
 
 import pytest
-from sqlmodel import Session
+from flask.testing import FlaskClient
+from sqlmodel import Session, select
 
 from portal.matches import services
-from portal.models import Need, Offer, OfferStatus, Organization, Person, Role, User
+from portal.models import Need, Offer, OfferStatus, Organization, Person, Referral, Role, User
 from portal.offers import services as offer_services
 from portal.offers.forms import OfferForm
 from portal.organizations.services import verify_organization
 
 TODAY = date(2026, 11, 28)
+Login = Callable[[User], FlaskClient]
 
 
 @pytest.fixture
@@ -167,3 +169,61 @@ def test_paused_offers_stay_out_even_when_relevant(
     offer_services.change_status(session, employer, offer, "pause")
     assert session.get(Offer, offer.id).status == OfferStatus.PAUSED  # type: ignore[union-attr]
     assert ranked_titles(session, services.LiveIndex(), kitchen_need) == []
+
+
+HTMX = {"HX-Request": "true"}
+
+
+def test_the_caseworker_sees_ranked_offers_with_reasons_and_near_misses(
+    client: FlaskClient, login: Login, session: Session, make_user: Callable[..., User], kitchen_need: Need
+) -> None:
+    employer = make_user(Role.PROVIDER)
+    post(session, employer, title="后厨帮工", description="后厨切配、炒菜。")
+    post(session, employer, title="夜班后厨", description="后厨切配。", schedule=["weekday_evening"])
+    caseworker = session.get(User, session.get(Person, kitchen_need.person_id).caseworker_id)  # type: ignore[union-attr]
+    login(caseworker)  # type: ignore[arg-type]
+    html = client.get(f"/matches/needs/{kitchen_need.id}").get_data(as_text=True)
+    assert "后厨帮工" in html and "Same category: Employment" in html and "Both about:" in html
+    assert "Near misses" in html and "夜班后厨" in html and "Only at Weekday evenings" in html
+
+
+def test_approving_without_javascript_redirects_and_with_htmx_swaps_the_list(
+    client: FlaskClient, login: Login, session: Session, make_user: Callable[..., User], kitchen_need: Need
+) -> None:
+    employer = make_user(Role.PROVIDER)
+    first = post(session, employer, title="后厨帮工", description="后厨切配、炒菜。")
+    second = post(session, employer, title="食堂厨师", description="食堂炒菜。")
+    caseworker = session.get(User, session.get(Person, kitchen_need.person_id).caseworker_id)  # type: ignore[union-attr]
+    login(caseworker)  # type: ignore[arg-type]
+    url = f"/matches/needs/{kitchen_need.id}"
+    response = client.post(f"{url}/approve", data={"offer_id": str(first.id)})
+    assert response.status_code == 303 and response.headers["Location"] == url
+    assert "Referral sent to the provider." in client.get(url).get_data(as_text=True)
+    response = client.post(f"{url}/approve", data={"offer_id": str(second.id)}, headers=HTMX)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and html.lstrip().startswith('<section id="match-list"')
+    assert "Sent to provider" in html
+    session.commit()  # end the test's read snapshot before looking again
+    assert len(session.exec(select(Referral).where(Referral.need_id == kitchen_need.id)).all()) == 2
+
+
+def test_setting_an_offer_aside_needs_a_reason(
+    client: FlaskClient, login: Login, session: Session, make_user: Callable[..., User], kitchen_need: Need
+) -> None:
+    offer = post(session, make_user(Role.PROVIDER), title="后厨帮工", description="后厨切配。")
+    caseworker = session.get(User, session.get(Person, kitchen_need.person_id).caseworker_id)  # type: ignore[union-attr]
+    login(caseworker)  # type: ignore[arg-type]
+    url = f"/matches/needs/{kitchen_need.id}/dismiss"
+    assert client.post(url, data={"offer_id": str(offer.id)}, headers=HTMX).status_code == 422
+    html = client.post(url, data={"offer_id": str(offer.id), "reason": "already_tried"}, headers=HTMX).get_data(
+        as_text=True
+    )
+    assert "Set aside" in html and "Approve referral" not in html
+
+
+def test_another_caseworkers_need_is_not_found(
+    client: FlaskClient, login: Login, make_user: Callable[..., User], kitchen_need: Need
+) -> None:
+    login(make_user(Role.CASEWORKER))
+    assert client.get(f"/matches/needs/{kitchen_need.id}").status_code == 404
+    assert client.post(f"/matches/needs/{kitchen_need.id}/approve", data={"offer_id": "x"}).status_code == 404

@@ -6,11 +6,13 @@ from datetime import date
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
 from portal.db import get_engine
 from portal.matches.services import LiveIndex
 from portal.models import (
+    Area,
     Need,
     Notification,
     Offer,
@@ -108,7 +110,16 @@ def test_a_programme_needing_supervisor_approval_waits_for_the_supervisor(
     assert referral.status == S.PROPOSED
     with pytest.raises(services.NotAllowed):
         services.transition(session, referral, "approve", caseworker, policy=policy)
-    supervisor = make_user(Role.SUPERVISOR)
+    grid = Area(level="grid", name_en="Grid 7", name_zh="第七网格", code="T-G7")
+    session.add(grid)
+    session.commit()
+    person = session.get(Person, need.person_id)
+    assert person is not None
+    person.area_id = grid.id
+    session.commit()
+    with pytest.raises(services.NotAllowed):  # a supervisor of another area
+        services.transition(session, referral, "approve", make_user(Role.SUPERVISOR), policy=policy)
+    supervisor = make_user(Role.SUPERVISOR, area_id=grid.id)
     assert services.transition(session, referral, "approve", supervisor, policy=policy).status == S.APPROVED
 
 
@@ -141,7 +152,7 @@ def test_the_whole_lifecycle_to_an_outcome(
     services.transition(session, referral, "start", provider)
     done = services.transition(session, referral, "complete", provider, reason="got_help", note="Started Monday")
     assert done.status == S.COMPLETED
-    events = services.timeline(session, [need.id])[0][1]
+    events = services.timeline(session, [need.id])[0][2]
     assert [e.to_status for e in events][-1] == S.COMPLETED and events[-1].reason_code == "got_help"
     assert all(e.actor_id for e in events)
 
@@ -255,3 +266,99 @@ def test_twenty_concurrent_acceptances_of_the_last_place_give_exactly_one(
         assert fresh.get(Offer, offer.id).capacity == 0  # type: ignore[union-attr]
         accepted = fresh.exec(select(Referral).where(Referral.status == S.ACCEPTED)).all()
         assert len(accepted) == 1
+
+
+HTMX = {"HX-Request": "true"}
+
+
+def test_the_inbox_shows_the_code_and_the_need_but_not_the_name(
+    client: FlaskClient,
+    login: Callable[[User], FlaskClient],
+    session: Session,
+    need: Need,
+    provider: User,
+    make_user: Callable[..., User],
+    make_offer: Callable[..., Offer],
+) -> None:
+    referral_in(session, need, kitchen(make_offer, provider), S.SENT)
+    referral_in(session, need, kitchen(make_offer, make_user(Role.PROVIDER), title="别家的岗位"), S.SENT)
+    login(provider)
+    html = client.get("/referrals/inbox").get_data(as_text=True)
+    assert "XA-T-0100" in html and "想找后厨的工作" in html and "后厨帮工" in html
+    assert "王 测试" not in html and "别家的岗位" not in html
+
+
+def test_the_provider_accepts_inline_and_without_javascript(
+    client: FlaskClient,
+    login: Callable[[User], FlaskClient],
+    session: Session,
+    need: Need,
+    provider: User,
+    make_offer: Callable[..., Offer],
+) -> None:
+    offer = kitchen(make_offer, provider, capacity=2)
+    first, second = referral_in(session, need, offer, S.SENT), referral_in(session, need, offer, S.SENT)
+    login(provider)
+    response = client.post(f"/referrals/{first.id}/act", data={"action": "accept"}, headers=HTMX)
+    assert response.status_code == 200 and response.get_data(as_text=True).lstrip().startswith('<section id="inbox"')
+    response = client.post(f"/referrals/{second.id}/act", data={"action": "waitlist"})
+    assert response.status_code == 303 and response.headers["Location"] == "/referrals/inbox"
+    declined = client.post(f"/referrals/{second.id}/act", data={"action": "decline"}, headers=HTMX)
+    assert declined.status_code == 422 and "Choose a reason" in declined.get_data(as_text=True)
+    session.refresh(first)
+    session.refresh(second)
+    assert (first.status, second.status) == (S.ACCEPTED, S.WAITLISTED)
+
+
+def test_the_provider_cannot_withdraw_and_others_cannot_act(
+    client: FlaskClient,
+    login: Callable[[User], FlaskClient],
+    session: Session,
+    need: Need,
+    provider: User,
+    make_user: Callable[..., User],
+    make_offer: Callable[..., Offer],
+) -> None:
+    referral = referral_in(session, need, kitchen(make_offer, provider), S.SENT)
+    login(provider)
+    assert client.post(f"/referrals/{referral.id}/act", data={"action": "withdraw"}).status_code == 400
+    login(make_user(Role.PROVIDER))
+    assert client.post(f"/referrals/{referral.id}/act", data={"action": "accept"}).status_code == 404
+    login(make_user(Role.CASEWORKER))
+    assert client.post(f"/referrals/{referral.id}/act", data={"action": "withdraw"}).status_code == 404
+
+
+def test_the_caseworker_withdraws_from_the_persons_page(
+    client: FlaskClient,
+    login: Callable[[User], FlaskClient],
+    session: Session,
+    need: Need,
+    caseworker: User,
+    provider: User,
+    make_offer: Callable[..., Offer],
+) -> None:
+    referral = referral_in(session, need, kitchen(make_offer, provider), S.SENT)
+    login(caseworker)
+    response = client.post(f"/referrals/{referral.id}/act", data={"action": "withdraw", "reason": "found_elsewhere"})
+    assert response.status_code == 303 and response.headers["Location"] == f"/people/{need.person_id}"
+    session.refresh(referral)
+    assert referral.status == S.WITHDRAWN
+
+
+def test_the_persons_page_shows_each_referral_with_its_steps(
+    client: FlaskClient,
+    login: Callable[[User], FlaskClient],
+    session: Session,
+    need: Need,
+    caseworker: User,
+    provider: User,
+    make_offer: Callable[..., Offer],
+) -> None:
+    offer = kitchen(make_offer, provider, title="后厨帮工（时间线）")
+    referral = services.approve_match(session, LiveIndex(), caseworker, need, offer.id, services.Policy())
+    services.transition(session, referral, "decline", provider, reason="missing_documents", note="需要身份证复印件")
+    login(caseworker)
+    html = client.get(f"/people/{need.person_id}").get_data(as_text=True)
+    assert "后厨帮工（时间线）" in html
+    for step in ("Proposed", "Approved", "Sent to provider", "Declined", "Documents missing", "需要身份证复印件"):
+        assert step in html

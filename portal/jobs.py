@@ -1,0 +1,169 @@
+"""Periodic work, one idempotent command: `flask --app wsgi run-due-jobs`, safe from cron every few
+minutes. Running it twice does nothing more than running it once: each step looks at state
+(statuses, `reminded_at`, follow-up keys) rather than at when it last ran."""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, func, select
+
+from portal.db import session_scope
+from portal.matches.services import LiveIndex, live_index
+from portal.models import (
+    Category,
+    ContactLog,
+    FollowUp,
+    FollowUpKind,
+    Need,
+    Offer,
+    Person,
+    Referral,
+    ReferralEvent,
+    ReferralStatus,
+    User,
+    utcnow,
+)
+from portal.notifications.services import notify
+from portal.referrals import services as referrals
+
+EMPLOYMENT_CHECKS = (
+    (30, FollowUpKind.EMPLOYMENT_30),
+    (90, FollowUpKind.EMPLOYMENT_90),
+    (180, FollowUpKind.EMPLOYMENT_180),
+)
+
+
+@dataclass
+class Report:
+    """What one run did, for the log and the tests."""
+
+    expired: int = 0
+    reminded: int = 0
+    follow_ups: dict[str, int] = field(default_factory=dict)
+
+
+def _follow_up(
+    session: Session, kind: FollowUpKind, person: Person, due: date, referral: Referral | None = None
+) -> bool:
+    """Open a follow-up once per occasion; False when it already exists."""
+    key = f"{kind}:{person.id}:{referral.id if referral else ''}:{due.isoformat()}"
+    if session.exec(select(FollowUp.id).where(FollowUp.key == key)).first() is not None:
+        return False
+    session.add(
+        FollowUp(key=key, kind=kind, person_id=person.id, referral_id=referral.id if referral else None, due_on=due)
+    )
+    try:
+        session.commit()
+    except IntegrityError:  # another run made it a moment ago
+        session.rollback()
+        return False
+    notify(session, person.caseworker_id, f"follow_up_{kind}", "/", person=person.code)
+    session.commit()
+    return True
+
+
+def expire_and_remind(session: Session, live: LiveIndex, now: datetime, grace: timedelta, report: Report) -> None:
+    """Remind providers a day before the answer is due; expire what stays unanswered past the grace."""
+    waiting = (ReferralStatus.SENT, ReferralStatus.WAITLISTED)
+    for referral in session.exec(
+        select(Referral).where(col(Referral.status).in_(waiting), col(Referral.respond_by) < now - grace)
+    ).all():
+        try:
+            referrals.transition(session, referral, "expire", None, note="no answer in time", live=live)
+            report.expired += 1
+        except referrals.IllegalTransition:  # answered meanwhile
+            session.rollback()
+    due_soon = select(Referral).where(
+        col(Referral.status).in_(waiting),
+        col(Referral.reminded_at).is_(None),
+        col(Referral.respond_by) < now + timedelta(days=1),
+    )
+    for referral in session.exec(due_soon).all():
+        offer = session.get(Offer, referral.offer_id)
+        if offer is None:
+            continue
+        staff = (
+            list(session.exec(select(User.id).where(User.organization_id == offer.organization_id)))
+            if offer.organization_id
+            else [offer.volunteer_id]
+        )
+        for user_id in staff:
+            notify(session, user_id, "referral_reminder", "/referrals/inbox", offer=offer.title)
+        referral.reminded_at = now
+        session.commit()
+        report.reminded += 1
+
+
+def contact_follow_ups(session: Session, today: date, allowed_gap: dict[str, int], report: Report) -> None:
+    """People out of contact for longer than their programme allows, and next contacts overdue."""
+    last_contact = dict(
+        session.exec(
+            select(ContactLog.person_id, func.max(ContactLog.occurred_on)).group_by(col(ContactLog.person_id))
+        ).all()
+    )
+    for person in session.exec(select(Person).where(col(Person.caseworker_id).is_not(None))).all():
+        gap = allowed_gap.get(person.programme or "", allowed_gap["default"])
+        last = last_contact.get(person.id) or person.created_at.date()
+        if (today - last).days > gap and _follow_up(session, FollowUpKind.LOST_CONTACT, person, last + timedelta(gap)):
+            report.follow_ups["lost_contact"] = report.follow_ups.get("lost_contact", 0) + 1
+        due = person.next_contact_due
+        if due is not None and due < today and _follow_up(session, FollowUpKind.CONTACT_OVERDUE, person, due):
+            report.follow_ups["contact_overdue"] = report.follow_ups.get("contact_overdue", 0) + 1
+
+
+def referral_follow_ups(session: Session, now: datetime, report: Report) -> None:
+    """Referrals waiting on a provider past the deadline; jobs followed up 30, 90 and 180 days in."""
+    rows = session.exec(
+        select(Referral, Need, Person)
+        .join(Need, col(Need.id) == Referral.need_id)
+        .join(Person, col(Person.id) == Need.person_id)
+        .where(col(Referral.status).in_((ReferralStatus.SENT, ReferralStatus.WAITLISTED, ReferralStatus.IN_PROGRESS)))
+    ).all()
+    for referral, _need, person in rows:
+        if referral.status != ReferralStatus.IN_PROGRESS:
+            if referral.respond_by and referral.respond_by < now:
+                if _follow_up(session, FollowUpKind.REFERRAL_OVERDUE, person, referral.respond_by.date(), referral):
+                    report.follow_ups["referral_overdue"] = report.follow_ups.get("referral_overdue", 0) + 1
+            continue
+        offer = session.get(Offer, referral.offer_id)
+        if offer is None or offer.category != Category.EMPLOYMENT:
+            continue
+        started = session.exec(
+            select(func.min(ReferralEvent.at)).where(
+                ReferralEvent.referral_id == referral.id, ReferralEvent.to_status == ReferralStatus.IN_PROGRESS
+            )
+        ).one()
+        if started is None:
+            continue
+        for days, kind in EMPLOYMENT_CHECKS:
+            due = started.date() + timedelta(days=days)
+            if due <= now.date() and _follow_up(session, kind, person, due, referral):
+                report.follow_ups[str(kind)] = report.follow_ups.get(str(kind), 0) + 1
+
+
+def run_due_jobs(session: Session, live: LiveIndex, now: datetime, config: dict[str, object]) -> Report:
+    """Everything that is due at `now`; each step safe to repeat."""
+    report = Report()
+    grace = timedelta(days=int(str(config["REFERRAL_EXPIRY_GRACE_DAYS"])))
+    gaps = dict(config["CONTACT_GAP_DAYS"])  # type: ignore[call-overload]
+    expire_and_remind(session, live, now, grace, report)
+    contact_follow_ups(session, now.date(), gaps, report)
+    referral_follow_ups(session, now, report)
+    return report
+
+
+@click.command("run-due-jobs")
+@with_appcontext
+def run_due_jobs_command() -> None:
+    """Expire unanswered referrals, remind providers, and open the follow-ups that are due."""
+    with session_scope() as session:
+        report = run_due_jobs(session, live_index(current_app), utcnow(), current_app.config)
+    click.echo(f"expired {report.expired}, reminded {report.reminded}, follow-ups {report.follow_ups or 'none'}")
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(run_due_jobs_command)

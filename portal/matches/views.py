@@ -1,0 +1,100 @@
+"""The caseworker's matches for a need: ranked offers with reasons, near misses, approve or dismiss."""
+
+import uuid
+
+from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from portal.auth.access import role_required
+from portal.db import get_session
+from portal.htmx import render, wants_partial
+from portal.matches import services
+from portal.models import Role
+from portal.people.services import find_own_need
+from portal.referrals import services as referrals
+from portal.referrals.states import DISMISS_REASONS
+
+bp = Blueprint("matches", __name__, url_prefix="/matches")
+
+
+def policy_for(programme: str | None) -> referrals.Policy:
+    """The programme's approval rule and the provider's answer time, from the configuration."""
+    config = current_app.config
+    return referrals.Policy(
+        supervisor_approval=programme in config["SUPERVISOR_APPROVAL_PROGRAMMES"],
+        response_days=int(config["REFERRAL_RESPONSE_DAYS"]),
+    )
+
+
+def _page(need_id: uuid.UUID, status: int = 200, message: str = "") -> Response:
+    session = get_session()
+    found = find_own_need(session, current_user, need_id) or abort(404)
+    need, person = found
+    result = services.rank_need(session, services.live_index(current_app), need)
+    decided = referrals.decided_offers(session, need.id)
+    return render(
+        "matches/index.html",
+        "matches/_list.html",
+        status=status,
+        need=need,
+        person=person,
+        result=result,
+        decided=decided,
+        dismiss_reasons=DISMISS_REASONS,
+        message=message,
+    )
+
+
+@bp.route("/needs/<uuid:need_id>")
+@role_required(Role.CASEWORKER)
+def index(need_id: uuid.UUID) -> Response:
+    """The ranked eligible offers for one need, with the reasons, and the near misses below."""
+    return _page(need_id)
+
+
+@bp.route("/needs/<uuid:need_id>/approve", methods=["POST"])
+@role_required(Role.CASEWORKER)
+def approve(need_id: uuid.UUID) -> Response:
+    """Approve one ranked offer: it becomes a referral (sent, or waiting for a supervisor)."""
+    session = get_session()
+    need, person = find_own_need(session, current_user, need_id) or abort(404)
+    try:
+        offer_id = uuid.UUID(request.form.get("offer_id", ""))
+        referral = referrals.approve_match(
+            session, services.live_index(current_app), current_user, need, offer_id, policy_for(person.programme)
+        )
+    except ValueError:
+        message = _("This offer can no longer be referred to: it is full, closed, or no longer eligible.")
+        return _answer(need_id, message, 409)
+    if referral.status == "proposed":
+        message = _("Referral proposed; it waits for a supervisor's approval.")
+    else:
+        message = _("Referral sent to the provider.")
+    return _answer(need_id, message)
+
+
+@bp.route("/needs/<uuid:need_id>/dismiss", methods=["POST"])
+@role_required(Role.CASEWORKER)
+def dismiss(need_id: uuid.UUID) -> Response:
+    """Set a ranked offer aside for this need, with a reason from the list."""
+    session = get_session()
+    need, _person = find_own_need(session, current_user, need_id) or abort(404)
+    reason = request.form.get("reason", "")
+    try:
+        offer_id = uuid.UUID(request.form.get("offer_id", ""))
+    except ValueError:
+        abort(400)
+    if reason not in DISMISS_REASONS:
+        return _answer(need_id, _("Choose why this offer does not fit."), 422)
+    referrals.dismiss_match(session, current_user, need, offer_id, reason, request.form.get("note", "")[:2000])
+    return _answer(need_id, _("Offer set aside for this need."))
+
+
+def _answer(need_id: uuid.UUID, message: str, status: int = 200) -> Response:
+    """htmx gets the refreshed list inline; without JavaScript, the page again after a redirect."""
+    if wants_partial() or status != 200:
+        return _page(need_id, status, message)
+    flash(message, "success")
+    return redirect(url_for("matches.index", need_id=need_id), code=303)

@@ -1,0 +1,1 @@
+"""People on caseloads: profiles, needs assessments and the contact log."""

@@ -1,0 +1,370 @@
+"""People on caseloads: who sees whom, duplicates, and the changes caseworkers make.
+
+Every lookup returns None both for a record that does not exist and for one the user may not
+see, so nobody can probe another caseload by trying ids.
+"""
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
+
+from portal.models import Area, ContactLog, Need, NeedStatus, Person, Role, User, utcnow
+from portal.people.forms import ContactForm, NeedForm, PersonForm, local_today, phone_key
+
+CODE_PREFIX = "XA"
+# How many times to take the next free code when another caseworker took it at the same moment.
+CODE_ATTEMPTS = 5
+
+
+class NotAllowed(PermissionError):
+    """The user may not change this person's record."""
+
+
+def months_between(start: date, today: date) -> int:
+    """Whole months from the start of the programme to today (0 before it starts)."""
+    months = (today.year - start.year) * 12 + today.month - start.month - (today.day < start.day)
+    return max(0, months)
+
+
+def age_on(birth_date: date, today: date) -> int:
+    return today.year - birth_date.year - ((today.month, today.day) < (birth_date.month, birth_date.day))
+
+
+# --- Who sees whom ---------------------------------------------------------------------------
+
+
+def areas_within(area_id: uuid.UUID) -> SelectOfScalar[uuid.UUID]:
+    """The ids of an area and every area below it (a district's streets and their grids)."""
+    tree = select(Area.id).where(Area.id == area_id).cte("area_tree", recursive=True)
+    tree = tree.union_all(select(Area.id).where(Area.parent_id == tree.c.id))
+    return select(tree.c.id)
+
+
+def visibility(user: User) -> sa.ColumnElement[bool]:
+    """Which people a user may see: a caseworker their caseload, a supervisor their areas."""
+    if user.role == Role.CASEWORKER:
+        return col(Person.caseworker_id) == user.id
+    if user.role == Role.SUPERVISOR and user.area_id is not None:
+        return col(Person.area_id).in_(areas_within(user.area_id))
+    # Administrators, providers, volunteers, and supervisors without an area see nobody.
+    return sa.false()
+
+
+def visible_people_query(user: User) -> SelectOfScalar[Person]:
+    """A query for the people this user may see; add filters and an order to it."""
+    return select(Person).where(visibility(user))
+
+
+def find_person(session: Session, user: User, person_id: uuid.UUID) -> Person | None:
+    """The person if this user may see them; missing and not-yours look the same."""
+    return session.exec(visible_people_query(user).where(Person.id == person_id)).first()
+
+
+def is_caseworker_of(user: User, person: Person) -> bool:
+    """Only the person's own caseworker changes their record."""
+    return user.role == Role.CASEWORKER and person.caseworker_id == user.id
+
+
+def find_own_person(session: Session, user: User, person_id: uuid.UUID) -> Person | None:
+    """The person if this user is their caseworker; missing and not-yours look the same."""
+    person = session.get(Person, person_id)
+    return person if person is not None and is_caseworker_of(user, person) else None
+
+
+def find_own_need(session: Session, user: User, need_id: uuid.UUID) -> tuple[Need, Person] | None:
+    """A need with its person, if this user is the person's caseworker."""
+    need = session.get(Need, need_id)
+    if need is None:
+        return None
+    person = find_own_person(session, user, need.person_id)
+    return (need, person) if person is not None else None
+
+
+def _check_caseworker(user: User, person: Person) -> None:
+    if not is_caseworker_of(user, person):
+        raise NotAllowed("only the person's caseworker changes their record")
+
+
+# --- The caseload ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaseloadRow:
+    person: Person
+    open_needs: int
+    last_contact: date | None
+    caseworker: User | None
+    area: Area | None
+
+    def overdue(self, today: date) -> bool:
+        due = self.person.next_contact_due
+        return due is not None and due < today
+
+
+def caseload(session: Session, user: User, caseworker_id: uuid.UUID | None = None) -> list[CaseloadRow]:
+    """The people a user sees, soonest next contact first, with their open needs and last contact."""
+    seen = visibility(user)
+    query = visible_people_query(user)
+    if caseworker_id is not None:
+        query = query.where(Person.caseworker_id == caseworker_id)
+    people = list(
+        session.exec(
+            query.order_by(col(Person.next_contact_due).is_(None), col(Person.next_contact_due), col(Person.code))
+        )
+    )
+    open_needs = dict(
+        session.exec(
+            select(Need.person_id, func.count())
+            .join(Person, col(Person.id) == Need.person_id)
+            .where(seen, Need.status == NeedStatus.OPEN)
+            .group_by(col(Need.person_id))
+        ).all()
+    )
+    last_contacts = dict(
+        session.exec(
+            select(ContactLog.person_id, func.max(ContactLog.occurred_on))
+            .join(Person, col(Person.id) == ContactLog.person_id)
+            .where(seen)
+            .group_by(col(ContactLog.person_id))
+        ).all()
+    )
+    caseworkers = _users(session, {p.caseworker_id for p in people if p.caseworker_id})
+    areas = _areas(session, {p.area_id for p in people if p.area_id})
+    return [
+        CaseloadRow(
+            person=person,
+            open_needs=open_needs.get(person.id, 0),
+            last_contact=last_contacts.get(person.id),
+            caseworker=caseworkers.get(person.caseworker_id) if person.caseworker_id else None,
+            area=areas.get(person.area_id) if person.area_id else None,
+        )
+        for person in people
+    ]
+
+
+def caseworkers_seen_by(session: Session, user: User) -> list[User]:
+    """The caseworkers holding the people a user sees, for the supervisor's filter."""
+    holders = select(Person.caseworker_id).where(visibility(user))
+    return list(session.exec(select(User).where(col(User.id).in_(holders)).order_by(col(User.name))))
+
+
+def _users(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, User]:
+    if not ids:
+        return {}
+    return {user.id: user for user in session.exec(select(User).where(col(User.id).in_(ids)))}
+
+
+def _areas(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, Area]:
+    if not ids:
+        return {}
+    return {area.id: area for area in session.exec(select(Area).where(col(Area.id).in_(ids)))}
+
+
+# --- Likely duplicates -----------------------------------------------------------------------
+
+SAME_PHONE = "same_phone"
+SAME_ID_NUMBER = "same_id_number"
+SIMILAR_NAME = "similar_name_and_birth_date"
+
+
+@dataclass
+class Duplicate:
+    """Someone already recorded who may be the same person, and why we think so."""
+
+    person: Person
+    caseworker: User | None
+    area: Area | None
+    reasons: list[str] = field(default_factory=list)
+
+    def shown_in_full_to(self, user: User) -> bool:
+        """Names and phone numbers only for the user's own caseload; others see the code."""
+        return is_caseworker_of(user, self.person)
+
+
+def _person_phone_key() -> sa.ColumnElement[str]:
+    """phone_key() of Person.phone, in SQL: numbers are typed with spaces, dashes, brackets, +86."""
+    digits: sa.ColumnElement[str] = func.replace(Person.phone, " ", "")
+    for character in ("-", "(", ")", "+"):
+        digits = func.replace(digits, character, "")
+    return sa.case(
+        (sa.and_(func.length(digits) == 13, digits.startswith("86")), func.substr(digits, 3)),
+        else_=digits,
+    )
+
+
+def name_key(name: str) -> str:
+    """A name without spaces (any width) or middle dots, in one case: "Li  Ming" is "liming"."""
+    return re.sub(r"[\s·•・.]", "", name).casefold()
+
+
+def similar_names(first: str, second: str) -> bool:
+    """The same name, or one inside the other when both have two characters or more."""
+    a, b = name_key(first), name_key(second)
+    if not a or not b:
+        return False
+    return a == b or (min(len(a), len(b)) >= 2 and (a in b or b in a))
+
+
+def find_duplicates(
+    session: Session,
+    full_name: str,
+    phone: str,
+    id_number: str,
+    birth_date: date | None,
+    exclude: uuid.UUID | None = None,
+) -> list[Duplicate]:
+    """Everyone recorded, on any caseload, with the same phone, the same ID number, or a similar
+    name and the same birth date. Nothing is merged: the caseworker decides."""
+    found: dict[uuid.UUID, Duplicate] = {}
+
+    def note(people: list[Person], reason: str) -> None:
+        for person in people:
+            if person.id != exclude:
+                found.setdefault(person.id, Duplicate(person, None, None)).reasons.append(reason)
+
+    if phone_key(phone):
+        note(list(session.exec(select(Person).where(_person_phone_key() == phone_key(phone)))), SAME_PHONE)
+    if id_number:
+        key = id_number.replace(" ", "").upper()
+        same_id = select(Person).where(func.upper(func.replace(col(Person.id_number), " ", "")) == key)
+        note(list(session.exec(same_id)), SAME_ID_NUMBER)
+    if birth_date is not None:
+        born_same_day = session.exec(select(Person).where(Person.birth_date == birth_date))
+        note([p for p in born_same_day if similar_names(p.full_name, full_name)], SIMILAR_NAME)
+    duplicates = sorted(found.values(), key=lambda d: d.person.code)
+    caseworkers = _users(session, {d.person.caseworker_id for d in duplicates if d.person.caseworker_id})
+    areas = _areas(session, {d.person.area_id for d in duplicates if d.person.area_id})
+    for duplicate in duplicates:
+        holder, area = duplicate.person.caseworker_id, duplicate.person.area_id
+        duplicate.caseworker = caseworkers.get(holder) if holder else None
+        duplicate.area = areas.get(area) if area else None
+    return duplicates
+
+
+# --- Changes ---------------------------------------------------------------------------------
+
+
+def _next_code(session: Session, year: int) -> str:
+    """The next free code of the year: XA-2026-0001, XA-2026-0002, … (five digits after 9999)."""
+    prefix = f"{CODE_PREFIX}-{year}-"
+    codes = select(Person.code).where(col(Person.code).startswith(prefix, autoescape=True))
+    # Longest first, so XA-2026-10000 comes before XA-2026-9999.
+    last = session.exec(codes.order_by(func.length(Person.code).desc(), col(Person.code).desc())).first()
+    tail = last[len(prefix) :] if last else ""
+    number = int(tail) + 1 if tail.isdigit() else 1
+    return f"{prefix}{number:04d}"
+
+
+def _apply(person: Person, form: PersonForm, today: date) -> None:
+    values = form.model_dump(exclude={"age", "skills", "birth_date"})
+    for name, value in values.items():
+        setattr(person, name, value)
+    person.birth_date = form.birth_date_or_estimate(today)
+    person.skills = form.skill_list()
+
+
+def create_person(session: Session, user: User, form: PersonForm) -> Person:
+    """Record a new person on the caseworker's own caseload, under the next free code.
+
+    :raise NotAllowed: if the user is not a caseworker.
+    """
+    if user.role != Role.CASEWORKER:
+        raise NotAllowed("only caseworkers record people")
+    caseworker_id = user.id
+    today = local_today()
+    for attempt in range(CODE_ATTEMPTS):
+        person = Person(code=_next_code(session, today.year), caseworker_id=caseworker_id, full_name=form.full_name)
+        _apply(person, form, today)
+        session.add(person)
+        try:
+            session.commit()
+        except IntegrityError:
+            # Another caseworker took the same code between our read and our write (PostgreSQL;
+            # SQLite's write lock makes this impossible). Anything else is a real error.
+            session.rollback()
+            taken = session.exec(select(Person.id).where(Person.code == person.code)).first() is not None
+            if not taken or attempt == CODE_ATTEMPTS - 1:
+                raise
+            continue
+        return person
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _lock(session: Session, person: Person) -> Person:
+    """Re-read the person under a row lock, so two saves cannot interleave (PostgreSQL)."""
+    locked = session.exec(select(Person).where(Person.id == person.id).with_for_update()).one()
+    session.refresh(locked)
+    return locked
+
+
+def update_person(session: Session, user: User, person: Person, form: PersonForm) -> Person:
+    """Save the caseworker's changes to a person's profile; the code and caseworker stay."""
+    _check_caseworker(user, person)
+    person = _lock(session, person)
+    _apply(person, form, local_today())
+    person.updated_at = utcnow()
+    session.commit()
+    return person
+
+
+def needs_of(session: Session, person: Person) -> list[Need]:
+    """Open needs first, most urgent first, then the newest."""
+    is_open = sa.case((col(Need.status) == NeedStatus.OPEN, 0), else_=1)
+    query = select(Need).where(Need.person_id == person.id)
+    return list(
+        session.exec(query.order_by(is_open, col(Need.urgency).desc(), col(Need.created_at).desc(), col(Need.id)))
+    )
+
+
+def add_need(session: Session, user: User, person: Person, form: NeedForm) -> Need:
+    """Record one need from the needs assessment; it starts open."""
+    _check_caseworker(user, person)
+    need = Need(person_id=person.id, created_by_id=user.id, **form.model_dump())
+    session.add(need)
+    session.commit()
+    return need
+
+
+def set_need_status(session: Session, user: User, need: Need, status: NeedStatus) -> Need:
+    """Mark a need met or closed, or open it again."""
+    person = session.get(Person, need.person_id)
+    if person is None:
+        raise NotAllowed("the need has no person")
+    _check_caseworker(user, person)
+    need = session.exec(select(Need).where(Need.id == need.id).with_for_update()).one()
+    need.status = status
+    session.commit()
+    return need
+
+
+def contacts_of(session: Session, person: Person) -> list[ContactLog]:
+    """The contact log, newest first."""
+    query = select(ContactLog).where(ContactLog.person_id == person.id)
+    return list(session.exec(query.order_by(col(ContactLog.occurred_on).desc(), col(ContactLog.created_at).desc())))
+
+
+def log_contact(session: Session, user: User, person: Person, form: ContactForm) -> ContactLog:
+    """Record a contact; a next contact date given with it becomes the person's next contact due."""
+    _check_caseworker(user, person)
+    person = _lock(session, person)
+    contact = ContactLog(
+        person_id=person.id,
+        caseworker_id=user.id,
+        kind=form.kind,
+        occurred_on=form.occurred_on,
+        outcome=form.outcome,
+        note=form.note,
+    )
+    session.add(contact)
+    if form.next_contact_due is not None:
+        person.next_contact_due = form.next_contact_due
+        person.updated_at = utcnow()
+    session.commit()
+    return contact

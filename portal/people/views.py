@@ -1,0 +1,263 @@
+"""People pages: the caseload, a person's page, their profile form, needs and contact log."""
+
+import uuid
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlmodel import Session, col, select
+from werkzeug.wrappers import Response
+
+from portal.auth.access import role_required
+from portal.db import get_session
+from portal.forms import validate
+from portal.htmx import render, wants_partial
+from portal.models import Area, NeedStatus, Person, Role, User
+from portal.people import services
+from portal.people.forms import PERSON_LIST_FIELDS, ContactForm, NeedForm, NeedStatusForm, PersonForm, local_today
+from portal.people.services import age_on
+from portal.referrals.services import timeline
+from portal.referrals.states import WITHDRAW_REASONS, actions_from
+
+bp = Blueprint("people", __name__, url_prefix="/people")
+
+VIEWERS = (Role.CASEWORKER, Role.SUPERVISOR)
+
+
+def _areas(session: Session) -> list[Area]:
+    return list(session.exec(select(Area).order_by(Area.code)))
+
+
+def _parse_uuid(value: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value) if value else None
+    except ValueError:
+        return None
+
+
+@bp.route("/")
+@role_required(*VIEWERS)
+def index() -> Response:
+    """A caseworker's caseload; a supervisor's people across their areas, filtered by caseworker."""
+    session = get_session()
+    chosen = _parse_uuid(request.args.get("caseworker")) if current_user.role == Role.SUPERVISOR else None
+    rows = services.caseload(session, current_user, chosen)
+    caseworkers = services.caseworkers_seen_by(session, current_user) if current_user.role == Role.SUPERVISOR else []
+    return render(
+        "people/index.html",
+        "people/_caseload.html",
+        rows=rows,
+        caseworkers=caseworkers,
+        chosen=chosen,
+        today=local_today(),
+    )
+
+
+# --- A person's page ---------------------------------------------------------------------------
+
+
+def _page_context(session: Session, person: Person, **forms: object) -> dict[str, object]:
+    """What a person's page shows; `forms` carries a needs or contact form typed so far."""
+    contacts = services.contacts_of(session, person)
+    needs = services.needs_of(session, person)
+    context: dict[str, object] = {
+        "person": person,
+        "area": session.get(Area, person.area_id) if person.area_id else None,
+        "caseworker": session.get(User, person.caseworker_id) if person.caseworker_id else None,
+        "needs": needs,
+        "contacts": contacts,
+        "contact_authors": _names(session, {c.caseworker_id for c in contacts if c.caseworker_id}),
+        "can_edit": services.is_caseworker_of(current_user, person),
+        "masked_id_number": mask_id_number(person.id_number),
+        "age": age_on(person.birth_date, local_today()) if person.birth_date else None,
+        "today": local_today(),
+        "referrals": timeline(session, [need.id for need in needs]),
+        "actions_from": actions_from,
+        "withdraw_reasons": WITHDRAW_REASONS,
+        "need_form": {"urgency": "2"},
+        "need_errors": {},
+        "contact_form": {"occurred_on": local_today().isoformat()},
+        "contact_errors": {},
+    }
+    context.update(forms)
+    return context
+
+
+def mask_id_number(number: str) -> str:
+    """Enough of an ID number to recognise it; the whole number is on the caseworker's edit form."""
+    if len(number) <= 8:
+        return "*" * len(number)
+    return number[:4] + "*" * (len(number) - 8) + number[-4:]
+
+
+def _names(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Who logged each contact: a person may have been handed over since."""
+    if not ids:
+        return {}
+    return {user.id: user.name for user in session.exec(select(User).where(col(User.id).in_(ids)))}
+
+
+@bp.route("/<uuid:person_id>")
+@role_required(*VIEWERS)
+def detail(person_id: uuid.UUID) -> str:
+    """A person's profile, needs, contact log and referrals."""
+    session = get_session()
+    person = services.find_person(session, current_user, person_id) or abort(404)
+    return render_template("people/detail.html", **_page_context(session, person))
+
+
+# --- The profile form ----------------------------------------------------------------------------
+
+
+def _form_errors(
+    session: Session, data: PersonForm | None, errors: dict[str, str], person: Person | None
+) -> dict[str, str]:
+    """Rules the schema cannot check alone: the area exists, and a new next-contact date is not past."""
+    if data is None:
+        return errors
+    if session.get(Area, data.area_id) is None:
+        errors = {**errors, "area_id": _("Choose one of the options.")}
+    due = data.next_contact_due
+    # An overdue date already on the record may stay while other fields are edited.
+    if due is not None and due < local_today() and (person is None or due != person.next_contact_due):
+        errors = {**errors, "next_contact_due": _("The next contact cannot be in the past.")}
+    return errors
+
+
+def _typed_values() -> dict[str, object]:
+    form: dict[str, object] = dict(request.form.to_dict(flat=True))
+    for name in PERSON_LIST_FIELDS:
+        form[name] = request.form.getlist(name)
+    return form
+
+
+def _form_page(session: Session, person: Person | None, form: dict[str, object], **context: object) -> str:
+    return render_template(
+        "people/form.html",
+        person=person,
+        form=form,
+        areas=_areas(session),
+        errors=context.pop("errors", {}),
+        duplicates=context.pop("duplicates", []),
+        **context,
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@role_required(Role.CASEWORKER)
+def create() -> Response | str | tuple[str, int]:
+    """Record a new person on one's caseload, after a look for people already recorded."""
+    session = get_session()
+    if request.method == "GET":
+        return _form_page(session, None, {})
+    data, errors = validate(PersonForm, request.form, PERSON_LIST_FIELDS)
+    errors = _form_errors(session, data, errors, None)
+    if data is None or errors:
+        return _form_page(session, None, _typed_values(), errors=errors), 422
+    duplicates = services.find_duplicates(
+        session, data.full_name, data.phone, data.id_number, data.birth_date_or_estimate(local_today())
+    )
+    # The box names the people it was ticked for: if the typing changed and finds someone new,
+    # the caseworker is asked again.
+    confirmed = set(request.form.get("different_from", "").split(","))
+    if duplicates and not {d.person.code for d in duplicates} <= confirmed:
+        return _form_page(session, None, _typed_values(), duplicates=duplicates), 409
+    person = services.create_person(session, current_user, data)
+    flash(_("%(code)s is recorded on your caseload.", code=person.code), "success")
+    return redirect(url_for("people.detail", person_id=person.id), code=303)
+
+
+def _form_values(person: Person) -> dict[str, object]:
+    values = {name: getattr(person, name) for name in PersonForm.model_fields if hasattr(person, name)}
+    values["skills"] = ", ".join(person.skills)
+    return {k: ("" if v is None else v) for k, v in values.items()}
+
+
+@bp.route("/<uuid:person_id>/edit", methods=["GET", "POST"])
+@role_required(Role.CASEWORKER)
+def update(person_id: uuid.UUID) -> Response | str | tuple[str, int]:
+    """Edit the profile of a person on one's caseload."""
+    session = get_session()
+    person = services.find_own_person(session, current_user, person_id) or abort(404)
+    if request.method == "GET":
+        return _form_page(session, person, _form_values(person))
+    data, errors = validate(PersonForm, request.form, PERSON_LIST_FIELDS)
+    errors = _form_errors(session, data, errors, person)
+    if data is None or errors:
+        return _form_page(session, person, _typed_values(), errors=errors), 422
+    person = services.update_person(session, current_user, person, data)
+    flash(_("Profile saved."), "success")
+    # Editing does not stop for duplicates, but a shared phone or ID number is worth a look.
+    shared = services.find_duplicates(session, "", person.phone, person.id_number, None, exclude=person.id)
+    if shared:
+        codes = ", ".join(d.person.code for d in shared)
+        flash(
+            _("The same phone or ID number is recorded for %(codes)s. Check that this is right.", codes=codes),
+            "warning",
+        )
+    return redirect(url_for("people.detail", person_id=person.id), code=303)
+
+
+# --- Needs assessment and contact log: htmx swaps the section, plain forms reload the page --------
+
+
+def _section(session: Session, person: Person, partial: str, anchor: str, status: int, **forms: object) -> Response:
+    """After a change: the section alone for htmx, the whole page for an invalid plain form."""
+    if status < 400 and not wants_partial():
+        return redirect(url_for("people.detail", person_id=person.id, _anchor=anchor), code=303)
+    return render("people/detail.html", partial, status=status, **_page_context(session, person, **forms))
+
+
+@bp.route("/<uuid:person_id>/needs", methods=["POST"])
+@role_required(Role.CASEWORKER)
+def add_need(person_id: uuid.UUID) -> Response:
+    """Add a need from the needs assessment."""
+    session = get_session()
+    person = services.find_own_person(session, current_user, person_id) or abort(404)
+    data, errors = validate(NeedForm, request.form)
+    if data is None:
+        typed = request.form.to_dict(flat=True)
+        return _section(session, person, "people/_needs.html", "needs", 422, need_form=typed, need_errors=errors)
+    services.add_need(session, current_user, person, data)
+    if not wants_partial():
+        flash(_("Need added."), "success")
+    return _section(session, person, "people/_needs.html", "needs", 200, needs_notice=_("Need added."))
+
+
+@bp.route("/needs/<uuid:need_id>/status", methods=["POST"])
+@role_required(Role.CASEWORKER)
+def need_status(need_id: uuid.UUID) -> Response:
+    """Mark a need met or closed, or open it again."""
+    session = get_session()
+    need, person = services.find_own_need(session, current_user, need_id) or abort(404)
+    data, errors = validate(NeedStatusForm, request.form)
+    if data is None:
+        message = errors.get("status", _("Choose one of the options."))
+        return _section(session, person, "people/_needs.html", "needs", 422, need_status_error=message)
+    services.set_need_status(session, current_user, need, data.status)
+    notice = {
+        NeedStatus.OPEN: _("The need is open again."),
+        NeedStatus.MET: _("The need is marked as met."),
+        NeedStatus.CLOSED: _("The need is closed."),
+    }[data.status]
+    if not wants_partial():
+        flash(notice, "success")
+    return _section(session, person, "people/_needs.html", "needs", 200, needs_notice=notice)
+
+
+@bp.route("/<uuid:person_id>/contacts", methods=["POST"])
+@role_required(Role.CASEWORKER)
+def add_contact(person_id: uuid.UUID) -> Response:
+    """Log a contact, and when the next one is due."""
+    session = get_session()
+    person = services.find_own_person(session, current_user, person_id) or abort(404)
+    data, errors = validate(ContactForm, request.form)
+    if data is None:
+        typed = request.form.to_dict(flat=True)
+        return _section(
+            session, person, "people/_contacts.html", "contacts", 422, contact_form=typed, contact_errors=errors
+        )
+    services.log_contact(session, current_user, person, data)
+    if not wants_partial():
+        flash(_("Contact logged."), "success")
+    return _section(session, person, "people/_contacts.html", "contacts", 200, contacts_notice=_("Contact logged."))
