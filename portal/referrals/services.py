@@ -234,6 +234,11 @@ def approve_match(
     if policy.supervisor_approval:
         notify_supervisors(session, person, referral)
         return referral
+    return approve_and_send(session, referral, user, policy)
+
+
+def approve_and_send(session: Session, referral: Referral, user: User, policy: Policy) -> Referral:
+    """Approve a proposed referral (a supervisor's, where the programme needs one) and send it."""
     transition(session, referral, "approve", user, policy=policy)
     return transition(session, referral, "send", user, policy=policy)
 

@@ -50,17 +50,21 @@ def act(referral_id: uuid.UUID) -> Response:
         abort(400)
     need = session.get(Need, referral.need_id)
     person = session.get(Person, need.person_id) if need else None
+    policy = policy_for(person.programme if person else None)
     try:
-        services.transition(
-            session,
-            referral,
-            action,
-            current_user,
-            reason=request.form.get("reason", ""),
-            note=request.form.get("note", "").strip()[:2000],
-            policy=policy_for(person.programme if person else None),
-            live=live_index(current_app),
-        )
+        if action == "approve":  # an approved referral goes to the provider at once
+            services.approve_and_send(session, referral, current_user, policy)
+        else:
+            services.transition(
+                session,
+                referral,
+                action,
+                current_user,
+                reason=request.form.get("reason", ""),
+                note=request.form.get("note", "").strip()[:2000],
+                policy=policy,
+                live=live_index(current_app),
+            )
     except services.MissingReason:
         return _after(side, person, _("Choose a reason from the list."), 422)
     except services.NoPlaceLeft:

@@ -362,3 +362,25 @@ def test_the_persons_page_shows_each_referral_with_its_steps(
     assert "后厨帮工（时间线）" in html
     for step in ("Proposed", "Approved", "Sent to provider", "Declined", "Documents missing", "需要身份证复印件"):
         assert step in html
+
+
+def test_a_proposal_made_after_a_decline_is_approved_from_the_persons_page(
+    client: FlaskClient,
+    login: Callable[[User], FlaskClient],
+    session: Session,
+    need: Need,
+    caseworker: User,
+    provider: User,
+    make_offer: Callable[..., Offer],
+) -> None:
+    first, second = kitchen(make_offer, provider, title="一号后厨"), kitchen(make_offer, provider, title="二号后厨")
+    live = LiveIndex()
+    referral = services.approve_match(session, live, caseworker, need, first.id, services.Policy())
+    services.transition(session, referral, "decline", provider, reason="no_capacity", live=live)
+    proposed = session.exec(select(Referral).where(Referral.status == S.PROPOSED)).one()
+    assert proposed.offer_id == second.id
+    login(caseworker)
+    session.commit()  # end the test's read snapshot
+    assert client.post(f"/referrals/{proposed.id}/act", data={"action": "approve"}).status_code == 303
+    session.refresh(proposed)
+    assert proposed.status == S.SENT
