@@ -11,9 +11,11 @@ from portal import db, demo, errors, i18n, jobs, labels, migrations
 from portal.auth import access
 from portal.auth.views import bp as auth_bp
 from portal.config import load_config
+from portal.followups.views import bp as followups_bp
 from portal.home.views import bp as home_bp
 from portal.htmx import htmx
 from portal.matches.views import bp as matches_bp
+from portal.notifications import views as notifications
 from portal.offers.views import bp as offers_bp
 from portal.organizations.views import bp as organizations_bp
 from portal.people.views import bp as people_bp
@@ -45,6 +47,18 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     i18n.init_app(app)
     labels.init_app(app)
     errors.init_app(app)
-    for blueprint in (home_bp, auth_bp, offers_bp, organizations_bp, users_bp, people_bp, matches_bp, referrals_bp):
+    notifications.init_app(app)
+    for blueprint in (
+        home_bp,
+        auth_bp,
+        offers_bp,
+        organizations_bp,
+        users_bp,
+        people_bp,
+        matches_bp,
+        referrals_bp,
+        followups_bp,
+        notifications.bp,
+    ):
         app.register_blueprint(blueprint)
     return app

@@ -42,10 +42,21 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         REFERRAL_EXPIRY_GRACE_DAYS=2,
         # Longest gap between contacts each programme allows before a person counts as out of contact.
         CONTACT_GAP_DAYS={"default": 30, "community_detox": 30, "community_rehab": 30},
+        # E-mail. Without an SMTP host nothing is sent: mails wait in the outbox for admins to read.
+        SMTP_HOST="",
+        SMTP_PORT=587,
+        SMTP_USER="",
+        SMTP_PASSWORD="",
+        SMTP_STARTTLS=True,
+        MAIL_FROM="",
+        # Where the portal is reached from outside, e.g. https://bridge.example.org: links in e-mails.
+        PUBLIC_URL="",
     )
     app.config.from_prefixed_env("PORTAL")
     if overrides:
         app.config.update(overrides)
+    if app.config["SMTP_HOST"] and not app.config["MAIL_FROM"]:
+        raise ConfigError("PORTAL_MAIL_FROM must be set when PORTAL_SMTP_HOST is.")
     development = app.config["ENV"] == "development"
     if development:
         app.config["SESSION_COOKIE_SECURE"] = False

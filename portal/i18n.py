@@ -5,7 +5,9 @@ from flask_babel import Babel, get_locale
 from flask_login import current_user
 
 # Babel looks the catalogue up by the parsed locale: "zh_CN" parses to zh_Hans_CN.
-LOCALES = {"en": "en", "zh": "zh_Hans_CN"}
+# English dates and numbers follow British usage (day before month), as in most of the
+# English the programme's partners read; there is no separate English catalogue.
+LOCALES = {"en": "en_GB", "zh": "zh_Hans_CN"}
 
 babel = Babel()
 

@@ -27,6 +27,7 @@ from portal.models import (
     User,
     utcnow,
 )
+from portal.notifications.mail import deliver_outbox
 from portal.notifications.services import notify
 from portal.referrals import services as referrals
 
@@ -44,6 +45,7 @@ class Report:
     expired: int = 0
     reminded: int = 0
     follow_ups: dict[str, int] = field(default_factory=dict)
+    mailed: int = 0
 
 
 def _follow_up(
@@ -153,6 +155,7 @@ def run_due_jobs(session: Session, live: LiveIndex, now: datetime, config: dict[
     expire_and_remind(session, live, now, grace, report)
     contact_follow_ups(session, now.date(), gaps, report)
     referral_follow_ups(session, now, report)
+    report.mailed = deliver_outbox(session, config)
     return report
 
 
@@ -162,7 +165,10 @@ def run_due_jobs_command() -> None:
     """Expire unanswered referrals, remind providers, and open the follow-ups that are due."""
     with session_scope() as session:
         report = run_due_jobs(session, live_index(current_app), utcnow(), current_app.config)
-    click.echo(f"expired {report.expired}, reminded {report.reminded}, follow-ups {report.follow_ups or 'none'}")
+    click.echo(
+        f"expired {report.expired}, reminded {report.reminded}, follow-ups {report.follow_ups or 'none'}, "
+        f"mailed {report.mailed}"
+    )
 
 
 def init_app(app: Flask) -> None:

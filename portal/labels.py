@@ -111,6 +111,12 @@ REFERRAL_LABELS: dict[str, LazyString] = {
     "person_declined": _l("The person does not want it"),
     "already_tried": _l("Already tried"),
     "too_far_in_practice": _l("Too hard to get to"),
+    "follow_up_lost_contact": _l("No contact for too long"),
+    "follow_up_contact_overdue": _l("Next contact overdue"),
+    "follow_up_referral_overdue": _l("Provider has not answered in time"),
+    "follow_up_employment_30": _l("Job follow-up: 30 days"),
+    "follow_up_employment_90": _l("Job follow-up: 90 days"),
+    "follow_up_employment_180": _l("Job follow-up: 180 days"),
     "action_approve": _l("Approve"),
     "action_accept": _l("Accept"),
     "action_decline": _l("Decline"),
@@ -118,7 +124,9 @@ REFERRAL_LABELS: dict[str, LazyString] = {
     "action_start": _l("Start"),
     "action_complete": _l("Record outcome"),
     "action_withdraw": _l("Withdraw"),
-    "phone": _l("Phone"),
+    "contact_via_caseworker": _l("Contact through the caseworker"),
+    "contact_phone": _l("The provider may phone the person"),
+    "contact_visit": _l("Meet at a visit the caseworker arranges"),
 }
 
 URGENCY_LABELS: dict[int, LazyString] = {1: _l("Can wait"), 2: _l("Soon"), 3: _l("Urgent")}

@@ -7,8 +7,12 @@ from werkzeug.wrappers import Response
 
 from portal.auth.access import public
 from portal.db import get_session
+from portal.followups import services as followups
+from portal.followups.views import SNOOZE_CHOICES
 from portal.models import Offer, OfferStatus, Organization, Role, User, VerificationStatus
 from portal.offers.services import own_offers, visible_to_staff
+from portal.people.forms import local_today
+from portal.people.services import caseworker_loads
 
 bp = Blueprint("home", __name__)
 
@@ -33,6 +37,13 @@ def index() -> Response | str:
         context["pending_volunteers"] = session.exec(
             select(func.count()).where(User.role == Role.VOLUNTEER, User.verified_at == None)  # noqa: E711
         ).one()
+    if current_user.role in (Role.CASEWORKER, Role.SUPERVISOR):
+        today = local_today()
+        context["attention"] = followups.attention(session, current_user, today)
+        context["proposals"] = followups.proposals(session, current_user)
+        context["snooze_choices"] = SNOOZE_CHOICES
+    if current_user.role == Role.SUPERVISOR:
+        context["loads"] = caseworker_loads(session, current_user, local_today())
     if current_user.is_staff:
         visible_open = visible_to_staff(select(Offer).where(Offer.status == OfferStatus.OPEN))
         context["open_offers"] = session.exec(select(func.count()).select_from(visible_open.subquery())).one()

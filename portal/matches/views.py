@@ -14,7 +14,7 @@ from portal.matches import services
 from portal.models import Role
 from portal.people.services import find_own_need
 from portal.referrals import services as referrals
-from portal.referrals.states import DISMISS_REASONS
+from portal.referrals.states import CONTACT_METHODS, DISMISS_REASONS
 
 bp = Blueprint("matches", __name__, url_prefix="/matches")
 
@@ -43,6 +43,7 @@ def _page(need_id: uuid.UUID, status: int = 200, message: str = "") -> Response:
         result=result,
         decided=decided,
         dismiss_reasons=DISMISS_REASONS,
+        contact_methods=CONTACT_METHODS,
         message=message,
     )
 
@@ -63,7 +64,13 @@ def approve(need_id: uuid.UUID) -> Response:
     try:
         offer_id = uuid.UUID(request.form.get("offer_id", ""))
         referral = referrals.approve_match(
-            session, services.live_index(current_app), current_user, need, offer_id, policy_for(person.programme)
+            session,
+            services.live_index(current_app),
+            current_user,
+            need,
+            offer_id,
+            policy_for(person.programme),
+            request.form.get("contact_method", "via_caseworker"),
         )
     except ValueError:
         message = _("This offer can no longer be referred to: it is full, closed, or no longer eligible.")

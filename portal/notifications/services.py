@@ -1,14 +1,78 @@
-"""Leaving a message in a user's in-app list. The kind and its parameters are stored, not a
-sentence, so each reader sees it in their own language."""
+"""Leaving a message in a user's in-app list, reading it, and marking it read. The kind and its
+parameters are stored, not a sentence, so each reader sees it in their own language."""
 
 import uuid
+from dataclasses import dataclass
 
-from sqlmodel import Session
+from sqlmodel import Session, col, func, select, update
 
-from portal.models import Notification
+from portal.models import Notification, OutboxMail, User, utcnow
+from portal.notifications.mail import queue_mail
+from portal.notifications.texts import sentence
+
+LIST_LIMIT = 200
 
 
 def notify(session: Session, user_id: uuid.UUID | None, kind: str, link: str = "", **params: str) -> None:
-    """Add a notification (the caller commits, with the change it tells about)."""
-    if user_id is not None:
-        session.add(Notification(user_id=user_id, kind=kind, params=params, link=link))
+    """Add a notification and its e-mail (the caller commits, with the change it tells about)."""
+    if user_id is None:
+        return
+    session.add(Notification(user_id=user_id, kind=kind, params=params, link=link))
+    user = session.get(User, user_id)
+    if user is not None:
+        queue_mail(session, user, kind, link, params)
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A notification as its reader sees it: a sentence in their language and a safe link."""
+
+    notification: Notification
+    text: str
+    href: str | None
+
+    @property
+    def unread(self) -> bool:
+        return self.notification.read_at is None
+
+
+def safe_link(link: str) -> str | None:
+    """Only links inside the portal ("/people/…"): never another site, never a script."""
+    if link.startswith("/") and not link.startswith("//") and "\\" not in link:
+        return link
+    return None
+
+
+def notifications_of(session: Session, user: User, *, limit: int = LIST_LIMIT) -> list[Shown]:
+    """The user's own notifications, newest first, as sentences in the current language."""
+    rows = session.exec(
+        select(Notification)
+        .where(Notification.user_id == user.id)
+        .order_by(col(Notification.created_at).desc(), col(Notification.id))
+        .limit(limit)
+    )
+    return [Shown(row, sentence(row.kind, row.params or {}), safe_link(row.link)) for row in rows]
+
+
+def count_unread(session: Session, user_id: uuid.UUID) -> int:
+    """How many of the user's notifications are unread (one query, for the navigation)."""
+    unread = select(func.count()).where(Notification.user_id == user_id, col(Notification.read_at).is_(None))
+    return int(session.exec(unread).one())
+
+
+def mark_all_read(session: Session, user: User) -> int:
+    """Mark every unread notification of this user read; returns how many changed."""
+    result = session.exec(
+        update(Notification)
+        .where(col(Notification.user_id) == user.id, col(Notification.read_at).is_(None))
+        .values(read_at=utcnow())
+    )
+    session.commit()
+    return int(result.rowcount)
+
+
+def outbox(session: Session, *, limit: int = LIST_LIMIT) -> list[OutboxMail]:
+    """The latest e-mails, newest first, sent or waiting (for admins)."""
+    return list(
+        session.exec(select(OutboxMail).order_by(col(OutboxMail.created_at).desc(), col(OutboxMail.id)).limit(limit))
+    )

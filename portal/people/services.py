@@ -15,7 +15,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from portal.models import Area, ContactLog, Need, NeedStatus, Person, Role, User, utcnow
+from portal.models import (
+    Area,
+    ContactLog,
+    FollowUp,
+    FollowUpStatus,
+    Handover,
+    Need,
+    NeedStatus,
+    Person,
+    Role,
+    User,
+    utcnow,
+)
+from portal.notifications.services import notify
 from portal.people.forms import ContactForm, NeedForm, PersonForm, local_today, phone_key
 
 CODE_PREFIX = "XA"
@@ -368,3 +381,81 @@ def log_contact(session: Session, user: User, person: Person, form: ContactForm)
         person.updated_at = utcnow()
     session.commit()
     return contact
+
+
+# --- Supervision ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaseworkerLoad:
+    caseworker: User
+    people: int
+    overdue_contacts: int
+    open_follow_ups: int
+
+
+def caseworker_loads(session: Session, supervisor: User, today: date) -> list[CaseworkerLoad]:
+    """Each caseworker's load among the people of the supervisor's areas, with what is overdue."""
+    seen = visibility(supervisor)
+    people = dict(
+        session.exec(select(Person.caseworker_id, func.count()).where(seen).group_by(col(Person.caseworker_id))).all()
+    )
+    overdue = dict(
+        session.exec(
+            select(Person.caseworker_id, func.count())
+            .where(seen, col(Person.next_contact_due) < today)
+            .group_by(col(Person.caseworker_id))
+        ).all()
+    )
+    follow_ups = dict(
+        session.exec(
+            select(Person.caseworker_id, func.count())
+            .join(FollowUp, col(FollowUp.person_id) == Person.id)
+            .where(seen, FollowUp.status == FollowUpStatus.OPEN)
+            .group_by(col(Person.caseworker_id))
+        ).all()
+    )
+    caseworkers = _users(session, {cid for cid in people if cid is not None})
+    return [
+        CaseworkerLoad(user, people.get(user.id, 0), overdue.get(user.id, 0), follow_ups.get(user.id, 0))
+        for user in sorted(caseworkers.values(), key=lambda u: u.name)
+    ]
+
+
+def caseworkers_for_handover(session: Session) -> list[User]:
+    return list(
+        session.exec(
+            select(User).where(User.role == Role.CASEWORKER, col(User.active).is_(True)).order_by(col(User.name))
+        )
+    )
+
+
+def hand_over(session: Session, supervisor: User, person: Person, to_caseworker: User, note: str) -> Handover:
+    """Move a person to another caseworker with a required note; nothing of the record changes hands
+    but the caseworker, and both caseworkers are told."""
+    if supervisor.role != Role.SUPERVISOR or find_person(session, supervisor, person.id) is None:
+        raise NotAllowed("only a supervisor of the person's area hands them over")
+    if to_caseworker.role != Role.CASEWORKER or not to_caseworker.active:
+        raise ValueError("hand over to an active caseworker")
+    if not note.strip():
+        raise ValueError("a hand-over needs a note")
+    person = _lock(session, person)
+    handover = Handover(
+        person_id=person.id,
+        from_caseworker_id=person.caseworker_id,
+        to_caseworker_id=to_caseworker.id,
+        note=note.strip(),
+        by_id=supervisor.id,
+    )
+    session.add(handover)
+    previous = person.caseworker_id
+    person.caseworker_id = to_caseworker.id
+    person.updated_at = utcnow()
+    for user_id in (previous, to_caseworker.id):
+        notify(session, user_id, "person_handed_over", f"/people/{person.id}", person=person.code)
+    session.commit()
+    return handover
+
+
+def handovers_of(session: Session, person: Person) -> list[Handover]:
+    return list(session.exec(select(Handover).where(Handover.person_id == person.id).order_by(col(Handover.at).desc())))

@@ -72,6 +72,8 @@ def _page_context(session: Session, person: Person, **forms: object) -> dict[str
         "age": age_on(person.birth_date, local_today()) if person.birth_date else None,
         "today": local_today(),
         "referrals": timeline(session, [need.id for need in needs]),
+        "handovers": services.handovers_of(session, person),
+        "handover_to": services.caseworkers_for_handover(session) if current_user.role == Role.SUPERVISOR else [],
         "actions_from": actions_from,
         "withdraw_reasons": WITHDRAW_REASONS,
         "need_form": {"urgency": "2"},
@@ -261,3 +263,24 @@ def add_contact(person_id: uuid.UUID) -> Response:
     if not wants_partial():
         flash(_("Contact logged."), "success")
     return _section(session, person, "people/_contacts.html", "contacts", 200, contacts_notice=_("Contact logged."))
+
+
+@bp.route("/<uuid:person_id>/handover", methods=["POST"])
+@role_required(Role.SUPERVISOR)
+def handover(person_id: uuid.UUID) -> Response:
+    """A supervisor hands a person to another caseworker, with the note that goes with them."""
+    session = get_session()
+    person = services.find_person(session, current_user, person_id) or abort(404)
+    target_id = _parse_uuid(request.form.get("caseworker_id"))
+    target = session.get(User, target_id) if target_id else None
+    note = request.form.get("note", "")[:2000]
+    if target is None or not note.strip():
+        flash(_("Choose the caseworker and write a hand-over note."), "error")
+        return redirect(url_for("people.detail", person_id=person_id), code=303)
+    try:
+        services.hand_over(session, current_user, person, target, note)
+    except ValueError:
+        flash(_("Choose an active caseworker."), "error")
+        return redirect(url_for("people.detail", person_id=person_id), code=303)
+    flash(_("%(code)s is now on %(name)s's caseload.", code=person.code, name=target.name), "success")
+    return redirect(url_for("people.detail", person_id=person_id), code=303)

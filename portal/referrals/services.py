@@ -27,7 +27,7 @@ from portal.models import (
 )
 from portal.notifications.services import notify
 from portal.people.services import find_person
-from portal.referrals.states import HOLDS_A_PLACE, MOVES, OPEN_STATES
+from portal.referrals.states import CONTACT_METHODS, HOLDS_A_PLACE, MOVES, OPEN_STATES
 
 
 class IllegalTransition(ValueError):
@@ -155,7 +155,7 @@ def _tell(session: Session, referral: Referral, offer: Offer, action: str, befor
         staff = select(User.id).where(User.organization_id == offer.organization_id) if offer.organization_id else None
         recipients = list(session.exec(staff)) if staff is not None else [offer.volunteer_id]
         for user_id in recipients:
-            notify(session, user_id, "referral_received", f"/referrals/{referral.id}", offer=offer.title)
+            notify(session, user_id, "referral_received", "/referrals/inbox", offer=offer.title)
     elif action in {"accept", "decline", "waitlist", "start", "complete", "expire"} and person is not None:
         notify(
             session,
@@ -208,7 +208,13 @@ def propose_next_best(session: Session, live: LiveIndex, need_id: uuid.UUID) -> 
 
 
 def approve_match(
-    session: Session, live: LiveIndex, user: User, need: Need, offer_id: uuid.UUID, policy: Policy
+    session: Session,
+    live: LiveIndex,
+    user: User,
+    need: Need,
+    offer_id: uuid.UUID,
+    policy: Policy,
+    contact_method: str = "via_caseworker",
 ) -> Referral:
     """The caseworker approves a ranked offer for a need: a referral is made and, unless the
     programme needs a supervisor's approval, approved and sent to the provider at once."""
@@ -230,6 +236,7 @@ def approve_match(
     if match is None:
         raise IllegalTransition("the offer is not an eligible match for this need any more")
     referral = propose(session, need, offer_id, user, match.score, [r.text for r in match.reasons])
+    referral.contact_method = contact_method if contact_method in CONTACT_METHODS else "via_caseworker"
     session.commit()
     if policy.supervisor_approval:
         notify_supervisors(session, person, referral)
@@ -316,6 +323,7 @@ class InboxItem:
     offer: Offer
     person_code: str
     need: Need
+    contact: str  # the phone to call, shown once the provider has accepted and only as allowed
 
 
 PROVIDER_STATES = (ReferralStatus.SENT, ReferralStatus.WAITLISTED, ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS)
@@ -338,7 +346,21 @@ def _inbox_rows(session: Session, user: User, *where: Any) -> list[InboxItem]:
         .where(_own_offers(user), col(Referral.status).in_(PROVIDER_STATES), *where)
         .order_by(col(Referral.respond_by), col(Referral.id))
     )
-    return [InboxItem(referral, offer, person.code, need) for referral, offer, need, person in rows]
+    return [
+        InboxItem(referral, offer, person.code, need, _contact(session, referral, person))
+        for referral, offer, need, person in rows
+    ]
+
+
+def _contact(session: Session, referral: Referral, person: Person) -> str:
+    """Minimum necessary: nothing before acceptance; then the person's phone if the caseworker
+    allowed calls, otherwise the caseworker's own name and phone."""
+    if referral.status not in HOLDS_A_PLACE:
+        return ""
+    if referral.contact_method == "phone" and person.phone:
+        return person.phone
+    caseworker = session.get(User, person.caseworker_id) if person.caseworker_id else None
+    return f"{caseworker.name} {caseworker.phone}".strip() if caseworker else ""
 
 
 def inbox(session: Session, user: User) -> list[InboxItem]:

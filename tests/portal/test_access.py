@@ -1,6 +1,7 @@
 """Every route × every role: allowed, forbidden (403), or sent to sign in; no route without a rule."""
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import pytest
@@ -8,7 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session
 
-from portal.models import Area, Need, Offer, Organization, Person, Referral, ReferralStatus, Role, User
+from portal.models import Area, FollowUp, Need, Offer, Organization, Person, Referral, ReferralStatus, Role, User
 
 ANONYMOUS = None
 STAFF = {Role.ADMIN, Role.SUPERVISOR, Role.CASEWORKER}
@@ -60,7 +61,12 @@ ROUTES: dict[tuple[str, str], tuple[str, Any]] = {
     ("matches.approve", "POST"): ("/matches/needs/{need}/approve", {Role.CASEWORKER}),
     ("matches.dismiss", "POST"): ("/matches/needs/{need}/dismiss", {Role.CASEWORKER}),
     ("referrals.inbox", "GET"): ("/referrals/inbox", OWNERS),
+    ("people.handover", "POST"): ("/people/{person}/handover", {Role.SUPERVISOR}),
+    ("followups.settle", "POST"): ("/followups/{follow_up}/settle", {Role.CASEWORKER}),
     ("referrals.act", "POST"): ("/referrals/{referral}/act", OWNERS | {Role.CASEWORKER, Role.SUPERVISOR}),
+    ("notifications.index", "GET"): ("/notifications/", EVERYONE),
+    ("notifications.read", "POST"): ("/notifications/read", EVERYONE),
+    ("notifications.outbox", "GET"): ("/notifications/outbox", {Role.ADMIN}),
 }
 
 
@@ -106,7 +112,11 @@ def cast(
     }
     session.add_all(referrals.values())
     session.commit()
+    follow_up = FollowUp(key="access", kind="lost_contact", person_id=person.id, due_on=date(2026, 1, 1))
+    session.add(follow_up)
+    session.commit()
     return {
+        "follow_up": follow_up,
         "referrals": referrals,
         "users": users,
         "offers": {Role.PROVIDER: provider_offer, Role.VOLUNTEER: volunteer_offer},
@@ -137,6 +147,7 @@ def test_route_answers_each_role_as_the_table_says(
         person=cast["person"].id,
         need=cast["need"].id,
         referral=cast["referrals"].get(role, cast["referrals"][Role.PROVIDER]).id,
+        follow_up=cast["follow_up"].id,
     )
     if role is not None:
         login(cast["users"][role])

@@ -527,7 +527,7 @@ def test_the_caseload_shows_open_needs_last_contact_and_overdue_contacts(
     html = client.get("/people/").get_data(as_text=True)
     found = rows(html)
     assert list(found) == ["XA-2026-0301", "XA-2026-0302", "XA-2026-0303"]  # soonest due first
-    assert "<td>2</td>" in found["XA-2026-0301"] and "Feb 14, 2026" in found["XA-2026-0301"]
+    assert "<td>2</td>" in found["XA-2026-0301"] and "14 Feb 2026" in found["XA-2026-0301"]
     assert "Community detox" in found["XA-2026-0301"] and "Overdue" in found["XA-2026-0301"]
     assert "Overdue" not in found["XA-2026-0302"] and "None yet" in found["XA-2026-0302"]
     assert "Not set" in found["XA-2026-0303"]

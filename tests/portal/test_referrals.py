@@ -384,3 +384,31 @@ def test_a_proposal_made_after_a_decline_is_approved_from_the_persons_page(
     assert client.post(f"/referrals/{proposed.id}/act", data={"action": "approve"}).status_code == 303
     session.refresh(proposed)
     assert proposed.status == S.SENT
+
+
+@pytest.mark.parametrize(("method", "shown"), [("phone", "13800000000"), ("via_caseworker", "Caseworker Tester")])
+def test_the_provider_gets_the_allowed_contact_only_after_accepting(
+    client: FlaskClient,
+    login: Callable[[User], FlaskClient],
+    session: Session,
+    need: Need,
+    caseworker: User,
+    provider: User,
+    make_offer: Callable[..., Offer],
+    method: str,
+    shown: str,
+) -> None:
+    person = session.get(Person, need.person_id)
+    assert person is not None
+    person.phone = "13800000000"
+    session.commit()
+    offer = kitchen(make_offer, provider)
+    referral = services.approve_match(session, LiveIndex(), caseworker, need, offer.id, services.Policy(), method)
+    login(provider)
+    before = client.get("/referrals/inbox").get_data(as_text=True)
+    assert "13800000000" not in before and "Caseworker Tester" not in before
+    client.post(f"/referrals/{referral.id}/act", data={"action": "accept"})
+    after = client.get("/referrals/inbox").get_data(as_text=True)
+    assert shown in after
+    if method == "via_caseworker":
+        assert "13800000000" not in after

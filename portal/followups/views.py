@@ -1,0 +1,41 @@
+"""Settling follow-ups from the caseworker's start page: done, or snoozed, with a note."""
+
+import uuid
+
+from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from portal.auth.access import role_required
+from portal.db import get_session
+from portal.followups import services
+from portal.models import Role
+
+bp = Blueprint("followups", __name__, url_prefix="/followups")
+
+SNOOZE_CHOICES = (1, 3, 7, 14)
+
+
+@bp.route("/<uuid:follow_up_id>/settle", methods=["POST"])
+@role_required(Role.CASEWORKER)
+def settle(follow_up_id: uuid.UUID) -> Response:
+    """Done, or snoozed for a few days; a note says what was done."""
+    session = get_session()
+    follow_up = services.find_follow_up(session, current_user, follow_up_id) or abort(404)
+    note = request.form.get("note", "").strip()[:2000]
+    if not note:
+        flash(_("Write a note of what was done before settling a follow-up."), "error")
+        return redirect(url_for("home.index"), code=303)
+    days = None
+    if request.form.get("snooze") == "1":  # the Snooze button, rather than Done
+        chosen = request.form.get("snooze_days", "")
+        if not chosen.isdigit() or int(chosen) not in SNOOZE_CHOICES:
+            abort(400)
+        days = int(chosen)
+    try:
+        services.settle(session, current_user, follow_up, note, days)
+    except services.NotAllowed:
+        abort(404)
+    flash(_("Follow-up snoozed.") if days else _("Follow-up done."), "success")
+    return redirect(url_for("home.index"), code=303)

@@ -1,0 +1,167 @@
+"""E-mail: each notification written into the outbox in the recipient's language, and the outbox
+delivered by SMTP when a server is configured (otherwise admins read it in the portal)."""
+
+import smtplib
+import ssl
+from collections.abc import Mapping
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+from flask import current_app, has_app_context
+from flask_babel import force_locale, gettext
+from sqlmodel import Session, col, select
+
+from portal.i18n import LOCALES
+from portal.models import OutboxMail, User, utcnow
+from portal.notifications.texts import sentence
+
+SUBJECT_MAX = 300
+BODY_MAX = 10000
+ERROR_MAX = 500
+SMTP_TIMEOUT_SECONDS = 30
+BATCH = 500
+
+# The message is refused, the server is fine: note it and go on with the next mail.
+MESSAGE_ERRORS = (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError)
+
+
+def _one_line(text: str) -> str:
+    """Header-safe: offer titles are typed by providers and must not add header lines."""
+    return " ".join(text.split())
+
+
+def compose(user: User, kind: str, link: str, params: dict[str, str], base_url: str = "") -> tuple[str, str]:
+    """Subject and body of the e-mail for one notification, in the current language."""
+    text = sentence(kind, params)
+    lines = [gettext("Hello %(name)s,", name=user.name), "", text, ""]
+    if link:
+        lines += [gettext("Open it in Bridge: %(url)s", url=base_url.rstrip("/") + link), ""]
+    lines.append(
+        gettext(
+            "This e-mail leaves personal details out on purpose. Sign in to Bridge to see them, "
+            "and do not forward this message."
+        )
+    )
+    subject = gettext("Bridge: %(text)s", text=_one_line(text))
+    return subject[:SUBJECT_MAX], "\n".join(lines)[:BODY_MAX]
+
+
+def queue_mail(session: Session, user: User, kind: str, link: str, params: dict[str, str]) -> OutboxMail | None:
+    """Put the e-mail for a notification in the outbox, in the user's saved language (the caller
+    commits). Nobody without an address, and no deactivated account, gets mail."""
+    if not user.email or not user.active:
+        return None
+    if has_app_context():
+        base_url = str(current_app.config.get("PUBLIC_URL") or "")
+        with force_locale(LOCALES.get(user.locale or "en", LOCALES["en"])):
+            subject, body = compose(user, kind, link, params, base_url)
+    else:  # no app, no catalogue: English, the source language
+        subject, body = compose(user, kind, link, params)
+    mail = OutboxMail(to_address=user.email, subject=subject, body=body)
+    session.add(mail)
+    return mail
+
+
+def _flag(value: object) -> bool:
+    """A setting that may arrive as a JSON boolean or as text ("true", "no", ...)."""
+    if isinstance(value, str):
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    return bool(value)
+
+
+def _message(mail: OutboxMail, sender: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = mail.to_address
+    message["Subject"] = _one_line(mail.subject)
+    message["Date"] = format_datetime(mail.created_at)
+    # A stable id: if a mail is ever sent twice, mail clients show it once.
+    message["Message-ID"] = f"<{mail.id}@{sender.rpartition('@')[2] or 'bridge.invalid'}>"
+    message.set_content(mail.body)
+    return message
+
+
+class _Mailer:
+    """One SMTP connection for a run, opened at the first mail that needs it."""
+
+    def __init__(self, config: Mapping[str, object]) -> None:
+        self.host = str(config.get("SMTP_HOST") or "")
+        self.port = int(str(config.get("SMTP_PORT") or 587))
+        self.user = str(config.get("SMTP_USER") or "")
+        self.password = str(config.get("SMTP_PASSWORD") or "")
+        self.starttls = _flag(config.get("SMTP_STARTTLS", True))
+        self.smtp: smtplib.SMTP | None = None
+
+    def send(self, message: EmailMessage) -> None:
+        if self.smtp is None:
+            smtp = smtplib.SMTP(self.host, self.port, timeout=SMTP_TIMEOUT_SECONDS)
+            try:
+                if self.starttls:
+                    smtp.starttls(context=ssl.create_default_context())
+                if self.user:
+                    smtp.login(self.user, self.password)
+            except BaseException:
+                smtp.close()
+                raise
+            self.smtp = smtp
+        self.smtp.send_message(message)
+
+    def close(self) -> None:
+        if self.smtp is not None:
+            try:
+                self.smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                self.smtp.close()
+            self.smtp = None
+
+
+def deliver_outbox(session: Session, config: Mapping[str, object], *, limit: int = BATCH) -> int:
+    """Send the unsent mails by SMTP, oldest first, and return how many went out.
+
+    Without PORTAL_SMTP_HOST nothing is sent: the mails wait in the outbox for admins to read.
+    Each mail is marked sent in its own transaction right after the server took it, so a mail
+    sent once is never sent again. A failure is written on the mail, which is tried again at the
+    next run; a server that cannot be reached ends this run.
+    """
+    mailer = _Mailer(config)
+    if not mailer.host:
+        return 0
+    sender = str(config.get("MAIL_FROM") or mailer.user)
+    pending = list(
+        session.exec(
+            select(OutboxMail.id)
+            .where(col(OutboxMail.sent_at).is_(None))
+            .order_by(col(OutboxMail.created_at), col(OutboxMail.id))
+            .limit(limit)
+        )
+    )
+    session.commit()
+    sent = 0
+    try:
+        for mail_id in pending:
+            # Locked while it is sent: a second run at the same time skips it (PostgreSQL) or
+            # waits and then finds it sent (SQLite takes the write lock at BEGIN IMMEDIATE).
+            mail = session.exec(
+                select(OutboxMail)
+                .where(OutboxMail.id == mail_id, col(OutboxMail.sent_at).is_(None))
+                .with_for_update(skip_locked=True)
+            ).first()
+            if mail is None:
+                session.rollback()
+                continue
+            try:
+                mailer.send(_message(mail, sender))
+            except (OSError, smtplib.SMTPException) as error:
+                mail.error = f"{type(error).__name__}: {error}"[:ERROR_MAX]
+                session.commit()
+                if isinstance(error, MESSAGE_ERRORS):
+                    continue
+                mailer.close()
+                break
+            mail.sent_at = utcnow()
+            mail.error = ""
+            session.commit()
+            sent += 1
+    finally:
+        mailer.close()
+    return sent

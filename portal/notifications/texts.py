@@ -1,0 +1,41 @@
+"""The sentence each kind of notification reads as, in the reader's language."""
+
+from flask_babel import LazyString
+from flask_babel import lazy_gettext as _l
+
+# One sentence per stored kind; its %(name)s placeholders are the params `notify` was given.
+TEXTS: dict[str, LazyString] = {
+    "referral_received": _l("New referral for %(offer)s"),
+    "referral_reminder": _l("Reminder: a referral for %(offer)s is waiting for your answer"),
+    "referral_accept": _l("%(person)s: referral to %(offer)s was accepted"),
+    "referral_decline": _l("%(person)s: referral to %(offer)s was declined"),
+    "referral_waitlist": _l("%(person)s: referral to %(offer)s was put on the waiting list"),
+    "referral_start": _l("%(person)s: service at %(offer)s has started"),
+    "referral_complete": _l("%(person)s: the outcome at %(offer)s was recorded"),
+    "referral_expire": _l("%(person)s: referral to %(offer)s expired without an answer"),
+    "referral_proposed": _l("A new offer is proposed for your review: %(offer)s"),
+    "referral_needs_approval": _l("%(person)s: a referral is waiting for your approval"),
+    "person_handed_over": _l("%(person)s: handed over to a new caseworker"),
+    "follow_up_lost_contact": _l("Follow up with %(person)s: no contact for too long"),
+    "follow_up_contact_overdue": _l("Follow up with %(person)s: the planned contact is overdue"),
+    "follow_up_referral_overdue": _l("Follow up with %(person)s: a provider has not answered in time"),
+    "follow_up_employment_30": _l("Follow up with %(person)s: 30 days in the job"),
+    "follow_up_employment_90": _l("Follow up with %(person)s: 90 days in the job"),
+    "follow_up_employment_180": _l("Follow up with %(person)s: 180 days in the job"),
+}
+GENERIC = _l("You have a new notification")
+
+
+class _Params(dict[str, str]):
+    """Params for %-formatting; a placeholder the caller did not fill reads as "…", never fails."""
+
+    def __missing__(self, key: str) -> str:
+        return "…"
+
+
+def sentence(kind: str, params: dict[str, str]) -> str:
+    """The notification as a sentence in the current language; unknown kinds read generically."""
+    template = TEXTS.get(kind)
+    if template is None:
+        return str(GENERIC)
+    return str(template) % _Params(params)

@@ -1,0 +1,56 @@
+"""Each user's notifications, marking them read, and the e-mail outbox for admins."""
+
+from flask import Blueprint, Flask, g, redirect, render_template, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from portal.auth.access import role_required
+from portal.db import get_session
+from portal.htmx import render, wants_partial
+from portal.models import Role
+from portal.notifications import services
+
+bp = Blueprint("notifications", __name__, url_prefix="/notifications")
+
+EVERYONE = tuple(Role)
+
+
+@bp.route("/")
+@role_required(*EVERYONE)
+def index() -> Response:
+    """The signed-in user's own notifications, newest first, unread ones marked."""
+    items = services.notifications_of(get_session(), current_user)
+    return render("notifications/index.html", "notifications/_list.html", items=items)
+
+
+@bp.route("/read", methods=["POST"])
+@role_required(*EVERYONE)
+def read() -> Response:
+    """Mark all of the user's notifications read; htmx gets the list again, browsers a redirect."""
+    session = get_session()
+    services.mark_all_read(session, current_user)
+    if wants_partial():
+        items = services.notifications_of(session, current_user)
+        return render("notifications/index.html", "notifications/_list.html", items=items, refresh_nav=True)
+    return redirect(url_for("notifications.index"), code=303)
+
+
+@bp.route("/outbox")
+@role_required(Role.ADMIN)
+def outbox() -> str:
+    """The latest e-mails, sent or waiting: where admins read them when no SMTP server is set."""
+    return render_template("notifications/outbox.html", mails=services.outbox(get_session()))
+
+
+def unread_notifications() -> int:
+    """The signed-in user's unread count for the navigation: one query per request at most."""
+    if "unread_notifications" not in g:
+        g.unread_notifications = (
+            services.count_unread(get_session(), current_user.id) if current_user.is_authenticated else 0
+        )
+    count: int = g.unread_notifications
+    return count
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.globals["unread_notifications"] = unread_notifications
