@@ -36,8 +36,8 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         DIRECTORY_PAGE_SIZE=25,
         # Programmes whose referrals a supervisor approves (JSON list in PORTAL_SUPERVISOR_APPROVAL_PROGRAMMES).
         SUPERVISOR_APPROVAL_PROGRAMMES=[],
-        # Days a provider has to answer a referral before it expires.
-        REFERRAL_RESPONSE_DAYS=5,
+        # Days a provider has to answer a referral, by offer category (JSON object in the environment).
+        REFERRAL_RESPONSE_DAYS={"default": 5, "employment": 3, "housing": 2, "health": 3},
         # Days past the answer deadline before an unanswered referral expires (it shows as overdue meanwhile).
         REFERRAL_EXPIRY_GRACE_DAYS=2,
         # Longest gap between contacts each programme allows before a person counts as out of contact.

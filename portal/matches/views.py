@@ -24,7 +24,7 @@ def policy_for(programme: str | None) -> referrals.Policy:
     config = current_app.config
     return referrals.Policy(
         supervisor_approval=programme in config["SUPERVISOR_APPROVAL_PROGRAMMES"],
-        response_days=int(config["REFERRAL_RESPONSE_DAYS"]),
+        response_days=dict(config["REFERRAL_RESPONSE_DAYS"]),
     )
 
 

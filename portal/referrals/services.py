@@ -3,8 +3,8 @@ step recorded with who, when and why. Capacity is real: accepting takes a place 
 so two providers' staff can never take the last place twice."""
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -51,7 +51,11 @@ class Policy:
     """The programme's rules, from the configuration: who approves, how long providers have."""
 
     supervisor_approval: bool = False
-    response_days: int = 5
+    # Days a provider has to answer, by offer category ("default" for the rest).
+    response_days: Mapping[str, int] = field(default_factory=lambda: {"default": 5})
+
+    def days_for(self, category: str) -> int:
+        return int(self.response_days.get(category, self.response_days.get("default", 5)))
 
 
 def _owner_of(offer: Offer, user: User) -> bool:
@@ -133,7 +137,7 @@ def transition(
     before = referral.status
     _record(session, referral, move.target, actor, reason, note)
     if action == "send":
-        referral.respond_by = utcnow() + timedelta(days=policy.response_days)
+        referral.respond_by = utcnow() + timedelta(days=policy.days_for(offer.category))
     _tell(session, referral, offer, action, before)
     session.commit()
     if action in {"decline", "expire"} and live is not None:

@@ -84,7 +84,9 @@ def test_reminder_then_expiry_then_the_next_best_is_proposed_each_once(
     live = LiveIndex()
     need, caseworker, provider = world["need"], world["caseworker"], world["provider"]
     first = world["offers"][0]  # type: ignore[index]
-    referral = services.approve_match(session, live, caseworker, need, first.id, services.Policy(response_days=5))  # type: ignore[arg-type]
+    referral = services.approve_match(
+        session, live, caseworker, need, first.id, services.Policy(response_days={"employment": 5})
+    )  # type: ignore[arg-type]
     assert run(app, session, live).reminded == 0  # type: ignore[attr-defined]
 
     clock.move_to(START + timedelta(days=4, hours=12))  # less than a day before the answer is due

@@ -412,3 +412,14 @@ def test_the_provider_gets_the_allowed_contact_only_after_accepting(
     assert shown in after
     if method == "via_caseworker":
         assert "13800000000" not in after
+
+
+def test_the_answer_deadline_depends_on_the_offers_category(
+    session: Session, need: Need, caseworker: User, provider: User, make_offer: Callable[..., Offer]
+) -> None:
+    offer = kitchen(make_offer, provider)
+    policy = services.Policy(response_days={"default": 7, "employment": 2})
+    referral = services.approve_match(session, LiveIndex(), caseworker, need, offer.id, policy)
+    assert referral.respond_by is not None
+    days = (referral.respond_by - referral.updated_at).total_seconds() / 86400
+    assert 1.99 < days < 2.01
