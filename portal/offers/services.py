@@ -7,9 +7,9 @@ from sqlalchemy import String, cast, func, or_
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from portal.areas import areas_within
 from portal.models import (
     STAFF_ROLES,
-    Area,
     Category,
     Offer,
     OfferStatus,
@@ -118,19 +118,6 @@ class DirectoryPage:
     pages: int
 
 
-def _area_and_below(session: Session, area_id: uuid.UUID) -> set[uuid.UUID]:
-    """A district includes its streets and their grids."""
-    children: dict[uuid.UUID | None, list[uuid.UUID]] = {}
-    for area in session.exec(select(Area)):
-        children.setdefault(area.parent_id, []).append(area.id)
-    found, frontier = {area_id}, [area_id]
-    while frontier:
-        below = children.get(frontier.pop(), [])
-        found.update(below)
-        frontier.extend(below)
-    return found
-
-
 def search_directory(session: Session, wanted: DirectoryFilter, page_size: int) -> DirectoryPage:
     """Published offers of verified providers that match every given filter."""
     query = visible_to_staff(select(Offer))
@@ -146,7 +133,7 @@ def search_directory(session: Session, wanted: DirectoryFilter, page_size: int) 
     if wanted.category:
         query = query.where(Offer.category == wanted.category)
     if wanted.area_id:
-        query = query.where(col(Offer.area_id).in_(_area_and_below(session, wanted.area_id)))
+        query = query.where(col(Offer.area_id).in_(areas_within(wanted.area_id)))
     if wanted.language:
         # Languages are a JSON list of two-letter codes; its text form holds "zh" with quotes.
         query = query.where(cast(Offer.languages, String).like(f'%"{wanted.language}"%'))

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from portal.areas import areas_within
 from portal.models import (
     Area,
     ContactLog,
@@ -51,13 +52,6 @@ def age_on(birth_date: date, today: date) -> int:
 
 
 # --- Who sees whom ---------------------------------------------------------------------------
-
-
-def areas_within(area_id: uuid.UUID) -> SelectOfScalar[uuid.UUID]:
-    """The ids of an area and every area below it (a district's streets and their grids)."""
-    tree = select(Area.id).where(Area.id == area_id).cte("area_tree", recursive=True)
-    tree = tree.union_all(select(Area.id).where(Area.parent_id == tree.c.id))
-    return select(tree.c.id)
 
 
 def visibility(user: User) -> sa.ColumnElement[bool]:
