@@ -19,15 +19,17 @@ def _rows(name: str) -> list[list[str]]:
     return [line.split("\t") for line in lines if line.strip() and not line.startswith("#")]
 
 
-def _load_concepts() -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
-    concepts = {}
-    for name, chinese, english in _rows("vocabulary.tsv"):
-        concepts[name] = (tuple(chinese.split()), tuple(term for term in english.split("|") if term))
-    return concepts
-
+_VOCABULARY = _rows("vocabulary.tsv")
 
 # concept: (Chinese terms, English word starts)
-CONCEPTS = _load_concepts()
+CONCEPTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    name: (tuple(chinese.split()), tuple(term for term in english.split("|") if term))
+    for name, chinese, english, _label in _VOCABULARY
+}
+# How a concept is named to a reader: its id in words in English, its label in Chinese.
+CONCEPT_LABELS: dict[str, dict[str, str]] = {
+    name: {"en": name.replace("_", " "), "zh": label} for name, _chinese, _english, label in _VOCABULARY
+}
 
 # Concepts close in meaning: a need for one is partly answered by an offer for the other.
 RELATED: dict[frozenset[str], float] = {frozenset((a, b)): float(credit) for a, b, credit in _rows("related.tsv")}

@@ -6,6 +6,7 @@ from flask import Flask
 from flask_babel import LazyString, get_locale, pgettext
 from flask_babel import lazy_gettext as _l
 
+from matching.vocabulary import CONCEPT_LABELS
 from portal.models import (
     Area,
     AreaLevel,
@@ -167,7 +168,10 @@ def reason_text(code: str, values: dict[str, object]) -> str:
         return code
     shown = {}
     for name, value in values.items():
-        if isinstance(value, list):
+        if name == "concepts" and isinstance(value, list):
+            language = "zh" if str(get_locale()).startswith("zh") else "en"
+            shown[name] = ", ".join(CONCEPT_LABELS.get(str(c), {}).get(language, str(c)) for c in value)
+        elif isinstance(value, list):
             shown[name] = ", ".join(label(item) for item in value)
         elif isinstance(value, str):
             shown[name] = label(value)

@@ -227,3 +227,16 @@ def test_another_caseworkers_need_is_not_found(
     login(make_user(Role.CASEWORKER))
     assert client.get(f"/matches/needs/{kitchen_need.id}").status_code == 404
     assert client.post(f"/matches/needs/{kitchen_need.id}/approve", data={"offer_id": "x"}).status_code == 404
+
+
+def test_reasons_read_in_chinese_for_a_chinese_reader(
+    client: FlaskClient, login: Login, session: Session, make_user: Callable[..., User], kitchen_need: Need
+) -> None:
+    post(session, make_user(Role.PROVIDER), title="后厨帮工", description="后厨切配、炒菜。")
+    caseworker = session.get(User, session.get(Person, kitchen_need.person_id).caseworker_id)  # type: ignore[union-attr]
+    assert caseworker is not None
+    caseworker.locale = "zh"
+    session.commit()
+    login(caseworker)
+    html = client.get(f"/matches/needs/{kitchen_need.id}").get_data(as_text=True)
+    assert "烹饪后厨" in html and "cooking" not in html
