@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from portal import db, demo, errors, i18n, jobs, labels, migrations
+from portal import db, demo, errors, headers, i18n, jobs, labels, migrations
 from portal.auth import access
 from portal.auth.views import bp as auth_bp
 from portal.config import load_config
@@ -47,6 +47,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     i18n.init_app(app)
     labels.init_app(app)
     errors.init_app(app)
+    headers.init_app(app)
     notifications.init_app(app)
     for blueprint in (
         home_bp,
