@@ -17,7 +17,6 @@ import matching
 from portal.models import (
     Area,
     Need,
-    NeedStatus,
     Offer,
     OfferStatus,
     Organization,
@@ -190,7 +189,3 @@ def rank_need(
             (rows[uuid.UUID(m.offer_id)], m.failures) for m in ranking.near_misses if uuid.UUID(m.offer_id) in rows
         ],
     )
-
-
-def open_needs(session: Session, person: Person) -> list[Need]:
-    return list(session.exec(select(Need).where(Need.person_id == person.id, Need.status == NeedStatus.OPEN)))

@@ -5,7 +5,7 @@ so two providers' staff can never take the last place twice."""
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -305,18 +305,6 @@ def timeline(session: Session, need_ids: Sequence[uuid.UUID]) -> list[tuple[Refe
         ):
             events[event.referral_id].append(event)
     return [(r, titles[r.id], events[r.id]) for r in referrals]
-
-
-def overdue(session: Session, now: datetime) -> list[Referral]:
-    """Referrals waiting on a provider past their deadline."""
-    return list(
-        session.exec(
-            select(Referral).where(
-                col(Referral.status).in_([ReferralStatus.SENT, ReferralStatus.WAITLISTED]),
-                col(Referral.respond_by) < now,
-            )
-        )
-    )
 
 
 @dataclass(frozen=True)
