@@ -120,26 +120,37 @@ def contact_follow_ups(session: Session, today: date, allowed_gap: dict[str, int
 def referral_follow_ups(session: Session, now: datetime, report: Report) -> None:
     """Referrals waiting on a provider past the deadline; jobs followed up 30, 90 and 180 days in."""
     rows = session.exec(
-        select(Referral, Need, Person)
+        select(Referral, Person, Offer.category)
         .join(Need, col(Need.id) == Referral.need_id)
         .join(Person, col(Person.id) == Need.person_id)
+        .join(Offer, col(Offer.id) == Referral.offer_id)
         .where(col(Referral.status).in_((ReferralStatus.SENT, ReferralStatus.WAITLISTED, ReferralStatus.IN_PROGRESS)))
     ).all()
-    for referral, _need, person in rows:
+    # When each job began: one query for all of them, not one per referral.
+    job_ids = [
+        r.id for r, _p, category in rows if r.status == ReferralStatus.IN_PROGRESS and category == Category.EMPLOYMENT
+    ]
+    started_at = (
+        dict(
+            session.exec(
+                select(ReferralEvent.referral_id, func.min(ReferralEvent.at))
+                .where(
+                    col(ReferralEvent.referral_id).in_(job_ids), ReferralEvent.to_status == ReferralStatus.IN_PROGRESS
+                )
+                .group_by(col(ReferralEvent.referral_id))
+            ).all()
+        )
+        if job_ids
+        else {}
+    )
+    for referral, person, _category in rows:
         if referral.status != ReferralStatus.IN_PROGRESS:
             if referral.respond_by and referral.respond_by < now:
                 if _follow_up(session, FollowUpKind.REFERRAL_OVERDUE, person, referral.respond_by.date(), referral):
                     report.follow_ups["referral_overdue"] = report.follow_ups.get("referral_overdue", 0) + 1
             continue
-        offer = session.get(Offer, referral.offer_id)
-        if offer is None or offer.category != Category.EMPLOYMENT:
-            continue
-        started = session.exec(
-            select(func.min(ReferralEvent.at)).where(
-                ReferralEvent.referral_id == referral.id, ReferralEvent.to_status == ReferralStatus.IN_PROGRESS
-            )
-        ).one()
-        if started is None:
+        started = started_at.get(referral.id)
+        if started is None:  # not a job, or no start recorded
             continue
         for days, kind in EMPLOYMENT_CHECKS:
             due = started.date() + timedelta(days=days)

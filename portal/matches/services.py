@@ -85,6 +85,8 @@ def to_engine_person(person: Person, needs: list[Need], today: date) -> matching
 
 def _matchable(session: Session, offers: list[Offer]) -> set[uuid.UUID]:
     """Offers a caseworker may be shown: published (not drafts) by a verified, active owner."""
+    if not offers:
+        return set()
     org_ids = {o.organization_id for o in offers if o.organization_id}
     volunteer_ids = {o.volunteer_id for o in offers if o.volunteer_id}
     verified_orgs = set(
@@ -105,6 +107,10 @@ def _matchable(session: Session, offers: list[Offer]) -> set[uuid.UUID]:
     return {o.id for o in offers if o.status != OfferStatus.DRAFT and (o.organization_id or o.volunteer_id) in verified}
 
 
+def _area_codes(session: Session) -> dict[uuid.UUID, str]:
+    return {area.id: area.code for area in session.exec(select(Area))}
+
+
 @dataclass
 class LiveIndex:
     """The process's offer index and how far it has caught up with the database."""
@@ -118,12 +124,12 @@ class LiveIndex:
     def sync(self, session: Session) -> matching.OfferIndex:
         """Build the index on first use, then apply the offers changed since the last look."""
         now = utcnow()
-        area_codes = {area.id: area.code for area in session.exec(select(Area))}
         grown = len(self.versions) - self.fitted_size
         if grown >= REFIT_MIN_NEW and len(self.versions) > REFIT_GROWTH * self.fitted_size:
             self.index = None
         if self.index is None or self.synced_at is None:
             rows = list(session.exec(select(Offer)))
+            area_codes = _area_codes(session)
             visible = _matchable(session, rows)
             shown = [row for row in rows if row.id in visible]
             self.index = matching.OfferIndex().fit([to_engine_offer(row, area_codes) for row in shown])
@@ -132,6 +138,7 @@ class LiveIndex:
         else:
             since = self.synced_at - SYNC_OVERLAP
             changed = list(session.exec(select(Offer).where(Offer.updated_at >= since)))
+            area_codes = _area_codes(session) if changed else {}
             visible = _matchable(session, changed)
             for row in changed:
                 key = str(row.id)
