@@ -362,6 +362,9 @@ def test_the_persons_page_shows_each_referral_with_its_steps(
     assert "后厨帮工（时间线）" in html
     for step in ("Proposed", "Approved", "Sent to provider", "Declined", "Documents missing", "需要身份证复印件"):
         assert step in html
+    needs = html[html.index('<section id="needs"') :]
+    needs = needs[: needs.index("</section>")]
+    assert "后厨帮工（时间线）" in needs and "Declined" in needs  # the case plan: each need with its referrals
 
 
 def test_a_proposal_made_after_a_decline_is_approved_from_the_persons_page(
