@@ -158,6 +158,16 @@ class ConsentPurpose(StrEnum):
     RESEARCH = "research"
 
 
+class DataCategory(StrEnum):
+    """The parts of a person's record a consent can open to a recipient (minimum necessary)."""
+
+    IDENTITY = "identity"  # full name, ID number, date of birth
+    CONTACT = "contact"  # phone, address
+    NEEDS = "needs"  # what the person needs help with, in the caseworker's words
+    TREATMENT = "treatment"  # drug-treatment programme and its dates: the drug history
+    SKILLS = "skills"  # skills, languages, availability
+
+
 class ConsentMethod(StrEnum):
     PAPER = "paper"
     VERBAL = "verbal"
