@@ -6,6 +6,7 @@ from dataclasses import replace
 from typing import Any
 
 from matching import Eligibility, Location, Need, Offer, OfferIndex, Person, is_eligible, rank_all
+from matching.vocabulary import concepts_in
 
 HOME = Location(34.2610, 108.9420)
 NEARBY = Location(34.2655, 108.9006)  # about 4 km west
@@ -204,3 +205,8 @@ def test_rank_all_ranks_every_need_of_every_person_with_eligible_offers_only() -
             ranked = [offer for offer in offers if offer.id in rankings[need.id].offer_ids]
             assert ranked and all(is_eligible(person, offer) for offer in ranked)
     assert rankings["n-kitchen"].offer_ids == ["kitchen"]
+
+
+def test_bringing_children_along_is_not_read_as_childcare() -> None:
+    assert "childcare" in concepts_in("孩子放学后没人看孩子，需要课后托管")
+    assert "childcare" not in concepts_in("亲子工作坊，可以带孩子参加下半场的游戏")
