@@ -81,6 +81,7 @@ def _sign_in(page: Page, base: str, email: str) -> None:
 def _serious_violations(page: Page) -> list[str]:
     page.evaluate(AXE_SOURCE)
     result = page.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG_TAGS)
+    assert result["passes"], "axe checked nothing on this page"
     return [
         f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
         for v in result["violations"]
@@ -122,3 +123,11 @@ def test_main_pages_have_no_serious_accessibility_violations_and_fit_a_phone(
             page.locator("form[action$='/auth/logout'] button").click()
     assert found == {}
     assert too_wide == {}
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_check_itself_catches_a_button_without_a_name(page: Page, live_server: str) -> None:
+    page.goto(f"{live_server}/auth/login")
+    assert _serious_violations(page) == []
+    page.evaluate("document.querySelector('main').append(document.createElement('button'))")
+    assert any(problem.startswith("button-name") for problem in _serious_violations(page))
