@@ -129,7 +129,9 @@ def _sources(*patterns: str) -> list[Path]:
 
 
 def test_no_template_or_module_turns_escaping_off_or_allows_htmx_scripting() -> None:
-    banned = re.compile(r"\|\s*safe\b|Markup\(|autoescape\s+false|hx-on|\bjs:|hx-vars|hx-trigger=\"(?:[^\"]*[,\s])?[\w-]+\[")
+    banned = re.compile(
+        r"\|\s*safe\b|Markup\(|autoescape\s+false|hx-on|\bjs:|hx-vars|hx-trigger=\"(?:[^\"]*[,\s])?[\w-]+\["
+    )
     hits = [
         f"{path.relative_to(ROOT)}:{number}"
         for path in _sources("templates/**/*", "portal/**/*.py")
