@@ -2,37 +2,63 @@
 
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Flask, abort, flash, redirect, request, session, url_for
+from flask import Flask, abort, current_app, flash, redirect, request, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, current_user
+from sqlmodel import Session
 from werkzeug.wrappers import Response
 
-from portal.db import get_session
+from portal.auth import sessions
+from portal.db import READ_ONLY_METHODS, get_engine, get_session
 from portal.htmx import htmx
-from portal.models import Role, User
+from portal.models import Role, User, utcnow
 
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
 login_manager.login_message = _l("Please sign in to see this page.")
 login_manager.login_message_category = "info"
 
+# The Flask-session key holding the server-side session's token.
+TOKEN_KEY = "auth_token"
+
 View = TypeVar("View", bound=Callable[..., Any])
+
+
+def session_limits() -> sessions.Limits:
+    config = current_app.config
+    return sessions.Limits(
+        staff_idle=timedelta(minutes=config["SESSION_IDLE_MINUTES_STAFF"]),
+        others_idle=timedelta(minutes=config["SESSION_IDLE_MINUTES_OTHERS"]),
+        absolute=config["PERMANENT_SESSION_LIFETIME"],
+    )
 
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    """A deactivated user loads as nobody, so they are signed out at their next request."""
+    """The user of a live server-side session; a revoked, idle or expired session, or a
+    deactivated user, loads as nobody and the cookie is emptied."""
+    token = session.get(TOKEN_KEY)
     try:
         key = uuid.UUID(user_id)
     except ValueError:
-        return None
-    user = get_session().get(User, key)
-    if user is None or not user.active:
+        key = None
+    now = utcnow()
+    found = key and isinstance(token, str) and sessions.find_live(get_session(), token, key, session_limits(), now)
+    if not found:
         session.clear()  # signed out for good, even if the account is reactivated later
         return None
+    row, user = found
+    if sessions.needs_touch(row, now):
+        if request.method in READ_ONLY_METHODS:
+            # The request's own session is read-only: write in a short transaction of its own.
+            with Session(get_engine()) as writer:
+                sessions.touch(writer, row.id, now)
+        else:
+            sessions.touch(get_session(), row.id, now)
     return user
 
 

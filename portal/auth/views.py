@@ -1,17 +1,18 @@
 """Sign in, sign out, sign up (organizations and volunteers), and the language switch."""
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from sqlmodel import Session
 from werkzeug.wrappers import Response
 
-from portal.auth import services
-from portal.auth.access import public, role_required
+from portal.auth import services, throttle
+from portal.auth.access import TOKEN_KEY, public, role_required
 from portal.auth.forms import AccountFields, LoginForm, OrganizationSignupForm, VolunteerSignupForm
 from portal.db import get_session
 from portal.forms import validate
@@ -33,6 +34,16 @@ def safe_next(target: str | None) -> str:
     return target
 
 
+def login_policy() -> throttle.Policy:
+    config = current_app.config
+    return throttle.Policy(
+        per_account=config["LOGIN_LIMIT_PER_ACCOUNT"],
+        per_address=config["LOGIN_LIMIT_PER_ADDRESS"],
+        lockout_failures=config["LOCKOUT_FAILURES"],
+        lockout=timedelta(minutes=config["LOCKOUT_MINUTES"]),
+    )
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @public
 def login() -> Response | str | tuple[str, int]:
@@ -42,28 +53,60 @@ def login() -> Response | str | tuple[str, int]:
     if request.method == "GET":
         return render_template("auth/login.html", form={}, errors={})
     data, errors = validate(LoginForm, request.form)
-    user = data and services.authenticate(get_session(), data.email, data.password)
-    if not user:
-        errors = errors or {"__all__": _("The e-mail address or password is not right.")}
-        form = {"email": request.form.get("email", "")}
+    form = {"email": request.form.get("email", "")}
+    if data is None:
         return render_template("auth/login.html", form=form, errors=errors), 422
-    # A fresh session at sign-in: nothing from before is carried over but the language chosen.
+    try:
+        user = services.authenticate(
+            get_session(),
+            data.email,
+            request.form.get("password", ""),  # exactly as typed: validate() strips whitespace
+            request.remote_addr or "",
+            current_app.secret_key or "",
+            login_policy(),
+        )
+    except services.Throttled as refused:
+        if refused.verdict is throttle.Verdict.LOCKED:
+            message = _(
+                "Too many failed attempts for this account. It is locked for %(minutes)s minutes.",
+                minutes=current_app.config["LOCKOUT_MINUTES"],
+            )
+        else:
+            message = _("Too many sign-in attempts. Wait a minute, then try again.")
+        return render_template("auth/login.html", form=form, errors={"__all__": message}), 429
+    if user is None:
+        errors = {"__all__": _("The e-mail address or password is not right.")}
+        return render_template("auth/login.html", form=form, errors=errors), 422
+    start_session(user)
+    return redirect(safe_next(request.args.get("next")))
+
+
+def start_session(user: User) -> None:
+    """Sign the user in with a new server-side session. Nothing from before is carried over but the
+    language chosen, so a session id planted before sign-in is worth nothing after it."""
     locale = session.get("locale")
     session.clear()
     if locale:
         session["locale"] = locale
+    token = services.sign_in(get_session(), user)
     login_user(user)
-    return redirect(safe_next(request.args.get("next")))
+    session[TOKEN_KEY] = token
+    session.permanent = True  # the cookie expires with the absolute limit, PERMANENT_SESSION_LIFETIME
 
 
 @bp.route("/logout", methods=["POST"])
 @role_required(*Role)
 def logout() -> Response:
-    """Sign out."""
+    """Sign out: the server-side session is revoked, so a copy of the cookie is worth nothing."""
+    token = session.get(TOKEN_KEY)
+    services.sign_out(get_session(), current_user, token if isinstance(token, str) else None)
     logout_user()
     session.clear()
     flash(_("You are signed out."), "info")
-    return redirect(url_for("auth.login"))
+    response = redirect(url_for("auth.login"))
+    # Whatever the browser kept of the pages seen (cache, storage) goes too.
+    response.headers["Clear-Site-Data"] = '"cache", "storage"'
+    return response
 
 
 @bp.route("/signup", methods=["GET"])
@@ -86,7 +129,7 @@ def _sign_up(
         except services.EmailTaken:
             errors = {"email": _("An account with this e-mail address already exists.")}
         else:
-            login_user(user)
+            start_session(user)
             flash(welcome, "success")
             return redirect(url_for("home.index"))
     return render_template(template, form=request.form, errors=errors), 422

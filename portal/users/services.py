@@ -4,6 +4,7 @@ import uuid
 
 from sqlmodel import Session, col, select
 
+from portal.auth import sessions
 from portal.auth.services import EmailTaken, commit_new_account, new_user
 from portal.models import Role, User, utcnow
 from portal.offers.services import touch_offers_of
@@ -51,6 +52,8 @@ def set_active(session: Session, admin: User, user: User, active: bool) -> User:
     if user.id == admin.id and not active:
         raise ValueError("admins cannot deactivate themselves")
     user.active = active
+    if not active:
+        sessions.revoke_all(session, user.id)
     if user.role == Role.VOLUNTEER:
         touch_offers_of(session, user)
     session.commit()
