@@ -66,13 +66,13 @@ def needs_touch(row: UserSession, now: datetime) -> bool:
 
 def touch(session: Session, row_id: uuid.UUID, now: datetime) -> None:
     """Record activity, in its own short transaction (committed here)."""
-    session.exec(update(UserSession).where(col(UserSession.id) == row_id).values(last_seen_at=now))  # type: ignore[call-overload]
+    session.exec(update(UserSession).where(col(UserSession.id) == row_id).values(last_seen_at=now))
     session.commit()
 
 
 def revoke(session: Session, token: str) -> None:
     """End one session (the caller commits)."""
-    session.exec(  # type: ignore[call-overload]
+    session.exec(
         update(UserSession)
         .where(col(UserSession.token_hash) == digest(token), col(UserSession.revoked_at).is_(None))
         .values(revoked_at=utcnow())
@@ -84,7 +84,7 @@ def revoke_all(session: Session, user_id: uuid.UUID, keep_token: str | None = No
     statement = update(UserSession).where(col(UserSession.user_id) == user_id, col(UserSession.revoked_at).is_(None))
     if keep_token is not None:
         statement = statement.where(col(UserSession.token_hash) != digest(keep_token))
-    session.exec(statement.values(revoked_at=utcnow()))  # type: ignore[call-overload]
+    session.exec(statement.values(revoked_at=utcnow()))
 
 
 def live_sessions(session: Session, user: User, limits: Limits, now: datetime) -> list[UserSession]:

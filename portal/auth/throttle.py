@@ -85,4 +85,4 @@ def check(session: Session, key: str, address: str, policy: Policy, now: datetim
 def note(session: Session, key: str, address: str, succeeded: bool, now: datetime) -> None:
     """Record a password check and forget old ones (the caller commits)."""
     session.add(LoginAttempt(account_key=key, address=address[:64], succeeded=succeeded, at=now))
-    session.exec(delete(LoginAttempt).where(col(LoginAttempt.at) < now - KEEP))  # type: ignore[call-overload]
+    session.exec(delete(LoginAttempt).where(col(LoginAttempt.at) < now - KEEP))

@@ -62,7 +62,7 @@ def login() -> Response | str | tuple[str, int]:
             data.email,
             request.form.get("password", ""),  # exactly as typed: validate() strips whitespace
             request.remote_addr or "",
-            current_app.secret_key or "",
+            str(current_app.config["SECRET_KEY"]),
             login_policy(),
         )
     except services.Throttled as refused:
