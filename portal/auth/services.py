@@ -119,3 +119,26 @@ def sign_out(session: Session, user: User, token: str | None) -> None:
 def remember_locale(session: Session, user: User, locale: str) -> None:
     user.locale = locale
     session.commit()
+
+
+class WrongPassword(ValueError):
+    """The current password given to confirm a change is not right."""
+
+
+def change_password(session: Session, user: User, current: str, new: str, keep_token: str | None) -> None:
+    """Set a new password (already checked against the policy) after the current one is confirmed;
+    every other session of the user ends, so a thief signed in elsewhere is out."""
+    if not check_password(user.password_hash, current):
+        raise WrongPassword()
+    user.password_hash = hash_password(new)
+    session.add(user)
+    sessions.revoke_all(session, user.id, keep_token=keep_token)
+    record(session, user, "password_changed", "user", user.id)
+    session.commit()
+
+
+def sign_out_elsewhere(session: Session, user: User, keep_token: str | None) -> None:
+    """End every session of the user but this browser's."""
+    sessions.revoke_all(session, user.id, keep_token=keep_token)
+    record(session, user, "sessions_ended", "user", user.id)
+    session.commit()

@@ -11,13 +11,21 @@ from flask_login import current_user, login_user, logout_user
 from sqlmodel import Session
 from werkzeug.wrappers import Response
 
-from portal.auth import services, throttle
-from portal.auth.access import TOKEN_KEY, public, role_required
-from portal.auth.forms import AccountFields, LoginForm, OrganizationSignupForm, VolunteerSignupForm
+from portal.auth import services, sessions, throttle
+from portal.auth.access import TOKEN_KEY, public, role_required, session_limits
+from portal.auth.forms import (
+    AccountFields,
+    LoginForm,
+    OrganizationSignupForm,
+    PasswordChangeForm,
+    VolunteerSignupForm,
+    checked_password,
+)
+from portal.auth.passwords import MIN_LENGTH, STAFF_MIN_LENGTH
 from portal.db import get_session
 from portal.forms import validate
 from portal.i18n import LOCALES
-from portal.models import Role, User
+from portal.models import Role, User, utcnow
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
@@ -98,8 +106,7 @@ def start_session(user: User) -> None:
 @role_required(*Role)
 def logout() -> Response:
     """Sign out: the server-side session is revoked, so a copy of the cookie is worth nothing."""
-    token = session.get(TOKEN_KEY)
-    services.sign_out(get_session(), current_user, token if isinstance(token, str) else None)
+    services.sign_out(get_session(), current_user, _current_token())
     logout_user()
     session.clear()
     flash(_("You are signed out."), "info")
@@ -107,6 +114,63 @@ def logout() -> Response:
     # Whatever the browser kept of the pages seen (cache, storage) goes too.
     response.headers["Clear-Site-Data"] = '"cache", "storage"'
     return response
+
+
+def _current_token() -> str | None:
+    token = session.get(TOKEN_KEY)
+    return token if isinstance(token, str) else None
+
+
+def _account_page(form: dict[str, str], errors: dict[str, str], status: int = 200) -> tuple[str, int]:
+    others = [
+        row
+        for row in sessions.live_sessions(get_session(), current_user, session_limits(), utcnow())
+        if row.token_hash != sessions.digest(_current_token() or "")
+    ]
+    minimum = STAFF_MIN_LENGTH if current_user.is_staff else MIN_LENGTH
+    html = render_template("auth/account.html", form=form, errors=errors, others=others, password_min=minimum)
+    return html, status
+
+
+@bp.route("/account", methods=["GET"])
+@role_required(*Role)
+def account() -> tuple[str, int]:
+    """The user's own account: change the password, sign out other browsers."""
+    return _account_page({}, {})
+
+
+@bp.route("/password", methods=["POST"])
+@role_required(*Role)
+def change_password() -> Response | tuple[str, int]:
+    """Change the password; the current one is asked for, and every other session ends."""
+    data, errors = validate(PasswordChangeForm, request.form)
+    data, errors = checked_password(
+        data, errors, request.form.get("new_password", ""), staff=current_user.is_staff, field="new_password"
+    )
+    if data is not None:
+        try:
+            services.change_password(
+                get_session(),
+                current_user,
+                request.form.get("current_password", ""),
+                data.new_password,
+                keep_token=_current_token(),
+            )
+        except services.WrongPassword:
+            errors = {"current_password": _("This is not your current password.")}
+        else:
+            flash(_("Your password is changed. You are signed out everywhere else."), "success")
+            return redirect(url_for("auth.account"), code=303)
+    return _account_page({}, errors, 422)
+
+
+@bp.route("/sessions/others", methods=["POST"])
+@role_required(*Role)
+def sign_out_others() -> Response:
+    """Sign out every other browser where this account is signed in."""
+    services.sign_out_elsewhere(get_session(), current_user, keep_token=_current_token())
+    flash(_("You are signed out everywhere else."), "success")
+    return redirect(url_for("auth.account"), code=303)
 
 
 @bp.route("/signup", methods=["GET"])
@@ -121,8 +185,9 @@ def _sign_up(
 ) -> Response | str | tuple[str, int]:
     """Show the sign-up form, or create the account, sign it in and say what happens next."""
     if request.method == "GET":
-        return render_template(template, form={}, errors={})
+        return render_template(template, form={}, errors={}, password_min=MIN_LENGTH)
     data, errors = validate(schema, request.form)
+    data, errors = checked_password(data, errors, request.form.get("password", ""), staff=False)
     if data is not None:
         try:
             user = register(get_session(), data)
@@ -132,7 +197,7 @@ def _sign_up(
             start_session(user)
             flash(welcome, "success")
             return redirect(url_for("home.index"))
-    return render_template(template, form=request.form, errors=errors), 422
+    return render_template(template, form=request.form, errors=errors, password_min=MIN_LENGTH), 422
 
 
 @bp.route("/signup/organization", methods=["GET", "POST"])
