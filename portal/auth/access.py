@@ -12,7 +12,7 @@ from flask_login import LoginManager, current_user
 from sqlmodel import Session
 from werkzeug.wrappers import Response
 
-from portal.auth import sessions
+from portal.auth import mfa, sessions
 from portal.db import READ_ONLY_METHODS, get_engine, get_session
 from portal.htmx import htmx
 from portal.models import Role, User, utcnow
@@ -98,5 +98,29 @@ def public(view: View) -> View:
     return view
 
 
+def totp_key() -> bytes:
+    config = current_app.config
+    return mfa.encryption_key(config["TOTP_KEY"], str(config["SECRET_KEY"]))
+
+
+# Where a staff member without a second factor may still go: setting it up, or leaving.
+_OPEN_WITHOUT_SECOND_FACTOR = frozenset({"auth.mfa_setup", "auth.logout", "auth.language", "static"})
+
+
+def _require_second_factor() -> Response | None:
+    """Where MFA is required, a staff member who has not set it up reaches only the set-up page."""
+    if not current_app.config["MFA_REQUIRED"] or request.endpoint in _OPEN_WITHOUT_SECOND_FACTOR:
+        return None
+    if current_user.is_authenticated and current_user.is_staff and current_user.mfa_enrolled_at is None:
+        setup_url = url_for("auth.mfa_setup")
+        if htmx:
+            response = Response(status=401)
+            response.headers["HX-Redirect"] = setup_url
+            return response
+        return redirect(setup_url)
+    return None
+
+
 def init_app(app: Flask) -> None:
     login_manager.init_app(app)
+    app.before_request(_require_second_factor)

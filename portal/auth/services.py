@@ -7,7 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from portal.audit.services import record
-from portal.auth import sessions, throttle
+from portal.auth import mfa, sessions, throttle
 from portal.auth.forms import AccountFields, OrganizationSignupForm, VolunteerSignupForm
 from portal.auth.passwords import check_password, hash_password, needs_rehash
 from portal.models import Organization, Role, User, utcnow
@@ -86,7 +86,10 @@ def authenticate(
     user = find_user_by_email(session, email)
     matches = check_password(user.password_hash if user else None, password)
     succeeded = matches and user is not None and user.active
-    throttle.note(session, key, address, succeeded, now)
+    if not succeeded or user is None or user.mfa_enrolled_at is None:
+        # A right password with a code still owed ends no run of failures: otherwise a thief who
+        # has the password could guess codes four at a time forever.
+        throttle.note(session, key, address, succeeded, now)
     if not succeeded or user is None:
         # The actor is whoever typed the address, not the account's owner.
         record(session, None, "login_failed", "user", user.id if user else None)
@@ -96,6 +99,25 @@ def authenticate(
         user.password_hash = hash_password(password)
     session.commit()
     return user
+
+
+def check_second_factor(
+    session: Session, user: User, code: str, address: str, secret: str, policy: throttle.Policy, key: bytes
+) -> bool:
+    """True when the TOTP code (or an unused recovery code) is right. Wrong codes count towards the
+    account's lock-out like wrong passwords, so the second factor cannot be guessed either."""
+    now = utcnow()
+    account = throttle.account_key(user.email, secret)
+    verdict = throttle.check(session, account, address, policy, now)
+    if verdict is not throttle.Verdict.ALLOWED:
+        session.rollback()
+        raise Throttled(verdict)
+    passed = mfa.verify_code(session, user, code, key, now) or mfa.use_recovery_code(session, user, code)
+    throttle.note(session, account, address, passed, now)
+    if not passed:
+        record(session, None, "mfa_failed", "user", user.id)
+    session.commit()
+    return passed
 
 
 def sign_in(session: Session, user: User) -> str:

@@ -1,5 +1,6 @@
 """Sign in, sign out, sign up (organizations and volunteers), and the language switch."""
 
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -11,8 +12,8 @@ from flask_login import current_user, login_user, logout_user
 from sqlmodel import Session
 from werkzeug.wrappers import Response
 
-from portal.auth import services, sessions, throttle
-from portal.auth.access import TOKEN_KEY, public, role_required, session_limits
+from portal.auth import mfa, services, sessions, throttle
+from portal.auth.access import TOKEN_KEY, public, role_required, session_limits, totp_key
 from portal.auth.forms import (
     AccountFields,
     LoginForm,
@@ -28,6 +29,10 @@ from portal.i18n import LOCALES
 from portal.models import Role, User, utcnow
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+# Half-way through signing in: the password was right, the code is still owed.
+MFA_PENDING = "mfa_pending"
+MFA_STEP_SECONDS = 300
 
 
 def safe_next(target: str | None) -> str:
@@ -74,28 +79,114 @@ def login() -> Response | str | tuple[str, int]:
             login_policy(),
         )
     except services.Throttled as refused:
-        if refused.verdict is throttle.Verdict.LOCKED:
-            message = _(
-                "Too many failed attempts for this account. It is locked for %(minutes)s minutes.",
-                minutes=current_app.config["LOCKOUT_MINUTES"],
-            )
-        else:
-            message = _("Too many sign-in attempts. Wait a minute, then try again.")
-        return render_template("auth/login.html", form=form, errors={"__all__": message}), 429
+        return render_template("auth/login.html", form=form, errors={"__all__": _throttled_message(refused)}), 429
     if user is None:
         errors = {"__all__": _("The e-mail address or password is not right.")}
         return render_template("auth/login.html", form=form, errors=errors), 422
+    next_url = safe_next(request.args.get("next"))
+    if user.mfa_enrolled_at is not None:
+        # Not signed in yet: only the code step knows who is half-way through.
+        _fresh_flask_session()
+        session[MFA_PENDING] = {"user": str(user.id), "at": utcnow().timestamp(), "next": next_url}
+        return redirect(url_for("auth.mfa_verify"))
     start_session(user)
-    return redirect(safe_next(request.args.get("next")))
+    return redirect(next_url)
+
+
+def _throttled_message(refused: services.Throttled) -> str:
+    if refused.verdict is throttle.Verdict.LOCKED:
+        return _(
+            "Too many failed attempts for this account. It is locked for %(minutes)s minutes.",
+            minutes=current_app.config["LOCKOUT_MINUTES"],
+        )
+    return _("Too many sign-in attempts. Wait a minute, then try again.")
+
+
+def _pending_user() -> tuple[User, str] | None:
+    """The user who gave the right password in the last few minutes and still owes a code."""
+    pending = session.get(MFA_PENDING)
+    if not isinstance(pending, dict):
+        return None
+    try:
+        started = float(pending["at"])
+        user_id = uuid.UUID(str(pending["user"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+    if utcnow().timestamp() - started > MFA_STEP_SECONDS:
+        return None
+    user = get_session().get(User, user_id)
+    if user is None or not user.active or user.mfa_enrolled_at is None:
+        return None
+    return user, safe_next(str(pending.get("next", "")))
+
+
+@bp.route("/code", methods=["GET", "POST"])
+@public
+def mfa_verify() -> Response | str | tuple[str, int]:
+    """The second step of signing in: a code from the authenticator app, or a recovery code."""
+    pending = _pending_user()
+    if pending is None:
+        session.pop(MFA_PENDING, None)
+        flash(_("Please sign in again."), "info")
+        return redirect(url_for("auth.login"))
+    user, next_url = pending
+    if request.method == "GET":
+        return render_template("auth/mfa_verify.html", errors={})
+    try:
+        passed = services.check_second_factor(
+            get_session(),
+            user,
+            request.form.get("code", "")[:64],
+            request.remote_addr or "",
+            str(current_app.config["SECRET_KEY"]),
+            login_policy(),
+            totp_key(),
+        )
+    except services.Throttled as refused:
+        return render_template("auth/mfa_verify.html", errors={"code": _throttled_message(refused)}), 429
+    if not passed:
+        errors = {"code": _("This code is not right, or was used already. Try the next code from your app.")}
+        return render_template("auth/mfa_verify.html", errors=errors), 422
+    start_session(user)
+    return redirect(next_url)
+
+
+@bp.route("/two-step", methods=["GET", "POST"])
+@role_required(*Role)
+def mfa_setup() -> Response | str | tuple[str, int]:
+    """Set up two-step sign-in with an authenticator app: scan, then confirm with a code."""
+    db = get_session()
+    # Once on, it stays on: moving to a new phone is for an admin to reset, not for whoever holds a session.
+    if request.method == "POST" and request.form.get("action") == "start" and current_user.mfa_enrolled_at is None:
+        mfa.begin_enrolment(db, current_user, totp_key())
+        return redirect(url_for("auth.mfa_setup"), code=303)
+    seed = mfa.pending_seed(current_user, totp_key())
+    if request.method == "GET" or seed is None:
+        return render_template("auth/mfa_setup.html", seed=seed, qr=_qr(seed), errors={})
+    codes = mfa.confirm_enrolment(db, current_user, request.form.get("code", "")[:64], totp_key(), utcnow())
+    if codes is None:
+        errors = {"code": _("This code is not right. Check the clock of your phone and try the newest code.")}
+        return render_template("auth/mfa_setup.html", seed=seed, qr=_qr(seed), errors=errors), 422
+    flash(_("Two-step sign-in is on."), "success")
+    return render_template("auth/recovery_codes.html", codes=codes)
+
+
+def _qr(seed: str | None) -> str | None:
+    return mfa.qr_svg_data_uri(mfa.provisioning_uri(current_user, seed)) if seed else None
+
+
+def _fresh_flask_session() -> None:
+    """Empty the cookie's session but for the language chosen."""
+    locale = session.get("locale")
+    session.clear()
+    if locale:
+        session["locale"] = locale
 
 
 def start_session(user: User) -> None:
     """Sign the user in with a new server-side session. Nothing from before is carried over but the
     language chosen, so a session id planted before sign-in is worth nothing after it."""
-    locale = session.get("locale")
-    session.clear()
-    if locale:
-        session["locale"] = locale
+    _fresh_flask_session()
     token = services.sign_in(get_session(), user)
     login_user(user)
     session[TOKEN_KEY] = token
