@@ -82,6 +82,8 @@ TEST_CONFIG: dict[str, Any] = {
     "WTF_CSRF_ENABLED": False,
     "SESSION_COOKIE_SECURE": False,
     "REMEMBER_COOKIE_SECURE": False,
+    # Staff sign in without a second factor here; tests/portal/test_auth_mfa.py turns it on.
+    "MFA_REQUIRED": False,
 }
 
 

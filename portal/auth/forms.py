@@ -15,6 +15,10 @@ class LoginForm(BaseModel):
     password: str = Field(min_length=1, max_length=MAX_LENGTH)
 
 
+class ForgotPasswordForm(BaseModel):
+    email: EmailStr = Field(max_length=254)
+
+
 class PasswordChangeForm(BaseModel):
     current_password: str = Field(min_length=1, max_length=MAX_LENGTH)
     new_password: str = Field(default="", max_length=MAX_LENGTH)

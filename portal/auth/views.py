@@ -12,17 +12,18 @@ from flask_login import current_user, login_user, logout_user
 from sqlmodel import Session
 from werkzeug.wrappers import Response
 
-from portal.auth import mfa, services, sessions, throttle
+from portal.auth import mfa, resets, services, sessions, throttle
 from portal.auth.access import TOKEN_KEY, public, role_required, session_limits, totp_key
 from portal.auth.forms import (
     AccountFields,
+    ForgotPasswordForm,
     LoginForm,
     OrganizationSignupForm,
     PasswordChangeForm,
     VolunteerSignupForm,
     checked_password,
 )
-from portal.auth.passwords import MIN_LENGTH, STAFF_MIN_LENGTH
+from portal.auth.passwords import MIN_LENGTH, STAFF_MIN_LENGTH, password_problem
 from portal.db import get_session
 from portal.forms import validate
 from portal.i18n import LOCALES
@@ -262,6 +263,44 @@ def sign_out_others() -> Response:
     services.sign_out_elsewhere(get_session(), current_user, keep_token=_current_token())
     flash(_("You are signed out everywhere else."), "success")
     return redirect(url_for("auth.account"), code=303)
+
+
+@bp.route("/forgot", methods=["GET", "POST"])
+@public
+def forgot_password() -> Response | str | tuple[str, int]:
+    """Ask for a password-reset link; the answer never says whether the address has an account."""
+    if request.method == "GET":
+        return render_template("auth/forgot.html", form={}, errors={})
+    data, errors = validate(ForgotPasswordForm, request.form)
+    if data is None:
+        return render_template("auth/forgot.html", form=request.form, errors=errors), 422
+    resets.request_reset(get_session(), data.email, lambda token: url_for("auth.reset_password", token=token), utcnow())
+    flash(
+        _("If an account uses this address, a link to reset its password is on its way. It works for 10 minutes."),
+        "info",
+    )
+    return redirect(url_for("auth.login"), code=303)
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+@public
+def reset_password(token: str) -> Response | str | tuple[str, int]:
+    """Choose a new password from an e-mailed link; then sign in as usual (with the code, if any)."""
+    db = get_session()
+    user = resets.user_for_token(db, token, utcnow())
+    if user is None:
+        return render_template("auth/reset.html", valid=False, errors={}, password_min=MIN_LENGTH), 400
+    minimum = STAFF_MIN_LENGTH if user.is_staff else MIN_LENGTH
+    if request.method == "GET":
+        return render_template("auth/reset.html", valid=True, errors={}, password_min=minimum)
+    problem = password_problem(request.form.get("new_password", ""), staff=user.is_staff)
+    if problem is not None:
+        errors = {"new_password": problem}
+        return render_template("auth/reset.html", valid=True, errors=errors, password_min=minimum), 422
+    if resets.reset_password(db, token, request.form.get("new_password", ""), utcnow()) is None:
+        return render_template("auth/reset.html", valid=False, errors={}, password_min=minimum), 400
+    flash(_("Your password is changed. Sign in with the new one."), "success")
+    return redirect(url_for("auth.login"), code=303)
 
 
 @bp.route("/signup", methods=["GET"])
