@@ -25,8 +25,9 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=True,
-        # `__Host-`: the browser keeps it only if Secure, for this host alone, on path /.
-        SESSION_COOKIE_NAME="__Host-session",
+        # Unset: `__Host-session` when Secure (the browser then keeps it for this host alone, on
+        # path /), plain `session` otherwise, since browsers refuse `__Host-` cookies without Secure.
+        SESSION_COOKIE_NAME=None,
         # The absolute limit of a signed-in session, enforced on the server (portal/auth/sessions.py).
         PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
         SESSION_IDLE_MINUTES_STAFF=15,
@@ -73,7 +74,10 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
     app.config.from_prefixed_env("PORTAL")
     if overrides:
         app.config.update(overrides)
-    if app.config["PERMANENT_SESSION_LIFETIME"] > timedelta(hours=8):
+    lifetime = app.config["PERMANENT_SESSION_LIFETIME"]
+    if not isinstance(lifetime, timedelta):  # seconds, from the environment
+        app.config["PERMANENT_SESSION_LIFETIME"] = lifetime = timedelta(seconds=int(lifetime))
+    if lifetime > timedelta(hours=8):
         raise ConfigError("PORTAL_PERMANENT_SESSION_LIFETIME must be 8 hours or less.")
     if app.config["SMTP_HOST"] and not app.config["MAIL_FROM"]:
         raise ConfigError("PORTAL_MAIL_FROM must be set when PORTAL_SMTP_HOST is.")
@@ -83,11 +87,11 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
     if development:
         app.config["SESSION_COOKIE_SECURE"] = False
         app.config["REMEMBER_COOKIE_SECURE"] = False
-        # Browsers refuse `__Host-` cookies over plain http://localhost.
-        app.config["SESSION_COOKIE_NAME"] = "session"
         if not app.config["SECRET_KEY"]:
             app.config["SECRET_KEY"] = DEVELOPMENT_SECRET
-    else:
+    if app.config["SESSION_COOKIE_NAME"] is None:
+        app.config["SESSION_COOKIE_NAME"] = "__Host-session" if app.config["SESSION_COOKIE_SECURE"] else "session"
+    if not development:
         if not app.config["SECRET_KEY"] or app.config["SECRET_KEY"] == DEVELOPMENT_SECRET:
             raise ConfigError("PORTAL_SECRET_KEY must be set outside development.")
         # Debug mode runs arbitrary code from the browser: never outside development.

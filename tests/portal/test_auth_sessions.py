@@ -3,6 +3,7 @@ change or a deactivation ends the user's other sessions, and the cookie is harde
 
 from collections.abc import Callable
 from datetime import timedelta
+from email.utils import parsedate_to_datetime
 from http.cookies import SimpleCookie
 
 import pytest
@@ -16,7 +17,7 @@ from portal.db import get_engine
 from portal.models import Role, User, UserSession, utcnow
 from tests.conftest import PASSWORD, TEST_CONFIG, sign_in_with_session
 
-COOKIE = "__Host-session"
+COOKIE = "session"  # `__Host-session` where the cookie is Secure (see the last test)
 
 
 def sign_in(client: FlaskClient, email: str, password: str = PASSWORD) -> object:
@@ -180,9 +181,9 @@ def test_deactivation_ends_every_session_of_the_user(
 def test_session_cookie_is_hardened_in_production(
     database_url: str, make_user: Callable[..., User], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in ("PORTAL_ENV", "PORTAL_SESSION_COOKIE_NAME", "PORTAL_SESSION_COOKIE_SECURE"):
+    for name in ("PORTAL_ENV", "PORTAL_SESSION_COOKIE_NAME", "PORTAL_SESSION_COOKIE_SECURE", "PORTAL_MFA_REQUIRED"):
         monkeypatch.delenv(name, raising=False)
-    production = {key: value for key, value in TEST_CONFIG.items() if "SECURE" not in key}
+    production = {key: value for key, value in TEST_CONFIG.items() if "SECURE" not in key and key != "MFA_REQUIRED"}
     app = create_app({**production, "ENV": "production", "DATABASE_URL": database_url})
     make_user(Role.VOLUNTEER, email="v@bridge.example")
     client = app.test_client()
@@ -193,11 +194,10 @@ def test_session_cookie_is_hardened_in_production(
     [header] = response.headers.getlist("Set-Cookie")
     cookie = SimpleCookie()
     cookie.load(header)
-    morsel = cookie[COOKIE]
+    morsel = cookie["__Host-session"]
     assert morsel["secure"] and morsel["httponly"] and morsel["samesite"] == "Lax"
     assert morsel["path"] == "/" and not morsel["domain"]
-    lifetime = response.headers.get("Set-Cookie", "")
-    assert "Expires=" in lifetime
-    assert app.config["PERMANENT_SESSION_LIFETIME"] <= timedelta(hours=8)
+    assert parsedate_to_datetime(morsel["expires"]) <= utcnow() + timedelta(hours=8)
     assert "remember_token" not in header
+    assert app.config["MFA_REQUIRED"] is True
     get_engine(app).dispose()
