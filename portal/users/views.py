@@ -89,3 +89,28 @@ def active(user_id: uuid.UUID) -> Response:
     else:
         flash(_("%(name)s is deactivated and signed out.", name=user.name), "success")
     return redirect(url_for("users.index"), code=303)
+
+
+@bp.route("/<uuid:user_id>/sessions/end", methods=["POST"])
+@role_required(Role.ADMIN)
+def end_sessions(user_id: uuid.UUID) -> Response:
+    """Sign a user out of every browser."""
+    session = get_session()
+    user = services.find_user(session, user_id) or abort(404)
+    services.end_sessions(session, current_user, user)
+    flash(_("%(name)s is signed out everywhere.", name=user.name), "success")
+    return redirect(url_for("users.index"), code=303)
+
+
+@bp.route("/<uuid:user_id>/two-step/reset", methods=["POST"])
+@role_required(Role.ADMIN)
+def reset_second_factor(user_id: uuid.UUID) -> Response:
+    """Let a user who lost their phone set up two-step sign-in again."""
+    session = get_session()
+    user = services.find_user(session, user_id) or abort(404)
+    try:
+        services.reset_second_factor(session, current_user, user)
+    except ValueError:
+        abort(409)
+    flash(_("%(name)s will set up two-step sign-in again at the next sign-in.", name=user.name), "success")
+    return redirect(url_for("users.index"), code=303)

@@ -59,6 +59,8 @@ ROUTES: dict[tuple[str, str], tuple[str, Any]] = {
     ("users.create", "POST"): ("/users/new", {Role.ADMIN}),
     ("users.verify", "POST"): ("/users/{volunteer}/verify", {Role.ADMIN}),
     ("users.active", "POST"): ("/users/{volunteer}/active", {Role.ADMIN}),
+    ("users.end_sessions", "POST"): ("/users/{volunteer}/sessions/end", {Role.ADMIN}),
+    ("users.reset_second_factor", "POST"): ("/users/{volunteer}/two-step/reset", {Role.ADMIN}),
     ("people.index", "GET"): ("/people/", {Role.SUPERVISOR, Role.CASEWORKER}),
     ("people.create", "GET"): ("/people/new", {Role.CASEWORKER}),
     ("people.create", "POST"): ("/people/new", {Role.CASEWORKER}),

@@ -146,3 +146,22 @@ def test_the_code_step_expires_and_wrong_codes_lock_the_account(
         assert client.post("/auth/code", data={"code": "000000"}).status_code == 422
         response = client.post("/auth/code", data={"code": totp.now()})
         assert response.status_code == 429 and "locked" in response.get_data(as_text=True)
+
+
+def test_an_admin_resets_a_lost_second_factor(
+    strict_app: Flask, make_user: Callable[..., User], session: Session
+) -> None:
+    user = make_user(Role.CASEWORKER, email="cw@bridge.example")
+    enrol(strict_app, session, user)
+    signed_in = sign_in_with_session(strict_app.test_client(), session, user)
+    assert signed_in.get("/people/").status_code == 200
+    admin = make_user(Role.ADMIN)
+    enrol(strict_app, session, admin)
+    admin_client = sign_in_with_session(strict_app.test_client(), session, admin)
+    assert "Reset two-step sign-in" in admin_client.get("/users/").get_data(as_text=True)
+    assert admin_client.post(f"/users/{user.id}/two-step/reset").status_code == 303
+    assert signed_in.get("/people/").status_code == 302  # signed out
+    client = strict_app.test_client()
+    assert password_step(client, "cw@bridge.example") == "/notifications/"  # no code step: nothing to ask
+    assert client.get("/people/").headers["Location"] == "/auth/two-step"  # but set it up first
+    assert admin_client.post(f"/users/{admin.id}/two-step/reset").status_code == 409

@@ -201,3 +201,14 @@ def test_session_cookie_is_hardened_in_production(
     assert "remember_token" not in header
     assert app.config["MFA_REQUIRED"] is True
     get_engine(app).dispose()
+
+
+def test_an_admin_signs_a_user_out_everywhere(
+    app: Flask, login: Callable[[User], FlaskClient], make_user: Callable[..., User], session: Session
+) -> None:
+    provider = make_user(Role.PROVIDER)
+    laptop = sign_in_with_session(app.test_client(), session, provider)
+    admin = login(make_user(Role.ADMIN))
+    assert admin.post(f"/users/{provider.id}/sessions/end").status_code == 303
+    assert laptop.get("/offers/mine").status_code == 302
+    assert admin.get("/users/").status_code == 200  # the admin's own session is untouched
