@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from portal import create_app
 from portal.auth import sessions as server_sessions
-from portal.auth.access import TOKEN_KEY
+from portal.auth.access import AGENT_KEY, TOKEN_KEY, agent_digest
 from portal.auth.passwords import hash_password
 from portal.db import get_engine
 from portal.migrations import upgrade
@@ -175,6 +175,7 @@ def sign_in_with_session(client: FlaskClient, session: Session, user: User) -> F
         flask_session["_user_id"] = str(user.id)
         flask_session["_fresh"] = True
         flask_session[TOKEN_KEY] = token
+        flask_session[AGENT_KEY] = agent_digest(client.environ_base["HTTP_USER_AGENT"])
     return client
 
 

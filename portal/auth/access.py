@@ -1,5 +1,6 @@
 """Who may do what: the login manager and the role decorator used on every view."""
 
+import hashlib
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -24,6 +25,13 @@ login_manager.login_message_category = "info"
 
 # The Flask-session key holding the server-side session's token.
 TOKEN_KEY = "auth_token"
+# ... and the digest of the browser's User-Agent at sign-in, for staff sessions.
+AGENT_KEY = "agent"
+
+
+def agent_digest(user_agent: str) -> str:
+    return hashlib.sha256(user_agent.encode()).hexdigest()[:32]
+
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -52,6 +60,11 @@ def load_user(user_id: str) -> User | None:
         session.clear()  # signed out for good, even if the account is reactivated later
         return None
     row, user = found
+    # Defence in depth for staff: a copied cookie replayed from another browser is refused. (Not
+    # for providers and volunteers, whose phones update their browsers mid-session.)
+    if user.is_staff and session.get(AGENT_KEY) != agent_digest(request.headers.get("User-Agent", "")):
+        session.clear()
+        return None
     if sessions.needs_touch(row, now):
         if request.method in READ_ONLY_METHODS:
             # The request's own session is read-only: write in a short transaction of its own.

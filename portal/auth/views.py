@@ -13,7 +13,7 @@ from sqlmodel import Session
 from werkzeug.wrappers import Response
 
 from portal.auth import mfa, resets, services, sessions, throttle
-from portal.auth.access import TOKEN_KEY, public, role_required, session_limits, totp_key
+from portal.auth.access import AGENT_KEY, TOKEN_KEY, agent_digest, public, role_required, session_limits, totp_key
 from portal.auth.forms import (
     AccountFields,
     ForgotPasswordForm,
@@ -191,6 +191,7 @@ def start_session(user: User) -> None:
     token = services.sign_in(get_session(), user)
     login_user(user)
     session[TOKEN_KEY] = token
+    session[AGENT_KEY] = agent_digest(request.headers.get("User-Agent", ""))
     session.permanent = True  # the cookie expires with the absolute limit, PERMANENT_SESSION_LIFETIME
 
 

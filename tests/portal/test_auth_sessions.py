@@ -53,6 +53,20 @@ def test_a_cookie_copied_before_sign_out_is_refused_after_it(
     assert htmx.status_code == 401 and htmx.headers["HX-Redirect"].startswith("/auth/login")
 
 
+def test_a_staff_cookie_replayed_from_another_browser_is_refused(
+    app: Flask, client: FlaskClient, make_user: Callable[..., User]
+) -> None:
+    make_user(Role.CASEWORKER, email="cw@bridge.example")
+    make_user(Role.PROVIDER, email="ngo@bridge.example")
+    sign_in(client, "cw@bridge.example")
+    elsewhere = browser_with(app, cookie_of(client))
+    assert elsewhere.get("/offers/", headers={"User-Agent": "Mozilla/5.0 (X11; Linux)"}).status_code == 302
+    provider = app.test_client()
+    sign_in(provider, "ngo@bridge.example")
+    phone = browser_with(app, cookie_of(provider))
+    assert phone.get("/offers/mine", headers={"User-Agent": "Mozilla/5.0 (Android 15)"}).status_code == 200
+
+
 def test_each_sign_in_gets_a_new_session(client: FlaskClient, make_user: Callable[..., User], session: Session) -> None:
     user = make_user(Role.VOLUNTEER, email="v@bridge.example")
     client.post("/auth/language", data={"lang": "zh"})  # an anonymous session exists before sign-in
