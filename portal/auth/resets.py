@@ -67,7 +67,7 @@ def user_for_token(session: Session, token: str, now: datetime) -> User | None:
     found = session.exec(
         select(PasswordReset, User)
         .join(User, col(User.id) == col(PasswordReset.user_id))
-        .where(PasswordReset.token_hash == sessions.digest(token[:100]))
+        .where(PasswordReset.token_hash == sessions.digest(token))
     ).first()
     if found is None:
         return None
