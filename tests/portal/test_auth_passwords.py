@@ -8,9 +8,12 @@ import pytest
 import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
+from flask_babel import force_locale
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlmodel import Session, col, select
 
-from portal.auth.passwords import hash_password, password_problem
+from portal.auth.passwords import check_password, hash_password, password_problem
 from portal.models import OutboxMail, Role, User, utcnow
 from tests.conftest import PASSWORD, sign_in_with_session
 
@@ -39,6 +42,16 @@ def test_password_policy(app: Flask, password: str, staff: bool, problem: str | 
     with app.test_request_context():
         found = password_problem(password, staff)
     assert found == problem if problem is None else (found or "").startswith(problem)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.text(min_size=15, max_size=128))
+def test_any_long_unicode_password_is_accepted_unless_common(password: str) -> None:
+    with force_locale("en"):
+        problem = password_problem(password, staff=True)
+    assert problem is None or problem.startswith("This password is too common.")
+    stored = hash_password(password)
+    assert check_password(stored, password) and not check_password(stored, password[:-1])
 
 
 def test_policy_applies_at_sign_up_and_staff_creation(
