@@ -23,9 +23,16 @@ _CLASSES: dict[str, dict[str, str]] = {
         INTERNAL: "id name kind status description website area_id created_at verified_at",
     },
     "user": {
-        PERSONAL: "email password_hash name phone",
-        INTERNAL: "id role organization_id area_id locale active verified_at created_at last_login_at",
+        PERSONAL: "email password_hash name phone totp_secret",
+        INTERNAL: (
+            "id role organization_id area_id locale active verified_at created_at last_login_at totp_last_step"
+            " mfa_enrolled_at"
+        ),
     },
+    "user_session": {PERSONAL: "token_hash", INTERNAL: "id user_id created_at last_seen_at revoked_at"},
+    "login_attempt": {PERSONAL: "account_key address", INTERNAL: "id at succeeded"},
+    "password_reset": {PERSONAL: "token_hash", INTERNAL: "id user_id created_at used_at"},
+    "recovery_code": {PERSONAL: "code_hash", INTERNAL: "id user_id used_at"},
     "offer": {
         PERSONAL: "contact_name contact_phone contact_email",
         INTERNAL: (
