@@ -119,8 +119,9 @@ def detail(person_id: uuid.UUID) -> str:
     """A person's profile, needs, contact log and referrals."""
     session = get_session()
     person = services.find_person(session, current_user, person_id) or not_found("person", person_id)
-    record_view(current_user, "view", "person", [person.id])
-    return render_template("people/detail.html", **_page_context(session, person))
+    page = render_template("people/detail.html", **_page_context(session, person))
+    record_view(current_user, "view", "person", [person.id])  # after the trail on the page was read
+    return page
 
 
 # --- The profile form ----------------------------------------------------------------------------
