@@ -29,7 +29,7 @@ ACTION_LABELS: dict[str, LazyString] = {
     "view": _l("Viewed"),
     "list": _l("Seen in a list"),
     "denied": _l("Refused access"),
-    "create": _l("Created"),
+    "create": _l("Recorded"),
     "update": _l("Changed"),
     "status": _l("Status changed"),
     "handover": _l("Handed over"),
@@ -37,7 +37,7 @@ ACTION_LABELS: dict[str, LazyString] = {
 RECORD_TYPE_LABELS: dict[str, LazyString] = {
     "person": _l("Person"),
     "need": _l("Need"),
-    "contact": _l("Contact"),
+    "contact": _l("Contact log"),
     "referral": _l("Referral"),
     "follow_up": _l("Follow-up"),
 }
