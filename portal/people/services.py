@@ -290,8 +290,9 @@ def create_person(session: Session, user: User, form: PersonForm) -> Person:
     for attempt in range(CODE_ATTEMPTS):
         person = Person(code=_next_code(session, today.year), caseworker_id=caseworker_id, full_name=form.full_name)
         _apply(person, form, today)
-        session.add(person)
+        # Before the add: the trail's read must not flush the person ahead of the commit below.
         record(session, user, "create", "person", person.id)
+        session.add(person)
         try:
             session.commit()
         except IntegrityError:
