@@ -17,7 +17,19 @@ from sqlmodel import Session, col, select
 from portal.audit.services import record, record_view, verify_chain
 from portal.db import get_engine
 from portal.matches.services import LiveIndex
-from portal.models import Area, AuditEvent, Need, Offer, Person, Referral, ReferralStatus, Role, User
+from portal.models import (
+    Area,
+    AuditEvent,
+    FollowUp,
+    FollowUpKind,
+    Need,
+    Offer,
+    Person,
+    Referral,
+    ReferralStatus,
+    Role,
+    User,
+)
 from portal.people.forms import local_today
 from portal.referrals import services as referrals
 
@@ -237,6 +249,17 @@ def test_referral_steps_are_logged_and_sending_is_the_disclosure(
     assert [(e.action, e.actor_id) for e in trail] == [(s, caseworker.id) for s in ("proposed", "approved", "sent")]
 
 
+def test_settling_a_follow_up_is_logged(
+    client: FlaskClient, login: Login, caseworker: User, person: Person, session: Session
+) -> None:
+    follow_up = FollowUp(key="check:1", kind=FollowUpKind.CONTACT_OVERDUE, person_id=person.id, due_on=local_today())
+    session.add(follow_up)
+    session.commit()
+    login(caseworker)
+    assert client.post(f"/followups/{follow_up.id}/settle", data={"note": NOTE}).status_code == 303
+    assert [(e.action, e.record_type, e.record_id) for e in events(session)] == [("status", "follow_up", follow_up.id)]
+
+
 # --- Append-only, and the verify command ----------------------------------------------------------
 
 
@@ -293,6 +316,14 @@ def test_verify_names_the_first_tampered_event(app: Flask, caseworker: User, sta
     result = app.test_cli_runner().invoke(args=["audit", "verify"])
     assert result.exit_code == 1
     assert f"broken at sequence {broken} " in result.output
+
+
+def test_verify_finds_one_altered_event_among_ten_thousand(app: Flask, caseworker: User) -> None:
+    _fill(app, caseworker, 10_000)
+    _tamper(app, "UPDATE auditevent SET record_type = 'need' WHERE sequence = 7777")
+    with Session(get_engine(app)) as own:
+        verdict = verify_chain(own)
+    assert (verdict.broken_at, verdict.events) == (7777, 7776)
 
 
 # --- Who viewed this record ---------------------------------------------------------------------
