@@ -8,6 +8,8 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
 from portal import db, demo, errors, headers, i18n, jobs, labels, migrations
+from portal.audit import commands as audit_commands
+from portal.audit.views import bp as audit_bp
 from portal.auth import access
 from portal.auth.views import bp as auth_bp
 from portal.config import load_config
@@ -41,6 +43,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     migrations.init_app(app)
     demo.init_app(app)
     jobs.init_app(app)
+    audit_commands.init_app(app)
     access.init_app(app)
     csrf.init_app(app)
     htmx.init_app(app)
@@ -60,6 +63,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         referrals_bp,
         followups_bp,
         notifications.bp,
+        audit_bp,
     ):
         app.register_blueprint(blueprint)
     return app

@@ -449,13 +449,16 @@ class ContactLog(SQLModel, table=True):
 class AuditEvent(SQLModel, table=True):
     """An append-only, hash-chained record of who did what to which record; no sensitive values."""
 
+    # "Who touched this record, and when": one index serves a record's trail and breach queries.
+    __table_args__ = (sa.Index("ix_auditevent_record_id_at", "record_id", "at"),)
+
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     sequence: int = Field(unique=True)
     at: datetime = timestamp(default_factory=utcnow, index=True)
     actor_id: uuid.UUID | None = Field(default=None, foreign_key="user.id", index=True)
     action: str = Field(max_length=60)
     record_type: str = Field(max_length=40)
-    record_id: uuid.UUID | None = Field(default=None, index=True)
+    record_id: uuid.UUID | None = Field(default=None)
     previous_hash: str = Field(default="", max_length=64)
     hash: str = Field(max_length=64)
 

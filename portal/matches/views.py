@@ -7,6 +7,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from portal.audit.services import record_view
+from portal.audit.views import not_found
 from portal.auth.access import role_required
 from portal.db import get_session
 from portal.htmx import render, wants_partial
@@ -30,8 +32,9 @@ def policy_for(programme: str | None) -> referrals.Policy:
 
 def _page(need_id: uuid.UUID, status: int = 200, message: str = "") -> Response:
     session = get_session()
-    found = find_own_need(session, current_user, need_id) or abort(404)
-    need, person = found
+    need, person = find_own_need(session, current_user, need_id) or not_found("need", need_id)
+    if request.method == "GET":
+        record_view(current_user, "view", "person", [person.id])
     result = services.rank_need(session, services.live_index(current_app), need)
     decided = referrals.decided_offers(session, need.id)
     return render(

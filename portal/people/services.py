@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from portal.areas import areas_within
+from portal.audit.services import record
 from portal.models import (
     Area,
     ContactLog,
@@ -289,6 +290,8 @@ def create_person(session: Session, user: User, form: PersonForm) -> Person:
     for attempt in range(CODE_ATTEMPTS):
         person = Person(code=_next_code(session, today.year), caseworker_id=caseworker_id, full_name=form.full_name)
         _apply(person, form, today)
+        # Before the add: the trail's read must not flush the person ahead of the commit below.
+        record(session, user, "create", "person", person.id)
         session.add(person)
         try:
             session.commit()
@@ -317,6 +320,7 @@ def update_person(session: Session, user: User, person: Person, form: PersonForm
     person = _lock(session, person)
     _apply(person, form, local_today())
     person.updated_at = utcnow()
+    record(session, user, "update", "person", person.id)
     session.commit()
     return person
 
@@ -335,6 +339,7 @@ def add_need(session: Session, user: User, person: Person, form: NeedForm) -> Ne
     _check_caseworker(user, person)
     need = Need(person_id=person.id, created_by_id=user.id, **form.model_dump())
     session.add(need)
+    record(session, user, "create", "need", need.id)
     session.commit()
     return need
 
@@ -347,6 +352,7 @@ def set_need_status(session: Session, user: User, need: Need, status: NeedStatus
     _check_caseworker(user, person)
     need = session.exec(select(Need).where(Need.id == need.id).with_for_update()).one()
     need.status = status
+    record(session, user, "status", "need", need.id)
     session.commit()
     return need
 
@@ -373,6 +379,7 @@ def log_contact(session: Session, user: User, person: Person, form: ContactForm)
     if form.next_contact_due is not None:
         person.next_contact_due = form.next_contact_due
         person.updated_at = utcnow()
+    record(session, user, "create", "contact", contact.id)
     session.commit()
     return contact
 
@@ -447,6 +454,7 @@ def hand_over(session: Session, supervisor: User, person: Person, to_caseworker:
     person.updated_at = utcnow()
     for user_id in (previous, to_caseworker.id):
         notify(session, user_id, "person_handed_over", f"/people/{person.id}", person=person.code)
+    record(session, supervisor, "handover", "person", person.id)
     session.commit()
     return handover
 

@@ -1,18 +1,21 @@
 """People pages: the caseload, a person's page, their profile form, needs and contact log."""
 
 import uuid
+from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlmodel import Session, col, select
 from werkzeug.wrappers import Response
 
+from portal.audit.services import record_view, trail_of
+from portal.audit.views import not_found
 from portal.auth.access import role_required
 from portal.db import get_session
 from portal.forms import validate
 from portal.htmx import render, wants_partial
-from portal.models import Area, NeedStatus, Person, Role, User
+from portal.models import Area, ContactLog, Need, NeedStatus, Person, Role, User
 from portal.people import services
 from portal.people.forms import PERSON_LIST_FIELDS, ContactForm, NeedForm, NeedStatusForm, PersonForm, local_today
 from portal.people.services import age_on
@@ -42,6 +45,7 @@ def index() -> Response:
     session = get_session()
     chosen = _parse_uuid(request.args.get("caseworker")) if current_user.role == Role.SUPERVISOR else None
     rows = services.caseload(session, current_user, chosen)
+    record_view(current_user, "list", "person", [row.person.id for row in rows])
     caseworkers = services.caseworkers_seen_by(session, current_user) if current_user.role == Role.SUPERVISOR else []
     return render(
         "people/index.html",
@@ -81,8 +85,18 @@ def _page_context(session: Session, person: Person, **forms: object) -> dict[str
         "contact_form": {"occurred_on": local_today().isoformat()},
         "contact_errors": {},
     }
+    context["trail"] = (
+        trail_of(session, _record_ids(person, needs, contacts, context["referrals"]))
+        if current_user.role == Role.SUPERVISOR
+        else None
+    )
     context.update(forms)
     return context
+
+
+def _record_ids(person: Person, needs: list[Need], contacts: list[ContactLog], referrals: Any) -> list[uuid.UUID]:
+    """The person's record is the person and their needs, contacts and referrals."""
+    return [person.id, *(n.id for n in needs), *(c.id for c in contacts), *(r.id for r, _title, _steps in referrals)]
 
 
 def mask_id_number(number: str) -> str:
@@ -104,8 +118,10 @@ def _names(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
 def detail(person_id: uuid.UUID) -> str:
     """A person's profile, needs, contact log and referrals."""
     session = get_session()
-    person = services.find_person(session, current_user, person_id) or abort(404)
-    return render_template("people/detail.html", **_page_context(session, person))
+    person = services.find_person(session, current_user, person_id) or not_found("person", person_id)
+    page = render_template("people/detail.html", **_page_context(session, person))
+    record_view(current_user, "view", "person", [person.id])  # after the trail on the page was read
+    return page
 
 
 # --- The profile form ----------------------------------------------------------------------------
@@ -180,8 +196,9 @@ def _form_values(person: Person) -> dict[str, object]:
 def update(person_id: uuid.UUID) -> Response | str | tuple[str, int]:
     """Edit the profile of a person on one's caseload."""
     session = get_session()
-    person = services.find_own_person(session, current_user, person_id) or abort(404)
+    person = services.find_own_person(session, current_user, person_id) or not_found("person", person_id)
     if request.method == "GET":
+        record_view(current_user, "view", "person", [person.id])
         return _form_page(session, person, _form_values(person))
     data, errors = validate(PersonForm, request.form, PERSON_LIST_FIELDS)
     errors = _form_errors(session, data, errors, person)
@@ -215,7 +232,7 @@ def _section(session: Session, person: Person, partial: str, anchor: str, status
 def add_need(person_id: uuid.UUID) -> Response:
     """Add a need from the needs assessment."""
     session = get_session()
-    person = services.find_own_person(session, current_user, person_id) or abort(404)
+    person = services.find_own_person(session, current_user, person_id) or not_found("person", person_id)
     data, errors = validate(NeedForm, request.form)
     if data is None:
         typed = request.form.to_dict(flat=True)
@@ -231,7 +248,7 @@ def add_need(person_id: uuid.UUID) -> Response:
 def need_status(need_id: uuid.UUID) -> Response:
     """Mark a need met or closed, or open it again."""
     session = get_session()
-    need, person = services.find_own_need(session, current_user, need_id) or abort(404)
+    need, person = services.find_own_need(session, current_user, need_id) or not_found("need", need_id)
     data, errors = validate(NeedStatusForm, request.form)
     if data is None:
         message = errors.get("status", _("Choose one of the options."))
@@ -252,7 +269,7 @@ def need_status(need_id: uuid.UUID) -> Response:
 def add_contact(person_id: uuid.UUID) -> Response:
     """Log a contact, and when the next one is due."""
     session = get_session()
-    person = services.find_own_person(session, current_user, person_id) or abort(404)
+    person = services.find_own_person(session, current_user, person_id) or not_found("person", person_id)
     data, errors = validate(ContactForm, request.form)
     if data is None:
         typed = request.form.to_dict(flat=True)
@@ -270,7 +287,7 @@ def add_contact(person_id: uuid.UUID) -> Response:
 def handover(person_id: uuid.UUID) -> Response:
     """A supervisor hands a person to another caseworker, with the note that goes with them."""
     session = get_session()
-    person = services.find_person(session, current_user, person_id) or abort(404)
+    person = services.find_person(session, current_user, person_id) or not_found("person", person_id)
     target_id = _parse_uuid(request.form.get("caseworker_id"))
     target = session.get(User, target_id) if target_id else None
     note = request.form.get("note", "")[:2000]

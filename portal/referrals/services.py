@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from portal.audit.services import record
 from portal.matches.services import LiveIndex, rank_need
 from portal.models import (
     Dismissal,
@@ -93,6 +94,7 @@ def _record(
     )
     referral.status = target
     referral.updated_at = utcnow()
+    record(session, actor, str(target), "referral", referral.id)  # "sent" discloses the need to the provider
 
 
 def transition(
@@ -190,6 +192,7 @@ def propose(
     session.add(
         ReferralEvent(referral_id=referral.id, to_status=ReferralStatus.PROPOSED, actor_id=referral.created_by_id)
     )
+    record(session, actor, str(ReferralStatus.PROPOSED), "referral", referral.id)
     return referral
 
 

@@ -7,6 +7,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from portal.audit.services import record_view
+from portal.audit.views import not_found
 from portal.auth.access import role_required
 from portal.db import get_session
 from portal.htmx import render, wants_partial
@@ -28,6 +30,7 @@ REASONS = {"decline": DECLINE_REASONS, "complete": OUTCOMES, "withdraw": WITHDRA
 def inbox() -> Response:
     """Referrals to the organization's offers (or the volunteer's own), with what to do next."""
     items = services.inbox(get_session(), current_user)
+    record_view(current_user, "list", "person", [item.need.person_id for item in items])
     return render(
         "referrals/inbox.html", "referrals/_inbox.html", items=items, reasons=REASONS, actions_from=actions_from
     )
@@ -40,10 +43,10 @@ def act(referral_id: uuid.UUID) -> Response:
     session = get_session()
     side = "provider" if current_user.role in PROVIDERS else "case"
     if side == "provider":
-        item = services.find_for_provider(session, current_user, referral_id) or abort(404)
+        item = services.find_for_provider(session, current_user, referral_id) or not_found("referral", referral_id)
         referral = item.referral
     else:
-        referral = services.find_for_case(session, current_user, referral_id) or abort(404)
+        referral = services.find_for_case(session, current_user, referral_id) or not_found("referral", referral_id)
     action = request.form.get("action", "")
     move = MOVES.get(action)
     if move is None or move.side != side:

@@ -80,6 +80,7 @@ ROUTES: dict[tuple[str, str], tuple[str, Any]] = {
     ("notifications.index", "GET"): ("/notifications/", EVERYONE),
     ("notifications.read", "POST"): ("/notifications/read", EVERYONE),
     ("notifications.outbox", "GET"): ("/notifications/outbox", {Role.ADMIN}),
+    ("audit.index", "GET"): ("/audit/", {Role.ADMIN}),
 }
 
 
