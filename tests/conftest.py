@@ -168,8 +168,7 @@ def make_offer(session: Session) -> Callable[..., Offer]:
 def sign_in_with_session(client: FlaskClient, session: Session, user: User) -> FlaskClient:
     """Open a real server-side session for the user and put its cookie into this client,
     without going through the form (and its throttling and second factor)."""
-    if not (session.new or session.dirty or session.deleted):
-        session.rollback()  # a read begun before the app's writes would keep SQLite from writing here
+    session.commit()  # end a read begun before the app's writes: SQLite could not write after it
     token = server_sessions.start(session, user)
     session.commit()
     with client.session_transaction() as flask_session:
