@@ -29,6 +29,7 @@ from portal.models import (
 )
 from portal.notifications.mail import deliver_outbox
 from portal.notifications.services import notify
+from portal.people import retention
 from portal.referrals import services as referrals
 
 EMPLOYMENT_CHECKS = (
@@ -46,6 +47,7 @@ class Report:
     reminded: int = 0
     follow_ups: dict[str, int] = field(default_factory=dict)
     mailed: int = 0
+    anonymised: int = 0
 
 
 def _follow_up(
@@ -158,6 +160,14 @@ def referral_follow_ups(session: Session, now: datetime, report: Report) -> None
                 report.follow_ups[str(kind)] = report.follow_ups.get(str(kind), 0) + 1
 
 
+def anonymise_ended(session: Session, now: datetime, keep_days: int, report: Report) -> None:
+    """Anonymise the records kept long enough after their programme ended, one person at a time."""
+    for person_id in retention.due_for_anonymisation(session, now.date(), keep_days):
+        session.rollback()  # end the read, so each person is locked and written in its own transaction
+        if retention.anonymise(session, person_id, now):
+            report.anonymised += 1
+
+
 def run_due_jobs(session: Session, live: LiveIndex, now: datetime, config: dict[str, object]) -> Report:
     """Everything that is due at `now`; each step safe to repeat."""
     report = Report()
@@ -167,18 +177,20 @@ def run_due_jobs(session: Session, live: LiveIndex, now: datetime, config: dict[
     contact_follow_ups(session, now.date(), gaps, report)
     referral_follow_ups(session, now, report)
     report.mailed = deliver_outbox(session, config)
+    anonymise_ended(session, now, int(str(config["ANONYMISE_AFTER_DAYS"])), report)
     return report
 
 
 @click.command("run-due-jobs")
 @with_appcontext
 def run_due_jobs_command() -> None:
-    """Expire unanswered referrals, remind providers, and open the follow-ups that are due."""
+    """Expire unanswered referrals, remind providers, open the follow-ups that are due, and anonymise
+    the records kept long enough."""
     with session_scope() as session:
         report = run_due_jobs(session, live_index(current_app), utcnow(), current_app.config)
     click.echo(
         f"expired {report.expired}, reminded {report.reminded}, follow-ups {report.follow_ups or 'none'}, "
-        f"mailed {report.mailed}"
+        f"mailed {report.mailed}, anonymised {report.anonymised}"
     )
 
 
