@@ -122,7 +122,9 @@ def build_record(
                 to_status=ReferralStatus.SENT,
                 note=f"{mark} sent",
             ),
-            Dismissal(need_id=needs[1].id, offer_id=offer.id, reason="too_far_in_practice", note=f"{mark} too far from home"),
+            Dismissal(
+                need_id=needs[1].id, offer_id=offer.id, reason="too_far_in_practice", note=f"{mark} too far from home"
+            ),
             FollowUp(
                 key=f"lost_contact:{person.id}",
                 kind="lost_contact",
