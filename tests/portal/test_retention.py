@@ -69,9 +69,7 @@ def texts_holding(session: Session, mark: str) -> list[str]:
     return hits
 
 
-def test_past_the_limit_nothing_identifying_is_left_in_any_table(
-    app: Flask, session: Session, record: Record
-) -> None:
+def test_past_the_limit_nothing_identifying_is_left_in_any_table(app: Flask, session: Session, record: Record) -> None:
     assert len(texts_holding(session, SENTINEL)) == 17  # the scan sees every marked text first
     assert "anonymised 1" in run_jobs(app, PAST_THE_LIMIT)
     assert texts_holding(session, SENTINEL) == []
@@ -212,7 +210,8 @@ def test_the_caseworker_records_the_programme_end(
     response = client.post(f"/people/{record.person.id}/edit", data=form)
     assert response.status_code == 422
     assert "The programme cannot end before it starts." in response.get_data(as_text=True)
-    assert client.post(f"/people/{record.person.id}/edit", data={**form, "programme_end": "2021-07-01"}).status_code == 303
+    response = client.post(f"/people/{record.person.id}/edit", data={**form, "programme_end": "2021-07-01"})
+    assert response.status_code == 303
     person = session.get(Person, record.person.id)
     assert person is not None
     session.rollback()
