@@ -1,0 +1,213 @@
+"""Hostile input, everywhere: every route and method, as every role, with random and hostile path
+parameters, query strings and form fields, with and without htmx. Nothing may answer 5xx or show
+a traceback. Bounded for CI: derandomized, a few examples per role, one database per test."""
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import BaseModel
+
+from portal.auth import forms as auth_forms
+from portal.models import (
+    Category,
+    ContactKind,
+    Gender,
+    NeedStatus,
+    OfferStatus,
+    Programme,
+    ReferralStatus,
+    Role,
+    ScheduleSlot,
+)
+from portal.offers import forms as offer_forms
+from portal.people import forms as people_forms
+from portal.users import forms as user_forms
+from tests.portal.test_access import cast  # noqa: F401 - the same cast of users and records
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+EXAMPLES_PER_ROLE = 3
+ROLES = [None, *Role]
+
+HOSTILE = [
+    "",
+    " ",
+    "\x00",
+    "a\x00b",
+    "x" * 20_001,
+    "-1",
+    "-99999999999999999999",
+    "99999999999999999999999",
+    "2147483648",
+    "1e999",
+    "nan",
+    "inf",
+    "0x10",
+    "'; DROP TABLE person; --",
+    "' OR 1=1 --",
+    '"><script>alert(1)</script>',
+    "<img src=x onerror=alert(1)>",
+    "{{ 7*7 }}",
+    "%(name)s",
+    "%s%s%s%n",
+    "../../etc/passwd",
+    "😀" * 50,
+    "\u202e\u200b\ufeff",
+    "李" * 300,
+    "00000000-0000-0000-0000-000000000000",
+    "not-a-uuid",
+    "0000-13-45",
+    "1899-12-31",
+    "9999-12-31",
+    "true",
+    "on",
+    "//evil.example",
+    "https://evil.example/",
+]
+ENUM_VALUES = [
+    str(value)
+    for enum in (
+        Category,
+        ContactKind,
+        Gender,
+        NeedStatus,
+        OfferStatus,
+        Programme,
+        ReferralStatus,
+        ScheduleSlot,
+        Role,
+    )
+    for value in enum
+] + ["accept", "decline", "withdraw", "pause", "open", "zh", "en", "1", "0", "2", "2026-01-01"]
+
+
+def form_field_names() -> list[str]:
+    """The field names the app reads: from its pydantic form schemas and from its rendered forms."""
+    names: set[str] = set()
+    for module in (auth_forms, offer_forms, people_forms, user_forms):
+        for value in vars(module).values():
+            if isinstance(value, type) and issubclass(value, BaseModel) and value is not BaseModel:
+                names.update(value.model_fields)
+    for template in TEMPLATES.rglob("*.html"):
+        text = template.read_text(encoding="utf-8")
+        names.update(re.findall(r'name="([a-z_]+)"', text))
+        names.update(re.findall(r'\(\w+, \w+, "([a-z_]+)"', text))  # the form macros: input(form, errors, "name")
+    return sorted(names - {"csrf_token", "viewport"})
+
+
+FIELDS = form_field_names()
+QUERY_NAMES = ["q", "category", "area", "language", "status", "page", "caseworker", "next", "lang"]
+
+
+def routes(app: Flask) -> list[tuple[Any, str]]:
+    return sorted(
+        (
+            (rule, method)
+            for rule in app.url_map.iter_rules()
+            if rule.endpoint != "static"
+            for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"})
+        ),
+        key=lambda pair: (pair[0].rule, pair[1]),
+    )
+
+
+def values(known: list[str]) -> st.SearchStrategy[Any]:
+    """One value or several for one name: hostile, random, or real enough to get past the first check."""
+    scalar = st.one_of(
+        st.sampled_from(HOSTILE),
+        st.text(max_size=40),
+        st.integers(min_value=-(2**70), max_value=2**70).map(str),
+        st.floats().map(repr),
+        st.uuids().map(str),
+        st.sampled_from(ENUM_VALUES + known),
+    )
+    return st.one_of(scalar, st.lists(scalar, min_size=2, max_size=3))
+
+
+def fields(names: list[str], known: list[str]) -> st.SearchStrategy[dict[str, Any]]:
+    """Some of the fields (missing ones are part of the test), each with hostile values."""
+    return st.lists(st.sampled_from(names), max_size=8, unique=True).flatmap(
+        lambda chosen: st.fixed_dictionaries({name: values(known) for name in chosen})
+    )
+
+
+def real_ids(records: dict[Any, Any]) -> dict[str, list[str]]:
+    """The cast's records by the path parameter that names them, so requests also reach the views."""
+    return {
+        "offer_id": [str(offer.id) for offer in records["offers"].values()],
+        "organization_id": [str(records["organization"].id)],
+        "user_id": [str(records["volunteer"].id)],
+        "person_id": [str(records["person"].id)],
+        "need_id": [str(records["need"].id)],
+        "referral_id": [str(referral.id) for referral in records["referrals"].values()],
+        "follow_up_id": [str(records["follow_up"].id)],
+    }
+
+
+SENT = {"requests": 0}
+
+
+@pytest.mark.parametrize("role", ROLES, ids=lambda r: str(r or "anonymous"))
+def test_no_input_anywhere_causes_a_server_error(
+    app: Flask,
+    client: FlaskClient,
+    cast: dict[Any, Any],  # noqa: F811 - the fixture imported above
+    role: Role | None,
+) -> None:
+    ids = real_ids(cast)
+    known = [value for group in ids.values() for value in group] + [
+        str(cast["person"].area_id),
+        str(cast["users"][Role.CASEWORKER].id),
+    ]
+    user = cast["users"][role] if role is not None else None
+    served = routes(app)
+    sent_before = SENT["requests"]
+
+    @settings(
+        max_examples=EXAMPLES_PER_ROLE,
+        derandomize=True,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(data=st.data())
+    def send_everywhere(data: st.DataObject) -> None:
+        for rule, method in served:
+            path_values = {
+                name: data.draw(st.one_of(st.sampled_from(ids.get(name) or HOSTILE), values([])), label=name)
+                for name in rule.arguments
+            }
+            url = rule.build({k: v if isinstance(v, str) else v[0] for k, v in path_values.items()}, False)[1]
+            query = data.draw(fields(QUERY_NAMES, known), label="query")
+            form = data.draw(fields(FIELDS, known), label="form") if method == "POST" else None
+            headers = {"HX-Request": "true"} if data.draw(st.booleans(), label="htmx") else {}
+            _sign_in(client, user)
+            response = client.open(url, method=method, query_string=query, data=form, headers=headers)
+            SENT["requests"] += 1
+            body = response.get_data(as_text=True)
+            assert response.status_code < 500, (method, url, query, form, response.status_code)
+            assert "Traceback" not in body, (method, url)
+
+    send_everywhere()
+    print(f"fuzz as {role or 'anonymous'}: {SENT['requests'] - sent_before} requests to {len(served)} routes")
+
+
+def _sign_in(client: FlaskClient, user: Any) -> None:
+    """Each request as the role under test again: a fuzzed sign-out or language change ends the session."""
+    with client.session_transaction() as flask_session:
+        flask_session.clear()
+        if user is not None:
+            flask_session["_user_id"] = str(user.id)
+            flask_session["_fresh"] = True
+
+
+def test_the_fuzzer_knows_the_fields_of_every_form(app: Flask) -> None:
+    """If a form gains a field the schemas and templates do not show, the fuzzer would miss it."""
+    for expected in ("full_name", "description", "legal_hold_reason", "caseworker_id", "password", "pay_min"):
+        assert expected in FIELDS
+    assert len(routes(app)) >= 40
