@@ -109,7 +109,9 @@ def contact_follow_ups(session: Session, today: date, allowed_gap: dict[str, int
             select(ContactLog.person_id, func.max(ContactLog.occurred_on)).group_by(col(ContactLog.person_id))
         ).all()
     )
-    for person in session.exec(select(Person).where(col(Person.caseworker_id).is_not(None))).all():
+    # An anonymised record is closed: nobody is to be contacted any more.
+    on_caseload = select(Person).where(col(Person.caseworker_id).is_not(None), col(Person.anonymised_at).is_(None))
+    for person in session.exec(on_caseload).all():
         gap = allowed_gap.get(person.programme or "", allowed_gap["default"])
         last = last_contact.get(person.id) or person.created_at.date()
         if (today - last).days > gap and _follow_up(session, FollowUpKind.LOST_CONTACT, person, last + timedelta(gap)):
@@ -126,7 +128,10 @@ def referral_follow_ups(session: Session, now: datetime, report: Report) -> None
         .join(Need, col(Need.id) == Referral.need_id)
         .join(Person, col(Person.id) == Need.person_id)
         .join(Offer, col(Offer.id) == Referral.offer_id)
-        .where(col(Referral.status).in_((ReferralStatus.SENT, ReferralStatus.WAITLISTED, ReferralStatus.IN_PROGRESS)))
+        .where(
+            col(Referral.status).in_((ReferralStatus.SENT, ReferralStatus.WAITLISTED, ReferralStatus.IN_PROGRESS)),
+            col(Person.anonymised_at).is_(None),
+        )
     ).all()
     # When each job began: one query for all of them, not one per referral.
     job_ids = [
@@ -173,11 +178,12 @@ def run_due_jobs(session: Session, live: LiveIndex, now: datetime, config: dict[
     report = Report()
     grace = timedelta(days=int(str(config["REFERRAL_EXPIRY_GRACE_DAYS"])))
     gaps = dict(config["CONTACT_GAP_DAYS"])  # type: ignore[call-overload]
+    # First, so that no follow-up is opened for a record closed today.
+    anonymise_ended(session, now, int(str(config["ANONYMISE_AFTER_DAYS"])), report)
     expire_and_remind(session, live, now, grace, report)
     contact_follow_ups(session, now.date(), gaps, report)
     referral_follow_ups(session, now, report)
     report.mailed = deliver_outbox(session, config)
-    anonymise_ended(session, now, int(str(config["ANONYMISE_AFTER_DAYS"])), report)
     return report
 
 

@@ -2,7 +2,7 @@
 what identifies the person is gone from every table; anonymised records are read-only."""
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, SQLModel, select
 
-from portal.models import Area, AuditEvent, Offer, Person, Role, User
+from portal.models import Area, AuditEvent, FollowUp, Offer, Person, Role, User
 from tests.portal.person_record import SENTINEL, Record, build_record
 
 Login = Callable[[User], FlaskClient]
@@ -98,6 +98,16 @@ def test_a_second_run_changes_nothing(app: Flask, session: Session, record: Reco
     assert len(session.exec(select(AuditEvent).where(AuditEvent.action == "anonymised")).all()) == 1
 
 
+def test_an_anonymised_record_opens_no_follow_ups(app: Flask, session: Session, record: Record) -> None:
+    """Out of contact since 2019, but closed: nobody is to chase them any more."""
+    follow_ups = select(FollowUp).where(FollowUp.person_id == record.person.id)
+    before = len(session.exec(follow_ups).all())
+    run_jobs(app, PAST_THE_LIMIT)
+    run_jobs(app, PAST_THE_LIMIT + timedelta(days=90))
+    session.rollback()
+    assert len(session.exec(follow_ups).all()) == before
+
+
 def test_a_record_on_legal_hold_stays_whole(app: Flask, session: Session, record: Record) -> None:
     person = session.get(Person, record.person.id)
     assert person is not None
@@ -140,6 +150,7 @@ def test_an_anonymised_record_is_read_only_with_a_clear_message(
     login(caseworker)
     page = client.get(f"/people/{anonymised.id}").get_data(as_text=True)
     assert "This record was anonymised on" in page
+    assert "(anonymised)" in client.get("/people/").get_data(as_text=True)
     assert f"/people/{anonymised.id}/edit" not in page
     assert "Add a need" not in page
     for url, data in (
