@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from portal import db, demo, errors, headers, i18n, jobs, labels, migrations
+from portal import db, demo, errors, fetch_metadata, headers, i18n, jobs, labels, migrations
 from portal.audit import commands as audit_commands
 from portal.audit.views import bp as audit_bp
 from portal.auth import access
@@ -45,6 +45,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     jobs.init_app(app)
     audit_commands.init_app(app)
     access.init_app(app)
+    # Cross-site requests are refused before the token is even looked at.
+    fetch_metadata.init_app(app)
     csrf.init_app(app)
     htmx.init_app(app)
     i18n.init_app(app)

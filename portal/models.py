@@ -377,9 +377,20 @@ class Person(SQLModel, table=True):
     skills: list[str] = list_column()
     programme: Programme | None = enum_column(default=None, nullable=True)
     programme_start: date | None = Field(default=None)
+    # The retention clock starts here: the record is anonymised a configured time after it.
+    programme_end: date | None = Field(default=None)
     next_contact_due: date | None = Field(default=None)
+    # A supervisor's hold (court case, complaint, audit) keeps the record whole past its retention.
+    legal_hold: bool = Field(default=False)
+    legal_hold_reason: str = Field(default="", max_length=500)
+    # Set once the identifying details were replaced; the record is read-only from then on.
+    anonymised_at: datetime | None = timestamp(default=None)
     created_at: datetime = timestamp(default_factory=utcnow)
     updated_at: datetime = timestamp(default_factory=utcnow)
+
+    @property
+    def is_anonymised(self) -> bool:
+        return self.anonymised_at is not None
 
 
 class Need(SQLModel, table=True):

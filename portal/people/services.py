@@ -87,17 +87,38 @@ def find_own_person(session: Session, user: User, person_id: uuid.UUID) -> Perso
 
 
 def find_own_need(session: Session, user: User, need_id: uuid.UUID) -> tuple[Need, Person] | None:
-    """A need with its person, if this user is the person's caseworker."""
+    """A need with its person, if this user is the person's caseworker. The needs of an anonymised
+    record are gone for matching and referrals, so they are not found either."""
     need = session.get(Need, need_id)
     if need is None:
         return None
     person = find_own_person(session, user, need.person_id)
-    return (need, person) if person is not None else None
+    return (need, person) if person is not None and not person.is_anonymised else None
+
+
+def set_legal_hold(session: Session, supervisor: User, person: Person, hold: bool, reason: str) -> Person:
+    """Set or lift a legal hold; while it is set the record is not anonymised.
+
+    :raise NotAllowed: unless the user supervises the person's area and the record is still whole.
+    """
+    if supervisor.role != Role.SUPERVISOR or find_person(session, supervisor, person.id) is None:
+        raise NotAllowed("only a supervisor of the person's area sets a legal hold")
+    person = _lock(session, person)
+    if person.is_anonymised:
+        raise NotAllowed("an anonymised record is read-only")
+    person.legal_hold = hold
+    person.legal_hold_reason = reason.strip() if hold else ""
+    person.updated_at = utcnow()
+    record(session, supervisor, "legal_hold_set" if hold else "legal_hold_lifted", "person", person.id)
+    session.commit()
+    return person
 
 
 def _check_caseworker(user: User, person: Person) -> None:
     if not is_caseworker_of(user, person):
         raise NotAllowed("only the person's caseworker changes their record")
+    if person.is_anonymised:
+        raise NotAllowed("an anonymised record is read-only")
 
 
 # --- The caseload ----------------------------------------------------------------------------
