@@ -43,9 +43,11 @@ _CLASSES: dict[str, dict[str, str]] = {
         ),
     },
     "person": {
-        PART2: "full_name phone id_number birth_date address latitude longitude programme programme_start",
-        SENSITIVE: "gender languages area_id max_travel_km availability skills next_contact_due",
-        INTERNAL: "id code caseworker_id created_at updated_at",
+        PART2: (
+            "full_name phone id_number birth_date address latitude longitude programme programme_start programme_end"
+        ),
+        SENSITIVE: "gender languages area_id max_travel_km availability skills next_contact_due legal_hold_reason",
+        INTERNAL: "id code caseworker_id created_at updated_at legal_hold anonymised_at",
     },
     "need": {
         PART2: "description",
