@@ -11,6 +11,7 @@ from portal import db, demo, errors, headers, i18n, jobs, labels, migrations
 from portal.auth import access
 from portal.auth.views import bp as auth_bp
 from portal.config import load_config
+from portal.consents.views import bp as consents_bp
 from portal.followups.views import bp as followups_bp
 from portal.home.views import bp as home_bp
 from portal.htmx import htmx
@@ -60,6 +61,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         referrals_bp,
         followups_bp,
         notifications.bp,
+        consents_bp,
     ):
         app.register_blueprint(blueprint)
     return app

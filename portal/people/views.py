@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 from werkzeug.wrappers import Response
 
 from portal.auth.access import role_required
+from portal.consents.views import ledger
 from portal.db import get_session
 from portal.forms import validate
 from portal.htmx import render, wants_partial
@@ -81,6 +82,7 @@ def _page_context(session: Session, person: Person, **forms: object) -> dict[str
         "contact_form": {"occurred_on": local_today().isoformat()},
         "contact_errors": {},
     }
+    context.update(ledger(session, current_user, person))
     context.update(forms)
     return context
 
