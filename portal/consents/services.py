@@ -22,6 +22,7 @@ from portal.models import (
     Person,
     RecipientKind,
     Referral,
+    ReferralStatus,
     Role,
     User,
     VerificationStatus,
@@ -29,6 +30,9 @@ from portal.models import (
 )
 from portal.people.forms import local_today
 from portal.people.services import find_person, is_caseworker_of
+
+
+PRE_SEND_STATES = (ReferralStatus.PROPOSED, ReferralStatus.APPROVED)
 
 
 class NotAllowed(PermissionError):
@@ -168,9 +172,7 @@ def purpose_of(offer: Offer) -> ConsentPurpose:
     return ConsentPurpose.EMPLOYMENT if offer.category == Category.EMPLOYMENT else ConsentPurpose.REFERRAL
 
 
-def valid_consent(
-    session: Session, person_id: uuid.UUID, offer: Offer, today: date | None = None
-) -> Consent | None:
+def valid_consent(session: Session, person_id: uuid.UUID, offer: Offer, today: date | None = None) -> Consent | None:
     """The consent that covers disclosing this person to this offer's provider today, or None:
     not revoked, started, not ended, for the offer's purpose, naming its organization or its kind.
     A consent naming the organization is preferred to one naming a kind, then the newest."""
@@ -200,6 +202,16 @@ def consent_for_referral(session: Session, referral: Referral) -> Consent | None
     if need is None or offer is None:
         return None
     return valid_consent(session, need.person_id, offer)
+
+
+def unconsented_referrals(session: Session, person: Person) -> set[uuid.UUID]:
+    """The person's referrals waiting to be approved or sent that no consent or override covers yet."""
+    waiting = session.exec(
+        select(Referral)
+        .join(Need, col(Need.id) == Referral.need_id)
+        .where(Need.person_id == person.id, col(Referral.status).in_(PRE_SEND_STATES))
+    )
+    return {referral.id for referral in waiting if not may_disclose(session, referral)}
 
 
 def override_of(session: Session, referral_id: uuid.UUID) -> ConsentOverride | None:

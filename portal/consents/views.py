@@ -3,7 +3,7 @@
 import uuid
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlmodel import Session
@@ -35,6 +35,8 @@ def ledger(session: Session, user: User, person: Person, **typed: Any) -> dict[s
         "consent_form": typed.get("consent_form", {"valid_from": local_today().isoformat()}),
         "consent_errors": typed.get("consent_errors", {}),
         "consents_notice": typed.get("consents_notice", ""),
+        "consents_error": typed.get("consents_error", ""),
+        "unconsented_referrals": services.unconsented_referrals(session, person),
     }
 
 
@@ -45,6 +47,12 @@ def _answer(session: Session, person: Person, status: int = 200, notice: str = "
         return redirect(url_for("people.detail", person_id=person.id, _anchor="consents"), code=303)
     context = ledger(session, current_user, person, consents_notice=notice, **typed)
     return render("consents/index.html", "consents/_ledger.html", status=status, **context)
+
+
+def refused_for_consent(session: Session, person: Person, message: str) -> Response:
+    """A referral step refused for want of consent: the ledger, where it can be fixed, and why (409)."""
+    context = ledger(session, current_user, person, consents_error=message)
+    return render("consents/index.html", "consents/_ledger.html", status=409, **context)
 
 
 @bp.route("/people/<uuid:person_id>/consents")
@@ -88,7 +96,7 @@ def revoke(person_id: uuid.UUID, consent_id: uuid.UUID) -> Response:
 
 @bp.route("/referrals/<uuid:referral_id>/override", methods=["POST"])
 @role_required(Role.SUPERVISOR)
-def override(referral_id: uuid.UUID) -> Response:
+def override(referral_id: uuid.UUID) -> Response | tuple[str, int]:
     """A supervisor records the legal basis for sending this referral without the person's consent."""
     session = get_session()
     referral = find_for_case(session, current_user, referral_id) or abort(404)
@@ -96,8 +104,8 @@ def override(referral_id: uuid.UUID) -> Response:
     target = url_for("people.detail", person_id=need.person_id, _anchor="referrals")
     data, errors = validate(OverrideForm, request.form)
     if data is None:
-        flash(_("Choose the legal basis and explain it in the note."), "error")
-        return redirect(target, code=303)
+        typed = request.form.to_dict(flat=True)
+        return render_template("consents/override.html", referral=referral, form=typed, errors=errors, back=target), 422
     try:
         services.record_override(session, current_user, referral, data)
     except services.NotAllowed:

@@ -8,6 +8,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from portal.auth.access import role_required
+from portal.consents.services import may_disclose
 from portal.db import get_session
 from portal.htmx import render, wants_partial
 from portal.matches import services
@@ -17,6 +18,15 @@ from portal.referrals import services as referrals
 from portal.referrals.states import CONTACT_METHODS, DISMISS_REASONS
 
 bp = Blueprint("matches", __name__, url_prefix="/matches")
+
+
+def no_consent_message() -> str:
+    """What to do when a referral is refused for want of consent (nothing is lost: it stays proposed)."""
+    return _(
+        "Not sent: no valid consent from the person covers this recipient for this purpose. "
+        "The referral is kept as proposed. Record the consent on the person's page and approve it there, "
+        "or ask a supervisor to record a legal basis."
+    )
 
 
 def policy_for(programme: str | None) -> referrals.Policy:
@@ -72,10 +82,17 @@ def approve(need_id: uuid.UUID) -> Response:
             policy_for(person.programme),
             request.form.get("contact_method", "via_caseworker"),
         )
+    except referrals.NoConsent:
+        return _answer(need_id, no_consent_message(), 409)
     except ValueError:
         message = _("This offer can no longer be referred to: it is full, closed, or no longer eligible.")
         return _answer(need_id, message, 409)
-    if referral.status == "proposed":
+    if referral.status == "proposed" and not may_disclose(session, referral):
+        message = _(
+            "Referral proposed; it waits for a supervisor's approval. No consent covers this recipient yet: "
+            "record the person's consent on their page before the supervisor approves."
+        )
+    elif referral.status == "proposed":
         message = _("Referral proposed; it waits for a supervisor's approval.")
     else:
         message = _("Referral sent to the provider.")

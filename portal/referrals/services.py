@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from portal.consents.services import may_disclose
 from portal.matches.services import LiveIndex, rank_need
 from portal.models import (
     Dismissal,
@@ -44,6 +45,14 @@ class NoPlaceLeft(RuntimeError):
 
 class NotAllowed(PermissionError):
     """The user may not take this action on this referral."""
+
+
+class NoConsent(RuntimeError):
+    """No valid consent covers this referral's recipient and purpose, and no override was recorded."""
+
+
+# Approving and sending disclose the person to the provider: each needs consent (or an override).
+CONSENT_GATED = frozenset({"approve", "send"})
 
 
 @dataclass(frozen=True)
@@ -125,6 +134,9 @@ def transition(
     if move.reasons and reason not in move.reasons:
         session.rollback()
         raise MissingReason(action)
+    if action in CONSENT_GATED and not may_disclose(session, referral):
+        session.rollback()
+        raise NoConsent(str(referral.id))
     offer = session.exec(select(Offer).where(Offer.id == referral.offer_id).with_for_update()).one()
     session.refresh(offer)
     if action == "accept":
@@ -249,7 +261,10 @@ def approve_match(
 
 
 def approve_and_send(session: Session, referral: Referral, user: User, policy: Policy) -> Referral:
-    """Approve a proposed referral (a supervisor's, where the programme needs one) and send it."""
+    """Approve a proposed referral (a supervisor's, where the programme needs one) and send it.
+
+    :raise NoConsent: before anything changes, if no consent or override covers the recipient.
+    """
     transition(session, referral, "approve", user, policy=policy)
     return transition(session, referral, "send", user, policy=policy)
 

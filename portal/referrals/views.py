@@ -11,7 +11,8 @@ from portal.auth.access import role_required
 from portal.db import get_session
 from portal.htmx import render, wants_partial
 from portal.matches.services import live_index
-from portal.matches.views import policy_for
+from portal.consents.views import refused_for_consent
+from portal.matches.views import no_consent_message, policy_for
 from portal.models import Need, Person, Role
 from portal.referrals import services
 from portal.referrals.states import DECLINE_REASONS, MOVES, OUTCOMES, WITHDRAW_REASONS, actions_from
@@ -73,6 +74,8 @@ def act(referral_id: uuid.UUID) -> Response:
         return _after(side, person, _("This referral has moved on; reload to see where it stands."), 409)
     except services.NotAllowed:
         abort(403)
+    except services.NoConsent:
+        return refused_for_consent(session, person, no_consent_message()) if person else abort(404)
     return _after(side, person, _("Referral updated."))
 
 

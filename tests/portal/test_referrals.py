@@ -25,6 +25,7 @@ from portal.models import (
 )
 from portal.referrals import services
 from portal.referrals.states import MOVES
+from tests.conftest import consent_to_every_recipient
 
 S = ReferralStatus
 
@@ -57,6 +58,7 @@ def need(session: Session, caseworker: User) -> Need:
     )
     session.add(person)
     session.commit()
+    consent_to_every_recipient(session, person)
     need = Need(person_id=person.id, category="employment", urgency=3, description="想找后厨的工作，切配炒菜都会。")
     session.add(need)
     session.commit()
