@@ -149,6 +149,18 @@ REFERRAL_LABELS: dict[str, LazyString] = {
     "contact_via_caseworker": _l("Contact through the caseworker"),
     "contact_phone": _l("The provider may phone the person"),
     "contact_visit": _l("Meet at a visit the caseworker arranges"),
+    # The person's fields as a provider sees them (portal/disclosure.py).
+    "field_full_name": _l("Name"),
+    "field_id_number": _l("ID number"),
+    "field_birth_date": _l("Date of birth"),
+    "field_phone": _l("Phone"),
+    "field_address": _l("Address"),
+    "field_need_description": _l("The need in the caseworker's words"),
+    "field_programme": _l("Drug treatment programme"),
+    "field_programme_start": _l("In the programme since"),
+    "field_skills": _l("Skills"),
+    "field_languages": _l("Languages"),
+    "field_availability": _l("Available"),
     # A consent's state today (portal/consents/services.py state_of).
     "consent_active": _l("In force"),
     "consent_not_yet_valid": _l("Not yet in force"),

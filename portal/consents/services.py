@@ -31,7 +31,6 @@ from portal.models import (
 from portal.people.forms import local_today
 from portal.people.services import find_person, is_caseworker_of
 
-
 PRE_SEND_STATES = (ReferralStatus.PROPOSED, ReferralStatus.APPROVED)
 
 

@@ -8,10 +8,10 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from portal.auth.access import role_required
+from portal.consents.views import refused_for_consent
 from portal.db import get_session
 from portal.htmx import render, wants_partial
 from portal.matches.services import live_index
-from portal.consents.views import refused_for_consent
 from portal.matches.views import no_consent_message, policy_for
 from portal.models import Need, Person, Role
 from portal.referrals import services

@@ -13,9 +13,12 @@ from portal.db import get_engine
 from portal.matches.services import LiveIndex
 from portal.models import (
     Area,
+    ConsentPurpose,
+    DataCategory,
     Need,
     Notification,
     Offer,
+    Organization,
     Person,
     Referral,
     ReferralEvent,
@@ -25,9 +28,10 @@ from portal.models import (
 )
 from portal.referrals import services
 from portal.referrals.states import MOVES
-from tests.conftest import consent_to_every_recipient
+from tests.conftest import consent_to_every_recipient, record_consent
 
 S = ReferralStatus
+D = DataCategory
 
 
 @pytest.fixture
@@ -407,6 +411,10 @@ def test_the_provider_gets_the_allowed_contact_only_after_accepting(
     assert person is not None
     person.phone = "13800000000"
     session.commit()
+    organization = session.get(Organization, provider.organization_id)
+    record_consent(
+        session, person, organization=organization, purpose=ConsentPurpose.EMPLOYMENT, categories=(D.CONTACT,)
+    )
     offer = kitchen(make_offer, provider)
     referral = services.approve_match(session, LiveIndex(), caseworker, need, offer.id, services.Policy(), method)
     login(provider)
