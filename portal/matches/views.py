@@ -8,7 +8,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from portal.auth.access import role_required
-from portal.consents.services import may_disclose
+from portal.consents.services import may_disclose, valid_consent
 from portal.db import get_session
 from portal.htmx import render, wants_partial
 from portal.matches import services
@@ -44,6 +44,8 @@ def _page(need_id: uuid.UUID, status: int = 200, message: str = "") -> Response:
     need, person = found
     result = services.rank_need(session, services.live_index(current_app), need)
     decided = referrals.decided_offers(session, need.id)
+    # Warned early: approving these would be refused until the person consents.
+    unconsented = {m.offer.id for m in result.ranked if valid_consent(session, person.id, m.offer) is None}
     return render(
         "matches/index.html",
         "matches/_list.html",
@@ -52,6 +54,7 @@ def _page(need_id: uuid.UUID, status: int = 200, message: str = "") -> Response:
         person=person,
         result=result,
         decided=decided,
+        unconsented_offers=unconsented,
         dismiss_reasons=DISMISS_REASONS,
         contact_methods=CONTACT_METHODS,
         message=message,

@@ -478,3 +478,26 @@ def test_demo_people_have_consents_and_a_demo_referral_can_be_sent(session: Sess
     best = rank_need(session, LiveIndex(), need).ranked[0]
     referral = referrals.approve_match(session, LiveIndex(), caseworker, need, best.offer.id, referrals.Policy())
     assert referral.status == S.SENT
+
+
+def test_the_matches_page_warns_before_approval_which_offers_lack_consent(
+    client: FlaskClient,
+    login: Login,
+    session: Session,
+    caseworker: User,
+    person: Person,
+    need: Need,
+    ngo: Organization,
+    ngo_staff: User,
+    make_user: Callable[..., User],
+    make_offer: Callable[..., Offer],
+) -> None:
+    covered = group_offer(make_offer, ngo_staff, title="有同意的小组")
+    uncovered = group_offer(make_offer, make_user(Role.VOLUNTEER), title="没有同意的陪伴")
+    record_consent(session, person, organization=ngo)
+    login(caseworker)
+    html = client.get(f"/matches/needs/{need.id}").get_data(as_text=True)
+    warning = "No consent from the person covers this provider"
+    cards = {card.split('"')[0]: card for card in html.split('<li class="card match-item" id="match-')[1:]}
+    covered_card, uncovered_card = cards[str(covered.id)], cards[str(uncovered.id)]
+    assert warning not in covered_card and warning in uncovered_card
