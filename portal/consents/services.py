@@ -213,6 +213,18 @@ def unconsented_referrals(session: Session, person: Person) -> set[uuid.UUID]:
     return {referral.id for referral in waiting if not may_disclose(session, referral)}
 
 
+def overrides_for_person(session: Session, person: Person) -> dict[uuid.UUID, ConsentOverride]:
+    """Each of the person's referrals sent on a supervisor's legal basis, with that override."""
+    rows = session.exec(
+        select(ConsentOverride)
+        .join(Referral, col(Referral.id) == ConsentOverride.referral_id)
+        .join(Need, col(Need.id) == Referral.need_id)
+        .where(Need.person_id == person.id)
+        .order_by(col(ConsentOverride.at))
+    )
+    return {override.referral_id: override for override in rows}
+
+
 def override_of(session: Session, referral_id: uuid.UUID) -> ConsentOverride | None:
     """The supervisor's override recorded for this referral, if any (the latest)."""
     query = select(ConsentOverride).where(ConsentOverride.referral_id == referral_id)

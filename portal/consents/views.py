@@ -37,6 +37,7 @@ def ledger(session: Session, user: User, person: Person, **typed: Any) -> dict[s
         "consents_notice": typed.get("consents_notice", ""),
         "consents_error": typed.get("consents_error", ""),
         "unconsented_referrals": services.unconsented_referrals(session, person),
+        "consent_overrides": services.overrides_for_person(session, person),
     }
 
 

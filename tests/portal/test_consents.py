@@ -363,6 +363,7 @@ def test_only_a_supervisor_overrides_and_only_with_a_basis_and_a_note(
     session.commit()
     session.refresh(referral)
     assert referral.status == S.SENT
+    assert "Overdose risk tonight" in client.get(f"/people/{need.person_id}").get_data(as_text=True)
     # The provider sees the code and the kind of need, not the caseworker's words nor the note.
     login(ngo_staff)
     html = client.get("/referrals/inbox").get_data(as_text=True)
