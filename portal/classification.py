@@ -64,9 +64,11 @@ _CLASSES: dict[str, dict[str, str]] = {
         INTERNAL: "id referral_id from_status to_status actor_id at reason_code",
     },
     "consent": {
+        PART2: "note",
         SENSITIVE: "recipient_organization_id recipient_kind purpose data_categories valid_from valid_until method",
         INTERNAL: "id person_id recorded_by_id recorded_at revoked_at revoked_by_id",
     },
+    "consentoverride": {PART2: "note", SENSITIVE: "basis", INTERNAL: "id referral_id by_id at"},
     "contactlog": {
         PART2: "note",
         SENSITIVE: "kind occurred_on outcome",

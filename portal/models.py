@@ -168,6 +168,25 @@ class DataCategory(StrEnum):
     SKILLS = "skills"  # skills, languages, availability
 
 
+class RecipientKind(StrEnum):
+    """A class of recipients a consent may name instead of one organization."""
+
+    NGO = "ngo"
+    EMPLOYER = "employer"
+    GOVERNMENT = "government"
+    VOLUNTEER_GROUP = "volunteer_group"
+    INDIVIDUAL_VOLUNTEER = "individual_volunteer"
+
+
+class OverrideBasis(StrEnum):
+    """The legal grounds on which a supervisor may send a referral without the person's consent."""
+
+    MEDICAL_EMERGENCY = "medical_emergency"
+    COURT_ORDER = "court_order"
+    STATUTORY_DUTY = "statutory_duty"
+    VITAL_INTERESTS = "vital_interests"
+
+
 class ConsentMethod(StrEnum):
     PAPER = "paper"
     VERBAL = "verbal"
@@ -432,16 +451,29 @@ class Consent(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     person_id: uuid.UUID = Field(foreign_key="person.id", index=True)
     recipient_organization_id: uuid.UUID | None = Field(default=None, foreign_key="organization.id")
-    recipient_kind: OrganizationKind | None = enum_column(default=None, nullable=True)
+    recipient_kind: RecipientKind | None = enum_column(default=None, nullable=True)
     purpose: ConsentPurpose = enum_column()
     data_categories: list[str] = list_column()
     valid_from: date
     valid_until: date | None = Field(default=None)
     method: ConsentMethod = enum_column()
+    # Anything the form cannot say: who signed for the person, where the paper form is filed.
+    note: str = Field(default="", max_length=2000)
     recorded_by_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
     recorded_at: datetime = timestamp(default_factory=utcnow)
     revoked_at: datetime | None = timestamp(default=None)
     revoked_by_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
+
+
+class ConsentOverride(SQLModel, table=True):
+    """A supervisor's decision to send one referral without a consent, on a recorded legal basis."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    referral_id: uuid.UUID = Field(foreign_key="referral.id", index=True)
+    by_id: uuid.UUID = Field(foreign_key="user.id")
+    basis: OverrideBasis = enum_column()
+    note: str = Field(max_length=2000)
+    at: datetime = timestamp(default_factory=utcnow)
 
 
 class ContactLog(SQLModel, table=True):

@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response
 from portal.audit.services import record_view, trail_of
 from portal.audit.views import not_found
 from portal.auth.access import role_required
+from portal.consents.views import ledger
 from portal.db import get_engine, get_session
 from portal.forms import validate
 from portal.htmx import render, wants_partial
@@ -104,6 +105,7 @@ def _page_context(session: Session, person: Person, **forms: object) -> dict[str
         if current_user.role == Role.SUPERVISOR
         else None
     )
+    context.update(ledger(session, current_user, person))
     context.update(forms)
     return context
 

@@ -9,7 +9,20 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session
 
-from portal.models import Area, FollowUp, Need, Offer, Organization, Person, Referral, ReferralStatus, Role, User
+from portal.models import (
+    Area,
+    FollowUp,
+    Need,
+    Offer,
+    Organization,
+    Person,
+    RecipientKind,
+    Referral,
+    ReferralStatus,
+    Role,
+    User,
+)
+from tests.conftest import consent_to_every_recipient, record_consent
 
 ANONYMOUS = None
 STAFF = {Role.ADMIN, Role.SUPERVISOR, Role.CASEWORKER}
@@ -84,6 +97,10 @@ ROUTES: dict[tuple[str, str], tuple[str, Any]] = {
     ("notifications.read", "POST"): ("/notifications/read", EVERYONE),
     ("notifications.outbox", "GET"): ("/notifications/outbox", {Role.ADMIN}),
     ("audit.index", "GET"): ("/audit/", {Role.ADMIN}),
+    ("consents.index", "GET"): ("/people/{person}/consents", {Role.SUPERVISOR, Role.CASEWORKER}),
+    ("consents.create", "POST"): ("/people/{person}/consents", {Role.SUPERVISOR, Role.CASEWORKER}),
+    ("consents.revoke", "POST"): ("/people/{person}/consents/{consent}/revoke", {Role.SUPERVISOR, Role.CASEWORKER}),
+    ("consents.override", "POST"): ("/referrals/{referral}/override", {Role.SUPERVISOR}),
 }
 
 
@@ -120,6 +137,8 @@ def cast(
     need = Need(person_id=person.id, category="housing", description="A room near work")
     session.add(need)
     session.commit()
+    consent_to_every_recipient(session, person)
+    consent = record_consent(session, person, kind=RecipientKind.NGO)
     provider_offer = make_offer(users[Role.PROVIDER])
     volunteer_offer = make_offer(users[Role.VOLUNTEER], category="peer_support")
     pending = make_organization(verified=False)
@@ -141,6 +160,7 @@ def cast(
         "volunteer": make_user(Role.VOLUNTEER, verified=False),
         "person": person,
         "need": need,
+        "consent": consent,
     }
 
 
@@ -165,6 +185,7 @@ def test_route_answers_each_role_as_the_table_says(
         need=cast["need"].id,
         referral=cast["referrals"].get(role, cast["referrals"][Role.PROVIDER]).id,
         follow_up=cast["follow_up"].id,
+        consent=cast["consent"].id,
     )
     if role is not None:
         login(cast["users"][role])

@@ -32,7 +32,7 @@ from portal.models import (
 )
 from portal.people.forms import local_today
 from portal.referrals import services as referrals
-from tests.conftest import sign_in_with_session
+from tests.conftest import consent_to_every_recipient, sign_in_with_session
 
 Login = Callable[[User], FlaskClient]
 # Values a log must never hold: a scan for them over the whole trail finds nothing.
@@ -179,11 +179,14 @@ def test_lists_log_one_event_per_person_shown(
     assert {e.record_id for e in events(session, action="list")} == {person.id, other.id}
     provider = make_user(Role.PROVIDER)
     offer = make_offer(provider)
-    session.add(Referral(need_id=need.id, offer_id=offer.id, status=ReferralStatus.SENT))
+    referral = Referral(need_id=need.id, offer_id=offer.id, status=ReferralStatus.SENT)
+    session.add(referral)
     session.commit()
+    consent_to_every_recipient(session, person)
     login(provider)
     assert client.get("/referrals/inbox").status_code == 200
-    assert [e.record_id for e in events(session, action="list", actor_id=provider.id)] == [person.id]
+    shown = [(e.record_type, e.record_id) for e in events(session, action="list", actor_id=provider.id)]
+    assert shown == [("referral", referral.id)]  # the person's trail includes their referrals
 
 
 def test_the_matches_page_logs_a_view_of_the_person(
