@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal import db, demo, errors, fetch_metadata, headers, i18n, jobs, labels, migrations
 from portal.audit import commands as audit_commands
@@ -40,6 +41,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         static_folder=str(ROOT / "static"),
     )
     load_config(app, config)
+    if app.config["TRUSTED_PROXIES"]:
+        # Behind a reverse proxy the client's address is in X-Forwarded-For: sign-in limits
+        # per address must count it, not the proxy's. Only as many hops as there are proxies.
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     db.init_app(app)
     migrations.init_app(app)
     demo.init_app(app)

@@ -74,12 +74,15 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         SMTP_PASSWORD="",
         SMTP_STARTTLS=True,
         MAIL_FROM="",
+        # How many reverse proxies stand in front of the portal (0: clients connect directly).
+        TRUSTED_PROXIES=0,
         # Where the portal is reached from outside, e.g. https://bridge.example.org: links in e-mails.
         PUBLIC_URL="",
     )
     app.config.from_prefixed_env("PORTAL")
     if overrides:
         app.config.update(overrides)
+    app.config["TRUSTED_PROXIES"] = int(app.config["TRUSTED_PROXIES"])
     lifetime = app.config["PERMANENT_SESSION_LIFETIME"]
     if not isinstance(lifetime, timedelta):  # seconds, from the environment
         app.config["PERMANENT_SESSION_LIFETIME"] = lifetime = timedelta(seconds=int(lifetime))

@@ -14,7 +14,9 @@ from sqlmodel import Session, col, select
 
 from portal.auth import passwords
 from portal.models import AuditEvent, Role, User, utcnow
-from tests.conftest import PASSWORD
+from portal import create_app
+from portal.db import get_engine
+from tests.conftest import PASSWORD, TEST_CONFIG
 
 TOO_MANY = "Too many sign-in attempts. Wait a minute, then try again."
 LOCKED = "Too many failed attempts for this account. It is locked for 15 minutes."
@@ -122,3 +124,21 @@ def test_sign_ins_failures_and_sign_outs_are_audited(
         ("login", user.id, user.id),
         ("logout", user.id, user.id),
     ]
+
+
+@pytest.mark.parametrize(("proxies", "limited"), [(0, True), (1, False)])
+def test_behind_a_trusted_proxy_the_client_address_is_counted(database_url: str, proxies: int, limited: bool) -> None:
+    """Twenty clients behind one proxy: with the proxy declared each is counted apart; without it,
+    forwarded headers are not believed (a client could send any) and the proxy's address counts."""
+    app = create_app({**TEST_CONFIG, "DATABASE_URL": database_url, "TRUSTED_PROXIES": proxies})
+    client = app.test_client()
+    with time_machine.travel(utcnow(), tick=False):
+        for number in range(21):
+            response = client.post(
+                "/auth/login",
+                data={"email": f"guess{number}@bridge.example", "password": "wrong password"},
+                environ_base={"REMOTE_ADDR": "10.0.0.1"},
+                headers={"X-Forwarded-For": f"203.0.113.{number}"},
+            )
+    assert (response.status_code == 429) is limited
+    get_engine(app).dispose()
