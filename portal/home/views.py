@@ -42,6 +42,8 @@ def index() -> Response | str:
         context["attention"] = followups.attention(session, current_user, today)
         context["proposals"] = followups.proposals(session, current_user)
         context["snooze_choices"] = SNOOZE_CHOICES
+        context["job_checks"] = followups.JOB_CHECKS
+        context["job_check_outcomes"] = followups.JOB_CHECK_OUTCOMES
     if current_user.role == Role.SUPERVISOR:
         context["loads"] = caseworker_loads(session, current_user, local_today())
     if current_user.is_staff:
