@@ -244,7 +244,7 @@ def out_of_contact(session: Session, scope: Scope, rules: Rules) -> int:
         (rules.gap_for(None), sa.or_(col(Person.programme).is_(None), col(Person.programme).not_in(list(Programme))))
     )
     for gap, in_group in groups:
-        # Within the limit: a contact on one of the last `gap` days, or registered within them.
+        # Out: no contact on the last `gap` days, and either contacted before or registered before them.
         earliest_fine = scope.end - timedelta(days=gap)
         recent_contact = (
             select(ContactLog.id)
@@ -255,10 +255,16 @@ def out_of_contact(session: Session, scope: Scope, rules: Rules) -> int:
             )
             .exists()
         )
+        ever_contacted = (
+            select(ContactLog.id)
+            .where(ContactLog.person_id == Person.id, col(ContactLog.occurred_on) <= scope.end)
+            .exists()
+        )
+        registered_long_ago = col(Person.created_at) < local_midnight(earliest_fine)
         total += session.exec(
             select(func.count())
             .select_from(Person)
-            .where(*_active(scope), in_group, col(Person.created_at) < local_midnight(earliest_fine), ~recent_contact)
+            .where(*_active(scope), in_group, ~recent_contact, sa.or_(ever_contacted, registered_long_ago))
         ).one()
     return total
 
@@ -391,10 +397,12 @@ def _names(session: Session, organizations: set[uuid.UUID], volunteers: set[uuid
     names: dict[uuid.UUID, str] = {}
     if organizations:
         names.update(
-            session.exec(select(Organization.id, Organization.name).where(col(Organization.id).in_(organizations)))
+            session.exec(
+                select(Organization.id, Organization.name).where(col(Organization.id).in_(organizations))
+            ).all()
         )
     if volunteers:
-        names.update(session.exec(select(User.id, User.name).where(col(User.id).in_(volunteers))))
+        names.update(session.exec(select(User.id, User.name).where(col(User.id).in_(volunteers))).all())
     return names
 
 

@@ -2,6 +2,7 @@
 
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
@@ -102,6 +103,32 @@ def days(value: float | None) -> str:
 
 def month_label(scope: services.Scope) -> str:
     return format_date(scope.start, format="MMM yyyy")
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The few figures the home page shows, over the last 30 days of the user's whole area."""
+
+    people_active: str
+    contact_rate: str
+    out_of_contact: str
+    job_placements: str
+
+
+def summary(session: Session, user: User) -> Summary | None:
+    """None for a supervisor without an area: there is nothing to sum up."""
+    if user.role == Role.SUPERVISOR and user.area_id is None:
+        return None
+    today = local_today()
+    scope = services.Scope(user.area_id if user.role == Role.SUPERVISOR else None, today - timedelta(days=29), today)
+    active = services.people_active(session, scope)
+    contacted = services.people_contacted(session, scope)
+    return Summary(
+        people_active=number(active),
+        contact_rate=percent(contacted / active if active else None),
+        out_of_contact=number(services.out_of_contact(session, scope, rules())),
+        job_placements=number(services.job_placements(session, scope)),
+    )
 
 
 @bp.route("")
