@@ -2,6 +2,7 @@
 text labels on every bar and point, and colours from classes in app.css (the CSP forbids inline
 styles and scripts). The page puts the same numbers in a table beside each chart."""
 
+import unicodedata
 from collections.abc import Sequence
 
 from markupsafe import Markup, escape
@@ -13,6 +14,18 @@ LABEL_WIDTH = 200
 VALUE_WIDTH = 70
 LINE_HEIGHT = 240
 MARGIN = 12
+FONT_SIZE = 13  # as .chart text in app.css
+
+
+def fit(label: str, width: float = LABEL_WIDTH - 12) -> str:
+    """The label, shortened with an ellipsis to fit the width (wide CJK characters count double);
+    the table beside the chart has it in full."""
+    used = 0.0
+    for index, character in enumerate(label):
+        used += FONT_SIZE if unicodedata.east_asian_width(character) in "WF" else FONT_SIZE * 0.6
+        if used > width:
+            return label[: max(index - 1, 1)] + "…"
+    return label
 
 
 def _open(chart_id: str, title: str, description: str, height: float) -> str:
@@ -36,7 +49,7 @@ def bar_chart(chart_id: str, title: str, description: str, rows: Sequence[tuple[
         length = max(value, 0) / largest * room
         parts.append(
             f'<text class="chart-label" x="{LABEL_WIDTH - 8}" y="{middle:.1f}" text-anchor="end" '
-            f'dominant-baseline="middle">{escape(label)}</text>'
+            f'dominant-baseline="middle">{escape(fit(label))}</text>'
             f'<rect class="chart-bar" x="{LABEL_WIDTH}" y="{top}" width="{length:.1f}" height="{BAR_HEIGHT}"></rect>'
             f'<text class="chart-value" x="{LABEL_WIDTH + length + 6:.1f}" y="{middle:.1f}" '
             f'dominant-baseline="middle">{escape(shown)}</text>'

@@ -12,8 +12,9 @@ from flask_login import current_user
 from sqlmodel import Session, col, select
 
 from portal.areas import areas_within
+from portal.audit import services as audit
 from portal.auth.access import role_required
-from portal.db import get_session
+from portal.db import get_engine, get_session
 from portal.forms import validate
 from portal.htmx import render
 from portal.i18n import language_code
@@ -105,6 +106,11 @@ def month_label(scope: services.Scope) -> str:
     return format_date(scope.start, format="MMM yyyy")
 
 
+def month_tick(scope: services.Scope) -> str:
+    """A month on a chart's axis: short enough for twelve side by side; the table gives the year."""
+    return format_date(scope.start, format="LLL")
+
+
 @dataclass(frozen=True)
 class Summary:
     """The few figures the home page shows, over the last 30 days of the user's whole area."""
@@ -164,7 +170,7 @@ def index() -> Response:
 
 def _charts(figures: services.Indicators, months: list[services.Month]) -> dict[str, object]:
     names = services.NAMES
-    labels = [month_label(month.scope) for month in months]
+    labels = [month_tick(month.scope) for month in months]
     needs = [(label(c), float(n), number(n)) for c, n in figures.needs_by_category.items()]
     referrals = [(label(s), float(n), number(n)) for s, n in figures.referrals_by_status.items()]
     completion = [(row.provider, (row.rate or 0) * 100, percent(row.rate)) for row in figures.completion_by_provider]
@@ -227,6 +233,11 @@ def export_csv() -> Response:
     choice = choose(session, current_user)
     if choice.scope is None:
         return Response("\n".join(choice.errors.values()) + "\n", status=422, mimetype="text/plain")
+    # An export leaves the portal: recorded in the audit trail, in its own short write transaction
+    # because this GET reads in a read-only one.
+    with Session(get_engine()) as writer:
+        audit.record(writer, current_user, "export", "indicators")
+        writer.commit()
     figures = services.indicators(session, choice.scope, rules())
     months = services.monthly(session, choice.scope.area_id, choice.scope.end, rules())
     body = export.csv_text(figures, months, choice.area_name, definitions())

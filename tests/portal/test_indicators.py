@@ -18,11 +18,12 @@ from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
 from portal.demo import load_demo_data
-from portal.indicators import services
+from portal.indicators import charts, services
 from portal.indicators.export import safe_cell
 from portal.indicators.services import Rules, Scope
 from portal.models import (
     Area,
+    AuditEvent,
     Category,
     ContactLog,
     FollowUp,
@@ -708,3 +709,27 @@ def test_supervisors_and_admins_have_a_link_and_a_summary_at_home(
     assert 'href="/indicators"' in home and "People active" in home and "People out of contact" in home
     login(make_user(Role.CASEWORKER))
     assert 'href="/indicators"' not in client.get("/").get_data(as_text=True)
+
+
+def test_an_export_is_recorded_in_the_audit_trail(
+    client: FlaskClient, login: Login, supervisor: User, session: Session
+) -> None:
+    login(supervisor)
+    assert client.get(f"/indicators/export.csv?{JUNE_QUERY}").status_code == 200
+    client.get(f"/indicators?{JUNE_QUERY}")  # looking at aggregate figures is not an export
+    session.commit()
+    events = session.exec(select(AuditEvent)).all()
+    assert [(e.action, e.record_type, e.actor_id) for e in events] == [("export", "indicators", supervisor.id)]
+
+
+def test_long_provider_names_are_shortened_on_the_chart_and_kept_whole_in_the_table(
+    client: FlaskClient, login: Login, supervisor: User, world: World, session: Session
+) -> None:
+    ngo = world.organizations["ngo"]
+    ngo.name = "西安市莲湖区启明社会工作服务中心第二分部康复服务站"
+    add(session, ngo)
+    assert charts.fit(ngo.name).endswith("…") and len(charts.fit(ngo.name)) < len(ngo.name)
+    assert charts.fit("NGO B") == "NGO B"
+    login(supervisor)
+    html = client.get(f"/indicators?{JUNE_QUERY}").get_data(as_text=True)
+    assert f'<th scope="row">{ngo.name}</th>' in html and charts.fit(ngo.name) in html
