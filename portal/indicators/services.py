@@ -7,7 +7,7 @@ whole days in Xi'an time, the first and the last day included.
 
 import statistics
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -34,6 +34,7 @@ from portal.models import (
     ReferralEvent,
     ReferralStatus,
     User,
+    UTCDateTime,
 )
 from portal.people.forms import LOCAL_TIME
 
@@ -214,59 +215,93 @@ def _in_area(scope: Scope) -> sa.ColumnElement[bool]:
     return col(Person.area_id).in_(areas_within(scope.area_id))
 
 
-def _active(scope: Scope) -> list[sa.ColumnElement[bool]]:
-    """On a caseload, in the area, and registered before the period ended."""
-    return [_in_area(scope), col(Person.caseworker_id).is_not(None), col(Person.created_at) < scope.end_at]
+def _one_area(scopes: Sequence[Scope]) -> Scope:
+    """The counting functions take several periods of one area, to count them all in one query."""
+    if not scopes or len({scope.area_id for scope in scopes}) != 1:
+        raise ValueError("give one or more periods of the same area")
+    return scopes[0]
 
 
-def people_active(session: Session, scope: Scope) -> int:
-    return session.exec(select(func.count()).select_from(Person).where(*_active(scope))).one()
+def _counts(session: Session, columns: list[Any], query: sa.Select[Any]) -> list[int]:
+    """One row of counts, one per period; `query` supplies the FROM and WHERE. It is a plain
+    SQLAlchemy select: SQLModel's would return only the first count as a scalar."""
+    row = session.exec(query.with_only_columns(*columns)).one()  # type: ignore[call-overload]
+    return [int(value or 0) for value in row]
 
 
-def people_contacted(session: Session, scope: Scope) -> int:
+def _registered_by(scope: Scope) -> sa.ColumnElement[bool]:
+    return col(Person.created_at) < scope.end_at
+
+
+def _on_caseloads(scope: Scope) -> sa.Select[Any]:
+    """People in the area on a caseworker's caseload; active in a period once registered by its end."""
+    return sa.select(col(Person.id)).where(_in_area(scope), col(Person.caseworker_id).is_not(None))
+
+
+def people_active(session: Session, scopes: Sequence[Scope]) -> list[int]:
+    base = _on_caseloads(_one_area(scopes))
+    return _counts(session, [func.count(sa.case((_registered_by(s), 1))) for s in scopes], base)
+
+
+def _contact_between(first: date, last: date) -> sa.ColumnElement[bool]:
+    return sa.and_(col(ContactLog.occurred_on) >= first, col(ContactLog.occurred_on) <= last)
+
+
+def people_contacted(session: Session, scopes: Sequence[Scope]) -> list[int]:
     """Active people with at least one contact logged on a day of the period."""
-    return session.exec(
-        select(func.count(sa.distinct(col(Person.id))))
+    base = (
+        _on_caseloads(_one_area(scopes))
         .join(ContactLog, col(ContactLog.person_id) == Person.id)
-        .where(*_active(scope), col(ContactLog.occurred_on) >= scope.start, col(ContactLog.occurred_on) <= scope.end)
-    ).one()
+        .where(_contact_between(min(s.start for s in scopes), max(s.end for s in scopes)))
+    )
+    columns = [
+        func.count(sa.distinct(sa.case((sa.and_(_registered_by(s), _contact_between(s.start, s.end)), col(Person.id)))))
+        for s in scopes
+    ]
+    return _counts(session, columns, base)
 
 
-def out_of_contact(session: Session, scope: Scope, rules: Rules) -> int:
+def out_of_contact(session: Session, scopes: Sequence[Scope], rules: Rules) -> list[int]:
     """Active people whose last contact up to the period's last day (or, never contacted, their
     registration) is longer ago than their programme allows: the same rule as the lost-contact
-    follow-up, seen from the period's last day. One query per programme, as their limits differ."""
-    total = 0
-    groups: list[tuple[int, sa.ColumnElement[bool]]] = [
-        (rules.gap_for(programme), col(Person.programme) == programme) for programme in Programme
+    follow-up, seen from the period's last day. One query: each person's last contact before each
+    period's end, then a count per period against the limit of the person's programme."""
+    last_contacts = [
+        func.max(sa.case((col(ContactLog.occurred_on) <= s.end, col(ContactLog.occurred_on)))).label(f"last_{i}")
+        for i, s in enumerate(scopes)
     ]
-    groups.append(
-        (rules.gap_for(None), sa.or_(col(Person.programme).is_(None), col(Person.programme).not_in(list(Programme))))
+    people = (
+        _on_caseloads(_one_area(scopes))
+        .add_columns(col(Person.programme).label("programme"), col(Person.created_at).label("created_at"))
+        .outerjoin(ContactLog, col(ContactLog.person_id) == Person.id)
+        .group_by(col(Person.id), col(Person.programme), col(Person.created_at))
+        .add_columns(*last_contacts)
+        .subquery()
     )
-    for gap, in_group in groups:
-        # Out: no contact on the last `gap` days, and either contacted before or registered before them.
-        earliest_fine = scope.end - timedelta(days=gap)
-        recent_contact = (
-            select(ContactLog.id)
-            .where(
-                ContactLog.person_id == Person.id,
-                col(ContactLog.occurred_on) >= earliest_fine,
-                col(ContactLog.occurred_on) <= scope.end,
-            )
-            .exists()
+
+    def earliest_fine(end: date, moment: bool) -> Any:
+        """The first day (or its first moment) within the limit of each person's programme, in SQL."""
+
+        def value(gap: int) -> Any:
+            day = end - timedelta(days=gap)
+            return sa.literal(local_midnight(day), UTCDateTime()) if moment else sa.literal(day, sa.Date())
+
+        whens = [(people.c.programme == p, value(rules.gap_for(p))) for p in Programme]
+        return sa.case(*whens, else_=value(rules.gap_for(None)))
+
+    columns = []
+    for i, s in enumerate(scopes):
+        last = people.c[f"last_{i}"]
+        earliest_fine_day, earliest_fine_moment = earliest_fine(s.end, False), earliest_fine(s.end, True)
+        out = sa.and_(
+            people.c.created_at < s.end_at,
+            sa.or_(
+                sa.and_(last.is_not(None), last < earliest_fine_day),
+                sa.and_(last.is_(None), people.c.created_at < earliest_fine_moment),
+            ),
         )
-        ever_contacted = (
-            select(ContactLog.id)
-            .where(ContactLog.person_id == Person.id, col(ContactLog.occurred_on) <= scope.end)
-            .exists()
-        )
-        registered_long_ago = col(Person.created_at) < local_midnight(earliest_fine)
-        total += session.exec(
-            select(func.count())
-            .select_from(Person)
-            .where(*_active(scope), in_group, ~recent_contact, sa.or_(ever_contacted, registered_long_ago))
-        ).one()
-    return total
+        columns.append(func.count(sa.case((out, 1))))
+    return _counts(session, columns, sa.select(people.c.id))
 
 
 def needs_by_category(session: Session, scope: Scope) -> dict[str, int]:
@@ -282,13 +317,25 @@ def needs_by_category(session: Session, scope: Scope) -> dict[str, int]:
     return {str(category): counts.get(category, 0) for category in Category}
 
 
-def _referrals_of_area(scope: Scope) -> Any:
-    return (
-        select(Referral.id)
+def _made_in(moment: Any, scope: Scope) -> sa.ColumnElement[bool]:
+    return sa.and_(moment >= scope.start_at, moment < scope.end_at)
+
+
+def needs_recorded(session: Session, scopes: Sequence[Scope]) -> list[int]:
+    """Needs recorded in each period for people in the area."""
+    base = sa.select(col(Need.id)).join(Person, col(Person.id) == Need.person_id).where(_in_area(_one_area(scopes)))
+    return _counts(session, [func.count(sa.case((_made_in(col(Need.created_at), s), 1))) for s in scopes], base)
+
+
+def referrals_made(session: Session, scopes: Sequence[Scope]) -> list[int]:
+    """Referrals made in each period for needs of people in the area."""
+    base = (
+        sa.select(col(Referral.id))
         .join(Need, col(Need.id) == Referral.need_id)
         .join(Person, col(Person.id) == Need.person_id)
-        .where(_in_area(scope))
+        .where(_in_area(_one_area(scopes)))
     )
+    return _counts(session, [func.count(sa.case((_made_in(col(Referral.created_at), s), 1))) for s in scopes], base)
 
 
 def referrals_by_status(session: Session, scope: Scope) -> dict[str, int]:
@@ -406,32 +453,37 @@ def _names(session: Session, organizations: set[uuid.UUID], volunteers: set[uuid
     return names
 
 
-def _job_starts(scope: Scope, first_day: date, last_day: date) -> Any:
-    """Referrals to jobs whose person first started the job on one of these days."""
+def _job_starts(scope: Scope) -> Any:
+    """Referrals to jobs (employment offers) of people in the area, with when the job first started."""
     started = _first(ReferralStatus.IN_PROGRESS)
     return (
-        select(Referral.id)
+        select(Referral.id, started.label("started"))
         .join(ReferralEvent, col(ReferralEvent.referral_id) == Referral.id)
         .join(Offer, col(Offer.id) == Referral.offer_id)
         .join(Need, col(Need.id) == Referral.need_id)
         .join(Person, col(Person.id) == Need.person_id)
         .where(_in_area(scope), Offer.category == Category.EMPLOYMENT)
         .group_by(col(Referral.id))
-        .having(started >= local_midnight(first_day), started < local_midnight(last_day + timedelta(days=1)))
+        .having(started.is_not(None))
+        .subquery()
     )
 
 
-def job_placements(session: Session, scope: Scope) -> int:
-    """Referrals to jobs (employment offers) whose person started the job in the period."""
-    return session.exec(select(func.count()).select_from(_job_starts(scope, scope.start, scope.end).subquery())).one()
+def job_placements(session: Session, scopes: Sequence[Scope]) -> list[int]:
+    """Referrals to jobs whose person started the job in the period."""
+    starts = _job_starts(_one_area(scopes))
+    columns = [func.count(sa.case((_made_in(starts.c.started, s), 1))) for s in scopes]
+    return _counts(session, columns, sa.select(starts.c.id))
 
 
 def retention(session: Session, scope: Scope) -> Retention:
     """Job placements whose 90th day fell in the period; retained when the caseworker's 90-day job
     check was done with "still employed". A job left (or ended) before the check is not retained."""
-    due = _job_starts(
-        scope, scope.start - timedelta(days=RETENTION_DAYS), scope.end - timedelta(days=RETENTION_DAYS)
-    ).subquery()
+    starts = _job_starts(scope)
+    started_90_days_before = Scope(
+        scope.area_id, scope.start - timedelta(days=RETENTION_DAYS), scope.end - timedelta(days=RETENTION_DAYS)
+    )
+    due = select(starts.c.id).where(_made_in(starts.c.started, started_90_days_before)).subquery()
     placements = session.exec(select(func.count()).select_from(due)).one()
     found = dict(
         session.exec(
@@ -453,15 +505,15 @@ def indicators(session: Session, scope: Scope, rules: Rules) -> Indicators:
     """Every indicator for the scope."""
     return Indicators(
         scope=scope,
-        people_active=people_active(session, scope),
-        people_contacted=people_contacted(session, scope),
-        out_of_contact=out_of_contact(session, scope, rules),
+        people_active=people_active(session, [scope])[0],
+        people_contacted=people_contacted(session, [scope])[0],
+        out_of_contact=out_of_contact(session, [scope], rules)[0],
         needs_by_category=needs_by_category(session, scope),
         referrals_by_status=referrals_by_status(session, scope),
         need_to_approval=need_to_approval(session, scope),
         approval_to_answer=approval_to_answer(session, scope),
         completion_by_provider=completion_by_provider(session, scope),
-        job_placements=job_placements(session, scope),
+        job_placements=job_placements(session, [scope])[0],
         retention=retention(session, scope),
     )
 
@@ -482,16 +534,18 @@ def _next_month(day: date) -> date:
 
 
 def monthly(session: Session, area_id: uuid.UUID | None, end: date, rules: Rules) -> list[Month]:
-    """The headline indicators month by month over the last twelve months."""
+    """The headline indicators month by month over the last twelve months, each in one query."""
+    scopes = month_scopes(area_id, end)
     return [
-        Month(
-            scope=scope,
-            people_active=people_active(session, scope),
-            people_contacted=people_contacted(session, scope),
-            out_of_contact=out_of_contact(session, scope, rules),
-            needs_recorded=sum(needs_by_category(session, scope).values()),
-            referrals_made=sum(referrals_by_status(session, scope).values()),
-            job_placements=job_placements(session, scope),
+        Month(scope, *figures)
+        for scope, *figures in zip(
+            scopes,
+            people_active(session, scopes),
+            people_contacted(session, scopes),
+            out_of_contact(session, scopes, rules),
+            needs_recorded(session, scopes),
+            referrals_made(session, scopes),
+            job_placements(session, scopes),
+            strict=True,
         )
-        for scope in month_scopes(area_id, end)
     ]

@@ -127,13 +127,15 @@ def summary(session: Session, user: User) -> Summary | None:
         return None
     today = local_today()
     scope = services.Scope(user.area_id if user.role == Role.SUPERVISOR else None, today - timedelta(days=29), today)
-    active = services.people_active(session, scope)
-    contacted = services.people_contacted(session, scope)
+    [active] = services.people_active(session, [scope])
+    [contacted] = services.people_contacted(session, [scope])
+    [out] = services.out_of_contact(session, [scope], rules())
+    [placements] = services.job_placements(session, [scope])
     return Summary(
         people_active=number(active),
         contact_rate=percent(contacted / active if active else None),
-        out_of_contact=number(services.out_of_contact(session, scope, rules())),
-        job_placements=number(services.job_placements(session, scope)),
+        out_of_contact=number(out),
+        job_placements=number(placements),
     )
 
 

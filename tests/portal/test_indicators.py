@@ -302,8 +302,8 @@ def test_a_person_who_moved_counts_with_their_whole_record_in_their_new_area(ses
 
 def test_each_programme_is_held_to_its_own_contact_limit(session: Session, world: World) -> None:
     # P2 (community rehabilitation) was last contacted 41 days before June 30.
-    assert services.out_of_contact(session, JUNE, Rules({"default": 30, "community_rehab": 45})) == 0
-    assert services.out_of_contact(session, JUNE, Rules({"default": 60, "community_rehab": 40})) == 1
+    assert services.out_of_contact(session, [JUNE], Rules({"default": 30, "community_rehab": 45})) == [0]
+    assert services.out_of_contact(session, [JUNE], Rules({"default": 60, "community_rehab": 40})) == [1]
 
 
 def test_months_cover_the_last_twelve_and_end_on_the_last_day(session: Session, world: World) -> None:
