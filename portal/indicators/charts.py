@@ -31,7 +31,7 @@ def fit(label: str, width: float = LABEL_WIDTH - 12) -> str:
 def _open(chart_id: str, title: str, description: str, height: float) -> str:
     return (
         f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height:.0f}" '
-        f'role="img" aria-labelledby="{chart_id}-title {chart_id}-desc" id="{chart_id}">'
+        f'role="img" aria-labelledby="{chart_id}-title" aria-describedby="{chart_id}-desc" id="{chart_id}">'
         f'<title id="{chart_id}-title">{escape(title)}</title>'
         f'<desc id="{chart_id}-desc">{escape(description)}</desc>'
     )
