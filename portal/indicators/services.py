@@ -20,6 +20,7 @@ from sqlmodel import Session, col, func, select
 from portal.areas import areas_within
 from portal.followups.services import STILL_EMPLOYED
 from portal.models import (
+    Area,
     Category,
     ContactLog,
     FollowUp,
@@ -33,6 +34,7 @@ from portal.models import (
     Referral,
     ReferralEvent,
     ReferralStatus,
+    Role,
     User,
     UTCDateTime,
 )
@@ -207,6 +209,16 @@ class Rules:
 
     def gap_for(self, programme: str | None) -> int:
         return int(self.contact_gap_days.get(programme or "", self.contact_gap_days.get("default", 30)))
+
+
+def areas_for(session: Session, user: User) -> list[Area] | None:
+    """The areas whose indicators a user may see, sorted by code: a supervisor's own area and those
+    within it (none without an area); None for every area, an administrator's view."""
+    if user.role == Role.ADMIN:
+        return None
+    if user.role != Role.SUPERVISOR or user.area_id is None:
+        return []
+    return list(session.exec(select(Area).where(col(Area.id).in_(areas_within(user.area_id))).order_by(Area.code)))
 
 
 def _in_area(scope: Scope) -> sa.ColumnElement[bool]:

@@ -9,9 +9,8 @@ from flask import Blueprint, Response, current_app, request
 from flask_babel import format_date, format_decimal, format_percent
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
-from portal.areas import areas_within
 from portal.audit import services as audit
 from portal.auth.access import role_required
 from portal.db import get_engine, get_session
@@ -43,19 +42,10 @@ def rules() -> services.Rules:
     return services.Rules(contact_gap_days=dict(current_app.config["CONTACT_GAP_DAYS"]))
 
 
-def allowed_areas(session: Session, user: User) -> list[Area] | None:
-    """The areas a user may choose, sorted by code; None for every area (administrators)."""
-    if user.role == Role.ADMIN:
-        return None
-    if user.area_id is None:
-        return []
-    return list(session.exec(select(Area).where(col(Area.id).in_(areas_within(user.area_id))).order_by(Area.code)))
-
-
 def choose(session: Session, user: User) -> Choice:
     """Read the filters of this request: a supervisor sees their own areas only; nothing else is found."""
     filters, errors = validate(Filters, request.args)
-    permitted = allowed_areas(session, user)
+    permitted = services.areas_for(session, user)
     areas = permitted if permitted is not None else list(session.exec(select(Area).order_by(Area.code)))
     if permitted == []:
         errors["area"] = _("You have no area to supervise yet; an administrator can assign one.")
