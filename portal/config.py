@@ -1,6 +1,7 @@
 """Configuration: safe defaults, then `PORTAL_*` environment variables, then an explicit mapping."""
 
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +25,27 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=True,
+        # Unset: `__Host-session` when Secure (the browser then keeps it for this host alone, on
+        # path /), plain `session` otherwise, since browsers refuse `__Host-` cookies without Secure.
+        SESSION_COOKIE_NAME=None,
+        # The absolute limit of a signed-in session, enforced on the server (portal/auth/sessions.py).
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
+        SESSION_IDLE_MINUTES_STAFF=15,
+        SESSION_IDLE_MINUTES_OTHERS=30,
+        # There is no "remember me": these only harden the cookie should it ever be set.
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_SECURE=True,
+        REMEMBER_COOKIE_DURATION=timedelta(days=7),
+        # Sign-in throttling (portal/auth/throttle.py).
+        LOGIN_LIMIT_PER_ACCOUNT=5,
+        LOGIN_LIMIT_PER_ADDRESS=20,
+        LOCKOUT_FAILURES=5,
+        LOCKOUT_MINUTES=15,
+        # Staff must use a second factor (TOTP). Unset: required everywhere but in development.
+        MFA_REQUIRED=None,
+        # 32 random bytes, base64, that encrypt TOTP seeds; derived from SECRET_KEY when empty.
+        TOTP_KEY="",
         MAX_CONTENT_LENGTH=1024 * 1024,
         WTF_CSRF_HEADERS=["X-CSRFToken"],
         BABEL_DEFAULT_LOCALE="en",
@@ -55,15 +74,24 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
     app.config.from_prefixed_env("PORTAL")
     if overrides:
         app.config.update(overrides)
+    lifetime = app.config["PERMANENT_SESSION_LIFETIME"]
+    if not isinstance(lifetime, timedelta):  # seconds, from the environment
+        app.config["PERMANENT_SESSION_LIFETIME"] = lifetime = timedelta(seconds=int(lifetime))
+    if lifetime > timedelta(hours=8):
+        raise ConfigError("PORTAL_PERMANENT_SESSION_LIFETIME must be 8 hours or less.")
     if app.config["SMTP_HOST"] and not app.config["MAIL_FROM"]:
         raise ConfigError("PORTAL_MAIL_FROM must be set when PORTAL_SMTP_HOST is.")
     development = app.config["ENV"] == "development"
+    if app.config["MFA_REQUIRED"] is None:
+        app.config["MFA_REQUIRED"] = not development
     if development:
         app.config["SESSION_COOKIE_SECURE"] = False
         app.config["REMEMBER_COOKIE_SECURE"] = False
         if not app.config["SECRET_KEY"]:
             app.config["SECRET_KEY"] = DEVELOPMENT_SECRET
-    else:
+    if app.config["SESSION_COOKIE_NAME"] is None:
+        app.config["SESSION_COOKIE_NAME"] = "__Host-session" if app.config["SESSION_COOKIE_SECURE"] else "session"
+    if not development:
         if not app.config["SECRET_KEY"] or app.config["SECRET_KEY"] == DEVELOPMENT_SECRET:
             raise ConfigError("PORTAL_SECRET_KEY must be set outside development.")
         # Debug mode runs arbitrary code from the browser: never outside development.

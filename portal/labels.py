@@ -3,7 +3,7 @@
 from enum import StrEnum
 
 from flask import Flask
-from flask_babel import LazyString, get_locale, pgettext
+from flask_babel import LazyString, format_decimal, get_locale, pgettext
 from flask_babel import lazy_gettext as _l
 
 from matching.vocabulary import CONCEPT_LABELS
@@ -178,7 +178,7 @@ def reason_text(code: str, values: dict[str, object]) -> str:
         elif isinstance(value, str):
             shown[name] = label(value)
         else:
-            shown[name] = f"{value:g}" if isinstance(value, float) else str(value)
+            shown[name] = format_decimal(value, format="#,##0.#") if isinstance(value, float) else str(value)
     return str(template) % shown if shown else str(template)
 
 

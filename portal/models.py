@@ -233,6 +233,11 @@ class User(UserMixin, SQLModel, table=True):
     verified_at: datetime | None = timestamp(default=None)
     created_at: datetime = timestamp(default_factory=utcnow)
     last_login_at: datetime | None = timestamp(default=None)
+    # The TOTP seed, encrypted with the portal's key (portal/auth/mfa.py); None until enrolled.
+    totp_secret: str | None = Field(default=None, max_length=300)
+    # The last 30-second step whose code was accepted: a code is never accepted twice.
+    totp_last_step: int | None = Field(default=None, sa_type=sa.BigInteger)
+    mfa_enrolled_at: datetime | None = timestamp(default=None)
 
     @property
     def is_active(self) -> bool:
@@ -244,6 +249,56 @@ class User(UserMixin, SQLModel, table=True):
     @property
     def is_staff(self) -> bool:
         return self.role in STAFF_ROLES
+
+
+class UserSession(SQLModel, table=True):
+    """A signed-in browser. The cookie carries a random token and this row only its SHA-256, so
+    the database cannot be used to forge a cookie, and revoking the row signs the browser out."""
+
+    __tablename__ = "user_session"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    user_id: uuid.UUID = Field(foreign_key="user.id", index=True)
+    created_at: datetime = timestamp(default_factory=utcnow)
+    last_seen_at: datetime = timestamp(default_factory=utcnow)
+    revoked_at: datetime | None = timestamp(default=None)
+
+
+class LoginAttempt(SQLModel, table=True):
+    """One sign-in attempt, for throttling and lock-out. The account is named by a hash of the
+    e-mail typed, so unknown addresses are throttled like real ones without storing them."""
+
+    __tablename__ = "login_attempt"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    at: datetime = timestamp(default_factory=utcnow, index=True)
+    account_key: str = Field(max_length=64, index=True)
+    address: str = Field(max_length=64, index=True)
+    succeeded: bool = Field(default=False)
+
+
+class RecoveryCode(SQLModel, table=True):
+    """A single-use code that stands in for a TOTP code when the phone is lost; kept hashed."""
+
+    __tablename__ = "recovery_code"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="user.id", index=True)
+    code_hash: str = Field(max_length=64)
+    used_at: datetime | None = timestamp(default=None)
+
+
+class PasswordReset(SQLModel, table=True):
+    """A password-reset link sent by e-mail: single use, short-lived, only its SHA-256 stored."""
+
+    __tablename__ = "password_reset"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="user.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = timestamp(default_factory=utcnow)
+    used_at: datetime | None = timestamp(default=None)
 
 
 class Offer(SQLModel, table=True):

@@ -15,6 +15,8 @@ from flask.testing import FlaskClient
 from sqlmodel import Session
 
 from portal import create_app
+from portal.auth import sessions as server_sessions
+from portal.auth.access import AGENT_KEY, TOKEN_KEY, agent_digest
 from portal.auth.passwords import hash_password
 from portal.db import get_engine
 from portal.migrations import upgrade
@@ -80,6 +82,8 @@ TEST_CONFIG: dict[str, Any] = {
     "WTF_CSRF_ENABLED": False,
     "SESSION_COOKIE_SECURE": False,
     "REMEMBER_COOKIE_SECURE": False,
+    # Staff sign in without a second factor here; tests/portal/test_auth_mfa.py turns it on.
+    "MFA_REQUIRED": False,
 }
 
 
@@ -161,14 +165,25 @@ def make_offer(session: Session) -> Callable[..., Offer]:
     return make
 
 
+def sign_in_with_session(client: FlaskClient, session: Session, user: User) -> FlaskClient:
+    """Open a real server-side session for the user and put its cookie into this client,
+    without going through the form (and its throttling and second factor)."""
+    token = server_sessions.start(session, user)
+    session.commit()
+    with client.session_transaction() as flask_session:
+        flask_session.clear()
+        flask_session["_user_id"] = str(user.id)
+        flask_session["_fresh"] = True
+        flask_session[TOKEN_KEY] = token
+        flask_session[AGENT_KEY] = agent_digest(client.environ_base["HTTP_USER_AGENT"])
+    return client
+
+
 @pytest.fixture
-def login(client: FlaskClient) -> Callable[[User], FlaskClient]:
-    """Sign a user in by session key; only test_auth.py goes through the real form."""
+def login(client: FlaskClient, session: Session) -> Callable[[User], FlaskClient]:
+    """Sign a user in with a real server-side session; only test_auth*.py go through the form."""
 
     def sign_in(user: User) -> FlaskClient:
-        with client.session_transaction() as flask_session:
-            flask_session["_user_id"] = str(user.id)
-            flask_session["_fresh"] = True
-        return client
+        return sign_in_with_session(client, session, user)
 
     return sign_in

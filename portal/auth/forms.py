@@ -1,22 +1,48 @@
 """What the sign-in and sign-up forms accept."""
 
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, EmailStr, Field, field_validator
 
+from portal.auth.passwords import MAX_LENGTH, password_problem
 from portal.models import OrganizationKind
+
+Schema = TypeVar("Schema", bound=BaseModel)
 
 
 class LoginForm(BaseModel):
     email: str = Field(min_length=1, max_length=254)
-    password: str = Field(min_length=1, max_length=256)
+    password: str = Field(min_length=1, max_length=MAX_LENGTH)
+
+
+class ForgotPasswordForm(BaseModel):
+    email: EmailStr = Field(max_length=254)
+
+
+class PasswordChangeForm(BaseModel):
+    current_password: str = Field(min_length=1, max_length=MAX_LENGTH)
+    new_password: str = Field(default="", max_length=MAX_LENGTH)
+
+
+def checked_password(
+    data: Schema | None, errors: dict[str, str], typed: str, staff: bool, field: str = "password"
+) -> tuple[Schema | None, dict[str, str]]:
+    """Put the password in exactly as typed (form validation strips whitespace, a password keeps
+    it) and add the policy's objection, if any, to the field's errors."""
+    problem = password_problem(typed, staff)
+    if problem is not None:
+        return None, {**errors, field: problem}
+    if data is None:
+        return None, errors
+    return data.model_copy(update={field: typed}), errors
 
 
 class AccountFields(BaseModel):
     name: str = Field(min_length=1, max_length=120)
     email: EmailStr = Field(max_length=254)
     phone: str = Field(default="", max_length=40)
-    password: str = Field(min_length=10, max_length=256)
+    # Checked against the policy, exactly as typed, by `checked_password` below.
+    password: str = Field(default="", max_length=MAX_LENGTH)
 
     @field_validator("email")
     @classmethod

@@ -6,6 +6,8 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from portal.audit.services import record
+from portal.auth import mfa, sessions, throttle
 from portal.auth.forms import AccountFields, OrganizationSignupForm, VolunteerSignupForm
 from portal.auth.passwords import check_password, hash_password, needs_rehash
 from portal.models import Organization, Role, User, utcnow
@@ -62,21 +64,103 @@ def register_volunteer(session: Session, form: VolunteerSignupForm) -> User:
     return user
 
 
-def authenticate(session: Session, email: str, password: str) -> User | None:
-    """The active user with these credentials, or None; unknown accounts cost the same time."""
+class Throttled(Exception):
+    """Too many sign-in attempts, or the account is locked: the password was not even checked."""
+
+    def __init__(self, verdict: throttle.Verdict) -> None:
+        super().__init__(verdict.value)
+        self.verdict = verdict
+
+
+def authenticate(
+    session: Session, email: str, password: str, address: str, secret: str, policy: throttle.Policy
+) -> User | None:
+    """The active user with these credentials, or None. Unknown accounts cost the same time and are
+    throttled and locked the same way, so the answer never tells whether an account exists."""
+    now = utcnow()
+    key = throttle.account_key(email, secret)
+    verdict = throttle.check(session, key, address, policy, now)
+    if verdict is not throttle.Verdict.ALLOWED:
+        session.rollback()
+        raise Throttled(verdict)
     user = find_user_by_email(session, email)
-    if not check_password(user.password_hash if user else None, password):
-        return None
-    assert user is not None
-    if not user.active:
+    matches = check_password(user.password_hash if user else None, password)
+    succeeded = matches and user is not None and user.active
+    if not succeeded or user is None or user.mfa_enrolled_at is None:
+        # A right password with a code still owed ends no run of failures: otherwise a thief who
+        # has the password could guess codes four at a time forever.
+        throttle.note(session, key, address, succeeded, now)
+    if not succeeded or user is None:
+        # The actor is whoever typed the address, not the account's owner.
+        record(session, None, "login_failed", "user", user.id if user else None)
+        session.commit()
         return None
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    user.last_login_at = utcnow()
     session.commit()
     return user
 
 
+def check_second_factor(
+    session: Session, user: User, code: str, address: str, secret: str, policy: throttle.Policy, key: bytes
+) -> bool:
+    """True when the TOTP code (or an unused recovery code) is right. Wrong codes count towards the
+    account's lock-out like wrong passwords, so the second factor cannot be guessed either."""
+    now = utcnow()
+    account = throttle.account_key(user.email, secret)
+    verdict = throttle.check(session, account, address, policy, now)
+    if verdict is not throttle.Verdict.ALLOWED:
+        session.rollback()
+        raise Throttled(verdict)
+    passed = mfa.verify_code(session, user, code, key, now) or mfa.use_recovery_code(session, user, code)
+    throttle.note(session, account, address, passed, now)
+    if not passed:
+        record(session, None, "mfa_failed", "user", user.id)
+    session.commit()
+    return passed
+
+
+def sign_in(session: Session, user: User) -> str:
+    """Open a server-side session for a user who passed every check; returns the cookie's token."""
+    token = sessions.start(session, user)
+    user.last_login_at = utcnow()
+    session.add(user)
+    record(session, user, "login", "user", user.id)
+    session.commit()
+    return token
+
+
+def sign_out(session: Session, user: User, token: str | None) -> None:
+    """Revoke this browser's session."""
+    if token is not None:
+        sessions.revoke(session, token)
+    record(session, user, "logout", "user", user.id)
+    session.commit()
+
+
 def remember_locale(session: Session, user: User, locale: str) -> None:
     user.locale = locale
+    session.commit()
+
+
+class WrongPassword(ValueError):
+    """The current password given to confirm a change is not right."""
+
+
+def change_password(session: Session, user: User, current: str, new: str, keep_token: str | None) -> None:
+    """Set a new password (already checked against the policy) after the current one is confirmed;
+    every other session of the user ends, so a thief signed in elsewhere is out."""
+    if not check_password(user.password_hash, current):
+        raise WrongPassword()
+    user.password_hash = hash_password(new)
+    session.add(user)
+    sessions.revoke_all(session, user.id, keep_token=keep_token)
+    record(session, user, "password_changed", "user", user.id)
+    session.commit()
+
+
+def sign_out_elsewhere(session: Session, user: User, keep_token: str | None) -> None:
+    """End every session of the user but this browser's."""
+    sessions.revoke_all(session, user.id, keep_token=keep_token)
+    record(session, user, "sessions_ended", "user", user.id)
     session.commit()

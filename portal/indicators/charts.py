@@ -1,20 +1,20 @@
-"""Charts drawn on the server as accessible SVG: a title and a description screen readers announce,
-text labels on every bar and point, and colours from classes in app.css (the CSP forbids inline
-styles and scripts). The page puts the same numbers in a table beside each chart."""
+"""The geometry of the charts, computed on the server; templates/indicators/_charts.html draws it as
+accessible SVG (a title and a description, text labels on every bar and point, colours from classes
+in app.css: the CSP forbids inline styles and scripts). The page puts the same numbers in a table
+beside each chart. Autoescaped templates draw the text, so no label can become markup."""
 
 import unicodedata
 from collections.abc import Sequence
-
-from markupsafe import Markup, escape
+from dataclasses import dataclass
 
 WIDTH = 640
+FONT_SIZE = 13  # as .chart text in app.css
 BAR_HEIGHT = 22
 BAR_GAP = 10
 LABEL_WIDTH = 200
 VALUE_WIDTH = 70
 LINE_HEIGHT = 240
 MARGIN = 12
-FONT_SIZE = 13  # as .chart text in app.css
 
 
 def fit(label: str, width: float = LABEL_WIDTH - 12) -> str:
@@ -28,34 +28,74 @@ def fit(label: str, width: float = LABEL_WIDTH - 12) -> str:
     return label
 
 
-def _open(chart_id: str, title: str, description: str, height: float) -> str:
-    return (
-        f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height:.0f}" '
-        f'role="img" aria-labelledby="{chart_id}-title" aria-describedby="{chart_id}-desc" id="{chart_id}">'
-        f'<title id="{chart_id}-title">{escape(title)}</title>'
-        f'<desc id="{chart_id}-desc">{escape(description)}</desc>'
-    )
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    shown: str  # the value as the reader's language writes it
+    top: float
+    length: float
+
+    @property
+    def middle(self) -> float:
+        return self.top + BAR_HEIGHT / 2
 
 
-def bar_chart(chart_id: str, title: str, description: str, rows: Sequence[tuple[str, float, str]]) -> Markup:
-    """Horizontal bars, one per (label, value, value as shown) row, longest for the largest value."""
-    height = MARGIN * 2 + max(len(rows), 1) * (BAR_HEIGHT + BAR_GAP)
+@dataclass(frozen=True)
+class BarChart:
+    """Horizontal bars, one per row, the longest for the largest value."""
+
+    chart_id: str
+    title: str
+    description: str
+    bars: list[Bar]
+    width: int = WIDTH
+    label_x: int = LABEL_WIDTH - 8
+    bar_x: int = LABEL_WIDTH
+    bar_height: int = BAR_HEIGHT
+
+    @property
+    def height(self) -> int:
+        return MARGIN * 2 + max(len(self.bars), 1) * (BAR_HEIGHT + BAR_GAP)
+
+
+def bar_chart(chart_id: str, title: str, description: str, rows: Sequence[tuple[str, float, str]]) -> BarChart:
+    """A bar per (label, value, value as shown) row."""
     largest = max((value for _label, value, _shown in rows), default=0) or 1
     room = WIDTH - LABEL_WIDTH - VALUE_WIDTH - MARGIN
-    parts = [_open(chart_id, title, description, height)]
-    for index, (label, value, shown) in enumerate(rows):
-        top = MARGIN + index * (BAR_HEIGHT + BAR_GAP)
-        middle = top + BAR_HEIGHT / 2
-        length = max(value, 0) / largest * room
-        parts.append(
-            f'<text class="chart-label" x="{LABEL_WIDTH - 8}" y="{middle:.1f}" text-anchor="end" '
-            f'dominant-baseline="middle">{escape(fit(label))}</text>'
-            f'<rect class="chart-bar" x="{LABEL_WIDTH}" y="{top}" width="{length:.1f}" height="{BAR_HEIGHT}"></rect>'
-            f'<text class="chart-value" x="{LABEL_WIDTH + length + 6:.1f}" y="{middle:.1f}" '
-            f'dominant-baseline="middle">{escape(shown)}</text>'
-        )
-    parts.append("</svg>")
-    return Markup("".join(parts))
+    bars = [
+        Bar(fit(label), shown, MARGIN + index * (BAR_HEIGHT + BAR_GAP), max(value, 0) / largest * room)
+        for index, (label, value, shown) in enumerate(rows)
+    ]
+    return BarChart(chart_id, title, description, bars)
+
+
+@dataclass(frozen=True)
+class Point:
+    x: float
+    y: float | None  # None: no value here, and the line breaks
+    label: str
+    shown: str
+
+
+@dataclass(frozen=True)
+class LineChart:
+    """A line through one point per label (months, say), with the axis and a grid line at the top."""
+
+    chart_id: str
+    title: str
+    description: str
+    points: list[Point]
+    lines: list[str]  # polyline coordinates, one string per unbroken stretch
+    left: int
+    right: int
+    top: int
+    bottom: int
+    width: int = WIDTH
+    height: int = LINE_HEIGHT
+
+    @property
+    def label_y(self) -> int:
+        return self.height - 14
 
 
 def line_chart(
@@ -65,40 +105,25 @@ def line_chart(
     labels: Sequence[str],
     values: Sequence[float | None],
     shown: Sequence[str],
-) -> Markup:
-    """A line through one point per label (months, say); a missing value breaks the line."""
+) -> LineChart:
+    """A point per label at the height of its value; a missing value breaks the line."""
     left, right, top, bottom = 48, WIDTH - MARGIN, 24, LINE_HEIGHT - 40
     largest = max((v for v in values if v is not None), default=0) or 1
     step = (right - left) / max(len(labels) - 1, 1)
-
-    def x(index: int) -> float:
-        return left + index * step
-
-    def y(value: float) -> float:
-        return bottom - max(value, 0) / largest * (bottom - top)
-
-    parts = [_open(chart_id, title, description, LINE_HEIGHT)]
-    parts.append(f'<line class="chart-axis" x1="{left}" y1="{bottom}" x2="{right}" y2="{bottom}"></line>')
-    parts.append(f'<line class="chart-grid" x1="{left}" y1="{top}" x2="{right}" y2="{top}"></line>')
-    segments: list[list[str]] = [[]]
-    for index, value in enumerate(values):
-        if value is None:
-            segments.append([])
-        else:
-            segments[-1].append(f"{x(index):.1f},{y(value):.1f}")
-    for points in segments:
-        if len(points) > 1:
-            parts.append(f'<polyline class="chart-line" points="{" ".join(points)}"></polyline>')
-    for index, (label, value, text) in enumerate(zip(labels, values, shown, strict=True)):
-        parts.append(
-            f'<text class="chart-label" x="{x(index):.1f}" y="{LINE_HEIGHT - 14}" text-anchor="middle">'
-            f"{escape(label)}</text>"
+    points = [
+        Point(
+            left + index * step,
+            None if value is None else bottom - max(value, 0) / largest * (bottom - top),
+            label,
+            text,
         )
-        if value is not None:
-            parts.append(
-                f'<circle class="chart-point" cx="{x(index):.1f}" cy="{y(value):.1f}" r="4"></circle>'
-                f'<text class="chart-value" x="{x(index):.1f}" y="{y(value) - 9:.1f}" text-anchor="middle">'
-                f"{escape(text)}</text>"
-            )
-    parts.append("</svg>")
-    return Markup("".join(parts))
+        for index, (label, value, text) in enumerate(zip(labels, values, shown, strict=True))
+    ]
+    stretches: list[list[str]] = [[]]
+    for point in points:
+        if point.y is None:
+            stretches.append([])
+        else:
+            stretches[-1].append(f"{point.x:.1f},{point.y:.1f}")
+    lines = [" ".join(stretch) for stretch in stretches if len(stretch) > 1]
+    return LineChart(chart_id, title, description, points, lines, left, right, top, bottom)

@@ -2,14 +2,24 @@
 
 import uuid
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, delete, select
 
+from portal.audit.services import record
+from portal.auth import sessions
 from portal.auth.services import EmailTaken, commit_new_account, new_user
-from portal.models import Role, User, utcnow
+from portal.models import RecoveryCode, Role, User, utcnow
 from portal.offers.services import touch_offers_of
 from portal.users.forms import StaffAccountForm
 
-__all__ = ["EmailTaken", "create_staff_account", "list_users", "set_active", "verify_volunteer"]
+__all__ = [
+    "EmailTaken",
+    "create_staff_account",
+    "end_sessions",
+    "list_users",
+    "reset_second_factor",
+    "set_active",
+    "verify_volunteer",
+]
 
 
 def _require_admin(actor: User) -> None:
@@ -51,7 +61,33 @@ def set_active(session: Session, admin: User, user: User, active: bool) -> User:
     if user.id == admin.id and not active:
         raise ValueError("admins cannot deactivate themselves")
     user.active = active
+    if not active:
+        sessions.revoke_all(session, user.id)
     if user.role == Role.VOLUNTEER:
         touch_offers_of(session, user)
     session.commit()
     return user
+
+
+def end_sessions(session: Session, admin: User, user: User) -> None:
+    """Sign the user out of every browser (a lost laptop, a shared computer)."""
+    _require_admin(admin)
+    sessions.revoke_all(session, user.id)
+    record(session, admin, "sessions_ended", "user", user.id)
+    session.commit()
+
+
+def reset_second_factor(session: Session, admin: User, user: User) -> None:
+    """For a lost phone with no recovery code left: the user sets up two-step sign-in again at the
+    next sign-in (their password still needed), and every current session ends."""
+    _require_admin(admin)
+    if user.id == admin.id:
+        raise ValueError("admins cannot reset their own second factor")
+    user.totp_secret = None
+    user.totp_last_step = None
+    user.mfa_enrolled_at = None
+    session.add(user)
+    session.exec(delete(RecoveryCode).where(col(RecoveryCode.user_id) == user.id))
+    sessions.revoke_all(session, user.id)
+    record(session, admin, "mfa_reset", "user", user.id)
+    session.commit()

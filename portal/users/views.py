@@ -9,6 +9,8 @@ from sqlmodel import select
 from werkzeug.wrappers import Response
 
 from portal.auth.access import role_required
+from portal.auth.forms import checked_password
+from portal.auth.passwords import STAFF_MIN_LENGTH
 from portal.db import get_session
 from portal.forms import validate
 from portal.models import Area, Organization, Role
@@ -34,8 +36,9 @@ def create() -> Response | str | tuple[str, int]:
     session = get_session()
     areas = list(session.exec(select(Area).order_by(Area.code)))
     if request.method == "GET":
-        return render_template("users/form.html", form={}, errors={}, areas=areas)
+        return render_template("users/form.html", form={}, errors={}, areas=areas, password_min=STAFF_MIN_LENGTH)
     data, errors = validate(StaffAccountForm, request.form)
+    data, errors = checked_password(data, errors, request.form.get("password", ""), staff=True)
     if data is not None and data.area_id is not None and session.get(Area, data.area_id) is None:
         data, errors = None, {"area_id": _("Choose one of the options.")}
     if data is not None:
@@ -46,7 +49,10 @@ def create() -> Response | str | tuple[str, int]:
         else:
             flash(_("Account created for %(name)s.", name=user.name), "success")
             return redirect(url_for("users.index"), code=303)
-    return render_template("users/form.html", form=request.form, errors=errors, areas=areas), 422
+    page = render_template(
+        "users/form.html", form=request.form, errors=errors, areas=areas, password_min=STAFF_MIN_LENGTH
+    )
+    return page, 422
 
 
 @bp.route("/<uuid:user_id>/verify", methods=["POST"])
@@ -82,4 +88,29 @@ def active(user_id: uuid.UUID) -> Response:
         flash(_("%(name)s can sign in again.", name=user.name), "success")
     else:
         flash(_("%(name)s is deactivated and signed out.", name=user.name), "success")
+    return redirect(url_for("users.index"), code=303)
+
+
+@bp.route("/<uuid:user_id>/sessions/end", methods=["POST"])
+@role_required(Role.ADMIN)
+def end_sessions(user_id: uuid.UUID) -> Response:
+    """Sign a user out of every browser."""
+    session = get_session()
+    user = services.find_user(session, user_id) or abort(404)
+    services.end_sessions(session, current_user, user)
+    flash(_("%(name)s is signed out everywhere.", name=user.name), "success")
+    return redirect(url_for("users.index"), code=303)
+
+
+@bp.route("/<uuid:user_id>/two-step/reset", methods=["POST"])
+@role_required(Role.ADMIN)
+def reset_second_factor(user_id: uuid.UUID) -> Response:
+    """Let a user who lost their phone set up two-step sign-in again."""
+    session = get_session()
+    user = services.find_user(session, user_id) or abort(404)
+    try:
+        services.reset_second_factor(session, current_user, user)
+    except ValueError:
+        abort(409)
+    flash(_("%(name)s will set up two-step sign-in again at the next sign-in.", name=user.name), "success")
     return redirect(url_for("users.index"), code=303)

@@ -210,3 +210,10 @@ def test_rank_all_ranks_every_need_of_every_person_with_eligible_offers_only() -
 def test_bringing_children_along_is_not_read_as_childcare() -> None:
     assert "childcare" in concepts_in("孩子放学后没人看孩子，需要课后托管")
     assert "childcare" not in concepts_in("亲子工作坊，可以带孩子参加下半场的游戏")
+
+
+def test_recovery_talk_is_not_read_as_jobs_or_infections() -> None:
+    """'Staying clean' is not a cleaning job, 'still' is not an STI, a 'moment' is not a mum."""
+    found = concepts_in("Three years clean, still going to meetings; some moments are hard.")
+    assert not {"cleaning", "hiv", "parenting"} & set(found)
+    assert {"cleaning", "hiv"} <= set(concepts_in("Office cleaner wanted. Free STI testing."))

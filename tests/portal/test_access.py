@@ -25,6 +25,17 @@ ROUTES: dict[tuple[str, str], tuple[str, Any]] = {
     ("auth.login", "GET"): ("/auth/login", PUBLIC),
     ("auth.login", "POST"): ("/auth/login", PUBLIC),
     ("auth.logout", "POST"): ("/auth/logout", EVERYONE),
+    ("auth.account", "GET"): ("/auth/account", EVERYONE),
+    ("auth.forgot_password", "GET"): ("/auth/forgot", PUBLIC),
+    ("auth.forgot_password", "POST"): ("/auth/forgot", PUBLIC),
+    ("auth.reset_password", "GET"): ("/auth/reset/no-such-token", PUBLIC),
+    ("auth.reset_password", "POST"): ("/auth/reset/no-such-token", PUBLIC),
+    ("auth.mfa_verify", "GET"): ("/auth/code", PUBLIC),
+    ("auth.mfa_verify", "POST"): ("/auth/code", PUBLIC),
+    ("auth.mfa_setup", "GET"): ("/auth/two-step", EVERYONE),
+    ("auth.mfa_setup", "POST"): ("/auth/two-step", EVERYONE),
+    ("auth.change_password", "POST"): ("/auth/password", EVERYONE),
+    ("auth.sign_out_others", "POST"): ("/auth/sessions/others", EVERYONE),
     ("auth.signup", "GET"): ("/auth/signup", PUBLIC),
     ("auth.signup_organization", "GET"): ("/auth/signup/organization", PUBLIC),
     ("auth.signup_organization", "POST"): ("/auth/signup/organization", PUBLIC),
@@ -48,6 +59,8 @@ ROUTES: dict[tuple[str, str], tuple[str, Any]] = {
     ("users.create", "POST"): ("/users/new", {Role.ADMIN}),
     ("users.verify", "POST"): ("/users/{volunteer}/verify", {Role.ADMIN}),
     ("users.active", "POST"): ("/users/{volunteer}/active", {Role.ADMIN}),
+    ("users.end_sessions", "POST"): ("/users/{volunteer}/sessions/end", {Role.ADMIN}),
+    ("users.reset_second_factor", "POST"): ("/users/{volunteer}/two-step/reset", {Role.ADMIN}),
     ("people.index", "GET"): ("/people/", {Role.SUPERVISOR, Role.CASEWORKER}),
     ("people.create", "GET"): ("/people/new", {Role.CASEWORKER}),
     ("people.create", "POST"): ("/people/new", {Role.CASEWORKER}),
@@ -160,7 +173,11 @@ def test_route_answers_each_role_as_the_table_says(
 
     if allowed == PUBLIC or (role is not None and role in allowed):
         assert response.status_code in {200, 302, 303, 400, 409, 422}, response.status_code
-        assert "/auth/login" not in response.headers.get("Location", "") or endpoint == "auth.logout"
+        # Signing out, or the code step with no password step before it, leads back to signing in.
+        assert "/auth/login" not in response.headers.get("Location", "") or endpoint in {
+            "auth.logout",
+            "auth.mfa_verify",
+        }
     elif role is None:
         assert response.status_code == 302
         assert response.headers["Location"].startswith("/auth/login")

@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 from portal.auth.passwords import hash_password
 from portal.auth.views import safe_next
 from portal.models import Organization, Role, User, VerificationStatus
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, sign_in_with_session
 
 Login = Callable[[User], FlaskClient]
 
@@ -157,9 +157,7 @@ def test_language_switch_is_remembered_for_the_user(
     session.refresh(user)
     assert user.locale == "zh"
     # A new browser with English preferences still gets Chinese once signed in.
-    other = client.application.test_client()
-    with other.session_transaction() as flask_session:
-        flask_session["_user_id"] = str(user.id)
+    other = sign_in_with_session(client.application.test_client(), session, user)
     html = other.get("/offers/", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert '<html lang="zh-Hans-CN">' in html
 

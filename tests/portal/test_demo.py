@@ -2,6 +2,7 @@
 
 import json
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from portal.auth.services import authenticate
+from portal.auth.throttle import Policy
 from portal.demo import DATA_FILE, load_demo_data, load_if_empty
 from portal.models import (
     Area,
@@ -73,7 +75,8 @@ def test_every_category_has_an_open_offer_that_staff_can_see(demo: Session) -> N
     ],
 )
 def test_a_demo_account_per_role_can_sign_in(demo: Session, email: str, role: Role) -> None:
-    user = authenticate(demo, email, DEMO_PASSWORD)
+    policy = Policy(per_account=5, per_address=20, lockout_failures=5, lockout=timedelta(minutes=15))
+    user = authenticate(demo, email, DEMO_PASSWORD, "127.0.0.1", "test-secret", policy)
     assert user is not None and user.role == role
 
 

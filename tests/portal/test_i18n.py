@@ -7,9 +7,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from babel.messages.pofile import read_po
+from flask import Flask
 from flask.testing import FlaskClient
 
-from portal.labels import LABELS
+from portal.labels import LABELS, reason_text
 from portal.models import Role, User
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,3 +76,10 @@ def test_pages_read_in_chinese(
     html = client.get("/offers/new").get_data(as_text=True)
     assert "新建资源" in html and "类别" in html and "心理咨询" in html
     assert "Save" not in html and "Category" not in html
+
+
+def test_distances_in_reasons_are_written_as_numbers_of_the_language(app: Flask) -> None:
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert reason_text("too_far", {"km": 1234.56, "limit_km": 10.0}) == "Too far: 1,234.6 km, limit 10 km"
+    with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
+        assert reason_text("distance", {"km": 2.0}) == "相距 2 公里"

@@ -6,6 +6,7 @@ from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
 from portal.models import Offer, Role, User
+from tests.conftest import sign_in_with_session
 
 Login = Callable[[User], FlaskClient]
 
@@ -55,15 +56,18 @@ def test_volunteer_is_verified_before_their_offers_are_seen(
 
 
 def test_deactivating_signs_the_user_out_and_hides_a_volunteers_offers(
-    app: object, login: Login, make_user: Callable[..., User], make_offer: Callable[..., Offer]
+    app: object,
+    login: Login,
+    make_user: Callable[..., User],
+    make_offer: Callable[..., Offer],
+    session: Session,
 ) -> None:
     volunteer = make_user(Role.VOLUNTEER)
     offer = make_offer(volunteer, category="peer_support")
     admin_client = app.test_client()  # type: ignore[attr-defined]
     volunteer_client = app.test_client()  # type: ignore[attr-defined]
     for client, user in ((admin_client, make_user(Role.ADMIN)), (volunteer_client, volunteer)):
-        with client.session_transaction() as flask_session:
-            flask_session["_user_id"] = str(user.id)
+        sign_in_with_session(client, session, user)
     assert volunteer_client.get("/offers/mine").status_code == 200
     assert admin_client.post(f"/users/{volunteer.id}/active", data={"active": "0"}).status_code == 303
     assert volunteer_client.get("/offers/mine").status_code == 302

@@ -1,0 +1,88 @@
+"""Sign-in throttling and lock-out, counted in the database.
+
+Each password check leaves a `login_attempt` row. Before the next check we count rows: at most
+5 a minute per account and 20 a minute per client address (429), and after 5 failures in a row
+within 15 minutes the account is locked for 15 minutes, the right password included.
+
+Why rows in the database rather than Flask-Limiter: the lock-out needs state that outlives a
+minute window and must be the same for every worker, so it would need a shared store anyway; the
+database is already shared and transactional, so counting and recording happen in one write
+transaction (SQLite's BEGIN IMMEDIATE; on PostgreSQL an advisory lock per account), with no Redis
+to run. Accounts are named by a keyed hash of the e-mail typed, so an unknown address is throttled
+and locked exactly like a real one and the table holds no addresses anyone could read back.
+"""
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, delete, func, select
+
+from portal.models import LoginAttempt
+
+WINDOW = timedelta(minutes=1)
+# Rows older than this decide nothing any more.
+KEEP = timedelta(days=1)
+
+
+class Verdict(Enum):
+    ALLOWED = "allowed"
+    TOO_MANY = "too_many"
+    LOCKED = "locked"
+
+
+@dataclass(frozen=True)
+class Policy:
+    per_account: int
+    per_address: int
+    lockout_failures: int
+    lockout: timedelta
+
+
+def account_key(email: str, secret: str) -> str:
+    """A keyed hash of the normalised address typed, so the table cannot be read back into e-mails."""
+    return hmac.new(secret.encode(), email.strip().lower().encode(), hashlib.sha256).hexdigest()
+
+
+def _serialise(session: Session, key: str) -> None:
+    """On PostgreSQL, one check at a time per account, so parallel guesses cannot slip past the count."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": int(key[:15], 16)})
+
+
+def check(session: Session, key: str, address: str, policy: Policy, now: datetime) -> Verdict:
+    """May this attempt go on to the password check?"""
+    _serialise(session, key)
+    since = now - WINDOW
+    recent_for_account = session.exec(
+        select(func.count()).where(LoginAttempt.account_key == key, LoginAttempt.at > since)
+    ).one()
+    recent_from_address = session.exec(
+        select(func.count()).where(LoginAttempt.address == address, LoginAttempt.at > since)
+    ).one()
+    last = session.exec(
+        select(LoginAttempt)
+        .where(LoginAttempt.account_key == key, LoginAttempt.at > now - 2 * policy.lockout)
+        .order_by(col(LoginAttempt.at).desc())
+        .limit(policy.lockout_failures)
+    ).all()
+    locked = (
+        len(last) == policy.lockout_failures
+        and not any(attempt.succeeded for attempt in last)
+        and last[0].at - last[-1].at <= policy.lockout
+        and now - last[0].at < policy.lockout
+    )
+    if locked:
+        return Verdict.LOCKED
+    if recent_for_account >= policy.per_account or recent_from_address >= policy.per_address:
+        return Verdict.TOO_MANY
+    return Verdict.ALLOWED
+
+
+def note(session: Session, key: str, address: str, succeeded: bool, now: datetime) -> None:
+    """Record a password check and forget old ones (the caller commits)."""
+    session.add(LoginAttempt(account_key=key, address=address[:64], succeeded=succeeded, at=now))
+    session.exec(delete(LoginAttempt).where(col(LoginAttempt.at) < now - KEEP))

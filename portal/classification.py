@@ -1,0 +1,101 @@
+"""Every column of the database, classified (security.md item 36). A test fails for any column left
+out, so a new field cannot arrive without someone deciding how sensitive it is.
+
+- part2: identifies a person in a drug programme, or tells of their drug use and treatment
+  (42 CFR Part 2 records; PIPL sensitive personal information). Never in logs or the audit trail;
+  anonymised at the end of retention; shown to providers only as consent and the disclosure table allow.
+- sensitive: about a person in the programme, but not identifying on its own (needs, schedule, area).
+- personal: about staff, providers and volunteers (contact details, credentials).
+- internal: the portal's own data (ids, states, times, catalogue of offers, areas).
+"""
+
+from typing import Final
+
+PART2: Final = "part2"
+SENSITIVE: Final = "sensitive"
+PERSONAL: Final = "personal"
+INTERNAL: Final = "internal"
+
+_CLASSES: dict[str, dict[str, str]] = {
+    "area": {INTERNAL: "id parent_id level name_en name_zh code"},
+    "organization": {
+        PERSONAL: "phone email",
+        INTERNAL: "id name kind status description website area_id created_at verified_at",
+    },
+    "user": {
+        PERSONAL: "email password_hash name phone totp_secret",
+        INTERNAL: (
+            "id role organization_id area_id locale active verified_at created_at last_login_at totp_last_step"
+            " mfa_enrolled_at"
+        ),
+    },
+    "user_session": {PERSONAL: "token_hash", INTERNAL: "id user_id created_at last_seen_at revoked_at"},
+    "login_attempt": {PERSONAL: "account_key address", INTERNAL: "id at succeeded"},
+    "password_reset": {PERSONAL: "token_hash", INTERNAL: "id user_id created_at used_at"},
+    "recovery_code": {PERSONAL: "code_hash", INTERNAL: "id user_id used_at"},
+    "offer": {
+        PERSONAL: "contact_name contact_phone contact_email",
+        INTERNAL: (
+            "id organization_id volunteer_id category title description skills languages area_id address latitude"
+            " longitude remote schedule capacity status min_age max_age genders min_months_in_recovery"
+            " employment_type pay_min pay_max pay_period hours_per_week fair_chance_statement last_confirmed_at"
+            " version created_by_id created_at updated_at"
+        ),
+    },
+    "person": {
+        PART2: "full_name phone id_number birth_date address latitude longitude programme programme_start",
+        SENSITIVE: "gender languages area_id max_travel_km availability skills next_contact_due",
+        INTERNAL: "id code caseworker_id created_at updated_at",
+    },
+    "need": {
+        PART2: "description",
+        SENSITIVE: "category urgency status",
+        INTERNAL: "id person_id created_by_id created_at",
+    },
+    "referral": {
+        PART2: "note",
+        SENSITIVE: "score reasons reason_code contact_method",
+        INTERNAL: "id need_id offer_id status respond_by reminded_at created_by_id created_at updated_at",
+    },
+    "referralevent": {
+        PART2: "note",
+        INTERNAL: "id referral_id from_status to_status actor_id at reason_code",
+    },
+    "consent": {
+        SENSITIVE: "recipient_organization_id recipient_kind purpose data_categories valid_from valid_until method",
+        INTERNAL: "id person_id recorded_by_id recorded_at revoked_at revoked_by_id",
+    },
+    "contactlog": {
+        PART2: "note",
+        SENSITIVE: "kind occurred_on outcome",
+        INTERNAL: "id person_id caseworker_id created_at",
+    },
+    "handover": {PART2: "note", INTERNAL: "id person_id from_caseworker_id to_caseworker_id by_id at"},
+    "dismissal": {PART2: "note", SENSITIVE: "reason", INTERNAL: "id need_id offer_id by_id at"},
+    "followup": {
+        PART2: "note",
+        SENSITIVE: "kind due_on outcome",
+        INTERNAL: "id key person_id referral_id status snoozed_until resolved_by_id resolved_at created_at",
+    },
+    "notification": {INTERNAL: "id user_id kind params link created_at read_at"},
+    "outboxmail": {PERSONAL: "to_address subject body", INTERNAL: "id created_at sent_at error"},
+    "auditevent": {
+        INTERNAL: "id sequence at actor_id action record_type record_id previous_hash hash",
+    },
+}
+
+COLUMN_CLASSES: dict[tuple[str, str], str] = {
+    (table, column): level
+    for table, levels in _CLASSES.items()
+    for level, columns in levels.items()
+    for column in columns.split()
+}
+
+
+def columns_of_class(level: str) -> dict[str, list[str]]:
+    """The columns of one class, table by table."""
+    found: dict[str, list[str]] = {}
+    for (table, column), found_level in COLUMN_CLASSES.items():
+        if found_level == level:
+            found.setdefault(table, []).append(column)
+    return found
