@@ -7,10 +7,13 @@ from typing import Any
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from portal import db, demo, errors, headers, i18n, jobs, labels, migrations
+from portal import db, demo, errors, fetch_metadata, headers, i18n, jobs, labels, migrations
+from portal.audit import commands as audit_commands
+from portal.audit.views import bp as audit_bp
 from portal.auth import access
 from portal.auth.views import bp as auth_bp
 from portal.config import load_config
+from portal.consents.views import bp as consents_bp
 from portal.followups.views import bp as followups_bp
 from portal.home.views import bp as home_bp
 from portal.htmx import htmx
@@ -42,7 +45,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     migrations.init_app(app)
     demo.init_app(app)
     jobs.init_app(app)
+    audit_commands.init_app(app)
     access.init_app(app)
+    # Cross-site requests are refused before the token is even looked at.
+    fetch_metadata.init_app(app)
     csrf.init_app(app)
     htmx.init_app(app)
     i18n.init_app(app)
@@ -62,6 +68,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         followups_bp,
         indicators_bp,
         notifications.bp,
+        audit_bp,
+        consents_bp,
     ):
         app.register_blueprint(blueprint)
     return app

@@ -43,9 +43,11 @@ _CLASSES: dict[str, dict[str, str]] = {
         ),
     },
     "person": {
-        PART2: "full_name phone id_number birth_date address latitude longitude programme programme_start",
-        SENSITIVE: "gender languages area_id max_travel_km availability skills next_contact_due",
-        INTERNAL: "id code caseworker_id created_at updated_at",
+        PART2: (
+            "full_name phone id_number birth_date address latitude longitude programme programme_start programme_end"
+        ),
+        SENSITIVE: "gender languages area_id max_travel_km availability skills next_contact_due legal_hold_reason",
+        INTERNAL: "id code caseworker_id created_at updated_at legal_hold anonymised_at",
     },
     "need": {
         PART2: "description",
@@ -62,9 +64,11 @@ _CLASSES: dict[str, dict[str, str]] = {
         INTERNAL: "id referral_id from_status to_status actor_id at reason_code",
     },
     "consent": {
+        PART2: "note",
         SENSITIVE: "recipient_organization_id recipient_kind purpose data_categories valid_from valid_until method",
         INTERNAL: "id person_id recorded_by_id recorded_at revoked_at revoked_by_id",
     },
+    "consentoverride": {PART2: "note", SENSITIVE: "basis", INTERNAL: "id referral_id by_id at"},
     "contactlog": {
         PART2: "note",
         SENSITIVE: "kind occurred_on outcome",

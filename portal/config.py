@@ -61,6 +61,12 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         REFERRAL_EXPIRY_GRACE_DAYS=2,
         # Longest gap between contacts each programme allows before a person counts as out of contact.
         CONTACT_GAP_DAYS={"default": 30, "community_detox": 30, "community_rehab": 30},
+        # Days after a person's programme ends before their record is anonymised (run-due-jobs).
+        # Three years by default: community rehabilitation (社区康复) runs up to three years after
+        # community detox, so a relapse or a question about the case usually comes within that time;
+        # after it, keeping names and notes only adds risk (PIPL Art. 19, GDPR Art. 5(1)(e)). Set it
+        # to the period local record-keeping rules require; a legal hold keeps a record longer.
+        ANONYMISE_AFTER_DAYS=3 * 365,
         # E-mail. Without an SMTP host nothing is sent: mails wait in the outbox for admins to read.
         SMTP_HOST="",
         SMTP_PORT=587,

@@ -7,7 +7,7 @@ the loader turns into UUIDs.
 
 import json
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,18 @@ from sqlmodel import Session, select
 
 from portal.auth.passwords import hash_password
 from portal.db import session_scope
-from portal.models import Area, Need, Offer, Organization, Person, User, VerificationStatus, utcnow
+from portal.models import (
+    Area,
+    Consent,
+    Need,
+    Offer,
+    Organization,
+    Person,
+    RecipientKind,
+    User,
+    VerificationStatus,
+    utcnow,
+)
 
 DATA_FILE = Path(__file__).with_name("demo_data.json")
 
@@ -27,7 +38,7 @@ MARKER_EMAIL = "admin@bridge.example"
 
 # Keys in the JSON that link records or stand for computed values, never column values.
 LINK_KEYS = frozenset(
-    "key parent area organization owner caseworker verified days_ago next_contact_in_days needs".split()
+    "key parent area organization owner caseworker verified days_ago next_contact_in_days needs consents".split()
 )
 
 
@@ -114,8 +125,24 @@ def load_demo_data(session: Session) -> bool:
             Need.model_validate({**need, "person_id": person.id, "created_by_id": person.caseworker_id})
             for need in row["needs"]
         )
+        session.add_all(_consent(consent, person, organizations, now.date()) for consent in row.get("consents", []))
     session.commit()
     return True
+
+
+def _consent(row: dict[str, Any], person: Person, organizations: dict[str, Organization], today: date) -> Consent:
+    """A consent given `days_ago`, naming "organization:<key>" or "kind:<recipient kind>"."""
+    scheme, _, name = row["recipient"].partition(":")
+    return Consent(
+        person_id=person.id,
+        recipient_organization_id=organizations[name].id if scheme == "organization" else None,
+        recipient_kind=RecipientKind(name) if scheme == "kind" else None,
+        purpose=row["purpose"],
+        data_categories=row["data_categories"],
+        valid_from=today - timedelta(days=row["days_ago"]),
+        method=row["method"],
+        recorded_by_id=person.caseworker_id,
+    )
 
 
 def load_if_empty(session: Session) -> bool:

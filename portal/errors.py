@@ -1,6 +1,8 @@
 """Error pages: every failure gets a clear page in the user's language, never a traceback."""
 
-from flask import Flask, abort, g, render_template, request
+import uuid
+
+from flask import Flask, abort, current_app, g, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -14,11 +16,15 @@ def _csrf(_error: CSRFError) -> tuple[str, int]:
     return render_template("errors/error.html", status=400, csrf=True), 400
 
 
-def _server_error(_error: Exception) -> tuple[str, int]:
+def _unexpected(error: Exception) -> tuple[str, int, dict[str, str]]:
+    """The last resort: the detail goes to the log under a reference, the user gets the reference only."""
+    request_id = uuid.uuid4().hex[:12]
+    current_app.logger.error("request %s failed: %s %s", request_id, request.method, request.path, exc_info=error)
     session = g.get("db_session")
     if session is not None:
         session.rollback()
-    return render_template("errors/error.html", status=500), 500
+    page = render_template("errors/error.html", status=500, request_id=request_id)
+    return page, 500, {"X-Request-ID": request_id}
 
 
 def _reject_nul_bytes() -> None:
@@ -33,4 +39,6 @@ def init_app(app: Flask) -> None:
     app.before_request(_reject_nul_bytes)
     app.register_error_handler(CSRFError, _csrf)
     app.register_error_handler(HTTPException, _render)
-    app.register_error_handler(500, _server_error)
+    app.register_error_handler(500, _unexpected)
+    # Any exception no view caught: without this, Flask would answer with its bare 500 page.
+    app.register_error_handler(Exception, _unexpected)

@@ -29,6 +29,7 @@ from portal.models import (
 )
 from portal.notifications.mail import deliver_outbox
 from portal.notifications.services import notify
+from portal.people import retention
 from portal.referrals import services as referrals
 
 EMPLOYMENT_CHECKS = (
@@ -46,6 +47,7 @@ class Report:
     reminded: int = 0
     follow_ups: dict[str, int] = field(default_factory=dict)
     mailed: int = 0
+    anonymised: int = 0
 
 
 def _follow_up(
@@ -107,7 +109,9 @@ def contact_follow_ups(session: Session, today: date, allowed_gap: dict[str, int
             select(ContactLog.person_id, func.max(ContactLog.occurred_on)).group_by(col(ContactLog.person_id))
         ).all()
     )
-    for person in session.exec(select(Person).where(col(Person.caseworker_id).is_not(None))).all():
+    # An anonymised record is closed: nobody is to be contacted any more.
+    on_caseload = select(Person).where(col(Person.caseworker_id).is_not(None), col(Person.anonymised_at).is_(None))
+    for person in session.exec(on_caseload).all():
         gap = allowed_gap.get(person.programme or "", allowed_gap["default"])
         last = last_contact.get(person.id) or person.created_at.date()
         if (today - last).days > gap and _follow_up(session, FollowUpKind.LOST_CONTACT, person, last + timedelta(gap)):
@@ -124,7 +128,10 @@ def referral_follow_ups(session: Session, now: datetime, report: Report) -> None
         .join(Need, col(Need.id) == Referral.need_id)
         .join(Person, col(Person.id) == Need.person_id)
         .join(Offer, col(Offer.id) == Referral.offer_id)
-        .where(col(Referral.status).in_((ReferralStatus.SENT, ReferralStatus.WAITLISTED, ReferralStatus.IN_PROGRESS)))
+        .where(
+            col(Referral.status).in_((ReferralStatus.SENT, ReferralStatus.WAITLISTED, ReferralStatus.IN_PROGRESS)),
+            col(Person.anonymised_at).is_(None),
+        )
     ).all()
     # When each job began: one query for all of them, not one per referral.
     job_ids = [
@@ -158,11 +165,21 @@ def referral_follow_ups(session: Session, now: datetime, report: Report) -> None
                 report.follow_ups[str(kind)] = report.follow_ups.get(str(kind), 0) + 1
 
 
+def anonymise_ended(session: Session, now: datetime, keep_days: int, report: Report) -> None:
+    """Anonymise the records kept long enough after their programme ended, one person at a time."""
+    for person_id in retention.due_for_anonymisation(session, now.date(), keep_days):
+        session.rollback()  # end the read, so each person is locked and written in its own transaction
+        if retention.anonymise(session, person_id, now):
+            report.anonymised += 1
+
+
 def run_due_jobs(session: Session, live: LiveIndex, now: datetime, config: dict[str, object]) -> Report:
     """Everything that is due at `now`; each step safe to repeat."""
     report = Report()
     grace = timedelta(days=int(str(config["REFERRAL_EXPIRY_GRACE_DAYS"])))
     gaps = dict(config["CONTACT_GAP_DAYS"])  # type: ignore[call-overload]
+    # First, so that no follow-up is opened for a record closed today.
+    anonymise_ended(session, now, int(str(config["ANONYMISE_AFTER_DAYS"])), report)
     expire_and_remind(session, live, now, grace, report)
     contact_follow_ups(session, now.date(), gaps, report)
     referral_follow_ups(session, now, report)
@@ -173,12 +190,13 @@ def run_due_jobs(session: Session, live: LiveIndex, now: datetime, config: dict[
 @click.command("run-due-jobs")
 @with_appcontext
 def run_due_jobs_command() -> None:
-    """Expire unanswered referrals, remind providers, and open the follow-ups that are due."""
+    """Expire unanswered referrals, remind providers, open the follow-ups that are due, and anonymise
+    the records kept long enough."""
     with session_scope() as session:
         report = run_due_jobs(session, live_index(current_app), utcnow(), current_app.config)
     click.echo(
         f"expired {report.expired}, reminded {report.reminded}, follow-ups {report.follow_ups or 'none'}, "
-        f"mailed {report.mailed}"
+        f"mailed {report.mailed}, anonymised {report.anonymised}"
     )
 
 

@@ -168,6 +168,25 @@ class DataCategory(StrEnum):
     SKILLS = "skills"  # skills, languages, availability
 
 
+class RecipientKind(StrEnum):
+    """A class of recipients a consent may name instead of one organization."""
+
+    NGO = "ngo"
+    EMPLOYER = "employer"
+    GOVERNMENT = "government"
+    VOLUNTEER_GROUP = "volunteer_group"
+    INDIVIDUAL_VOLUNTEER = "individual_volunteer"
+
+
+class OverrideBasis(StrEnum):
+    """The legal grounds on which a supervisor may send a referral without the person's consent."""
+
+    MEDICAL_EMERGENCY = "medical_emergency"
+    COURT_ORDER = "court_order"
+    STATUTORY_DUTY = "statutory_duty"
+    VITAL_INTERESTS = "vital_interests"
+
+
 class ConsentMethod(StrEnum):
     PAPER = "paper"
     VERBAL = "verbal"
@@ -377,9 +396,20 @@ class Person(SQLModel, table=True):
     skills: list[str] = list_column()
     programme: Programme | None = enum_column(default=None, nullable=True)
     programme_start: date | None = Field(default=None)
+    # The retention clock starts here: the record is anonymised a configured time after it.
+    programme_end: date | None = Field(default=None)
     next_contact_due: date | None = Field(default=None)
+    # A supervisor's hold (court case, complaint, audit) keeps the record whole past its retention.
+    legal_hold: bool = Field(default=False)
+    legal_hold_reason: str = Field(default="", max_length=500)
+    # Set once the identifying details were replaced; the record is read-only from then on.
+    anonymised_at: datetime | None = timestamp(default=None)
     created_at: datetime = timestamp(default_factory=utcnow)
     updated_at: datetime = timestamp(default_factory=utcnow)
+
+    @property
+    def is_anonymised(self) -> bool:
+        return self.anonymised_at is not None
 
 
 class Need(SQLModel, table=True):
@@ -421,16 +451,29 @@ class Consent(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     person_id: uuid.UUID = Field(foreign_key="person.id", index=True)
     recipient_organization_id: uuid.UUID | None = Field(default=None, foreign_key="organization.id")
-    recipient_kind: OrganizationKind | None = enum_column(default=None, nullable=True)
+    recipient_kind: RecipientKind | None = enum_column(default=None, nullable=True)
     purpose: ConsentPurpose = enum_column()
     data_categories: list[str] = list_column()
     valid_from: date
     valid_until: date | None = Field(default=None)
     method: ConsentMethod = enum_column()
+    # Anything the form cannot say: who signed for the person, where the paper form is filed.
+    note: str = Field(default="", max_length=2000)
     recorded_by_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
     recorded_at: datetime = timestamp(default_factory=utcnow)
     revoked_at: datetime | None = timestamp(default=None)
     revoked_by_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
+
+
+class ConsentOverride(SQLModel, table=True):
+    """A supervisor's decision to send one referral without a consent, on a recorded legal basis."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    referral_id: uuid.UUID = Field(foreign_key="referral.id", index=True)
+    by_id: uuid.UUID = Field(foreign_key="user.id")
+    basis: OverrideBasis = enum_column()
+    note: str = Field(max_length=2000)
+    at: datetime = timestamp(default_factory=utcnow)
 
 
 class ContactLog(SQLModel, table=True):
@@ -449,13 +492,16 @@ class ContactLog(SQLModel, table=True):
 class AuditEvent(SQLModel, table=True):
     """An append-only, hash-chained record of who did what to which record; no sensitive values."""
 
+    # "Who touched this record, and when": one index serves a record's trail and breach queries.
+    __table_args__ = (sa.Index("ix_auditevent_record_id_at", "record_id", "at"),)
+
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     sequence: int = Field(unique=True)
     at: datetime = timestamp(default_factory=utcnow, index=True)
     actor_id: uuid.UUID | None = Field(default=None, foreign_key="user.id", index=True)
     action: str = Field(max_length=60)
     record_type: str = Field(max_length=40)
-    record_id: uuid.UUID | None = Field(default=None, index=True)
+    record_id: uuid.UUID | None = Field(default=None)
     previous_hash: str = Field(default="", max_length=64)
     hash: str = Field(max_length=64)
 

@@ -5,6 +5,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,22 @@ from portal.auth.access import AGENT_KEY, TOKEN_KEY, agent_digest
 from portal.auth.passwords import hash_password
 from portal.db import get_engine
 from portal.migrations import upgrade
-from portal.models import Offer, OfferStatus, Organization, OrganizationKind, Role, User, VerificationStatus, utcnow
+from portal.models import (
+    Consent,
+    ConsentMethod,
+    ConsentPurpose,
+    DataCategory,
+    Offer,
+    OfferStatus,
+    Organization,
+    OrganizationKind,
+    Person,
+    RecipientKind,
+    Role,
+    User,
+    VerificationStatus,
+    utcnow,
+)
 
 PASSWORD = "correct horse battery"
 PASSWORD_HASH = hash_password(PASSWORD)
@@ -168,6 +184,7 @@ def make_offer(session: Session) -> Callable[..., Offer]:
 def sign_in_with_session(client: FlaskClient, session: Session, user: User) -> FlaskClient:
     """Open a real server-side session for the user and put its cookie into this client,
     without going through the form (and its throttling and second factor)."""
+    session.commit()  # end a read begun before the app's writes: SQLite could not write after it
     token = server_sessions.start(session, user)
     session.commit()
     with client.session_transaction() as flask_session:
@@ -177,6 +194,39 @@ def sign_in_with_session(client: FlaskClient, session: Session, user: User) -> F
         flask_session[TOKEN_KEY] = token
         flask_session[AGENT_KEY] = agent_digest(client.environ_base["HTTP_USER_AGENT"])
     return client
+
+
+def record_consent(
+    session: Session,
+    person: Person,
+    *,
+    organization: Organization | None = None,
+    kind: RecipientKind | None = None,
+    purpose: ConsentPurpose = ConsentPurpose.REFERRAL,
+    categories: tuple[DataCategory, ...] = (DataCategory.NEEDS,),
+    **fields: Any,
+) -> Consent:
+    """A consent of this person, from a year ago with no end, naming an organization or a kind."""
+    consent = Consent(
+        person_id=person.id,
+        recipient_organization_id=organization.id if organization else None,
+        recipient_kind=kind,
+        purpose=purpose,
+        data_categories=[str(category) for category in categories],
+        valid_from=fields.pop("valid_from", date(2025, 1, 1)),
+        method=fields.pop("method", ConsentMethod.PAPER),
+        **fields,
+    )
+    session.add(consent)
+    session.commit()
+    return consent
+
+
+def consent_to_every_recipient(session: Session, person: Person) -> None:
+    """Consent to referrals and employment with every kind of recipient: for tests about other things."""
+    for kind in RecipientKind:
+        for purpose in (ConsentPurpose.REFERRAL, ConsentPurpose.EMPLOYMENT):
+            record_consent(session, person, kind=kind, purpose=purpose)
 
 
 @pytest.fixture

@@ -1,34 +1,63 @@
-"""Writing the audit trail. Each event's hash covers the previous hash and its own fields, so
-removing or editing a row breaks the chain at that row. Events name records, never their values."""
+"""Writing and reading the audit trail. Each event's hash covers the previous hash and its own
+fields, so removing or editing a row breaks the chain at that row. Events name records, never
+their values."""
 
 import hashlib
 import json
 import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, func, select
 
+from portal.db import get_engine
 from portal.models import AuditEvent, User, utcnow
 
 # Any constant works: it names the one lock that serialises appends on PostgreSQL.
 _CHAIN_LOCK = 727_001
+# How many rows `verify_chain` reads at a time: memory stays flat however long the trail grows.
+_VERIFY_BATCH = 5_000
 
 
-def event_hash(event: AuditEvent) -> str:
+_HASHED = ("sequence", "at", "actor_id", "action", "record_type", "record_id")
+
+
+def _hash(previous_hash: str, fields: Mapping[Any, Any]) -> str:
     """SHA-256 over the previous hash and the event's canonical JSON."""
     canonical = json.dumps(
         {
-            "sequence": event.sequence,
-            "at": event.at.isoformat(),
-            "actor_id": str(event.actor_id) if event.actor_id else None,
-            "action": event.action,
-            "record_type": event.record_type,
-            "record_id": str(event.record_id) if event.record_id else None,
+            "sequence": fields["sequence"],
+            "at": fields["at"].isoformat(),
+            "actor_id": str(fields["actor_id"]) if fields["actor_id"] else None,
+            "action": fields["action"],
+            "record_type": fields["record_type"],
+            "record_id": str(fields["record_id"]) if fields["record_id"] else None,
         },
         sort_keys=True,
         separators=(",", ":"),
     )
-    return hashlib.sha256((event.previous_hash + canonical).encode()).hexdigest()
+    return hashlib.sha256((previous_hash + canonical).encode()).hexdigest()
+
+
+def event_hash(event: AuditEvent) -> str:
+    """The hash an event must carry, given the hash of the one before it."""
+    return _hash(event.previous_hash, {name: getattr(event, name) for name in _HASHED})
+
+
+def _last_link(session: Session) -> tuple[int, str]:
+    """The sequence and hash to chain onto, taken under the chain's lock (held to commit).
+
+    On SQLite write transactions already hold the database's write lock (BEGIN IMMEDIATE); on
+    PostgreSQL an advisory lock held to the end of the transaction keeps appends in sequence."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK})
+    last = session.exec(
+        select(AuditEvent.sequence, AuditEvent.hash).order_by(col(AuditEvent.sequence).desc()).limit(1)
+    ).first()
+    return (last[0], last[1]) if last else (0, "")
 
 
 def record(
@@ -38,24 +67,164 @@ def record(
     record_type: str,
     record_id: uuid.UUID | None = None,
 ) -> AuditEvent:
-    """Append an event to the session's transaction; the caller's commit writes it with the change.
-
-    On SQLite write transactions already hold the database's write lock (BEGIN IMMEDIATE); on
-    PostgreSQL an advisory lock held to the end of the transaction keeps appends in sequence."""
-    bind = session.get_bind()
-    if bind.dialect.name == "postgresql":
-        session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK})
-    last = session.exec(select(AuditEvent).order_by(AuditEvent.sequence.desc()).limit(1)).first()  # type: ignore[attr-defined]
+    """Append an event to the session's transaction; the caller's commit writes it with the change."""
+    sequence, previous_hash = _last_link(session)
     event = AuditEvent(
-        sequence=last.sequence + 1 if last else 1,
+        sequence=sequence + 1,
         at=utcnow(),
         actor_id=actor.id if actor else None,
         action=action,
         record_type=record_type,
         record_id=record_id,
-        previous_hash=last.hash if last else "",
+        previous_hash=previous_hash,
         hash="",
     )
     event.hash = event_hash(event)
     session.add(event)
     return event
+
+
+def record_view(actor: User | None, action: str, record_type: str, record_ids: Iterable[uuid.UUID]) -> None:
+    """Log that records were shown (or refused) to someone, committed at once in a session of its own.
+
+    For GET requests: their own session is read-only, and a page shown is logged even though
+    nothing else is written. Not for requests that write: their open transaction may hold the
+    chain's lock until it commits, so they call `record` in their own transaction instead.
+    A list of a hundred people is one INSERT of plain rows (model objects cost ~0.5 ms each)."""
+    ids = list(dict.fromkeys(record_ids))  # each record once, in the order shown
+    if not ids:
+        return
+    with Session(get_engine()) as session:
+        sequence, previous_hash = _last_link(session)
+        now, actor_id = utcnow(), actor.id if actor else None
+        rows = []
+        for offset, record_id in enumerate(ids, start=1):
+            row: dict[str, Any] = {
+                "id": uuid.uuid4(),
+                "sequence": sequence + offset,
+                "at": now,
+                "actor_id": actor_id,
+                "action": action,
+                "record_type": record_type,
+                "record_id": record_id,
+                "previous_hash": previous_hash,
+            }
+            row["hash"] = previous_hash = _hash(previous_hash, row)
+            rows.append(row)
+        session.execute(sa.insert(AuditEvent), rows)
+        session.commit()
+
+
+@dataclass(frozen=True)
+class TrailEntry:
+    """One line of a record's trail: who (None: the portal itself), in which role, did what, when."""
+
+    at: datetime
+    action: str
+    record_type: str
+    actor_name: str | None
+    actor_role: str | None
+
+
+def trail_of(session: Session, record_ids: Iterable[uuid.UUID], limit: int = 50) -> list[TrailEntry]:
+    """Who viewed or changed these records, most recent first: one query on (record_id, at)."""
+    ids = list(record_ids)
+    if not ids:
+        return []
+    rows = session.exec(
+        select(AuditEvent, User)
+        .outerjoin(User, col(User.id) == AuditEvent.actor_id)
+        .where(col(AuditEvent.record_id).in_(ids))
+        .order_by(col(AuditEvent.at).desc(), col(AuditEvent.sequence).desc())
+        .limit(limit)
+    ).all()
+    return [
+        TrailEntry(event.at, event.action, event.record_type, user.name if user else None, user.role if user else None)
+        for event, user in rows
+    ]
+
+
+@dataclass(frozen=True)
+class Filters:
+    """An administrator's search of the trail; None leaves a field out."""
+
+    actor_email: str | None = None
+    record_id: uuid.UUID | None = None
+    action: str | None = None
+    since: datetime | None = None
+    before: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Found:
+    """One page of a search, newest first, with each event's actor."""
+
+    events: list[tuple[AuditEvent, User | None]]
+    total: int
+
+
+def search(session: Session, filters: Filters, page: int = 1, per_page: int = 50) -> Found:
+    """Events matching every filter given, one page at a time, newest first."""
+    query = select(AuditEvent, User).outerjoin(User, col(User.id) == AuditEvent.actor_id)
+    if filters.actor_email is not None:
+        query = query.where(func.lower(User.email) == filters.actor_email.lower())
+    if filters.record_id is not None:
+        query = query.where(AuditEvent.record_id == filters.record_id)
+    if filters.action is not None:
+        query = query.where(AuditEvent.action == filters.action)
+    if filters.since is not None:
+        query = query.where(col(AuditEvent.at) >= filters.since)
+    if filters.before is not None:
+        query = query.where(col(AuditEvent.at) < filters.before)
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = session.exec(
+        query.order_by(col(AuditEvent.sequence).desc()).offset((page - 1) * per_page).limit(per_page)
+    ).all()
+    return Found(events=[(event, user) for event, user in rows], total=total)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The result of checking the chain: how many events, and the first that does not fit."""
+
+    events: int
+    broken_at: int | None
+
+    @property
+    def intact(self) -> bool:
+        return self.broken_at is None
+
+
+def _in_order(session: Session) -> Iterator[sa.RowMapping]:
+    """Every event as plain column values, in batches (model objects would cost ten times more)."""
+    columns = [col(getattr(AuditEvent, name)) for name in (*_HASHED, "previous_hash", "hash")]
+    after = 0
+    while True:
+        batch = (
+            session.execute(
+                sa.select(*columns)
+                .where(col(AuditEvent.sequence) > after)
+                .order_by(col(AuditEvent.sequence))
+                .limit(_VERIFY_BATCH)
+            )
+            .mappings()
+            .all()
+        )
+        if not batch:
+            return
+        yield from batch
+        after = batch[-1]["sequence"]
+
+
+def verify_chain(session: Session) -> Verdict:
+    """Recompute every hash in sequence: an edited, removed or inserted row breaks the chain there."""
+    count = 0
+    previous_hash = ""
+    for expected, event in enumerate(_in_order(session), start=1):
+        if event["sequence"] != expected:  # a row removed (or a sequence edited) before this one
+            return Verdict(events=count, broken_at=expected)
+        if event["previous_hash"] != previous_hash or _hash(previous_hash, event) != event["hash"]:
+            return Verdict(events=count, broken_at=expected)
+        previous_hash = event["hash"]
+        count += 1
+    return Verdict(events=count, broken_at=None)

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 from sqlmodel import Session, and_, col, or_, select
 
+from portal.audit.services import record
 from portal.models import (
     FollowUp,
     FollowUpKind,
@@ -103,5 +104,6 @@ def settle(
     else:
         follow_up.status = FollowUpStatus.SNOOZED
         follow_up.snoozed_until = utcnow().date() + timedelta(days=snooze_days)
+    record(session, user, "status", "follow_up", follow_up.id)
     session.commit()
     return follow_up

@@ -7,7 +7,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from portal.audit.services import record_view
+from portal.audit.views import not_found
 from portal.auth.access import role_required
+from portal.consents.services import may_disclose, valid_consent
 from portal.db import get_session
 from portal.htmx import render, wants_partial
 from portal.matches import services
@@ -17,6 +20,15 @@ from portal.referrals import services as referrals
 from portal.referrals.states import CONTACT_METHODS, DISMISS_REASONS
 
 bp = Blueprint("matches", __name__, url_prefix="/matches")
+
+
+def no_consent_message() -> str:
+    """What to do when a referral is refused for want of consent (nothing is lost: it stays proposed)."""
+    return _(
+        "Not sent: no valid consent from the person covers this recipient for this purpose. "
+        "The referral is kept as proposed. Record the consent on the person's page and approve it there, "
+        "or ask a supervisor to record a legal basis."
+    )
 
 
 def policy_for(programme: str | None) -> referrals.Policy:
@@ -30,10 +42,13 @@ def policy_for(programme: str | None) -> referrals.Policy:
 
 def _page(need_id: uuid.UUID, status: int = 200, message: str = "") -> Response:
     session = get_session()
-    found = find_own_need(session, current_user, need_id) or abort(404)
-    need, person = found
+    need, person = find_own_need(session, current_user, need_id) or not_found("need", need_id)
+    if request.method == "GET":
+        record_view(current_user, "view", "person", [person.id])
     result = services.rank_need(session, services.live_index(current_app), need)
     decided = referrals.decided_offers(session, need.id)
+    # Warned early: approving these would be refused until the person consents.
+    unconsented = {m.offer.id for m in result.ranked if valid_consent(session, person.id, m.offer) is None}
     return render(
         "matches/index.html",
         "matches/_list.html",
@@ -42,6 +57,7 @@ def _page(need_id: uuid.UUID, status: int = 200, message: str = "") -> Response:
         person=person,
         result=result,
         decided=decided,
+        unconsented_offers=unconsented,
         dismiss_reasons=DISMISS_REASONS,
         contact_methods=CONTACT_METHODS,
         message=message,
@@ -72,10 +88,17 @@ def approve(need_id: uuid.UUID) -> Response:
             policy_for(person.programme),
             request.form.get("contact_method", "via_caseworker"),
         )
+    except referrals.NoConsent:
+        return _answer(need_id, no_consent_message(), 409)
     except ValueError:
         message = _("This offer can no longer be referred to: it is full, closed, or no longer eligible.")
         return _answer(need_id, message, 409)
-    if referral.status == "proposed":
+    if referral.status == "proposed" and not may_disclose(session, referral):
+        message = _(
+            "Referral proposed; it waits for a supervisor's approval. No consent covers this recipient yet: "
+            "record the person's consent on their page before the supervisor approves."
+        )
+    elif referral.status == "proposed":
         message = _("Referral proposed; it waits for a supervisor's approval.")
     else:
         message = _("Referral sent to the provider.")

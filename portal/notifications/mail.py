@@ -13,7 +13,8 @@ from sqlmodel import Session, col, select
 
 from portal.i18n import LOCALES
 from portal.models import OutboxMail, User, utcnow
-from portal.notifications.texts import sentence
+from portal.notifications.texts import PROVIDER_KINDS, sentence
+from portal.redisclosure import notice_line
 
 SUBJECT_MAX = 300
 BODY_MAX = 10000
@@ -42,6 +43,8 @@ def compose(user: User, kind: str, link: str, params: dict[str, str], base_url: 
             "and do not forward this message."
         )
     )
+    if kind in PROVIDER_KINDS:
+        lines += ["", notice_line()]
     subject = gettext("Bridge: %(text)s", text=_one_line(text))
     return subject[:SUBJECT_MAX], "\n".join(lines)[:BODY_MAX]
 

@@ -25,6 +25,9 @@ TEXTS: dict[str, LazyString] = {
 }
 GENERIC = _l("You have a new notification")
 
+# Kinds that go to a provider about a referred person: their e-mails carry the redisclosure notice.
+PROVIDER_KINDS = frozenset({"referral_received", "referral_reminder"})
+
 
 class _Params(dict[str, str]):
     """Params for %-formatting; a placeholder the caller did not fill reads as "…", never fails."""

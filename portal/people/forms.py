@@ -74,6 +74,7 @@ class PersonForm(BaseModel):
     availability: list[ScheduleSlot] = Field(default_factory=list, max_length=len(ScheduleSlot))
     programme: Programme | None = None
     programme_start: date | None = None
+    programme_end: date | None = None
     skills: str = Field(default="", max_length=500)
     next_contact_due: date | None = None
 
@@ -121,6 +122,13 @@ class PersonForm(BaseModel):
             broken["programme_start"] = _("The programme start cannot be in the future.")
         if self.programme_start is not None and self.programme is None:
             broken["programme"] = _("Choose the programme that started on this date.")
+        if self.programme_end is not None and self.programme is None:
+            broken["programme"] = _("Choose the programme that ends on this date.")
+        if self.programme_end is not None and self.programme_start is not None:
+            if self.programme_end < self.programme_start:
+                broken["programme_end"] = _("The programme cannot end before it starts.")
+        if self.programme_end is not None and self.programme_end < EARLIEST_BIRTH_DATE:
+            broken["programme_end"] = _("Enter a date as YYYY-MM-DD.")
         if broken:
             raise FieldErrors(broken)
         return self
@@ -141,6 +149,21 @@ class NeedForm(BaseModel):
     category: Category
     description: str = Field(min_length=1, max_length=2000)
     urgency: int = Field(default=2, ge=1, le=3)
+
+
+class LegalHoldForm(BaseModel):
+    """A supervisor sets or lifts a legal hold; setting one needs the reason on record."""
+
+    legal_hold: bool = False
+    legal_hold_reason: str = Field(default="", max_length=500)
+
+    @model_validator(mode="after")
+    def _reason_with_hold(self) -> Self:
+        if self.legal_hold and not self.legal_hold_reason.strip():
+            raise FieldErrors({"legal_hold_reason": _("Give the reason for the hold.")})
+        if not self.legal_hold:
+            self.legal_hold_reason = ""
+        return self
 
 
 class NeedStatusForm(BaseModel):

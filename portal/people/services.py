@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from portal.areas import areas_within
+from portal.audit.services import record
 from portal.models import (
     Area,
     ContactLog,
@@ -86,17 +87,38 @@ def find_own_person(session: Session, user: User, person_id: uuid.UUID) -> Perso
 
 
 def find_own_need(session: Session, user: User, need_id: uuid.UUID) -> tuple[Need, Person] | None:
-    """A need with its person, if this user is the person's caseworker."""
+    """A need with its person, if this user is the person's caseworker. The needs of an anonymised
+    record are gone for matching and referrals, so they are not found either."""
     need = session.get(Need, need_id)
     if need is None:
         return None
     person = find_own_person(session, user, need.person_id)
-    return (need, person) if person is not None else None
+    return (need, person) if person is not None and not person.is_anonymised else None
+
+
+def set_legal_hold(session: Session, supervisor: User, person: Person, hold: bool, reason: str) -> Person:
+    """Set or lift a legal hold; while it is set the record is not anonymised.
+
+    :raise NotAllowed: unless the user supervises the person's area and the record is still whole.
+    """
+    if supervisor.role != Role.SUPERVISOR or find_person(session, supervisor, person.id) is None:
+        raise NotAllowed("only a supervisor of the person's area sets a legal hold")
+    person = _lock(session, person)
+    if person.is_anonymised:
+        raise NotAllowed("an anonymised record is read-only")
+    person.legal_hold = hold
+    person.legal_hold_reason = reason.strip() if hold else ""
+    person.updated_at = utcnow()
+    record(session, supervisor, "legal_hold_set" if hold else "legal_hold_lifted", "person", person.id)
+    session.commit()
+    return person
 
 
 def _check_caseworker(user: User, person: Person) -> None:
     if not is_caseworker_of(user, person):
         raise NotAllowed("only the person's caseworker changes their record")
+    if person.is_anonymised:
+        raise NotAllowed("an anonymised record is read-only")
 
 
 # --- The caseload ----------------------------------------------------------------------------
@@ -289,6 +311,8 @@ def create_person(session: Session, user: User, form: PersonForm) -> Person:
     for attempt in range(CODE_ATTEMPTS):
         person = Person(code=_next_code(session, today.year), caseworker_id=caseworker_id, full_name=form.full_name)
         _apply(person, form, today)
+        # Before the add: the trail's read must not flush the person ahead of the commit below.
+        record(session, user, "create", "person", person.id)
         session.add(person)
         try:
             session.commit()
@@ -317,6 +341,7 @@ def update_person(session: Session, user: User, person: Person, form: PersonForm
     person = _lock(session, person)
     _apply(person, form, local_today())
     person.updated_at = utcnow()
+    record(session, user, "update", "person", person.id)
     session.commit()
     return person
 
@@ -335,6 +360,7 @@ def add_need(session: Session, user: User, person: Person, form: NeedForm) -> Ne
     _check_caseworker(user, person)
     need = Need(person_id=person.id, created_by_id=user.id, **form.model_dump())
     session.add(need)
+    record(session, user, "create", "need", need.id)
     session.commit()
     return need
 
@@ -347,6 +373,7 @@ def set_need_status(session: Session, user: User, need: Need, status: NeedStatus
     _check_caseworker(user, person)
     need = session.exec(select(Need).where(Need.id == need.id).with_for_update()).one()
     need.status = status
+    record(session, user, "status", "need", need.id)
     session.commit()
     return need
 
@@ -373,6 +400,7 @@ def log_contact(session: Session, user: User, person: Person, form: ContactForm)
     if form.next_contact_due is not None:
         person.next_contact_due = form.next_contact_due
         person.updated_at = utcnow()
+    record(session, user, "create", "contact", contact.id)
     session.commit()
     return contact
 
@@ -447,6 +475,7 @@ def hand_over(session: Session, supervisor: User, person: Person, to_caseworker:
     person.updated_at = utcnow()
     for user_id in (previous, to_caseworker.id):
         notify(session, user_id, "person_handed_over", f"/people/{person.id}", person=person.code)
+    record(session, supervisor, "handover", "person", person.id)
     session.commit()
     return handover
 

@@ -1,20 +1,33 @@
 """People pages: the caseload, a person's page, their profile form, needs and contact log."""
 
+import json
 import uuid
+from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlmodel import Session, col, select
 from werkzeug.wrappers import Response
 
+from portal.audit.services import record_view, trail_of
+from portal.audit.views import not_found
 from portal.auth.access import role_required
-from portal.db import get_session
+from portal.consents.views import ledger
+from portal.db import get_engine, get_session
 from portal.forms import validate
 from portal.htmx import render, wants_partial
-from portal.models import Area, NeedStatus, Person, Role, User
-from portal.people import services
-from portal.people.forms import PERSON_LIST_FIELDS, ContactForm, NeedForm, NeedStatusForm, PersonForm, local_today
+from portal.models import Area, ContactLog, Need, NeedStatus, Person, Role, User, utcnow
+from portal.people import export, services
+from portal.people.forms import (
+    PERSON_LIST_FIELDS,
+    ContactForm,
+    LegalHoldForm,
+    NeedForm,
+    NeedStatusForm,
+    PersonForm,
+    local_today,
+)
 from portal.people.services import age_on
 from portal.referrals.services import timeline
 from portal.referrals.states import WITHDRAW_REASONS, actions_from
@@ -42,6 +55,7 @@ def index() -> Response:
     session = get_session()
     chosen = _parse_uuid(request.args.get("caseworker")) if current_user.role == Role.SUPERVISOR else None
     rows = services.caseload(session, current_user, chosen)
+    record_view(current_user, "list", "person", [row.person.id for row in rows])
     caseworkers = services.caseworkers_seen_by(session, current_user) if current_user.role == Role.SUPERVISOR else []
     return render(
         "people/index.html",
@@ -67,22 +81,45 @@ def _page_context(session: Session, person: Person, **forms: object) -> dict[str
         "needs": needs,
         "contacts": contacts,
         "contact_authors": _names(session, {c.caseworker_id for c in contacts if c.caseworker_id}),
-        "can_edit": services.is_caseworker_of(current_user, person),
+        "can_edit": services.is_caseworker_of(current_user, person) and not person.is_anonymised,
         "masked_id_number": mask_id_number(person.id_number),
         "age": age_on(person.birth_date, local_today()) if person.birth_date else None,
         "today": local_today(),
         "referrals": timeline(session, [need.id for need in needs]),
         "handovers": services.handovers_of(session, person),
-        "handover_to": services.caseworkers_for_handover(session) if current_user.role == Role.SUPERVISOR else [],
+        "handover_to": (
+            services.caseworkers_for_handover(session)
+            if current_user.role == Role.SUPERVISOR and not person.is_anonymised
+            else []
+        ),
         "actions_from": actions_from,
         "withdraw_reasons": WITHDRAW_REASONS,
         "need_form": {"urgency": "2"},
         "need_errors": {},
         "contact_form": {"occurred_on": local_today().isoformat()},
         "contact_errors": {},
+        "hold_errors": {},
     }
+    context["trail"] = (
+        trail_of(session, _record_ids(person, needs, contacts, context["referrals"]))
+        if current_user.role == Role.SUPERVISOR
+        else None
+    )
+    context.update(ledger(session, current_user, person))
     context.update(forms)
     return context
+
+
+def _record_ids(person: Person, needs: list[Need], contacts: list[ContactLog], referrals: Any) -> list[uuid.UUID]:
+    """The person's record is the person and their needs, contacts and referrals."""
+    return [person.id, *(n.id for n in needs), *(c.id for c in contacts), *(r.id for r, _title, _steps in referrals)]
+
+
+def _refuse_if_anonymised(person: Person) -> None:
+    """Anonymised records are read-only: say so, rather than a bare refusal."""
+    if person.is_anonymised:
+        message = _("This record was anonymised after the end of the programme and can no longer be changed.")
+        abort(make_response(render_template("errors/error.html", status=409, message=message), 409))
 
 
 def mask_id_number(number: str) -> str:
@@ -104,8 +141,10 @@ def _names(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
 def detail(person_id: uuid.UUID) -> str:
     """A person's profile, needs, contact log and referrals."""
     session = get_session()
-    person = services.find_person(session, current_user, person_id) or abort(404)
-    return render_template("people/detail.html", **_page_context(session, person))
+    person = services.find_person(session, current_user, person_id) or not_found("person", person_id)
+    page = render_template("people/detail.html", **_page_context(session, person))
+    record_view(current_user, "view", "person", [person.id])  # after the trail on the page was read
+    return page
 
 
 # --- The profile form ----------------------------------------------------------------------------
@@ -180,8 +219,10 @@ def _form_values(person: Person) -> dict[str, object]:
 def update(person_id: uuid.UUID) -> Response | str | tuple[str, int]:
     """Edit the profile of a person on one's caseload."""
     session = get_session()
-    person = services.find_own_person(session, current_user, person_id) or abort(404)
+    person = services.find_own_person(session, current_user, person_id) or not_found("person", person_id)
+    _refuse_if_anonymised(person)
     if request.method == "GET":
+        record_view(current_user, "view", "person", [person.id])
         return _form_page(session, person, _form_values(person))
     data, errors = validate(PersonForm, request.form, PERSON_LIST_FIELDS)
     errors = _form_errors(session, data, errors, person)
@@ -215,7 +256,8 @@ def _section(session: Session, person: Person, partial: str, anchor: str, status
 def add_need(person_id: uuid.UUID) -> Response:
     """Add a need from the needs assessment."""
     session = get_session()
-    person = services.find_own_person(session, current_user, person_id) or abort(404)
+    person = services.find_own_person(session, current_user, person_id) or not_found("person", person_id)
+    _refuse_if_anonymised(person)
     data, errors = validate(NeedForm, request.form)
     if data is None:
         typed = request.form.to_dict(flat=True)
@@ -231,7 +273,7 @@ def add_need(person_id: uuid.UUID) -> Response:
 def need_status(need_id: uuid.UUID) -> Response:
     """Mark a need met or closed, or open it again."""
     session = get_session()
-    need, person = services.find_own_need(session, current_user, need_id) or abort(404)
+    need, person = services.find_own_need(session, current_user, need_id) or not_found("need", need_id)
     data, errors = validate(NeedStatusForm, request.form)
     if data is None:
         message = errors.get("status", _("Choose one of the options."))
@@ -252,7 +294,8 @@ def need_status(need_id: uuid.UUID) -> Response:
 def add_contact(person_id: uuid.UUID) -> Response:
     """Log a contact, and when the next one is due."""
     session = get_session()
-    person = services.find_own_person(session, current_user, person_id) or abort(404)
+    person = services.find_own_person(session, current_user, person_id) or not_found("person", person_id)
+    _refuse_if_anonymised(person)
     data, errors = validate(ContactForm, request.form)
     if data is None:
         typed = request.form.to_dict(flat=True)
@@ -270,7 +313,8 @@ def add_contact(person_id: uuid.UUID) -> Response:
 def handover(person_id: uuid.UUID) -> Response:
     """A supervisor hands a person to another caseworker, with the note that goes with them."""
     session = get_session()
-    person = services.find_person(session, current_user, person_id) or abort(404)
+    person = services.find_person(session, current_user, person_id) or not_found("person", person_id)
+    _refuse_if_anonymised(person)
     target_id = _parse_uuid(request.form.get("caseworker_id"))
     target = session.get(User, target_id) if target_id else None
     note = request.form.get("note", "")[:2000]
@@ -284,3 +328,61 @@ def handover(person_id: uuid.UUID) -> Response:
         return redirect(url_for("people.detail", person_id=person_id), code=303)
     flash(_("%(code)s is now on %(name)s's caseload.", code=person.code, name=target.name), "success")
     return redirect(url_for("people.detail", person_id=person_id), code=303)
+
+
+# --- Retention: a supervisor's legal hold ---------------------------------------------------------
+
+
+@bp.route("/<uuid:person_id>/legal-hold", methods=["POST"])
+@role_required(Role.SUPERVISOR)
+def legal_hold(person_id: uuid.UUID) -> Response | str | tuple[str, int]:
+    """Set or lift the hold that keeps a record whole past its retention period."""
+    session = get_session()
+    person = services.find_person(session, current_user, person_id) or not_found("person", person_id)
+    _refuse_if_anonymised(person)
+    data, errors = validate(LegalHoldForm, request.form)
+    if data is None:
+        typed = {**request.form.to_dict(flat=True), "legal_hold": "legal_hold" in request.form}
+        context = _page_context(session, person, hold_form=typed, hold_errors=errors)
+        return render_template("people/detail.html", **context), 422
+    services.set_legal_hold(session, current_user, person, data.legal_hold, data.legal_hold_reason)
+    flash(_("The legal hold is set.") if data.legal_hold else _("The legal hold is lifted."), "success")
+    return redirect(url_for("people.detail", person_id=person.id, _anchor="retention"), code=303)
+
+
+# --- Right of access: the whole record, as a file and as a printable page ---------------------------
+
+
+def _exported(person_id: uuid.UUID) -> export.PersonRecord:
+    """The record of a person the user may see, after the export is on the audit trail."""
+    session = get_session()
+    person = services.find_person(session, current_user, person_id) or not_found("person", person_id)
+    # GET requests read only; the audit event goes through its own short write transaction.
+    with Session(get_engine(), expire_on_commit=False) as audit_session:
+        export.log_export(audit_session, current_user, person)
+    return export.collect(session, person)
+
+
+@bp.route("/<uuid:person_id>/export.json")
+@role_required(*VIEWERS)
+def export_json(person_id: uuid.UUID) -> Response:
+    """The person's whole record as a JSON file to hand to them (portability)."""
+    person_record = _exported(person_id)
+    body = json.dumps(export.as_json(person_record, utcnow()), ensure_ascii=False, indent=2)
+    filename = f"{person_record.person.code}.json"
+    return Response(
+        body, mimetype="application/json", headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )
+
+
+@bp.route("/<uuid:person_id>/export")
+@role_required(*VIEWERS)
+def export_page(person_id: uuid.UUID) -> str:
+    """The person's whole record as a page to print and hand over."""
+    person_record = _exported(person_id)
+    return render_template(
+        "people/export.html",
+        record=person_record,
+        notice=export.REDISCLOSURE_NOTICE,
+        exported_at=utcnow(),
+    )

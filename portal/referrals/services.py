@@ -11,6 +11,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from portal.audit.services import record
+from portal.consents.services import may_disclose
+from portal.disclosure import VISIBLE_STATES, Disclosure, disclose, organization_of, recipient_of
 from portal.matches.services import LiveIndex, rank_need
 from portal.models import (
     Dismissal,
@@ -44,6 +47,14 @@ class NoPlaceLeft(RuntimeError):
 
 class NotAllowed(PermissionError):
     """The user may not take this action on this referral."""
+
+
+class NoConsent(RuntimeError):
+    """No valid consent covers this referral's recipient and purpose, and no override was recorded."""
+
+
+# Approving and sending disclose the person to the provider: each needs consent (or an override).
+CONSENT_GATED = frozenset({"approve", "send"})
 
 
 @dataclass(frozen=True)
@@ -93,6 +104,7 @@ def _record(
     )
     referral.status = target
     referral.updated_at = utcnow()
+    record(session, actor, str(target), "referral", referral.id)  # "sent" discloses the need to the provider
 
 
 def transition(
@@ -125,6 +137,9 @@ def transition(
     if move.reasons and reason not in move.reasons:
         session.rollback()
         raise MissingReason(action)
+    if action in CONSENT_GATED and not may_disclose(session, referral):
+        session.rollback()
+        raise NoConsent(str(referral.id))
     offer = session.exec(select(Offer).where(Offer.id == referral.offer_id).with_for_update()).one()
     session.refresh(offer)
     if action == "accept":
@@ -190,6 +205,7 @@ def propose(
     session.add(
         ReferralEvent(referral_id=referral.id, to_status=ReferralStatus.PROPOSED, actor_id=referral.created_by_id)
     )
+    record(session, actor, str(ReferralStatus.PROPOSED), "referral", referral.id)
     return referral
 
 
@@ -249,7 +265,10 @@ def approve_match(
 
 
 def approve_and_send(session: Session, referral: Referral, user: User, policy: Policy) -> Referral:
-    """Approve a proposed referral (a supervisor's, where the programme needs one) and send it."""
+    """Approve a proposed referral (a supervisor's, where the programme needs one) and send it.
+
+    :raise NoConsent: before anything changes, if no consent or override covers the recipient.
+    """
     transition(session, referral, "approve", user, policy=policy)
     return transition(session, referral, "send", user, policy=policy)
 
@@ -309,16 +328,11 @@ def timeline(session: Session, need_ids: Sequence[uuid.UUID]) -> list[tuple[Refe
 
 @dataclass(frozen=True)
 class InboxItem:
-    """What a provider sees of a referral: the person's code, the need, the allowed contact."""
+    """A referral as a provider sees it: the person only through the disclosure table."""
 
     referral: Referral
     offer: Offer
-    person_code: str
-    need: Need
-    contact: str  # the phone to call, shown once the provider has accepted and only as allowed
-
-
-PROVIDER_STATES = (ReferralStatus.SENT, ReferralStatus.WAITLISTED, ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS)
+    disclosure: Disclosure
 
 
 def _own_offers(user: User) -> Any:
@@ -330,29 +344,25 @@ def _own_offers(user: User) -> Any:
 
 
 def _inbox_rows(session: Session, user: User, *where: Any) -> list[InboxItem]:
+    """Referrals the disclosure table lets this user see, each re-checked against today's consent:
+    a referral whose consent was revoked since is gone from the next request on."""
+    recipient = recipient_of(user, organization_of(session, user))
+    if recipient is None:
+        return []
     rows = session.exec(
         select(Referral, Offer, Need, Person)
         .join(Offer, col(Offer.id) == Referral.offer_id)
         .join(Need, col(Need.id) == Referral.need_id)
         .join(Person, col(Person.id) == Need.person_id)
-        .where(_own_offers(user), col(Referral.status).in_(PROVIDER_STATES), *where)
+        .where(_own_offers(user), col(Referral.status).in_(VISIBLE_STATES), *where)
         .order_by(col(Referral.respond_by), col(Referral.id))
     )
-    return [
-        InboxItem(referral, offer, person.code, need, _contact(session, referral, person))
-        for referral, offer, need, person in rows
-    ]
-
-
-def _contact(session: Session, referral: Referral, person: Person) -> str:
-    """Minimum necessary: nothing before acceptance; then the person's phone if the caseworker
-    allowed calls, otherwise the caseworker's own name and phone."""
-    if referral.status not in HOLDS_A_PLACE:
-        return ""
-    if referral.contact_method == "phone" and person.phone:
-        return person.phone
-    caseworker = session.get(User, person.caseworker_id) if person.caseworker_id else None
-    return f"{caseworker.name} {caseworker.phone}".strip() if caseworker else ""
+    items = []
+    for referral, offer, need, person in rows:
+        disclosure = disclose(session, recipient, referral, offer, need, person)
+        if disclosure is not None:
+            items.append(InboxItem(referral, offer, disclosure))
+    return items
 
 
 def inbox(session: Session, user: User) -> list[InboxItem]:

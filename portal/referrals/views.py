@@ -7,11 +7,14 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from portal.audit.services import record_view
+from portal.audit.views import not_found
 from portal.auth.access import role_required
+from portal.consents.views import refused_for_consent
 from portal.db import get_session
 from portal.htmx import render, wants_partial
 from portal.matches.services import live_index
-from portal.matches.views import policy_for
+from portal.matches.views import no_consent_message, policy_for
 from portal.models import Need, Person, Role
 from portal.referrals import services
 from portal.referrals.states import DECLINE_REASONS, MOVES, OUTCOMES, WITHDRAW_REASONS, actions_from
@@ -28,6 +31,7 @@ REASONS = {"decline": DECLINE_REASONS, "complete": OUTCOMES, "withdraw": WITHDRA
 def inbox() -> Response:
     """Referrals to the organization's offers (or the volunteer's own), with what to do next."""
     items = services.inbox(get_session(), current_user)
+    record_view(current_user, "list", "referral", [item.referral.id for item in items])  # the person via the referral
     return render(
         "referrals/inbox.html", "referrals/_inbox.html", items=items, reasons=REASONS, actions_from=actions_from
     )
@@ -40,10 +44,10 @@ def act(referral_id: uuid.UUID) -> Response:
     session = get_session()
     side = "provider" if current_user.role in PROVIDERS else "case"
     if side == "provider":
-        item = services.find_for_provider(session, current_user, referral_id) or abort(404)
+        item = services.find_for_provider(session, current_user, referral_id) or not_found("referral", referral_id)
         referral = item.referral
     else:
-        referral = services.find_for_case(session, current_user, referral_id) or abort(404)
+        referral = services.find_for_case(session, current_user, referral_id) or not_found("referral", referral_id)
     action = request.form.get("action", "")
     move = MOVES.get(action)
     if move is None or move.side != side:
@@ -73,6 +77,8 @@ def act(referral_id: uuid.UUID) -> Response:
         return _after(side, person, _("This referral has moved on; reload to see where it stands."), 409)
     except services.NotAllowed:
         abort(403)
+    except services.NoConsent:
+        return refused_for_consent(session, person, no_consent_message()) if person else abort(404)
     return _after(side, person, _("Referral updated."))
 
 

@@ -1,6 +1,6 @@
 """In a real browser: one need walked from recording to a provider's acceptance.
 
-A caseworker records a person and their need, approves the best-ranked offer; the provider sees
+A caseworker records a person, their need and their consent, approves the best-ranked offer; the provider sees
 the referral under the person's code (never the name) and accepts it; the caseworker then sees
 the acceptance among the referral's steps on the person's page.
 """
@@ -78,6 +78,18 @@ def add_need(page: Page) -> None:
     expect(needs.locator(".need-item")).to_contain_text(NEED_TEXT)
 
 
+def give_consent(page: Page, organization: str) -> None:
+    """The person consents to the organization seeing their need, for employment (posted through htmx)."""
+    consents = page.locator("#consents")
+    consents.get_by_label("Recipient").select_option(label=f"{organization} (NGO)")
+    consents.get_by_label("Purpose").select_option(label="Employment")
+    consents.get_by_label("Needs: what the person needs help with", exact=False).check()
+    consents.get_by_label("How it was given").select_option(label="Signed on screen")
+    consents.get_by_role("button", name="Record consent").click()
+    expect(consents.get_by_role("status")).to_have_text("Consent recorded.")
+    expect(consents.locator(".consent-list li")).to_contain_text("In force")
+
+
 def test_a_need_goes_from_recording_to_the_providers_acceptance(
     page: Page,
     live_server: str,
@@ -115,6 +127,7 @@ def test_a_need_goes_from_recording_to_the_providers_acceptance(
     code = page.locator(".person-detail .offer-meta .tag").first.inner_text()
     assert code.startswith("XA")
     add_need(page)
+    give_consent(page, ngo.name)
     page.screenshot(path=str(screenshot_dir / f"workflow-person-{db}.png"), full_page=True)
 
     page.locator("#needs").get_by_role("link", name="See matching offers").click()

@@ -9,7 +9,20 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session
 
-from portal.models import Area, FollowUp, Need, Offer, Organization, Person, Referral, ReferralStatus, Role, User
+from portal.models import (
+    Area,
+    FollowUp,
+    Need,
+    Offer,
+    Organization,
+    Person,
+    RecipientKind,
+    Referral,
+    ReferralStatus,
+    Role,
+    User,
+)
+from tests.conftest import consent_to_every_recipient, record_consent
 
 ANONYMOUS = None
 STAFF = {Role.ADMIN, Role.SUPERVISOR, Role.CASEWORKER}
@@ -75,6 +88,9 @@ ROUTES: dict[tuple[str, str], tuple[str, Any]] = {
     ("matches.dismiss", "POST"): ("/matches/needs/{need}/dismiss", {Role.CASEWORKER}),
     ("referrals.inbox", "GET"): ("/referrals/inbox", OWNERS),
     ("people.handover", "POST"): ("/people/{person}/handover", {Role.SUPERVISOR}),
+    ("people.legal_hold", "POST"): ("/people/{person}/legal-hold", {Role.SUPERVISOR}),
+    ("people.export_json", "GET"): ("/people/{person}/export.json", {Role.SUPERVISOR, Role.CASEWORKER}),
+    ("people.export_page", "GET"): ("/people/{person}/export", {Role.SUPERVISOR, Role.CASEWORKER}),
     ("followups.settle", "POST"): ("/followups/{follow_up}/settle", {Role.CASEWORKER}),
     ("referrals.act", "POST"): ("/referrals/{referral}/act", OWNERS | {Role.CASEWORKER, Role.SUPERVISOR}),
     ("indicators.index", "GET"): ("/indicators", {Role.ADMIN, Role.SUPERVISOR}),
@@ -82,6 +98,11 @@ ROUTES: dict[tuple[str, str], tuple[str, Any]] = {
     ("notifications.index", "GET"): ("/notifications/", EVERYONE),
     ("notifications.read", "POST"): ("/notifications/read", EVERYONE),
     ("notifications.outbox", "GET"): ("/notifications/outbox", {Role.ADMIN}),
+    ("audit.index", "GET"): ("/audit/", {Role.ADMIN}),
+    ("consents.index", "GET"): ("/people/{person}/consents", {Role.SUPERVISOR, Role.CASEWORKER}),
+    ("consents.create", "POST"): ("/people/{person}/consents", {Role.SUPERVISOR, Role.CASEWORKER}),
+    ("consents.revoke", "POST"): ("/people/{person}/consents/{consent}/revoke", {Role.SUPERVISOR, Role.CASEWORKER}),
+    ("consents.override", "POST"): ("/referrals/{referral}/override", {Role.SUPERVISOR}),
 }
 
 
@@ -118,6 +139,8 @@ def cast(
     need = Need(person_id=person.id, category="housing", description="A room near work")
     session.add(need)
     session.commit()
+    consent_to_every_recipient(session, person)
+    consent = record_consent(session, person, kind=RecipientKind.NGO)
     provider_offer = make_offer(users[Role.PROVIDER])
     volunteer_offer = make_offer(users[Role.VOLUNTEER], category="peer_support")
     pending = make_organization(verified=False)
@@ -139,6 +162,7 @@ def cast(
         "volunteer": make_user(Role.VOLUNTEER, verified=False),
         "person": person,
         "need": need,
+        "consent": consent,
     }
 
 
@@ -163,6 +187,7 @@ def test_route_answers_each_role_as_the_table_says(
         need=cast["need"].id,
         referral=cast["referrals"].get(role, cast["referrals"][Role.PROVIDER]).id,
         follow_up=cast["follow_up"].id,
+        consent=cast["consent"].id,
     )
     if role is not None:
         login(cast["users"][role])

@@ -1,6 +1,7 @@
 """CSRF protection on every state-changing request, with the token in a header for htmx."""
 
 import re
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -45,3 +46,50 @@ def test_htmx_requests_send_the_token_in_a_header(protected: FlaskClient) -> Non
         "/auth/language", data={"lang": "en"}, headers={"X-CSRFToken": header_token.group(1), "HX-Request": "true"}
     )
     assert response.status_code == 302
+
+
+# --- Fetch Metadata: cross-site state changes are refused even with a valid token -----------------
+
+
+def mutating_urls(app: Flask) -> list[str]:
+    """Every URL that accepts a POST, with a made-up id wherever the rule takes one."""
+    urls = []
+    for rule in app.url_map.iter_rules():
+        if "POST" in (rule.methods or set()):
+            urls.append(rule.build({name: uuid.uuid4() for name in rule.arguments}, append_unknown=False)[1])
+    return sorted(urls)
+
+
+def test_every_mutating_route_refuses_a_cross_site_request_with_a_valid_token(protected: FlaskClient) -> None:
+    valid = token(protected)
+    urls = mutating_urls(protected.application)
+    assert len(urls) > 20
+    for url in urls:
+        for site in ("cross-site", "same-site"):
+            response = protected.post(url, data={"csrf_token": valid}, headers={"Sec-Fetch-Site": site})
+            assert response.status_code == 403, (url, site)
+
+
+@pytest.mark.parametrize("site", ["same-origin", "none"])
+def test_our_own_pages_and_typed_addresses_pass(protected: FlaskClient, site: str) -> None:
+    response = protected.post(
+        "/auth/language", data={"lang": "zh", "csrf_token": token(protected)}, headers={"Sec-Fetch-Site": site}
+    )
+    assert response.status_code == 302
+
+
+def test_without_fetch_metadata_a_foreign_origin_is_refused(protected: FlaskClient) -> None:
+    valid = token(protected)
+    for origin in ("https://evil.example", "null", "http://localhost.evil.example"):
+        response = protected.post(
+            "/auth/language", data={"lang": "zh", "csrf_token": valid}, headers={"Origin": origin}
+        )
+        assert response.status_code == 403, origin
+    response = protected.post(
+        "/auth/language", data={"lang": "zh", "csrf_token": valid}, headers={"Origin": "http://localhost"}
+    )
+    assert response.status_code == 302
+
+
+def test_a_link_from_another_site_still_opens_a_page(protected: FlaskClient) -> None:
+    assert protected.get("/auth/login", headers={"Sec-Fetch-Site": "cross-site"}).status_code == 200

@@ -24,6 +24,7 @@ from portal.models import (
     User,
 )
 from portal.referrals import services
+from tests.conftest import consent_to_every_recipient
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -55,6 +56,7 @@ def world(
     )
     session.add(person)
     session.commit()
+    consent_to_every_recipient(session, person)
     need = Need(person_id=person.id, category="employment", urgency=2, description="想找仓库或者物流的工作。")
     session.add(need)
     session.commit()

@@ -12,6 +12,7 @@ from portal.models import Need, Offer, OfferStatus, Organization, Person, Referr
 from portal.offers import services as offer_services
 from portal.offers.forms import OfferForm
 from portal.organizations.services import verify_organization
+from tests.conftest import consent_to_every_recipient
 
 TODAY = date(2026, 11, 28)
 Login = Callable[[User], FlaskClient]
@@ -37,6 +38,7 @@ def person(session: Session, make_user: Callable[..., User]) -> Person:
     )
     session.add(person)
     session.commit()
+    consent_to_every_recipient(session, person)
     return person
 
 

@@ -15,7 +15,19 @@ from flask.testing import FlaskClient
 from markupsafe import escape
 from sqlmodel import Session
 
-from portal.models import Need, Offer, Organization, Person, Referral, ReferralStatus, Role, User
+from portal.models import (
+    DataCategory,
+    Need,
+    Offer,
+    Organization,
+    Person,
+    RecipientKind,
+    Referral,
+    ReferralStatus,
+    Role,
+    User,
+)
+from tests.conftest import record_consent
 
 ROOT = Path(__file__).resolve().parents[2]
 MARK = "xss7731"
@@ -92,12 +104,15 @@ def test_hostile_values_are_shown_as_text_on_every_page_that_shows_them(
     session.commit()
     session.add(Referral(need_id=need.id, offer_id=offer.id, status=ReferralStatus.SENT, note=PAYLOADS[7]))
     session.commit()
+    # Consented, so that the provider's inbox shows the person's details.
+    record_consent(session, person, kind=RecipientKind.NGO, categories=tuple(DataCategory), note=HOSTILE[:2000])
 
     pages = {
         caseworker: [
             "/",
             "/people/",
             f"/people/{person.id}",
+            f"/people/{person.id}/consents",
             f"/matches/needs/{need.id}",
             "/offers/",
             f"/offers/{offer.id}",
@@ -117,6 +132,8 @@ def test_hostile_values_are_shown_as_text_on_every_page_that_shows_them(
     # The values did reach the pages, as text.
     login(caseworker)
     assert str(escape(person.full_name)) in client.get(f"/people/{person.id}").get_data(as_text=True)
+    login(provider)
+    assert str(escape(need.description)) in client.get("/referrals/inbox").get_data(as_text=True)
 
 
 def test_the_payload_check_finds_an_injected_element() -> None:

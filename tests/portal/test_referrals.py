@@ -13,9 +13,12 @@ from portal.db import get_engine
 from portal.matches.services import LiveIndex
 from portal.models import (
     Area,
+    ConsentPurpose,
+    DataCategory,
     Need,
     Notification,
     Offer,
+    Organization,
     Person,
     Referral,
     ReferralEvent,
@@ -25,8 +28,10 @@ from portal.models import (
 )
 from portal.referrals import services
 from portal.referrals.states import MOVES
+from tests.conftest import consent_to_every_recipient, record_consent
 
 S = ReferralStatus
+D = DataCategory
 
 
 @pytest.fixture
@@ -57,6 +62,7 @@ def need(session: Session, caseworker: User) -> Need:
     )
     session.add(person)
     session.commit()
+    consent_to_every_recipient(session, person)
     need = Need(person_id=person.id, category="employment", urgency=3, description="想找后厨的工作，切配炒菜都会。")
     session.add(need)
     session.commit()
@@ -405,6 +411,10 @@ def test_the_provider_gets_the_allowed_contact_only_after_accepting(
     assert person is not None
     person.phone = "13800000000"
     session.commit()
+    organization = session.get(Organization, provider.organization_id)
+    record_consent(
+        session, person, organization=organization, purpose=ConsentPurpose.EMPLOYMENT, categories=(D.CONTACT,)
+    )
     offer = kitchen(make_offer, provider)
     referral = services.approve_match(session, LiveIndex(), caseworker, need, offer.id, services.Policy(), method)
     login(provider)

@@ -1,0 +1,106 @@
+"""The administrators' search of the audit trail, and the words the trail is shown in."""
+
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+from typing import NoReturn
+
+from flask import Blueprint, abort, request
+from flask_babel import LazyString
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from portal.audit import services
+from portal.audit.forms import AuditSearchForm
+from portal.auth.access import role_required
+from portal.db import READ_ONLY_METHODS, get_session
+from portal.forms import validate
+from portal.htmx import render
+from portal.labels import label
+from portal.models import ReferralStatus, Role
+from portal.people.forms import LOCAL_TIME
+
+bp = Blueprint("audit", __name__, url_prefix="/audit")
+
+PER_PAGE = 50
+
+ACTION_LABELS: dict[str, LazyString] = {
+    "view": _l("Viewed"),
+    "list": _l("Seen in a list"),
+    "denied": _l("Refused access"),
+    "create": _l("Recorded"),
+    "update": _l("Changed"),
+    "status": _l("Status changed"),
+    "handover": _l("Handed over"),
+}
+RECORD_TYPE_LABELS: dict[str, LazyString] = {
+    "person": _l("Person"),
+    "need": _l("Need"),
+    "contact": _l("Contact log"),
+    "referral": _l("Referral"),
+    "follow_up": _l("Follow-up"),
+}
+
+
+@bp.app_template_global()
+def audit_action_label(action: str) -> str:
+    """An audit action in the reader's language; referral steps use their status words."""
+    text = ACTION_LABELS.get(action)
+    return str(text) if text is not None else label(action)
+
+
+@bp.app_template_global()
+def audit_record_type_label(record_type: str) -> str:
+    text = RECORD_TYPE_LABELS.get(record_type)
+    return str(text) if text is not None else record_type
+
+
+def _local_midnight(day: date) -> datetime:
+    """Dates are searched as the portal's users live them: Xi'an days, stored in UTC."""
+    return datetime.combine(day, time.min, LOCAL_TIME).astimezone(UTC)
+
+
+def not_found(record_type: str, record_id: uuid.UUID) -> NoReturn:
+    """Missing or not this user's: a 404 either way, and the attempt goes on the trail."""
+    if request.method in READ_ONLY_METHODS:
+        services.record_view(current_user, "denied", record_type, [record_id])
+    else:
+        # Whatever the request read is dropped: it ends here. The refusal is its only write.
+        session = get_session()
+        session.rollback()
+        services.record(session, current_user, "denied", record_type, record_id)
+        session.commit()
+    abort(404)
+
+
+@bp.route("/")
+@role_required(Role.ADMIN)
+def index() -> Response:
+    """Search the trail by who, which record, what and when; newest first, a page at a time."""
+    data, errors = validate(AuditSearchForm, request.args)
+    if data is not None and data.date_from and data.date_to and data.date_to < data.date_from:
+        data, errors = None, {"date_to": _("The end date cannot be before the start date.")}
+    filters = services.Filters()
+    page = 1
+    if data is not None:
+        filters = services.Filters(
+            actor_email=data.actor.strip() or None if data.actor else None,
+            record_id=data.record_id,
+            action=data.action,
+            since=_local_midnight(data.date_from) if data.date_from else None,
+            before=_local_midnight(data.date_to + timedelta(days=1)) if data.date_to else None,
+        )
+        page = data.page
+    found = services.search(get_session(), filters, page, PER_PAGE) if data is not None else None
+    return render(
+        "audit/index.html",
+        "audit/_results.html",
+        status=422 if errors else 200,
+        form=request.args.to_dict(flat=True),
+        errors=errors,
+        found=found,
+        page_number=page,
+        pages=max(1, -(-found.total // PER_PAGE)) if found else 1,
+        actions=[*ACTION_LABELS, *ReferralStatus],
+    )

@@ -1,0 +1,252 @@
+"""Recording and revoking consents, finding the consent that covers a referral today, and a
+supervisor's override on a legal basis. Validity is worked out at every call, never cached, so a
+revocation takes effect at the next request."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from portal.audit.services import record
+from portal.consents.forms import ConsentForm, OverrideForm
+from portal.models import (
+    Category,
+    Consent,
+    ConsentOverride,
+    ConsentPurpose,
+    Need,
+    Offer,
+    Organization,
+    Person,
+    RecipientKind,
+    Referral,
+    ReferralStatus,
+    Role,
+    User,
+    VerificationStatus,
+    utcnow,
+)
+from portal.people.forms import local_today
+from portal.people.services import find_person, is_caseworker_of
+
+PRE_SEND_STATES = (ReferralStatus.PROPOSED, ReferralStatus.APPROVED)
+
+
+class NotAllowed(PermissionError):
+    """The user may not record or revoke this person's consents, or override consent."""
+
+
+class UnknownRecipient(ValueError):
+    """The chosen organization is not a verified organization."""
+
+
+# --- Who manages consents --------------------------------------------------------------------
+
+
+def may_manage(session: Session, user: User, person: Person) -> bool:
+    """The person's caseworker, or a supervisor of the person's area."""
+    if is_caseworker_of(user, person):
+        return True
+    return user.role == Role.SUPERVISOR and find_person(session, user, person.id) is not None
+
+
+def find_managed_person(session: Session, user: User, person_id: uuid.UUID) -> Person | None:
+    """The person if this user manages their consents; missing and not-yours look the same."""
+    person = session.get(Person, person_id)
+    return person if person is not None and may_manage(session, user, person) else None
+
+
+# --- The ledger ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    consent: Consent
+    recipient: str  # an organization's name, or "" when the consent names a kind of recipient
+    state: str  # active, not_yet_valid, expired, revoked
+
+
+def state_of(consent: Consent, today: date) -> str:
+    if consent.revoked_at is not None:
+        return "revoked"
+    if consent.valid_from > today:
+        return "not_yet_valid"
+    if consent.valid_until is not None and consent.valid_until < today:
+        return "expired"
+    return "active"
+
+
+def consents_of(session: Session, person: Person) -> list[LedgerRow]:
+    """The person's consents, newest first, each with its recipient's name and its state today."""
+    rows = session.exec(
+        select(Consent, Organization.name)
+        .outerjoin(Organization, col(Organization.id) == Consent.recipient_organization_id)
+        .where(Consent.person_id == person.id)
+        .order_by(col(Consent.recorded_at).desc(), col(Consent.id))
+    ).all()
+    today = local_today()
+    return [LedgerRow(consent, name or "", state_of(consent, today)) for consent, name in rows]
+
+
+def recipient_organizations(session: Session) -> list[Organization]:
+    """Verified organizations, the only ones a consent may name."""
+    query = select(Organization).where(Organization.status == VerificationStatus.VERIFIED)
+    return list(session.exec(query.order_by(col(Organization.name), col(Organization.id))))
+
+
+def record_consent(session: Session, user: User, person: Person, form: ConsentForm) -> Consent:
+    """Record a consent as given, and audit it.
+
+    :raise NotAllowed: if the user does not manage this person's consents.
+    :raise UnknownRecipient: if the organization is missing or not verified.
+    """
+    if not may_manage(session, user, person):
+        raise NotAllowed("only the person's caseworker or a supervisor records consent")
+    organization_id = form.recipient_organization_id
+    if organization_id is not None:
+        organization = session.get(Organization, organization_id)
+        if organization is None or not organization.is_verified:
+            raise UnknownRecipient(str(organization_id))
+    consent = Consent(
+        person_id=person.id,
+        recipient_organization_id=organization_id,
+        recipient_kind=form.recipient_kind,
+        purpose=form.purpose,
+        data_categories=sorted(str(category) for category in form.data_categories),
+        valid_from=form.valid_from,
+        valid_until=form.valid_until,
+        method=form.method,
+        note=form.note.strip(),
+        recorded_by_id=user.id,
+    )
+    session.add(consent)
+    session.flush()
+    record(session, user, "consent_recorded", "consent", consent.id)
+    session.commit()
+    return consent
+
+
+def find_consent(session: Session, person: Person, consent_id: uuid.UUID) -> Consent | None:
+    consent = session.get(Consent, consent_id)
+    return consent if consent is not None and consent.person_id == person.id else None
+
+
+def revoke_consent(session: Session, user: User, person: Person, consent: Consent) -> Consent:
+    """Revoke a consent from now on; revoking twice changes nothing and is audited once."""
+    if not may_manage(session, user, person) or consent.person_id != person.id:
+        raise NotAllowed("only the person's caseworker or a supervisor revokes consent")
+    consent = session.exec(select(Consent).where(Consent.id == consent.id).with_for_update()).one()
+    session.refresh(consent)
+    if consent.revoked_at is None:
+        consent.revoked_at = utcnow()
+        consent.revoked_by_id = user.id
+        record(session, user, "consent_revoked", "consent", consent.id)
+    session.commit()
+    return consent
+
+
+# --- What a referral needs -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Who receives a referral: an organization (and its kind), or a volunteer on their own."""
+
+    organization_id: uuid.UUID | None
+    kind: RecipientKind
+
+
+def recipient_of(session: Session, offer: Offer) -> Recipient:
+    if offer.organization_id is None:
+        return Recipient(None, RecipientKind.INDIVIDUAL_VOLUNTEER)
+    organization = session.get(Organization, offer.organization_id)
+    kind = RecipientKind(str(organization.kind)) if organization else RecipientKind.NGO
+    return Recipient(offer.organization_id, kind)
+
+
+def purpose_of(offer: Offer) -> ConsentPurpose:
+    """A job offer is disclosure for employment; every other offer is a referral for services."""
+    return ConsentPurpose.EMPLOYMENT if offer.category == Category.EMPLOYMENT else ConsentPurpose.REFERRAL
+
+
+def valid_consent(session: Session, person_id: uuid.UUID, offer: Offer, today: date | None = None) -> Consent | None:
+    """The consent that covers disclosing this person to this offer's provider today, or None:
+    not revoked, started, not ended, for the offer's purpose, naming its organization or its kind.
+    A consent naming the organization is preferred to one naming a kind, then the newest."""
+    today = today or local_today()
+    recipient = recipient_of(session, offer)
+    names_recipient = col(Consent.recipient_kind) == recipient.kind
+    if recipient.organization_id is not None:
+        names_recipient = sa.or_(names_recipient, col(Consent.recipient_organization_id) == recipient.organization_id)
+    query = (
+        select(Consent)
+        .where(
+            Consent.person_id == person_id,
+            Consent.purpose == purpose_of(offer),
+            col(Consent.revoked_at).is_(None),
+            col(Consent.valid_from) <= today,
+            sa.or_(col(Consent.valid_until).is_(None), col(Consent.valid_until) >= today),
+            names_recipient,
+        )
+        .order_by(col(Consent.recipient_organization_id).is_(None), col(Consent.recorded_at).desc())
+    )
+    return session.exec(query).first()
+
+
+def consent_for_referral(session: Session, referral: Referral) -> Consent | None:
+    need = session.get(Need, referral.need_id)
+    offer = session.get(Offer, referral.offer_id)
+    if need is None or offer is None:
+        return None
+    return valid_consent(session, need.person_id, offer)
+
+
+def unconsented_referrals(session: Session, person: Person) -> set[uuid.UUID]:
+    """The person's referrals waiting to be approved or sent that no consent or override covers yet."""
+    waiting = session.exec(
+        select(Referral)
+        .join(Need, col(Need.id) == Referral.need_id)
+        .where(Need.person_id == person.id, col(Referral.status).in_(PRE_SEND_STATES))
+    )
+    return {referral.id for referral in waiting if not may_disclose(session, referral)}
+
+
+def overrides_for_person(session: Session, person: Person) -> dict[uuid.UUID, ConsentOverride]:
+    """Each of the person's referrals sent on a supervisor's legal basis, with that override."""
+    rows = session.exec(
+        select(ConsentOverride)
+        .join(Referral, col(Referral.id) == ConsentOverride.referral_id)
+        .join(Need, col(Need.id) == Referral.need_id)
+        .where(Need.person_id == person.id)
+        .order_by(col(ConsentOverride.at))
+    )
+    return {override.referral_id: override for override in rows}
+
+
+def override_of(session: Session, referral_id: uuid.UUID) -> ConsentOverride | None:
+    """The supervisor's override recorded for this referral, if any (the latest)."""
+    query = select(ConsentOverride).where(ConsentOverride.referral_id == referral_id)
+    return session.exec(query.order_by(col(ConsentOverride.at).desc())).first()
+
+
+def may_disclose(session: Session, referral: Referral) -> bool:
+    """Whether the referral may go to its provider: a valid consent, or a supervisor's override."""
+    return consent_for_referral(session, referral) is not None or override_of(session, referral.id) is not None
+
+
+def record_override(session: Session, user: User, referral: Referral, form: OverrideForm) -> ConsentOverride:
+    """A supervisor of the person's area records the legal basis for sending without consent.
+
+    :raise NotAllowed: for anyone else.
+    """
+    need = session.get(Need, referral.need_id)
+    if user.role != Role.SUPERVISOR or need is None or find_person(session, user, need.person_id) is None:
+        raise NotAllowed("only a supervisor of the person's area overrides consent")
+    override = ConsentOverride(referral_id=referral.id, by_id=user.id, basis=form.basis, note=form.note.strip())
+    session.add(override)
+    session.flush()
+    record(session, user, "consent_override", "referral", referral.id)
+    session.commit()
+    return override

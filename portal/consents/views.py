@@ -1,0 +1,115 @@
+"""The consent ledger on a person's page: give, see and revoke consents; a supervisor's override."""
+
+import uuid
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlmodel import Session
+from werkzeug.wrappers import Response
+
+from portal.auth.access import role_required
+from portal.consents import services
+from portal.consents.forms import ConsentForm, OverrideForm
+from portal.db import get_session
+from portal.forms import validate
+from portal.htmx import render, wants_partial
+from portal.models import Need, Person, Role, User
+from portal.people.forms import local_today
+from portal.referrals.services import find_for_case
+
+bp = Blueprint("consents", __name__)
+
+MANAGERS = (Role.CASEWORKER, Role.SUPERVISOR)
+LIST_FIELDS = ("data_categories",)
+
+
+def ledger(session: Session, user: User, person: Person, **typed: Any) -> dict[str, Any]:
+    """What the ledger partial shows; `typed` carries a consent form typed so far and its errors."""
+    return {
+        "person": person,
+        "consents": services.consents_of(session, person),
+        "can_manage_consents": services.may_manage(session, user, person),
+        "recipient_organizations": services.recipient_organizations(session),
+        "consent_form": typed.get("consent_form", {"valid_from": local_today().isoformat()}),
+        "consent_errors": typed.get("consent_errors", {}),
+        "consents_notice": typed.get("consents_notice", ""),
+        "consents_error": typed.get("consents_error", ""),
+        "unconsented_referrals": services.unconsented_referrals(session, person),
+        "consent_overrides": services.overrides_for_person(session, person),
+    }
+
+
+def _answer(session: Session, person: Person, status: int = 200, notice: str = "", **typed: Any) -> Response:
+    """htmx gets the ledger in place; without JavaScript, the person's page after a redirect."""
+    if status < 400 and not wants_partial():
+        flash(notice, "success")
+        return redirect(url_for("people.detail", person_id=person.id, _anchor="consents"), code=303)
+    context = ledger(session, current_user, person, consents_notice=notice, **typed)
+    return render("consents/index.html", "consents/_ledger.html", status=status, **context)
+
+
+def refused_for_consent(session: Session, person: Person, message: str) -> Response:
+    """A referral step refused for want of consent: the ledger, where it can be fixed, and why (409)."""
+    context = ledger(session, current_user, person, consents_error=message)
+    return render("consents/index.html", "consents/_ledger.html", status=409, **context)
+
+
+@bp.route("/people/<uuid:person_id>/consents")
+@role_required(*MANAGERS)
+def index(person_id: uuid.UUID) -> Response:
+    """A person's consents, with the form to record one."""
+    session = get_session()
+    person = services.find_managed_person(session, current_user, person_id) or abort(404)
+    return render("consents/index.html", "consents/_ledger.html", **ledger(session, current_user, person))
+
+
+@bp.route("/people/<uuid:person_id>/consents", methods=["POST"])
+@role_required(*MANAGERS)
+def create(person_id: uuid.UUID) -> Response:
+    """Record a consent as the person gave it."""
+    session = get_session()
+    person = services.find_managed_person(session, current_user, person_id) or abort(404)
+    data, errors = validate(ConsentForm, request.form, LIST_FIELDS)
+    typed: dict[str, object] = dict(request.form.to_dict(flat=True))
+    typed["data_categories"] = request.form.getlist("data_categories")
+    if data is not None:
+        try:
+            services.record_consent(session, current_user, person, data)
+        except services.UnknownRecipient:
+            errors = {"recipient": _("Choose one of the options.")}
+    if data is None or errors:
+        return _answer(session, person, 422, consent_form=typed, consent_errors=errors)
+    return _answer(session, person, notice=_("Consent recorded."))
+
+
+@bp.route("/people/<uuid:person_id>/consents/<uuid:consent_id>/revoke", methods=["POST"])
+@role_required(*MANAGERS)
+def revoke(person_id: uuid.UUID, consent_id: uuid.UUID) -> Response:
+    """Revoke a consent in one click: from the next request on, nothing more is disclosed under it."""
+    session = get_session()
+    person = services.find_managed_person(session, current_user, person_id) or abort(404)
+    consent = services.find_consent(session, person, consent_id) or abort(404)
+    services.revoke_consent(session, current_user, person, consent)
+    return _answer(session, person, notice=_("Consent revoked."))
+
+
+@bp.route("/referrals/<uuid:referral_id>/override", methods=["POST"])
+@role_required(Role.SUPERVISOR)
+def override(referral_id: uuid.UUID) -> Response | tuple[str, int]:
+    """A supervisor records the legal basis for sending this referral without the person's consent."""
+    session = get_session()
+    referral = find_for_case(session, current_user, referral_id) or abort(404)
+    need = session.get(Need, referral.need_id) or abort(404)
+    target = url_for("people.detail", person_id=need.person_id, _anchor="referrals")
+    data, errors = validate(OverrideForm, request.form)
+    if data is None:
+        typed = request.form.to_dict(flat=True)
+        return render_template("consents/override.html", referral=referral, form=typed, errors=errors, back=target), 422
+    try:
+        services.record_override(session, current_user, referral, data)
+    except services.NotAllowed:
+        abort(404)
+    flash(_("Legal basis recorded. You can now approve the referral."), "success")
+    return redirect(target, code=303)

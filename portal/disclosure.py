@@ -1,0 +1,202 @@
+"""Minimum necessary: the one table of what each kind of recipient sees of a referred person, in
+each state of the referral, and the function every provider-facing page and e-mail goes through.
+
+What is shown is the table's row for the recipient and the referral's state, intersected with the
+data categories of the consent that covers the referral today (re-read at every request, so a
+revocation takes effect at the next one). Templates get a `Disclosure`, never the Person row.
+"""
+
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+from sqlmodel import Session
+
+from portal.consents.services import override_of, valid_consent
+from portal.models import (
+    Consent,
+    ConsentOverride,
+    ConsentPurpose,
+    DataCategory,
+    Need,
+    Offer,
+    Organization,
+    OrganizationKind,
+    Person,
+    Referral,
+    Role,
+    User,
+)
+from portal.models import DataCategory as D
+from portal.models import ReferralStatus as S
+from portal.redisclosure import REDISCLOSURE_NOTICE, REDISCLOSURE_NOTICE_VERSION
+
+
+class Recipient(StrEnum):
+    """Who is looking: a service provider's staff, an employer's staff, or a volunteer."""
+
+    PROVIDER = "provider"  # NGOs, government bodies, volunteer groups
+    EMPLOYER = "employer"
+    VOLUNTEER = "volunteer"
+
+
+# Shown in every state the recipient sees the referral in: enough to recognise it and act on it.
+ALWAYS = ("code", "need_category")
+
+# The person's fields each data category opens (need_description is the need in the caseworker's words).
+CATEGORY_FIELDS: dict[DataCategory, tuple[str, ...]] = {
+    D.IDENTITY: ("full_name", "id_number", "birth_date"),
+    D.CONTACT: ("phone", "address"),
+    D.NEEDS: ("need_description",),
+    D.TREATMENT: ("programme", "programme_start"),
+    D.SKILLS: ("skills", "languages", "availability"),
+}
+
+# Contact details follow the channel the caseworker chose for the referral: phone calls open the
+# phone, visits the address, and "through the caseworker" neither.
+CHANNEL_FIELDS: dict[str, frozenset[str]] = {
+    "phone": frozenset({"phone"}),
+    "visit": frozenset({"address"}),
+    "via_caseworker": frozenset(),
+}
+
+_DECIDING = frozenset({D.NEEDS, D.SKILLS, D.TREATMENT})
+_SERVING = frozenset(DataCategory)
+
+# THE TABLE: recipient × referral state → the data categories a consent may open there.
+# States missing from a row show the recipient nothing at all (not even the referral).
+# Identity and contact only once a place is offered; employers and volunteers never the drug
+# history, except as EXCEPTIONS says.
+TABLE: dict[Recipient, dict[S, frozenset[DataCategory]]] = {
+    Recipient.PROVIDER: {
+        S.SENT: _DECIDING,
+        S.WAITLISTED: _DECIDING,
+        S.ACCEPTED: _SERVING,
+        S.IN_PROGRESS: _SERVING,
+    },
+    Recipient.EMPLOYER: {
+        S.SENT: _DECIDING - {D.TREATMENT},
+        S.WAITLISTED: _DECIDING - {D.TREATMENT},
+        S.ACCEPTED: _SERVING - {D.TREATMENT},
+        S.IN_PROGRESS: _SERVING - {D.TREATMENT},
+    },
+    Recipient.VOLUNTEER: {
+        S.SENT: frozenset({D.NEEDS, D.SKILLS}),
+        S.WAITLISTED: frozenset({D.NEEDS, D.SKILLS}),
+        S.ACCEPTED: frozenset({D.NEEDS, D.SKILLS, D.CONTACT}),
+        S.IN_PROGRESS: frozenset({D.NEEDS, D.SKILLS, D.CONTACT}),
+    },
+}
+
+# The only way an employer sees the drug history: the person consented to it for employment.
+EXCEPTIONS: dict[tuple[Recipient, DataCategory], ConsentPurpose] = {
+    (Recipient.EMPLOYER, D.TREATMENT): ConsentPurpose.EMPLOYMENT,
+}
+
+VISIBLE_STATES = frozenset(state for row in TABLE.values() for state in row)
+
+
+def recipient_of(user: User, organization: Organization | None) -> Recipient | None:
+    if user.role == Role.VOLUNTEER:
+        return Recipient.VOLUNTEER
+    if user.role != Role.PROVIDER or organization is None:
+        return None
+    return Recipient.EMPLOYER if organization.kind == OrganizationKind.EMPLOYER else Recipient.PROVIDER
+
+
+def allowed_categories(
+    recipient: Recipient, state: str, consent: Consent | None, override: ConsentOverride | None
+) -> frozenset[DataCategory] | None:
+    """The categories shown for this referral, or None when the recipient may not see it at all.
+
+    A supervisor's override without consent opens the always-shown fields only."""
+    row = TABLE[recipient]
+    if state not in row or (consent is None and override is None):
+        return None
+    if consent is None:
+        return frozenset()
+    consented = {DataCategory(c) for c in consent.data_categories if c in set(DataCategory)}
+    opened = set(row[S(state)] & consented)
+    for (who, category), purpose in EXCEPTIONS.items():
+        if who == recipient and category in consented and consent.purpose == purpose:
+            opened.add(category)
+    return frozenset(opened)
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    """What one recipient may see of one referred person, and under which consent or legal basis."""
+
+    code: str
+    need_category: str
+    categories: frozenset[DataCategory]
+    fields: dict[str, Any]  # field name → value, only the fields the table and the consent open
+    consent: Consent | None
+    override_basis: str  # the basis of a supervisor's override, never its note
+    contact: str  # how to reach the person: their own phone where disclosed, else the caseworker
+    notice: str
+    notice_version: str = REDISCLOSURE_NOTICE_VERSION
+
+
+def _field_values(person: Person, need: Need) -> dict[str, Any]:
+    return {
+        "full_name": person.full_name,
+        "id_number": person.id_number,
+        "birth_date": person.birth_date,
+        "phone": person.phone,
+        "address": person.address,
+        "need_description": need.description,
+        "programme": person.programme,
+        "programme_start": person.programme_start,
+        "skills": person.skills,
+        "languages": person.languages,
+        "availability": person.availability,
+    }
+
+
+def disclose(
+    session: Session,
+    recipient: Recipient,
+    referral: Referral,
+    offer: Offer,
+    need: Need,
+    person: Person,
+    today: date | None = None,
+) -> Disclosure | None:
+    """The person as this recipient may see them through this referral today, or None (not at all)."""
+    consent = valid_consent(session, person.id, offer, today)
+    override = override_of(session, referral.id) if consent is None else None
+    categories = allowed_categories(recipient, referral.status, consent, override)
+    if categories is None:
+        return None
+    opened = {name for category in categories for name in CATEGORY_FIELDS[category]}
+    channel = CHANNEL_FIELDS.get(referral.contact_method, frozenset())
+    opened -= set(CATEGORY_FIELDS[D.CONTACT]) - channel
+    values = _field_values(person, need)
+    fields = {name: values[name] for name in sorted(opened) if values[name] not in (None, "", [])}
+    return Disclosure(
+        code=person.code,
+        need_category=str(need.category),
+        categories=categories,
+        fields=fields,
+        consent=consent,
+        override_basis=str(override.basis) if override else "",
+        contact=_contact(session, referral, person, fields),
+        notice=str(REDISCLOSURE_NOTICE),
+    )
+
+
+def _contact(session: Session, referral: Referral, person: Person, fields: dict[str, Any]) -> str:
+    """Nothing before a place is offered; then the person's phone where disclosed, otherwise the
+    caseworker's own name and phone."""
+    if referral.status not in (S.ACCEPTED, S.IN_PROGRESS):
+        return ""
+    if "phone" in fields:
+        return str(fields["phone"])
+    caseworker = session.get(User, person.caseworker_id) if person.caseworker_id else None
+    return f"{caseworker.name} {caseworker.phone}".strip() if caseworker else ""
+
+
+def organization_of(session: Session, user: User) -> Organization | None:
+    return session.get(Organization, user.organization_id) if user.organization_id else None

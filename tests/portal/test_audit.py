@@ -1,0 +1,392 @@
+"""The audit trail: a gap-free hash chain under concurrency, every view, change and refusal
+logged without sensitive values, append-only tables, the verify command, and who sees the trail."""
+
+import re
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import Session, col, select
+
+from portal.audit.services import record, record_view, verify_chain
+from portal.db import get_engine
+from portal.matches.services import LiveIndex
+from portal.models import (
+    Area,
+    AuditEvent,
+    FollowUp,
+    FollowUpKind,
+    Need,
+    Offer,
+    Person,
+    Referral,
+    ReferralStatus,
+    Role,
+    User,
+)
+from portal.people.forms import local_today
+from portal.referrals import services as referrals
+from tests.conftest import consent_to_every_recipient, sign_in_with_session
+
+Login = Callable[[User], FlaskClient]
+# Values a log must never hold: a scan for them over the whole trail finds nothing.
+NAME, PHONE, NOTE = "陈秘密", "139 0000 7777", "relapse-sentinel-note"
+
+
+@pytest.fixture
+def area(session: Session) -> Area:
+    area = Area(level="district", name_en="Lianhu", name_zh="莲湖区", code="LH")
+    session.add(area)
+    session.commit()
+    return area
+
+
+@pytest.fixture
+def caseworker(make_user: Callable[..., User], area: Area) -> User:
+    return make_user(Role.CASEWORKER, name="Zhao Min", email="zhao@bridge.example")
+
+
+@pytest.fixture
+def person(session: Session, caseworker: User, area: Area) -> Person:
+    person = Person(code="XA-T-0900", full_name=NAME, phone=PHONE, caseworker_id=caseworker.id, area_id=area.id)
+    session.add(person)
+    session.commit()
+    return person
+
+
+def events(session: Session, **where: object) -> list[AuditEvent]:
+    """The trail as it stands now (ending the test's read transaction first), oldest first."""
+    session.rollback()
+    query = select(AuditEvent).order_by(col(AuditEvent.sequence))
+    for name, value in where.items():
+        query = query.where(getattr(AuditEvent, name) == value)
+    return list(session.exec(query))
+
+
+# --- The chain ---------------------------------------------------------------------------------
+
+
+def test_each_event_links_to_the_one_before(app: Flask, caseworker: User) -> None:
+    with Session(get_engine(app)) as own:
+        first = record(own, caseworker, "view", "person", uuid.uuid4())
+        second = record(own, None, "referral_expired", "referral", uuid.uuid4())
+        own.commit()
+        assert (first.sequence, second.sequence) == (1, 2)
+        assert first.previous_hash == "" and second.previous_hash == first.hash != second.hash
+        assert verify_chain(own).intact and verify_chain(own).events == 2
+
+
+def test_concurrent_appends_give_a_gap_free_valid_chain(app: Flask, caseworker: User, session: Session) -> None:
+    """Ten writers at once, half in their own transactions, half through record_view: no lost or
+    repeated sequence, no error, and the chain verifies."""
+    engine = get_engine(app)
+    start = threading.Barrier(10)
+    failures: list[str] = []
+
+    def write(index: int) -> None:
+        try:
+            start.wait()
+            for _ in range(5):
+                if index % 2:
+                    with app.app_context():
+                        record_view(caseworker, "list", "person", [uuid.uuid4(), uuid.uuid4()])
+                else:
+                    with Session(engine) as own:
+                        record(own, caseworker, "update", "person", uuid.uuid4())
+                        own.commit()
+        except Exception as exc:  # noqa: BLE001 - any failure is the test's failure
+            failures.append(repr(exc))
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    trail = events(session)
+    assert [e.sequence for e in trail] == list(range(1, 5 * 5 + 5 * 5 * 2 + 1))
+    assert verify_chain(session).intact
+
+
+def test_concurrent_page_views_are_all_served_and_logged(
+    app: Flask, caseworker: User, person: Person, session: Session
+) -> None:
+    start = threading.Barrier(8)
+    statuses: list[int] = []
+
+    clients = [sign_in_with_session(app.test_client(), session, caseworker) for _ in range(8)]
+
+    def view(client: FlaskClient) -> None:
+        start.wait()
+        statuses.append(client.get(f"/people/{person.id}").status_code)
+
+    threads = [threading.Thread(target=view, args=(client,)) for client in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [200] * 8
+    assert len(events(session, action="view", record_id=person.id)) == 8
+    assert verify_chain(session).intact
+
+
+# --- What is logged ------------------------------------------------------------------------------
+
+
+def test_viewing_a_person_logs_exactly_one_view(
+    client: FlaskClient, login: Login, caseworker: User, person: Person, session: Session
+) -> None:
+    login(caseworker)
+    assert client.get(f"/people/{person.id}").status_code == 200
+    trail = events(session)
+    assert [(e.action, e.record_type, e.record_id, e.actor_id) for e in trail] == [
+        ("view", "person", person.id, caseworker.id)
+    ]
+
+
+def test_a_refused_lookup_logs_a_denied_event(
+    client: FlaskClient, login: Login, make_user: Callable[..., User], person: Person, session: Session
+) -> None:
+    intruder = make_user(Role.CASEWORKER)
+    login(intruder)
+    assert client.get(f"/people/{person.id}").status_code == 404
+    assert client.post(f"/people/{person.id}/contacts", data={}).status_code == 404
+    trail = events(session)
+    assert [(e.action, e.record_id, e.actor_id) for e in trail] == [("denied", person.id, intruder.id)] * 2
+
+
+def test_lists_log_one_event_per_person_shown(
+    client: FlaskClient,
+    login: Login,
+    caseworker: User,
+    person: Person,
+    make_user: Callable[..., User],
+    make_offer: Callable[..., Offer],
+    session: Session,
+) -> None:
+    other = Person(code="XA-T-0901", full_name="另一个人", caseworker_id=caseworker.id)
+    need = Need(person_id=person.id, category="counselling", description="weekly group")
+    session.add_all([other, need])
+    session.commit()
+    login(caseworker)
+    assert client.get("/people/").status_code == 200
+    assert {e.record_id for e in events(session, action="list")} == {person.id, other.id}
+    provider = make_user(Role.PROVIDER)
+    offer = make_offer(provider)
+    referral = Referral(need_id=need.id, offer_id=offer.id, status=ReferralStatus.SENT)
+    session.add(referral)
+    session.commit()
+    consent_to_every_recipient(session, person)
+    login(provider)
+    assert client.get("/referrals/inbox").status_code == 200
+    shown = [(e.record_type, e.record_id) for e in events(session, action="list", actor_id=provider.id)]
+    assert shown == [("referral", referral.id)]  # the person's trail includes their referrals
+
+
+def test_the_matches_page_logs_a_view_of_the_person(
+    client: FlaskClient, login: Login, caseworker: User, person: Person, session: Session
+) -> None:
+    need = Need(person_id=person.id, category="counselling", description="weekly group")
+    session.add(need)
+    session.commit()
+    login(caseworker)
+    assert client.get(f"/matches/needs/{need.id}").status_code == 200
+    assert [(e.action, e.record_id) for e in events(session)] == [("view", person.id)]
+
+
+def test_changes_are_logged_with_no_sensitive_value(
+    client: FlaskClient,
+    login: Login,
+    caseworker: User,
+    person: Person,
+    area: Area,
+    make_user: Callable[..., User],
+    session: Session,
+) -> None:
+    supervisor = make_user(Role.SUPERVISOR, area_id=area.id)
+    colleague = make_user(Role.CASEWORKER)
+    login(caseworker)
+    created = client.post("/people/new", data={"full_name": "新来的人", "area_id": str(area.id)})
+    assert created.status_code == 303
+    form = {"full_name": NAME, "area_id": str(area.id), "phone": PHONE}
+    assert client.post(f"/people/{person.id}/edit", data=form).status_code == 303
+    assert client.post(f"/people/{person.id}/needs", data={"category": "housing", "description": NOTE}).status_code
+    session.rollback()
+    need = session.exec(select(Need).where(Need.person_id == person.id)).one()
+    assert client.post(f"/people/needs/{need.id}/status", data={"status": "met"}).status_code == 303
+    contact = {"kind": "call", "occurred_on": local_today().isoformat(), "outcome": "reached", "note": NOTE}
+    assert client.post(f"/people/{person.id}/contacts", data=contact).status_code == 303
+    login(supervisor)
+    handover = {"caseworker_id": str(colleague.id), "note": NOTE}
+    assert client.post(f"/people/{person.id}/handover", data=handover).status_code == 303
+    changes = [(e.action, e.record_type) for e in events(session) if e.action not in ("view", "list")]
+    assert changes == [
+        ("create", "person"),
+        ("update", "person"),
+        ("create", "need"),
+        ("status", "need"),
+        ("create", "contact"),
+        ("handover", "person"),
+    ]
+    session.rollback()
+    dump = " ".join(" ".join(str(v) for v in row) for row in session.execute(sa.text("SELECT * FROM auditevent")))
+    assert NAME not in dump and PHONE not in dump and NOTE not in dump and "新来的人" not in dump
+    assert verify_chain(session).intact
+
+
+def test_referral_steps_are_logged_and_sending_is_the_disclosure(
+    session: Session, caseworker: User, person: Person, make_user: Callable[..., User], make_offer: Callable[..., Offer]
+) -> None:
+    need = Need(person_id=person.id, category="counselling", description="weekly group")
+    session.add(need)
+    session.commit()
+    offer = make_offer(make_user(Role.PROVIDER))
+    referral = referrals.approve_match(session, LiveIndex(), caseworker, need, offer.id, referrals.Policy())
+    trail = events(session, record_id=referral.id)
+    assert [(e.action, e.actor_id) for e in trail] == [(s, caseworker.id) for s in ("proposed", "approved", "sent")]
+
+
+def test_settling_a_follow_up_is_logged(
+    client: FlaskClient, login: Login, caseworker: User, person: Person, session: Session
+) -> None:
+    follow_up = FollowUp(key="check:1", kind=FollowUpKind.CONTACT_OVERDUE, person_id=person.id, due_on=local_today())
+    session.add(follow_up)
+    session.commit()
+    login(caseworker)
+    assert client.post(f"/followups/{follow_up.id}/settle", data={"note": NOTE}).status_code == 303
+    assert [(e.action, e.record_type, e.record_id) for e in events(session)] == [("status", "follow_up", follow_up.id)]
+
+
+# --- Append-only, and the verify command ----------------------------------------------------------
+
+
+def test_the_trail_refuses_updates_and_deletes(app: Flask, caseworker: User) -> None:
+    with Session(get_engine(app)) as own:
+        record(own, caseworker, "view", "person", uuid.uuid4())
+        own.commit()
+    for statement in ("UPDATE auditevent SET action = 'nothing'", "DELETE FROM auditevent"):
+        with get_engine(app).connect() as connection, pytest.raises(DBAPIError, match="append-only"):
+            connection.execute(sa.text(statement))
+    with Session(get_engine(app)) as own:
+        assert [e.action for e in own.exec(select(AuditEvent))] == ["view"]
+
+
+def _tamper(app: Flask, statement: str) -> None:
+    """Edit the trail as an attacker with the database owner's rights would: triggers off, for one
+    transaction only (PostgreSQL's DDL is transactional, so other tests never see them off)."""
+    engine = get_engine(app)
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.exec_driver_sql("ALTER TABLE auditevent DISABLE TRIGGER auditevent_append_only")
+            connection.exec_driver_sql(statement)
+            connection.exec_driver_sql("ALTER TABLE auditevent ENABLE TRIGGER auditevent_append_only")
+        else:
+            connection.exec_driver_sql("DROP TRIGGER auditevent_no_update")
+            connection.exec_driver_sql("DROP TRIGGER auditevent_no_delete")
+            connection.exec_driver_sql(statement)
+
+
+def _fill(app: Flask, actor: User, count: int) -> None:
+    with app.app_context():
+        record_view(actor, "list", "person", [uuid.uuid4() for _ in range(count)])
+
+
+def test_verify_reports_an_intact_chain(app: Flask, caseworker: User) -> None:
+    _fill(app, caseworker, 10)
+    result = app.test_cli_runner().invoke(args=["audit", "verify"])
+    assert result.exit_code == 0 and "audit chain intact: 10 events" in result.output
+
+
+@pytest.mark.parametrize(
+    ("statement", "broken"),
+    [
+        ("UPDATE auditevent SET action = 'view' WHERE sequence = 5", 5),
+        ("DELETE FROM auditevent WHERE sequence = 7", 7),
+        ("UPDATE auditevent SET at = at - INTERVAL '1 hour' WHERE sequence = 3", 3),
+    ],
+)
+def test_verify_names_the_first_tampered_event(app: Flask, caseworker: User, statement: str, broken: int) -> None:
+    if "INTERVAL" in statement and get_engine(app).dialect.name == "sqlite":
+        statement = "UPDATE auditevent SET at = '2020-01-01 00:00:00.000000' WHERE sequence = 3"
+    _fill(app, caseworker, 10)
+    _tamper(app, statement)
+    result = app.test_cli_runner().invoke(args=["audit", "verify"])
+    assert result.exit_code == 1
+    assert f"broken at sequence {broken} " in result.output
+
+
+def test_verify_finds_one_altered_event_among_ten_thousand(app: Flask, caseworker: User) -> None:
+    _fill(app, caseworker, 10_000)
+    _tamper(app, "UPDATE auditevent SET record_type = 'need' WHERE sequence = 7777")
+    with Session(get_engine(app)) as own:
+        verdict = verify_chain(own)
+    assert (verdict.broken_at, verdict.events) == (7777, 7776)
+
+
+# --- Who viewed this record ---------------------------------------------------------------------
+
+
+def test_supervisors_see_who_viewed_the_record_and_caseworkers_do_not(
+    client: FlaskClient,
+    login: Login,
+    caseworker: User,
+    person: Person,
+    area: Area,
+    make_user: Callable[..., User],
+) -> None:
+    login(caseworker)
+    page = client.get(f"/people/{person.id}").get_data(as_text=True)
+    assert "Who viewed this record" not in page
+    login(make_user(Role.SUPERVISOR, area_id=area.id, name="Qian Hong"))
+    client.get(f"/people/{person.id}")
+    page = client.get(f"/people/{person.id}").get_data(as_text=True)
+    trail = page[page.index('id="record-trail"') :]
+    rows = re.findall(r"<tr>\s*<td>[^<]*</td>\s*<td>([^<]*)</td>\s*<td>([^<]*)</td>\s*<td>([^<]*)</td>", trail)
+    # Newest first; the view being drawn is logged once it is drawn, on both databases alike.
+    assert rows == [("Qian Hong", "Supervisor", "Viewed"), ("Zhao Min", "Caseworker", "Viewed")]
+
+
+# --- The administrators' search -----------------------------------------------------------------
+
+
+def test_admins_search_the_trail_by_actor_record_action_and_date(
+    client: FlaskClient, login: Login, caseworker: User, person: Person, make_user: Callable[..., User], app: Flask
+) -> None:
+    login(caseworker)
+    client.get(f"/people/{person.id}")
+    _fill(app, make_user(Role.SUPERVISOR, email="sup@bridge.example"), 60)
+    login(make_user(Role.ADMIN))
+    everything = client.get("/audit/").get_data(as_text=True)
+    assert "61 events" in everything and "Page 1 of 2" in everything
+    assert "61 events" in client.get("/audit/?page=2").get_data(as_text=True)
+    by_actor = client.get("/audit/?actor=ZHAO@bridge.example").get_data(as_text=True)
+    assert "1 event" in by_actor and str(person.id) in by_actor and NAME not in by_actor and PHONE not in by_actor
+    assert "1 event" in client.get(f"/audit/?record_id={person.id}&action=view").get_data(as_text=True)
+    assert "No events match" in client.get(f"/audit/?record_id={person.id}&action=denied").get_data(as_text=True)
+    today = local_today()
+    assert "61 events" in client.get(f"/audit/?date_from={today}&date_to={today}").get_data(as_text=True)
+    tomorrow = today + timedelta(days=1)
+    assert "No events match" in client.get(f"/audit/?date_from={tomorrow}").get_data(as_text=True)
+
+
+def test_invalid_search_values_get_a_message_at_their_field(
+    client: FlaskClient, login: Login, make_user: Callable[..., User]
+) -> None:
+    login(make_user(Role.ADMIN))
+    response = client.get("/audit/?record_id=abc&date_from=yesterday&action=DROP+TABLE")
+    assert response.status_code == 422
+    errors = dict(
+        re.findall(r'<p class="field-error" id="([a-z_]+)-error">([^<]*)</p>', response.get_data(as_text=True))
+    )
+    assert set(errors) == {"record_id", "date_from", "action"}
+    assert client.get("/audit/?page=-1").status_code == 422
+    reversed_dates = client.get("/audit/?date_from=2026-05-02&date_to=2026-05-01")
+    assert reversed_dates.status_code == 422 and "cannot be before the start date" in reversed_dates.get_data(
+        as_text=True
+    )
