@@ -247,6 +247,7 @@ def test_referral_steps_are_logged_and_sending_is_the_disclosure(
     session.add(need)
     session.commit()
     offer = make_offer(make_user(Role.PROVIDER))
+    consent_to_every_recipient(session, person)
     referral = referrals.approve_match(session, LiveIndex(), caseworker, need, offer.id, referrals.Policy())
     trail = events(session, record_id=referral.id)
     assert [(e.action, e.actor_id) for e in trail] == [(s, caseworker.id) for s in ("proposed", "approved", "sent")]

@@ -39,7 +39,7 @@ from portal.models import (
     User,
 )
 from portal.referrals import services as referrals
-from tests.conftest import record_consent
+from tests.conftest import record_consent, sign_in_with_session
 
 D = DataCategory
 S = ReferralStatus
@@ -95,7 +95,7 @@ ALLOWED: dict[str, frozenset[str]] = {
 @dataclass
 class World:
     users: dict[str, User]
-    ids: dict[str, list[uuid.UUID]]  # URL argument name → ids of the planted records
+    ids: dict[str, list[uuid.UUID | str]]  # URL argument name → ids of the planted records
 
 
 def _need(session: Session, person: Person, key: str, category: str) -> Need:
@@ -247,6 +247,7 @@ def world(
             "user_id": [user.id for user in users.values()],
             "volunteer_id": [volunteer.id],
             "follow_up_id": [follow_up.id],
+            "token": ["a-reset-link-that-was-never-sent"],
         },
     )
 
@@ -264,12 +265,12 @@ def get_urls(app: Flask, world: World) -> Iterator[str]:
                 yield url_for(rule.endpoint, **dict(zip(arguments, values, strict=True)))
 
 
-def sign_in(client: FlaskClient, user: User | None) -> None:
+def sign_in(client: FlaskClient, session: Session, user: User | None) -> None:
+    if user is not None:
+        sign_in_with_session(client, session, user)
+        return
     with client.session_transaction() as flask_session:
         flask_session.clear()
-        if user is not None:
-            flask_session["_user_id"] = str(user.id)
-            flask_session["_fresh"] = True
 
 
 def test_no_page_or_partial_shows_a_sentinel_the_table_does_not_allow(
@@ -280,7 +281,7 @@ def test_no_page_or_partial_shows_a_sentinel_the_table_does_not_allow(
     seen: dict[str, set[str]] = {}
     pages = 0
     for role, allowed in ALLOWED.items():
-        sign_in(client, world.users.get(role))
+        sign_in(client, session, world.users.get(role))
         seen[role] = set()
         for url, headers in itertools.product(urls, ({}, {"HX-Request": "true"})):
             response = client.get(url, headers=headers)

@@ -14,8 +14,10 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
+from sqlmodel import Session
 
 from portal.auth import forms as auth_forms
+from portal.db import get_engine
 from portal.models import (
     Category,
     ContactKind,
@@ -30,6 +32,7 @@ from portal.models import (
 from portal.offers import forms as offer_forms
 from portal.people import forms as people_forms
 from portal.users import forms as user_forms
+from tests.conftest import sign_in_with_session
 from tests.portal.test_access import cast  # noqa: F401 - the same cast of users and records
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
@@ -182,6 +185,8 @@ def real_ids(records: dict[Any, Any]) -> dict[str, list[str]]:
         "need_id": [str(records["need"].id)],
         "referral_id": [str(referral.id) for referral in records["referrals"].values()],
         "follow_up_id": [str(records["follow_up"].id)],
+        "consent_id": [str(records["consent"].id)],
+        "token": ["a-reset-link-that-was-never-sent"],
     }
 
 
@@ -265,11 +270,12 @@ def rendered_fields(client: FlaskClient, user: Any, rule: Any, ids: dict[str, li
 
 def _sign_in(client: FlaskClient, user: Any) -> None:
     """Each request as the role under test again: a fuzzed sign-out or language change ends the session."""
-    with client.session_transaction() as flask_session:
-        flask_session.clear()
-        if user is not None:
-            flask_session["_user_id"] = str(user.id)
-            flask_session["_fresh"] = True
+    if user is None:
+        with client.session_transaction() as flask_session:
+            flask_session.clear()
+        return
+    with Session(get_engine(client.application), expire_on_commit=False) as session:
+        sign_in_with_session(client, session, user)
 
 
 def test_the_fuzzer_knows_the_fields_of_every_form(
