@@ -18,6 +18,7 @@ from portal.consents.views import bp as consents_bp
 from portal.followups.views import bp as followups_bp
 from portal.home.views import bp as home_bp
 from portal.htmx import htmx
+from portal.indicators.views import bp as indicators_bp
 from portal.matches.views import bp as matches_bp
 from portal.notifications import views as notifications
 from portal.offers.views import bp as offers_bp
@@ -71,6 +72,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         matches_bp,
         referrals_bp,
         followups_bp,
+        indicators_bp,
         notifications.bp,
         audit_bp,
         consents_bp,

@@ -78,7 +78,7 @@ _CLASSES: dict[str, dict[str, str]] = {
     "dismissal": {PART2: "note", SENSITIVE: "reason", INTERNAL: "id need_id offer_id by_id at"},
     "followup": {
         PART2: "note",
-        SENSITIVE: "kind due_on",
+        SENSITIVE: "kind due_on outcome",
         INTERNAL: "id key person_id referral_id status snoozed_until resolved_by_id resolved_at created_at",
     },
     "notification": {INTERNAL: "id user_id kind params link created_at read_at"},

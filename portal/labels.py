@@ -139,6 +139,8 @@ REFERRAL_LABELS: dict[str, LazyString] = {
     "follow_up_employment_30": _l("Job follow-up: 30 days"),
     "follow_up_employment_90": _l("Job follow-up: 90 days"),
     "follow_up_employment_180": _l("Job follow-up: 180 days"),
+    "still_employed": _l("Still employed"),
+    "no_longer_employed": _l("No longer employed"),
     "action_approve": _l("Approve"),
     "action_accept": _l("Accept"),
     "action_decline": _l("Decline"),

@@ -587,6 +587,8 @@ class FollowUp(SQLModel, table=True):
     status: FollowUpStatus = enum_column(default=FollowUpStatus.OPEN, index=True)
     snoozed_until: date | None = Field(default=None)
     note: str = Field(default="", max_length=2000)
+    # Job checks only: whether the person was still in the job when it was done (90-day retention).
+    outcome: str = Field(default="", max_length=40)
     resolved_by_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
     resolved_at: datetime | None = timestamp(default=None)
     created_at: datetime = timestamp(default_factory=utcnow)

@@ -7,12 +7,31 @@ from datetime import date, timedelta
 from sqlmodel import Session, and_, col, or_, select
 
 from portal.audit.services import record
-from portal.models import FollowUp, FollowUpStatus, Need, Person, Referral, ReferralStatus, User, utcnow
+from portal.models import (
+    FollowUp,
+    FollowUpKind,
+    FollowUpStatus,
+    Need,
+    Person,
+    Referral,
+    ReferralStatus,
+    User,
+    utcnow,
+)
 from portal.people.services import visibility
+
+JOB_CHECKS = frozenset({FollowUpKind.EMPLOYMENT_30, FollowUpKind.EMPLOYMENT_90, FollowUpKind.EMPLOYMENT_180})
+# What a job check found; the 90-day one is the programme's job-retention figure.
+STILL_EMPLOYED = "still_employed"
+JOB_CHECK_OUTCOMES = (STILL_EMPLOYED, "no_longer_employed")
 
 
 class NotAllowed(PermissionError):
     """Only the person's caseworker settles their follow-ups."""
+
+
+class MissingOutcome(ValueError):
+    """A job check is done only with what it found: still employed or not."""
 
 
 @dataclass(frozen=True)
@@ -59,17 +78,29 @@ def find_follow_up(session: Session, user: User, follow_up_id: uuid.UUID) -> Fol
     ).first()
 
 
-def settle(session: Session, user: User, follow_up: FollowUp, note: str, snooze_days: int | None = None) -> FollowUp:
-    """Mark a follow-up done, or snooze it for some days; either way with a note of what was done."""
+def settle(
+    session: Session,
+    user: User,
+    follow_up: FollowUp,
+    note: str,
+    snooze_days: int | None = None,
+    outcome: str = "",
+) -> FollowUp:
+    """Mark a follow-up done, or snooze it for some days; either way with a note of what was done.
+    A job check is done only with its outcome, which the job-retention indicator counts."""
     person = session.get(Person, follow_up.person_id)
     if person is None or person.caseworker_id != user.id:
         raise NotAllowed("only the person's caseworker settles their follow-ups")
+    job_check_done = follow_up.kind in JOB_CHECKS and snooze_days is None
+    if job_check_done and outcome not in JOB_CHECK_OUTCOMES:
+        raise MissingOutcome(follow_up.kind)
     follow_up = session.exec(select(FollowUp).where(FollowUp.id == follow_up.id).with_for_update()).one()
     follow_up.note = note
     follow_up.resolved_by_id = user.id
     follow_up.resolved_at = utcnow()
     if snooze_days is None:
         follow_up.status = FollowUpStatus.DONE
+        follow_up.outcome = outcome if job_check_done else ""
     else:
         follow_up.status = FollowUpStatus.SNOOZED
         follow_up.snoozed_until = utcnow().date() + timedelta(days=snooze_days)

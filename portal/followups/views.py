@@ -34,8 +34,11 @@ def settle(follow_up_id: uuid.UUID) -> Response:
             abort(400)
         days = int(chosen)
     try:
-        services.settle(session, current_user, follow_up, note, days)
+        services.settle(session, current_user, follow_up, note, days, request.form.get("outcome", ""))
     except services.NotAllowed:
         abort(404)
+    except services.MissingOutcome:
+        flash(_("Say whether the person is still in the job before marking the check done."), "error")
+        return redirect(url_for("home.index"), code=303)
     flash(_("Follow-up snoozed.") if days else _("Follow-up done."), "success")
     return redirect(url_for("home.index"), code=303)

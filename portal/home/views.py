@@ -9,6 +9,7 @@ from portal.auth.access import public
 from portal.db import get_session
 from portal.followups import services as followups
 from portal.followups.views import SNOOZE_CHOICES
+from portal.indicators.views import summary
 from portal.models import Offer, OfferStatus, Organization, Role, User, VerificationStatus
 from portal.offers.services import own_offers, visible_to_staff
 from portal.people.forms import local_today
@@ -42,8 +43,12 @@ def index() -> Response | str:
         context["attention"] = followups.attention(session, current_user, today)
         context["proposals"] = followups.proposals(session, current_user)
         context["snooze_choices"] = SNOOZE_CHOICES
+        context["job_checks"] = followups.JOB_CHECKS
+        context["job_check_outcomes"] = followups.JOB_CHECK_OUTCOMES
     if current_user.role == Role.SUPERVISOR:
         context["loads"] = caseworker_loads(session, current_user, local_today())
+    if current_user.role in (Role.SUPERVISOR, Role.ADMIN):
+        context["indicator_summary"] = summary(session, current_user)
     if current_user.is_staff:
         visible_open = visible_to_staff(select(Offer).where(Offer.status == OfferStatus.OPEN))
         context["open_offers"] = session.exec(select(func.count()).select_from(visible_open.subquery())).one()

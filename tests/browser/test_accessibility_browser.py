@@ -44,8 +44,15 @@ def _pages_by_account(session: Session) -> dict[str | None, list[str]]:
             f"/offers/{offer.id}",
             "/notifications/",
         ],
-        "supervisor@bridge.example": ["/", "/people/", "/organizations/"],
-        "admin@bridge.example": ["/", "/users/", "/users/new", "/organizations/", "/notifications/outbox"],
+        "supervisor@bridge.example": ["/", "/people/", "/organizations/", "/indicators"],
+        "admin@bridge.example": [
+            "/",
+            "/users/",
+            "/users/new",
+            "/organizations/",
+            "/notifications/outbox",
+            "/indicators",
+        ],
         "ngo@bridge.example": ["/", "/referrals/inbox", "/offers/mine", "/offers/new"],
         "volunteer@bridge.example": ["/", "/offers/mine"],
     }

@@ -93,6 +93,8 @@ ROUTES: dict[tuple[str, str], tuple[str, Any]] = {
     ("people.export_page", "GET"): ("/people/{person}/export", {Role.SUPERVISOR, Role.CASEWORKER}),
     ("followups.settle", "POST"): ("/followups/{follow_up}/settle", {Role.CASEWORKER}),
     ("referrals.act", "POST"): ("/referrals/{referral}/act", OWNERS | {Role.CASEWORKER, Role.SUPERVISOR}),
+    ("indicators.index", "GET"): ("/indicators", {Role.ADMIN, Role.SUPERVISOR}),
+    ("indicators.export_csv", "GET"): ("/indicators/export.csv", {Role.ADMIN, Role.SUPERVISOR}),
     ("notifications.index", "GET"): ("/notifications/", EVERYONE),
     ("notifications.read", "POST"): ("/notifications/read", EVERYONE),
     ("notifications.outbox", "GET"): ("/notifications/outbox", {Role.ADMIN}),

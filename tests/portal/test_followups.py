@@ -71,6 +71,29 @@ def test_done_and_snooze_need_a_note_and_snoozed_items_come_back(
     assert item.status == FollowUpStatus.DONE and item.resolved_by_id == caseworker.id
 
 
+def test_a_job_check_is_done_only_with_whether_the_person_is_still_employed(
+    client: FlaskClient, login: Login, session: Session, make_user: Callable[..., User], grid: Area
+) -> None:
+    caseworker = make_user(Role.CASEWORKER, locale="en")
+    item = follow_up(session, person_of(session, caseworker, grid, "XA-F-0009"), kind="employment_90")
+    login(caseworker)
+    page = client.get("/").get_data(as_text=True)
+    assert "Still in the job?" in page and 'value="still_employed"' in page
+    session.commit()
+    response = client.post(f"/followups/{item.id}/settle", data={"note": "Called the employer"}, follow_redirects=True)
+    assert "Say whether the person is still in the job" in response.get_data(as_text=True)
+    session.refresh(item)
+    assert item.status == FollowUpStatus.OPEN
+    client.post(f"/followups/{item.id}/settle", data={"note": "Snooze it", "snooze": "1", "snooze_days": "1"})
+    session.commit()
+    session.refresh(item)
+    assert item.status == FollowUpStatus.SNOOZED and item.outcome == ""
+    client.post(f"/followups/{item.id}/settle", data={"note": "Called the employer", "outcome": "still_employed"})
+    session.commit()
+    session.refresh(item)
+    assert item.status == FollowUpStatus.DONE and item.outcome == "still_employed"
+
+
 def test_another_caseworker_cannot_settle(
     client: FlaskClient, login: Login, session: Session, make_user: Callable[..., User], grid: Area
 ) -> None:

@@ -1,0 +1,1 @@
+"""The programme's indicators for supervisors and administrators: figures, charts and CSV."""

@@ -1,0 +1,241 @@
+"""The indicators dashboard and its CSV export, for supervisors (their areas) and administrators (all)."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request
+from flask_babel import format_date, format_decimal, format_percent
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlmodel import Session, select
+
+from portal.audit import services as audit
+from portal.auth.access import role_required
+from portal.db import get_engine, get_session
+from portal.forms import validate
+from portal.htmx import render
+from portal.i18n import language_code
+from portal.indicators import charts, export, services
+from portal.indicators.forms import Filters
+from portal.labels import label
+from portal.models import Area, Programme, Role, User
+from portal.people.forms import local_today
+
+bp = Blueprint("indicators", __name__, url_prefix="/indicators")
+
+VIEWERS = (Role.SUPERVISOR, Role.ADMIN)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What the filters resolved to, or why they could not."""
+
+    scope: services.Scope | None
+    areas: list[Area]
+    area_name: str
+    errors: dict[str, str]
+
+
+def rules() -> services.Rules:
+    return services.Rules(contact_gap_days=dict(current_app.config["CONTACT_GAP_DAYS"]))
+
+
+def choose(session: Session, user: User) -> Choice:
+    """Read the filters of this request: a supervisor sees their own areas only; nothing else is found."""
+    filters, errors = validate(Filters, request.args)
+    permitted = services.areas_for(session, user)
+    areas = permitted if permitted is not None else list(session.exec(select(Area).order_by(Area.code)))
+    if permitted == []:
+        errors["area"] = _("You have no area to supervise yet; an administrator can assign one.")
+    if filters is None or errors:
+        return Choice(None, areas, "", errors)
+    area_id: uuid.UUID | None = filters.area
+    if area_id is None and permitted is not None:
+        area_id = user.area_id  # a supervisor's whole area
+    chosen = next((area for area in areas if area.id == area_id), None)
+    if area_id is not None and chosen is None:
+        return Choice(None, areas, "", {"area": _("Choose an area from the list.")})
+    start, end = filters.days(local_today())
+    area_name = chosen.name(language_code()) if chosen else _("All areas")
+    return Choice(services.Scope(area_id, start, end), areas, area_name, {})
+
+
+def limits_text() -> str:
+    """The contact limits of CONTACT_GAP_DAYS, as the out-of-contact definition states them."""
+    rule = rules()
+    parts = [
+        _("%(programme)s: %(days)s days", programme=label(programme), days=rule.gap_for(programme))
+        for programme in Programme
+    ]
+    parts.append(_("others: %(days)s days", days=rule.gap_for(None)))
+    return "; ".join(parts)
+
+
+def definitions() -> dict[str, str]:
+    """Each indicator's definition; the out-of-contact one with the limits now configured."""
+    texts = {key: str(text) for key, text in services.DEFINITIONS.items()}
+    texts["out_of_contact"] = texts["out_of_contact"] % {"limits": limits_text()}
+    return texts
+
+
+def number(value: float) -> str:
+    return format_decimal(value)
+
+
+def percent(value: float | None) -> str:
+    return format_percent(value, format="#,##0.0%") if value is not None else "—"
+
+
+def days(value: float | None) -> str:
+    return format_decimal(value, format="#,##0.0") if value is not None else "—"
+
+
+def month_label(scope: services.Scope) -> str:
+    return format_date(scope.start, format="MMM yyyy")
+
+
+def month_tick(scope: services.Scope) -> str:
+    """A month on a chart's axis: short enough for twelve side by side; the table gives the year."""
+    return format_date(scope.start, format="LLL")
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The few figures the home page shows, over the last 30 days of the user's whole area."""
+
+    people_active: str
+    contact_rate: str
+    out_of_contact: str
+    job_placements: str
+
+
+def summary(session: Session, user: User) -> Summary | None:
+    """None for a supervisor without an area: there is nothing to sum up."""
+    if user.role == Role.SUPERVISOR and user.area_id is None:
+        return None
+    today = local_today()
+    scope = services.Scope(user.area_id if user.role == Role.SUPERVISOR else None, today - timedelta(days=29), today)
+    [active] = services.people_active(session, [scope])
+    [contacted] = services.people_contacted(session, [scope])
+    [out] = services.out_of_contact(session, [scope], rules())
+    [placements] = services.job_placements(session, [scope])
+    return Summary(
+        people_active=number(active),
+        contact_rate=percent(contacted / active if active else None),
+        out_of_contact=number(out),
+        job_placements=number(placements),
+    )
+
+
+@bp.route("")
+@role_required(*VIEWERS)
+def index() -> Response:
+    """The figures, charts and definitions for the chosen area and period; htmx gets the dashboard alone."""
+    session = get_session()
+    choice = choose(session, current_user)
+    context: dict[str, Any] = {
+        "form": request.args,
+        "errors": choice.errors,
+        "areas": choice.areas,
+        "all_areas": current_user.role == Role.ADMIN,
+        "names": services.NAMES,
+        "definitions": definitions(),
+        "number": number,
+        "percent": percent,
+        "days": days,
+    }
+    if choice.scope is None:
+        return render("indicators/index.html", "indicators/_dashboard.html", status=422, **context)
+    figures = services.indicators(session, choice.scope, rules())
+    months = services.monthly(session, choice.scope.area_id, choice.scope.end, rules())
+    context.update(
+        figures=figures,
+        months=months,
+        month_labels=[month_label(month.scope) for month in months],
+        area_name=choice.area_name,
+        charts=_charts(figures, months),
+    )
+    return render("indicators/index.html", "indicators/_dashboard.html", **context)
+
+
+def _charts(figures: services.Indicators, months: list[services.Month]) -> dict[str, object]:
+    names = services.NAMES
+    labels = [month_tick(month.scope) for month in months]
+    needs = [(label(c), float(n), number(n)) for c, n in figures.needs_by_category.items()]
+    referrals = [(label(s), float(n), number(n)) for s, n in figures.referrals_by_status.items()]
+    completion = [(row.provider, (row.rate or 0) * 100, percent(row.rate)) for row in figures.completion_by_provider]
+    return {
+        "needs": charts.bar_chart(
+            "chart-needs", str(names["needs_by_category"]), _("Needs recorded in the period, by category."), needs
+        ),
+        "referrals": charts.bar_chart(
+            "chart-referrals",
+            str(names["referrals_by_status"]),
+            _("Referrals made in the period, by state now."),
+            referrals,
+        ),
+        "completion": charts.bar_chart(
+            "chart-completion",
+            str(names["completion_by_provider"]),
+            _("Share of accepted referrals completed, per provider."),
+            completion,
+        ),
+        "active": charts.line_chart(
+            "chart-active",
+            str(names["people_active"]),
+            _("People active, month by month over the last twelve months."),
+            labels,
+            [float(m.people_active) for m in months],
+            [number(m.people_active) for m in months],
+        ),
+        "contact_rate": charts.line_chart(
+            "chart-contact-rate",
+            str(names["contact_rate"]),
+            _("Contact rate, month by month over the last twelve months."),
+            labels,
+            [m.contact_rate * 100 if m.contact_rate is not None else None for m in months],
+            [percent(m.contact_rate) for m in months],
+        ),
+        "out_of_contact": charts.line_chart(
+            "chart-out-of-contact",
+            str(names["out_of_contact"]),
+            _("People out of contact at the end of each month over the last twelve months."),
+            labels,
+            [float(m.out_of_contact) for m in months],
+            [number(m.out_of_contact) for m in months],
+        ),
+        "placements": charts.line_chart(
+            "chart-placements",
+            str(names["job_placements"]),
+            _("Job placements, month by month over the last twelve months."),
+            labels,
+            [float(m.job_placements) for m in months],
+            [number(m.job_placements) for m in months],
+        ),
+    }
+
+
+@bp.route("/export.csv")
+@role_required(*VIEWERS)
+def export_csv() -> Response:
+    """Every indicator for the chosen filters as CSV for Excel; headers in the user's language."""
+    session = get_session()
+    choice = choose(session, current_user)
+    if choice.scope is None:
+        return Response("\n".join(choice.errors.values()) + "\n", status=422, mimetype="text/plain")
+    # An export leaves the portal: recorded in the audit trail, in its own short write transaction
+    # because this GET reads in a read-only one.
+    with Session(get_engine()) as writer:
+        audit.record(writer, current_user, "export", "indicators")
+        writer.commit()
+    figures = services.indicators(session, choice.scope, rules())
+    months = services.monthly(session, choice.scope.area_id, choice.scope.end, rules())
+    body = export.csv_text(figures, months, choice.area_name, definitions())
+    filename = f"indicators_{choice.scope.start.isoformat()}_{choice.scope.end.isoformat()}.csv"
+    return Response(
+        body.encode("utf-8-sig"),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
