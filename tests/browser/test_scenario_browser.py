@@ -10,6 +10,7 @@ Only the accounts that have no sign-up (administrator, caseworker, supervisor) a
 
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -147,8 +148,15 @@ def post_offer(page: Page, text: dict, fields: dict[str, str], area: str, employ
     expect(page.locator(".offer-meta .status-open")).to_have_text(text["open"])
 
 
-def read_indicators(page: Page) -> dict[str, object]:
-    """The figures on the dashboard as a reader sees them: people active, and the two tables."""
+@dataclass(frozen=True)
+class Figures:
+    people_active: int
+    needs: dict[str, int]
+    referrals: dict[str, int]
+
+
+def read_indicators(page: Page) -> Figures:
+    """The figures on the dashboard as a reader sees them: people active, and two tables by label."""
 
     def table(section: str) -> dict[str, int]:
         rows = page.locator(f"section[aria-labelledby={section}] tbody tr")
@@ -157,11 +165,16 @@ def read_indicators(page: Page) -> dict[str, object]:
             for i in range(rows.count())
         }
 
-    return {
-        "people_active": int(page.locator("section[aria-labelledby=ind-active] .stat-number").inner_text()),
-        "needs": table("ind-needs"),
-        "referrals": table("ind-referrals"),
-    }
+    return Figures(
+        people_active=int(page.locator("section[aria-labelledby=ind-active] .stat-number").inner_text()),
+        needs=table("ind-needs"),
+        referrals=table("ind-referrals"),
+    )
+
+
+def changes(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    """The rows whose count changed, by how much."""
+    return {row: after[row] - before[row] for row in after if after[row] != before[row]}
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -333,16 +346,7 @@ def test_the_whole_programme_in_one_walk_across_roles(
     page.goto(f"{base}/indicators")
     after = read_indicators(page)
     shot("14-indicators-after")
-    assert after["people_active"] == before["people_active"] + 1  # type: ignore[operator]
-    needs_before, needs_after = before["needs"], after["needs"]
-    assert isinstance(needs_before, dict) and isinstance(needs_after, dict)
-    assert {k: needs_after[k] - needs_before[k] for k in needs_after if needs_after[k] != needs_before[k]} == {
-        text["employment"]: 1,
-        text["counselling"]: 1,
-    }
-    referrals_before, referrals_after = before["referrals"], after["referrals"]
-    assert isinstance(referrals_before, dict) and isinstance(referrals_after, dict)
-    assert {
-        k: referrals_after[k] - referrals_before[k] for k in referrals_after if referrals_after[k] != referrals_before[k]
-    } == {text["completed"]: 1}
+    assert after.people_active == before.people_active + 1
+    assert changes(before.needs, after.needs) == {text["employment"]: 1, text["counselling"]: 1}
+    assert changes(before.referrals, after.referrals) == {text["completed"]: 1}
     expect(page.locator("section[aria-labelledby=ind-completion] tbody")).to_contain_text(NGO[language])
