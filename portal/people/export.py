@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from flask_babel import lazy_gettext as _l
 from pydantic_core import to_jsonable_python
 from sqlmodel import Session, SQLModel, col, or_, select
 
 from portal.audit.services import record
+from portal.redisclosure import REDISCLOSURE_NOTICE, REDISCLOSURE_NOTICE_VERSION
 from portal.models import (
     Area,
     Consent,
@@ -27,13 +27,6 @@ from portal.models import (
     User,
 )
 
-# A stand-in until the disclosure work settles the wording (42 CFR 2.32, statement 2): the record
-# leaves the portal with it, so whoever receives a copy knows it may not be passed on.
-REDISCLOSURE_NOTICE = _l(
-    "42 CFR part 2 prohibits unauthorized use or disclosure of these records. "
-    "Do not pass this record on without the person's written consent."
-)
-REDISCLOSURE_NOTICE_VERSION = "interim-1"
 
 Model = TypeVar("Model", bound=SQLModel)
 
