@@ -10,7 +10,6 @@ from pydantic_core import to_jsonable_python
 from sqlmodel import Session, SQLModel, col, or_, select
 
 from portal.audit.services import record
-from portal.redisclosure import REDISCLOSURE_NOTICE, REDISCLOSURE_NOTICE_VERSION
 from portal.models import (
     Area,
     Consent,
@@ -26,7 +25,7 @@ from portal.models import (
     ReferralEvent,
     User,
 )
-
+from portal.redisclosure import REDISCLOSURE_NOTICE, REDISCLOSURE_NOTICE_VERSION
 
 Model = TypeVar("Model", bound=SQLModel)
 

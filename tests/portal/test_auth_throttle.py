@@ -12,10 +12,10 @@ from argon2 import PasswordHasher
 from flask.testing import FlaskClient
 from sqlmodel import Session, col, select
 
-from portal.auth import passwords
-from portal.models import AuditEvent, Role, User, utcnow
 from portal import create_app
+from portal.auth import passwords
 from portal.db import get_engine
+from portal.models import AuditEvent, Role, User, utcnow
 from tests.conftest import PASSWORD, TEST_CONFIG
 
 TOO_MANY = "Too many sign-in attempts. Wait a minute, then try again."
