@@ -151,6 +151,10 @@ REFERRAL_LABELS: dict[str, LazyString] = {
     "contact_via_caseworker": _l("Contact through the caseworker"),
     "contact_phone": _l("The provider may phone the person"),
     "contact_visit": _l("Meet at a visit the caseworker arranges"),
+    # The caseload's contact filter (portal/people/search.py).
+    "contact_status_overdue": _l("Next contact overdue"),
+    "contact_status_out_of_contact": _l("Out of contact"),
+    "contact_status_ok": _l("In contact"),
     # The person's fields as a provider sees them (portal/disclosure.py).
     "field_full_name": _l("Name"),
     "field_id_number": _l("ID number"),

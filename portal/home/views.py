@@ -1,21 +1,28 @@
 """Each role's starting page."""
 
-from flask import Blueprint, render_template
+from flask import Blueprint, current_app, render_template
 from flask_login import current_user
-from sqlmodel import func, select
+from sqlmodel import Session, func, select
 from werkzeug.wrappers import Response
 
+from portal.audit.services import record_view
 from portal.auth.access import public
 from portal.db import get_session
 from portal.followups import services as followups
 from portal.followups.views import SNOOZE_CHOICES
+from portal.home import services
 from portal.indicators.views import summary
-from portal.models import Offer, OfferStatus, Organization, Role, User, VerificationStatus
+from portal.models import Offer, OfferStatus, Organization, Role, User, VerificationStatus, utcnow
 from portal.offers.services import own_offers, visible_to_staff
 from portal.people.forms import local_today
-from portal.people.services import caseworker_loads
+from portal.people.search import summarize
+from portal.people.services import caseload, caseworker_loads
+from portal.referrals.services import inbox
 
 bp = Blueprint("home", __name__)
+
+# How many referrals waiting for an answer a provider's home page shows; the inbox has the rest.
+INBOX_PREVIEW = 3
 
 
 @bp.route("/")
@@ -27,10 +34,7 @@ def index() -> Response | str:
     session = get_session()
     context: dict[str, object] = {}
     if current_user.role in (Role.PROVIDER, Role.VOLUNTEER):
-        context["offers"] = own_offers(session, current_user)
-        context["organization"] = (
-            session.get(Organization, current_user.organization_id) if current_user.organization_id else None
-        )
+        context.update(_provider_context(session))
     if current_user.role == Role.ADMIN:
         context["pending_organizations"] = session.exec(
             select(func.count()).where(Organization.status == VerificationStatus.PENDING)
@@ -39,12 +43,7 @@ def index() -> Response | str:
             select(func.count()).where(User.role == Role.VOLUNTEER, User.verified_at == None)  # noqa: E711
         ).one()
     if current_user.role in (Role.CASEWORKER, Role.SUPERVISOR):
-        today = local_today()
-        context["attention"] = followups.attention(session, current_user, today)
-        context["proposals"] = followups.proposals(session, current_user)
-        context["snooze_choices"] = SNOOZE_CHOICES
-        context["job_checks"] = followups.JOB_CHECKS
-        context["job_check_outcomes"] = followups.JOB_CHECK_OUTCOMES
+        context.update(_case_context(session))
     if current_user.role == Role.SUPERVISOR:
         context["loads"] = caseworker_loads(session, current_user, local_today())
     if current_user.role in (Role.SUPERVISOR, Role.ADMIN):
@@ -53,6 +52,48 @@ def index() -> Response | str:
         visible_open = visible_to_staff(select(Offer).where(Offer.status == OfferStatus.OPEN))
         context["open_offers"] = session.exec(select(func.count()).select_from(visible_open.subquery())).one()
     return render_template("home/index.html", **context)
+
+
+def _provider_context(session: Session) -> dict[str, object]:
+    """A provider's or volunteer's offers, and the referrals to them as the inbox shows them
+    (the people only through the disclosure table)."""
+    offers = own_offers(session, current_user)
+    items = inbox(session, current_user)
+    waiting = services.awaiting_answer(items)
+    shown = waiting[:INBOX_PREVIEW] if current_user.role == Role.PROVIDER else items
+    record_view(current_user, "list", "referral", [item.referral.id for item in shown])
+    return {
+        "offers": offers,
+        "organization": (
+            session.get(Organization, current_user.organization_id) if current_user.organization_id else None
+        ),
+        "waiting_count": len(waiting),
+        "inbox_items": shown,
+        "stale_offers": services.needs_confirming(offers),
+    }
+
+
+def _case_context(session: Session) -> dict[str, object]:
+    """What needs a caseworker's (or supervisor's) attention today, and the caseload in figures."""
+    today = local_today()
+    attention = followups.attention(session, current_user, today)
+    proposals = followups.proposals(session, current_user)
+    waiting = services.waiting_referrals(session, current_user)
+    people = [item.person.id for item in attention] + [p.id for _r, p in proposals] + [w.person.id for w in waiting]
+    record_view(current_user, "list", "person", people)
+    context: dict[str, object] = {
+        "attention": attention,
+        "proposals": proposals,
+        "waiting": waiting,
+        "now": utcnow(),
+        "snooze_choices": SNOOZE_CHOICES,
+        "job_checks": followups.JOB_CHECKS,
+        "job_check_outcomes": followups.JOB_CHECK_OUTCOMES,
+    }
+    if current_user.role == Role.CASEWORKER:
+        rows = caseload(session, current_user)
+        context["caseload_summary"] = summarize(rows, today, current_app.config["CONTACT_GAP_DAYS"])
+    return context
 
 
 @bp.route("/healthz")

@@ -4,7 +4,7 @@ import json
 import uuid
 from typing import Any
 
-from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlmodel import Session, col, select
@@ -17,8 +17,8 @@ from portal.consents.views import ledger
 from portal.db import get_engine, get_session
 from portal.forms import validate
 from portal.htmx import render, wants_partial
-from portal.models import Area, ContactLog, Need, NeedStatus, Person, Role, User, utcnow
-from portal.people import export, services
+from portal.models import Area, ContactLog, Need, NeedStatus, Person, Programme, Role, User, utcnow
+from portal.people import export, search, services
 from portal.people.forms import (
     PERSON_LIST_FIELDS,
     ContactForm,
@@ -51,10 +51,14 @@ def _parse_uuid(value: str | None) -> uuid.UUID | None:
 @bp.route("/")
 @role_required(*VIEWERS)
 def index() -> Response:
-    """A caseworker's caseload; a supervisor's people across their areas, filtered by caseworker."""
+    """A caseworker's caseload; a supervisor's people across their areas, filtered by caseworker.
+    Both search by name, code or phone and filter; a filter value not understood is ignored, and said so."""
     session = get_session()
     chosen = _parse_uuid(request.args.get("caseworker")) if current_user.role == Role.SUPERVISOR else None
-    rows = services.caseload(session, current_user, chosen)
+    wanted, ignored = search.parse_filter(request.args)
+    today, allowed_gap = local_today(), current_app.config["CONTACT_GAP_DAYS"]
+    everyone = services.caseload(session, current_user, chosen)
+    rows = search.search(everyone, wanted, today, allowed_gap)
     record_view(current_user, "list", "person", [row.person.id for row in rows])
     caseworkers = services.caseworkers_seen_by(session, current_user) if current_user.role == Role.SUPERVISOR else []
     return render(
@@ -63,7 +67,13 @@ def index() -> Response:
         rows=rows,
         caseworkers=caseworkers,
         chosen=chosen,
-        today=local_today(),
+        wanted=wanted,
+        ignored=ignored,
+        searching=wanted != search.CaseloadFilter(),
+        filter_areas=sorted({row.area.id: row.area for row in everyone if row.area}.values(), key=lambda a: a.code),
+        programmes=list(Programme),
+        contact_statuses=search.CONTACT_STATUSES,
+        today=today,
     )
 
 

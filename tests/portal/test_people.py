@@ -10,7 +10,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlmodel import Session, col, func, select
 
-from portal.models import Area, ContactLog, Need, NeedStatus, Person, Role, User
+from portal.models import Area, AuditEvent, ContactLog, Need, NeedStatus, Person, Role, User
 from portal.people import services
 from portal.people.forms import id_check_character, local_today
 
@@ -532,6 +532,129 @@ def test_the_caseload_shows_open_needs_last_contact_and_overdue_contacts(
     assert "Overdue" not in found["XA-2026-0302"] and "None yet" in found["XA-2026-0302"]
     assert "Not set" in found["XA-2026-0303"]
     assert 'class="person-row overdue"' in html
+
+
+@pytest.fixture
+def searchable(
+    session: Session, caseworker: User, colleague: User, make_person: MakePerson, areas: dict[str, Area]
+) -> None:
+    """Three people on the caseworker's caseload, each standing out in one way, and a namesake on another."""
+    late = make_person(
+        caseworker,
+        code="XA-2026-0401",
+        full_name="刘强",
+        phone="138 0000 1111",
+        programme="community_detox",
+        next_contact_due=TODAY - timedelta(days=2),
+    )
+    seen = make_person(
+        caseworker,
+        code="XA-2026-0402",
+        full_name="Wang Fang",
+        phone="13911112222",
+        area_id=areas["street"].id,
+        programme="community_rehab",
+    )
+    lost = make_person(caseworker, code="XA-2026-0403", full_name="王芳芳", area_id=areas["other"].id)
+    lost.created_at = lost.created_at - timedelta(days=60)  # registered long ago, never contacted since
+    make_person(colleague, code="XA-2026-0499", full_name="Wang Fang")
+    session.add_all(
+        [
+            lost,
+            Need(person_id=late.id, category="housing", description="a"),
+            ContactLog(person_id=seen.id, kind="call", occurred_on=TODAY, outcome="reached"),
+        ]
+    )
+    session.commit()
+
+
+@pytest.mark.parametrize(
+    ("query", "shown"),
+    [
+        ("q=wANG", ["XA-2026-0402"]),
+        ("q=王芳", ["XA-2026-0403"]),
+        ("q=0401", ["XA-2026-0401"]),
+        ("q=139+1111", ["XA-2026-0402"]),
+        ("q=138-0000", ["XA-2026-0401"]),
+        ("programme=community_rehab", ["XA-2026-0402"]),
+        ("contact=overdue", ["XA-2026-0401"]),
+        ("contact=out_of_contact", ["XA-2026-0403"]),
+        ("contact=ok", ["XA-2026-0402"]),
+        ("open_needs=1", ["XA-2026-0401"]),
+        ("q=xa-2026&contact=ok", ["XA-2026-0402"]),
+        ("q=nobody", []),
+    ],
+)
+def test_the_caseworker_searches_and_filters_their_caseload(
+    client: FlaskClient, login: Login, caseworker: User, searchable: None, query: str, shown: list[str]
+) -> None:
+    login(caseworker)
+    html = client.get(f"/people/?{query}").get_data(as_text=True)
+    assert list(rows(html)) == shown
+    assert "XA-2026-0499" not in html  # a namesake on another caseload is never found
+    if not shown:
+        assert "No one matches this search." in html
+
+
+def test_the_area_filter_offers_the_caseloads_areas(
+    client: FlaskClient, login: Login, caseworker: User, searchable: None, areas: dict[str, Area]
+) -> None:
+    login(caseworker)
+    assert list(rows(client.get(f"/people/?area={areas['street'].id}").get_data(as_text=True))) == ["XA-2026-0402"]
+    page = client.get("/people/").get_data(as_text=True)
+    assert "Beiyuanmen" in page and "Yanta" in page and "Lianhu" not in page  # no one is in the district itself
+
+
+def test_search_as_you_type_gets_the_list_alone_and_the_form_works_without_javascript(
+    client: FlaskClient, login: Login, caseworker: User, searchable: None
+) -> None:
+    login(caseworker)
+    page = client.get("/people/?q=wang").get_data(as_text=True)
+    form = re.search(r'<form class="filters" method="get" action="/people/"[^>]*>', page)
+    assert form is not None and 'hx-get="/people/"' in form.group(0) and 'hx-push-url="true"' in form.group(0)
+    assert 'hx-indicator="#caseload-indicator"' in form.group(0)
+    assert 'id="caseload-indicator" class="htmx-indicator"' in page and 'value="wang"' in page
+    fragment = client.get("/people/?q=wang", headers=HTMX).get_data(as_text=True)
+    assert fragment.lstrip().startswith('<section id="caseload"') and "<form" not in fragment
+    assert list(rows(fragment)) == ["XA-2026-0402"]
+
+
+def test_filter_values_not_understood_are_ignored_and_said_so(
+    client: FlaskClient, login: Login, caseworker: User, searchable: None
+) -> None:
+    login(caseworker)
+    response = client.get("/people/?area=nonsense&programme=heroin&contact=soon&open_needs=yes&q=" + "x" * 5000)
+    assert response.status_code == 200
+    assert "Some filters were not understood and were ignored." in response.get_data(as_text=True)
+    everyone = client.get("/people/?area=nonsense&programme=heroin&contact=later").get_data(as_text=True)
+    assert list(rows(everyone)) == ["XA-2026-0401", "XA-2026-0402", "XA-2026-0403"]
+
+
+def test_only_the_people_found_are_logged_as_seen(
+    client: FlaskClient, login: Login, caseworker: User, searchable: None, session: Session
+) -> None:
+    login(caseworker)
+    client.get("/people/?q=wang")
+    session.rollback()
+    seen = session.exec(
+        select(AuditEvent.record_id).where(AuditEvent.actor_id == caseworker.id, AuditEvent.action == "list")
+    ).all()
+    found = session.exec(select(Person.id).where(Person.code == "XA-2026-0402")).one()
+    assert seen == [found]
+
+
+def test_a_supervisor_searches_within_one_caseworkers_people(
+    client: FlaskClient,
+    login: Login,
+    make_user: Callable[..., User],
+    areas: dict[str, Area],
+    searchable: None,
+    colleague: User,
+) -> None:
+    login(make_user(Role.SUPERVISOR, area_id=areas["district"].id))
+    assert list(rows(client.get("/people/?q=wang").get_data(as_text=True))) == ["XA-2026-0402", "XA-2026-0499"]
+    one = client.get(f"/people/?q=wang&caseworker={colleague.id}").get_data(as_text=True)
+    assert list(rows(one)) == ["XA-2026-0499"]
 
 
 # --- Needs assessment ------------------------------------------------------------------------------

@@ -1,0 +1,49 @@
+"""What the home pages gather beyond other domains' lists: referrals waiting on a provider's
+answer, seen from the caseworker's side and from the provider's."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from portal.models import Need, Offer, OfferStatus, Person, Referral, ReferralStatus, User, utcnow
+from portal.people.services import visibility
+from portal.referrals.services import InboxItem
+
+# A provider has these referrals to answer: accept, decline, or (when sent) put on the waiting list.
+AWAITING_ANSWER = (ReferralStatus.SENT, ReferralStatus.WAITLISTED)
+
+
+@dataclass(frozen=True)
+class WaitingReferral:
+    referral: Referral
+    offer_title: str
+    person: Person
+
+    def overdue(self, now: datetime) -> bool:
+        respond_by = self.referral.respond_by
+        return respond_by is not None and respond_by < now
+
+
+def waiting_referrals(session: Session, user: User) -> list[WaitingReferral]:
+    """Referrals of the people this user sees that a provider has still to answer, soonest deadline first."""
+    rows = session.exec(
+        select(Referral, Offer.title, Person)
+        .join(Offer, col(Offer.id) == Referral.offer_id)
+        .join(Need, col(Need.id) == Referral.need_id)
+        .join(Person, col(Person.id) == Need.person_id)
+        .where(visibility(user), col(Referral.status).in_(AWAITING_ANSWER))
+        .order_by(col(Referral.respond_by), col(Referral.id))
+    ).all()
+    return [WaitingReferral(referral, title, person) for referral, title, person in rows]
+
+
+def awaiting_answer(items: list[InboxItem]) -> list[InboxItem]:
+    """The inbox items the provider has still to answer (the inbox shows accepted ones too)."""
+    return [item for item in items if item.referral.status in AWAITING_ANSWER]
+
+
+def needs_confirming(offers: list[Offer], now: datetime | None = None) -> list[Offer]:
+    """Offers not confirmed for a long time that caseworkers may still refer people to."""
+    moment = now or utcnow()
+    return [offer for offer in offers if offer.status != OfferStatus.CLOSED and offer.is_stale(moment)]

@@ -1,0 +1,218 @@
+"""Each role's home page: what needs a caseworker's attention, a provider's inbox and offers, a
+volunteer's matches, and only what each may see."""
+
+import re
+from collections.abc import Callable
+from datetime import date, timedelta
+
+import pytest
+from flask.testing import FlaskClient
+from sqlmodel import Session, select
+
+from portal.models import (
+    AuditEvent,
+    ContactLog,
+    FollowUp,
+    FollowUpKind,
+    Need,
+    Offer,
+    Person,
+    Referral,
+    ReferralStatus,
+    Role,
+    User,
+    utcnow,
+)
+from portal.people.forms import local_today
+from tests.conftest import consent_to_every_recipient
+
+Login = Callable[[User], FlaskClient]
+S = ReferralStatus
+TODAY = local_today()
+
+
+@pytest.fixture
+def caseworker(make_user: Callable[..., User]) -> User:
+    return make_user(Role.CASEWORKER)
+
+
+@pytest.fixture
+def provider(make_user: Callable[..., User]) -> User:
+    return make_user(Role.PROVIDER)
+
+
+def person_with_need(session: Session, caseworker: User, code: str, **fields: object) -> Need:
+    person = Person(code=code, full_name=f"名字 {code}", phone="13800000000", caseworker_id=caseworker.id, **fields)
+    session.add(person)
+    session.commit()
+    consent_to_every_recipient(session, person)
+    need = Need(person_id=person.id, category="housing", description="需要住处")
+    session.add(need)
+    session.commit()
+    return need
+
+
+def refer(session: Session, need: Need, offer: Offer, status: ReferralStatus, respond_in_days: int = 3) -> Referral:
+    referral = Referral(
+        need_id=need.id, offer_id=offer.id, status=status, respond_by=utcnow() + timedelta(days=respond_in_days)
+    )
+    session.add(referral)
+    session.commit()
+    return referral
+
+
+def section(html: str, section_id: str) -> str:
+    found = re.search(rf'<section id="{section_id}".*?</section>', html, flags=re.S)
+    assert found is not None, section_id
+    return found.group(0)
+
+
+def items(html: str) -> list[str]:
+    return re.findall(r'<li class="offer-item[^"]*">(.*?)</li>', html, flags=re.S)
+
+
+# --- The caseworker ----------------------------------------------------------------------------
+
+
+def test_the_caseworker_sees_referrals_waiting_for_an_answer_late_ones_marked(
+    client: FlaskClient,
+    login: Login,
+    session: Session,
+    caseworker: User,
+    provider: User,
+    make_user: Callable[..., User],
+    make_offer: Callable[..., Offer],
+) -> None:
+    need = person_with_need(session, caseworker, "XA-2026-0501")
+    refer(session, need, make_offer(provider, title="Night shelter"), S.SENT, respond_in_days=4)
+    refer(session, need, make_offer(provider, title="Halfway house"), S.WAITLISTED, respond_in_days=-2)
+    refer(session, need, make_offer(provider, title="Hostel bed"), S.ACCEPTED)  # answered already
+    theirs = person_with_need(session, make_user(Role.CASEWORKER), "XA-2026-0599")
+    refer(session, theirs, make_offer(provider, title="Someone else's referral"), S.SENT)
+    login(caseworker)
+    waiting = section(client.get("/").get_data(as_text=True), "waiting")
+    late, on_time = items(waiting)  # soonest deadline first
+    assert "Halfway house" in late and "Overdue" in late and "Waitlisted" in late
+    assert "Night shelter" in on_time and "Overdue" not in on_time and "XA-2026-0501" in on_time
+    assert "Hostel bed" not in waiting and "XA-2026-0599" not in waiting
+
+
+def test_the_caseworker_home_counts_the_caseload_and_links_to_it(
+    client: FlaskClient, login: Login, session: Session, caseworker: User
+) -> None:
+    late = Person(
+        code="XA-2026-0511", full_name="甲", caseworker_id=caseworker.id, next_contact_due=TODAY - timedelta(1)
+    )
+    lost = Person(code="XA-2026-0512", full_name="乙", caseworker_id=caseworker.id)
+    lost.created_at = utcnow() - timedelta(days=90)
+    fine = Person(code="XA-2026-0513", full_name="丙", caseworker_id=caseworker.id)
+    gone = Person(code="XA-2026-0514", full_name="", caseworker_id=caseworker.id, anonymised_at=utcnow())
+    session.add_all([late, lost, fine, gone])
+    session.commit()
+    session.add(ContactLog(person_id=fine.id, kind="call", occurred_on=TODAY, outcome="reached"))
+    session.commit()
+    login(caseworker)
+    html = client.get("/").get_data(as_text=True)
+    counts = dict(
+        re.findall(r'<a class="stat card" href="(/people/[^"]*)"><span class="stat-number">(\d+)</span>', html)
+    )
+    assert counts == {"/people/": "3", "/people/?contact=overdue": "1", "/people/?contact=out_of_contact": "1"}
+
+
+def test_people_listed_on_the_home_page_are_logged_as_seen(
+    client: FlaskClient,
+    login: Login,
+    session: Session,
+    caseworker: User,
+    provider: User,
+    make_offer: Callable[..., Offer],
+) -> None:
+    called = person_with_need(session, caseworker, "XA-2026-0521")
+    waiting = person_with_need(session, caseworker, "XA-2026-0522")
+    quiet = person_with_need(session, caseworker, "XA-2026-0523")  # on the caseload, not on the page
+    session.add(
+        FollowUp(key="test", kind=FollowUpKind.CONTACT_OVERDUE, person_id=called.person_id, due_on=date(2026, 1, 1))
+    )
+    session.commit()
+    refer(session, waiting, make_offer(provider), S.SENT)
+    login(caseworker)
+    assert client.get("/").status_code == 200
+    session.rollback()
+    seen = set(
+        session.exec(
+            select(AuditEvent.record_id).where(
+                AuditEvent.actor_id == caseworker.id, AuditEvent.action == "list", AuditEvent.record_type == "person"
+            )
+        )
+    )
+    assert seen == {called.person_id, waiting.person_id} and quiet.person_id not in seen
+
+
+# --- The provider ------------------------------------------------------------------------------
+
+
+def test_the_provider_home_shows_referrals_waiting_through_the_disclosure_only(
+    client: FlaskClient,
+    login: Login,
+    session: Session,
+    caseworker: User,
+    provider: User,
+    make_offer: Callable[..., Offer],
+) -> None:
+    offer = make_offer(provider, title="Night shelter", capacity=9)
+    for number in range(4):
+        refer(session, person_with_need(session, caseworker, f"XA-2026-053{number}"), offer, S.SENT, number + 1)
+    refer(session, person_with_need(session, caseworker, "XA-2026-0539"), offer, S.ACCEPTED)
+    login(provider)
+    html = client.get("/").get_data(as_text=True)
+    assert '<a href="/referrals/inbox">4 referrals waiting for your answer</a>' in html
+    shown = re.findall(r"<strong>(XA-[\d-]+)</strong>", html)
+    assert shown == ["XA-2026-0530", "XA-2026-0531", "XA-2026-0532"]  # the first few, soonest deadline first
+    assert "名字" not in html and "13800000000" not in html  # names and phones only through the inbox, if allowed
+    session.rollback()
+    logged = session.exec(
+        select(AuditEvent.record_id).where(AuditEvent.actor_id == provider.id, AuditEvent.record_type == "referral")
+    ).all()
+    assert len(logged) == 3
+
+
+def test_the_provider_sees_places_left_and_confirms_stale_offers_without_javascript(
+    client: FlaskClient, login: Login, session: Session, provider: User, make_offer: Callable[..., Offer]
+) -> None:
+    make_offer(provider, title="Night shelter", capacity=2)
+    stale = make_offer(provider, title="Old workshop", capacity=1, last_confirmed_at=utcnow() - timedelta(days=100))
+    login(provider)
+    html = client.get("/").get_data(as_text=True)
+    assert "2 places left" in html and "1 place left" in html
+    stale_section = section(html, "stale")
+    assert "Old workshop" in stale_section and "Night shelter" not in stale_section
+    assert f'<form method="post" action="/offers/{stale.id}/confirm"' in stale_section
+    assert client.post(f"/offers/{stale.id}/confirm").status_code == 303
+    assert 'id="stale"' not in client.get("/").get_data(as_text=True)
+
+
+# --- The volunteer -----------------------------------------------------------------------------
+
+
+def test_the_volunteer_sees_the_people_matched_with_them_as_disclosed(
+    client: FlaskClient,
+    login: Login,
+    session: Session,
+    caseworker: User,
+    make_user: Callable[..., User],
+    make_offer: Callable[..., Offer],
+) -> None:
+    volunteer, other = make_user(Role.VOLUNTEER), make_user(Role.VOLUNTEER)
+    refer(
+        session,
+        person_with_need(session, caseworker, "XA-2026-0541"),
+        make_offer(volunteer, title="Tutoring"),
+        S.ACCEPTED,
+    )
+    refer(session, person_with_need(session, caseworker, "XA-2026-0542"), make_offer(other), S.ACCEPTED)
+    refer(session, person_with_need(session, caseworker, "XA-2026-0543"), make_offer(volunteer), S.PROPOSED)
+    login(volunteer)
+    matched = section(client.get("/").get_data(as_text=True), "matched")
+    assert "XA-2026-0541" in matched and "Housing" in matched and "Accepted" in matched and "Tutoring" in matched
+    assert "XA-2026-0542" not in matched and "XA-2026-0543" not in matched  # another's, and one not sent yet
+    assert "名字" not in matched and "需要住处" not in matched
