@@ -43,6 +43,8 @@ def _pages_by_account(session: Session) -> dict[str | None, list[str]]:
             "/offers/",
             f"/offers/{offer.id}",
             "/notifications/",
+            f"/people/{person.id}/export",
+            "/auth/account",
         ],
         "supervisor@bridge.example": ["/", "/people/", "/organizations/", "/indicators"],
         "admin@bridge.example": [
@@ -52,6 +54,7 @@ def _pages_by_account(session: Session) -> dict[str | None, list[str]]:
             "/organizations/",
             "/notifications/outbox",
             "/indicators",
+            "/audit/",
         ],
         "ngo@bridge.example": ["/", "/referrals/inbox", "/offers/mine", "/offers/new"],
         "volunteer@bridge.example": ["/", "/offers/mine"],
