@@ -552,6 +552,9 @@ class OutboxMail(SQLModel, table=True):
     to_address: str = Field(max_length=254)
     subject: str = Field(max_length=300)
     body: str = Field(max_length=10000)
+    # The body carries a secret (a password-reset link): never shown in the outbox, and blanked
+    # once the mail server has taken it.
+    confidential: bool = Field(default=False)
     created_at: datetime = timestamp(default_factory=utcnow)
     sent_at: datetime | None = timestamp(default=None)
     error: str = Field(default="", max_length=500)

@@ -38,7 +38,7 @@ def _mail(user: User, link: str) -> OutboxMail:
                 gettext("The link works once, for 10 minutes. If you did not ask, ignore this e-mail."),
             ]
         )
-    return OutboxMail(to_address=user.email, subject=subject, body=body)
+    return OutboxMail(to_address=user.email, subject=subject, body=body, confidential=True)
 
 
 def request_reset(session: Session, email: str, link_for: Callable[[str], str], now: datetime) -> None:
