@@ -117,6 +117,15 @@ def role_required(*roles: Role) -> Callable[[View], View]:
     return decorator
 
 
+def _send_to(url: str) -> Response:
+    """A redirect; for htmx a 401 that moves the whole page, not a page swapped into a fragment."""
+    if htmx:
+        response = Response(status=401)
+        response.headers["HX-Redirect"] = url
+        return response
+    return redirect(url)
+
+
 def signed_in_recently() -> bool:
     """Has the user of this request given their password (and code) within FRESH_SIGN_IN_MINUTES?"""
     row = g.get("user_session")
@@ -141,12 +150,7 @@ def ask_to_confirm() -> Response:
         back = request.full_path.rstrip("?")
     else:
         back = _same_site_referrer() or url_for("home.index")
-    confirm_url = url_for("auth.confirm", next=back)
-    if htmx:
-        response = Response(status=401)
-        response.headers["HX-Redirect"] = confirm_url
-        return response
-    return redirect(confirm_url)
+    return _send_to(url_for("auth.confirm", next=back))
 
 
 def fresh_sign_in_required(view: View) -> View:
@@ -181,14 +185,6 @@ _OPEN_WITHOUT_SECOND_FACTOR = frozenset({"auth.mfa_setup", "auth.logout", "auth.
 _OPEN_WITH_ONE_TIME_PASSWORD = frozenset(
     {"auth.account", "auth.change_password", "auth.logout", "auth.language", "auth.keep_alive", "static"}
 )
-
-
-def _send_to(url: str) -> Response:
-    if htmx:
-        response = Response(status=401)
-        response.headers["HX-Redirect"] = url
-        return response
-    return redirect(url)
 
 
 def _require_own_password() -> Response | None:
