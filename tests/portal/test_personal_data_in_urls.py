@@ -156,3 +156,16 @@ def test_searching_by_name_or_phone_leaves_neither_in_the_access_log(
     assert log.count('"POST /people/ HTTP/1.1" 200') == 3
     assert f"area={cast['person'].area_id}" in log  # query strings are logged: the check can fail
     assert SENTINEL_NAME not in log and SENTINEL_NAME[:10] not in log and SENTINEL_PHONE[-6:] not in log
+
+
+def test_a_search_in_an_old_link_is_not_run_and_the_page_says_so(
+    client: FlaskClient,
+    session: Session,
+    cast: dict[Any, Any],  # noqa: F811
+) -> None:
+    sign_in_with_session(client, session, cast["users"][Role.CASEWORKER])
+    page = client.get("/people/?q=nobody-is-called-this").get_data(as_text=True)
+    assert "XA-T-0001" in page  # the whole caseload: the text in the URL was not searched
+    assert "Some filters were not understood and were ignored." in page
+    assert 'value="nobody-is-called-this"' not in page  # not put into the search box either
+    assert "XA-T-0001" not in client.post("/people/", data={"q": "nobody-is-called-this"}).get_data(as_text=True)
