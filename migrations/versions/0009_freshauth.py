@@ -28,7 +28,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("user") as batch:
+    # Plain DROP COLUMN (SQLite 3.35+): copying the user table would break the foreign keys of the
+    # rows that point at it.
+    with op.batch_alter_table("user", recreate="never") as batch:
         batch.drop_column("password_expires_at")
-    with op.batch_alter_table("user_session") as batch:
+    with op.batch_alter_table("user_session", recreate="never") as batch:
         batch.drop_column("authenticated_at")
