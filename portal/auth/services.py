@@ -224,6 +224,7 @@ def create_first_admin(session: Session, email: str, name: str, force: bool = Fa
     now = utcnow()
     password = secrets.token_urlsafe(18)  # 144 bits, 24 characters
     existing = find_user_by_email(session, email)
+    action = "admin_created"
     if existing is not None:
         if existing.role != Role.ADMIN or existing.password_expires_at is None:
             raise EmailTaken(email)
@@ -231,6 +232,7 @@ def create_first_admin(session: Session, email: str, name: str, force: bool = Fa
         user.password_hash = hash_password(password)
         user.active = True
         sessions.revoke_all(session, user.id)
+        action = "one_time_password_issued"
     else:
         others = session.exec(select(User).where(User.role == Role.ADMIN, col(User.active).is_(True))).first()
         if others is not None and not force:
@@ -240,6 +242,6 @@ def create_first_admin(session: Session, email: str, name: str, force: bool = Fa
     user.password_expires_at = now + ONE_TIME_PASSWORD_LIFETIME
     session.add(user)
     session.flush()
-    record(session, None, "admin_created", "user", user.id)
+    record(session, None, action, "user", user.id)
     commit_new_account(session)
     return user, password
