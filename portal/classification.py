@@ -26,10 +26,13 @@ _CLASSES: dict[str, dict[str, str]] = {
         PERSONAL: "email password_hash name phone totp_secret",
         INTERNAL: (
             "id role organization_id area_id locale active verified_at created_at last_login_at totp_last_step"
-            " mfa_enrolled_at"
+            " mfa_enrolled_at password_expires_at"
         ),
     },
-    "user_session": {PERSONAL: "token_hash", INTERNAL: "id user_id created_at last_seen_at revoked_at"},
+    "user_session": {
+        PERSONAL: "token_hash",
+        INTERNAL: "id user_id created_at last_seen_at authenticated_at revoked_at",
+    },
     "login_attempt": {PERSONAL: "account_key address", INTERNAL: "id at succeeded"},
     "password_reset": {PERSONAL: "token_hash", INTERNAL: "id user_id created_at used_at"},
     "recovery_code": {PERSONAL: "code_hash", INTERNAL: "id user_id used_at"},

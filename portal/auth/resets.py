@@ -92,6 +92,7 @@ def reset_password(session: Session, token: str, new_password: str, now: datetim
         session.rollback()
         return None
     user.password_hash = hash_password(new_password)
+    user.password_expires_at = None
     session.add(user)
     sessions.revoke_all(session, user.id)
     record(session, user, "password_reset", "user", user.id)
