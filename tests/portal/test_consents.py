@@ -9,6 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, col, select
 
+from portal.consent_text import REVOCATION_STATEMENT_VERSION, text_sha256
 from portal.consents import services
 from portal.demo import load_demo_data
 from portal.matches.services import LiveIndex, rank_need
@@ -110,12 +111,20 @@ def group_offer(make_offer: Callable[..., Offer], owner: User, **fields: object)
 
 
 def valid_form(recipient: str, **fields: object) -> dict[str, object]:
+    """What a caseworker fills in, and the hidden proof of the text the person read (as the page sends it)."""
     return {
         "recipient": recipient,
         "purpose": "referral",
         "data_categories": ["needs", "contact"],
+        "discloser": "Bridge community drug rehabilitation programme",
         "valid_from": local_today().isoformat(),
+        "expiry_event": "programme_end",
         "method": "paper",
+        "signature_ref": "FORM-2026-0042",
+        "signed_at": local_today().isoformat(),
+        "signed_by_role": "self",
+        "revocation_statement_version": REVOCATION_STATEMENT_VERSION,
+        "text_version_sha256": text_sha256(),
         **fields,
     }
 

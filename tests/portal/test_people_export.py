@@ -86,14 +86,16 @@ def test_the_json_export_holds_every_row_linked_to_the_person(
     document = response.get_json()
     rows = linked_rows(session, record.person.id)
     tables = {table for table, _id in rows}
-    # person, 2 needs, 2 contacts, a hand-over, a consent, a referral with 2 steps, a dismissal, 2 follow-ups
-    assert len(rows) == 13
+    # person, 2 needs, 2 contacts, a hand-over, a consent, a referral with 2 steps and an override,
+    # a dismissal, 2 follow-ups
+    assert len(rows) == 14
     assert tables == {
         "person",
         "need",
         "contactlog",
         "handover",
         "consent",
+        "consentoverride",
         "referral",
         "referralevent",
         "dismissal",
