@@ -47,11 +47,13 @@ def text_sha256() -> str:
     return hashlib.sha256(consent_text().encode("utf-8")).hexdigest()
 
 
+def text_sha256_in(locale: str) -> str:
+    """The SHA-256 of the text as shown in this language, outside any request too."""
+    with force_locale(locale):
+        return text_sha256()
+
+
 def known_text_hashes() -> frozenset[str]:
     """The SHA-256 of the current text in every language the portal speaks: a consent given on any
     other text (an old version, a text altered on the way) is refused."""
-    hashes = set()
-    for locale in LOCALES.values():
-        with force_locale(locale):
-            hashes.add(text_sha256())
-    return frozenset(hashes)
+    return frozenset(text_sha256_in(locale) for locale in LOCALES.values())

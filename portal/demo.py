@@ -17,8 +17,9 @@ from flask.cli import with_appcontext
 from sqlmodel import Session, select
 
 from portal.auth.passwords import hash_password
-from portal.consent_text import DEFAULT_DISCLOSER, REVOCATION_STATEMENT_VERSION, text_sha256
+from portal.consent_text import DEFAULT_DISCLOSER, REVOCATION_STATEMENT_VERSION, text_sha256_in
 from portal.db import session_scope
+from portal.i18n import LOCALES
 from portal.models import (
     Area,
     Consent,
@@ -139,7 +140,7 @@ def _consent(
     row: dict[str, Any], index: int, person: Person, organizations: dict[str, Organization], today: date
 ) -> Consent:
     """A consent given `days_ago`, naming "organization:<key>" or "kind:<recipient kind>", signed on
-    paper by the person on the current consent text, ending with their programme."""
+    paper by the person on the current consent text in Chinese, ending with their programme."""
     scheme, _, name = row["recipient"].partition(":")
     return Consent(
         person_id=person.id,
@@ -155,7 +156,7 @@ def _consent(
         signed_at=today - timedelta(days=row["days_ago"]),
         expiry_event=ExpiryEvent.PROGRAMME_END,
         revocation_statement_version=REVOCATION_STATEMENT_VERSION,
-        text_version_sha256=text_sha256(),
+        text_version_sha256=text_sha256_in(LOCALES["zh"]),
     )
 
 
