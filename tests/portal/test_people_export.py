@@ -127,7 +127,7 @@ def test_the_printable_page_shows_the_whole_record_with_the_notice(
         "provider did not answer",
         "Welding apprenticeship",
         # The consent's elements (42 CFR 2.31): who signed for the person, how, and on which text.
-        "mother (An authorised representative)",
+        f"An authorised representative ({SENTINEL} mother)",
         "signature FORM-0001",
         "Bridge community drug rehabilitation programme",
         "revocation statement",
