@@ -140,7 +140,8 @@ def _consent(
     row: dict[str, Any], index: int, person: Person, organizations: dict[str, Organization], today: date
 ) -> Consent:
     """A consent given `days_ago`, naming "organization:<key>" or "kind:<recipient kind>", signed on
-    paper by the person on the current consent text in Chinese, ending with their programme."""
+    paper by the person on the current consent text (in Chinese where the catalogue is loaded, as under
+    the seed-demo command), ending with their programme."""
     scheme, _, name = row["recipient"].partition(":")
     return Consent(
         person_id=person.id,
