@@ -69,6 +69,10 @@ def erase(request_id: uuid.UUID) -> Response | tuple[str, int]:
     """Carry the request out: erase the person's record for good, unless a legal hold keeps it."""
     session = get_session()
     erasure = services.find_request(session, current_user, request_id) or not_found("erasure_request", request_id)
+    if request.form.get("confirm") != "1":
+        # Irreversible: one stray click must not do it.
+        message = _("Tick the box to confirm that no legal duty requires keeping this record.")
+        return _page(422, errors={"__all__": message, f"confirm-{erasure.id}": message})
     try:
         services.carry_out(session, current_user, erasure, utcnow())
     except services.Refused as refused:

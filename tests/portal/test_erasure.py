@@ -29,6 +29,7 @@ from tests.portal.person_record import SENTINEL, Record, build_record
 from tests.portal.test_retention import MARKED, PAST_THE_LIMIT, run_jobs, texts_holding
 
 Login = Callable[[User], FlaskClient]
+CONFIRMED = {"confirm": "1"}
 S = ReferralStatus
 
 
@@ -86,7 +87,11 @@ def test_after_erasure_no_table_holds_anything_of_the_person(
     login(supervisor)
     assert request_erasure(client) == 303
     erasure = the_request(session)
-    response = client.post(f"/erasure-requests/{erasure.id}/erase")
+    unconfirmed = client.post(f"/erasure-requests/{erasure.id}/erase")
+    assert unconfirmed.status_code == 422
+    assert "Tick the box to confirm" in unconfirmed.get_data(as_text=True)
+    assert len(texts_holding(session, SENTINEL)) == MARKED
+    response = client.post(f"/erasure-requests/{erasure.id}/erase", data=CONFIRMED)
     assert response.status_code == 303
     assert texts_holding(session, SENTINEL) == []
     person = session.get(Person, record.person.id)
@@ -124,7 +129,7 @@ def test_on_legal_hold_erasure_is_refused_with_409_and_the_holds_reason_kept(
         == 303
     )
     erasure = the_request(session)
-    response = client.post(f"/erasure-requests/{erasure.id}/erase")
+    response = client.post(f"/erasure-requests/{erasure.id}/erase", data=CONFIRMED)
     assert response.status_code == 409
     assert "The record is on legal hold and was not erased: Court case 2026-17" in response.get_data(as_text=True)
     erasure = the_request(session)
@@ -133,7 +138,7 @@ def test_on_legal_hold_erasure_is_refused_with_409_and_the_holds_reason_kept(
     actions = [e.action for e in session.exec(select(AuditEvent))]
     assert "erasure_refused_legal_hold" in actions and not any(a.startswith("erased") for a in actions)
     # Decided once: a second try is a conflict too, and still erases nothing.
-    assert client.post(f"/erasure-requests/{erasure.id}/erase").status_code == 409
+    assert client.post(f"/erasure-requests/{erasure.id}/erase", data=CONFIRMED).status_code == 409
     assert "Court case 2026-17" in client.get("/erasure-requests/").get_data(as_text=True)
 
 
@@ -153,17 +158,17 @@ def test_only_a_supervisor_of_the_area_or_an_admin_handles_erasure(
     session.add(elsewhere)
     session.commit()
     login(make_user(Role.SUPERVISOR, area_id=elsewhere.id))
-    assert client.post(f"/erasure-requests/{erasure.id}/erase").status_code == 404
+    assert client.post(f"/erasure-requests/{erasure.id}/erase", data=CONFIRMED).status_code == 404
     response = client.post("/erasure-requests/", data={"person_code": "XA-2020-0001", "basis": "objection"})
     assert response.status_code == 422
     assert "No person with this code in the records you handle." in response.get_data(as_text=True)
     assert "XA-2020-0001" not in client.get("/erasure-requests/").get_data(as_text=True).split("Record a request")[0]
     login(caseworker)
-    assert client.post(f"/erasure-requests/{erasure.id}/erase").status_code == 403
+    assert client.post(f"/erasure-requests/{erasure.id}/erase", data=CONFIRMED).status_code == 403
     assert the_request(session).status == "open"
     assert len(texts_holding(session, SENTINEL)) == MARKED
     login(make_user(Role.ADMIN))
-    assert client.post(f"/erasure-requests/{erasure.id}/erase").status_code == 303
+    assert client.post(f"/erasure-requests/{erasure.id}/erase", data=CONFIRMED).status_code == 303
     assert the_request(session).status == "done"
     assert texts_holding(session, SENTINEL) == []
 
@@ -181,7 +186,7 @@ def test_erasure_withdraws_the_open_referrals_so_the_provider_no_longer_sees_the
     assert record.person.code in client.get("/referrals/inbox").get_data(as_text=True)
     login(supervisor)
     request_erasure(client)
-    client.post(f"/erasure-requests/{the_request(session).id}/erase")
+    client.post(f"/erasure-requests/{the_request(session).id}/erase", data=CONFIRMED)
     session.rollback()
     referrals = session.exec(select(Referral)).all()
     assert {r.status for r in referrals} == {S.WITHDRAWN}
