@@ -16,6 +16,7 @@ from portal.auth import commands as auth_commands
 from portal.auth.views import bp as auth_bp
 from portal.config import load_config
 from portal.consents.views import bp as consents_bp
+from portal.erasure.views import bp as erasure_bp
 from portal.followups.views import bp as followups_bp
 from portal.home.views import bp as home_bp
 from portal.htmx import htmx
@@ -78,6 +79,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         notifications.bp,
         audit_bp,
         consents_bp,
+        erasure_bp,
     ):
         app.register_blueprint(blueprint)
     return app

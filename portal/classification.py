@@ -67,9 +67,19 @@ _CLASSES: dict[str, dict[str, str]] = {
         INTERNAL: "id referral_id from_status to_status actor_id at reason_code",
     },
     "consent": {
-        PART2: "note",
-        SENSITIVE: "recipient_organization_id recipient_kind purpose data_categories valid_from valid_until method",
-        INTERNAL: "id person_id recorded_by_id recorded_at revoked_at revoked_by_id",
+        PART2: "note representative_name expiry_event_text",
+        SENSITIVE: (
+            "recipient_organization_id recipient_kind purpose data_categories valid_from valid_until method"
+            " expiry_event signature_ref signed_at signed_by_role"
+        ),
+        INTERNAL: (
+            "id person_id recorded_by_id recorded_at revoked_at revoked_by_id discloser"
+            " revocation_statement_version text_version_sha256"
+        ),
+    },
+    "erasure_request": {
+        SENSITIVE: "basis outcome",
+        INTERNAL: "id person_id requested_at requested_by_id due_on status decided_at decided_by_id",
     },
     "consentoverride": {PART2: "note", SENSITIVE: "basis", INTERNAL: "id referral_id by_id at"},
     "contactlog": {

@@ -7,6 +7,8 @@ from typing import Any
 
 from flask import Flask
 
+from portal.consent_text import DEFAULT_DISCLOSER
+
 
 class ConfigError(RuntimeError):
     """The configuration would make the portal unsafe or unable to run."""
@@ -70,6 +72,10 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         # after it, keeping names and notes only adds risk (PIPL Art. 19, GDPR Art. 5(1)(e)). Set it
         # to the period local record-keeping rules require; a legal hold keeps a record longer.
         ANONYMISE_AFTER_DAYS=3 * 365,
+        # Who discloses under a consent (42 CFR 2.31(a)(2)): what the consent form proposes.
+        CONSENT_DISCLOSER=DEFAULT_DISCLOSER,
+        # Days to answer a request to erase a record (GDPR Art. 12(3): one month).
+        ERASURE_DUE_DAYS=30,
         # E-mail. Without an SMTP host nothing is sent: mails wait in the outbox for admins to read.
         SMTP_HOST="",
         SMTP_PORT=587,

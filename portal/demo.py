@@ -17,10 +17,13 @@ from flask.cli import with_appcontext
 from sqlmodel import Session, select
 
 from portal.auth.passwords import hash_password
+from portal.consent_text import DEFAULT_DISCLOSER, REVOCATION_STATEMENT_VERSION, text_sha256_in
 from portal.db import session_scope
+from portal.i18n import LOCALES
 from portal.models import (
     Area,
     Consent,
+    ExpiryEvent,
     Need,
     Offer,
     Organization,
@@ -125,13 +128,20 @@ def load_demo_data(session: Session) -> bool:
             Need.model_validate({**need, "person_id": person.id, "created_by_id": person.caseworker_id})
             for need in row["needs"]
         )
-        session.add_all(_consent(consent, person, organizations, now.date()) for consent in row.get("consents", []))
+        session.add_all(
+            _consent(consent, index, person, organizations, now.date())
+            for index, consent in enumerate(row.get("consents", []))
+        )
     session.commit()
     return True
 
 
-def _consent(row: dict[str, Any], person: Person, organizations: dict[str, Organization], today: date) -> Consent:
-    """A consent given `days_ago`, naming "organization:<key>" or "kind:<recipient kind>"."""
+def _consent(
+    row: dict[str, Any], index: int, person: Person, organizations: dict[str, Organization], today: date
+) -> Consent:
+    """A consent given `days_ago`, naming "organization:<key>" or "kind:<recipient kind>", signed on
+    paper by the person on the current consent text (in Chinese where the catalogue is loaded, as under
+    the seed-demo command), ending with their programme."""
     scheme, _, name = row["recipient"].partition(":")
     return Consent(
         person_id=person.id,
@@ -142,6 +152,12 @@ def _consent(row: dict[str, Any], person: Person, organizations: dict[str, Organ
         valid_from=today - timedelta(days=row["days_ago"]),
         method=row["method"],
         recorded_by_id=person.caseworker_id,
+        discloser=DEFAULT_DISCLOSER,
+        signature_ref=f"DEMO-{person.code}-{index + 1}",
+        signed_at=today - timedelta(days=row["days_ago"]),
+        expiry_event=ExpiryEvent.PROGRAMME_END,
+        revocation_statement_version=REVOCATION_STATEMENT_VERSION,
+        text_version_sha256=text_sha256_in(LOCALES["zh"]),
     )
 
 

@@ -16,6 +16,9 @@ from portal.models import (
     ContactKind,
     DataCategory,
     EmploymentType,
+    ErasureBasis,
+    ErasureStatus,
+    ExpiryEvent,
     Gender,
     NeedStatus,
     OfferStatus,
@@ -26,6 +29,7 @@ from portal.models import (
     RecipientKind,
     Role,
     ScheduleSlot,
+    SignerRole,
     VerificationStatus,
 )
 from portal.people.forms import ContactOutcome
@@ -64,6 +68,16 @@ LABELS: dict[StrEnum, LazyString] = {
     ConsentMethod.PAPER: _l("Signed on paper"),
     ConsentMethod.VERBAL: _l("Given verbally"),
     ConsentMethod.SIGNED_ON_SCREEN: _l("Signed on screen"),
+    SignerRole.SELF: _l("The person themself"),
+    SignerRole.REPRESENTATIVE: _l("An authorised representative"),
+    ExpiryEvent.PROGRAMME_END: _l("The end of the programme"),
+    ExpiryEvent.REFERRAL_END: _l("The end of the referral"),
+    ExpiryEvent.OTHER: _l("Another event"),
+    ErasureBasis.CONSENT_WITHDRAWN: _l("Consent withdrawn, no other legal ground"),
+    ErasureBasis.NO_LONGER_NECESSARY: _l("No longer necessary for its purpose"),
+    ErasureBasis.OBJECTION: _l("The person objects to the processing"),
+    ErasureBasis.UNLAWFUL_PROCESSING: _l("Processed unlawfully"),
+    ErasureBasis.LEGAL_OBLIGATION: _l("Erasure required by law"),
     OverrideBasis.MEDICAL_EMERGENCY: _l("Medical emergency"),
     OverrideBasis.COURT_ORDER: _l("Court order"),
     OverrideBasis.STATUTORY_DUTY: _l("Duty set by law"),
@@ -113,6 +127,7 @@ REFERRAL_LABELS: dict[str, LazyString] = {
     "withdrawn": _l("Withdrawn"),
     "expired": _l("Expired"),
     "dismissed": _l("Set aside"),
+    "record_closed": _l("The record was closed (anonymised or erased)"),
     "no_capacity": _l("No place left"),
     "not_eligible": _l("Not eligible"),
     "out_of_area": _l("Out of our area"),
@@ -172,6 +187,13 @@ REFERRAL_LABELS: dict[str, LazyString] = {
     "consent_not_yet_valid": _l("Not yet in force"),
     "consent_expired": _l("Ended"),
     "consent_revoked": _l("Revoked"),
+}
+
+# Apart from LABELS: "open" is already an offer's and a need's status there.
+ERASURE_STATUS_LABELS: dict[str, LazyString] = {
+    ErasureStatus.OPEN: _l("Waiting"),
+    ErasureStatus.DONE: _l("Erased"),
+    ErasureStatus.REFUSED: _l("Refused"),
 }
 
 URGENCY_LABELS: dict[int, LazyString] = {1: _l("Can wait"), 2: _l("Soon"), 3: _l("Urgent")}
@@ -292,4 +314,8 @@ def init_app(app: Flask) -> None:
         CONSENT_METHODS=list(ConsentMethod),
         RECIPIENT_KINDS=list(RecipientKind),
         OVERRIDE_BASES=list(OverrideBasis),
+        SIGNER_ROLES=list(SignerRole),
+        EXPIRY_EVENTS=list(ExpiryEvent),
+        ERASURE_BASES=list(ErasureBasis),
+        ERASURE_STATUS_LABELS=ERASURE_STATUS_LABELS,
     )

@@ -193,6 +193,37 @@ class ConsentMethod(StrEnum):
     SIGNED_ON_SCREEN = "signed_on_screen"
 
 
+class SignerRole(StrEnum):
+    """Who signed a consent: the person, or someone the law lets sign for them (42 CFR 2.14, 2.15)."""
+
+    SELF = "self"
+    REPRESENTATIVE = "representative"
+
+
+class ExpiryEvent(StrEnum):
+    """An event that ends a consent, instead of a date (42 CFR 2.31(a)(6))."""
+
+    PROGRAMME_END = "programme_end"
+    REFERRAL_END = "referral_end"
+    OTHER = "other_event"  # said in `expiry_event_text`
+
+
+class ErasureBasis(StrEnum):
+    """Why a person asked for their record to be erased (GDPR Art. 17(1), PIPL Art. 47)."""
+
+    CONSENT_WITHDRAWN = "consent_withdrawn"
+    NO_LONGER_NECESSARY = "no_longer_necessary"
+    OBJECTION = "objection"
+    UNLAWFUL_PROCESSING = "unlawful_processing"
+    LEGAL_OBLIGATION = "legal_obligation"
+
+
+class ErasureStatus(StrEnum):
+    OPEN = "open"
+    DONE = "done"
+    REFUSED = "refused"
+
+
 class ContactKind(StrEnum):
     VISIT = "visit"
     CALL = "call"
@@ -456,7 +487,12 @@ class Referral(SQLModel, table=True):
 
 
 class Consent(SQLModel, table=True):
-    """A person's consent to disclose some of their data to a recipient for a purpose."""
+    """A person's consent to disclose some of their data to a recipient for a purpose, with every
+    element 42 CFR 2.31(a) asks of a written consent (portal/consents/elements.py checks them)."""
+
+    __table_args__ = (
+        sa.CheckConstraint("valid_until IS NOT NULL OR expiry_event IS NOT NULL", name="consent_has_an_end"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     person_id: uuid.UUID = Field(foreign_key="person.id", index=True)
@@ -466,7 +502,20 @@ class Consent(SQLModel, table=True):
     data_categories: list[str] = list_column()
     valid_from: date
     valid_until: date | None = Field(default=None)
+    # The alternative to an end date: the consent ends when this happens.
+    expiry_event: ExpiryEvent | None = enum_column(default=None, nullable=True)
+    expiry_event_text: str = Field(default="", max_length=300)
     method: ConsentMethod = enum_column()
+    # Who may make the disclosure: this programme, or another discloser named on the form.
+    discloser: str = Field(max_length=200)
+    # Where the signature is: the paper form's number, or the on-screen signature's id.
+    signature_ref: str = Field(max_length=100)
+    signed_at: date
+    signed_by_role: SignerRole = enum_column(default=SignerRole.SELF)
+    representative_name: str = Field(default="", max_length=120)
+    # The text the person read (portal/consent_text.py): its revocation statement and its SHA-256.
+    revocation_statement_version: str = Field(max_length=20)
+    text_version_sha256: str = Field(max_length=64)
     # Anything the form cannot say: who signed for the person, where the paper form is filed.
     note: str = Field(default="", max_length=2000)
     recorded_by_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
@@ -617,3 +666,22 @@ class Handover(SQLModel, table=True):
     note: str = Field(max_length=2000)
     by_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
     at: datetime = timestamp(default_factory=utcnow)
+
+
+class ErasureRequest(SQLModel, table=True):
+    """A person's request to have their record erased, answered within 30 days (GDPR Art. 12(3)).
+    It holds ids, codes and dates only, so it outlives the erasure it asks for."""
+
+    __tablename__ = "erasure_request"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    person_id: uuid.UUID = Field(foreign_key="person.id", index=True)
+    basis: ErasureBasis = enum_column(30)
+    requested_at: datetime = timestamp(default_factory=utcnow)
+    requested_by_id: uuid.UUID = Field(foreign_key="user.id")
+    due_on: date
+    status: ErasureStatus = enum_column(default=ErasureStatus.OPEN, index=True)
+    # Why it was refused (the legal hold's reason), or empty once carried out.
+    outcome: str = Field(default="", max_length=500)
+    decided_at: datetime | None = timestamp(default=None)
+    decided_by_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")

@@ -19,6 +19,7 @@ from portal import create_app
 from portal.auth import sessions as server_sessions
 from portal.auth.access import AGENT_KEY, TOKEN_KEY, agent_digest
 from portal.auth.passwords import hash_password
+from portal.consent_text import REVOCATION_STATEMENT_VERSION
 from portal.db import get_engine
 from portal.migrations import upgrade
 from portal.models import (
@@ -26,6 +27,7 @@ from portal.models import (
     ConsentMethod,
     ConsentPurpose,
     DataCategory,
+    ExpiryEvent,
     Offer,
     OfferStatus,
     Organization,
@@ -33,6 +35,7 @@ from portal.models import (
     Person,
     RecipientKind,
     Role,
+    SignerRole,
     User,
     VerificationStatus,
     utcnow,
@@ -196,6 +199,19 @@ def sign_in_with_session(client: FlaskClient, session: Session, user: User) -> F
     return client
 
 
+# The elements every consent has besides its recipient, purpose and scope (42 CFR 2.31(a)): a
+# paper form signed by the person on the day the consent starts, ending with the programme.
+CONSENT_ELEMENTS: dict[str, Any] = {
+    "discloser": "Bridge community drug rehabilitation programme",
+    "signature_ref": "FORM-0001",
+    "signed_at": date(2025, 1, 1),
+    "signed_by_role": SignerRole.SELF,
+    "expiry_event": ExpiryEvent.PROGRAMME_END,
+    "revocation_statement_version": REVOCATION_STATEMENT_VERSION,
+    "text_version_sha256": "0" * 64,
+}
+
+
 def record_consent(
     session: Session,
     person: Person,
@@ -215,7 +231,7 @@ def record_consent(
         data_categories=[str(category) for category in categories],
         valid_from=fields.pop("valid_from", date(2025, 1, 1)),
         method=fields.pop("method", ConsentMethod.PAPER),
-        **fields,
+        **{**CONSENT_ELEMENTS, **fields},
     )
     session.add(consent)
     session.commit()

@@ -3,19 +3,23 @@ supervisor's override on a legal basis. Validity is worked out at every call, ne
 revocation takes effect at the next request."""
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from portal.audit.services import record
+from portal.consents.elements import missing_elements
 from portal.consents.forms import ConsentForm, OverrideForm
 from portal.models import (
     Category,
     Consent,
     ConsentOverride,
     ConsentPurpose,
+    ExpiryEvent,
     Need,
     Offer,
     Organization,
@@ -40,6 +44,14 @@ class NotAllowed(PermissionError):
 
 class UnknownRecipient(ValueError):
     """The chosen organization is not a verified organization."""
+
+
+class IncompleteConsent(ValueError):
+    """A consent lacks an element 42 CFR 2.31(a) requires, or has one that is not valid."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(", ".join(sorted(errors)))
+        self.errors = errors
 
 
 # --- Who manages consents --------------------------------------------------------------------
@@ -68,12 +80,15 @@ class LedgerRow:
     state: str  # active, not_yet_valid, expired, revoked
 
 
-def state_of(consent: Consent, today: date) -> str:
+def state_of(consent: Consent, today: date, programme_end: date | None = None) -> str:
+    """The consent's state today; `programme_end` is the person's, for a consent that ends with it."""
     if consent.revoked_at is not None:
         return "revoked"
     if consent.valid_from > today:
         return "not_yet_valid"
     if consent.valid_until is not None and consent.valid_until < today:
+        return "expired"
+    if consent.expiry_event == ExpiryEvent.PROGRAMME_END and programme_end is not None and programme_end < today:
         return "expired"
     return "active"
 
@@ -87,7 +102,7 @@ def consents_of(session: Session, person: Person) -> list[LedgerRow]:
         .order_by(col(Consent.recorded_at).desc(), col(Consent.id))
     ).all()
     today = local_today()
-    return [LedgerRow(consent, name or "", state_of(consent, today)) for consent, name in rows]
+    return [LedgerRow(consent, name or "", state_of(consent, today, person.programme_end)) for consent, name in rows]
 
 
 def recipient_organizations(session: Session) -> list[Organization]:
@@ -96,31 +111,26 @@ def recipient_organizations(session: Session) -> list[Organization]:
     return list(session.exec(query.order_by(col(Organization.name), col(Organization.id))))
 
 
-def record_consent(session: Session, user: User, person: Person, form: ConsentForm) -> Consent:
-    """Record a consent as given, and audit it.
+def record_consent(session: Session, user: User, person: Person, form: ConsentForm | Mapping[str, Any]) -> Consent:
+    """Record a consent as given, and audit it. `form` is the checked form, or the consent's columns.
 
     :raise NotAllowed: if the user does not manage this person's consents.
+    :raise IncompleteConsent: if an element 42 CFR 2.31(a) requires is missing or invalid.
     :raise UnknownRecipient: if the organization is missing or not verified.
     """
     if not may_manage(session, user, person):
         raise NotAllowed("only the person's caseworker or a supervisor records consent")
-    organization_id = form.recipient_organization_id
+    columns = dict(form.columns() if isinstance(form, ConsentForm) else form)
+    columns.update(person_id=person.id, recorded_by_id=user.id)
+    errors = missing_elements(columns, local_today())
+    if errors:
+        raise IncompleteConsent(errors)
+    organization_id = columns["recipient_organization_id"]
     if organization_id is not None:
         organization = session.get(Organization, organization_id)
         if organization is None or not organization.is_verified:
             raise UnknownRecipient(str(organization_id))
-    consent = Consent(
-        person_id=person.id,
-        recipient_organization_id=organization_id,
-        recipient_kind=form.recipient_kind,
-        purpose=form.purpose,
-        data_categories=sorted(str(category) for category in form.data_categories),
-        valid_from=form.valid_from,
-        valid_until=form.valid_until,
-        method=form.method,
-        note=form.note.strip(),
-        recorded_by_id=user.id,
-    )
+    consent = Consent.model_validate(columns)
     session.add(consent)
     session.flush()
     record(session, user, "consent_recorded", "consent", consent.id)
@@ -173,8 +183,11 @@ def purpose_of(offer: Offer) -> ConsentPurpose:
 
 def valid_consent(session: Session, person_id: uuid.UUID, offer: Offer, today: date | None = None) -> Consent | None:
     """The consent that covers disclosing this person to this offer's provider today, or None:
-    not revoked, started, not ended, for the offer's purpose, naming its organization or its kind.
-    A consent naming the organization is preferred to one naming a kind, then the newest."""
+    not revoked, started, not ended (by its date, or by the end of the person's programme when that
+    is its expiry event), for the offer's purpose, naming its organization or its kind.
+    A consent naming the organization is preferred to one naming a kind, then the newest.
+    Events the portal cannot see (the end of a referral, an event in words) end a consent when the
+    caseworker revokes it."""
     today = today or local_today()
     recipient = recipient_of(session, offer)
     names_recipient = col(Consent.recipient_kind) == recipient.kind
@@ -188,6 +201,14 @@ def valid_consent(session: Session, person_id: uuid.UUID, offer: Offer, today: d
             col(Consent.revoked_at).is_(None),
             col(Consent.valid_from) <= today,
             sa.or_(col(Consent.valid_until).is_(None), col(Consent.valid_until) >= today),
+            sa.or_(
+                col(Consent.expiry_event).is_(None),
+                col(Consent.expiry_event) != ExpiryEvent.PROGRAMME_END,
+                sa.exists().where(
+                    col(Person.id) == Consent.person_id,
+                    sa.or_(col(Person.programme_end).is_(None), col(Person.programme_end) >= today),
+                ),
+            ),
             names_recipient,
         )
         .order_by(col(Consent.recipient_organization_id).is_(None), col(Consent.recorded_at).desc())

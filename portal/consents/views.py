@@ -3,12 +3,13 @@
 import uuid
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlmodel import Session
 from werkzeug.wrappers import Response
 
+from portal import consent_text
 from portal.auth.access import fresh_sign_in_required, role_required
 from portal.consents import services
 from portal.consents.forms import ConsentForm, OverrideForm
@@ -27,12 +28,18 @@ LIST_FIELDS = ("data_categories",)
 
 def ledger(session: Session, user: User, person: Person, **typed: Any) -> dict[str, Any]:
     """What the ledger partial shows; `typed` carries a consent form typed so far and its errors."""
+    today = local_today().isoformat()
+    fresh_form = {"valid_from": today, "signed_at": today, "discloser": current_app.config["CONSENT_DISCLOSER"]}
     return {
         "person": person,
         "consents": services.consents_of(session, person),
         "can_manage_consents": services.may_manage(session, user, person),
         "recipient_organizations": services.recipient_organizations(session),
-        "consent_form": typed.get("consent_form", {"valid_from": local_today().isoformat()}),
+        "consent_form": typed.get("consent_form", fresh_form),
+        # The text the person reads before signing, and what the form sends back to prove it.
+        "consent_text": consent_text.consent_text(),
+        "consent_text_sha256": consent_text.text_sha256(),
+        "revocation_statement_version": consent_text.REVOCATION_STATEMENT_VERSION,
         "consent_errors": typed.get("consent_errors", {}),
         "consents_notice": typed.get("consents_notice", ""),
         "consents_error": typed.get("consents_error", ""),
@@ -79,6 +86,8 @@ def create(person_id: uuid.UUID) -> Response:
             services.record_consent(session, current_user, person, data)
         except services.UnknownRecipient:
             errors = {"recipient": _("Choose one of the options.")}
+        except services.IncompleteConsent as incomplete:
+            errors = incomplete.errors
     if data is None or errors:
         return _answer(session, person, 422, consent_form=typed, consent_errors=errors)
     return _answer(session, person, notice=_("Consent recorded."))

@@ -13,8 +13,10 @@ from portal.audit.services import record
 from portal.models import (
     Area,
     Consent,
+    ConsentOverride,
     ContactLog,
     Dismissal,
+    ErasureRequest,
     FollowUp,
     Handover,
     Need,
@@ -52,8 +54,10 @@ class PersonRecord:
     handovers: list[Handover]
     referrals: list[ExportedReferral]
     consents: list[Consent]
+    overrides: list[ConsentOverride]
     dismissals: list[Dismissal]
     follow_ups: list[FollowUp]
+    erasure_requests: list[ErasureRequest]
 
 
 def collect(session: Session, person: Person) -> PersonRecord:
@@ -114,8 +118,26 @@ def collect(session: Session, person: Person) -> PersonRecord:
         consents=list(
             session.exec(select(Consent).where(Consent.person_id == person.id).order_by(col(Consent.recorded_at)))
         ),
+        overrides=(
+            list(
+                session.exec(
+                    select(ConsentOverride)
+                    .where(col(ConsentOverride.referral_id).in_(referral_ids))
+                    .order_by(col(ConsentOverride.at))
+                )
+            )
+            if referral_ids
+            else []
+        ),
         dismissals=dismissals,
         follow_ups=list(session.exec(select(FollowUp).where(follow_ups_linked).order_by(col(FollowUp.due_on)))),
+        erasure_requests=list(
+            session.exec(
+                select(ErasureRequest)
+                .where(ErasureRequest.person_id == person.id)
+                .order_by(col(ErasureRequest.requested_at))
+            )
+        ),
     )
 
 
@@ -158,8 +180,10 @@ def as_json(person_record: PersonRecord, exported_at: datetime) -> dict[str, Any
             for item in person_record.referrals
         ],
         "consents": [_dump(consent) for consent in person_record.consents],
+        "consent_overrides": [_dump(override) for override in person_record.overrides],
         "dismissals": [_dump(dismissal) for dismissal in person_record.dismissals],
         "follow_ups": [_dump(follow_up) for follow_up in person_record.follow_ups],
+        "erasure_requests": [_dump(request) for request in person_record.erasure_requests],
     }
 
 

@@ -1,7 +1,9 @@
 """Retention: a person's record is anonymised a configured time after their programme ends,
 unless a supervisor put it on legal hold. What stays is a tombstone the indicators still count:
 the code, the area, the programme and its dates, the year of birth, the statuses and dates of
-needs, contacts and referrals. Names, numbers, places and every free-text note are gone for good."""
+needs, contacts and referrals. Names, numbers, places and every free-text note are gone for good,
+and referrals still open are withdrawn. Erasure at the person's request (`erase_person`) goes
+further: only the code, the area and the dates stay."""
 
 import uuid
 from datetime import date, datetime, timedelta
@@ -9,7 +11,26 @@ from datetime import date, datetime, timedelta
 from sqlmodel import Session, col, select
 
 from portal.audit.services import record
-from portal.models import ContactLog, Dismissal, FollowUp, Handover, Need, Person, Referral, ReferralEvent
+from portal.models import (
+    Consent,
+    ConsentOverride,
+    ContactLog,
+    Dismissal,
+    ErasureRequest,
+    FollowUp,
+    Handover,
+    Need,
+    Offer,
+    Person,
+    Referral,
+    ReferralEvent,
+    ReferralStatus,
+    User,
+)
+from portal.referrals.states import HOLDS_A_PLACE, OPEN_STATES
+
+# Why a referral was withdrawn when its person's record was anonymised or erased.
+RECORD_CLOSED = "record_closed"
 
 
 def due_for_anonymisation(session: Session, today: date, keep_days: int) -> list[uuid.UUID]:
@@ -29,11 +50,68 @@ def due_for_anonymisation(session: Session, today: date, keep_days: int) -> list
 def anonymise(session: Session, person_id: uuid.UUID, now: datetime) -> bool:
     """Replace everything that identifies the person, in one transaction; False if nothing was due
     (anonymised or put on hold by someone else meanwhile)."""
-    person = session.exec(select(Person).where(Person.id == person_id).with_for_update()).one()
-    session.refresh(person)
+    person = _locked(session, person_id)
     if person.anonymised_at is not None or person.legal_hold:
         session.rollback()
         return False
+    _scrub_person(person, now)
+    # The year is enough for age-group indicators; 1 July is how the form records an age, too.
+    person.birth_date = date(person.birth_date.year, 7, 1) if person.birth_date else None
+    _scrub_linked(session, person, None, now)
+    record(session, None, "anonymised", "person", person.id)
+    session.commit()
+    return True
+
+
+class OnLegalHold(RuntimeError):
+    """The record is on legal hold: it may not be erased (GDPR Art. 17(3)(b), (e))."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("the record is on legal hold")
+        self.reason = reason
+
+
+def erase_person(session: Session, actor: User, person_id: uuid.UUID, basis: str, now: datetime) -> Person:
+    """Erase the person at their request: what anonymisation removes, and also what the indicators
+    kept (birth year, gender, programme and its dates, languages), leaving a tombstone with the
+    code, the area and the dates the record was made and erased. Irreversible. Does not commit:
+    the caller records the request's outcome and the basis in the same transaction.
+
+    :raise OnLegalHold: with the hold's reason, changing nothing.
+    """
+    person = _locked(session, person_id)
+    if person.legal_hold:
+        raise OnLegalHold(person.legal_hold_reason)
+    _scrub_person(person, now)
+    person.birth_date = None
+    person.gender = None
+    person.languages = []
+    person.availability = []
+    person.max_travel_km = None
+    person.programme = None
+    person.programme_start = None
+    person.programme_end = None
+    person.next_contact_due = None
+    person.legal_hold_reason = ""
+    _scrub_linked(session, person, actor, now)
+    for consent in session.exec(select(Consent).where(Consent.person_id == person.id)):
+        # A record erased is a record nobody may disclose any more.
+        consent.revoked_at = consent.revoked_at or now
+        consent.revoked_by_id = consent.revoked_by_id or actor.id
+    for request in session.exec(select(ErasureRequest).where(ErasureRequest.person_id == person.id)):
+        request.outcome = ""  # an earlier refusal quoted the hold, which may name the person
+    # The basis goes on the trail as a code: ids and actions only, nothing about the person.
+    record(session, actor, f"erased:{basis}", "person", person.id)
+    return person
+
+
+def _locked(session: Session, person_id: uuid.UUID) -> Person:
+    person = session.exec(select(Person).where(Person.id == person_id).with_for_update()).one()
+    session.refresh(person)
+    return person
+
+
+def _scrub_person(person: Person, now: datetime) -> None:
     person.full_name = ""
     person.phone = ""
     person.id_number = ""
@@ -41,10 +119,13 @@ def anonymise(session: Session, person_id: uuid.UUID, now: datetime) -> bool:
     person.latitude = None
     person.longitude = None
     person.skills = []
-    # The year is enough for age-group indicators; 1 July is how the form records an age, too.
-    person.birth_date = date(person.birth_date.year, 7, 1) if person.birth_date else None
-    person.anonymised_at = now
+    person.anonymised_at = person.anonymised_at or now
     person.updated_at = now
+
+
+def _scrub_linked(session: Session, person: Person, actor: User | None, now: datetime) -> None:
+    """Every free text in a table linked to the person, emptied; their open referrals withdrawn, so
+    providers stop seeing a person whose record is closed."""
     needs = list(session.exec(select(Need).where(Need.person_id == person.id)))
     need_ids = [need.id for need in needs]
     for need in needs:
@@ -55,18 +136,48 @@ def anonymise(session: Session, person_id: uuid.UUID, now: datetime) -> bool:
         handover.note = ""
     for follow_up in session.exec(select(FollowUp).where(FollowUp.person_id == person.id)):
         follow_up.note = ""
-    if need_ids:
-        referrals = list(session.exec(select(Referral).where(col(Referral.need_id).in_(need_ids))))
-        for referral in referrals:
-            referral.note = ""
-            # The matching engine's reasons quote the person's skills and needs.
-            referral.reasons = []
-        referral_ids = [referral.id for referral in referrals]
-        if referral_ids:
-            for event in session.exec(select(ReferralEvent).where(col(ReferralEvent.referral_id).in_(referral_ids))):
-                event.note = ""
-        for dismissal in session.exec(select(Dismissal).where(col(Dismissal.need_id).in_(need_ids))):
-            dismissal.note = ""
-    record(session, None, "anonymised", "person", person.id)
-    session.commit()
-    return True
+    for consent in session.exec(select(Consent).where(Consent.person_id == person.id)):
+        consent.note = ""
+        consent.representative_name = ""
+        consent.expiry_event_text = ""
+    if not need_ids:
+        return
+    referrals = list(session.exec(select(Referral).where(col(Referral.need_id).in_(need_ids))))
+    _withdraw_open(session, [r for r in referrals if r.status in OPEN_STATES], actor, now)
+    for referral in referrals:
+        referral.note = ""
+        # The matching engine's reasons quote the person's skills and needs.
+        referral.reasons = []
+    referral_ids = [referral.id for referral in referrals]
+    if referral_ids:
+        for event in session.exec(select(ReferralEvent).where(col(ReferralEvent.referral_id).in_(referral_ids))):
+            event.note = ""
+        for override in session.exec(select(ConsentOverride).where(col(ConsentOverride.referral_id).in_(referral_ids))):
+            override.note = ""
+    for dismissal in session.exec(select(Dismissal).where(col(Dismissal.need_id).in_(need_ids))):
+        dismissal.note = ""
+
+
+def _withdraw_open(session: Session, referrals: list[Referral], actor: User | None, now: datetime) -> None:
+    """Withdraw referrals still open, giving back the place an accepted one held."""
+    for referral in referrals:
+        if referral.status in HOLDS_A_PLACE:
+            offer = session.get(Offer, referral.offer_id)
+            if offer is not None:
+                offer.capacity += 1
+                offer.version += 1
+                offer.updated_at = now
+        session.add(
+            ReferralEvent(
+                referral_id=referral.id,
+                from_status=referral.status,
+                to_status=ReferralStatus.WITHDRAWN,
+                actor_id=actor.id if actor else None,
+                at=now,
+                reason_code=RECORD_CLOSED,
+            )
+        )
+        referral.status = ReferralStatus.WITHDRAWN
+        referral.reason_code = RECORD_CLOSED
+        referral.updated_at = now
+        record(session, actor, str(ReferralStatus.WITHDRAWN), "referral", referral.id)

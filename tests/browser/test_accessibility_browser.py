@@ -46,7 +46,7 @@ def _pages_by_account(session: Session) -> dict[str | None, list[str]]:
             f"/people/{person.id}/export",
             "/auth/account",
         ],
-        "supervisor@bridge.example": ["/", "/people/", "/organizations/", "/indicators"],
+        "supervisor@bridge.example": ["/", "/people/", "/organizations/", "/indicators", "/erasure-requests/"],
         "admin@bridge.example": [
             "/",
             "/users/",
@@ -55,6 +55,7 @@ def _pages_by_account(session: Session) -> dict[str | None, list[str]]:
             "/notifications/outbox",
             "/indicators",
             "/audit/",
+            "/erasure-requests/",
         ],
         "ngo@bridge.example": ["/", "/referrals/inbox", "/offers/mine", "/offers/new"],
         "volunteer@bridge.example": ["/", "/offers/mine"],

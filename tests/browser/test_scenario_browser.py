@@ -287,6 +287,8 @@ def test_the_whole_programme_in_one_walk_across_roles(
     consents.locator("select[name=purpose]").select_option("referral")
     consents.locator("input[name=data_categories][value=needs]").check()
     consents.locator("select[name=method]").select_option("signed_on_screen")
+    consents.locator("select[name=expiry_event]").select_option("programme_end")
+    consents.locator("input[name=signature_ref]").fill("SIG-2026-0001")
     consents.locator("form.consent-form button[type=submit]").click()
     expect(consents.get_by_role("status")).to_have_text(text["consent_recorded"])
     expect(consents.locator(".consent-list li")).to_contain_text(text["in_force"])

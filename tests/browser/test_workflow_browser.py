@@ -85,6 +85,8 @@ def give_consent(page: Page, organization: str) -> None:
     consents.get_by_label("Purpose").select_option(label="Employment")
     consents.get_by_label("Needs: what the person needs help with", exact=False).check()
     consents.get_by_label("How it was given").select_option(label="Signed on screen")
+    consents.get_by_label("Or until this event").select_option(label="The end of the programme")
+    consents.get_by_label("Signature (paper form number or on-screen signature id)").fill("SIG-2026-0001")
     consents.get_by_role("button", name="Record consent").click()
     expect(consents.get_by_role("status")).to_have_text("Consent recorded.")
     expect(consents.locator(".consent-list li")).to_contain_text("In force")

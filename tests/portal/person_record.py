@@ -9,6 +9,7 @@ from sqlmodel import Session
 from portal.models import (
     Area,
     Consent,
+    ConsentOverride,
     ContactLog,
     Dismissal,
     FollowUp,
@@ -22,6 +23,7 @@ from portal.models import (
     User,
     utcnow,
 )
+from tests.conftest import CONSENT_ELEMENTS
 
 SENTINEL = "SENTINEL"
 
@@ -43,7 +45,8 @@ def build_record(
     programme_end: date | None = date(2021, 6, 30),
 ) -> Record:
     """A person on `caseworker`'s caseload with needs, contacts, a hand-over, a referral and its
-    steps, a consent, a dismissal and follow-ups; `mark` is in every text that could identify them."""
+    steps, a consent signed by a representative, an override, a dismissal and follow-ups; `mark` is
+    in every text that could identify them."""
     person = Person(
         code=code,
         caseworker_id=caseworker.id,
@@ -99,6 +102,12 @@ def build_record(
                 valid_from=date(2019, 1, 1),
                 method="paper",
                 recorded_by_id=caseworker.id,
+                **{
+                    **CONSENT_ELEMENTS,
+                    "signed_by_role": "representative",
+                    "representative_name": f"{mark} mother",
+                    "note": f"{mark} paper form in the blue folder",
+                },
             ),
         ]
     )
@@ -124,6 +133,9 @@ def build_record(
             ),
             Dismissal(
                 need_id=needs[1].id, offer_id=offer.id, reason="too_far_in_practice", note=f"{mark} too far from home"
+            ),
+            ConsentOverride(
+                referral_id=referral.id, by_id=caseworker.id, basis="vital_interests", note=f"{mark} was in danger"
             ),
             FollowUp(
                 key=f"lost_contact:{person.id}",

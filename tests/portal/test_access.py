@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from portal.models import (
     Area,
+    ErasureRequest,
     FollowUp,
     Need,
     Offer,
@@ -107,6 +108,9 @@ ROUTES: dict[tuple[str, str], tuple[str, Any]] = {
     ("consents.create", "POST"): ("/people/{person}/consents", {Role.SUPERVISOR, Role.CASEWORKER}),
     ("consents.revoke", "POST"): ("/people/{person}/consents/{consent}/revoke", {Role.SUPERVISOR, Role.CASEWORKER}),
     ("consents.override", "POST"): ("/referrals/{referral}/override", {Role.SUPERVISOR}),
+    ("erasure.index", "GET"): ("/erasure-requests/", {Role.ADMIN, Role.SUPERVISOR}),
+    ("erasure.create", "POST"): ("/erasure-requests/", {Role.ADMIN, Role.SUPERVISOR}),
+    ("erasure.erase", "POST"): ("/erasure-requests/{erasure_request}/erase", {Role.ADMIN, Role.SUPERVISOR}),
 }
 
 
@@ -157,6 +161,13 @@ def cast(
     follow_up = FollowUp(key="access", kind="lost_contact", person_id=person.id, due_on=date(2026, 1, 1))
     session.add(follow_up)
     session.commit()
+    # On legal hold, so that carrying the request out is refused (409) and the cast stays whole.
+    person.legal_hold, person.legal_hold_reason = True, "Audit of the access rules"
+    erasure_request = ErasureRequest(
+        person_id=person.id, basis="objection", requested_by_id=users[Role.SUPERVISOR].id, due_on=date(2026, 1, 31)
+    )
+    session.add_all([person, erasure_request])
+    session.commit()
     return {
         "follow_up": follow_up,
         "referrals": referrals,
@@ -167,6 +178,7 @@ def cast(
         "person": person,
         "need": need,
         "consent": consent,
+        "erasure_request": erasure_request,
     }
 
 
@@ -192,6 +204,7 @@ def test_route_answers_each_role_as_the_table_says(
         referral=cast["referrals"].get(role, cast["referrals"][Role.PROVIDER]).id,
         follow_up=cast["follow_up"].id,
         consent=cast["consent"].id,
+        erasure_request=cast["erasure_request"].id,
     )
     if role is not None:
         login(cast["users"][role])

@@ -30,6 +30,7 @@ PROTECTED = [
     ("users.active", "POST", "/users/{volunteer}/active", Role.ADMIN),
     ("users.reset_second_factor", "POST", "/users/{volunteer}/two-step/reset", Role.ADMIN),
     ("audit.index", "GET", "/audit/", Role.ADMIN),
+    ("erasure.erase", "POST", "/erasure-requests/{erasure_request}/erase", Role.ADMIN),
 ]
 HTMX = {"HX-Request": "true"}
 
@@ -39,6 +40,7 @@ def url_of(template: str, records: dict[Any, Any]) -> str:
         person=records["person"].id,
         referral=records["referrals"][Role.PROVIDER].id,
         volunteer=records["volunteer"].id,
+        erasure_request=records["erasure_request"].id,
     )
 
 

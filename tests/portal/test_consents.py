@@ -1,17 +1,26 @@
 """The consent ledger: recording and revoking, what a consent covers, referrals refused without one,
 a supervisor's audited override, and the provider's view narrowed to the consent's scope."""
 
+import uuid
 from collections.abc import Callable
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from alembic import command
 from flask import Flask
 from flask.testing import FlaskClient
+from flask_babel import force_locale
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlmodel import Session, col, select
 
+from portal.consent_text import DEFAULT_DISCLOSER, REVOCATION_STATEMENT_VERSION, text_sha256
 from portal.consents import services
 from portal.demo import load_demo_data
 from portal.matches.services import LiveIndex, rank_need
+from portal.migrations import alembic_config
 from portal.models import (
     Area,
     AuditEvent,
@@ -19,6 +28,7 @@ from portal.models import (
     ConsentOverride,
     ConsentPurpose,
     DataCategory,
+    ExpiryEvent,
     Need,
     Offer,
     Organization,
@@ -29,6 +39,7 @@ from portal.models import (
     Referral,
     ReferralStatus,
     Role,
+    SignerRole,
     User,
     utcnow,
 )
@@ -110,12 +121,20 @@ def group_offer(make_offer: Callable[..., Offer], owner: User, **fields: object)
 
 
 def valid_form(recipient: str, **fields: object) -> dict[str, object]:
+    """What a caseworker fills in, and the hidden proof of the text the person read (as the page sends it)."""
     return {
         "recipient": recipient,
         "purpose": "referral",
         "data_categories": ["needs", "contact"],
+        "discloser": "Bridge community drug rehabilitation programme",
         "valid_from": local_today().isoformat(),
+        "expiry_event": "programme_end",
         "method": "paper",
+        "signature_ref": "FORM-2026-0042",
+        "signed_at": local_today().isoformat(),
+        "signed_by_role": "self",
+        "revocation_statement_version": REVOCATION_STATEMENT_VERSION,
+        "text_version_sha256": text_sha256(),
         **fields,
     }
 
@@ -502,3 +521,226 @@ def test_the_matches_page_warns_before_approval_which_offers_lack_consent(
     cards = {card.split('"')[0]: card for card in html.split('<li class="card match-item" id="match-')[1:]}
     covered_card, uncovered_card = cards[str(covered.id)], cards[str(uncovered.id)]
     assert warning not in covered_card and warning in uncovered_card
+
+
+# --- The elements of a written consent (42 CFR 2.31(a)) ----------------------------------------
+
+
+def complete_consent(ngo: Organization) -> dict[str, object]:
+    """The columns of a consent with every element, as the form hands them to the service."""
+    return {
+        "recipient_organization_id": ngo.id,
+        "recipient_kind": None,
+        "purpose": ConsentPurpose.REFERRAL,
+        "data_categories": ["needs"],
+        "discloser": "Bridge community drug rehabilitation programme",
+        "valid_from": local_today(),
+        "valid_until": None,
+        "expiry_event": ExpiryEvent.PROGRAMME_END,
+        "expiry_event_text": "",
+        "method": "paper",
+        "signature_ref": "FORM-2026-0042",
+        "signed_at": local_today(),
+        "signed_by_role": SignerRole.SELF,
+        "representative_name": "",
+        "revocation_statement_version": REVOCATION_STATEMENT_VERSION,
+        "text_version_sha256": text_sha256(),
+        "note": "",
+    }
+
+
+# One element taken away or spoiled, as (what is wrong, the columns to change).
+DEFICIENCIES: list[tuple[str, dict[str, object]]] = [
+    *[("no discloser", {"discloser": value}) for value in ("", "   ", None)],
+    *[("no scope", {"data_categories": value}) for value in ([], None)],
+    ("unknown scope", {"data_categories": ["drug_history"]}),
+    ("no recipient", {"recipient_organization_id": None}),
+    ("two recipients", {"recipient_kind": RecipientKind.NGO}),
+    ("unknown recipient kind", {"recipient_organization_id": None, "recipient_kind": "police"}),
+    *[("no purpose", {"purpose": value}) for value in (None, "", "marketing")],
+    *[("no method", {"method": value}) for value in (None, "telepathy")],
+    *[("no revocation statement", {"revocation_statement_version": value}) for value in (None, "", "2019-1")],
+    *[("no text hash", {"text_version_sha256": value}) for value in (None, "", "0" * 64)],
+    ("no end", {"expiry_event": None, "valid_until": None}),
+    ("unknown end event", {"expiry_event": "the moon"}),
+    ("other event unnamed", {"expiry_event": ExpiryEvent.OTHER, "expiry_event_text": " "}),
+    ("ends before it starts", {"expiry_event": None, "valid_until": date(2000, 1, 1)}),
+    *[("no start", {"valid_from": value}) for value in (None, "yesterday")],
+    *[("no signature", {"signature_ref": value}) for value in ("", "  ", None)],
+    *[("no date signed", {"signed_at": value}) for value in (None, "")],
+    ("signed in the future", {"signed_at": date(2999, 1, 1)}),
+    *[("no signer", {"signed_by_role": value}) for value in (None, "neighbour")],
+    ("representative unnamed", {"signed_by_role": SignerRole.REPRESENTATIVE, "representative_name": ""}),
+]
+REJECTED = {"generated": 0, "rejected": 0}
+
+
+def test_a_consent_missing_any_element_is_rejected_by_the_service(
+    app: Flask, session: Session, caseworker: User, person: Person, ngo: Organization
+) -> None:
+    """Generated consents, each with one element missing or invalid: the service stores none of them."""
+    REJECTED.update(generated=0, rejected=0)
+    with app.test_request_context():
+        accepted = services.record_consent(session, caseworker, person, complete_consent(ngo))
+        assert accepted.signature_ref == "FORM-2026-0042"  # the complete consent goes through
+
+        @settings(
+            max_examples=300,
+            deadline=None,
+            database=None,
+            suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+        )
+        @given(deficiency=st.sampled_from(DEFICIENCIES), representative=st.booleans())
+        def rejected(deficiency: tuple[str, dict[str, object]], representative: bool) -> None:
+            columns = complete_consent(ngo)
+            if representative:  # the rest of the consent complete either way
+                columns.update(signed_by_role=SignerRole.REPRESENTATIVE, representative_name="母亲 周某")
+            columns.update(deficiency[1])
+            REJECTED["generated"] += 1
+            with pytest.raises(services.IncompleteConsent) as refused:
+                services.record_consent(session, caseworker, person, columns)
+            assert refused.value.errors, deficiency[0]
+            REJECTED["rejected"] += 1
+
+        rejected()
+    session.rollback()
+    assert session.exec(select(Consent)).all() == [accepted]
+    assert REJECTED["rejected"] == REJECTED["generated"] >= len(DEFICIENCIES)
+    print(f"consents missing one element: {REJECTED['rejected']} of {REJECTED['generated']} rejected (100 %)")
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        ({"signature_ref": ""}, "signature_ref", "This field is required."),
+        ({"expiry_event": ""}, "valid_until", "Give an end date or the event that ends the consent."),
+        ({"expiry_event": "other_event"}, "expiry_event_text", "Say which event ends the consent."),
+        ({"signed_by_role": "representative"}, "representative_name", "Give the name of the representative"),
+        ({"text_version_sha256": "0" * 64}, "text_version_sha256", "The consent text has changed"),
+        ({"signed_at": "2999-01-01"}, "signed_at", "The date signed cannot be in the future."),
+    ],
+)
+def test_the_form_refuses_a_missing_element_at_its_field(
+    client: FlaskClient,
+    login: Login,
+    session: Session,
+    caseworker: User,
+    person: Person,
+    change: dict[str, str],
+    field: str,
+    message: str,
+) -> None:
+    login(caseworker)
+    response = client.post(f"/people/{person.id}/consents", data=valid_form("kind:ngo", **change), headers=HTMX)
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert f'id="{field}-error"' in page
+    assert message in page
+    session.rollback()
+    assert session.exec(select(Consent)).all() == []
+
+
+def test_the_form_shows_the_consent_text_and_records_its_hash(
+    client: FlaskClient, login: Login, session: Session, caseworker: User, person: Person
+) -> None:
+    login(caseworker)
+    page = client.get(f"/people/{person.id}/consents").get_data(as_text=True)
+    assert "You may revoke this consent at any time" in page
+    assert f'value="{text_sha256()}"' in page
+    form = valid_form(
+        "kind:ngo", signed_by_role="representative", representative_name="母亲 周某", signature_ref="SIG-77"
+    )
+    assert client.post(f"/people/{person.id}/consents", data=form).status_code == 303
+    session.rollback()
+    consent = session.exec(select(Consent)).one()
+    assert (consent.signed_by_role, consent.representative_name, consent.signature_ref) == (
+        "representative",
+        "母亲 周某",
+        "SIG-77",
+    )
+    assert consent.text_version_sha256 == text_sha256()
+    assert consent.revocation_statement_version == REVOCATION_STATEMENT_VERSION
+    ledger_page = client.get(f"/people/{person.id}/consents").get_data(as_text=True)
+    assert "母亲 周某" in ledger_page and "SIG-77" in ledger_page
+    assert "Bridge community drug rehabilitation programme" in ledger_page
+
+
+def test_a_consent_given_on_the_chinese_text_is_accepted_with_that_texts_hash(
+    app: Flask, session: Session, caseworker: User, person: Person, ngo: Organization
+) -> None:
+    with app.test_request_context():
+        with force_locale("zh_Hans_CN"):
+            chinese = text_sha256()
+        assert chinese != text_sha256()  # the text is translated, so each language has its own hash
+        consent = services.record_consent(
+            session, caseworker, person, {**complete_consent(ngo), "text_version_sha256": chinese}
+        )
+    assert consent.text_version_sha256 == chinese
+
+
+def test_a_consent_whose_programme_ended_no_longer_covers_a_referral(
+    client: FlaskClient,
+    login: Login,
+    session: Session,
+    caseworker: User,
+    person: Person,
+    need: Need,
+    ngo: Organization,
+    ngo_staff: User,
+    make_offer: Callable[..., Offer],
+) -> None:
+    today = local_today()
+    offer = group_offer(make_offer, ngo_staff)
+    consent = record_consent(session, person, organization=ngo, expiry_event=ExpiryEvent.PROGRAMME_END)
+    assert services.valid_consent(session, person.id, offer) == consent
+    person.programme_end = today  # the programme ends today: the consent still holds today
+    session.add(person)
+    session.commit()
+    assert services.valid_consent(session, person.id, offer) == consent
+    person.programme_end = today - timedelta(days=1)
+    session.add(person)
+    session.commit()
+    assert services.valid_consent(session, person.id, offer) is None
+    # A consent ending with a date past is just as dead.
+    record_consent(session, person, organization=ngo, expiry_event=None, valid_until=today - timedelta(days=1))
+    assert services.valid_consent(session, person.id, offer) is None
+    login(caseworker)
+    page = client.get(f"/people/{person.id}/consents").get_data(as_text=True)
+    assert page.count("status-consent-expired") == 2
+    response = client.post(f"/matches/needs/{need.id}/approve", data={"offer_id": str(offer.id)}, headers=HTMX)
+    assert response.status_code == 409
+    assert "no valid consent" in response.get_data(as_text=True)
+
+
+def test_existing_consents_get_the_elements_in_the_migration(tmp_path: Path) -> None:
+    """A consent recorded before the elements existed: signed the day it started, on a 'legacy'
+    form, and, with no end date, ending with the programme."""
+    url = f"sqlite:///{tmp_path / 'legacy.db'}"
+    engine = sa.create_engine(url)
+    config = alembic_config(url)
+    command.upgrade(config, "0007")
+    person_id, consent_id = uuid.uuid4().hex, uuid.uuid4().hex
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO person (id, code, full_name, phone, id_number, languages, address, availability, skills,"
+                " legal_hold, legal_hold_reason, created_at, updated_at) VALUES (:id, 'XA-OLD-1', 'x', '', '', '[]',"
+                " '', '[]', '[]', 0, '', '2024-01-01', '2024-01-01')"
+            ),
+            {"id": person_id},
+        )
+        connection.execute(
+            sa.text(
+                "INSERT INTO consent (id, person_id, purpose, data_categories, valid_from, method, note, recorded_at)"
+                " VALUES (:id, :person, 'referral', '[\"needs\"]', '2024-03-01', 'paper', '', '2024-03-01')"
+            ),
+            {"id": consent_id, "person": person_id},
+        )
+    command.upgrade(config, "0010")
+    with engine.connect() as connection:
+        row = connection.execute(
+            sa.text("SELECT signature_ref, signed_at, signed_by_role, expiry_event, discloser FROM consent")
+        ).one()
+    assert tuple(row) == ("legacy", "2024-03-01", "self", "programme_end", DEFAULT_DISCLOSER)
+    command.downgrade(config, "0007")
+    engine.dispose()

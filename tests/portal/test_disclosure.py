@@ -39,7 +39,7 @@ from portal.models import (
     User,
 )
 from portal.referrals import services as referrals
-from tests.conftest import record_consent, sign_in_with_session
+from tests.conftest import CONSENT_ELEMENTS, record_consent, sign_in_with_session
 
 D = DataCategory
 S = ReferralStatus
@@ -322,6 +322,7 @@ def test_the_table_never_opens_the_drug_history_to_employers_or_volunteers_witho
             data_categories=everything,
             valid_from=date(2026, 1, 1),
             method="paper",
+            **CONSENT_ELEMENTS,
         )
         opened = allowed_categories(Recipient.EMPLOYER, S.ACCEPTED, consent, None)
         assert opened is not None and (D.TREATMENT in opened) is (purpose == ConsentPurpose.EMPLOYMENT)

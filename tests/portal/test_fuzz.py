@@ -186,6 +186,7 @@ def real_ids(records: dict[Any, Any]) -> dict[str, list[str]]:
         "referral_id": [str(referral.id) for referral in records["referrals"].values()],
         "follow_up_id": [str(records["follow_up"].id)],
         "consent_id": [str(records["consent"].id)],
+        "request_id": [str(records["erasure_request"].id)],
         "token": ["a-reset-link-that-was-never-sent"],
     }
 

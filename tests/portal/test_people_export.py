@@ -86,14 +86,16 @@ def test_the_json_export_holds_every_row_linked_to_the_person(
     document = response.get_json()
     rows = linked_rows(session, record.person.id)
     tables = {table for table, _id in rows}
-    # person, 2 needs, 2 contacts, a hand-over, a consent, a referral with 2 steps, a dismissal, 2 follow-ups
-    assert len(rows) == 13
+    # person, 2 needs, 2 contacts, a hand-over, a consent, a referral with 2 steps and an override,
+    # a dismissal, 2 follow-ups
+    assert len(rows) == 14
     assert tables == {
         "person",
         "need",
         "contactlog",
         "handover",
         "consent",
+        "consentoverride",
         "referral",
         "referralevent",
         "dismissal",
@@ -124,9 +126,34 @@ def test_the_printable_page_shows_the_whole_record_with_the_notice(
         "too far from home",
         "provider did not answer",
         "Welding apprenticeship",
+        # The consent's elements (42 CFR 2.31): who signed for the person, how, and on which text.
+        f"An authorised representative ({SENTINEL} mother)",
+        "signature FORM-0001",
+        "Bridge community drug rehabilitation programme",
+        "revocation statement",
+        "was in danger",  # the supervisor's override
     ):
         assert text in html, text
     assert "OTHERPERSON" not in html
+
+
+def test_the_json_export_carries_every_element_of_the_consent(
+    client: FlaskClient, login: Login, caseworker: User, record: Record
+) -> None:
+    login(caseworker)
+    (consent,) = client.get(f"/people/{record.person.id}/export.json").get_json()["consents"]
+    assert {
+        key: consent[key]
+        for key in ("discloser", "signature_ref", "signed_at", "signed_by_role", "expiry_event", "text_version_sha256")
+    } == {
+        "discloser": "Bridge community drug rehabilitation programme",
+        "signature_ref": "FORM-0001",
+        "signed_at": "2025-01-01",
+        "signed_by_role": "representative",
+        "expiry_event": "programme_end",
+        "text_version_sha256": "0" * 64,
+    }
+    assert consent["representative_name"] == f"{SENTINEL} mother"
 
 
 @pytest.mark.parametrize("url", ["/people/{id}/export.json", "/people/{id}/export"])
