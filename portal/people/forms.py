@@ -77,6 +77,8 @@ class PersonForm(BaseModel):
     programme_end: date | None = None
     skills: str = Field(default="", max_length=500)
     next_contact_due: date | None = None
+    # The record's version when the edit form was loaded (lost-update protection).
+    version: int | None = Field(default=None, ge=1)
 
     @field_validator("full_name")
     @classmethod
