@@ -78,7 +78,7 @@ class PersonForm(BaseModel):
     skills: str = Field(default="", max_length=500)
     next_contact_due: date | None = None
     # The record's version when the edit form was loaded (lost-update protection).
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=2_147_483_647)
 
     @field_validator("full_name")
     @classmethod
