@@ -101,9 +101,11 @@ def revoke(person_id: uuid.UUID, consent_id: uuid.UUID) -> Response:
     person = services.find_managed_person(session, current_user, person_id) or abort(404)
     consent = services.find_consent(session, person, consent_id) or abort(404)
     try:
-        services.revoke_consent(session, current_user, person, consent, form_version(request.form))
+        version = form_version(request.form)
     except ValueError:
         abort(400)
+    try:
+        services.revoke_consent(session, current_user, person, consent, version)
     except StaleEdit as stale:
         return _answer(session, person, 409, consents_error=stale.message())
     return _answer(session, person, notice=_("Consent revoked."))

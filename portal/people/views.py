@@ -319,9 +319,11 @@ def need_status(need_id: uuid.UUID) -> Response:
         message = errors.get("status", _("Choose one of the options."))
         return _section(session, person, "people/_needs.html", "needs", 422, need_status_error=message)
     try:
-        services.set_need_status(session, current_user, need, data.status, form_version(request.form))
+        version = form_version(request.form)
     except ValueError:
         abort(400)
+    try:
+        services.set_need_status(session, current_user, need, data.status, version)
     except StaleEdit as stale:
         session.refresh(need)
         return _section(session, person, "people/_needs.html", "needs", 409, need_status_error=stale.message())
