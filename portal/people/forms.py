@@ -158,6 +158,8 @@ class LegalHoldForm(BaseModel):
 
     legal_hold: bool = False
     legal_hold_reason: str = Field(default="", max_length=500)
+    # The record's version when the page was loaded (lost-update protection).
+    version: int | None = Field(default=None, ge=1, le=2_147_483_647)
 
     @model_validator(mode="after")
     def _reason_with_hold(self) -> Self:

@@ -97,14 +97,18 @@ def find_own_need(session: Session, user: User, need_id: uuid.UUID) -> tuple[Nee
     return (need, person) if person is not None and not person.is_anonymised else None
 
 
-def set_legal_hold(session: Session, supervisor: User, person: Person, hold: bool, reason: str) -> Person:
+def set_legal_hold(
+    session: Session, supervisor: User, person: Person, hold: bool, reason: str, version: int | None = None
+) -> Person:
     """Set or lift a legal hold; while it is set the record is not anonymised.
 
     :raise NotAllowed: unless the user supervises the person's area and the record is still whole.
+    :raise StaleEdit: if the record changed since the page was loaded (nothing is saved).
     """
     if supervisor.role != Role.SUPERVISOR or find_person(session, supervisor, person.id) is None:
         raise NotAllowed("only a supervisor of the person's area sets a legal hold")
     person = _lock(session, person)
+    check_version(session, person.id, person.version, version)
     if person.is_anonymised:
         raise NotAllowed("an anonymised record is read-only")
     person.legal_hold = hold
@@ -462,9 +466,14 @@ def caseworkers_for_handover(session: Session) -> list[User]:
     )
 
 
-def hand_over(session: Session, supervisor: User, person: Person, to_caseworker: User, note: str) -> Handover:
+def hand_over(
+    session: Session, supervisor: User, person: Person, to_caseworker: User, note: str, version: int | None = None
+) -> Handover:
     """Move a person to another caseworker with a required note; nothing of the record changes hands
-    but the caseworker, and both caseworkers are told."""
+    but the caseworker, and both caseworkers are told.
+
+    :raise StaleEdit: if the record changed since the page was loaded, a hand-over sent twice included.
+    """
     if supervisor.role != Role.SUPERVISOR or find_person(session, supervisor, person.id) is None:
         raise NotAllowed("only a supervisor of the person's area hands them over")
     if to_caseworker.role != Role.CASEWORKER or not to_caseworker.active:
@@ -472,6 +481,7 @@ def hand_over(session: Session, supervisor: User, person: Person, to_caseworker:
     if not note.strip():
         raise ValueError("a hand-over needs a note")
     person = _lock(session, person)
+    check_version(session, person.id, person.version, version)
     handover = Handover(
         person_id=person.id,
         from_caseworker_id=person.caseworker_id,

@@ -379,7 +379,14 @@ def handover(person_id: uuid.UUID) -> Response:
         flash(_("Choose the caseworker and write a hand-over note."), "error")
         return redirect(url_for("people.detail", person_id=person_id), code=303)
     try:
-        services.hand_over(session, current_user, person, target, note)
+        version = form_version(request.form)
+    except ValueError:
+        abort(400)
+    try:
+        services.hand_over(session, current_user, person, target, note, version)
+    except StaleEdit as stale:
+        flash(stale.message(), "error")
+        return redirect(url_for("people.detail", person_id=person_id), code=303)
     except ValueError:
         flash(_("Choose an active caseworker."), "error")
         return redirect(url_for("people.detail", person_id=person_id), code=303)
@@ -398,11 +405,17 @@ def legal_hold(person_id: uuid.UUID) -> Response | str | tuple[str, int]:
     person = services.find_person(session, current_user, person_id) or not_found("person", person_id)
     _refuse_if_anonymised(person)
     data, errors = validate(LegalHoldForm, request.form)
+    typed = {**request.form.to_dict(flat=True), "legal_hold": "legal_hold" in request.form}
     if data is None:
-        typed = {**request.form.to_dict(flat=True), "legal_hold": "legal_hold" in request.form}
         context = _page_context(session, person, hold_form=typed, hold_errors=errors)
         return render_template("people/detail.html", **context), 422
-    services.set_legal_hold(session, current_user, person, data.legal_hold, data.legal_hold_reason)
+    try:
+        services.set_legal_hold(session, current_user, person, data.legal_hold, data.legal_hold_reason, data.version)
+    except StaleEdit as stale:
+        session.refresh(person)
+        typed["version"] = str(person.version)
+        context = _page_context(session, person, hold_form=typed, hold_errors={"__all__": stale.message()})
+        return render_template("people/detail.html", **context), 409
     flash(_("The legal hold is set.") if data.legal_hold else _("The legal hold is lifted."), "success")
     return redirect(url_for("people.detail", person_id=person.id, _anchor="retention"), code=303)
 

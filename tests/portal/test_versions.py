@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 from portal.db import get_engine
 from portal.models import (
     Area,
+    Handover,
     Need,
     NeedStatus,
     Offer,
@@ -352,3 +353,36 @@ def test_a_conflict_caught_by_the_counter_alone_is_a_409_page(
         f"/people/{person.id}/edit", data=person_form(grid.id, "新名字", "1")
     )
     assert response.status_code == 409 and "Reload it and try again" in response.text
+
+
+def test_a_legal_hold_on_a_profile_changed_meanwhile_is_refused_and_keeps_the_reason(
+    app: Flask, session: Session, caseworker: User, supervisor: User, person: Person, grid: Area
+) -> None:
+    desk = signed_in(app, session, supervisor)
+    action = f"/people/{person.id}/legal-hold"
+    loaded = version_in(desk.get(f"/people/{person.id}").get_data(as_text=True), action)
+    editor = signed_in(app, session, caseworker)
+    assert editor.post(f"/people/{person.id}/edit", data=person_form(grid.id, "新名字", loaded)).status_code == 303
+
+    hold = {"legal_hold": "1", "legal_hold_reason": "法院调取材料", "version": loaded}
+    refused = desk.post(action, data=hold)
+    assert refused.status_code == 409
+    page = refused.get_data(as_text=True)
+    assert "Zhao Min" in page and CHANGED in page and "法院调取材料" in page
+    session.refresh(person)
+    assert not person.legal_hold and person.full_name == "新名字"
+
+
+def test_a_hand_over_sent_twice_hands_over_once(
+    app: Flask, session: Session, supervisor: User, person: Person, make_user: Callable[..., User]
+) -> None:
+    colleague = make_user(Role.CASEWORKER, name="Sun Lei")
+    desk = signed_in(app, session, supervisor)
+    action = f"/people/{person.id}/handover"
+    loaded = version_in(desk.get(f"/people/{person.id}").get_data(as_text=True), action)
+    form = {"caseworker_id": str(colleague.id), "note": "家访时间改到周末", "version": loaded}
+    assert desk.post(action, data=form).status_code == 303
+    again = desk.post(action, data=form)
+    assert CHANGED in desk.get(again.headers["Location"]).get_data(as_text=True)
+    session.commit()
+    assert len(session.exec(select(Handover).where(Handover.person_id == person.id)).all()) == 1
