@@ -222,7 +222,7 @@ def test_htmx_create_forms_disable_their_button_and_drop_a_second_submit(
         assert 'hx-sync="this:drop"' in tag.group(0)
 
 
-def test_keys_older_than_a_day_are_purged_by_the_jobs_and_a_second_run_purges_none(
+def test_keys_older_than_a_day_are_purged_and_a_second_purge_removes_none(
     client: FlaskClient, login: Login, session: Session, caseworker: User, grid: Area, app: Flask
 ) -> None:
     login(caseworker)
