@@ -8,7 +8,7 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from portal import db, demo, errors, fetch_metadata, headers, i18n, jobs, labels, migrations
+from portal import db, demo, errors, fetch_metadata, headers, i18n, idempotency, jobs, labels, migrations
 from portal.audit import commands as audit_commands
 from portal.audit.views import bp as audit_bp
 from portal.auth import access
@@ -59,6 +59,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # Cross-site requests are refused before the token is even looked at.
     fetch_metadata.init_app(app)
     csrf.init_app(app)
+    idempotency.init_app(app)
     htmx.init_app(app)
     i18n.init_app(app)
     labels.init_app(app)

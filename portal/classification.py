@@ -50,17 +50,17 @@ _CLASSES: dict[str, dict[str, str]] = {
             "full_name phone id_number birth_date address latitude longitude programme programme_start programme_end"
         ),
         SENSITIVE: "gender languages area_id max_travel_km availability skills next_contact_due legal_hold_reason",
-        INTERNAL: "id code caseworker_id created_at updated_at legal_hold anonymised_at",
+        INTERNAL: "id version code caseworker_id created_at updated_at legal_hold anonymised_at",
     },
     "need": {
         PART2: "description",
         SENSITIVE: "category urgency status",
-        INTERNAL: "id person_id created_by_id created_at",
+        INTERNAL: "id version person_id created_by_id created_at",
     },
     "referral": {
         PART2: "note",
         SENSITIVE: "score reasons reason_code contact_method",
-        INTERNAL: "id need_id offer_id status respond_by reminded_at created_by_id created_at updated_at",
+        INTERNAL: "id version need_id offer_id status respond_by reminded_at created_by_id created_at updated_at",
     },
     "referralevent": {
         PART2: "note",
@@ -73,7 +73,7 @@ _CLASSES: dict[str, dict[str, str]] = {
             " expiry_event signature_ref signed_at signed_by_role"
         ),
         INTERNAL: (
-            "id person_id recorded_by_id recorded_at revoked_at revoked_by_id discloser"
+            "id version person_id recorded_by_id recorded_at revoked_at revoked_by_id discloser"
             " revocation_statement_version text_version_sha256"
         ),
     },
@@ -99,6 +99,7 @@ _CLASSES: dict[str, dict[str, str]] = {
     "auditevent": {
         INTERNAL: "id sequence at actor_id action record_type record_id previous_hash hash",
     },
+    "idempotency_key": {INTERNAL: "id actor_id key record_type record_id created_at"},
 }
 
 COLUMN_CLASSES: dict[tuple[str, str], str] = {

@@ -4,6 +4,7 @@ import uuid
 
 from flask import Flask, abort, current_app, g, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 
@@ -27,6 +28,15 @@ def _unexpected(error: Exception) -> tuple[str, int, dict[str, str]]:
     return page, 500, {"X-Request-ID": request_id}
 
 
+def _stale(_error: StaleDataError) -> tuple[str, int]:
+    """A case record changed under a write that carried no version to compare (the version counter
+    caught it at the UPDATE): nothing of this request was saved, and the user is told to reload."""
+    session = g.get("db_session")
+    if session is not None:
+        session.rollback()
+    return render_template("errors/error.html", status=409), 409
+
+
 def _reject_nul_bytes() -> None:
     """No one types a NUL character; PostgreSQL cannot store one. Refuse it before any view runs."""
     for values in (request.args, request.form):
@@ -38,6 +48,7 @@ def _reject_nul_bytes() -> None:
 def init_app(app: Flask) -> None:
     app.before_request(_reject_nul_bytes)
     app.register_error_handler(CSRFError, _csrf)
+    app.register_error_handler(StaleDataError, _stale)
     app.register_error_handler(HTTPException, _render)
     app.register_error_handler(500, _unexpected)
     # Any exception no view caught: without this, Flask would answer with its bare 500 page.

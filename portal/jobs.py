@@ -11,6 +11,7 @@ from flask.cli import with_appcontext
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
+from portal import idempotency
 from portal.db import session_scope
 from portal.matches.services import LiveIndex, live_index
 from portal.models import (
@@ -48,6 +49,7 @@ class Report:
     follow_ups: dict[str, int] = field(default_factory=dict)
     mailed: int = 0
     anonymised: int = 0
+    keys_purged: int = 0
 
 
 def _follow_up(
@@ -184,19 +186,20 @@ def run_due_jobs(session: Session, live: LiveIndex, now: datetime, config: dict[
     contact_follow_ups(session, now.date(), gaps, report)
     referral_follow_ups(session, now, report)
     report.mailed = deliver_outbox(session, config)
+    report.keys_purged = idempotency.purge(session, now)
     return report
 
 
 @click.command("run-due-jobs")
 @with_appcontext
 def run_due_jobs_command() -> None:
-    """Expire unanswered referrals, remind providers, open the follow-ups that are due, and anonymise
-    the records kept long enough."""
+    """Expire unanswered referrals, remind providers, open the follow-ups that are due, anonymise
+    the records kept long enough, and forget create-form keys older than a day."""
     with session_scope() as session:
         report = run_due_jobs(session, live_index(current_app), utcnow(), current_app.config)
     click.echo(
         f"expired {report.expired}, reminded {report.reminded}, follow-ups {report.follow_ups or 'none'}, "
-        f"mailed {report.mailed}, anonymised {report.anonymised}"
+        f"mailed {report.mailed}, anonymised {report.anonymised}, form keys purged {report.keys_purged}"
     )
 
 

@@ -55,6 +55,14 @@ def timestamp(**kwargs: Any) -> Any:
     return Field(sa_type=UTCDateTime, **kwargs)
 
 
+def version_column() -> "sa.Column[int]":
+    """The version counter of a case record. SQLAlchemy bumps it at every ORM update and refuses an
+    update whose row changed since it was read (StaleDataError), so two saves cannot silently race;
+    services also compare it with the version an edit form was loaded at. Bulk `update()`
+    statements bypass it: never use them on these tables."""
+    return sa.Column("version", sa.Integer, nullable=False, server_default="1")
+
+
 class OrganizationKind(StrEnum):
     NGO = "ngo"
     EMPLOYER = "employer"
@@ -416,10 +424,16 @@ class Offer(SQLModel, table=True):
         return self.category == Category.EMPLOYMENT
 
 
+_PERSON_VERSION = version_column()
+
+
 class Person(SQLModel, table=True):
     """Someone on a caseworker's caseload. `code` is the pseudonym shown to providers."""
 
+    __mapper_args__ = {"version_id_col": _PERSON_VERSION}
+
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    version: int = Field(default=1, sa_column=_PERSON_VERSION)
     code: str = Field(max_length=20, unique=True)
     caseworker_id: uuid.UUID | None = Field(default=None, foreign_key="user.id", index=True)
     full_name: str = Field(max_length=120)
@@ -453,10 +467,16 @@ class Person(SQLModel, table=True):
         return self.anonymised_at is not None
 
 
+_NEED_VERSION = version_column()
+
+
 class Need(SQLModel, table=True):
     """One need of a person, from their needs assessment."""
 
+    __mapper_args__ = {"version_id_col": _NEED_VERSION}
+
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    version: int = Field(default=1, sa_column=_NEED_VERSION)
     person_id: uuid.UUID = Field(foreign_key="person.id", index=True)
     category: Category = enum_column()
     description: str = Field(default="", max_length=2000)
@@ -466,10 +486,16 @@ class Need(SQLModel, table=True):
     created_at: datetime = timestamp(default_factory=utcnow)
 
 
+_REFERRAL_VERSION = version_column()
+
+
 class Referral(SQLModel, table=True):
     """A match between a need and an offer as it moves from proposal to outcome."""
 
+    __mapper_args__ = {"version_id_col": _REFERRAL_VERSION}
+
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    version: int = Field(default=1, sa_column=_REFERRAL_VERSION)
     need_id: uuid.UUID = Field(foreign_key="need.id", index=True)
     offer_id: uuid.UUID = Field(foreign_key="offer.id", index=True)
     status: ReferralStatus = enum_column(default=ReferralStatus.PROPOSED, index=True)
@@ -486,6 +512,9 @@ class Referral(SQLModel, table=True):
     updated_at: datetime = timestamp(default_factory=utcnow)
 
 
+_CONSENT_VERSION = version_column()
+
+
 class Consent(SQLModel, table=True):
     """A person's consent to disclose some of their data to a recipient for a purpose, with every
     element 42 CFR 2.31(a) asks of a written consent (portal/consents/elements.py checks them)."""
@@ -494,7 +523,10 @@ class Consent(SQLModel, table=True):
         sa.CheckConstraint("valid_until IS NOT NULL OR expiry_event IS NOT NULL", name="consent_has_an_end"),
     )
 
+    __mapper_args__ = {"version_id_col": _CONSENT_VERSION}
+
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    version: int = Field(default=1, sa_column=_CONSENT_VERSION)
     person_id: uuid.UUID = Field(foreign_key="person.id", index=True)
     recipient_organization_id: uuid.UUID | None = Field(default=None, foreign_key="organization.id")
     recipient_kind: RecipientKind | None = enum_column(default=None, nullable=True)
@@ -685,3 +717,19 @@ class ErasureRequest(SQLModel, table=True):
     outcome: str = Field(default="", max_length=500)
     decided_at: datetime | None = timestamp(default=None)
     decided_by_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
+
+
+class IdempotencyKey(SQLModel, table=True):
+    """A create form's one-time key, written in the same transaction as the row it created, so a
+    double click or a resent request finds the first result instead of making a second row."""
+
+    __tablename__ = "idempotency_key"
+    __table_args__ = (sa.UniqueConstraint("actor_id", "key", name="idempotency_key_once_per_actor"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    # None for forms filled in before signing in (sign-up).
+    actor_id: uuid.UUID | None = Field(default=None, foreign_key="user.id", index=True)
+    key: uuid.UUID
+    record_type: str = Field(max_length=40)
+    record_id: uuid.UUID | None = Field(default=None)
+    created_at: datetime = timestamp(default_factory=utcnow, index=True)

@@ -212,6 +212,11 @@ CONSENT_ELEMENTS: dict[str, Any] = {
 }
 
 
+def keyed(data: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
+    """A create form's data with the one-time key its page would carry (portal/idempotency.py)."""
+    return {"idempotency_key": str(uuid.uuid4()), **(data or {}), **fields}
+
+
 def record_consent(
     session: Session,
     person: Person,

@@ -12,6 +12,7 @@ from flask_login import current_user, login_user, logout_user
 from sqlmodel import Session
 from werkzeug.wrappers import Response
 
+from portal import idempotency
 from portal.auth import mfa, resets, services, sessions, throttle
 from portal.auth.access import (
     AGENT_KEY,
@@ -376,12 +377,22 @@ def _sign_up(
     """Show the sign-up form, or create the account, sign it in and say what happens next."""
     if request.method == "GET":
         return render_template(template, form={}, errors={}, password_min=MIN_LENGTH)
+    try:
+        key = idempotency.form_key(request.form)
+    except idempotency.BadKey:
+        errors = {"__all__": idempotency.bad_key_message()}
+        return render_template(template, form=request.form, errors=errors, password_min=MIN_LENGTH), 400
     data, errors = validate(schema, request.form)
     data, errors = checked_password(data, errors, request.form.get("password", ""), staff=False)
+    if data is not None and idempotency.claim(get_session(), None, key, User) is not None:
+        # Sent twice: the account was made the first time, and that answer signed the browser in.
+        # The copy is not signed in itself: the key is no credential.
+        return redirect(url_for("home.index"))
     if data is not None:
         try:
             user = register(get_session(), data)
         except services.EmailTaken:
+            get_session().rollback()
             errors = {"email": _("An account with this e-mail address already exists.")}
         else:
             start_session(user)

@@ -34,6 +34,7 @@ from portal.models import (
 )
 from portal.people.forms import local_today
 from portal.people.services import find_person, is_caseworker_of
+from portal.versions import check_version
 
 PRE_SEND_STATES = (ReferralStatus.PROPOSED, ReferralStatus.APPROVED)
 
@@ -143,12 +144,19 @@ def find_consent(session: Session, person: Person, consent_id: uuid.UUID) -> Con
     return consent if consent is not None and consent.person_id == person.id else None
 
 
-def revoke_consent(session: Session, user: User, person: Person, consent: Consent) -> Consent:
-    """Revoke a consent from now on; revoking twice changes nothing and is audited once."""
+def revoke_consent(
+    session: Session, user: User, person: Person, consent: Consent, version: int | None = None
+) -> Consent:
+    """Revoke a consent from now on; revoking twice changes nothing and is audited once.
+
+    :raise StaleEdit: if the consent changed since the revoking form was shown (e.g. someone else
+        revoked it first: the second click learns who, rather than believing it did it).
+    """
     if not may_manage(session, user, person) or consent.person_id != person.id:
         raise NotAllowed("only the person's caseworker or a supervisor revokes consent")
     consent = session.exec(select(Consent).where(Consent.id == consent.id).with_for_update()).one()
     session.refresh(consent)
+    check_version(session, consent.id, consent.version, version)
     if consent.revoked_at is None:
         consent.revoked_at = utcnow()
         consent.revoked_by_id = user.id

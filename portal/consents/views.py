@@ -9,16 +9,17 @@ from flask_login import current_user
 from sqlmodel import Session
 from werkzeug.wrappers import Response
 
-from portal import consent_text
+from portal import consent_text, idempotency
 from portal.auth.access import fresh_sign_in_required, role_required
 from portal.consents import services
 from portal.consents.forms import ConsentForm, OverrideForm
 from portal.db import get_session
 from portal.forms import validate
 from portal.htmx import render, wants_partial
-from portal.models import Need, Person, Role, User
+from portal.models import Consent, ConsentOverride, Need, Person, Role, User
 from portal.people.forms import local_today
 from portal.referrals.services import find_for_case
+from portal.versions import StaleEdit, form_version
 
 bp = Blueprint("consents", __name__)
 
@@ -78,13 +79,20 @@ def create(person_id: uuid.UUID) -> Response:
     """Record a consent as the person gave it."""
     session = get_session()
     person = services.find_managed_person(session, current_user, person_id) or abort(404)
-    data, errors = validate(ConsentForm, request.form, LIST_FIELDS)
     typed: dict[str, object] = dict(request.form.to_dict(flat=True))
     typed["data_categories"] = request.form.getlist("data_categories")
-    if data is not None:
+    try:
+        key = idempotency.form_key(request.form)
+    except idempotency.BadKey:
+        errors = {"__all__": idempotency.bad_key_message()}
+        return _answer(session, person, 400, consent_form=typed, consent_errors=errors)
+    data, errors = validate(ConsentForm, request.form, LIST_FIELDS)
+    # Sent twice: the consent was recorded the first time; the answer is the same as then.
+    if data is not None and idempotency.claim(session, current_user, key, Consent) is None:
         try:
             services.record_consent(session, current_user, person, data)
         except services.UnknownRecipient:
+            session.rollback()  # the key too: the corrected form is sent with it again
             errors = {"recipient": _("Choose one of the options.")}
         except services.IncompleteConsent as incomplete:
             errors = incomplete.errors
@@ -100,7 +108,14 @@ def revoke(person_id: uuid.UUID, consent_id: uuid.UUID) -> Response:
     session = get_session()
     person = services.find_managed_person(session, current_user, person_id) or abort(404)
     consent = services.find_consent(session, person, consent_id) or abort(404)
-    services.revoke_consent(session, current_user, person, consent)
+    try:
+        version = form_version(request.form)
+    except ValueError:
+        abort(400)
+    try:
+        services.revoke_consent(session, current_user, person, consent, version)
+    except StaleEdit as stale:
+        return _answer(session, person, 409, consents_error=stale.message())
     return _answer(session, person, notice=_("Consent revoked."))
 
 
@@ -113,10 +128,17 @@ def override(referral_id: uuid.UUID) -> Response | tuple[str, int]:
     referral = find_for_case(session, current_user, referral_id) or abort(404)
     need = session.get(Need, referral.need_id) or abort(404)
     target = url_for("people.detail", person_id=need.person_id, _anchor="referrals")
+    typed = request.form.to_dict(flat=True)
+    try:
+        key = idempotency.form_key(request.form)
+    except idempotency.BadKey:
+        errors = {"__all__": idempotency.bad_key_message()}
+        return render_template("consents/override.html", referral=referral, form=typed, errors=errors, back=target), 400
     data, errors = validate(OverrideForm, request.form)
     if data is None:
-        typed = request.form.to_dict(flat=True)
         return render_template("consents/override.html", referral=referral, form=typed, errors=errors, back=target), 422
+    if idempotency.claim(session, current_user, key, ConsentOverride) is not None:
+        return redirect(target, code=303)  # sent twice: the basis was recorded the first time
     try:
         services.record_override(session, current_user, referral, data)
     except services.NotAllowed:

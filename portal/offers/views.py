@@ -9,6 +9,7 @@ from flask_login import current_user
 from sqlmodel import Session, col, select
 from werkzeug.wrappers import Response
 
+from portal import idempotency
 from portal.auth.access import role_required
 from portal.db import get_session
 from portal.forms import validate
@@ -116,10 +117,20 @@ def create() -> Response | str | tuple[str, int]:
     session = get_session()
     if request.method == "GET":
         return render_template("offers/form.html", form={}, errors={}, offer=None, areas=_areas(session))
+    try:
+        key = idempotency.form_key(request.form)
+    except idempotency.BadKey:
+        return _form_again(session, None, {"__all__": idempotency.bad_key_message()}, 400)
     data, errors = validate(OfferForm, request.form, LIST_FIELDS)
     errors = _form_errors(session, data, errors)
     if data is None or errors:
         return _form_again(session, None, errors, 422)
+    earlier = idempotency.claim(session, current_user, key, Offer)
+    if earlier is not None:  # sent twice: the offer saved the first time
+        try:
+            return redirect(url_for("offers.detail", offer_id=idempotency.replayed_id(earlier, Offer)), code=303)
+        except idempotency.BadKey:
+            abort(400)
     offer = services.create_offer(session, current_user, data)
     flash(_("Offer saved as a draft. Publish it when it is ready."), "success")
     return redirect(url_for("offers.detail", offer_id=offer.id), code=303)

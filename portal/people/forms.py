@@ -77,6 +77,8 @@ class PersonForm(BaseModel):
     programme_end: date | None = None
     skills: str = Field(default="", max_length=500)
     next_contact_due: date | None = None
+    # The record's version when the edit form was loaded (lost-update protection).
+    version: int | None = Field(default=None, ge=1, le=2_147_483_647)
 
     @field_validator("full_name")
     @classmethod
@@ -156,6 +158,8 @@ class LegalHoldForm(BaseModel):
 
     legal_hold: bool = False
     legal_hold_reason: str = Field(default="", max_length=500)
+    # The record's version when the page was loaded (lost-update protection).
+    version: int | None = Field(default=None, ge=1, le=2_147_483_647)
 
     @model_validator(mode="after")
     def _reason_with_hold(self) -> Self:

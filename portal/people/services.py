@@ -32,6 +32,7 @@ from portal.models import (
 )
 from portal.notifications.services import notify
 from portal.people.forms import ContactForm, NeedForm, PersonForm, local_today, phone_key
+from portal.versions import check_version
 
 CODE_PREFIX = "XA"
 # How many times to take the next free code when another caseworker took it at the same moment.
@@ -96,14 +97,18 @@ def find_own_need(session: Session, user: User, need_id: uuid.UUID) -> tuple[Nee
     return (need, person) if person is not None and not person.is_anonymised else None
 
 
-def set_legal_hold(session: Session, supervisor: User, person: Person, hold: bool, reason: str) -> Person:
+def set_legal_hold(
+    session: Session, supervisor: User, person: Person, hold: bool, reason: str, version: int | None = None
+) -> Person:
     """Set or lift a legal hold; while it is set the record is not anonymised.
 
     :raise NotAllowed: unless the user supervises the person's area and the record is still whole.
+    :raise StaleEdit: if the record changed since the page was loaded (nothing is saved).
     """
     if supervisor.role != Role.SUPERVISOR or find_person(session, supervisor, person.id) is None:
         raise NotAllowed("only a supervisor of the person's area sets a legal hold")
     person = _lock(session, person)
+    check_version(session, person.id, person.version, version)
     if person.is_anonymised:
         raise NotAllowed("an anonymised record is read-only")
     person.legal_hold = hold
@@ -292,7 +297,7 @@ def _next_code(session: Session, year: int) -> str:
 
 
 def _apply(person: Person, form: PersonForm, today: date) -> None:
-    values = form.model_dump(exclude={"age", "skills", "birth_date"})
+    values = form.model_dump(exclude={"age", "skills", "birth_date", "version"})
     for name, value in values.items():
         setattr(person, name, value)
     person.birth_date = form.birth_date_or_estimate(today)
@@ -336,9 +341,13 @@ def _lock(session: Session, person: Person) -> Person:
 
 
 def update_person(session: Session, user: User, person: Person, form: PersonForm) -> Person:
-    """Save the caseworker's changes to a person's profile; the code and caseworker stay."""
+    """Save the caseworker's changes to a person's profile; the code and caseworker stay.
+
+    :raise StaleEdit: if the profile changed since the form was loaded (nothing is saved).
+    """
     _check_caseworker(user, person)
     person = _lock(session, person)
+    check_version(session, person.id, person.version, form.version)
     _apply(person, form, local_today())
     person.updated_at = utcnow()
     record(session, user, "update", "person", person.id)
@@ -365,13 +374,18 @@ def add_need(session: Session, user: User, person: Person, form: NeedForm) -> Ne
     return need
 
 
-def set_need_status(session: Session, user: User, need: Need, status: NeedStatus) -> Need:
-    """Mark a need met or closed, or open it again."""
+def set_need_status(session: Session, user: User, need: Need, status: NeedStatus, version: int | None = None) -> Need:
+    """Mark a need met or closed, or open it again, unless the need changed since it was shown.
+
+    :raise StaleEdit: if it did (nothing is saved).
+    """
     person = session.get(Person, need.person_id)
     if person is None:
         raise NotAllowed("the need has no person")
     _check_caseworker(user, person)
     need = session.exec(select(Need).where(Need.id == need.id).with_for_update()).one()
+    session.refresh(need)
+    check_version(session, need.id, need.version, version)
     need.status = status
     record(session, user, "status", "need", need.id)
     session.commit()
@@ -452,9 +466,14 @@ def caseworkers_for_handover(session: Session) -> list[User]:
     )
 
 
-def hand_over(session: Session, supervisor: User, person: Person, to_caseworker: User, note: str) -> Handover:
+def hand_over(
+    session: Session, supervisor: User, person: Person, to_caseworker: User, note: str, version: int | None = None
+) -> Handover:
     """Move a person to another caseworker with a required note; nothing of the record changes hands
-    but the caseworker, and both caseworkers are told."""
+    but the caseworker, and both caseworkers are told.
+
+    :raise StaleEdit: if the record changed since the page was loaded, a hand-over sent twice included.
+    """
     if supervisor.role != Role.SUPERVISOR or find_person(session, supervisor, person.id) is None:
         raise NotAllowed("only a supervisor of the person's area hands them over")
     if to_caseworker.role != Role.CASEWORKER or not to_caseworker.active:
@@ -462,6 +481,7 @@ def hand_over(session: Session, supervisor: User, person: Person, to_caseworker:
     if not note.strip():
         raise ValueError("a hand-over needs a note")
     person = _lock(session, person)
+    check_version(session, person.id, person.version, version)
     handover = Handover(
         person_id=person.id,
         from_caseworker_id=person.caseworker_id,

@@ -7,9 +7,10 @@ from typing import Any
 from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 from werkzeug.wrappers import Response
 
+from portal import idempotency
 from portal.audit.services import record_view, trail_of
 from portal.audit.views import not_found
 from portal.auth.access import fresh_sign_in_required, role_required
@@ -17,7 +18,7 @@ from portal.consents.views import ledger
 from portal.db import get_engine, get_session, reads_only
 from portal.forms import validate
 from portal.htmx import render, wants_partial
-from portal.models import Area, ContactLog, Need, NeedStatus, Person, Programme, Role, User, utcnow
+from portal.models import Area, ContactLog, IdempotencyKey, Need, NeedStatus, Person, Programme, Role, User, utcnow
 from portal.people import export, search, services
 from portal.people.forms import (
     PERSON_LIST_FIELDS,
@@ -31,6 +32,7 @@ from portal.people.forms import (
 from portal.people.services import age_on
 from portal.referrals.services import timeline
 from portal.referrals.states import WITHDRAW_REASONS, actions_from
+from portal.versions import StaleEdit, form_version
 
 bp = Blueprint("people", __name__, url_prefix="/people")
 
@@ -207,6 +209,10 @@ def create() -> Response | str | tuple[str, int]:
     session = get_session()
     if request.method == "GET":
         return _form_page(session, None, {})
+    try:
+        key = idempotency.form_key(request.form)
+    except idempotency.BadKey:
+        return _form_page(session, None, _typed_values(), errors={"__all__": idempotency.bad_key_message()}), 400
     data, errors = validate(PersonForm, request.form, PERSON_LIST_FIELDS)
     errors = _form_errors(session, data, errors, None)
     if data is None or errors:
@@ -219,9 +225,20 @@ def create() -> Response | str | tuple[str, int]:
     confirmed = set(request.form.get("different_from", "").split(","))
     if duplicates and not {d.person.code for d in duplicates} <= confirmed:
         return _form_page(session, None, _typed_values(), duplicates=duplicates), 409
+    earlier = idempotency.claim(session, current_user, key, Person)
+    if earlier is not None:  # sent twice: the person recorded the first time
+        return redirect(url_for("people.detail", person_id=_replayed(earlier, Person)), code=303)
     person = services.create_person(session, current_user, data)
     flash(_("%(code)s is recorded on your caseload.", code=person.code), "success")
     return redirect(url_for("people.detail", person_id=person.id), code=303)
+
+
+def _replayed(earlier: IdempotencyKey, creates: type[SQLModel]) -> uuid.UUID:
+    """The row a form sent twice created the first time; a key from another form is refused."""
+    try:
+        return idempotency.replayed_id(earlier, creates)
+    except idempotency.BadKey:
+        abort(400)
 
 
 def _form_values(person: Person) -> dict[str, object]:
@@ -244,7 +261,13 @@ def update(person_id: uuid.UUID) -> Response | str | tuple[str, int]:
     errors = _form_errors(session, data, errors, person)
     if data is None or errors:
         return _form_page(session, person, _typed_values(), errors=errors), 422
-    person = services.update_person(session, current_user, person, data)
+    try:
+        person = services.update_person(session, current_user, person, data)
+    except StaleEdit as stale:
+        # The first save stands; what this user typed comes back, on the version now stored.
+        session.refresh(person)
+        typed = {**_typed_values(), "version": str(person.version)}
+        return _form_page(session, person, typed, errors={"__all__": stale.message()}), 409
     flash(_("Profile saved."), "success")
     # Editing does not stop for duplicates, but a shared phone or ID number is worth a look.
     shared = services.find_duplicates(session, "", person.phone, person.id_number, None, exclude=person.id)
@@ -274,11 +297,18 @@ def add_need(person_id: uuid.UUID) -> Response:
     session = get_session()
     person = services.find_own_person(session, current_user, person_id) or not_found("person", person_id)
     _refuse_if_anonymised(person)
+    typed = request.form.to_dict(flat=True)
+    try:
+        key = idempotency.form_key(request.form)
+    except idempotency.BadKey:
+        errors = {"__all__": idempotency.bad_key_message()}
+        return _section(session, person, "people/_needs.html", "needs", 400, need_form=typed, need_errors=errors)
     data, errors = validate(NeedForm, request.form)
     if data is None:
-        typed = request.form.to_dict(flat=True)
         return _section(session, person, "people/_needs.html", "needs", 422, need_form=typed, need_errors=errors)
-    services.add_need(session, current_user, person, data)
+    # Sent twice: the need was added the first time; the answer is the same as then.
+    if idempotency.claim(session, current_user, key, Need) is None:
+        services.add_need(session, current_user, person, data)
     if not wants_partial():
         flash(_("Need added."), "success")
     return _section(session, person, "people/_needs.html", "needs", 200, needs_notice=_("Need added."))
@@ -294,7 +324,15 @@ def need_status(need_id: uuid.UUID) -> Response:
     if data is None:
         message = errors.get("status", _("Choose one of the options."))
         return _section(session, person, "people/_needs.html", "needs", 422, need_status_error=message)
-    services.set_need_status(session, current_user, need, data.status)
+    try:
+        version = form_version(request.form)
+    except ValueError:
+        abort(400)
+    try:
+        services.set_need_status(session, current_user, need, data.status, version)
+    except StaleEdit as stale:
+        session.refresh(need)
+        return _section(session, person, "people/_needs.html", "needs", 409, need_status_error=stale.message())
     notice = {
         NeedStatus.OPEN: _("The need is open again."),
         NeedStatus.MET: _("The need is marked as met."),
@@ -312,13 +350,22 @@ def add_contact(person_id: uuid.UUID) -> Response:
     session = get_session()
     person = services.find_own_person(session, current_user, person_id) or not_found("person", person_id)
     _refuse_if_anonymised(person)
+    typed = request.form.to_dict(flat=True)
+    try:
+        key = idempotency.form_key(request.form)
+    except idempotency.BadKey:
+        errors = {"__all__": idempotency.bad_key_message()}
+        return _section(
+            session, person, "people/_contacts.html", "contacts", 400, contact_form=typed, contact_errors=errors
+        )
     data, errors = validate(ContactForm, request.form)
     if data is None:
-        typed = request.form.to_dict(flat=True)
         return _section(
             session, person, "people/_contacts.html", "contacts", 422, contact_form=typed, contact_errors=errors
         )
-    services.log_contact(session, current_user, person, data)
+    # Sent twice: the contact was logged the first time; the answer is the same as then.
+    if idempotency.claim(session, current_user, key, ContactLog) is None:
+        services.log_contact(session, current_user, person, data)
     if not wants_partial():
         flash(_("Contact logged."), "success")
     return _section(session, person, "people/_contacts.html", "contacts", 200, contacts_notice=_("Contact logged."))
@@ -338,7 +385,14 @@ def handover(person_id: uuid.UUID) -> Response:
         flash(_("Choose the caseworker and write a hand-over note."), "error")
         return redirect(url_for("people.detail", person_id=person_id), code=303)
     try:
-        services.hand_over(session, current_user, person, target, note)
+        version = form_version(request.form)
+    except ValueError:
+        abort(400)
+    try:
+        services.hand_over(session, current_user, person, target, note, version)
+    except StaleEdit as stale:
+        flash(stale.message(), "error")
+        return redirect(url_for("people.detail", person_id=person_id), code=303)
     except ValueError:
         flash(_("Choose an active caseworker."), "error")
         return redirect(url_for("people.detail", person_id=person_id), code=303)
@@ -357,11 +411,17 @@ def legal_hold(person_id: uuid.UUID) -> Response | str | tuple[str, int]:
     person = services.find_person(session, current_user, person_id) or not_found("person", person_id)
     _refuse_if_anonymised(person)
     data, errors = validate(LegalHoldForm, request.form)
+    typed = {**request.form.to_dict(flat=True), "legal_hold": "legal_hold" in request.form}
     if data is None:
-        typed = {**request.form.to_dict(flat=True), "legal_hold": "legal_hold" in request.form}
         context = _page_context(session, person, hold_form=typed, hold_errors=errors)
         return render_template("people/detail.html", **context), 422
-    services.set_legal_hold(session, current_user, person, data.legal_hold, data.legal_hold_reason)
+    try:
+        services.set_legal_hold(session, current_user, person, data.legal_hold, data.legal_hold_reason, data.version)
+    except StaleEdit as stale:
+        session.refresh(person)
+        typed["version"] = str(person.version)
+        context = _page_context(session, person, hold_form=typed, hold_errors={"__all__": stale.message()})
+        return render_template("people/detail.html", **context), 409
     flash(_("The legal hold is set.") if data.legal_hold else _("The legal hold is lifted."), "success")
     return redirect(url_for("people.detail", person_id=person.id, _anchor="retention"), code=303)
 

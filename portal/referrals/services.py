@@ -31,6 +31,7 @@ from portal.models import (
 from portal.notifications.services import notify
 from portal.people.services import find_person
 from portal.referrals.states import CONTACT_METHODS, HOLDS_A_PLACE, MOVES, OPEN_STATES
+from portal.versions import check_version
 
 
 class IllegalTransition(ValueError):
@@ -117,8 +118,13 @@ def transition(
     note: str = "",
     policy: Policy = Policy(),
     live: LiveIndex | None = None,
+    version: int | None = None,
 ) -> Referral:
-    """Take one action on a referral, or refuse it; the whole change commits at once."""
+    """Take one action on a referral, or refuse it; the whole change commits at once.
+
+    `version` is the referral's version when the acting form was shown: if it moved since, the
+    action is refused with StaleEdit, so a decision is never taken on a state the user did not see.
+    """
     move = MOVES.get(action)
     if move is None:
         raise IllegalTransition(action)
@@ -128,6 +134,7 @@ def transition(
     if not _may(session, referral, actor, move.side):
         session.rollback()
         raise NotAllowed(action)
+    check_version(session, referral.id, referral.version, version)
     if action == "approve" and policy.supervisor_approval and (actor is None or actor.role != Role.SUPERVISOR):
         session.rollback()
         raise NotAllowed("this programme needs a supervisor's approval")
@@ -264,12 +271,15 @@ def approve_match(
     return approve_and_send(session, referral, user, policy)
 
 
-def approve_and_send(session: Session, referral: Referral, user: User, policy: Policy) -> Referral:
+def approve_and_send(
+    session: Session, referral: Referral, user: User, policy: Policy, version: int | None = None
+) -> Referral:
     """Approve a proposed referral (a supervisor's, where the programme needs one) and send it.
 
     :raise NoConsent: before anything changes, if no consent or override covers the recipient.
+    :raise StaleEdit: if the referral changed since the approving form was shown.
     """
-    transition(session, referral, "approve", user, policy=policy)
+    transition(session, referral, "approve", user, policy=policy, version=version)
     return transition(session, referral, "send", user, policy=policy)
 
 

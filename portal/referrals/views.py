@@ -18,6 +18,7 @@ from portal.matches.views import no_consent_message, policy_for
 from portal.models import Need, Person, Role
 from portal.referrals import services
 from portal.referrals.states import DECLINE_REASONS, MOVES, OUTCOMES, WITHDRAW_REASONS, actions_from
+from portal.versions import StaleEdit, form_version
 
 bp = Blueprint("referrals", __name__, url_prefix="/referrals")
 
@@ -56,8 +57,12 @@ def act(referral_id: uuid.UUID) -> Response:
     person = session.get(Person, need.person_id) if need else None
     policy = policy_for(person.programme if person else None)
     try:
+        version = form_version(request.form)
+    except ValueError:
+        abort(400)
+    try:
         if action == "approve":  # an approved referral goes to the provider at once
-            services.approve_and_send(session, referral, current_user, policy)
+            services.approve_and_send(session, referral, current_user, policy, version)
         else:
             services.transition(
                 session,
@@ -68,7 +73,10 @@ def act(referral_id: uuid.UUID) -> Response:
                 note=request.form.get("note", "").strip()[:2000],
                 policy=policy,
                 live=live_index(current_app),
+                version=version,
             )
+    except StaleEdit as stale:
+        return _after(side, person, stale.message(), 409)
     except services.MissingReason:
         return _after(side, person, _("Choose a reason from the list."), 422)
     except services.NoPlaceLeft:

@@ -8,12 +8,13 @@ from flask_login import current_user
 from sqlmodel import select
 from werkzeug.wrappers import Response
 
+from portal import idempotency
 from portal.auth.access import fresh_sign_in_required, role_required
 from portal.auth.forms import checked_password
 from portal.auth.passwords import STAFF_MIN_LENGTH
 from portal.db import get_session
 from portal.forms import validate
-from portal.models import Area, Organization, Role
+from portal.models import Area, Organization, Role, User
 from portal.users import services
 from portal.users.forms import StaffAccountForm
 
@@ -38,14 +39,25 @@ def create() -> Response | str | tuple[str, int]:
     areas = list(session.exec(select(Area).order_by(Area.code)))
     if request.method == "GET":
         return render_template("users/form.html", form={}, errors={}, areas=areas, password_min=STAFF_MIN_LENGTH)
+    try:
+        key = idempotency.form_key(request.form)
+    except idempotency.BadKey:
+        errors = {"__all__": idempotency.bad_key_message()}
+        page = render_template(
+            "users/form.html", form=request.form, errors=errors, areas=areas, password_min=STAFF_MIN_LENGTH
+        )
+        return page, 400
     data, errors = validate(StaffAccountForm, request.form)
     data, errors = checked_password(data, errors, request.form.get("password", ""), staff=True)
     if data is not None and data.area_id is not None and session.get(Area, data.area_id) is None:
         data, errors = None, {"area_id": _("Choose one of the options.")}
+    if data is not None and idempotency.claim(session, current_user, key, User) is not None:
+        return redirect(url_for("users.index"), code=303)  # sent twice: the account was made the first time
     if data is not None:
         try:
             user = services.create_staff_account(session, current_user, data)
         except services.EmailTaken:
+            session.rollback()
             errors = {"email": _("An account with this e-mail address already exists.")}
         else:
             flash(_("Account created for %(name)s.", name=user.name), "success")

@@ -32,7 +32,7 @@ from portal.models import (
 )
 from portal.people.forms import local_today
 from portal.referrals import services as referrals
-from tests.conftest import consent_to_every_recipient, sign_in_with_session
+from tests.conftest import consent_to_every_recipient, keyed, sign_in_with_session
 
 Login = Callable[[User], FlaskClient]
 # Values a log must never hold: a scan for them over the whole trail finds nothing.
@@ -156,7 +156,7 @@ def test_a_refused_lookup_logs_a_denied_event(
     intruder = make_user(Role.CASEWORKER)
     login(intruder)
     assert client.get(f"/people/{person.id}").status_code == 404
-    assert client.post(f"/people/{person.id}/contacts", data={}).status_code == 404
+    assert client.post(f"/people/{person.id}/contacts", data=keyed({})).status_code == 404
     trail = events(session)
     assert [(e.action, e.record_id, e.actor_id) for e in trail] == [("denied", person.id, intruder.id)] * 2
 
@@ -212,16 +212,18 @@ def test_changes_are_logged_with_no_sensitive_value(
     supervisor = make_user(Role.SUPERVISOR, area_id=area.id)
     colleague = make_user(Role.CASEWORKER)
     login(caseworker)
-    created = client.post("/people/new", data={"full_name": "新来的人", "area_id": str(area.id)})
+    created = client.post("/people/new", data=keyed({"full_name": "新来的人", "area_id": str(area.id)}))
     assert created.status_code == 303
     form = {"full_name": NAME, "area_id": str(area.id), "phone": PHONE}
     assert client.post(f"/people/{person.id}/edit", data=form).status_code == 303
-    assert client.post(f"/people/{person.id}/needs", data={"category": "housing", "description": NOTE}).status_code
+    assert client.post(
+        f"/people/{person.id}/needs", data=keyed({"category": "housing", "description": NOTE})
+    ).status_code
     session.rollback()
     need = session.exec(select(Need).where(Need.person_id == person.id)).one()
     assert client.post(f"/people/needs/{need.id}/status", data={"status": "met"}).status_code == 303
     contact = {"kind": "call", "occurred_on": local_today().isoformat(), "outcome": "reached", "note": NOTE}
-    assert client.post(f"/people/{person.id}/contacts", data=contact).status_code == 303
+    assert client.post(f"/people/{person.id}/contacts", data=keyed(contact)).status_code == 303
     login(supervisor)
     handover = {"caseworker_id": str(colleague.id), "note": NOTE}
     assert client.post(f"/people/{person.id}/handover", data=handover).status_code == 303

@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 from portal.auth.passwords import hash_password
 from portal.auth.views import safe_next
 from portal.models import Organization, Role, User, VerificationStatus
-from tests.conftest import PASSWORD, sign_in_with_session
+from tests.conftest import PASSWORD, keyed, sign_in_with_session
 
 Login = Callable[[User], FlaskClient]
 
@@ -42,7 +42,7 @@ def test_wrong_password_and_unknown_account_get_the_same_answer(
 def test_password_is_stored_as_argon2id(session: Session, client: FlaskClient) -> None:
     client.post(
         "/auth/signup/volunteer",
-        data={"name": "Zhao Lei", "email": "zl@bridge.example", "password": "a long password"},
+        data=keyed({"name": "Zhao Lei", "email": "zl@bridge.example", "password": "a long password"}),
     )
     user = session.exec(select(User).where(User.email == "zl@bridge.example")).one()
     assert user.password_hash.startswith("$argon2id$")
@@ -73,13 +73,15 @@ def test_sign_in_returns_to_the_page_asked_for(client: FlaskClient, make_user: C
 def test_organization_signs_up_and_stays_pending(client: FlaskClient, session: Session) -> None:
     response = client.post(
         "/auth/signup/organization",
-        data={
-            "organization_name": "阳光社工服务中心",
-            "kind": "ngo",
-            "name": "Chen Jing",
-            "email": "chen@sunshine.bridge.example",
-            "password": "a long password",
-        },
+        data=keyed(
+            {
+                "organization_name": "阳光社工服务中心",
+                "kind": "ngo",
+                "name": "Chen Jing",
+                "email": "chen@sunshine.bridge.example",
+                "password": "a long password",
+            }
+        ),
     )
     assert response.status_code == 302
     organization = session.exec(select(Organization)).one()
@@ -93,13 +95,15 @@ def test_sign_up_errors_keep_what_was_typed(client: FlaskClient, make_user: Call
     make_user(Role.VOLUNTEER, email="taken@bridge.example")
     response = client.post(
         "/auth/signup/organization",
-        data={
-            "organization_name": "X",
-            "kind": "government",
-            "name": "",
-            "email": "taken@bridge.example",
-            "password": "short",
-        },
+        data=keyed(
+            {
+                "organization_name": "X",
+                "kind": "government",
+                "name": "",
+                "email": "taken@bridge.example",
+                "password": "short",
+            }
+        ),
     )
     assert response.status_code == 422
     html = response.get_data(as_text=True)
@@ -108,7 +112,8 @@ def test_sign_up_errors_keep_what_was_typed(client: FlaskClient, make_user: Call
     assert "short" not in html  # passwords are never echoed back
 
     response = client.post(
-        "/auth/signup/volunteer", data={"name": "Li", "email": "TAKEN@bridge.example", "password": "a long password"}
+        "/auth/signup/volunteer",
+        data=keyed({"name": "Li", "email": "TAKEN@bridge.example", "password": "a long password"}),
     )
     assert response.status_code == 422
     assert "already exists" in response.get_data(as_text=True)

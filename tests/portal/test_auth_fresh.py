@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from sqlmodel import Session, col, select
 
 from portal.models import AuditEvent, ConsentOverride, LoginAttempt, Role, User, UserSession, utcnow
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, keyed
 from tests.portal.test_access import cast  # noqa: F401 - the same cast of users and records
 from tests.portal.test_auth_mfa import enrol
 
@@ -69,7 +69,7 @@ def test_a_sign_in_older_than_five_minutes_is_sent_to_confirm(
     role: Role,
 ) -> None:
     url = url_of(template, cast)
-    data = {"active": "0", "basis": "medical_emergency", "note": "x"} if method == "POST" else None
+    data = keyed(active="0", basis="medical_emergency", note="x") if method == "POST" else None
     with time_machine.travel(utcnow(), tick=False) as clock:
         login(cast["users"][role])
         clock.shift(timedelta(minutes=4, seconds=59))  # still fresh: the view runs

@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from portal.auth.passwords import check_password, hash_password, password_problem
 from portal.models import OutboxMail, Role, User, utcnow
-from tests.conftest import PASSWORD, sign_in_with_session
+from tests.conftest import PASSWORD, keyed, sign_in_with_session
 
 NEW_PASSWORD = "tea with grandmother on sundays"
 
@@ -58,13 +58,13 @@ def test_policy_applies_at_sign_up_and_staff_creation(
     client: FlaskClient, login: Callable[[User], FlaskClient], make_user: Callable[..., User]
 ) -> None:
     response = client.post(
-        "/auth/signup/volunteer", data={"name": "Li", "email": "li@bridge.example", "password": "Password1234!"}
+        "/auth/signup/volunteer", data=keyed({"name": "Li", "email": "li@bridge.example", "password": "Password1234!"})
     )
     assert response.status_code == 422 and "This password is too common." in response.get_data(as_text=True)
     login(make_user(Role.ADMIN))
     response = client.post(
         "/users/new",
-        data={"role": "caseworker", "name": "Liu", "email": "liu@bridge.example", "password": "twelve chars"},
+        data=keyed({"role": "caseworker", "name": "Liu", "email": "liu@bridge.example", "password": "twelve chars"}),
     )
     assert response.status_code == 422 and "Use at least 15 characters." in response.get_data(as_text=True)
 

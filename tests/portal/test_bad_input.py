@@ -6,6 +6,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from portal.models import Role, User
+from tests.conftest import keyed
 
 HOSTILE = [
     "",
@@ -54,10 +55,14 @@ FORMS: dict[str, tuple[Role | None, list[str]]] = {
             "hours_per_week",
             "contact_email",
             "version",
+            "idempotency_key",
         ],
     ),
-    "/users/new": (Role.ADMIN, ["role", "area_id", "name", "email", "phone", "password"]),
-    "/auth/signup/organization": (None, ["organization_name", "kind", "description", "name", "email", "password"]),
+    "/users/new": (Role.ADMIN, ["role", "area_id", "name", "email", "phone", "password", "idempotency_key"]),
+    "/auth/signup/organization": (
+        None,
+        ["organization_name", "kind", "description", "name", "email", "password", "idempotency_key"],
+    ),
     "/auth/login": (None, ["email", "password"]),
 }
 
@@ -71,7 +76,7 @@ def test_hostile_values_in_every_field_never_cause_a_server_error(
         login(make_user(role))
     for field in fields:
         for value in HOSTILE:
-            response = client.post(url, data={field: value})
+            response = client.post(url, data=keyed({field: value}))
             assert response.status_code < 500, (field, value, response.status_code)
             assert "Traceback" not in response.get_data(as_text=True)
 

@@ -46,7 +46,7 @@ from portal.models import (
 from portal.people.forms import local_today
 from portal.redisclosure import REDISCLOSURE_NOTICE_VERSION
 from portal.referrals import services as referrals
-from tests.conftest import record_consent
+from tests.conftest import keyed, record_consent
 
 D = DataCategory
 S = ReferralStatus
@@ -135,6 +135,7 @@ def valid_form(recipient: str, **fields: object) -> dict[str, object]:
         "signed_by_role": "self",
         "revocation_statement_version": REVOCATION_STATEMENT_VERSION,
         "text_version_sha256": text_sha256(),
+        "idempotency_key": str(uuid.uuid4()),
         **fields,
     }
 
@@ -151,7 +152,9 @@ def test_the_caseworker_records_a_consent_and_it_is_audited(
     client: FlaskClient, login: Login, session: Session, caseworker: User, person: Person, ngo: Organization
 ) -> None:
     login(caseworker)
-    response = client.post(f"/people/{person.id}/consents", data=valid_form(f"organization:{ngo.id}", note="父亲在场"))
+    response = client.post(
+        f"/people/{person.id}/consents", data=keyed(valid_form(f"organization:{ngo.id}", note="父亲在场"))
+    )
     assert response.status_code == 303
     session.commit()
     consent = session.exec(select(Consent).where(Consent.person_id == person.id)).one()
@@ -192,7 +195,7 @@ def test_an_invalid_consent_is_shown_again_with_the_error_at_its_field(
 ) -> None:
     login(caseworker)
     response = client.post(
-        f"/people/{person.id}/consents", data={**valid_form("kind:ngo", note="kept"), **change}, headers=HTMX
+        f"/people/{person.id}/consents", data=keyed({**valid_form("kind:ngo", note="kept"), **change}), headers=HTMX
     )
     html = response.get_data(as_text=True)
     assert response.status_code == 422 and html.lstrip().startswith('<section id="consents"')
@@ -211,7 +214,7 @@ def test_a_consent_cannot_name_an_unverified_organization(
 ) -> None:
     pending = make_organization(verified=False)
     login(caseworker)
-    response = client.post(f"/people/{person.id}/consents", data=valid_form(f"organization:{pending.id}"))
+    response = client.post(f"/people/{person.id}/consents", data=keyed(valid_form(f"organization:{pending.id}")))
     assert response.status_code == 422
     assert session.exec(select(Consent)).first() is None
 
@@ -233,7 +236,7 @@ def test_a_supervisor_of_the_area_records_and_revokes(
     client: FlaskClient, login: Login, session: Session, person: Person, grid: Area, make_user: Callable[..., User]
 ) -> None:
     login(make_user(Role.SUPERVISOR, area_id=grid.id))
-    assert client.post(f"/people/{person.id}/consents", data=valid_form("kind:employer")).status_code == 303
+    assert client.post(f"/people/{person.id}/consents", data=keyed(valid_form("kind:employer"))).status_code == 303
     session.commit()
     consent = session.exec(select(Consent)).one()
     assert client.post(f"/people/{person.id}/consents/{consent.id}/revoke").status_code == 303
@@ -246,7 +249,7 @@ def test_other_caseworkers_and_supervisors_find_nothing(
     for stranger in (make_user(Role.CASEWORKER), make_user(Role.SUPERVISOR)):
         login(stranger)
         assert client.get(f"/people/{person.id}/consents").status_code == 404
-        assert client.post(f"/people/{person.id}/consents", data=valid_form("kind:ngo")).status_code == 404
+        assert client.post(f"/people/{person.id}/consents", data=keyed(valid_form("kind:ngo"))).status_code == 404
         assert client.post(f"/people/{person.id}/consents/{consent.id}/revoke").status_code == 404
     session.refresh(consent)
     assert consent.revoked_at is None
@@ -305,7 +308,7 @@ def test_a_referral_to_an_organization_the_consent_does_not_name_is_refused_and_
     referral = session.exec(select(Referral)).one()
     assert referral.status == S.PROPOSED  # nothing lost: it waits for the consent
     # Once the consent is recorded, approving from the person's page sends it.
-    client.post(f"/people/{person.id}/consents", data=valid_form(f"organization:{offer.organization_id}"))
+    client.post(f"/people/{person.id}/consents", data=keyed(valid_form(f"organization:{offer.organization_id}")))
     assert client.post(f"/referrals/{referral.id}/act", data={"action": "approve"}).status_code == 303
     session.commit()
     session.refresh(referral)
@@ -367,13 +370,13 @@ def test_only_a_supervisor_overrides_and_only_with_a_basis_and_a_note(
     override = {"basis": "medical_emergency", "note": "Overdose risk tonight; the clinic needs to know."}
     for refused, status in ((caseworker, 403), (ngo_staff, 403), (make_user(Role.SUPERVISOR), 404)):
         login(refused)
-        assert client.post(f"/referrals/{referral.id}/override", data=override).status_code == status
+        assert client.post(f"/referrals/{referral.id}/override", data=keyed(override)).status_code == status
     supervisor = make_user(Role.SUPERVISOR, area_id=grid.id)
     login(supervisor)
-    response = client.post(f"/referrals/{referral.id}/override", data={"basis": "medical_emergency"})
+    response = client.post(f"/referrals/{referral.id}/override", data=keyed({"basis": "medical_emergency"}))
     assert response.status_code == 422 and 'id="note-error"' in response.get_data(as_text=True)
     assert session.exec(select(ConsentOverride)).first() is None
-    assert client.post(f"/referrals/{referral.id}/override", data=override).status_code == 303
+    assert client.post(f"/referrals/{referral.id}/override", data=keyed(override)).status_code == 303
     session.commit()
     row = session.exec(select(ConsentOverride)).one()
     assert row.by_id == supervisor.id and row.basis == "medical_emergency" and row.note == override["note"]

@@ -12,6 +12,7 @@ from sqlmodel import Session
 from portal.models import Offer, OfferStatus, Organization, Role, User, utcnow
 from portal.offers import services
 from portal.offers.forms import OfferForm
+from tests.conftest import keyed
 
 Login = Callable[[User], FlaskClient]
 
@@ -50,7 +51,7 @@ def test_provider_posts_a_job_with_every_field(
 ) -> None:
     provider = make_user(Role.PROVIDER)
     login(provider)
-    response = client.post("/offers/new", data=JOB)
+    response = client.post("/offers/new", data=keyed(JOB))
     assert response.status_code == 303
     offer = session.get(Offer, uuid.UUID(response.headers["Location"].rsplit("/", 1)[1]))
     assert offer is not None
@@ -79,7 +80,7 @@ def test_invalid_offer_is_shown_again_with_errors_and_values_kept(
         "latitude": "91",
         "contact_email": "not-an-address",
     }
-    response = client.post("/offers/new", data=bad)
+    response = client.post("/offers/new", data=keyed(bad))
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     errors = field_errors(html)
@@ -94,7 +95,7 @@ def test_cross_field_rules_each_show_at_their_field(
 ) -> None:
     login(make_user(Role.PROVIDER))
     response = client.post(
-        "/offers/new", data={**JOB, "min_age": "60", "max_age": "20", "employment_type": "", "pay_period": ""}
+        "/offers/new", data=keyed({**JOB, "min_age": "60", "max_age": "20", "employment_type": "", "pay_period": ""})
     )
     assert response.status_code == 422
     assert {"max_age", "employment_type", "pay_period"} <= set(field_errors(response.get_data(as_text=True)))
@@ -113,7 +114,8 @@ def test_volunteer_posts_an_offer_of_their_own(
     volunteer = make_user(Role.VOLUNTEER)
     login(volunteer)
     response = client.post(
-        "/offers/new", data={"category": "peer_support", "title": "Accompaniment to appointments", "capacity": "2"}
+        "/offers/new",
+        data=keyed({"category": "peer_support", "title": "Accompaniment to appointments", "capacity": "2"}),
     )
     assert response.status_code == 303
     (offer,) = services.own_offers(session, volunteer)

@@ -7,6 +7,7 @@ from sqlmodel import Session, select
 
 from portal.models import Offer, Organization, OrganizationKind, Role, User, VerificationStatus
 from portal.organizations import services
+from tests.conftest import keyed
 
 Login = Callable[[User], FlaskClient]
 
@@ -19,17 +20,21 @@ def test_signup_to_verification_makes_offers_visible(
     caseworker = make_user(Role.CASEWORKER)
     client.post(
         "/auth/signup/organization",
-        data={
-            "organization_name": "Chang'an Logistics",
-            "kind": "employer",
-            "name": "Ma Jun",
-            "email": "ma@changan.bridge.example",
-            "password": "a long password",
-        },
+        data=keyed(
+            {
+                "organization_name": "Chang'an Logistics",
+                "kind": "employer",
+                "name": "Ma Jun",
+                "email": "ma@changan.bridge.example",
+                "password": "a long password",
+            }
+        ),
     )
     created = client.post(
         "/offers/new",
-        data={"category": "employment", "title": "Warehouse picker", "capacity": "2", "employment_type": "full_time"},
+        data=keyed(
+            {"category": "employment", "title": "Warehouse picker", "capacity": "2", "employment_type": "full_time"}
+        ),
     )
     offer_url = created.headers["Location"]
     client.post(f"{offer_url}/status", data={"action": "publish"})

@@ -14,6 +14,7 @@ from sqlmodel import Session, col, func, select
 from portal.models import Area, AuditEvent, ContactLog, Need, NeedStatus, Person, Role, User
 from portal.people import services
 from portal.people.forms import id_check_character, local_today
+from tests.conftest import keyed
 
 Login = Callable[[User], FlaskClient]
 MakePerson = Callable[..., Person]
@@ -110,7 +111,7 @@ def test_caseworker_records_a_person_with_every_field(
     client: FlaskClient, login: Login, caseworker: User, areas: dict[str, Area], session: Session
 ) -> None:
     login(caseworker)
-    response = client.post("/people/new", data=person_data(areas))
+    response = client.post("/people/new", data=keyed(person_data(areas)))
     assert response.status_code == 303
     person = session.get(Person, uuid.UUID(response.headers["Location"].rsplit("/", 1)[1]))
     assert person is not None
@@ -140,7 +141,9 @@ def test_an_age_is_recorded_as_1_july_of_the_estimated_birth_year(
 ) -> None:
     login(caseworker)
     assert "1 July" in client.get("/people/new").get_data(as_text=True)
-    response = client.post("/people/new", data=person_data(areas, birth_date="", age="40", phone="", id_number=""))
+    response = client.post(
+        "/people/new", data=keyed(person_data(areas, birth_date="", age="40", phone="", id_number=""))
+    )
     assert response.status_code == 303
     (person,) = session.exec(select(Person))
     assert person.birth_date == date(TODAY.year - 40, 7, 1)
@@ -150,9 +153,9 @@ def test_only_a_name_and_an_area_are_required(
     client: FlaskClient, login: Login, caseworker: User, areas: dict[str, Area]
 ) -> None:
     login(caseworker)
-    response = client.post("/people/new", data={"full_name": "  陈  明 ", "area_id": str(areas["street"].id)})
+    response = client.post("/people/new", data=keyed({"full_name": "  陈  明 ", "area_id": str(areas["street"].id)}))
     assert response.status_code == 303
-    missing = client.post("/people/new", data={})
+    missing = client.post("/people/new", data=keyed({}))
     assert missing.status_code == 422
     assert set(field_errors(missing.get_data(as_text=True))) == {"full_name", "area_id"}
 
@@ -172,7 +175,7 @@ def test_invalid_person_is_shown_again_with_errors_and_values_kept(
         programme="prison",
         area_id=str(uuid.uuid4()),
     )
-    response = client.post("/people/new", data=bad)
+    response = client.post("/people/new", data=keyed(bad))
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert {"full_name", "phone", "id_number", "birth_date", "latitude", "max_travel_km", "programme"} <= set(
@@ -205,7 +208,7 @@ def test_rules_across_fields_show_at_their_field(
     field: str,
 ) -> None:
     login(caseworker)
-    response = client.post("/people/new", data=person_data(areas, **changes))
+    response = client.post("/people/new", data=keyed(person_data(areas, **changes)))
     assert response.status_code == 422
     assert field in field_errors(response.get_data(as_text=True))
 
@@ -304,7 +307,7 @@ def test_likely_duplicates_on_another_caseload_warn_without_showing_who(
     )
     login(caseworker)
     data = person_data(areas, **{"id_number": "", "birth_date": "1990-05-05", **typed})
-    response = client.post("/people/new", data=data)
+    response = client.post("/people/new", data=keyed(data))
     assert response.status_code == 409
     html = response.get_data(as_text=True)
     warning = duplicates_warning(html)
@@ -318,9 +321,9 @@ def test_likely_duplicates_on_another_caseload_warn_without_showing_who(
     assert count_people(session) == 1
 
     # Nothing is created until the caseworker ticks the box for exactly these people.
-    assert client.post("/people/new", data={**data, "different_from": "XA-1999-0001"}).status_code == 409
+    assert client.post("/people/new", data=keyed({**data, "different_from": "XA-1999-0001"})).status_code == 409
     assert count_people(session) == 1
-    created = client.post("/people/new", data={**data, "different_from": "XA-2025-0007"})
+    created = client.post("/people/new", data=keyed({**data, "different_from": "XA-2025-0007"}))
     assert created.status_code == 303
     assert count_people(session) == 2
     reread(session, theirs)
@@ -332,7 +335,7 @@ def test_duplicates_on_ones_own_caseload_are_shown_in_full(
 ) -> None:
     mine = make_person(caseworker, code="XA-2025-0003", full_name="周杰", phone="13800138000")
     login(caseworker)
-    response = client.post("/people/new", data=person_data(areas, full_name="周 杰 ", id_number=""))
+    response = client.post("/people/new", data=keyed(person_data(areas, full_name="周 杰 ", id_number="")))
     assert response.status_code == 409
     warning = duplicates_warning(response.get_data(as_text=True))
     assert "周杰" in warning and "13800138000" in warning and f"/people/{mine.id}" in warning
@@ -358,7 +361,7 @@ def test_different_names_born_the_same_day_are_not_duplicates(
 ) -> None:
     make_person(colleague, full_name=theirs, birth_date=date(1985, 3, 12))
     login(caseworker)
-    response = client.post("/people/new", data=person_data(areas, full_name=typed, phone="", id_number=""))
+    response = client.post("/people/new", data=keyed(person_data(areas, full_name=typed, phone="", id_number="")))
     assert response.status_code == 303
 
 
@@ -676,7 +679,7 @@ def test_a_need_added_without_javascript_redirects_to_the_page(
 ) -> None:
     login(caseworker)
     data = {"category": "employment", "description": "想找厨房的工作", "urgency": "3"}
-    response = client.post(f"/people/{mine.id}/needs", data=data)
+    response = client.post(f"/people/{mine.id}/needs", data=keyed(data))
     assert response.status_code == 303
     assert response.headers["Location"] == f"/people/{mine.id}#needs"
     session.rollback()
@@ -690,7 +693,7 @@ def test_a_need_added_with_htmx_returns_only_the_needs_section(
 ) -> None:
     login(caseworker)
     data = {"category": "housing", "description": "A room near the metro", "urgency": "2"}
-    response = client.post(f"/people/{mine.id}/needs", data=data, headers=HTMX)
+    response = client.post(f"/people/{mine.id}/needs", data=keyed(data), headers=HTMX)
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert html.lstrip().startswith('<section id="needs"') and "<html" not in html
@@ -703,12 +706,12 @@ def test_an_invalid_need_is_shown_again_with_errors(
 ) -> None:
     login(caseworker)
     bad = {"category": "astrology", "description": "", "urgency": "9"}
-    partial = client.post(f"/people/{mine.id}/needs", data={**bad, "description": "kept text"}, headers=HTMX)
+    partial = client.post(f"/people/{mine.id}/needs", data=keyed({**bad, "description": "kept text"}), headers=HTMX)
     assert partial.status_code == 422
     html = partial.get_data(as_text=True)
     assert html.lstrip().startswith('<section id="needs"')
     assert {"category", "urgency"} <= set(field_errors(html)) and "kept text" in html
-    page = client.post(f"/people/{mine.id}/needs", data=bad)
+    page = client.post(f"/people/{mine.id}/needs", data=keyed(bad))
     assert page.status_code == 422
     html = page.get_data(as_text=True)
     assert "<html" in html and {"category", "description", "urgency"} <= set(field_errors(html))
@@ -754,7 +757,7 @@ def test_a_logged_contact_sets_the_next_contact_due(
         "note": "家访，状态稳定",
         "next_contact_due": next_due.isoformat(),
     }
-    response = client.post(f"/people/{mine.id}/contacts", data=data)
+    response = client.post(f"/people/{mine.id}/contacts", data=keyed(data))
     assert response.status_code == 303 and response.headers["Location"].endswith("#contacts")
     reread(session, mine)
     assert mine.next_contact_due == next_due
@@ -769,7 +772,7 @@ def test_contacts_logged_with_htmx_return_the_log_newest_first(
     for days_ago, note in ((10, "older call"), (1, "newer call")):
         day = (TODAY - timedelta(days=days_ago)).isoformat()
         data = {"kind": "call", "occurred_on": day, "outcome": "not_reached", "note": note}
-        response = client.post(f"/people/{mine.id}/contacts", data=data, headers=HTMX)
+        response = client.post(f"/people/{mine.id}/contacts", data=keyed(data), headers=HTMX)
         assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert html.lstrip().startswith('<section id="contacts"') and "<html" not in html
@@ -808,7 +811,7 @@ def test_an_invalid_contact_is_refused_with_422(
     login(caseworker)
     data = {"kind": "call", "occurred_on": TODAY.isoformat(), "outcome": "reached", "note": "kept note", **changes}
     for headers in ({}, HTMX):
-        response = client.post(f"/people/{mine.id}/contacts", data=data, headers=headers)
+        response = client.post(f"/people/{mine.id}/contacts", data=keyed(data), headers=headers)
         assert response.status_code == 422
         html = response.get_data(as_text=True)
         assert field in field_errors(html) and "kept note" in html
@@ -885,7 +888,7 @@ def test_hostile_values_never_cause_a_server_error(
     for url, good in forms.items():
         for name in good:
             for value in HOSTILE:
-                response = client.post(url, data={**good, name: value})
+                response = client.post(url, data=keyed({**good, name: value}))
                 assert response.status_code < 500, (url, name, value)
     assert session_is_sane(client, mine)
 

@@ -6,7 +6,7 @@ from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
 from portal.models import Offer, Role, User
-from tests.conftest import sign_in_with_session
+from tests.conftest import keyed, sign_in_with_session
 
 Login = Callable[[User], FlaskClient]
 
@@ -17,7 +17,9 @@ def test_admin_creates_a_caseworker_who_can_sign_in(
     login(make_user(Role.ADMIN))
     response = client.post(
         "/users/new",
-        data={"role": "caseworker", "name": "刘芳", "email": "liufang@bridge.example", "password": "a long password"},
+        data=keyed(
+            {"role": "caseworker", "name": "刘芳", "email": "liufang@bridge.example", "password": "a long password"}
+        ),
     )
     assert response.status_code == 303
     client.post("/auth/logout")
@@ -33,7 +35,7 @@ def test_admin_cannot_create_admins_or_providers_through_the_form(
     for role in ("admin", "provider", "volunteer"):
         response = client.post(
             "/users/new",
-            data={"role": role, "name": "X", "email": f"{role}@x.bridge.example", "password": "long enough!"},
+            data=keyed({"role": role, "name": "X", "email": f"{role}@x.bridge.example", "password": "long enough!"}),
         )
         assert response.status_code == 422
         assert 'id="role-error"' in response.get_data(as_text=True)

@@ -1,0 +1,83 @@
+"""Lost-update protection on case records (security.md item 46).
+
+An edit form carries the version of the record it was loaded at. The service compares it with the
+row it locked; a save made on an older version is refused with who changed the record and when,
+rather than silently overwriting their change. SQLAlchemy's version counter (`version_id_col` on
+the models) backs this up for writes that carry no form: their UPDATE matches no row once another
+transaction has moved the version on, and the error page answers 409 (errors.py).
+"""
+
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+
+from flask_babel import format_datetime
+from flask_babel import gettext as _
+from sqlmodel import Session, col, select
+
+from portal.models import AuditEvent, User
+
+# Audit actions that read a record; the rest changed it.
+READ_ACTIONS = frozenset({"view", "list", "export"})
+
+
+class StaleEdit(RuntimeError):
+    """The record changed after the form was loaded; `changed_by` and `changed_at` say who and when."""
+
+    def __init__(self, record_id: uuid.UUID, changed_by: str | None, changed_at: datetime | None) -> None:
+        super().__init__(str(record_id))
+        self.record_id = record_id
+        self.changed_by = changed_by
+        self.changed_at = changed_at
+
+    def message(self) -> str:
+        """The sentence shown above the form, in the user's language and time zone."""
+        if self.changed_at is None:
+            return _("Someone else changed this record while you had it open. Reload it, then try again.")
+        return _(
+            "%(name)s changed this record at %(time)s, while you had it open. "
+            "Your changes are not saved: reload it, then try again.",
+            name=self.changed_by or _("The portal"),
+            time=format_datetime(self.changed_at, "short"),
+        )
+
+
+def form_version(values: Mapping[str, str]) -> int | None:
+    """The version a form was loaded at; None when the form carries none.
+
+    :raise ValueError: for a value that is not a version number.
+    """
+    raw = values.get("version", "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or len(raw) > 9:
+        raise ValueError("not a version")
+    return int(raw)
+
+
+def last_change(session: Session, record_id: uuid.UUID) -> tuple[str | None, datetime | None]:
+    """Who last changed a record and when, from the audit trail (None as the name: the portal itself)."""
+    row = session.exec(
+        select(AuditEvent.at, User.name)
+        .join(User, col(User.id) == AuditEvent.actor_id, isouter=True)
+        .where(AuditEvent.record_id == record_id, col(AuditEvent.action).not_in(READ_ACTIONS))
+        .order_by(col(AuditEvent.sequence).desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None, None
+    return row[1], row[0]
+
+
+def check_version(session: Session, record_id: uuid.UUID, current: int, expected: int | None) -> None:
+    """Refuse the edit if the form was loaded at another version; the transaction is rolled back.
+
+    Call it on the row as locked for the write, so nothing can change between the check and the save.
+
+    :raise StaleEdit: when the versions differ.
+    """
+    if expected is None or expected == current:
+        return
+    changed_by, changed_at = last_change(session, record_id)
+    session.rollback()
+    raise StaleEdit(record_id, changed_by, changed_at)
