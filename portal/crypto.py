@@ -311,11 +311,13 @@ def reseal_table(
     columns: list[str],
     opener: Callable[[str, str], str] | None,
     sealer: Callable[[str, str], str] | None,
+    only: Callable[[str], bool] | None = None,
     batch: int = 500,
 ) -> int:
     """Rewrite every value of some columns of a table, in batches: open each with `opener` (None:
-    it is plain text) and seal it with `sealer` (None: store plain text). Used by the migration and
-    by key rotation; works on plain SQL so that it needs no model of the table. Returns the rows."""
+    it is plain text) and seal it with `sealer` (None: store plain text), skipping values `only`
+    turns down. Used by the migration and by key rotation; works on plain SQL so that it needs no
+    model of the table. Returns the rows changed."""
     t = sa.table(table, sa.column(pk), *(sa.column(c, sa.Text) for c in columns))
     count = 0
     rows = connection.execute(sa.select(t.c[pk], *(t.c[c] for c in columns))).all()
@@ -323,7 +325,7 @@ def reseal_table(
         for row in rows[start : start + batch]:
             values = {}
             for name, stored in zip(columns, row[1:], strict=True):
-                if stored is None:
+                if stored is None or (only is not None and not only(stored)):
                     continue
                 where = aad(table, name, row[0])
                 plain = opener(stored, where) if opener else stored
@@ -332,3 +334,33 @@ def reseal_table(
                 connection.execute(sa.update(t).where(t.c[pk] == row[0]).values(**values))
                 count += 1
     return count
+
+
+def rotate(connection: sa.Connection, ring: KeyRing, metadata: sa.MetaData) -> dict[str, int]:
+    """Re-encrypt with the current key every value sealed with another one; rows changed per table.
+    Run in one transaction: afterwards no value needs an older key."""
+    changed = {}
+    for table, columns in encrypted_columns(metadata).items():
+        [pk] = table.primary_key.columns
+        changed[table.name] = reseal_table(
+            connection,
+            table.name,
+            pk.name,
+            [c.name for c in columns],
+            opener=ring.open,
+            sealer=ring.seal,
+            only=lambda stored: key_id_of(stored) != ring.current,
+        )
+    return changed
+
+
+def values_by_key(connection: sa.Connection, metadata: sa.MetaData) -> dict[int | None, int]:
+    """How many stored values each key id sealed (None: not in the sealed format)."""
+    counts: dict[int | None, int] = {}
+    for table, columns in encrypted_columns(metadata).items():
+        for column in columns:
+            raw = sa.select(sa.column(column.name, sa.Text)).select_from(sa.table(table.name))
+            for (stored,) in connection.execute(raw.where(sa.column(column.name).is_not(None))):
+                key_id = key_id_of(stored)
+                counts[key_id] = counts.get(key_id, 0) + 1
+    return counts
