@@ -15,7 +15,7 @@ from portal import create_app
 from portal.crypto import NONCE_BYTES, KeyRing, encrypted_columns, key_id_of, keyring_of
 from portal.db import get_engine
 from portal.migrations import downgrade, upgrade
-from portal.models import Area, Consent, ConsentOverride, Offer, Person, Role, User
+from portal.models import Area, AreaLevel, Consent, ConsentOverride, Offer, OverrideBasis, Person, Role, User
 from portal.people.services import SAME_ID_NUMBER, SAME_PHONE, find_duplicates
 from tests.conftest import TEST_CONFIG
 from tests.portal.person_record import SENTINEL, build_record
@@ -25,7 +25,7 @@ SECOND_KEY = base64.b64encode(b"test-only-data-key-number-two-02").decode()
 
 @pytest.fixture
 def grid(session: Session) -> Area:
-    area = Area(level="grid", name_en="Grid 9", name_zh="第九网格", code="ENC-G9")
+    area = Area(level=AreaLevel.GRID, name_en="Grid 9", name_zh="第九网格", code="ENC-G9")
     session.add(area)
     session.commit()
     return area
@@ -48,7 +48,7 @@ def _mark_every_encrypted_column(session: Session, caseworker: User, grid: Area,
     consent.note = f"{SENTINEL} signed by the mother"
     session.add(consent)
     session.add(
-        ConsentOverride(referral_id=record.referral.id, by_id=caseworker.id, basis="court_order", note=f"{SENTINEL} 1")
+        ConsentOverride(referral_id=record.referral.id, by_id=caseworker.id, basis=OverrideBasis.COURT_ORDER, note=f"{SENTINEL} 1")
     )
     session.commit()
 
@@ -127,7 +127,7 @@ def test_plain_text_is_never_compared_or_written_in_sql(app: Flask, session: Ses
         session.exec(select(Person).where(Person.full_name == "Li Ming")).all()
     session.rollback()
     with pytest.raises(sa.exc.StatementError, match="plain text given"):
-        session.exec(sa.update(Person).values(full_name="Li Ming"))  # type: ignore[call-overload]
+        session.exec(sa.update(Person).values(full_name="Li Ming"))
 
 
 def test_a_thousand_encryptions_use_a_thousand_nonces(app: Flask) -> None:
