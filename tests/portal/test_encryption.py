@@ -48,7 +48,9 @@ def _mark_every_encrypted_column(session: Session, caseworker: User, grid: Area,
     consent.note = f"{SENTINEL} signed by the mother"
     session.add(consent)
     session.add(
-        ConsentOverride(referral_id=record.referral.id, by_id=caseworker.id, basis=OverrideBasis.COURT_ORDER, note=f"{SENTINEL} 1")
+        ConsentOverride(
+            referral_id=record.referral.id, by_id=caseworker.id, basis=OverrideBasis.COURT_ORDER, note=f"{SENTINEL} 1"
+        )
     )
     session.commit()
 
