@@ -68,10 +68,12 @@ class KeyRing:
             raise KeyConfigError("every key must be 32 bytes (256 bits), base64-encoded")
         if self.blind_key in self.keys.values():
             raise KeyConfigError("the blind-index key must differ from every data key")
+        # One cipher object per key, made once: a caseload page opens thousands of values.
+        object.__setattr__(self, "_ciphers", {key_id: AESGCM(key) for key_id, key in self.keys.items()})
 
     def seal(self, plain: str, aad: str) -> Sealed:
         nonce = secrets.token_bytes(NONCE_BYTES)
-        sealed = AESGCM(self.keys[self.current]).encrypt(nonce, plain.encode(), aad.encode())
+        sealed = self._cipher(self.current).encrypt(nonce, plain.encode(), aad.encode())
         return Sealed(f"v{self.current}:{base64.b64encode(nonce + sealed).decode()}")
 
     def open(self, stored: str, aad: str) -> str:
@@ -79,16 +81,19 @@ class KeyRing:
         key_id = key_id_of(stored)
         if key_id is None:
             raise UndecryptableValue(f"{aad}: the stored value is not in the v<key>: format")
-        key = self.keys.get(key_id)
-        if key is None:
+        if key_id not in self.keys:
             raise UndecryptableValue(f"{aad}: sealed with data key {key_id}, which is not configured")
         try:
             raw = base64.b64decode(stored.partition(":")[2], validate=True)
-            return AESGCM(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], aad.encode()).decode()
+            return self._cipher(key_id).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], aad.encode()).decode()
         except (InvalidTag, binascii.Error, ValueError) as exc:
             raise UndecryptableValue(
                 f"{aad}: the stored value does not decrypt with key {key_id}; it was altered or copied from another row"
             ) from exc
+
+    def _cipher(self, key_id: int) -> AESGCM:
+        ciphers: dict[int, AESGCM] = self.__dict__["_ciphers"]
+        return ciphers[key_id]
 
     def blind(self, purpose: str, normalised: str) -> str:
         """A keyed HMAC for exact lookups; empty for an empty value, so blanks never match each other."""
