@@ -15,7 +15,18 @@ from portal import create_app
 from portal.crypto import NONCE_BYTES, KeyRing, encrypted_columns, key_id_of, keyring_of
 from portal.db import get_engine
 from portal.migrations import downgrade, upgrade
-from portal.models import Area, AreaLevel, Consent, ConsentOverride, Offer, OverrideBasis, Person, Role, User
+from portal.models import (
+    Area,
+    AreaLevel,
+    Consent,
+    ConsentOverride,
+    Need,
+    Offer,
+    OverrideBasis,
+    Person,
+    Role,
+    User,
+)
 from portal.people.services import SAME_ID_NUMBER, SAME_PHONE, find_duplicates
 from tests.conftest import TEST_CONFIG
 from tests.portal.person_record import SENTINEL, build_record
@@ -212,7 +223,10 @@ def test_values_stay_readable_in_the_objects_that_wrote_them(session: Session, c
 def test_the_migration_encrypts_existing_rows_and_its_downgrade_decrypts_them(
     app: Flask, session: Session, caseworker: User
 ) -> None:
-    _person(session, caseworker, "XA-2026-0010", full_name="陈静", phone="13800138000", id_number="X1234567")
+    person = _person(session, caseworker, "XA-2026-0010", full_name="陈静", phone="13800138000", id_number="X1234567")
+    # Rows referring to the person: SQLite rebuilds the person table under them.
+    session.add(Need(person_id=person.id, category="housing", description="a room near the hospital"))
+    session.commit()
     session.close()
     url, ring = app.config["DATABASE_URL"], keyring_of(get_engine(app))
     get_engine(app).dispose()
@@ -222,6 +236,7 @@ def test_the_migration_encrypts_existing_rows_and_its_downgrade_decrypts_them(
         with plain.connect() as connection:
             row = connection.execute(sa.text("SELECT full_name, phone, id_number FROM person")).one()
             assert tuple(row) == ("陈静", "13800138000", "X1234567")
+            assert connection.execute(sa.text("SELECT description FROM need")).scalar() == "a room near the hospital"
         with pytest.raises(RuntimeError, match="db upgrade"):
             upgrade(url)  # without the keys there is no encrypting the rows
         upgrade(url, keyring=ring)
@@ -233,5 +248,6 @@ def test_the_migration_encrypts_existing_rows_and_its_downgrade_decrypts_them(
     with Session(get_engine(app)) as reader:
         person = reader.exec(select(Person)).one()
         assert (person.full_name, person.phone, person.id_number) == ("陈静", "13800138000", "X1234567")
+        assert reader.exec(select(Need)).one().description == "a room near the hospital"
         assert [d.person.id for d in find_duplicates(reader, "", "+86 138 0013 8000", "", None)] == [person.id]
         assert [d.person.id for d in find_duplicates(reader, "", "", "x1234567", None)] == [person.id]
