@@ -2,7 +2,9 @@
 bound to its row and column, keys rotate, and the duplicate check still finds people."""
 
 import base64
+import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -251,3 +253,22 @@ def test_the_migration_encrypts_existing_rows_and_its_downgrade_decrypts_them(
         assert reader.exec(select(Need)).one().description == "a room near the hospital"
         assert [d.person.id for d in find_duplicates(reader, "", "+86 138 0013 8000", "", None)] == [person.id]
         assert [d.person.id for d in find_duplicates(reader, "", "", "x1234567", None)] == [person.id]
+
+
+def test_no_query_in_the_portal_names_an_encrypted_column() -> None:
+    """`Person.full_name` in a query would compare plain text with ciphertext (refused at run time)
+    or, in a column list, hand back ciphertext: the portal selects whole rows and filters on the
+    blind indexes instead. Instances are lower-case names, so `Model.column` only appears in SQL."""
+    root = Path(__file__).resolve().parents[2] / "portal"
+    names = [
+        f"{_model(table).__name__}.{column.name}"
+        for table, columns in encrypted_columns(SQLModel.metadata).items()
+        for column in columns
+    ]
+    found = [
+        (str(path.relative_to(root)), name)
+        for path in root.rglob("*.py")
+        for name in names
+        if re.search(rf"\b{re.escape(name)}\b", path.read_text(encoding="utf-8"))
+    ]
+    assert found == []
