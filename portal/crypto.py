@@ -258,6 +258,9 @@ def _seal(mapper: Mapper[Any], connection: sa.Connection, target: Any, inserting
         value = state.dict.get(source)
         if changed(source) and isinstance(value, str) and not isinstance(value, Sealed):
             setattr(target, key, blind_index_value(ring, plan.table, column, value))
+    # The plain text waits in state.info until after the write. Should the flush fail, an object
+    # never written keeps the sealed values (a later flush writes them as they are: same row, same
+    # associated data); the portal builds a new object to retry (people.services.create_person).
     plain: dict[str, str] = {}
     for key in plan.encrypted:
         value = state.dict.get(key)
@@ -276,10 +279,10 @@ def _unseal_after_write(mapper: Mapper[Any], connection: sa.Connection, target: 
 
 
 def _open_loaded(target: Any, context: QueryContext, *_: Any) -> None:
-    plan = _plan(sa.inspect(target).mapper)
+    state: InstanceState[Any] = sa.inspect(target)
+    plan = _plan(state.mapper)
     if plan is None or not plan.encrypted:
         return
-    state: InstanceState[Any] = sa.inspect(target)
     sealed = [key for key in plan.encrypted if isinstance(state.dict.get(key), Sealed)]
     if not sealed:
         return
