@@ -14,8 +14,9 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from matching.eligibility import failures
 from matching.geo import distance_km
+from matching.hours import CLASHES, OFFER_HOURS, hours_taken, offer_hours
 from matching.model import CATEGORIES, SLOTS, NearMiss, Need, Offer, Person, RankedOffer, Ranking, Reason
-from matching.relevance import CATEGORY_INDEX, SKILL_CATEGORIES, WEIGHTS, category_affinity
+from matching.relevance import CATEGORY_INDEX, GROUP_CONCEPTS, SKILL_CATEGORIES, WEIGHTS, category_affinity
 from matching.vocabulary import CONCEPTS, RELATED, concepts_in
 
 VOCABULARY_TEXT = " ".join(term for chinese, english in CONCEPTS.values() for term in (*chinese, *english))
@@ -79,6 +80,13 @@ class _CodeSets:
             self.matrix[row, [self.column[code] for code in codes]] = True
         self.given: npt.NDArray[np.bool_] = np.asarray(self.matrix.any(axis=1))
 
+    def only(self, code: str) -> npt.NDArray[np.bool_]:
+        """Offers reserved for this one code (women-only groups, say)."""
+        if code not in self.column:
+            return np.zeros(len(self.given), dtype=bool)
+        alone: npt.NDArray[np.bool_] = self.matrix[:, self.column[code]] & (self.matrix.sum(axis=1) == 1)
+        return alone
+
     def share_none(self, codes: Iterable[str]) -> npt.NDArray[np.bool_]:
         """Offers that list codes, none of them among these."""
         chosen = [self.column[code] for code in codes if code in self.column]
@@ -133,6 +141,7 @@ class OfferIndex:
             if self.position_.setdefault(offer.id, n) != n:
                 raise ValueError(f"duplicate offer id: {offer.id}")
         self._concepts: list[dict[str, int]] = found
+        self._hours = [offer_hours(offer.category, offer.text) for offer in offers]
         self.wording_ = sp.csr_matrix(wording[: len(texts)])
         # Sparse: an offer has a handful of concepts, and a sparse product needs no BLAS threads.
         self.concepts_ = sp.csr_matrix(
@@ -160,11 +169,13 @@ class OfferIndex:
             self.position_[offer.id] = len(self.offers_)
             self.offers_.append(offer)
             self._concepts.append(concepts)
+            self._hours.append(offer_hours(offer.category, offer.text))
             self.wording_ = sp.vstack([self.wording_, wording], format="csr")
             self.concepts_ = sp.vstack([self.concepts_, vector], format="csr")
         else:
             self.offers_[i] = offer
             self._concepts[i] = concepts
+            self._hours[i] = offer_hours(offer.category, offer.text)
             self.wording_ = sp.vstack([self.wording_[:i], wording, self.wording_[i + 1 :]], format="csr")
             self.concepts_ = sp.vstack([self.concepts_[:i], vector, self.concepts_[i + 1 :]], format="csr")
         self._rebuild()
@@ -176,6 +187,7 @@ class OfferIndex:
             return
         del self.offers_[i]
         del self._concepts[i]
+        del self._hours[i]
         self.wording_ = sp.vstack([self.wording_[:i], self.wording_[i + 1 :]], format="csr")
         self.concepts_ = sp.vstack([self.concepts_[:i], self.concepts_[i + 1 :]], format="csr")
         self.position_ = {offer.id: n for n, offer in enumerate(self.offers_)}
@@ -199,6 +211,9 @@ class OfferIndex:
             remote=np.array([o.remote for o in offers], dtype=bool),
             schedule_bits=np.array([_slot_bits(o.schedule) for o in offers], dtype=np.int8),
             category=np.array([CATEGORY_INDEX.get(o.category or "", -1) for o in offers], dtype=np.int8),
+        )
+        self.hours_ = np.array([[name in hours for name in OFFER_HOURS] for hours in self._hours], dtype=bool).reshape(
+            len(offers), len(OFFER_HOURS)
         )
         skills = sorted({skill for o in offers for skill in o.skills})
         self.skill_index_ = {skill: i for i, skill in enumerate(skills)}
@@ -292,6 +307,8 @@ class OfferIndex:
         nearness = np.where(self.columns_.remote, 0.5, np.clip(1 - distances / limit, 0, 1))
         nearness = np.nan_to_num(nearness, nan=0.5).astype(np.float32)
         parts = {
+            "hours": -WEIGHTS["hours"] * self.hours_clash(need).astype(np.float32),
+            "group": WEIGHTS["group"] * self.reserved_as_asked(concepts).astype(np.float32),
             "category": WEIGHTS["category"] * category,
             "meaning": WEIGHTS["meaning"] * meaning,
             "wording": WEIGHTS["wording"] * wording,
@@ -300,6 +317,24 @@ class OfferIndex:
         }
         total = sum(parts.values(), np.zeros(len(self.offers_), np.float32))
         return total.astype(np.float32), parts
+
+    def hours_clash(self, need: Need) -> npt.NDArray[np.bool_]:
+        """Offers whose fixed hours clash with what the need says the person cannot do."""
+        taken = hours_taken(need.description)
+        clash = np.zeros(len(self.offers_), dtype=bool)
+        for need_side, offer_side in CLASHES:
+            if need_side in taken:
+                clash |= self.hours_[:, OFFER_HOURS.index(offer_side)]
+        return clash
+
+    def reserved_as_asked(self, concepts: dict[str, int]) -> npt.NDArray[np.bool_]:
+        """Offers reserved for the group the need asks to be among (a women's group for a woman
+        who wants to meet other women in recovery)."""
+        reserved = np.zeros(len(self.offers_), dtype=bool)
+        for concept, gender in GROUP_CONCEPTS.items():
+            if concept in concepts:
+                reserved |= self.columns_.genders.only(gender)
+        return reserved
 
     def _best(self, total: FloatArray, candidates: npt.NDArray[np.intp], k: int) -> list[int]:
         """The k best candidates, highest score first, equal scores by offer id."""
@@ -387,6 +422,23 @@ class OfferIndex:
             used = sorted(set(person.skills) & set(offer.skills))
             reasons.append(
                 Reason("skills", f"uses their skills: {', '.join(used)}", {"skills": used}, float(parts["skills"][i]))
+            )
+        if parts["hours"][i] < 0:
+            taken = hours_taken(need.description)
+            clashing = sorted({fixed for free, fixed in CLASHES if free in taken and fixed in self._hours[i]})
+            words = ", ".join(name.replace("_", " ") for name in clashing)
+            reasons.append(
+                Reason(
+                    "hours_clash",
+                    f"hours clash with what they said: {words}",
+                    {"hours": clashing},
+                    float(parts["hours"][i]),
+                )
+            )
+        if parts["group"][i] > 0:
+            group = next(c for c, g in GROUP_CONCEPTS.items() if c in concepts and offer.eligibility.genders == (g,))
+            reasons.append(
+                Reason("reserved_as_asked", f"only for {group}, as asked", {"group": group}, float(parts["group"][i]))
             )
         if offer.remote:
             reasons.append(Reason("remote", "can be done remotely", {}))

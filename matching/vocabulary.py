@@ -36,25 +36,6 @@ RELATED: dict[frozenset[str], float] = {frozenset((a, b)): float(credit) for a, 
 
 
 _END = ""  # trie key under which a node lists the (concept, term, whole word) that end there
-
-
-def _english_trie() -> dict[str, Any]:
-    """All English terms (and the Latin ones among the Chinese, such as C1 or HIV) in one trie,
-    so a text is read once instead of once per concept."""
-    trie: dict[str, Any] = {}
-    for concept, (chinese, english) in CONCEPTS.items():
-        for raw in (*english, *(term for term in chinese if term.isascii())):
-            # A trailing space in the vocabulary means a whole word ("men " is not "mental").
-            term = raw.strip().lower()
-            node = trie
-            for char in term:
-                node = node.setdefault(char, {})
-            node.setdefault(_END, []).append((concept, term, raw.endswith(" ")))
-    return trie
-
-
-_TRIE = _english_trie()
-_HAN_TERMS = [(concept, tuple(t for t in chinese if not t.isascii())) for concept, (chinese, _) in CONCEPTS.items()]
 _WORD_START = re.compile(r"(?<![a-z0-9])[a-z0-9]")
 
 
@@ -62,23 +43,48 @@ def _is_word_char(char: str) -> bool:
     return char.isascii() and char.isalnum()
 
 
+class Lexicon:
+    """Named lists of Chinese and English terms, found in a text in one reading of it.
+
+    Chinese terms match as substrings; English ones (and Latin terms among the Chinese, such as
+    C1 or HIV) at the start of a word, or as a whole word where the term ends with a space."""
+
+    def __init__(self, entries: dict[str, tuple[tuple[str, ...], tuple[str, ...]]]) -> None:
+        self._trie: dict[str, Any] = {}
+        for name, (chinese, english) in entries.items():
+            for raw in (*english, *(term for term in chinese if term.isascii())):
+                term = raw.strip().lower()
+                node = self._trie
+                for char in term:
+                    node = node.setdefault(char, {})
+                node.setdefault(_END, []).append((name, term, raw.endswith(" ")))
+        self._han = [(name, tuple(t for t in chinese if not t.isascii())) for name, (chinese, _) in entries.items()]
+
+    def find(self, text: str) -> dict[str, int]:
+        """The names a text mentions, with how many of their distinct terms it uses."""
+        terms: dict[str, set[str]] = {}
+        for name, han_terms in self._han:
+            for term in han_terms:
+                if term in text:
+                    terms.setdefault(name, set()).add(term)
+        lowered = text.lower()
+        for start in _WORD_START.finditer(lowered):
+            node: dict[str, Any] | None = self._trie
+            position = start.start()
+            while node is not None and position < len(lowered):
+                node = node.get(lowered[position])
+                if node is None:
+                    break
+                position += 1
+                for name, term, whole_word in node.get(_END, ()):
+                    if not whole_word or position == len(lowered) or not _is_word_char(lowered[position]):
+                        terms.setdefault(name, set()).add(term)
+        return {name: len(found) for name, found in terms.items()}
+
+
+_CONCEPTS = Lexicon(CONCEPTS)
+
+
 def concepts_in(text: str) -> dict[str, int]:
     """The concepts a text mentions, with how many of their distinct terms it uses."""
-    terms: dict[str, set[str]] = {}
-    for concept, han_terms in _HAN_TERMS:
-        for term in han_terms:
-            if term in text:
-                terms.setdefault(concept, set()).add(term)
-    lowered = text.lower()
-    for start in _WORD_START.finditer(lowered):
-        node: dict[str, Any] | None = _TRIE
-        position = start.start()
-        while node is not None and position < len(lowered):
-            node = node.get(lowered[position])
-            if node is None:
-                break
-            position += 1
-            for concept, term, whole_word in node.get(_END, ()):
-                if not whole_word or position == len(lowered) or not _is_word_char(lowered[position]):
-                    terms.setdefault(concept, set()).add(term)
-    return {concept: len(found) for concept, found in terms.items()}
+    return _CONCEPTS.find(text)

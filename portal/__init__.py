@@ -12,6 +12,7 @@ from portal import db, demo, errors, fetch_metadata, headers, i18n, jobs, keys, 
 from portal.audit import commands as audit_commands
 from portal.audit.views import bp as audit_bp
 from portal.auth import access
+from portal.auth import commands as auth_commands
 from portal.auth.views import bp as auth_bp
 from portal.config import load_config
 from portal.consents.views import bp as consents_bp
@@ -53,6 +54,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     demo.init_app(app)
     jobs.init_app(app)
     audit_commands.init_app(app)
+    auth_commands.init_app(app)
     access.init_app(app)
     # Cross-site requests are refused before the token is even looked at.
     fetch_metadata.init_app(app)

@@ -37,6 +37,9 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
         SESSION_IDLE_MINUTES_STAFF=15,
         SESSION_IDLE_MINUTES_OTHERS=30,
+        # Exports, consent overrides, account changes and the audit trail ask for the password (and
+        # code) again when the user last gave it longer ago than this (portal/auth/access.py).
+        FRESH_SIGN_IN_MINUTES=5,
         # There is no "remember me": these only harden the cookie should it ever be set.
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",

@@ -61,11 +61,25 @@ def get_engine(app: Flask | None = None) -> Engine:
     return engine
 
 
+def reads_only(view: Any) -> Any:
+    """Mark a view that only reads even when POSTed to: a search sent in the body, to keep what was
+    typed (a name, a phone number) out of URLs and so out of access logs and browser history."""
+    view.reads_only = True
+    return view
+
+
+def is_read_only_request() -> bool:
+    if request.method in READ_ONLY_METHODS:
+        return True
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, "reads_only", False))
+
+
 def get_session() -> Session:
     """The session of the current request: read-only requests do not take SQLite's write lock."""
     if "db_session" not in g:
         engine = get_engine()
-        if has_request_context() and request.method in READ_ONLY_METHODS:
+        if has_request_context() and is_read_only_request():
             engine = engine.execution_options(read_only=True)
         g.db_session = Session(engine, expire_on_commit=False)
     session: Session = g.db_session

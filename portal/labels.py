@@ -184,6 +184,15 @@ ACTION_LABELS: dict[str, LazyString] = {
 }
 
 
+# Words the matching engine's reasons carry as codes: fixed hours that clash, groups asked for.
+MATCHING_LABELS: dict[str, LazyString] = {
+    "early_start": _l("starts early"),
+    "long_hours": _l("long hours or live-in"),
+    "night_work": _l("night or shift work"),
+    "women": _l("women"),
+    "men": _l("men"),
+}
+
 REASON_TEXTS: dict[str, LazyString] = {
     "same_category": _l("Same category: %(category)s"),
     "related_category": _l("%(offer_category)s can answer a %(need_category)s need"),
@@ -191,6 +200,8 @@ REASON_TEXTS: dict[str, LazyString] = {
     "related_meaning": _l("Close in meaning"),
     "similar_wording": _l("Similar wording"),
     "skills": _l("Uses their skills: %(skills)s"),
+    "hours_clash": _l("Hours clash with what they said they cannot do: %(hours)s"),
+    "reserved_as_asked": _l("Only for %(group)s, as the need asks"),
     "remote": _l("Can be done remotely"),
     "distance": _l("%(km)s km away"),
     "not_open": _l("Not open: %(status)s"),
@@ -230,6 +241,7 @@ def label(value: object) -> str:
         return ""
     # A StrEnum hashes as its string, so codes read back from the database find their label.
     text = LABELS.get(value) or LANGUAGE_NAMES.get(str(value)) or REFERRAL_LABELS.get(str(value))  # type: ignore[call-overload]
+    text = text or MATCHING_LABELS.get(str(value))
     return str(text) if text is not None else str(value)
 
 

@@ -260,6 +260,13 @@ class User(UserMixin, SQLModel, table=True):
     # The last 30-second step whose code was accepted: a code is never accepted twice.
     totp_last_step: int | None = Field(default=None, sa_type=sa.BigInteger)
     mfa_enrolled_at: datetime | None = timestamp(default=None)
+    # Set only for a one-time password (the first admin's, from `flask create-admin`): it stops
+    # working at this time, and until the user chooses their own they can do nothing else.
+    password_expires_at: datetime | None = timestamp(default=None)
+
+    @property
+    def must_change_password(self) -> bool:
+        return self.password_expires_at is not None
 
     @property
     def is_active(self) -> bool:
@@ -284,6 +291,9 @@ class UserSession(SQLModel, table=True):
     user_id: uuid.UUID = Field(foreign_key="user.id", index=True)
     created_at: datetime = timestamp(default_factory=utcnow)
     last_seen_at: datetime = timestamp(default_factory=utcnow)
+    # When the user last proved who they are in this browser: at sign-in, and again on
+    # /auth/confirm before exports, overrides, account changes and the audit trail.
+    authenticated_at: datetime = timestamp(default_factory=utcnow)
     revoked_at: datetime | None = timestamp(default=None)
 
 
@@ -570,6 +580,9 @@ class OutboxMail(SQLModel, table=True):
     to_address: str = Field(max_length=254)
     subject: str = Field(max_length=300)
     body: str = Field(max_length=10000)
+    # The body carries a secret (a password-reset link): never shown in the outbox, and blanked
+    # once the mail server has taken it.
+    confidential: bool = Field(default=False)
     created_at: datetime = timestamp(default_factory=utcnow)
     sent_at: datetime | None = timestamp(default=None)
     error: str = Field(default="", max_length=500)

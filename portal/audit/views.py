@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response
 
 from portal.audit import services
 from portal.audit.forms import AuditSearchForm
-from portal.auth.access import role_required
+from portal.auth.access import fresh_sign_in_required, role_required
 from portal.db import READ_ONLY_METHODS, get_session
 from portal.forms import validate
 from portal.htmx import render
@@ -76,6 +76,7 @@ def not_found(record_type: str, record_id: uuid.UUID) -> NoReturn:
 
 @bp.route("/")
 @role_required(Role.ADMIN)
+@fresh_sign_in_required
 def index() -> Response:
     """Search the trail by who, which record, what and when; newest first, a page at a time."""
     data, errors = validate(AuditSearchForm, request.args)

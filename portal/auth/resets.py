@@ -38,7 +38,7 @@ def _mail(user: User, link: str) -> OutboxMail:
                 gettext("The link works once, for 10 minutes. If you did not ask, ignore this e-mail."),
             ]
         )
-    return OutboxMail(to_address=user.email, subject=subject, body=body)
+    return OutboxMail(to_address=user.email, subject=subject, body=body, confidential=True)
 
 
 def request_reset(session: Session, email: str, link_for: Callable[[str], str], now: datetime) -> None:
@@ -92,6 +92,7 @@ def reset_password(session: Session, token: str, new_password: str, now: datetim
         session.rollback()
         return None
     user.password_hash = hash_password(new_password)
+    user.password_expires_at = None
     session.add(user)
     sessions.revoke_all(session, user.id)
     record(session, user, "password_reset", "user", user.id)

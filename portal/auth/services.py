@@ -1,10 +1,12 @@
 """Sign-up and sign-in: accounts are created here and nowhere else."""
 
+import secrets
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from portal.audit.services import record
 from portal.auth import mfa, sessions, throttle
@@ -85,7 +87,7 @@ def authenticate(
         raise Throttled(verdict)
     user = find_user_by_email(session, email)
     matches = check_password(user.password_hash if user else None, password)
-    succeeded = matches and user is not None and user.active
+    succeeded = matches and user is not None and user.active and not one_time_password_expired(user, now)
     if not succeeded or user is None or user.mfa_enrolled_at is None:
         # A right password with a code still owed ends no run of failures: otherwise a thief who
         # has the password could guess codes four at a time forever.
@@ -120,6 +122,43 @@ def check_second_factor(
     return passed
 
 
+def one_time_password_expired(user: User, now: datetime) -> bool:
+    return user.password_expires_at is not None and now >= user.password_expires_at
+
+
+def reauthenticate(
+    session: Session,
+    user: User,
+    token: str,
+    password: str,
+    code: str,
+    address: str,
+    secret: str,
+    policy: throttle.Policy,
+    key: bytes,
+) -> bool:
+    """Confirm it is still the user at this browser: the password, and a code for users with two-step
+    sign-in. Throttled and locked like signing in, so a session left open is no way to guess the
+    password; a success makes the session fresh again. Committed here."""
+    now = utcnow()
+    account = throttle.account_key(user.email, secret)
+    verdict = throttle.check(session, account, address, policy, now)
+    if verdict is not throttle.Verdict.ALLOWED:
+        session.rollback()
+        raise Throttled(verdict)
+    passed = check_password(user.password_hash, password) and not one_time_password_expired(user, now)
+    if passed and user.mfa_enrolled_at is not None:
+        passed = mfa.verify_code(session, user, code, key, now) or mfa.use_recovery_code(session, user, code)
+    throttle.note(session, account, address, passed, now)
+    if passed:
+        sessions.reauthenticated(session, token, now)
+        record(session, user, "reauthenticated", "user", user.id)
+    else:
+        record(session, user, "reauthentication_failed", "user", user.id)
+    session.commit()
+    return passed
+
+
 def sign_in(session: Session, user: User) -> str:
     """Open a server-side session for a user who passed every check; returns the cookie's token."""
     token = sessions.start(session, user)
@@ -150,9 +189,10 @@ class WrongPassword(ValueError):
 def change_password(session: Session, user: User, current: str, new: str, keep_token: str | None) -> None:
     """Set a new password (already checked against the policy) after the current one is confirmed;
     every other session of the user ends, so a thief signed in elsewhere is out."""
-    if not check_password(user.password_hash, current):
+    if not check_password(user.password_hash, current) or one_time_password_expired(user, utcnow()):
         raise WrongPassword()
     user.password_hash = hash_password(new)
+    user.password_expires_at = None
     session.add(user)
     sessions.revoke_all(session, user.id, keep_token=keep_token)
     record(session, user, "password_changed", "user", user.id)
@@ -164,3 +204,44 @@ def sign_out_elsewhere(session: Session, user: User, keep_token: str | None) -> 
     sessions.revoke_all(session, user.id, keep_token=keep_token)
     record(session, user, "sessions_ended", "user", user.id)
     session.commit()
+
+
+class AdminExists(ValueError):
+    """An active administrator exists already: the first-admin command is not the way to add one."""
+
+
+ONE_TIME_PASSWORD_LIFETIME = timedelta(hours=24)
+
+
+def create_first_admin(session: Session, email: str, name: str, force: bool = False) -> tuple[User, str]:
+    """The first administrator, with a random one-time password returned to print once: it works for
+    24 hours and must be replaced at the first sign-in. Asked again for an admin who never replaced
+    theirs, it issues a new one (the way back from an expired password). Committed here.
+
+    :raise AdminExists: an active admin exists and `force` is not set.
+    :raise EmailTaken: another account uses the address.
+    """
+    now = utcnow()
+    password = secrets.token_urlsafe(18)  # 144 bits, 24 characters
+    existing = find_user_by_email(session, email)
+    action = "admin_created"
+    if existing is not None:
+        if existing.role != Role.ADMIN or existing.password_expires_at is None:
+            raise EmailTaken(email)
+        user = existing
+        user.password_hash = hash_password(password)
+        user.active = True
+        sessions.revoke_all(session, user.id)
+        action = "one_time_password_issued"
+    else:
+        others = session.exec(select(User).where(User.role == Role.ADMIN, col(User.active).is_(True))).first()
+        if others is not None and not force:
+            raise AdminExists(others.email)
+        user = User(email=email.strip().lower(), name=name, password_hash=hash_password(password), role=Role.ADMIN)
+        user.verified_at = now
+    user.password_expires_at = now + ONE_TIME_PASSWORD_LIFETIME
+    session.add(user)
+    session.flush()
+    record(session, None, action, "user", user.id)
+    commit_new_account(session)
+    return user, password

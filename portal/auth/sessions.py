@@ -70,6 +70,20 @@ def touch(session: Session, row_id: uuid.UUID, now: datetime) -> None:
     session.commit()
 
 
+def signed_in_within(row: UserSession, window: timedelta, now: datetime) -> bool:
+    """Did the user prove who they are (password, and code if enrolled) within this window?"""
+    return now - row.authenticated_at <= window
+
+
+def reauthenticated(session: Session, token: str, now: datetime) -> None:
+    """The user proved who they are again in this browser (the caller commits)."""
+    session.exec(
+        update(UserSession)
+        .where(col(UserSession.token_hash) == digest(token), col(UserSession.revoked_at).is_(None))
+        .values(authenticated_at=now, last_seen_at=now)
+    )
+
+
 def revoke(session: Session, token: str) -> None:
     """End one session (the caller commits)."""
     session.exec(

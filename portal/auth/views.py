@@ -6,14 +6,23 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from sqlmodel import Session
 from werkzeug.wrappers import Response
 
 from portal.auth import mfa, resets, services, sessions, throttle
-from portal.auth.access import AGENT_KEY, TOKEN_KEY, agent_digest, public, role_required, session_limits, totp_key
+from portal.auth.access import (
+    AGENT_KEY,
+    TOKEN_KEY,
+    agent_digest,
+    public,
+    role_required,
+    session_limits,
+    totp_key,
+    touch_session,
+)
 from portal.auth.forms import (
     AccountFields,
     ForgotPasswordForm,
@@ -23,7 +32,7 @@ from portal.auth.forms import (
     VolunteerSignupForm,
     checked_password,
 )
-from portal.auth.passwords import MIN_LENGTH, STAFF_MIN_LENGTH, password_problem
+from portal.auth.passwords import MAX_LENGTH, MIN_LENGTH, STAFF_MIN_LENGTH, password_problem
 from portal.db import get_session
 from portal.forms import validate
 from portal.i18n import LOCALES
@@ -195,6 +204,49 @@ def start_session(user: User) -> None:
     session.permanent = True  # the cookie expires with the absolute limit, PERMANENT_SESSION_LIFETIME
 
 
+@bp.route("/confirm", methods=["GET", "POST"])
+@role_required(*Role)
+def confirm() -> Response | str | tuple[str, int]:
+    """Confirm it is you (password, and a code with two-step sign-in) before an export, an override,
+    an account change or the audit trail; then back to where you were going."""
+    next_url = safe_next(request.values.get("next"))
+    if request.method == "GET":
+        return render_template("auth/confirm.html", next_url=next_url, errors={})
+    token = _current_token()
+    if token is None:  # cannot happen for a signed-in user; never a 500 if it does
+        return redirect(url_for("auth.login"))
+    try:
+        passed = services.reauthenticate(
+            get_session(),
+            current_user,
+            token,
+            request.form.get("password", "")[:MAX_LENGTH],
+            request.form.get("code", "")[:64],
+            request.remote_addr or "",
+            str(current_app.config["SECRET_KEY"]),
+            login_policy(),
+            totp_key(),
+        )
+    except services.Throttled as refused:
+        errors = {"__all__": _throttled_message(refused)}
+        return render_template("auth/confirm.html", next_url=next_url, errors=errors), 429
+    if not passed:
+        if current_user.mfa_enrolled_at is not None:
+            message = _("The password or the code is not right.")
+        else:
+            message = _("This is not your current password.")
+        return render_template("auth/confirm.html", next_url=next_url, errors={"__all__": message}), 422
+    return redirect(next_url, code=303)
+
+
+@bp.route("/keep-alive", methods=["POST"])
+@role_required(*Role)
+def keep_alive() -> Response:
+    """The "stay signed in" button of the time-out warning: counts as activity, nothing else."""
+    touch_session(g.user_session.id, utcnow())
+    return Response(status=204)
+
+
 @bp.route("/logout", methods=["POST"])
 @role_required(*Role)
 def logout() -> Response:
@@ -221,7 +273,14 @@ def _account_page(form: dict[str, str], errors: dict[str, str], status: int = 20
         if row.token_hash != sessions.digest(_current_token() or "")
     ]
     minimum = STAFF_MIN_LENGTH if current_user.is_staff else MIN_LENGTH
-    html = render_template("auth/account.html", form=form, errors=errors, others=others, password_min=minimum)
+    html = render_template(
+        "auth/account.html",
+        form=form,
+        errors=errors,
+        others=others,
+        password_min=minimum,
+        must_change=current_user.must_change_password,
+    )
     return html, status
 
 

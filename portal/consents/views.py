@@ -9,7 +9,7 @@ from flask_login import current_user
 from sqlmodel import Session
 from werkzeug.wrappers import Response
 
-from portal.auth.access import role_required
+from portal.auth.access import fresh_sign_in_required, role_required
 from portal.consents import services
 from portal.consents.forms import ConsentForm, OverrideForm
 from portal.db import get_session
@@ -97,6 +97,7 @@ def revoke(person_id: uuid.UUID, consent_id: uuid.UUID) -> Response:
 
 @bp.route("/referrals/<uuid:referral_id>/override", methods=["POST"])
 @role_required(Role.SUPERVISOR)
+@fresh_sign_in_required
 def override(referral_id: uuid.UUID) -> Response | tuple[str, int]:
     """A supervisor records the legal basis for sending this referral without the person's consent."""
     session = get_session()

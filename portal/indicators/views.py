@@ -12,7 +12,7 @@ from flask_login import current_user
 from sqlmodel import Session, select
 
 from portal.audit import services as audit
-from portal.auth.access import role_required
+from portal.auth.access import fresh_sign_in_required, role_required
 from portal.db import get_engine, get_session
 from portal.forms import validate
 from portal.htmx import render
@@ -219,6 +219,7 @@ def _charts(figures: services.Indicators, months: list[services.Month]) -> dict[
 
 @bp.route("/export.csv")
 @role_required(*VIEWERS)
+@fresh_sign_in_required
 def export_csv() -> Response:
     """Every indicator for the chosen filters as CSV for Excel; headers in the user's language."""
     session = get_session()

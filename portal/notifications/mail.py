@@ -121,7 +121,8 @@ class _Mailer:
 def deliver_outbox(session: Session, config: Mapping[str, object], *, limit: int = BATCH) -> int:
     """Send the unsent mails by SMTP, oldest first, and return how many went out.
 
-    Without PORTAL_SMTP_HOST nothing is sent: the mails wait in the outbox for admins to read.
+    Without PORTAL_SMTP_HOST nothing is sent: the mails wait in the outbox for admins to read,
+    except the text of confidential ones (reset links), which no one but the recipient may see.
     Each mail is marked sent in its own transaction right after the server took it, so a mail
     sent once is never sent again. A failure is written on the mail, which is tried again at the
     next run; a server that cannot be reached ends this run.
@@ -163,6 +164,8 @@ def deliver_outbox(session: Session, config: Mapping[str, object], *, limit: int
                 break
             mail.sent_at = utcnow()
             mail.error = ""
+            if mail.confidential:
+                mail.body = ""
             session.commit()
             sent += 1
     finally:

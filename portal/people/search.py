@@ -28,8 +28,10 @@ class CaseloadFilter:
     open_needs: bool = False
 
 
-def parse_filter(args: Mapping[str, str]) -> tuple[CaseloadFilter, list[str]]:
-    """The filter from query arguments, and the names of those not understood (they are ignored)."""
+def parse_filter(args: Mapping[str, str], text: str = "") -> tuple[CaseloadFilter, list[str]]:
+    """The filter from the form's fields, and the names of those not understood (they are ignored).
+    The text searched (a name, a code, a phone number) is passed apart: it comes only from a POST
+    body, never from a URL, where access logs and browser history would keep it."""
     ignored = []
     area_id = None
     if args.get("area"):
@@ -48,7 +50,7 @@ def parse_filter(args: Mapping[str, str]) -> tuple[CaseloadFilter, list[str]]:
         ignored.append("contact")
         contact = ""
     wanted = CaseloadFilter(
-        text=args.get("q", "").strip()[:100],
+        text=text.strip()[:100],
         area_id=area_id,
         programme=programme,
         contact=contact,

@@ -12,9 +12,9 @@ from werkzeug.wrappers import Response
 
 from portal.audit.services import record_view, trail_of
 from portal.audit.views import not_found
-from portal.auth.access import role_required
+from portal.auth.access import fresh_sign_in_required, role_required
 from portal.consents.views import ledger
-from portal.db import get_engine, get_session
+from portal.db import get_engine, get_session, reads_only
 from portal.forms import validate
 from portal.htmx import render, wants_partial
 from portal.models import Area, ContactLog, Need, NeedStatus, Person, Programme, Role, User, utcnow
@@ -48,14 +48,20 @@ def _parse_uuid(value: str | None) -> uuid.UUID | None:
         return None
 
 
-@bp.route("/")
+@bp.route("/", methods=["GET", "POST"])
 @role_required(*VIEWERS)
+@reads_only
 def index() -> Response:
     """A caseworker's caseload; a supervisor's people across their areas, filtered by caseworker.
-    Both search by name, code or phone and filter; a filter value not understood is ignored, and said so."""
+    Both search by name, code or phone and filter; a filter value not understood is ignored, and said so.
+    The search is POSTed (a name or phone in a URL would stay in access logs and history); the
+    harmless filters also work as links (GET), as the home page's figures use them."""
     session = get_session()
-    chosen = _parse_uuid(request.args.get("caseworker")) if current_user.role == Role.SUPERVISOR else None
-    wanted, ignored = search.parse_filter(request.args)
+    fields = request.form if request.method == "POST" else request.args
+    chosen = _parse_uuid(fields.get("caseworker")) if current_user.role == Role.SUPERVISOR else None
+    wanted, ignored = search.parse_filter(fields, request.form.get("q", "") if request.method == "POST" else "")
+    if "q" in request.args:
+        ignored.append("q")  # an old link or bookmark: searched text is never read from a URL
     today, allowed_gap = local_today(), current_app.config["CONTACT_GAP_DAYS"]
     everyone = services.caseload(session, current_user, chosen)
     rows = search.search(everyone, wanted, today, allowed_gap)
@@ -375,6 +381,7 @@ def _exported(person_id: uuid.UUID) -> export.PersonRecord:
 
 @bp.route("/<uuid:person_id>/export.json")
 @role_required(*VIEWERS)
+@fresh_sign_in_required
 def export_json(person_id: uuid.UUID) -> Response:
     """The person's whole record as a JSON file to hand to them (portability)."""
     person_record = _exported(person_id)
@@ -387,6 +394,7 @@ def export_json(person_id: uuid.UUID) -> Response:
 
 @bp.route("/<uuid:person_id>/export")
 @role_required(*VIEWERS)
+@fresh_sign_in_required
 def export_page(person_id: uuid.UUID) -> str:
     """The person's whole record as a page to print and hand over."""
     person_record = _exported(person_id)

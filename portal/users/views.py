@@ -8,7 +8,7 @@ from flask_login import current_user
 from sqlmodel import select
 from werkzeug.wrappers import Response
 
-from portal.auth.access import role_required
+from portal.auth.access import fresh_sign_in_required, role_required
 from portal.auth.forms import checked_password
 from portal.auth.passwords import STAFF_MIN_LENGTH
 from portal.db import get_session
@@ -31,6 +31,7 @@ def index() -> str:
 
 @bp.route("/new", methods=["GET", "POST"])
 @role_required(Role.ADMIN)
+@fresh_sign_in_required
 def create() -> Response | str | tuple[str, int]:
     """Create a caseworker or supervisor account."""
     session = get_session()
@@ -57,6 +58,7 @@ def create() -> Response | str | tuple[str, int]:
 
 @bp.route("/<uuid:user_id>/verify", methods=["POST"])
 @role_required(Role.ADMIN)
+@fresh_sign_in_required
 def verify(user_id: uuid.UUID) -> Response:
     """Verify a volunteer."""
     session = get_session()
@@ -71,6 +73,7 @@ def verify(user_id: uuid.UUID) -> Response:
 
 @bp.route("/<uuid:user_id>/active", methods=["POST"])
 @role_required(Role.ADMIN)
+@fresh_sign_in_required
 def active(user_id: uuid.UUID) -> Response:
     """Deactivate or reactivate an account."""
     session = get_session()
@@ -104,6 +107,7 @@ def end_sessions(user_id: uuid.UUID) -> Response:
 
 @bp.route("/<uuid:user_id>/two-step/reset", methods=["POST"])
 @role_required(Role.ADMIN)
+@fresh_sign_in_required
 def reset_second_factor(user_id: uuid.UUID) -> Response:
     """Let a user who lost their phone set up two-step sign-in again."""
     session = get_session()

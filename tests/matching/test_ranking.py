@@ -6,6 +6,7 @@ from dataclasses import replace
 from typing import Any
 
 from matching import Eligibility, Location, Need, Offer, OfferIndex, Person, is_eligible, rank_all
+from matching.hours import hours_taken, offer_hours
 from matching.vocabulary import concepts_in
 
 HOME = Location(34.2610, 108.9420)
@@ -217,3 +218,82 @@ def test_recovery_talk_is_not_read_as_jobs_or_infections() -> None:
     found = concepts_in("Three years clean, still going to meetings; some moments are hard.")
     assert not {"cleaning", "hiv", "parenting"} & set(found)
     assert {"cleaning", "hiv"} <= set(concepts_in("Office cleaner wanted. Free STI testing."))
+
+
+def cleaning_job(offer_id: str, hours: str, **fields: Any) -> Offer:
+    return Offer(offer_id, "employment", "Cleaner", f"Cleaning offices and corridors. {hours}", **fields)
+
+
+def test_a_job_starting_early_falls_below_one_that_fits_a_school_run() -> None:
+    school_run = Need("n-clean", "employment", "Any cleaning job, but she does the school run every morning.")
+    offers = [cleaning_job("a-early", "Early shift from 7 am."), cleaning_job("b-regular", "Regular weekday hours.")]
+    ranking = OfferIndex().fit(offers).rank(cook(school_run), school_run)
+    assert ranking.offer_ids == ["b-regular", "a-early"]
+    clash = [reason for reason in ranking.ranked[1].reasons if reason.code == "hours_clash"]
+    assert clash and clash[0].values == {"hours": ["early_start"]}
+    assert not any(reason.code == "hours_clash" for reason in ranking.ranked[0].reasons)
+
+
+def test_a_morning_methadone_dose_clashes_with_a_nine_to_five_job_in_chinese() -> None:
+    dosing = Need("n-dose", "employment", "每天早上要先去服药，九点前到不了单位，想找份保洁的活。")
+    offers = [
+        Offer("a-office", "employment", "保洁", "负责楼道保洁，朝九晚五。"),
+        Offer("b-weekdays", "employment", "保洁", "负责楼道保洁，周一到周五。"),
+    ]
+    assert ranked_ids(offers, cook(dosing), dosing) == ["b-weekdays", "a-office"]
+
+
+def test_without_a_stated_constraint_early_hours_cost_nothing() -> None:
+    anyone = Need("n-any", "employment", "Any cleaning job nearby.")
+    offers = [cleaning_job("b-early", "Early shift from 7 am."), cleaning_job("a-regular", "Regular weekday hours.")]
+    ranking = OfferIndex().fit(offers).rank(cook(anyone), anyone)
+    assert not any(reason.code == "hours_clash" for ranked in ranking.ranked for reason in ranked.reasons)
+
+
+def test_hours_are_read_as_a_job_states_them() -> None:
+    assert offer_hours("employment", "流水线包装，月休四天，包吃住") == {"long_hours"}
+    assert offer_hours("employment", "Night shift, 10 pm to 6 am") == {"night_work"}
+    assert offer_hours("employment", "不加班，不上夜班，双休") == frozenset()
+    # A clinic's opening hours are a window to come in, not a shift to keep.
+    assert offer_hours("health", "早上8点开门，周末也开") == frozenset()
+    assert hours_taken("傍晚要接孩子放学，只能干白天的活") == {"evenings_taken", "days_only"}
+    assert hours_taken("I can work any hours, mornings included.") == frozenset()
+
+
+def peer_group(offer_id: str, **fields: Any) -> Offer:
+    return Offer(
+        offer_id,
+        "peer_support",
+        "Recovery group",
+        "A weekly recovery group: talk, listen, keep each other on track.",
+        **fields,
+    )
+
+
+def test_a_group_reserved_for_women_comes_first_for_a_woman_asking_to_meet_women() -> None:
+    wish = Need("n-peers", "peer_support", "She would like to meet other women in recovery to talk to.")
+    offers = [peer_group("a-open"), peer_group("b-women", eligibility=Eligibility(genders=("female",)))]
+    ranking = OfferIndex().fit(offers).rank(cook(wish, gender="female"), wish)
+    assert ranking.offer_ids == ["b-women", "a-open"]
+    assert any(r.code == "reserved_as_asked" and r.values == {"group": "women"} for r in ranking.ranked[0].reasons)
+
+
+def test_a_reserved_group_gets_no_preference_when_the_need_does_not_ask_for_it() -> None:
+    wish = Need("n-peers", "peer_support", "He would like a recovery group to talk to.")
+    offers = [peer_group("a-open"), peer_group("b-men", eligibility=Eligibility(genders=("male",)))]
+    ranking = OfferIndex().fit(offers).rank(cook(wish, gender="male"), wish)
+    assert ranking.offer_ids == ["a-open", "b-men"]
+    assert ranking.ranked[0].score == ranking.ranked[1].score
+
+
+def test_family_therapy_answers_a_family_conflict_need() -> None:
+    """Seeing the family together is what a quarrel at home calls for, more than one-to-one talk
+    about conflict."""
+    quarrel = Need(
+        "n-home", "counselling", "He argues with his father every day; they would both come to sessions together."
+    )
+    offers = [
+        Offer("a-one", "counselling", "Counselling", "One-to-one sessions about conflict and anger."),
+        Offer("b-family", "counselling", "家庭治疗", "治疗师同时面谈，每周一次。"),
+    ]
+    assert ranked_ids(offers, cook(quarrel), quarrel)[0] == "b-family"

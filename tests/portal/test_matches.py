@@ -242,3 +242,29 @@ def test_reasons_read_in_chinese_for_a_chinese_reader(
     login(caseworker)
     html = client.get(f"/matches/needs/{kitchen_need.id}").get_data(as_text=True)
     assert "烹饪后厨" in html and "cooking" not in html
+
+
+def test_a_job_whose_hours_clash_with_the_need_says_so_in_the_readers_language(
+    client: FlaskClient, login: Login, session: Session, make_user: Callable[..., User], person: Person
+) -> None:
+    school_run = Need(
+        person_id=person.id,
+        category="employment",
+        urgency=2,
+        description="想找后厨的活，但每天早上要送孩子上学。",
+    )
+    session.add(school_run)
+    session.commit()
+    employer = make_user(Role.PROVIDER)
+    post(session, employer, title="早班后厨", description="后厨切配，早上7点上班。")
+    post(session, employer, title="后厨帮工", description="后厨切配，上午十点上班。")
+    caseworker = session.get(User, person.caseworker_id)
+    assert caseworker is not None
+    login(caseworker)
+    html = client.get(f"/matches/needs/{school_run.id}").get_data(as_text=True)
+    assert html.index("后厨帮工") < html.index("早班后厨")
+    assert "Hours clash with what they said they cannot do: starts early" in html
+    caseworker.locale = "zh"
+    session.commit()
+    html = client.get(f"/matches/needs/{school_run.id}").get_data(as_text=True)
+    assert "工作时间与本人说明的限制冲突：上班早" in html

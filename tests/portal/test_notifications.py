@@ -339,3 +339,21 @@ def test_smtp_needs_a_sender_address(app: Flask) -> None:
     config = {"SECRET_KEY": "test-secret", "DATABASE_URL": app.config["DATABASE_URL"], "SMTP_HOST": "mail.example"}
     with pytest.raises(ConfigError, match="PORTAL_MAIL_FROM"):
         create_app(config)
+
+
+def test_a_reset_link_is_never_shown_in_the_outbox_and_is_blanked_once_sent(
+    client: FlaskClient, login: Login, session: Session, make_user: Callable[..., User], smtp: FakeServer
+) -> None:
+    """An admin reading the outbox could otherwise take over any account within ten minutes."""
+    make_user(Role.CASEWORKER, email="cw@bridge.example")
+    client.post("/auth/forgot", data={"email": "cw@bridge.example"})
+    [mail] = mails(session)
+    token = mail.body.split("/auth/reset/")[1].split()[0]
+    login(make_user(Role.ADMIN))
+    html = client.get("/notifications/outbox").get_data(as_text=True)
+    assert "cw@bridge.example" in html and "Hidden: it carries a password-reset link" in html
+    assert token not in html and "/auth/reset/" not in html
+    assert deliver_outbox(session, SMTP_CONFIG) == 1
+    assert token in smtp.messages[0].get_content()
+    [mail] = mails(session)
+    assert mail.sent_at is not None and mail.body == ""
