@@ -4,7 +4,7 @@ The data step needs the portal's keys: run it as `flask --app wsgi db upgrade`, 
 over. Without keys it only runs on a database with nothing to encrypt.
 
 Revision ID: 0011
-Revises: 0007
+Revises: 0009
 Create Date: 2026-11-29 00:40:00.000000
 """
 
@@ -18,7 +18,7 @@ from portal.crypto import KeyRing, reseal_table
 from portal.models import id_number_key, phone_key
 
 revision: str = "0011"
-down_revision: str | None = "0007"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
