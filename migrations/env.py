@@ -33,9 +33,11 @@ def run_migrations_online() -> None:
     connection: sa.Connection | None = config.attributes.get("connection")
     if connection is None:
         engine = make_engine(config.get_main_option("sqlalchemy.url") or "")
-        with engine.connect() as connection:
-            _run(connection)
-        engine.dispose()
+        try:
+            with engine.connect() as connection:
+                _run(connection)
+        finally:  # a failed migration must not leave a pooled connection behind
+            engine.dispose()
     else:
         _run(connection)
 

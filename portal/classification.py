@@ -7,6 +7,9 @@ out, so a new field cannot arrive without someone deciding how sensitive it is.
 - sensitive: about a person in the programme, but not identifying on its own (needs, schedule, area).
 - personal: about staff, providers and volunteers (contact details, credentials).
 - internal: the portal's own data (ids, states, times, catalogue of offers, areas).
+
+Every part2 text column is encrypted at rest (portal/crypto.py); tests/portal/test_classification.py
+lists the part2 columns left clear, each with the reason.
 """
 
 from typing import Final
@@ -47,7 +50,8 @@ _CLASSES: dict[str, dict[str, str]] = {
     },
     "person": {
         PART2: (
-            "full_name phone id_number birth_date address latitude longitude programme programme_start programme_end"
+            "full_name phone phone_index id_number id_number_index birth_date address latitude longitude programme"
+            " programme_start programme_end"
         ),
         SENSITIVE: "gender languages area_id max_travel_km availability skills next_contact_due legal_hold_reason",
         INTERNAL: "id version code caseworker_id created_at updated_at legal_hold anonymised_at",

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask
 
 from portal.consent_text import DEFAULT_DISCLOSER
+from portal.crypto import KeyConfigError, KeyRing, keyring_from_settings
 
 
 class ConfigError(RuntimeError):
@@ -15,6 +16,9 @@ class ConfigError(RuntimeError):
 
 
 DEVELOPMENT_SECRET = "development-only-secret"  # noqa: S105 - only ever used when PORTAL_ENV=development
+# Fixed keys so a development database survives restarts; refused outside development.
+DEVELOPMENT_DATA_KEYS = {"1": "ZGV2ZWxvcG1lbnQtb25seS1kYXRhLWtleS0wMDAwMDE="}
+DEVELOPMENT_BLIND_INDEX_KEY = "ZGV2ZWxvcG1lbnQtb25seS1ibGluZC1pbmRleC1rZXk="
 
 
 def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
@@ -51,6 +55,11 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         MFA_REQUIRED=None,
         # 32 random bytes, base64, that encrypt TOTP seeds; derived from SECRET_KEY when empty.
         TOTP_KEY="",
+        # Field-level encryption (portal/crypto.py): {"1": base64 of 32 random bytes, ...} as JSON,
+        # the id of the key new values are sealed with, and the HMAC key of the blind indexes.
+        DATA_KEYS="",
+        DATA_KEY_CURRENT=None,
+        BLIND_INDEX_KEY="",
         MAX_CONTENT_LENGTH=1024 * 1024,
         WTF_CSRF_HEADERS=["X-CSRFToken"],
         BABEL_DEFAULT_LOCALE="en",
@@ -107,6 +116,11 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         app.config["REMEMBER_COOKIE_SECURE"] = False
         if not app.config["SECRET_KEY"]:
             app.config["SECRET_KEY"] = DEVELOPMENT_SECRET
+        if not app.config["DATA_KEYS"]:
+            app.config["DATA_KEYS"] = DEVELOPMENT_DATA_KEYS
+            app.config["DATA_KEY_CURRENT"] = "1"
+        if not app.config["BLIND_INDEX_KEY"]:
+            app.config["BLIND_INDEX_KEY"] = DEVELOPMENT_BLIND_INDEX_KEY
     if app.config["SESSION_COOKIE_NAME"] is None:
         app.config["SESSION_COOKIE_NAME"] = "__Host-session" if app.config["SESSION_COOKIE_SECURE"] else "session"
     if not development:
@@ -115,3 +129,21 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         # Debug mode runs arbitrary code from the browser: never outside development.
         app.config["DEBUG"] = False
         app.debug = False
+    app.extensions["portal_keyring"] = _keyring(app.config, development)
+
+
+def _keyring(config: Mapping[str, Any], development: bool) -> KeyRing:
+    """The data keys and the blind-index key: without them, or with the development ones outside
+    development, the portal does not start (the keys live in the environment, never the database)."""
+    try:
+        ring = keyring_from_settings(config["DATA_KEYS"], config["DATA_KEY_CURRENT"], config["BLIND_INDEX_KEY"])
+    except KeyConfigError as exc:
+        raise ConfigError(
+            f"Encryption keys: {exc} (PORTAL_DATA_KEYS, PORTAL_DATA_KEY_CURRENT, PORTAL_BLIND_INDEX_KEY)."
+        ) from exc
+    development_keys = keyring_from_settings(DEVELOPMENT_DATA_KEYS, "1", DEVELOPMENT_BLIND_INDEX_KEY)
+    if not development and (
+        development_keys.keys[1] in ring.keys.values() or ring.blind_key == development_keys.blind_key
+    ):
+        raise ConfigError("The development encryption keys must not be used outside development.")
+    return ring

@@ -9,6 +9,8 @@ from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import Engine, create_engine, event
 from sqlmodel import Session
 
+from portal.crypto import KEYRING_OPTION, KeyRing
+
 # Requests that only read take no write lock; every other request writes.
 READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -18,9 +20,12 @@ def _to_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine; on SQLite add WAL, foreign keys, a busy timeout and write locks taken up front."""
+def make_engine(url: str, keyring: KeyRing | None = None, **kwargs: Any) -> Engine:
+    """Create an engine; on SQLite add WAL, foreign keys, a busy timeout and write locks taken up front.
+    The key ring travels with the engine, so every session on it encrypts and decrypts with it."""
     kwargs.setdefault("json_serializer", _to_json)
+    if keyring is not None:
+        kwargs["execution_options"] = {**kwargs.get("execution_options", {}), KEYRING_OPTION: keyring}
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True, **kwargs)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
@@ -96,5 +101,5 @@ def _close_session(_exc: BaseException | None) -> None:
 
 def init_app(app: Flask) -> None:
     """Create the engine and close the request's session at teardown."""
-    app.extensions["portal_engine"] = make_engine(app.config["DATABASE_URL"])
+    app.extensions["portal_engine"] = make_engine(app.config["DATABASE_URL"], keyring=app.extensions["portal_keyring"])
     app.teardown_appcontext(_close_session)

@@ -4,6 +4,7 @@ Primary keys are UUIDs (HSDS 3.0 requires them). Enumerations are stored as shor
 not native database enums, so adding a value later needs no type migration.
 """
 
+import re
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
@@ -13,6 +14,8 @@ import sqlalchemy as sa
 from flask_login import UserMixin
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
+
+from portal.crypto import blind_index_column, encrypted_column
 
 STALE_AFTER = timedelta(days=90)
 
@@ -424,6 +427,17 @@ class Offer(SQLModel, table=True):
         return self.category == Category.EMPLOYMENT
 
 
+def phone_key(phone: str) -> str:
+    """A phone number reduced to its digits, without China's +86, for comparing numbers."""
+    digits = re.sub(r"\D", "", phone)
+    return digits[2:] if len(digits) == 13 and digits.startswith("86") else digits
+
+
+def id_number_key(id_number: str) -> str:
+    """An ID number without spaces, in upper case (the check character may be typed x or X)."""
+    return "".join(id_number.split()).upper()
+
+
 _PERSON_VERSION = version_column()
 
 
@@ -436,14 +450,18 @@ class Person(SQLModel, table=True):
     version: int = Field(default=1, sa_column=_PERSON_VERSION)
     code: str = Field(max_length=20, unique=True)
     caseworker_id: uuid.UUID | None = Field(default=None, foreign_key="user.id", index=True)
-    full_name: str = Field(max_length=120)
-    phone: str = Field(default="", max_length=40)
-    id_number: str = Field(default="", max_length=40)
+    # Names, numbers, the address and every free-text note are encrypted (portal/crypto.py); the
+    # blind indexes let the duplicate check find the same phone or ID number without decrypting.
+    full_name: str = encrypted_column()
+    phone: str = encrypted_column(default="")
+    phone_index: str = blind_index_column("phone", phone_key)
+    id_number: str = encrypted_column(default="")
+    id_number_index: str = blind_index_column("id_number", id_number_key)
     birth_date: date | None = Field(default=None)
     gender: Gender | None = enum_column(default=None, nullable=True)
     languages: list[str] = list_column()
     area_id: uuid.UUID | None = Field(default=None, foreign_key="area.id", index=True)
-    address: str = Field(default="", max_length=300)
+    address: str = encrypted_column(default="")
     latitude: float | None = Field(default=None)
     longitude: float | None = Field(default=None)
     max_travel_km: float | None = Field(default=None)
@@ -479,7 +497,7 @@ class Need(SQLModel, table=True):
     version: int = Field(default=1, sa_column=_NEED_VERSION)
     person_id: uuid.UUID = Field(foreign_key="person.id", index=True)
     category: Category = enum_column()
-    description: str = Field(default="", max_length=2000)
+    description: str = encrypted_column(default="")
     urgency: int = Field(default=2)  # 1 can wait, 2 soon, 3 urgent
     status: NeedStatus = enum_column(default=NeedStatus.OPEN)
     created_by_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
@@ -502,7 +520,7 @@ class Referral(SQLModel, table=True):
     score: float | None = Field(default=None)
     reasons: list[str] = list_column()
     reason_code: str = Field(default="", max_length=40)  # decline, withdrawal or outcome code
-    note: str = Field(default="", max_length=2000)
+    note: str = encrypted_column(default="")
     respond_by: datetime | None = timestamp(default=None)
     reminded_at: datetime | None = timestamp(default=None)
     # The provider may see the person's contact by this channel only (phone, visit, message).
@@ -536,7 +554,7 @@ class Consent(SQLModel, table=True):
     valid_until: date | None = Field(default=None)
     # The alternative to an end date: the consent ends when this happens.
     expiry_event: ExpiryEvent | None = enum_column(default=None, nullable=True)
-    expiry_event_text: str = Field(default="", max_length=300)
+    expiry_event_text: str = encrypted_column(default="")
     method: ConsentMethod = enum_column()
     # Who may make the disclosure: this programme, or another discloser named on the form.
     discloser: str = Field(max_length=200)
@@ -544,12 +562,12 @@ class Consent(SQLModel, table=True):
     signature_ref: str = Field(max_length=100)
     signed_at: date
     signed_by_role: SignerRole = enum_column(default=SignerRole.SELF)
-    representative_name: str = Field(default="", max_length=120)
+    representative_name: str = encrypted_column(default="")
     # The text the person read (portal/consent_text.py): its revocation statement and its SHA-256.
     revocation_statement_version: str = Field(max_length=20)
     text_version_sha256: str = Field(max_length=64)
     # Anything the form cannot say: who signed for the person, where the paper form is filed.
-    note: str = Field(default="", max_length=2000)
+    note: str = encrypted_column(default="")
     recorded_by_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
     recorded_at: datetime = timestamp(default_factory=utcnow)
     revoked_at: datetime | None = timestamp(default=None)
@@ -563,7 +581,7 @@ class ConsentOverride(SQLModel, table=True):
     referral_id: uuid.UUID = Field(foreign_key="referral.id", index=True)
     by_id: uuid.UUID = Field(foreign_key="user.id")
     basis: OverrideBasis = enum_column()
-    note: str = Field(max_length=2000)
+    note: str = encrypted_column()
     at: datetime = timestamp(default_factory=utcnow)
 
 
@@ -576,7 +594,7 @@ class ContactLog(SQLModel, table=True):
     kind: ContactKind = enum_column()
     occurred_on: date
     outcome: str = Field(default="", max_length=40)
-    note: str = Field(default="", max_length=2000)
+    note: str = encrypted_column(default="")
     created_at: datetime = timestamp(default_factory=utcnow)
 
 
@@ -607,7 +625,7 @@ class ReferralEvent(SQLModel, table=True):
     actor_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")  # None: the portal itself
     at: datetime = timestamp(default_factory=utcnow)
     reason_code: str = Field(default="", max_length=40)
-    note: str = Field(default="", max_length=2000)
+    note: str = encrypted_column(default="")
 
 
 class Dismissal(SQLModel, table=True):
@@ -619,7 +637,7 @@ class Dismissal(SQLModel, table=True):
     need_id: uuid.UUID = Field(foreign_key="need.id", index=True)
     offer_id: uuid.UUID = Field(foreign_key="offer.id")
     reason: str = Field(max_length=40)
-    note: str = Field(default="", max_length=2000)
+    note: str = encrypted_column(default="")
     by_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
     at: datetime = timestamp(default_factory=utcnow)
 
@@ -680,7 +698,7 @@ class FollowUp(SQLModel, table=True):
     due_on: date
     status: FollowUpStatus = enum_column(default=FollowUpStatus.OPEN, index=True)
     snoozed_until: date | None = Field(default=None)
-    note: str = Field(default="", max_length=2000)
+    note: str = encrypted_column(default="")
     # Job checks only: whether the person was still in the job when it was done (90-day retention).
     outcome: str = Field(default="", max_length=40)
     resolved_by_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
@@ -695,7 +713,7 @@ class Handover(SQLModel, table=True):
     person_id: uuid.UUID = Field(foreign_key="person.id", index=True)
     from_caseworker_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
     to_caseworker_id: uuid.UUID = Field(foreign_key="user.id")
-    note: str = Field(max_length=2000)
+    note: str = encrypted_column()
     by_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
     at: datetime = timestamp(default_factory=utcnow)
 

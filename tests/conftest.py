@@ -103,6 +103,10 @@ TEST_CONFIG: dict[str, Any] = {
     "REMEMBER_COOKIE_SECURE": False,
     # Staff sign in without a second factor here; tests/portal/test_auth_mfa.py turns it on.
     "MFA_REQUIRED": False,
+    # Fixed keys for field-level encryption (32 bytes each, base64); never used outside tests.
+    "DATA_KEYS": {"1": "dGVzdC1vbmx5LWRhdGEta2V5LW51bWJlci1vbmUtMDE="},
+    "DATA_KEY_CURRENT": "1",
+    "BLIND_INDEX_KEY": "dGVzdC1vbmx5LWJsaW5kLWluZGV4LWtleS0wMDAwMDA=",
 }
 
 

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from portal.forms import FieldErrors
-from portal.models import Category, ContactKind, Gender, NeedStatus, Programme, ScheduleSlot
+from portal.models import Category, ContactKind, Gender, NeedStatus, Programme, ScheduleSlot, phone_key
 
 # The portal serves Xi'an: "today" and "in the future" are Xi'an dates (BABEL_DEFAULT_TIMEZONE),
 # so a contact logged at 7 in the morning is not refused because the server runs on UTC.
@@ -35,12 +35,6 @@ def id_check_character(first_seventeen: str) -> str:
     """The check character a mainland resident ID number must end with."""
     total = sum(int(digit) * weight for digit, weight in zip(first_seventeen, ID_WEIGHTS, strict=True))
     return ID_CHECK_CHARACTERS[total % 11]
-
-
-def phone_key(phone: str) -> str:
-    """A phone number reduced to its digits, without China's +86, for comparing numbers."""
-    digits = re.sub(r"\D", "", phone)
-    return digits[2:] if len(digits) == 13 and digits.startswith("86") else digits
 
 
 def split_list(text: str) -> list[str]:

@@ -17,6 +17,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from portal.areas import areas_within
 from portal.audit.services import record
+from portal.crypto import blind_lookup
 from portal.models import (
     Area,
     ContactLog,
@@ -31,7 +32,7 @@ from portal.models import (
     utcnow,
 )
 from portal.notifications.services import notify
-from portal.people.forms import ContactForm, NeedForm, PersonForm, local_today, phone_key
+from portal.people.forms import ContactForm, NeedForm, PersonForm, local_today
 from portal.versions import check_version
 
 CODE_PREFIX = "XA"
@@ -222,17 +223,6 @@ class Duplicate:
         return is_caseworker_of(user, self.person)
 
 
-def _person_phone_key() -> sa.ColumnElement[str]:
-    """phone_key() of Person.phone, in SQL: numbers are typed with spaces, dashes, brackets, +86."""
-    digits: sa.ColumnElement[str] = func.replace(Person.phone, " ", "")
-    for character in ("-", "(", ")", "+"):
-        digits = func.replace(digits, character, "")
-    return sa.case(
-        (sa.and_(func.length(digits) == 13, digits.startswith("86")), func.substr(digits, 3)),
-        else_=digits,
-    )
-
-
 def name_key(name: str) -> str:
     """A name without spaces (any width) or middle dots, in one case: "Li  Ming" is "liming"."""
     return re.sub(r"[\s·•・.]", "", name).casefold()
@@ -263,12 +253,14 @@ def find_duplicates(
             if person.id != exclude:
                 found.setdefault(person.id, Duplicate(person, None, None)).reasons.append(reason)
 
-    if phone_key(phone):
-        note(list(session.exec(select(Person).where(_person_phone_key() == phone_key(phone)))), SAME_PHONE)
-    if id_number:
-        key = id_number.replace(" ", "").upper()
-        same_id = select(Person).where(func.upper(func.replace(col(Person.id_number), " ", "")) == key)
-        note(list(session.exec(same_id)), SAME_ID_NUMBER)
+    # Phone and ID number are encrypted: their blind indexes (keyed hashes of the normalised
+    # values, kept up to date by portal/crypto.py) are what SQL can compare.
+    phone_index = blind_lookup(session, Person.phone_index, phone)
+    if phone_index:
+        note(list(session.exec(select(Person).where(Person.phone_index == phone_index))), SAME_PHONE)
+    id_index = blind_lookup(session, Person.id_number_index, id_number)
+    if id_index:
+        note(list(session.exec(select(Person).where(Person.id_number_index == id_index))), SAME_ID_NUMBER)
     if birth_date is not None:
         born_same_day = session.exec(select(Person).where(Person.birth_date == birth_date))
         note([p for p in born_same_day if similar_names(p.full_name, full_name)], SIMILAR_NAME)

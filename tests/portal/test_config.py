@@ -2,12 +2,14 @@
 
 import base64
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
 
 from portal import create_app
-from portal.config import ConfigError
+from portal.config import DEVELOPMENT_BLIND_INDEX_KEY, DEVELOPMENT_DATA_KEYS, ConfigError
+from tests.conftest import TEST_CONFIG
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,6 +25,9 @@ def test_settings_come_from_portal_variables(monkeypatch: pytest.MonkeyPatch, tm
     monkeypatch.setenv("PORTAL_SECRET_KEY", "from-the-environment")
     monkeypatch.setenv("PORTAL_DATABASE_URL", f"sqlite:///{tmp_path / 'env.db'}")
     monkeypatch.setenv("PORTAL_DEBUG", "true")
+    monkeypatch.setenv("PORTAL_DATA_KEYS", json.dumps(TEST_CONFIG["DATA_KEYS"]))
+    monkeypatch.setenv("PORTAL_DATA_KEY_CURRENT", "1")
+    monkeypatch.setenv("PORTAL_BLIND_INDEX_KEY", TEST_CONFIG["BLIND_INDEX_KEY"])
     app = create_app()
     assert app.config["SECRET_KEY"] == "from-the-environment"
     assert app.config["DATABASE_URL"].endswith("env.db")
@@ -30,6 +35,23 @@ def test_settings_come_from_portal_variables(monkeypatch: pytest.MonkeyPatch, tm
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["SESSION_COOKIE_HTTPONLY"] is True
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+    assert app.extensions["portal_keyring"].current == 1
+
+
+def test_production_refuses_to_start_without_encryption_keys(tmp_path: Path) -> None:
+    production = {"SECRET_KEY": "production-secret", "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
+    keys = {key: TEST_CONFIG[key] for key in ("DATA_KEYS", "DATA_KEY_CURRENT", "BLIND_INDEX_KEY")}
+    for missing in keys:
+        with pytest.raises(ConfigError, match="Encryption keys"):
+            create_app({**production, **keys, missing: ""})
+    with pytest.raises(ConfigError, match="32 bytes"):
+        create_app({**production, **keys, "DATA_KEYS": {"1": base64.b64encode(b"too short").decode()}})
+    with pytest.raises(ConfigError, match="not in the key ring"):
+        create_app({**production, **keys, "DATA_KEY_CURRENT": "2"})
+    with pytest.raises(ConfigError, match="development encryption keys"):
+        create_app({**production, **keys, "DATA_KEYS": DEVELOPMENT_DATA_KEYS})
+    with pytest.raises(ConfigError, match="development encryption keys"):
+        create_app({**production, **keys, "BLIND_INDEX_KEY": DEVELOPMENT_BLIND_INDEX_KEY})
 
 
 def test_development_runs_without_a_configured_secret(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -38,6 +60,7 @@ def test_development_runs_without_a_configured_secret(monkeypatch: pytest.Monkey
     app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'dev.db'}"})
     assert app.config["SECRET_KEY"]
     assert app.config["SESSION_COOKIE_SECURE"] is False  # served over plain http on localhost
+    assert app.extensions["portal_keyring"].keys  # fixed development keys, refused elsewhere
 
 
 def test_vendored_htmx_is_the_pinned_release() -> None:

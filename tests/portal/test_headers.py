@@ -7,6 +7,7 @@ from flask.testing import FlaskClient
 
 from portal import create_app
 from portal.models import Role, User
+from tests.conftest import TEST_CONFIG
 
 
 def test_pages_carry_a_strict_content_security_policy_with_a_fresh_nonce(client: FlaskClient) -> None:
@@ -53,6 +54,7 @@ def test_templates_hold_no_inline_script_or_style() -> None:
 
 def test_production_asks_browsers_to_use_https_only(tmp_path: Path) -> None:
 
-    app = create_app({"SECRET_KEY": "production-secret", "DATABASE_URL": f"sqlite:///{tmp_path}/p.db"})
+    keys = {key: TEST_CONFIG[key] for key in ("DATA_KEYS", "DATA_KEY_CURRENT", "BLIND_INDEX_KEY")}
+    app = create_app({"SECRET_KEY": "production-secret", "DATABASE_URL": f"sqlite:///{tmp_path}/p.db", **keys})
     response = app.test_client().get("/healthz")
     assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")

@@ -11,6 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, SQLModel, select
 
+from portal.crypto import EncryptedText, aad, keyring_of
 from portal.models import Area, AuditEvent, FollowUp, Offer, Person, Role, User
 from tests.portal.person_record import SENTINEL, Record, build_record
 
@@ -58,15 +59,21 @@ def _stored_as(column_type: sa.types.TypeEngine[object]) -> object:
 
 
 def texts_holding(session: Session, mark: str) -> list[str]:
-    """Every text and JSON column of every table, scanned for `mark`: where it is still found."""
+    """Every text and JSON column of every table, scanned for `mark`: where it is still found.
+    Encrypted columns are read as stored and decrypted here, so the scan sees what they hold."""
     session.rollback()
+    ring = keyring_of(session.connection())
     hits = []
     for table in SQLModel.metadata.sorted_tables:
         columns = [c for c in table.c if isinstance(_stored_as(c.type), sa.String | sa.JSON)]
         if not columns:
             continue
-        for row in session.execute(sa.select(*columns)):
-            hits += [f"{table.name}.{c.name}" for c, value in zip(columns, row, strict=True) if mark in str(value)]
+        for row in session.execute(sa.select(table.c.id, *columns)):
+            for c, value in zip(columns, row[1:], strict=True):
+                if isinstance(c.type, EncryptedText):
+                    value = ring.open(value, aad(table.name, c.name, row[0]))
+                if mark in str(value):
+                    hits.append(f"{table.name}.{c.name}")
     return hits
 
 

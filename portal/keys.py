@@ -1,0 +1,61 @@
+"""`flask --app wsgi keys ...`: the encryption keys of portal/crypto.py, from the operator's side.
+
+Rotation: add a new key to PORTAL_DATA_KEYS, make it PORTAL_DATA_KEY_CURRENT (new values use it
+at once), run `keys rotate` to re-encrypt everything else, check `keys status`, then remove the old
+key from the configuration."""
+
+import base64
+import secrets
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from sqlmodel import SQLModel
+
+from portal.crypto import KEY_BYTES, KeyRing, rotate, values_by_key
+from portal.db import get_engine
+
+
+def _ring() -> KeyRing:
+    ring: KeyRing = current_app.extensions["portal_keyring"]
+    return ring
+
+
+# An AppGroup: its commands run inside the app context (the key ring and the engine), however invoked.
+keys_cli = AppGroup("keys", help="Field-level encryption keys.")
+
+
+@keys_cli.command("new")
+def new_command() -> None:
+    """Print a fresh random 256-bit key, base64, for PORTAL_DATA_KEYS or PORTAL_BLIND_INDEX_KEY."""
+    click.echo(base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode())
+
+
+@keys_cli.command("status")
+def status_command() -> None:
+    """How many stored values each key encrypted; the keys no value needs can be removed."""
+    with get_engine().connect() as connection:
+        counts = values_by_key(connection, SQLModel.metadata)
+    ring = _ring()
+    for key_id in sorted(counts, key=lambda k: -1 if k is None else k):
+        label = "not encrypted" if key_id is None else f"key {key_id}"
+        state = "" if key_id is None else (" (current)" if key_id == ring.current else "")
+        missing = " NOT CONFIGURED" if key_id is not None and key_id not in ring.keys else ""
+        click.echo(f"{label}{state}{missing}: {counts[key_id]} values")
+
+
+@keys_cli.command("rotate")
+def rotate_command() -> None:
+    """Re-encrypt every value with the current key (PORTAL_DATA_KEY_CURRENT), in one transaction."""
+    ring = _ring()
+    with get_engine().begin() as connection:
+        changed = rotate(connection, ring, SQLModel.metadata)
+    total = sum(changed.values())
+    click.echo(f"re-encrypted {total} rows with key {ring.current}")
+    for table, count in changed.items():
+        if count:
+            click.echo(f"  {table}: {count}")
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(keys_cli)
