@@ -28,6 +28,7 @@ from portal.models import (
 )
 from portal.people.forms import local_today
 from tests.conftest import keyed, sign_in_with_session
+from tests.portal.test_consents import valid_form as valid_consent_form
 
 Login = Callable[[User], FlaskClient]
 HTMX = {"HX-Request": "true"}
@@ -99,7 +100,7 @@ def test_a_new_offer_sent_twice_is_saved_once(
         (
             "consents",
             Consent,
-            {"recipient": "kind:ngo", "purpose": "referral", "data_categories": "needs", "method": "paper"},
+            {k: v for k, v in valid_consent_form("kind:ngo").items() if k != "idempotency_key"},
         ),
     ],
 )
