@@ -472,6 +472,9 @@ class Person(SQLModel, table=True):
     # The retention clock starts here: the record is anonymised a configured time after it.
     programme_end: date | None = Field(default=None)
     next_contact_due: date | None = Field(default=None)
+    # The person refused computer-ranked suggestions (PIPL Art. 24): their caseworker sees the
+    # eligible offers unscored, by title, and nothing is proposed to them automatically.
+    refuses_ranked_suggestions: bool = Field(default=False)
     # A supervisor's hold (court case, complaint, audit) keeps the record whole past its retention.
     legal_hold: bool = Field(default=False)
     legal_hold_reason: str = Field(default="", max_length=500)

@@ -170,6 +170,23 @@ class NeedMatches:
     need: Need
     ranked: list[RankedMatch]
     near_misses: list[tuple[Offer, tuple[matching.Reason, ...]]]
+    # False when the person refused computer-ranked suggestions: `ranked` is then every eligible
+    # offer of the need's category, by title, without scores or reasons.
+    scored: bool = True
+
+
+def _unscored(session: Session, live: LiveIndex, need: Need, person: matching.Person) -> NeedMatches:
+    """The offers of the need's category the person can take, by title: eligibility is a rule,
+    not a judgement, so it still applies; the ordering by relevance does not."""
+    with live.lock:
+        ids = [uuid.UUID(offer_id) for offer_id in live.sync(session).eligible_ids(person)]
+    rows = (
+        session.exec(select(Offer).where(col(Offer.id).in_(ids), Offer.category == need.category)).all() if ids else []
+    )
+    listed = sorted(rows, key=lambda offer: (offer.title.casefold(), str(offer.id)))
+    return NeedMatches(
+        need=need, ranked=[RankedMatch(offer, 0.0, ()) for offer in listed], near_misses=[], scored=False
+    )
 
 
 def rank_need(
@@ -180,6 +197,8 @@ def rank_need(
     if person is None:
         raise LookupError("the need's person is gone")
     engine_person = to_engine_person(person, [need], today or utcnow().date())
+    if person.refuses_ranked_suggestions:
+        return _unscored(session, live, need, engine_person)
     with live.lock:
         index = live.sync(session)
         ranking = index.rank(engine_person, engine_person.needs[0], top=top, near_misses=near_misses)

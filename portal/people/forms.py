@@ -71,6 +71,7 @@ class PersonForm(BaseModel):
     programme_end: date | None = None
     skills: str = Field(default="", max_length=500)
     next_contact_due: date | None = None
+    refuses_ranked_suggestions: bool = False
     # The record's version when the edit form was loaded (lost-update protection).
     version: int | None = Field(default=None, ge=1, le=2_147_483_647)
 

@@ -221,15 +221,16 @@ def propose_next_best(session: Session, live: LiveIndex, need_id: uuid.UUID) -> 
     need = session.get(Need, need_id)
     if need is None or need.status != NeedStatus.OPEN:
         return None
+    person = session.get(Person, need.person_id)
+    if person is None or person.refuses_ranked_suggestions:
+        return None  # the caseworker chooses the next offer with them
     tried = _open_or_tried(session, need.id)
     ranked = rank_need(session, live, need, top=len(tried) + 10, near_misses=0).ranked
     best = next((match for match in ranked if match.offer.id not in tried), None)
     if best is None:
         return None
     referral = propose(session, need, best.offer.id, None, best.score, [r.text for r in best.reasons])
-    person = session.get(Person, need.person_id)
-    if person is not None:
-        notify(session, person.caseworker_id, "referral_proposed", f"/people/{person.id}", offer=best.offer.title)
+    notify(session, person.caseworker_id, "referral_proposed", f"/people/{person.id}", offer=best.offer.title)
     session.commit()
     return referral
 

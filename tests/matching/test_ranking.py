@@ -297,3 +297,14 @@ def test_family_therapy_answers_a_family_conflict_need() -> None:
         Offer("b-family", "counselling", "家庭治疗", "治疗师同时面谈，每周一次。"),
     ]
     assert ranked_ids(offers, cook(quarrel), quarrel)[0] == "b-family"
+
+
+def test_eligible_ids_are_every_offer_the_person_can_take_unscored() -> None:
+    offers = [
+        kitchen_job("b-near", location=NEARBY),
+        kitchen_job("c-far", location=FAR),
+        kitchen_job("a-near", location=NEARBY),
+    ]
+    person = cook()
+    assert OfferIndex().fit(offers).eligible_ids(person) == ["a-near", "b-near"]
+    assert [o.id for o in offers if is_eligible(person, o)] == ["b-near", "a-near"]

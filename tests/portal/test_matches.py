@@ -268,3 +268,40 @@ def test_a_job_whose_hours_clash_with_the_need_says_so_in_the_readers_language(
     session.commit()
     html = client.get(f"/matches/needs/{school_run.id}").get_data(as_text=True)
     assert "工作时间与本人说明的限制冲突：上班早" in html
+
+
+def test_a_person_who_refused_ranked_suggestions_gets_eligible_offers_unscored_by_title(
+    client: FlaskClient, login: Login, session: Session, make_user: Callable[..., User], kitchen_need: Need
+) -> None:
+    employer = make_user(Role.PROVIDER)
+    post(session, employer, title="Zhongshan canteen cook", description="Kitchen work: a line cook in a hotel kitchen.")
+    post(session, employer, title="后厨帮工", description="后厨切配。")
+    post(session, employer, title="Another kitchen", description="后厨切配。", schedule=["weekday_evening"])
+    courier = post(session, employer, title="Courier", description="Deliver parcels.")
+    post(session, make_user(Role.PROVIDER), category="counselling", title="Art therapy", description="Kitchen talk.")
+    person = session.get(Person, kitchen_need.person_id)
+    assert person is not None
+    caseworker = session.get(User, person.caseworker_id)
+    assert caseworker is not None
+    login(caseworker)
+    form = client.get(f"/people/{person.id}/edit").get_data(as_text=True)
+    assert 'name="refuses_ranked_suggestions"' in form and "PIPL Art. 24" in form
+
+    ranked = client.get(f"/matches/needs/{kitchen_need.id}").get_data(as_text=True)
+    assert "Score " in ranked and ranked.index("Zhongshan canteen cook") < ranked.index("Courier")
+
+    person.refuses_ranked_suggestions = True
+    session.add(person)
+    session.commit()
+    html = client.get(f"/matches/needs/{kitchen_need.id}").get_data(as_text=True)
+    assert "Eligible offers in this category, by title" in html and "Score " not in html
+    # Every eligible employment offer, alphabetically; the evening job and the counselling stay out.
+    titles = ["Courier", "Zhongshan canteen cook", "后厨帮工"]
+    assert [html.index(title) for title in titles] == sorted(html.index(title) for title in titles)
+    assert "Another kitchen" not in html and "Art therapy" not in html and "Both about" not in html
+    # Choosing from the list still makes a referral, the caseworker's own choice.
+    approved = client.post(f"/matches/needs/{kitchen_need.id}/approve", data={"offer_id": str(courier.id)})
+    assert approved.status_code == 303
+    session.commit()
+    referral = session.exec(select(Referral).where(Referral.need_id == kitchen_need.id)).one()
+    assert referral.offer_id == courier.id and referral.created_by_id == caseworker.id

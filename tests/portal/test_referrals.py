@@ -436,3 +436,20 @@ def test_the_answer_deadline_depends_on_the_offers_category(
     assert referral.respond_by is not None
     days = (referral.respond_by - referral.updated_at).total_seconds() / 86400
     assert 1.99 < days < 2.01
+
+
+def test_a_decline_proposes_nothing_for_a_person_who_refused_ranked_suggestions(
+    session: Session, need: Need, caseworker: User, provider: User, make_offer: Callable[..., Offer]
+) -> None:
+    """PIPL Art. 24: no decision made by the machine alone; the caseworker chooses with them."""
+    first = kitchen(make_offer, provider, title="后厨帮工（一）")
+    kitchen(make_offer, provider, title="食堂厨师（二）")
+    person = session.get(Person, need.person_id)
+    assert person is not None
+    person.refuses_ranked_suggestions = True
+    session.add(person)
+    session.commit()
+    live = LiveIndex()
+    referral = services.approve_match(session, live, caseworker, need, first.id, services.Policy())
+    services.transition(session, referral, "decline", provider, reason="no_capacity", live=live)
+    assert session.exec(select(Referral).where(Referral.status == S.PROPOSED)).all() == []
