@@ -33,7 +33,7 @@ from portal.models import ReferralStatus as S
 from portal.redisclosure import REDISCLOSURE_NOTICE, REDISCLOSURE_NOTICE_VERSION
 
 
-class Recipient(StrEnum):
+class Viewer(StrEnum):
     """Who is looking: a service provider's staff, an employer's staff, or a volunteer."""
 
     PROVIDER = "provider"  # NGOs, government bodies, volunteer groups
@@ -68,20 +68,20 @@ _SERVING = frozenset(DataCategory)
 # States missing from a row show the recipient nothing at all (not even the referral).
 # Identity and contact only once a place is offered; employers and volunteers never the drug
 # history, except as EXCEPTIONS says.
-TABLE: dict[Recipient, dict[S, frozenset[DataCategory]]] = {
-    Recipient.PROVIDER: {
+TABLE: dict[Viewer, dict[S, frozenset[DataCategory]]] = {
+    Viewer.PROVIDER: {
         S.SENT: _DECIDING,
         S.WAITLISTED: _DECIDING,
         S.ACCEPTED: _SERVING,
         S.IN_PROGRESS: _SERVING,
     },
-    Recipient.EMPLOYER: {
+    Viewer.EMPLOYER: {
         S.SENT: _DECIDING - {D.TREATMENT},
         S.WAITLISTED: _DECIDING - {D.TREATMENT},
         S.ACCEPTED: _SERVING - {D.TREATMENT},
         S.IN_PROGRESS: _SERVING - {D.TREATMENT},
     },
-    Recipient.VOLUNTEER: {
+    Viewer.VOLUNTEER: {
         S.SENT: frozenset({D.NEEDS, D.SKILLS}),
         S.WAITLISTED: frozenset({D.NEEDS, D.SKILLS}),
         S.ACCEPTED: frozenset({D.NEEDS, D.SKILLS, D.CONTACT}),
@@ -90,23 +90,24 @@ TABLE: dict[Recipient, dict[S, frozenset[DataCategory]]] = {
 }
 
 # The only way an employer sees the drug history: the person consented to it for employment.
-EXCEPTIONS: dict[tuple[Recipient, DataCategory], ConsentPurpose] = {
-    (Recipient.EMPLOYER, D.TREATMENT): ConsentPurpose.EMPLOYMENT,
+EXCEPTIONS: dict[tuple[Viewer, DataCategory], ConsentPurpose] = {
+    (Viewer.EMPLOYER, D.TREATMENT): ConsentPurpose.EMPLOYMENT,
 }
 
 VISIBLE_STATES = frozenset(state for row in TABLE.values() for state in row)
 
 
-def recipient_of(user: User, organization: Organization | None) -> Recipient | None:
+def viewer_of(user: User, organization: Organization | None) -> Viewer | None:
+    """The row of the table this user reads with; None for staff, who are not recipients."""
     if user.role == Role.VOLUNTEER:
-        return Recipient.VOLUNTEER
+        return Viewer.VOLUNTEER
     if user.role != Role.PROVIDER or organization is None:
         return None
-    return Recipient.EMPLOYER if organization.kind == OrganizationKind.EMPLOYER else Recipient.PROVIDER
+    return Viewer.EMPLOYER if organization.kind == OrganizationKind.EMPLOYER else Viewer.PROVIDER
 
 
 def allowed_categories(
-    recipient: Recipient, state: str, consent: Consent | None, override: ConsentOverride | None
+    recipient: Viewer, state: str, consent: Consent | None, override: ConsentOverride | None
 ) -> frozenset[DataCategory] | None:
     """The categories shown for this referral, or None when the recipient may not see it at all.
 
@@ -157,7 +158,7 @@ def _field_values(person: Person, need: Need) -> dict[str, Any]:
 
 def disclose(
     session: Session,
-    recipient: Recipient,
+    recipient: Viewer,
     referral: Referral,
     offer: Offer,
     need: Need,

@@ -176,7 +176,8 @@ class Recipient:
     kind: RecipientKind
 
 
-def recipient_of(session: Session, offer: Offer) -> Recipient:
+def recipient_of_offer(session: Session, offer: Offer) -> Recipient:
+    """Whom a referral to this offer discloses to, as a consent names them."""
     if offer.organization_id is None:
         return Recipient(None, RecipientKind.INDIVIDUAL_VOLUNTEER)
     organization = session.get(Organization, offer.organization_id)
@@ -197,7 +198,7 @@ def valid_consent(session: Session, person_id: uuid.UUID, offer: Offer, today: d
     Events the portal cannot see (the end of a referral, an event in words) end a consent when the
     caseworker revokes it."""
     today = today or local_today()
-    recipient = recipient_of(session, offer)
+    recipient = recipient_of_offer(session, offer)
     names_recipient = col(Consent.recipient_kind) == recipient.kind
     if recipient.organization_id is not None:
         names_recipient = sa.or_(names_recipient, col(Consent.recipient_organization_id) == recipient.organization_id)

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from portal.audit.services import record
 from portal.consents.services import may_disclose
-from portal.disclosure import VISIBLE_STATES, Disclosure, disclose, organization_of, recipient_of
+from portal.disclosure import VISIBLE_STATES, Disclosure, disclose, organization_of, viewer_of
 from portal.matches.services import LiveIndex, rank_need
 from portal.models import (
     Dismissal,
@@ -357,7 +357,7 @@ def _own_offers(user: User) -> Any:
 def _inbox_rows(session: Session, user: User, *where: Any) -> list[InboxItem]:
     """Referrals the disclosure table lets this user see, each re-checked against today's consent:
     a referral whose consent was revoked since is gone from the next request on."""
-    recipient = recipient_of(user, organization_of(session, user))
+    recipient = viewer_of(user, organization_of(session, user))
     if recipient is None:
         return []
     rows = session.exec(

@@ -14,7 +14,7 @@ from flask import Flask, url_for
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
-from portal.disclosure import TABLE, Recipient, allowed_categories
+from portal.disclosure import TABLE, Viewer, allowed_categories
 from portal.models import (
     Area,
     Consent,
@@ -311,7 +311,7 @@ def test_provider_emails_carry_no_sentinel(world: World, session: Session) -> No
 
 
 def test_the_table_never_opens_the_drug_history_to_employers_or_volunteers_without_employment_consent() -> None:
-    for recipient in (Recipient.EMPLOYER, Recipient.VOLUNTEER):
+    for recipient in (Viewer.EMPLOYER, Viewer.VOLUNTEER):
         for state, categories in TABLE[recipient].items():
             assert D.TREATMENT not in categories, (recipient, state)
     everything = [str(category) for category in DataCategory]
@@ -324,6 +324,6 @@ def test_the_table_never_opens_the_drug_history_to_employers_or_volunteers_witho
             method="paper",
             **CONSENT_ELEMENTS,
         )
-        opened = allowed_categories(Recipient.EMPLOYER, S.ACCEPTED, consent, None)
+        opened = allowed_categories(Viewer.EMPLOYER, S.ACCEPTED, consent, None)
         assert opened is not None and (D.TREATMENT in opened) is (purpose == ConsentPurpose.EMPLOYMENT)
-        assert D.TREATMENT not in (allowed_categories(Recipient.VOLUNTEER, S.ACCEPTED, consent, None) or set())
+        assert D.TREATMENT not in (allowed_categories(Viewer.VOLUNTEER, S.ACCEPTED, consent, None) or set())
