@@ -40,6 +40,16 @@ CODE_PREFIX = "XA"
 CODE_ATTEMPTS = 5
 
 
+class RecordClosed(RuntimeError):
+    """The record was anonymised (or erased): it is read-only from then on."""
+
+
+def ensure_open(person: Person) -> None:
+    """:raise RecordClosed: for an anonymised record, which nothing may change any more."""
+    if person.is_anonymised:
+        raise RecordClosed(str(person.id))
+
+
 class NotAllowed(PermissionError):
     """The user may not change this person's record."""
 
@@ -110,8 +120,7 @@ def set_legal_hold(
         raise NotAllowed("only a supervisor of the person's area sets a legal hold")
     person = _lock(session, person)
     check_version(session, person.id, person.version, version)
-    if person.is_anonymised:
-        raise NotAllowed("an anonymised record is read-only")
+    ensure_open(person)
     person.legal_hold = hold
     person.legal_hold_reason = reason.strip() if hold else ""
     person.updated_at = utcnow()
@@ -123,8 +132,7 @@ def set_legal_hold(
 def _check_caseworker(user: User, person: Person) -> None:
     if not is_caseworker_of(user, person):
         raise NotAllowed("only the person's caseworker changes their record")
-    if person.is_anonymised:
-        raise NotAllowed("an anonymised record is read-only")
+    ensure_open(person)
 
 
 # --- The caseload ----------------------------------------------------------------------------

@@ -4,7 +4,7 @@ import json
 import uuid
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlmodel import Session, SQLModel, col, select
@@ -133,11 +133,11 @@ def _record_ids(person: Person, needs: list[Need], contacts: list[ContactLog], r
     return [person.id, *(n.id for n in needs), *(c.id for c in contacts), *(r.id for r, _title, _steps in referrals)]
 
 
-def _refuse_if_anonymised(person: Person) -> None:
+@bp.app_errorhandler(services.RecordClosed)
+def _record_closed(_error: services.RecordClosed) -> tuple[str, int]:
     """Anonymised records are read-only: say so, rather than a bare refusal."""
-    if person.is_anonymised:
-        message = _("This record was anonymised after the end of the programme and can no longer be changed.")
-        abort(make_response(render_template("errors/error.html", status=409, message=message), 409))
+    message = _("This record was anonymised after the end of the programme and can no longer be changed.")
+    return render_template("errors/error.html", status=409, message=message), 409
 
 
 def mask_id_number(number: str) -> str:
@@ -253,7 +253,7 @@ def update(person_id: uuid.UUID) -> Response | str | tuple[str, int]:
     """Edit the profile of a person on one's caseload."""
     session = get_session()
     person = services.find_own_person(session, current_user, person_id) or not_found("person", person_id)
-    _refuse_if_anonymised(person)
+    services.ensure_open(person)
     if request.method == "GET":
         record_view(current_user, "view", "person", [person.id])
         return _form_page(session, person, _form_values(person))
@@ -296,7 +296,7 @@ def add_need(person_id: uuid.UUID) -> Response:
     """Add a need from the needs assessment."""
     session = get_session()
     person = services.find_own_person(session, current_user, person_id) or not_found("person", person_id)
-    _refuse_if_anonymised(person)
+    services.ensure_open(person)
     typed = request.form.to_dict(flat=True)
     try:
         key = idempotency.form_key(request.form)
@@ -349,7 +349,7 @@ def add_contact(person_id: uuid.UUID) -> Response:
     """Log a contact, and when the next one is due."""
     session = get_session()
     person = services.find_own_person(session, current_user, person_id) or not_found("person", person_id)
-    _refuse_if_anonymised(person)
+    services.ensure_open(person)
     typed = request.form.to_dict(flat=True)
     try:
         key = idempotency.form_key(request.form)
@@ -377,7 +377,7 @@ def handover(person_id: uuid.UUID) -> Response:
     """A supervisor hands a person to another caseworker, with the note that goes with them."""
     session = get_session()
     person = services.find_person(session, current_user, person_id) or not_found("person", person_id)
-    _refuse_if_anonymised(person)
+    services.ensure_open(person)
     target_id = _parse_uuid(request.form.get("caseworker_id"))
     target = session.get(User, target_id) if target_id else None
     note = request.form.get("note", "")[:2000]
@@ -409,7 +409,7 @@ def legal_hold(person_id: uuid.UUID) -> Response | str | tuple[str, int]:
     """Set or lift the hold that keeps a record whole past its retention period."""
     session = get_session()
     person = services.find_person(session, current_user, person_id) or not_found("person", person_id)
-    _refuse_if_anonymised(person)
+    services.ensure_open(person)
     data, errors = validate(LegalHoldForm, request.form)
     typed = {**request.form.to_dict(flat=True), "legal_hold": "legal_hold" in request.form}
     if data is None:
