@@ -18,6 +18,7 @@ from portal.models import (
     Dismissal,
     ErasureRequest,
     FollowUp,
+    FollowUpStatus,
     Handover,
     Need,
     Offer,
@@ -136,6 +137,11 @@ def _scrub_linked(session: Session, person: Person, actor: User | None, now: dat
         handover.note = ""
     for follow_up in session.exec(select(FollowUp).where(FollowUp.person_id == person.id)):
         follow_up.note = ""
+        # Nobody is to be called about a closed record: it leaves every attention list.
+        if follow_up.status != FollowUpStatus.DONE:
+            follow_up.status = FollowUpStatus.DONE
+            follow_up.resolved_at = now
+            follow_up.resolved_by_id = actor.id if actor else None
     for consent in session.exec(select(Consent).where(Consent.person_id == person.id)):
         consent.note = ""
         consent.representative_name = ""

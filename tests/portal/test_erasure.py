@@ -11,11 +11,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, col, select
 
+from portal.followups.services import attention
 from portal.models import (
     Area,
     AuditEvent,
     Consent,
     ErasureRequest,
+    FollowUp,
+    FollowUpStatus,
     Offer,
     Person,
     Referral,
@@ -233,3 +236,18 @@ def test_the_queue_shows_each_request_due_30_days_later_and_marks_it_overdue(
     assert "Overdue" in late.split('id="erasure-waiting"')[1].split("</table>")[0]
     # One open request at a time for a person.
     assert request_erasure(client) == 409
+
+
+def test_a_closed_record_leaves_the_caseworkers_attention_list(
+    client: FlaskClient, login: Login, session: Session, supervisor: User, caseworker: User, record: Record
+) -> None:
+    """Nobody is to be called about a record that was erased: its follow-ups are settled with it."""
+    today = date(2026, 1, 1)
+    assert any(item.person.id == record.person.id for item in attention(session, caseworker, today))
+    login(supervisor)
+    request_erasure(client)
+    client.post(f"/erasure-requests/{the_request(session).id}/erase", data=CONFIRMED)
+    session.rollback()
+    assert [item for item in attention(session, caseworker, today) if item.person.id == record.person.id] == []
+    settled = session.exec(select(FollowUp).where(FollowUp.person_id == record.person.id)).all()
+    assert settled and {(f.status, f.resolved_by_id) for f in settled} == {(FollowUpStatus.DONE, supervisor.id)}
