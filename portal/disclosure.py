@@ -6,14 +6,15 @@ data categories of the consent that covers the referral today (re-read at every 
 revocation takes effect at the next one). Templates get a `Disclosure`, never the Person row.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
-from portal.consents.services import override_of, valid_consent
+from portal.consents.services import overrides_of, valid_consents
 from portal.models import (
     Consent,
     ConsentOverride,
@@ -156,18 +157,44 @@ def _field_values(person: Person, need: Need) -> dict[str, Any]:
     }
 
 
-def disclose(
-    session: Session,
+def disclose_all(
+    session: Session, recipient: Viewer, seen: Sequence[tuple[Referral, Offer, Need, Person]], today: date | None = None
+) -> list[Disclosure | None]:
+    """Each referred person as this recipient may see them through that referral today, or None
+    (not at all). The consents, the overrides and the caseworkers are read in one query each,
+    however many referrals an inbox holds."""
+    consents = valid_consents(session, [(person, offer) for _referral, offer, _need, person in seen], today)
+    unconsented = [referral.id for referral, offer, _need, person in seen if consents[(person.id, offer.id)] is None]
+    overrides = overrides_of(session, unconsented)
+    caseworker_ids = {person.caseworker_id for *_rest, person in seen if person.caseworker_id is not None}
+    caseworkers = (
+        {user.id: user for user in session.exec(select(User).where(col(User.id).in_(caseworker_ids)))}
+        if caseworker_ids
+        else {}
+    )
+    return [
+        _disclosure(
+            recipient,
+            referral,
+            need,
+            person,
+            consents[(person.id, offer.id)],
+            overrides.get(referral.id),
+            caseworkers.get(person.caseworker_id) if person.caseworker_id else None,
+        )
+        for referral, offer, need, person in seen
+    ]
+
+
+def _disclosure(
     recipient: Viewer,
     referral: Referral,
-    offer: Offer,
     need: Need,
     person: Person,
-    today: date | None = None,
+    consent: Consent | None,
+    override: ConsentOverride | None,
+    caseworker: User | None,
 ) -> Disclosure | None:
-    """The person as this recipient may see them through this referral today, or None (not at all)."""
-    consent = valid_consent(session, person.id, offer, today)
-    override = override_of(session, referral.id) if consent is None else None
     categories = allowed_categories(recipient, referral.status, consent, override)
     if categories is None:
         return None
@@ -183,19 +210,18 @@ def disclose(
         fields=fields,
         consent=consent,
         override_basis=str(override.basis) if override else "",
-        contact=_contact(session, referral, person, fields),
+        contact=_contact(referral, caseworker, fields),
         notice=str(REDISCLOSURE_NOTICE),
     )
 
 
-def _contact(session: Session, referral: Referral, person: Person, fields: dict[str, Any]) -> str:
+def _contact(referral: Referral, caseworker: User | None, fields: dict[str, Any]) -> str:
     """Nothing before a place is offered; then the person's phone where disclosed, otherwise the
     caseworker's own name and phone."""
     if referral.status not in (S.ACCEPTED, S.IN_PROGRESS):
         return ""
     if "phone" in fields:
         return str(fields["phone"])
-    caseworker = session.get(User, person.caseworker_id) if person.caseworker_id else None
     return f"{caseworker.name} {caseworker.phone}".strip() if caseworker else ""
 
 

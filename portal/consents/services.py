@@ -3,7 +3,7 @@ supervisor's override on a legal basis. Validity is worked out at every call, ne
 revocation takes effect at the next request."""
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -197,32 +197,59 @@ def valid_consent(session: Session, person_id: uuid.UUID, offer: Offer, today: d
     A consent naming the organization is preferred to one naming a kind, then the newest.
     Events the portal cannot see (the end of a referral, an event in words) end a consent when the
     caseworker revokes it."""
+    person = session.get(Person, person_id)
+    if person is None:
+        return None
+    return valid_consents(session, [(person, offer)], today)[(person.id, offer.id)]
+
+
+def valid_consents(
+    session: Session, wanted: Sequence[tuple[Person, Offer]], today: date | None = None
+) -> dict[tuple[uuid.UUID, uuid.UUID], Consent | None]:
+    """`valid_consent` for many (person, offer) pairs in one query: an inbox or a ranking of many
+    referrals asks for each of them. Keyed by (person id, offer id)."""
     today = today or local_today()
-    recipient = recipient_of_offer(session, offer)
-    names_recipient = col(Consent.recipient_kind) == recipient.kind
-    if recipient.organization_id is not None:
-        names_recipient = sa.or_(names_recipient, col(Consent.recipient_organization_id) == recipient.organization_id)
+    found: dict[tuple[uuid.UUID, uuid.UUID], Consent | None] = {(p.id, o.id): None for p, o in wanted}
+    if not wanted:
+        return found
+    person_ids = {person.id for person, _offer in wanted}
+    candidates: dict[uuid.UUID, list[Consent]] = {}
     query = (
         select(Consent)
         .where(
-            Consent.person_id == person_id,
-            Consent.purpose == purpose_of(offer),
+            col(Consent.person_id).in_(person_ids),
             col(Consent.revoked_at).is_(None),
             col(Consent.valid_from) <= today,
             sa.or_(col(Consent.valid_until).is_(None), col(Consent.valid_until) >= today),
-            sa.or_(
-                col(Consent.expiry_event).is_(None),
-                col(Consent.expiry_event) != ExpiryEvent.PROGRAMME_END,
-                sa.exists().where(
-                    col(Person.id) == Consent.person_id,
-                    sa.or_(col(Person.programme_end).is_(None), col(Person.programme_end) >= today),
-                ),
-            ),
-            names_recipient,
         )
-        .order_by(col(Consent.recipient_organization_id).is_(None), col(Consent.recorded_at).desc())
+        .order_by(col(Consent.recorded_at).desc(), col(Consent.id))
     )
-    return session.exec(query).first()
+    for consent in session.exec(query):
+        candidates.setdefault(consent.person_id, []).append(consent)
+    recipients: dict[uuid.UUID | None, Recipient] = {}
+    for person, offer in wanted:
+        if offer.organization_id not in recipients:
+            recipients[offer.organization_id] = recipient_of_offer(session, offer)
+        recipient = recipients[offer.organization_id]
+        covering = [c for c in candidates.get(person.id, []) if _covers(c, person, offer, recipient, today)]
+        # Naming the organization beats naming its kind; the newest first within each.
+        covering.sort(key=lambda c: c.recipient_organization_id is None)
+        found[(person.id, offer.id)] = covering[0] if covering else None
+    return found
+
+
+def _covers(consent: Consent, person: Person, offer: Offer, recipient: Recipient, today: date) -> bool:
+    """Whether a consent in force by its dates covers this offer: its purpose, its recipient, and
+    an end event that has not happened."""
+    if consent.purpose != purpose_of(offer):
+        return False
+    names = consent.recipient_kind == recipient.kind or (
+        recipient.organization_id is not None and consent.recipient_organization_id == recipient.organization_id
+    )
+    if not names:
+        return False
+    programme_over = person.programme_end is not None and person.programme_end < today
+    return not (consent.expiry_event == ExpiryEvent.PROGRAMME_END and programme_over)
 
 
 def consent_for_referral(session: Session, referral: Referral) -> Consent | None:
@@ -257,8 +284,18 @@ def overrides_for_person(session: Session, person: Person) -> dict[uuid.UUID, Co
 
 def override_of(session: Session, referral_id: uuid.UUID) -> ConsentOverride | None:
     """The supervisor's override recorded for this referral, if any (the latest)."""
-    query = select(ConsentOverride).where(ConsentOverride.referral_id == referral_id)
-    return session.exec(query.order_by(col(ConsentOverride.at).desc())).first()
+    return overrides_of(session, [referral_id]).get(referral_id)
+
+
+def overrides_of(session: Session, referral_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, ConsentOverride]:
+    """The latest override of each of these referrals that has one, in one query."""
+    if not referral_ids:
+        return {}
+    query = select(ConsentOverride).where(col(ConsentOverride.referral_id).in_(set(referral_ids)))
+    latest: dict[uuid.UUID, ConsentOverride] = {}
+    for override in session.exec(query.order_by(col(ConsentOverride.at).desc(), col(ConsentOverride.id))):
+        latest.setdefault(override.referral_id, override)
+    return latest
 
 
 def may_disclose(session: Session, referral: Referral) -> bool:

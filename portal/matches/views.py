@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response
 from portal.audit.services import record_view
 from portal.audit.views import not_found
 from portal.auth.access import role_required
-from portal.consents.services import may_disclose, valid_consent
+from portal.consents.services import may_disclose, valid_consents
 from portal.db import get_session
 from portal.htmx import render, wants_partial
 from portal.matches import services
@@ -48,7 +48,8 @@ def _page(need_id: uuid.UUID, status: int = 200, message: str = "") -> Response:
     result = services.rank_need(session, services.live_index(current_app), need)
     decided = referrals.decided_offers(session, need.id)
     # Warned early: approving these would be refused until the person consents.
-    unconsented = {m.offer.id for m in result.ranked if valid_consent(session, person.id, m.offer) is None}
+    consents = valid_consents(session, [(person, m.offer) for m in result.ranked])
+    unconsented = {m.offer.id for m in result.ranked if consents[(person.id, m.offer.id)] is None}
     return render(
         "matches/index.html",
         "matches/_list.html",

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from portal.audit.services import record
 from portal.consents.services import may_disclose
-from portal.disclosure import VISIBLE_STATES, Disclosure, disclose, organization_of, viewer_of
+from portal.disclosure import VISIBLE_STATES, Disclosure, disclose_all, organization_of, viewer_of
 from portal.matches.services import LiveIndex, rank_need
 from portal.models import (
     Dismissal,
@@ -368,12 +368,13 @@ def _inbox_rows(session: Session, user: User, *where: Any) -> list[InboxItem]:
         .where(_own_offers(user), col(Referral.status).in_(VISIBLE_STATES), *where)
         .order_by(col(Referral.respond_by), col(Referral.id))
     )
-    items = []
-    for referral, offer, need, person in rows:
-        disclosure = disclose(session, recipient, referral, offer, need, person)
-        if disclosure is not None:
-            items.append(InboxItem(referral, offer, disclosure))
-    return items
+    seen = list(rows)
+    disclosures = disclose_all(session, recipient, seen)
+    return [
+        InboxItem(referral, offer, disclosure)
+        for (referral, offer, _need, _person), disclosure in zip(seen, disclosures, strict=True)
+        if disclosure is not None
+    ]
 
 
 def inbox(session: Session, user: User) -> list[InboxItem]:

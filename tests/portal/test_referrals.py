@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import event
 from sqlmodel import Session, select
 
 from portal.db import get_engine
@@ -28,7 +29,7 @@ from portal.models import (
 )
 from portal.referrals import services
 from portal.referrals.states import MOVES
-from tests.conftest import consent_to_every_recipient, record_consent
+from tests.conftest import consent_to_every_recipient, record_consent, sign_in_with_session
 
 S = ReferralStatus
 D = DataCategory
@@ -453,3 +454,46 @@ def test_a_decline_proposes_nothing_for_a_person_who_refused_ranked_suggestions(
     referral = services.approve_match(session, live, caseworker, need, first.id, services.Policy())
     services.transition(session, referral, "decline", provider, reason="no_capacity", live=live)
     assert session.exec(select(Referral).where(Referral.status == S.PROPOSED)).all() == []
+
+
+def _someone_referred(session: Session, caseworker: User, offer: Offer, n: int, status: ReferralStatus) -> None:
+    person = Person(code=f"XA-Q-{n:04d}", full_name=f"测试 {n}", caseworker_id=caseworker.id, phone="13800000000")
+    session.add(person)
+    session.commit()
+    consent_to_every_recipient(session, person)
+    need = Need(person_id=person.id, category="employment", urgency=2, description="想找后厨的工作。")
+    session.add(need)
+    session.commit()
+    referral_in(session, need, offer, status)
+
+
+def test_the_inbox_reads_the_same_number_of_queries_for_three_referrals_or_twelve(
+    app: Flask, client: FlaskClient, session: Session, make_user: Callable[..., User], make_offer: Callable[..., Offer]
+) -> None:
+    """Each referral's consent, override and caseworker are read for the whole inbox at once."""
+    caseworker, provider = make_user(Role.CASEWORKER), make_user(Role.PROVIDER)
+    offer = kitchen(make_offer, provider, capacity=20)
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    def queries_for_inbox() -> tuple[int, str]:
+        statements.clear()
+        event.listen(get_engine(app), "before_cursor_execute", count)
+        try:
+            page = client.get("/referrals/inbox").get_data(as_text=True)
+        finally:
+            event.remove(get_engine(app), "before_cursor_execute", count)
+        return len(statements), page
+
+    for n in range(3):
+        _someone_referred(session, caseworker, offer, n, S.SENT if n % 2 else S.ACCEPTED)
+    sign_in_with_session(client, session, provider)
+    few, page = queries_for_inbox()
+    assert page.count("XA-Q-") == 3
+    for n in range(3, 12):
+        _someone_referred(session, caseworker, offer, n, S.SENT if n % 2 else S.ACCEPTED)
+    many, page = queries_for_inbox()
+    assert page.count("XA-Q-") == 12
+    assert many == few
