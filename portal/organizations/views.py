@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from portal.auth.access import role_required
+from portal.auth.access import fresh_sign_in_required, role_required
 from portal.db import get_session
 from portal.models import Role
 from portal.organizations import services
@@ -34,6 +34,7 @@ def detail(organization_id: uuid.UUID) -> str:
 
 @bp.route("/<uuid:organization_id>/verify", methods=["POST"])
 @role_required(Role.ADMIN)
+@fresh_sign_in_required
 def verify(organization_id: uuid.UUID) -> Response:
     """Verify an organization after checking who they are."""
     session = get_session()

@@ -31,6 +31,8 @@ PROTECTED = [
     ("users.reset_second_factor", "POST", "/users/{volunteer}/two-step/reset", Role.ADMIN),
     ("audit.index", "GET", "/audit/", Role.ADMIN),
     ("erasure.erase", "POST", "/erasure-requests/{erasure_request}/erase", Role.ADMIN),
+    # Verifying an organization lets its staff receive referrals: a permission change.
+    ("organizations.verify", "POST", "/organizations/{organization}/verify", Role.ADMIN),
 ]
 HTMX = {"HX-Request": "true"}
 
@@ -41,6 +43,7 @@ def url_of(template: str, records: dict[Any, Any]) -> str:
         referral=records["referrals"][Role.PROVIDER].id,
         volunteer=records["volunteer"].id,
         erasure_request=records["erasure_request"].id,
+        organization=records["organization"].id,
     )
 
 
