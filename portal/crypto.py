@@ -303,6 +303,30 @@ event.listen(Mapper, "refresh", _open_loaded)
 # --- Rotation ----------------------------------------------------------------------------------
 
 
+def reindex(session: Any, mappers: Any) -> int:
+    """Recompute every blind index with the configured blind-index key, from the decrypted values:
+    after that key was changed, lookups find nothing until this has run. Returns the rows changed
+    (committed here). The blind-index key has no id to keep two at once, so run it with the portal
+    stopped."""
+    ring = keyring_of(session.connection())
+    changed = 0
+    for mapper in mappers:
+        plan = _plan(mapper)
+        if plan is None or not plan.indexes:
+            continue
+        for obj in session.execute(sa.select(mapper.class_)).scalars():
+            fresh = {
+                key: blind_index_value(ring, plan.table, column, getattr(obj, column.info["blind_index"].source) or "")
+                for key, column in plan.indexes
+            }
+            if any(getattr(obj, key) != value for key, value in fresh.items()):
+                for key, value in fresh.items():
+                    setattr(obj, key, value)
+                changed += 1
+    session.commit()
+    return changed
+
+
 def encrypted_columns(metadata: sa.MetaData) -> dict[sa.Table, list[sa.Column[Any]]]:
     found: dict[sa.Table, list[sa.Column[Any]]] = {}
     for table in metadata.sorted_tables:

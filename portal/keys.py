@@ -2,7 +2,10 @@
 
 Rotation: add a new key to PORTAL_DATA_KEYS, make it PORTAL_DATA_KEY_CURRENT (new values use it
 at once), run `keys rotate` to re-encrypt everything else, check `keys status`, then remove the old
-key from the configuration."""
+key from the configuration.
+
+The blind-index key (PORTAL_BLIND_INDEX_KEY) is changed with the portal stopped: set the new key,
+run `keys reindex`, start the portal."""
 
 import base64
 import secrets
@@ -10,9 +13,9 @@ import secrets
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
-from sqlmodel import SQLModel
+from sqlmodel import Session, SQLModel
 
-from portal.crypto import KEY_BYTES, KeyRing, rotate, values_by_key
+from portal.crypto import KEY_BYTES, KeyRing, reindex, rotate, values_by_key
 from portal.db import get_engine
 
 
@@ -55,6 +58,14 @@ def rotate_command() -> None:
     for table, count in changed.items():
         if count:
             click.echo(f"  {table}: {count}")
+
+
+@keys_cli.command("reindex")
+def reindex_command() -> None:
+    """Recompute the blind indexes after PORTAL_BLIND_INDEX_KEY changed (run with the portal stopped)."""
+    with Session(get_engine()) as session:
+        changed = reindex(session, SQLModel._sa_registry.mappers)
+    click.echo(f"recomputed the blind indexes of {changed} rows")
 
 
 def init_app(app: Flask) -> None:

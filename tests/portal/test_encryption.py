@@ -275,3 +275,26 @@ def test_no_query_in_the_portal_names_an_encrypted_column() -> None:
         if re.search(rf"\b{re.escape(name)}\b", path.read_text(encoding="utf-8"))
     ]
     assert found == []
+
+
+def test_after_a_new_blind_index_key_reindex_makes_the_duplicate_check_work_again(
+    app: Flask, session: Session, caseworker: User
+) -> None:
+    known = _person(session, caseworker, "XA-2026-0011", phone="138 0013 8000", id_number="11010519491231002x")
+    session.close()
+    new_key = base64.b64encode(b"test-only-new-blind-index-key-03").decode()
+    renewed = create_app({**TEST_CONFIG, "DATABASE_URL": app.config["DATABASE_URL"], "BLIND_INDEX_KEY": new_key})
+    try:
+        with Session(get_engine(renewed)) as reader:
+            assert find_duplicates(reader, "Someone Else", "13800138000", "", None) == []  # stale indexes
+        result = renewed.test_cli_runner().invoke(args=["keys", "reindex"])
+        assert result.exit_code == 0 and "recomputed the blind indexes of 1 rows" in result.output
+        with Session(get_engine(renewed)) as reader:
+            found = find_duplicates(reader, "Someone Else", "+86 138 0013 8000", "110105 19491231002X", None)
+            assert [(d.person.id, sorted(d.reasons)) for d in found] == [
+                (known.id, sorted([SAME_PHONE, SAME_ID_NUMBER]))
+            ]
+            assert reader.get(Person, known.id).phone == "138 0013 8000"  # type: ignore[union-attr]
+        assert "of 0 rows" in renewed.test_cli_runner().invoke(args=["keys", "reindex"]).output
+    finally:
+        get_engine(renewed).dispose()
