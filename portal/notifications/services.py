@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, func, select, update
 
-from portal.models import Notification, OutboxMail, User, utcnow
+from portal.models import Notification, Offer, OutboxMail, User, utcnow
 from portal.notifications.mail import queue_mail
 from portal.notifications.texts import sentence
 
@@ -21,6 +21,16 @@ def notify(session: Session, user_id: uuid.UUID | None, kind: str, link: str = "
     user = session.get(User, user_id)
     if user is not None:
         queue_mail(session, user, kind, link, params)
+
+
+def notify_providers(session: Session, offer: Offer, kind: str, **params: str) -> None:
+    """Tell the people who answer for an offer: its organization's staff, or its volunteer."""
+    if offer.organization_id is not None:
+        recipients = list(session.exec(select(User.id).where(User.organization_id == offer.organization_id)))
+    else:
+        recipients = [offer.volunteer_id] if offer.volunteer_id else []
+    for user_id in recipients:
+        notify(session, user_id, kind, "/referrals/inbox", offer=offer.title, **params)
 
 
 @dataclass(frozen=True)

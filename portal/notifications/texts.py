@@ -13,6 +13,7 @@ TEXTS: dict[str, LazyString] = {
     "referral_start": _l("%(person)s: service at %(offer)s has started"),
     "referral_complete": _l("%(person)s: the outcome at %(offer)s was recorded"),
     "referral_expire": _l("%(person)s: referral to %(offer)s expired without an answer"),
+    "referral_withdrawn": _l("A referral for %(offer)s was withdrawn: there is nothing more to do for it"),
     "referral_proposed": _l("A new offer is proposed for your review: %(offer)s"),
     "referral_needs_approval": _l("%(person)s: a referral is waiting for your approval"),
     "person_handed_over": _l("%(person)s: handed over to a new caseworker"),
@@ -26,7 +27,7 @@ TEXTS: dict[str, LazyString] = {
 GENERIC = _l("You have a new notification")
 
 # Kinds that go to a provider about a referred person: their e-mails carry the redisclosure notice.
-PROVIDER_KINDS = frozenset({"referral_received", "referral_reminder"})
+PROVIDER_KINDS = frozenset({"referral_received", "referral_reminder", "referral_withdrawn"})
 
 
 class _Params(dict[str, str]):

@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 from sqlmodel import Session, col, select
 
 from portal.audit.services import record
+from portal.disclosure import VISIBLE_STATES
 from portal.models import (
     Consent,
     ConsentOverride,
@@ -28,6 +29,7 @@ from portal.models import (
     ReferralStatus,
     User,
 )
+from portal.notifications.services import notify_providers
 from portal.referrals.states import HOLDS_A_PLACE, OPEN_STATES
 
 # Why a referral was withdrawn when its person's record was anonymised or erased.
@@ -167,12 +169,13 @@ def _scrub_linked(session: Session, person: Person, actor: User | None, now: dat
 def _withdraw_open(session: Session, referrals: list[Referral], actor: User | None, now: datetime) -> None:
     """Withdraw referrals still open, giving back the place an accepted one held."""
     for referral in referrals:
-        if referral.status in HOLDS_A_PLACE:
-            offer = session.get(Offer, referral.offer_id)
-            if offer is not None:
-                offer.capacity += 1
-                offer.version += 1
-                offer.updated_at = now
+        offer = session.get(Offer, referral.offer_id)
+        if offer is not None and referral.status in HOLDS_A_PLACE:
+            offer.capacity += 1
+            offer.version += 1
+            offer.updated_at = now
+        if offer is not None and referral.status in VISIBLE_STATES:
+            notify_providers(session, offer, "referral_withdrawn")
         session.add(
             ReferralEvent(
                 referral_id=referral.id,

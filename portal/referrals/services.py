@@ -28,7 +28,7 @@ from portal.models import (
     User,
     utcnow,
 )
-from portal.notifications.services import notify
+from portal.notifications.services import notify, notify_providers
 from portal.people.services import find_person
 from portal.referrals.states import CONTACT_METHODS, HOLDS_A_PLACE, MOVES, OPEN_STATES
 from portal.versions import check_version
@@ -178,10 +178,10 @@ def _tell(session: Session, referral: Referral, offer: Offer, action: str, befor
     need = session.get(Need, referral.need_id)
     person = session.get(Person, need.person_id) if need else None
     if action == "send":
-        staff = select(User.id).where(User.organization_id == offer.organization_id) if offer.organization_id else None
-        recipients = list(session.exec(staff)) if staff is not None else [offer.volunteer_id]
-        for user_id in recipients:
-            notify(session, user_id, "referral_received", "/referrals/inbox", offer=offer.title)
+        notify_providers(session, offer, "referral_received")
+    elif action == "withdraw" and before in VISIBLE_STATES:
+        # It leaves their inbox; they should not keep a place or call the person.
+        notify_providers(session, offer, "referral_withdrawn")
     elif action in {"accept", "decline", "waitlist", "start", "complete", "expire"} and person is not None:
         notify(
             session,

@@ -19,6 +19,7 @@ from portal.models import (
     ErasureRequest,
     FollowUp,
     FollowUpStatus,
+    Notification,
     Offer,
     Person,
     Referral,
@@ -251,3 +252,15 @@ def test_a_closed_record_leaves_the_caseworkers_attention_list(
     assert [item for item in attention(session, caseworker, today) if item.person.id == record.person.id] == []
     settled = session.exec(select(FollowUp).where(FollowUp.person_id == record.person.id)).all()
     assert settled and {(f.status, f.resolved_by_id) for f in settled} == {(FollowUpStatus.DONE, supervisor.id)}
+
+
+def test_the_provider_is_told_when_erasure_withdraws_their_referrals(
+    client: FlaskClient, login: Login, session: Session, supervisor: User, provider: User, record: Record
+) -> None:
+    login(supervisor)
+    request_erasure(client)
+    client.post(f"/erasure-requests/{the_request(session).id}/erase", data=CONFIRMED)
+    session.rollback()
+    told = session.exec(select(Notification).where(Notification.user_id == provider.id)).all()
+    assert [n.kind for n in told].count("referral_withdrawn") == 2  # the sent one and the accepted one
+    assert all(record.person.code not in str(n.params) for n in told)

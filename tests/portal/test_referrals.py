@@ -497,3 +497,14 @@ def test_the_inbox_reads_the_same_number_of_queries_for_three_referrals_or_twelv
     many, page = queries_for_inbox()
     assert page.count("XA-Q-") == 12
     assert many == few
+
+
+def test_the_provider_hears_of_a_withdrawal_only_of_a_referral_they_had(
+    session: Session, need: Need, caseworker: User, provider: User, make_offer: Callable[..., Offer]
+) -> None:
+    sent = referral_in(session, need, kitchen(make_offer, provider, title="后厨帮工（一）"), S.SENT)
+    proposed = referral_in(session, need, kitchen(make_offer, provider, title="食堂厨师（二）"), S.PROPOSED)
+    services.transition(session, proposed, "withdraw", caseworker, reason="client_request")
+    services.transition(session, sent, "withdraw", caseworker, reason="client_request")
+    told = session.exec(select(Notification).where(Notification.user_id == provider.id)).all()
+    assert [(n.kind, n.params["offer"]) for n in told] == [("referral_withdrawn", "后厨帮工（一）")]
