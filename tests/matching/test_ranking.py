@@ -308,3 +308,10 @@ def test_eligible_ids_are_every_offer_the_person_can_take_unscored() -> None:
     person = cook()
     assert OfferIndex().fit(offers).eligible_ids(person) == ["a-near", "b-near"]
     assert [o.id for o in offers if is_eligible(person, o)] == ["b-near", "a-near"]
+
+
+def test_hours_are_read_in_everyday_words_too() -> None:
+    assert hours_taken("每天早上去喝药，然后接送孩子上下学") == {"mornings_taken", "evenings_taken"}
+    assert hours_taken("I take the kids to school, then I am free until three.") == {"mornings_taken"}
+    assert offer_hours("employment", "Shift starts 7:30 am, Monday to Friday") == {"early_start"}
+    assert offer_hours("employment", "Evening shift, 7:00 pm to 11 pm") == {"night_work"}
