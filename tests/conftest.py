@@ -23,6 +23,7 @@ from portal.consent_text import REVOCATION_STATEMENT_VERSION
 from portal.db import get_engine
 from portal.migrations import upgrade
 from portal.models import (
+    Area,
     Consent,
     ConsentMethod,
     ConsentPurpose,
@@ -262,3 +263,23 @@ def login(client: FlaskClient, session: Session) -> Callable[[User], FlaskClient
         return sign_in_with_session(client, session, user)
 
     return sign_in
+
+
+@pytest.fixture
+def grid(session: Session) -> Area:
+    """A community grid for a test's people and staff (a module may define its own)."""
+    area = Area(level="grid", name_en="Grid 3", name_zh="第三网格", code="TEST-G3")
+    session.add(area)
+    session.commit()
+    return area
+
+
+@pytest.fixture
+def caseworker(make_user: Callable[..., User]) -> User:
+    return make_user(Role.CASEWORKER, name="Zhao Min")
+
+
+@pytest.fixture
+def offer(make_user: Callable[..., User], make_offer: Callable[..., Offer]) -> Offer:
+    """An open offer of a verified NGO, for tests about the people referred to it."""
+    return make_offer(make_user(Role.PROVIDER), title="Welding apprenticeship")

@@ -55,14 +55,6 @@ Login = Callable[[User], FlaskClient]
 
 
 @pytest.fixture
-def grid(session: Session) -> Area:
-    grid = Area(level="grid", name_en="Grid 3", name_zh="第三网格", code="CONSENT-G3")
-    session.add(grid)
-    session.commit()
-    return grid
-
-
-@pytest.fixture
 def caseworker(make_user: Callable[..., User]) -> User:
     return make_user(Role.CASEWORKER, name="Caseworker Zhao", phone="029-1111")
 

@@ -19,7 +19,6 @@ from portal.db import get_engine
 from portal.migrations import downgrade, upgrade
 from portal.models import (
     Area,
-    AreaLevel,
     Consent,
     ConsentOverride,
     Need,
@@ -34,14 +33,6 @@ from tests.conftest import TEST_CONFIG
 from tests.portal.person_record import SENTINEL, build_record
 
 SECOND_KEY = base64.b64encode(b"test-only-data-key-number-two-02").decode()
-
-
-@pytest.fixture
-def grid(session: Session) -> Area:
-    area = Area(level=AreaLevel.GRID, name_en="Grid 9", name_zh="第九网格", code="ENC-G9")
-    session.add(area)
-    session.commit()
-    return area
 
 
 @pytest.fixture

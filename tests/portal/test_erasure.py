@@ -38,19 +38,6 @@ S = ReferralStatus
 
 
 @pytest.fixture
-def grid(session: Session) -> Area:
-    area = Area(level="grid", name_en="Grid 5", name_zh="第五网格", code="ERASE-G5")
-    session.add(area)
-    session.commit()
-    return area
-
-
-@pytest.fixture
-def caseworker(make_user: Callable[..., User]) -> User:
-    return make_user(Role.CASEWORKER, name="Zhao Min")
-
-
-@pytest.fixture
 def supervisor(make_user: Callable[..., User], grid: Area) -> User:
     return make_user(Role.SUPERVISOR, area_id=grid.id)
 

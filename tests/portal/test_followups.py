@@ -4,21 +4,12 @@ import re
 from collections.abc import Callable
 from datetime import date, timedelta
 
-import pytest
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
 from portal.models import Area, FollowUp, FollowUpStatus, Handover, Need, Notification, Person, Role, User
 
 Login = Callable[[User], FlaskClient]
-
-
-@pytest.fixture
-def grid(session: Session) -> Area:
-    area = Area(level="grid", name_en="Grid 3", name_zh="第三网格", code="F-G3")
-    session.add(area)
-    session.commit()
-    return area
 
 
 def person_of(session: Session, caseworker: User, grid: Area, code: str, **fields: object) -> Person:

@@ -35,19 +35,6 @@ HTMX = {"HX-Request": "true"}
 
 
 @pytest.fixture
-def grid(session: Session) -> Area:
-    grid = Area(level="grid", name_en="Grid 7", name_zh="第七网格", code="IDEM-G7")
-    session.add(grid)
-    session.commit()
-    return grid
-
-
-@pytest.fixture
-def caseworker(make_user: Callable[..., User]) -> User:
-    return make_user(Role.CASEWORKER, name="Zhao Min")
-
-
-@pytest.fixture
 def person(session: Session, caseworker: User, grid: Area) -> Person:
     person = Person(code="XA-I-0001", full_name="刘强", caseworker_id=caseworker.id, area_id=grid.id)
     session.add(person)

@@ -54,11 +54,6 @@ def areas(session: Session) -> dict[str, Area]:
 
 
 @pytest.fixture
-def caseworker(make_user: Callable[..., User]) -> User:
-    return make_user(Role.CASEWORKER, name="Zhao Min")
-
-
-@pytest.fixture
 def colleague(make_user: Callable[..., User]) -> User:
     """Another caseworker, whose caseload is not ours to see."""
     return make_user(Role.CASEWORKER, name="Sun Lei")

@@ -19,24 +19,6 @@ LINKS = ("person_id", "need_id", "referral_id")
 
 
 @pytest.fixture
-def grid(session: Session) -> Area:
-    area = Area(level="grid", name_en="Grid 3", name_zh="第三网格", code="EXPORT-G3")
-    session.add(area)
-    session.commit()
-    return area
-
-
-@pytest.fixture
-def caseworker(make_user: Callable[..., User]) -> User:
-    return make_user(Role.CASEWORKER, name="Zhao Min")
-
-
-@pytest.fixture
-def offer(make_user: Callable[..., User], make_offer: Callable[..., Offer]) -> Offer:
-    return make_offer(make_user(Role.PROVIDER), title="Welding apprenticeship")
-
-
-@pytest.fixture
 def record(session: Session, caseworker: User, grid: Area, offer: Offer, make_user: Callable[..., User]) -> Record:
     # Someone else's record beside it, so an export that takes too much is caught.
     build_record(session, make_user(Role.CASEWORKER), grid, offer, code="XA-2020-0002", mark="OTHERPERSON")

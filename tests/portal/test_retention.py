@@ -24,24 +24,6 @@ MARKED = 20  # the texts build_record marks
 
 
 @pytest.fixture
-def grid(session: Session) -> Area:
-    area = Area(level="grid", name_en="Grid 3", name_zh="第三网格", code="RET-G3")
-    session.add(area)
-    session.commit()
-    return area
-
-
-@pytest.fixture
-def caseworker(make_user: Callable[..., User]) -> User:
-    return make_user(Role.CASEWORKER, name="Zhao Min")
-
-
-@pytest.fixture
-def offer(make_user: Callable[..., User], make_offer: Callable[..., Offer]) -> Offer:
-    return make_offer(make_user(Role.PROVIDER), title="Welding apprenticeship")
-
-
-@pytest.fixture
 def record(session: Session, caseworker: User, grid: Area, offer: Offer) -> Record:
     return build_record(session, caseworker, grid, offer, programme_end=ENDED)
 

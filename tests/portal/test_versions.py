@@ -36,19 +36,6 @@ CHANGED = "changed this record at"
 
 
 @pytest.fixture
-def grid(session: Session) -> Area:
-    grid = Area(level="grid", name_en="Grid 5", name_zh="第五网格", code="VERSION-G5")
-    session.add(grid)
-    session.commit()
-    return grid
-
-
-@pytest.fixture
-def caseworker(make_user: Callable[..., User]) -> User:
-    return make_user(Role.CASEWORKER, name="Zhao Min")
-
-
-@pytest.fixture
 def supervisor(make_user: Callable[..., User], grid: Area) -> User:
     return make_user(Role.SUPERVISOR, name="Supervisor Qian", area_id=grid.id)
 
