@@ -349,11 +349,14 @@ class OfferIndex:
         order = np.lexsort((self.id_order_[candidates], -rounded))
         return [int(i) for i in candidates[order][:k]]
 
-    def eligible_ids(self, person: Person) -> list[str]:
-        """Every offer the person can take, by id, unscored: for a person who asked not to be
-        ranked by a machine (PIPL Art. 24), the caseworker reads the offers and chooses."""
-        failed = self.failed_rule_counts(person, self.distances_km(person))
-        return sorted(self.offers_[i].id for i in np.flatnonzero(failed == 0))
+    def eligible_ids(self, person: Person, category: str | None = None) -> list[str]:
+        """Every offer the person can take (of one category, if given), by id, unscored: for a
+        person who asked not to be ranked by a machine (PIPL Art. 24), the caseworker reads the
+        offers and chooses."""
+        eligible = self.failed_rule_counts(person, self.distances_km(person)) == 0
+        if category is not None:
+            eligible &= self.columns_.category == CATEGORY_INDEX.get(category, -2)
+        return sorted(self.offers_[i].id for i in np.flatnonzero(eligible))
 
     def rank(
         self,

@@ -179,10 +179,8 @@ def _unscored(session: Session, live: LiveIndex, need: Need, person: matching.Pe
     """The offers of the need's category the person can take, by title: eligibility is a rule,
     not a judgement, so it still applies; the ordering by relevance does not."""
     with live.lock:
-        ids = [uuid.UUID(offer_id) for offer_id in live.sync(session).eligible_ids(person)]
-    rows = (
-        session.exec(select(Offer).where(col(Offer.id).in_(ids), Offer.category == need.category)).all() if ids else []
-    )
+        ids = [uuid.UUID(offer_id) for offer_id in live.sync(session).eligible_ids(person, str(need.category))]
+    rows = session.exec(select(Offer).where(col(Offer.id).in_(ids))).all() if ids else []
     listed = sorted(rows, key=lambda offer: (offer.title.casefold(), str(offer.id)))
     return NeedMatches(
         need=need, ranked=[RankedMatch(offer, 0.0, ()) for offer in listed], near_misses=[], scored=False

@@ -306,7 +306,9 @@ def test_eligible_ids_are_every_offer_the_person_can_take_unscored() -> None:
         kitchen_job("a-near", location=NEARBY),
     ]
     person = cook()
-    assert OfferIndex().fit(offers).eligible_ids(person) == ["a-near", "b-near"]
+    index = OfferIndex().fit([*offers, Offer("d-counselling", "counselling", "Counselling", location=NEARBY)])
+    assert index.eligible_ids(person, "employment") == ["a-near", "b-near"]
+    assert index.eligible_ids(person) == ["a-near", "b-near", "d-counselling"]
     assert [o.id for o in offers if is_eligible(person, o)] == ["b-near", "a-near"]
 
 
