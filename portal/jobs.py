@@ -25,11 +25,10 @@ from portal.models import (
     Referral,
     ReferralEvent,
     ReferralStatus,
-    User,
     utcnow,
 )
 from portal.notifications.mail import deliver_outbox
-from portal.notifications.services import notify
+from portal.notifications.services import notify, notify_providers
 from portal.people import retention
 from portal.referrals import services as referrals
 
@@ -92,13 +91,7 @@ def expire_and_remind(session: Session, live: LiveIndex, now: datetime, grace: t
         offer = session.get(Offer, referral.offer_id)
         if offer is None:
             continue
-        staff = (
-            list(session.exec(select(User.id).where(User.organization_id == offer.organization_id)))
-            if offer.organization_id
-            else [offer.volunteer_id]
-        )
-        for user_id in staff:
-            notify(session, user_id, "referral_reminder", "/referrals/inbox", offer=offer.title)
+        notify_providers(session, offer, "referral_reminder")
         referral.reminded_at = now
         session.commit()
         report.reminded += 1
