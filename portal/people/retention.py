@@ -11,7 +11,6 @@ from datetime import date, datetime, timedelta
 from sqlmodel import Session, col, select
 
 from portal.audit.services import record
-from portal.disclosure import VISIBLE_STATES
 from portal.models import (
     Consent,
     ConsentOverride,
@@ -22,18 +21,15 @@ from portal.models import (
     FollowUpStatus,
     Handover,
     Need,
-    Offer,
     Person,
     Referral,
     ReferralEvent,
-    ReferralStatus,
     User,
 )
-from portal.notifications.services import notify_providers
-from portal.referrals.states import HOLDS_A_PLACE, OPEN_STATES
+from portal.referrals.services import withdraw_for_closed_record
+from portal.referrals.states import OPEN_STATES
 
 # Why a referral was withdrawn when its person's record was anonymised or erased.
-RECORD_CLOSED = "record_closed"
 
 
 def due_for_anonymisation(session: Session, today: date, keep_days: int) -> list[uuid.UUID]:
@@ -151,7 +147,9 @@ def _scrub_linked(session: Session, person: Person, actor: User | None, now: dat
     if not need_ids:
         return
     referrals = list(session.exec(select(Referral).where(col(Referral.need_id).in_(need_ids))))
-    _withdraw_open(session, [r for r in referrals if r.status in OPEN_STATES], actor, now)
+    for referral in referrals:
+        if referral.status in OPEN_STATES:
+            withdraw_for_closed_record(session, referral, actor)
     for referral in referrals:
         referral.note = ""
         # The matching engine's reasons quote the person's skills and needs.
@@ -164,29 +162,3 @@ def _scrub_linked(session: Session, person: Person, actor: User | None, now: dat
             override.note = ""
     for dismissal in session.exec(select(Dismissal).where(col(Dismissal.need_id).in_(need_ids))):
         dismissal.note = ""
-
-
-def _withdraw_open(session: Session, referrals: list[Referral], actor: User | None, now: datetime) -> None:
-    """Withdraw referrals still open, giving back the place an accepted one held."""
-    for referral in referrals:
-        offer = session.get(Offer, referral.offer_id)
-        if offer is not None and referral.status in HOLDS_A_PLACE:
-            offer.capacity += 1
-            offer.version += 1
-            offer.updated_at = now
-        if offer is not None and referral.status in VISIBLE_STATES:
-            notify_providers(session, offer, "referral_withdrawn")
-        session.add(
-            ReferralEvent(
-                referral_id=referral.id,
-                from_status=referral.status,
-                to_status=ReferralStatus.WITHDRAWN,
-                actor_id=actor.id if actor else None,
-                at=now,
-                reason_code=RECORD_CLOSED,
-            )
-        )
-        referral.status = ReferralStatus.WITHDRAWN
-        referral.reason_code = RECORD_CLOSED
-        referral.updated_at = now
-        record(session, actor, str(ReferralStatus.WITHDRAWN), "referral", referral.id)

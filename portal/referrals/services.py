@@ -30,7 +30,7 @@ from portal.models import (
 )
 from portal.notifications.services import notify, notify_providers
 from portal.people.services import find_person
-from portal.referrals.states import CONTACT_METHODS, HOLDS_A_PLACE, MOVES, OPEN_STATES
+from portal.referrals.states import CONTACT_METHODS, HOLDS_A_PLACE, MOVES, OPEN_STATES, RECORD_CLOSED
 from portal.versions import check_version
 
 
@@ -165,6 +165,20 @@ def transition(
     if action in {"decline", "expire"} and live is not None:
         propose_next_best(session, live, referral.need_id)
     return referral
+
+
+def withdraw_for_closed_record(session: Session, referral: Referral, actor: User | None) -> None:
+    """Withdraw an open referral of a record being anonymised or erased, inside the caller's
+    transaction (the closing commits it all at once): the place it held goes back, the step is
+    recorded and audited, and the provider is told, as for a caseworker's withdrawal."""
+    offer = session.get(Offer, referral.offer_id)
+    before = referral.status
+    if offer is not None and before in HOLDS_A_PLACE:
+        _take_place(offer, +1)
+    _record(session, referral, ReferralStatus.WITHDRAWN, actor, RECORD_CLOSED, "")
+    referral.reason_code = RECORD_CLOSED
+    if offer is not None:
+        _tell(session, referral, offer, "withdraw", before)
 
 
 def _take_place(offer: Offer, change: int) -> None:

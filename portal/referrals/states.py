@@ -18,6 +18,8 @@ OUTCOMES = (
     "referred_elsewhere",
 )
 WITHDRAW_REASONS = ("client_request", "needs_changed", "found_elsewhere", "lost_contact", "other")
+# Why the portal itself withdraws a referral: the person's record was anonymised or erased.
+RECORD_CLOSED = "record_closed"
 # How the provider may reach the person once the referral is accepted.
 CONTACT_METHODS = ("via_caseworker", "phone", "visit")
 DISMISS_REASONS = ("not_suitable", "person_declined", "already_tried", "too_far_in_practice", "other")
