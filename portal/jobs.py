@@ -13,6 +13,7 @@ from sqlmodel import Session, col, func, select
 
 from portal import idempotency
 from portal.db import session_scope
+from portal.exceptions import IllegalTransition
 from portal.matches.services import LiveIndex, live_index
 from portal.models import (
     Category,
@@ -80,7 +81,7 @@ def expire_and_remind(session: Session, live: LiveIndex, now: datetime, grace: t
         try:
             referrals.transition(session, referral, "expire", None, note="no answer in time", live=live)
             report.expired += 1
-        except referrals.IllegalTransition:  # answered meanwhile
+        except IllegalTransition:  # answered meanwhile
             session.rollback()
     due_soon = select(Referral).where(
         col(Referral.status).in_(waiting),

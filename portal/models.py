@@ -372,6 +372,9 @@ class PasswordReset(SQLModel, table=True):
     used_at: datetime | None = timestamp(default=None)
 
 
+_OFFER_VERSION = version_column()
+
+
 class Offer(SQLModel, table=True):
     """What a provider or a volunteer offers: a service, a job, or a volunteer's help."""
 
@@ -379,6 +382,7 @@ class Offer(SQLModel, table=True):
         sa.CheckConstraint("(organization_id IS NULL) <> (volunteer_id IS NULL)", name="offer_has_one_owner"),
         sa.CheckConstraint("capacity >= 0", name="offer_capacity_not_negative"),
     )
+    __mapper_args__ = {"version_id_col": _OFFER_VERSION}
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     organization_id: uuid.UUID | None = Field(default=None, foreign_key="organization.id", index=True)
@@ -412,8 +416,7 @@ class Offer(SQLModel, table=True):
     contact_phone: str = Field(default="", max_length=40)
     contact_email: str = Field(default="", max_length=254)
     last_confirmed_at: datetime = timestamp(default_factory=utcnow)
-    # Bumped at every save; an edit made on an older version is refused, not silently lost.
-    version: int = Field(default=1)
+    version: int = Field(default=1, sa_column=_OFFER_VERSION)
     created_by_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
     created_at: datetime = timestamp(default_factory=utcnow)
     updated_at: datetime = timestamp(default_factory=utcnow)

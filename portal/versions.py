@@ -11,35 +11,13 @@ import uuid
 from collections.abc import Mapping
 from datetime import datetime
 
-from flask_babel import format_datetime
-from flask_babel import gettext as _
 from sqlmodel import Session, col, select
 
+from portal.exceptions import StaleEdit
 from portal.models import AuditEvent, User
 
 # Audit actions that read a record; the rest changed it.
 READ_ACTIONS = frozenset({"view", "list", "export"})
-
-
-class StaleEdit(RuntimeError):
-    """The record changed after the form was loaded; `changed_by` and `changed_at` say who and when."""
-
-    def __init__(self, record_id: uuid.UUID, changed_by: str | None, changed_at: datetime | None) -> None:
-        super().__init__(str(record_id))
-        self.record_id = record_id
-        self.changed_by = changed_by
-        self.changed_at = changed_at
-
-    def message(self) -> str:
-        """The sentence shown above the form, in the user's language and time zone."""
-        if self.changed_at is None:
-            return _("Someone else changed this record while you had it open. Reload it, then try again.")
-        return _(
-            "%(name)s changed this record at %(time)s, while you had it open. "
-            "Your changes are not saved: reload it, then try again.",
-            name=self.changed_by or _("The portal"),
-            time=format_datetime(self.changed_at, "short"),
-        )
 
 
 def form_version(values: Mapping[str, str]) -> int | None:

@@ -8,6 +8,7 @@ from flask.cli import with_appcontext
 
 from portal.auth import services
 from portal.db import session_scope
+from portal.exceptions import AdminExists, EmailTaken
 
 
 @click.command("create-admin")
@@ -32,14 +33,14 @@ def create_admin_command(email: str, name: str, force: bool) -> None:
     with session_scope() as session:
         try:
             user, password = services.create_first_admin(session, address, name, force=force)
-        except services.AdminExists as exc:
+        except AdminExists as exc:
             click.echo(
                 f"An active administrator exists already ({exc}). Admins create accounts at /users/new; "
                 "use --force only if no administrator can sign in.",
                 err=True,
             )
             raise SystemExit(1) from exc
-        except services.EmailTaken as exc:
+        except EmailTaken as exc:
             click.echo("An account with this e-mail address exists already.", err=True)
             raise SystemExit(1) from exc
         expires = user.password_expires_at

@@ -12,11 +12,8 @@ from portal.audit.services import record
 from portal.auth import mfa, sessions, throttle
 from portal.auth.forms import AccountFields, OrganizationSignupForm, VolunteerSignupForm
 from portal.auth.passwords import check_password, hash_password, needs_rehash
+from portal.exceptions import AdminExists, EmailTaken, Throttled, WrongPassword
 from portal.models import Organization, Role, User, utcnow
-
-
-class EmailTaken(ValueError):
-    """Another account already uses this e-mail address."""
 
 
 def find_user_by_email(session: Session, email: str) -> User | None:
@@ -64,14 +61,6 @@ def register_volunteer(session: Session, form: VolunteerSignupForm) -> User:
     user = new_user(session, form, Role.VOLUNTEER)
     commit_new_account(session)
     return user
-
-
-class Throttled(Exception):
-    """Too many sign-in attempts, or the account is locked: the password was not even checked."""
-
-    def __init__(self, verdict: throttle.Verdict) -> None:
-        super().__init__(verdict.value)
-        self.verdict = verdict
 
 
 def authenticate(
@@ -182,10 +171,6 @@ def remember_locale(session: Session, user: User, locale: str) -> None:
     session.commit()
 
 
-class WrongPassword(ValueError):
-    """The current password given to confirm a change is not right."""
-
-
 def change_password(session: Session, user: User, current: str, new: str, keep_token: str | None) -> None:
     """Set a new password (already checked against the policy) after the current one is confirmed;
     every other session of the user ends, so a thief signed in elsewhere is out."""
@@ -204,10 +189,6 @@ def sign_out_elsewhere(session: Session, user: User, keep_token: str | None) -> 
     sessions.revoke_all(session, user.id, keep_token=keep_token)
     record(session, user, "sessions_ended", "user", user.id)
     session.commit()
-
-
-class AdminExists(ValueError):
-    """An active administrator exists already: the first-admin command is not the way to add one."""
 
 
 ONE_TIME_PASSWORD_LIFETIME = timedelta(hours=24)

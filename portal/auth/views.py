@@ -35,6 +35,7 @@ from portal.auth.forms import (
 )
 from portal.auth.passwords import MAX_LENGTH, MIN_LENGTH, STAFF_MIN_LENGTH, password_problem
 from portal.db import get_session
+from portal.exceptions import EmailTaken, Throttled, WrongPassword
 from portal.forms import validate
 from portal.i18n import LOCALES
 from portal.models import Role, User, utcnow
@@ -89,7 +90,7 @@ def login() -> Response | str | tuple[str, int]:
             str(current_app.config["SECRET_KEY"]),
             login_policy(),
         )
-    except services.Throttled as refused:
+    except Throttled as refused:
         return render_template("auth/login.html", form=form, errors={"__all__": _throttled_message(refused)}), 429
     if user is None:
         errors = {"__all__": _("The e-mail address or password is not right.")}
@@ -104,7 +105,7 @@ def login() -> Response | str | tuple[str, int]:
     return redirect(next_url)
 
 
-def _throttled_message(refused: services.Throttled) -> str:
+def _throttled_message(refused: Throttled) -> str:
     if refused.verdict is throttle.Verdict.LOCKED:
         return _(
             "Too many failed attempts for this account. It is locked for %(minutes)s minutes.",
@@ -153,7 +154,7 @@ def mfa_verify() -> Response | str | tuple[str, int]:
             login_policy(),
             totp_key(),
         )
-    except services.Throttled as refused:
+    except Throttled as refused:
         return render_template("auth/mfa_verify.html", errors={"code": _throttled_message(refused)}), 429
     if not passed:
         errors = {"code": _("This code is not right, or was used already. Try the next code from your app.")}
@@ -228,7 +229,7 @@ def confirm() -> Response | str | tuple[str, int]:
             login_policy(),
             totp_key(),
         )
-    except services.Throttled as refused:
+    except Throttled as refused:
         errors = {"__all__": _throttled_message(refused)}
         return render_template("auth/confirm.html", next_url=next_url, errors=errors), 429
     if not passed:
@@ -309,7 +310,7 @@ def change_password() -> Response | tuple[str, int]:
                 data.new_password,
                 keep_token=_current_token(),
             )
-        except services.WrongPassword:
+        except WrongPassword:
             errors = {"current_password": _("This is not your current password.")}
         else:
             flash(_("Your password is changed. You are signed out everywhere else."), "success")
@@ -391,7 +392,7 @@ def _sign_up(
     if data is not None:
         try:
             user = register(get_session(), data)
-        except services.EmailTaken:
+        except EmailTaken:
             get_session().rollback()
             errors = {"email": _("An account with this e-mail address already exists.")}
         else:

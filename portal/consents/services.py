@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 from portal.audit.services import record
 from portal.consents.elements import missing_elements
 from portal.consents.forms import ConsentForm, OverrideForm
+from portal.exceptions import IncompleteConsent, NotAllowed, UnknownRecipient
 from portal.models import (
     Category,
     Consent,
@@ -37,22 +38,6 @@ from portal.people.services import find_person, is_caseworker_of
 from portal.versions import check_version
 
 PRE_SEND_STATES = (ReferralStatus.PROPOSED, ReferralStatus.APPROVED)
-
-
-class NotAllowed(PermissionError):
-    """The user may not record or revoke this person's consents, or override consent."""
-
-
-class UnknownRecipient(ValueError):
-    """The chosen organization is not a verified organization."""
-
-
-class IncompleteConsent(ValueError):
-    """A consent lacks an element 42 CFR 2.31(a) requires, or has one that is not valid."""
-
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__(", ".join(sorted(errors)))
-        self.errors = errors
 
 
 # --- Who manages consents --------------------------------------------------------------------

@@ -14,12 +14,13 @@ from portal.auth.access import fresh_sign_in_required, role_required
 from portal.consents import services
 from portal.consents.forms import ConsentForm, OverrideForm
 from portal.db import get_session
+from portal.exceptions import IncompleteConsent, NotAllowed, StaleEdit, UnknownRecipient
 from portal.forms import validate
 from portal.htmx import render, wants_partial
 from portal.models import Consent, ConsentOverride, Need, Person, Role, User
 from portal.people.forms import local_today
 from portal.referrals.services import find_for_case
-from portal.versions import StaleEdit, form_version
+from portal.versions import form_version
 
 bp = Blueprint("consents", __name__)
 
@@ -91,10 +92,10 @@ def create(person_id: uuid.UUID) -> Response:
     if data is not None and idempotency.claim(session, current_user, key, Consent) is None:
         try:
             services.record_consent(session, current_user, person, data)
-        except services.UnknownRecipient:
+        except UnknownRecipient:
             session.rollback()  # the key too: the corrected form is sent with it again
             errors = {"recipient": _("Choose one of the options.")}
-        except services.IncompleteConsent as incomplete:
+        except IncompleteConsent as incomplete:
             errors = incomplete.errors
     if data is None or errors:
         return _answer(session, person, 422, consent_form=typed, consent_errors=errors)
@@ -141,7 +142,7 @@ def override(referral_id: uuid.UUID) -> Response | tuple[str, int]:
         return redirect(target, code=303)  # sent twice: the basis was recorded the first time
     try:
         services.record_override(session, current_user, referral, data)
-    except services.NotAllowed:
+    except NotAllowed:
         abort(404)
     flash(_("Legal basis recorded. You can now approve the referral."), "success")
     return redirect(target, code=303)

@@ -11,29 +11,10 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from portal.audit.services import record
+from portal.exceptions import AlreadyDecided, AlreadyRequested, NotAllowed, OnLegalHold
 from portal.models import ErasureBasis, ErasureRequest, ErasureStatus, Person, Role, User
-from portal.people.retention import OnLegalHold, erase_person
+from portal.people.retention import erase_person
 from portal.people.services import visibility
-
-
-class NotAllowed(PermissionError):
-    """Only a supervisor of the person's area, or an administrator, handles erasure requests."""
-
-
-class AlreadyRequested(RuntimeError):
-    """The person already has an open erasure request."""
-
-
-class AlreadyDecided(RuntimeError):
-    """The request was carried out or refused already."""
-
-
-class Refused(RuntimeError):
-    """The record is on legal hold; the refusal and its reason were recorded on the request."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__("refused: legal hold")
-        self.reason = reason
 
 
 def _handles(user: User) -> bool:
@@ -126,7 +107,7 @@ def carry_out(session: Session, user: User, request: ErasureRequest, now: dateti
 
     :raise NotAllowed: for anyone who does not handle this person's requests.
     :raise AlreadyDecided: if the request was carried out or refused before.
-    :raise Refused: if the record is on legal hold; the refusal is recorded and committed.
+    :raise OnLegalHold: if the record is on legal hold; the refusal is recorded and committed.
     """
     if find_request(session, user, request.id) is None:
         raise NotAllowed("only a supervisor of the person's area or an administrator erases a record")
@@ -141,7 +122,7 @@ def carry_out(session: Session, user: User, request: ErasureRequest, now: dateti
         _decide(request, user, now, ErasureStatus.REFUSED, hold.reason[:500])
         record(session, user, "erasure_refused_legal_hold", "erasure_request", request.id)
         session.commit()
-        raise Refused(hold.reason) from None
+        raise
     _decide(request, user, now, ErasureStatus.DONE, "")
     record(session, user, "erasure_done", "erasure_request", request.id)
     session.commit()

@@ -12,6 +12,7 @@ from portal.auth.access import fresh_sign_in_required, role_required
 from portal.db import get_session
 from portal.erasure import services
 from portal.erasure.forms import ErasureRequestForm
+from portal.exceptions import AlreadyDecided, AlreadyRequested, OnLegalHold
 from portal.forms import validate
 from portal.models import Role, utcnow
 from portal.people.forms import local_today
@@ -57,7 +58,7 @@ def create() -> Response | tuple[str, int]:
         services.record_request(
             session, current_user, person, data.basis, local_today(), int(current_app.config["ERASURE_DUE_DAYS"])
         )
-    except services.AlreadyRequested:
+    except AlreadyRequested:
         return _page(409, typed, {"person_code": _("This person already has an open erasure request.")})
     flash(_("Erasure request recorded."), "success")
     return redirect(url_for("erasure.index"), code=303)
@@ -76,10 +77,10 @@ def erase(request_id: uuid.UUID) -> Response | tuple[str, int]:
         return _page(422, errors={"__all__": message, f"confirm-{erasure.id}": message})
     try:
         services.carry_out(session, current_user, erasure, utcnow())
-    except services.Refused as refused:
+    except OnLegalHold as refused:
         message = _("The record is on legal hold and was not erased: %(reason)s", reason=refused.reason)
         return _page(409, errors={"__all__": message})
-    except services.AlreadyDecided:
+    except AlreadyDecided:
         return _page(409, errors={"__all__": _("This request was already decided.")})
     flash(_("The record was erased. Only its code remains."), "success")
     return redirect(url_for("erasure.index"), code=303)

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from sqlmodel import Session, and_, col, or_, select
 
 from portal.audit.services import record
+from portal.exceptions import MissingOutcome, NotAllowed
 from portal.models import (
     FollowUp,
     FollowUpKind,
@@ -24,14 +25,6 @@ JOB_CHECKS = frozenset({FollowUpKind.EMPLOYMENT_30, FollowUpKind.EMPLOYMENT_90, 
 # What a job check found; the 90-day one is the programme's job-retention figure.
 STILL_EMPLOYED = "still_employed"
 JOB_CHECK_OUTCOMES = (STILL_EMPLOYED, "no_longer_employed")
-
-
-class NotAllowed(PermissionError):
-    """Only the person's caseworker settles their follow-ups."""
-
-
-class MissingOutcome(ValueError):
-    """A job check is done only with what it found: still employed or not."""
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from werkzeug.wrappers import Response
 
 from portal.auth.access import role_required
 from portal.db import get_session
+from portal.exceptions import MissingOutcome, NotAllowed
 from portal.followups import services
 from portal.models import Role
 
@@ -35,9 +36,9 @@ def settle(follow_up_id: uuid.UUID) -> Response:
         days = int(chosen)
     try:
         services.settle(session, current_user, follow_up, note, days, request.form.get("outcome", ""))
-    except services.NotAllowed:
+    except NotAllowed:
         abort(404)
-    except services.MissingOutcome:
+    except MissingOutcome:
         flash(_("Say whether the person is still in the job before marking the check done."), "error")
         return redirect(url_for("home.index"), code=303)
     flash(_("Follow-up snoozed.") if days else _("Follow-up done."), "success")

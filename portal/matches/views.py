@@ -12,6 +12,7 @@ from portal.audit.views import not_found
 from portal.auth.access import role_required
 from portal.consents.services import may_disclose, valid_consents
 from portal.db import get_session
+from portal.exceptions import NoConsent
 from portal.htmx import render, wants_partial
 from portal.matches import services
 from portal.models import Role
@@ -89,7 +90,7 @@ def approve(need_id: uuid.UUID) -> Response:
             policy_for(person.programme),
             request.form.get("contact_method", "via_caseworker"),
         )
-    except referrals.NoConsent:
+    except NoConsent:
         return _answer(need_id, no_consent_message(), 409)
     except ValueError:
         message = _("This offer can no longer be referred to: it is full, closed, or no longer eligible.")

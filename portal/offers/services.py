@@ -8,6 +8,7 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from portal.areas import areas_within
+from portal.exceptions import NotAllowed
 from portal.models import (
     STAFF_ROLES,
     Category,
@@ -20,15 +21,7 @@ from portal.models import (
     utcnow,
 )
 from portal.offers.forms import OfferForm
-
-
-class StaleEdit(RuntimeError):
-    """Someone else saved the offer after this form was loaded."""
-
-
-class NotAllowed(PermissionError):
-    """The user may not change this offer in this way."""
-
+from portal.versions import check_version
 
 # Which status an action leads to, from which statuses.
 TRANSITIONS: dict[str, tuple[frozenset[OfferStatus], OfferStatus]] = {
@@ -186,13 +179,10 @@ def update_offer(session: Session, user: User, offer: Offer, form: OfferForm) ->
     if not owns(user, offer):
         raise NotAllowed("not the owner")
     offer = _lock(session, offer)
-    if form.version is not None and form.version != offer.version:
-        session.rollback()
-        raise StaleEdit(str(offer.id))
+    check_version(session, offer.id, offer.version, form.version)
     _apply(offer, form)
     # Editing is a confirmation that the offer is current.
     offer.last_confirmed_at = offer.updated_at = utcnow()
-    offer.version += 1
     session.commit()
     return offer
 
@@ -210,7 +200,6 @@ def change_status(session: Session, user: User, offer: Offer, action: str) -> Of
     offer.updated_at = utcnow()
     if target == OfferStatus.OPEN:
         offer.last_confirmed_at = offer.updated_at
-    offer.version += 1
     session.commit()
     return offer
 

@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 from portal import idempotency
 from portal.auth.access import role_required
 from portal.db import get_session
+from portal.exceptions import NotAllowed, StaleEdit
 from portal.forms import validate
 from portal.htmx import render
 from portal.models import STAFF_ROLES, Area, Category, Offer, OfferStatus, Organization, Role, User
@@ -152,10 +153,9 @@ def update(offer_id: uuid.UUID) -> Response | str | tuple[str, int]:
         return _form_again(session, offer, errors, 422)
     try:
         services.update_offer(session, current_user, offer, data)
-    except services.StaleEdit:
-        message = _("Someone else saved this offer while you were editing. Check their changes, then save again.")
+    except StaleEdit as stale:
         session.refresh(offer)
-        return _form_again(session, offer, {"__all__": message}, 409, version=offer.version)
+        return _form_again(session, offer, {"__all__": stale.message()}, 409, version=offer.version)
     flash(_("Offer saved."), "success")
     return redirect(url_for("offers.detail", offer_id=offer_id), code=303)
 
@@ -188,7 +188,7 @@ def status(offer_id: uuid.UUID) -> Response:
     action = request.form.get("action", "")
     try:
         services.change_status(session, current_user, offer, action)
-    except services.NotAllowed:
+    except NotAllowed:
         abort(409)
     flash(_("Offer updated."), "success")
     return redirect(url_for("offers.detail", offer_id=offer_id), code=303)

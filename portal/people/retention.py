@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 from sqlmodel import Session, col, select
 
 from portal.audit.services import record
+from portal.exceptions import OnLegalHold
 from portal.models import (
     Consent,
     ConsentOverride,
@@ -60,14 +61,6 @@ def anonymise(session: Session, person_id: uuid.UUID, now: datetime) -> bool:
     record(session, None, "anonymised", "person", person.id)
     session.commit()
     return True
-
-
-class OnLegalHold(RuntimeError):
-    """The record is on legal hold: it may not be erased (GDPR Art. 17(3)(b), (e))."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__("the record is on legal hold")
-        self.reason = reason
 
 
 def erase_person(session: Session, actor: User, person_id: uuid.UUID, basis: str, now: datetime) -> Person:

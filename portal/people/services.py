@@ -18,6 +18,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from portal.areas import areas_within
 from portal.audit.services import record
 from portal.crypto import blind_lookup
+from portal.exceptions import NotAllowed, RecordClosed
 from portal.models import (
     Area,
     ContactLog,
@@ -40,18 +41,10 @@ CODE_PREFIX = "XA"
 CODE_ATTEMPTS = 5
 
 
-class RecordClosed(RuntimeError):
-    """The record was anonymised (or erased): it is read-only from then on."""
-
-
 def ensure_open(person: Person) -> None:
     """:raise RecordClosed: for an anonymised record, which nothing may change any more."""
     if person.is_anonymised:
         raise RecordClosed(str(person.id))
-
-
-class NotAllowed(PermissionError):
-    """The user may not change this person's record."""
 
 
 def months_between(start: date, today: date) -> int:

@@ -16,6 +16,7 @@ from portal.audit.views import not_found
 from portal.auth.access import fresh_sign_in_required, role_required
 from portal.consents.views import ledger
 from portal.db import get_engine, get_session, reads_only
+from portal.exceptions import RecordClosed, StaleEdit
 from portal.forms import validate
 from portal.htmx import render, wants_partial
 from portal.models import Area, ContactLog, IdempotencyKey, Need, NeedStatus, Person, Programme, Role, User, utcnow
@@ -32,7 +33,7 @@ from portal.people.forms import (
 from portal.people.services import age_on
 from portal.referrals.services import timeline
 from portal.referrals.states import WITHDRAW_REASONS, actions_from
-from portal.versions import StaleEdit, form_version
+from portal.versions import form_version
 
 bp = Blueprint("people", __name__, url_prefix="/people")
 
@@ -133,8 +134,8 @@ def _record_ids(person: Person, needs: list[Need], contacts: list[ContactLog], r
     return [person.id, *(n.id for n in needs), *(c.id for c in contacts), *(r.id for r, _title, _steps in referrals)]
 
 
-@bp.app_errorhandler(services.RecordClosed)
-def _record_closed(_error: services.RecordClosed) -> tuple[str, int]:
+@bp.app_errorhandler(RecordClosed)
+def _record_closed(_error: RecordClosed) -> tuple[str, int]:
     """Anonymised records are read-only: say so, rather than a bare refusal."""
     message = _("This record was anonymised after the end of the programme and can no longer be changed.")
     return render_template("errors/error.html", status=409, message=message), 409

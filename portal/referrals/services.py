@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 from portal.audit.services import record
 from portal.consents.services import may_disclose
 from portal.disclosure import VISIBLE_STATES, Disclosure, disclose_all, organization_of, viewer_of
+from portal.exceptions import IllegalTransition, MissingReason, NoConsent, NoPlaceLeft, NotAllowed
 from portal.matches.services import LiveIndex, rank_need
 from portal.models import (
     Dismissal,
@@ -32,27 +33,6 @@ from portal.notifications.services import notify, notify_providers
 from portal.people.services import find_person
 from portal.referrals.states import CONTACT_METHODS, HOLDS_A_PLACE, MOVES, OPEN_STATES, RECORD_CLOSED
 from portal.versions import check_version
-
-
-class IllegalTransition(ValueError):
-    """This action cannot be taken on a referral in its present state."""
-
-
-class MissingReason(ValueError):
-    """This action needs a reason from its fixed list."""
-
-
-class NoPlaceLeft(RuntimeError):
-    """The offer has no open place left."""
-
-
-class NotAllowed(PermissionError):
-    """The user may not take this action on this referral."""
-
-
-class NoConsent(RuntimeError):
-    """No valid consent covers this referral's recipient and purpose, and no override was recorded."""
-
 
 # Approving and sending disclose the person to the provider: each needs consent (or an override).
 CONSENT_GATED = frozenset({"approve", "send"})

@@ -12,13 +12,14 @@ from portal.audit.views import not_found
 from portal.auth.access import role_required
 from portal.consents.views import refused_for_consent
 from portal.db import get_session
+from portal.exceptions import IllegalTransition, MissingReason, NoConsent, NoPlaceLeft, NotAllowed, StaleEdit
 from portal.htmx import render, wants_partial
 from portal.matches.services import live_index
 from portal.matches.views import no_consent_message, policy_for
 from portal.models import Need, Person, Role
 from portal.referrals import services
 from portal.referrals.states import DECLINE_REASONS, MOVES, OUTCOMES, WITHDRAW_REASONS, actions_from
-from portal.versions import StaleEdit, form_version
+from portal.versions import form_version
 
 bp = Blueprint("referrals", __name__, url_prefix="/referrals")
 
@@ -77,15 +78,15 @@ def act(referral_id: uuid.UUID) -> Response:
             )
     except StaleEdit as stale:
         return _after(side, person, stale.message(), 409)
-    except services.MissingReason:
+    except MissingReason:
         return _after(side, person, _("Choose a reason from the list."), 422)
-    except services.NoPlaceLeft:
+    except NoPlaceLeft:
         return _after(side, person, _("No place is left on this offer."), 409)
-    except services.IllegalTransition:
+    except IllegalTransition:
         return _after(side, person, _("This referral has moved on; reload to see where it stands."), 409)
-    except services.NotAllowed:
+    except NotAllowed:
         abort(403)
-    except services.NoConsent:
+    except NoConsent:
         return refused_for_consent(session, person, no_consent_message()) if person else abort(404)
     return _after(side, person, _("Referral updated."))
 

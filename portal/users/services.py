@@ -6,7 +6,8 @@ from sqlmodel import Session, col, delete, select
 
 from portal.audit.services import record
 from portal.auth import sessions
-from portal.auth.services import EmailTaken, commit_new_account, new_user
+from portal.auth.services import commit_new_account, new_user
+from portal.exceptions import EmailTaken
 from portal.models import RecoveryCode, Role, User, utcnow
 from portal.offers.services import touch_offers_of
 from portal.users.forms import StaffAccountForm

@@ -13,6 +13,7 @@ from portal.auth.access import fresh_sign_in_required, role_required
 from portal.auth.forms import checked_password
 from portal.auth.passwords import STAFF_MIN_LENGTH
 from portal.db import get_session
+from portal.exceptions import EmailTaken
 from portal.forms import validate
 from portal.models import Area, Organization, Role, User
 from portal.users import services
@@ -56,7 +57,7 @@ def create() -> Response | str | tuple[str, int]:
     if data is not None:
         try:
             user = services.create_staff_account(session, current_user, data)
-        except services.EmailTaken:
+        except EmailTaken:
             session.rollback()
             errors = {"email": _("An account with this e-mail address already exists.")}
         else:

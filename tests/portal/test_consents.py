@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 from portal.consent_text import DEFAULT_DISCLOSER, REVOCATION_STATEMENT_VERSION, text_sha256
 from portal.consents import services
 from portal.demo import load_demo_data
+from portal.exceptions import IncompleteConsent, NoConsent
 from portal.matches.services import LiveIndex, rank_need
 from portal.migrations import alembic_config
 from portal.models import (
@@ -315,7 +316,7 @@ def test_sending_is_refused_at_the_service_without_a_valid_consent(
     referral = Referral(need_id=need.id, offer_id=offer.id, status=S.APPROVED)
     session.add(referral)
     session.commit()
-    with pytest.raises(referrals.NoConsent):
+    with pytest.raises(NoConsent):
         referrals.transition(session, referral, "send", caseworker)
     session.refresh(referral)
     assert referral.status == S.APPROVED
@@ -592,7 +593,7 @@ def test_a_consent_missing_any_element_is_rejected_by_the_service(
                 columns.update(signed_by_role=SignerRole.REPRESENTATIVE, representative_name="母亲 周某")
             columns.update(deficiency[1])
             REJECTED["generated"] += 1
-            with pytest.raises(services.IncompleteConsent) as refused:
+            with pytest.raises(IncompleteConsent) as refused:
                 services.record_consent(session, caseworker, person, columns)
             assert refused.value.errors, deficiency[0]
             REJECTED["rejected"] += 1

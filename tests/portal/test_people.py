@@ -11,6 +11,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlmodel import Session, col, func, select
 
+from portal.exceptions import NotAllowed
 from portal.models import Area, AuditEvent, ContactLog, Need, NeedStatus, Person, Role, User
 from portal.people import services
 from portal.people.forms import id_check_character, local_today
@@ -259,7 +260,7 @@ def test_only_caseworkers_record_people(
     from portal.people.forms import PersonForm
 
     form = PersonForm.model_validate({"full_name": "丙", "area_id": areas["grid"].id})
-    with pytest.raises(services.NotAllowed):
+    with pytest.raises(NotAllowed):
         services.create_person(session, make_user(Role.SUPERVISOR), form)
 
 

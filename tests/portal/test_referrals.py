@@ -11,6 +11,7 @@ from sqlalchemy import event
 from sqlmodel import Session, select
 
 from portal.db import get_engine
+from portal.exceptions import IllegalTransition, MissingReason, NoPlaceLeft, NotAllowed
 from portal.matches.services import LiveIndex
 from portal.models import (
     Area,
@@ -115,7 +116,7 @@ def test_a_programme_needing_supervisor_approval_waits_for_the_supervisor(
     policy = services.Policy(supervisor_approval=True)
     referral = services.approve_match(session, LiveIndex(), caseworker, need, offer.id, policy)
     assert referral.status == S.PROPOSED
-    with pytest.raises(services.NotAllowed):
+    with pytest.raises(NotAllowed):
         services.transition(session, referral, "approve", caseworker, policy=policy)
     grid = Area(level="grid", name_en="Grid 7", name_zh="第七网格", code="T-G7")
     session.add(grid)
@@ -124,7 +125,7 @@ def test_a_programme_needing_supervisor_approval_waits_for_the_supervisor(
     assert person is not None
     person.area_id = grid.id
     session.commit()
-    with pytest.raises(services.NotAllowed):  # a supervisor of another area
+    with pytest.raises(NotAllowed):  # a supervisor of another area
         services.transition(session, referral, "approve", make_user(Role.SUPERVISOR), policy=policy)
     supervisor = make_user(Role.SUPERVISOR, area_id=grid.id)
     assert services.transition(session, referral, "approve", supervisor, policy=policy).status == S.APPROVED
@@ -134,7 +135,7 @@ def test_an_ineligible_offer_cannot_be_approved(
     session: Session, need: Need, caseworker: User, provider: User, make_offer: Callable[..., Offer]
 ) -> None:
     full = kitchen(make_offer, provider, capacity=0)
-    with pytest.raises(services.IllegalTransition):
+    with pytest.raises(IllegalTransition):
         services.approve_match(session, LiveIndex(), caseworker, need, full.id, services.Policy())
     assert session.exec(select(Referral)).first() is None
 
@@ -143,7 +144,7 @@ def test_another_caseworker_cannot_approve(
     session: Session, need: Need, provider: User, make_user: Callable[..., User], make_offer: Callable[..., Offer]
 ) -> None:
     offer = kitchen(make_offer, provider)
-    with pytest.raises(services.NotAllowed):
+    with pytest.raises(NotAllowed):
         services.approve_match(session, LiveIndex(), make_user(Role.CASEWORKER), need, offer.id, services.Policy())
 
 
@@ -181,7 +182,7 @@ def test_every_illegal_transition_is_refused(
     offer = kitchen(make_offer, provider)
     referral = referral_in(session, need, offer, status)
     actor = {"case": caseworker, "provider": provider, "system": None}[move.side]
-    with pytest.raises(services.IllegalTransition):
+    with pytest.raises(IllegalTransition):
         services.transition(session, referral, action, actor, reason=(move.reasons or ("",))[0])
     session.refresh(referral)
     assert referral.status == status
@@ -199,7 +200,7 @@ def test_steps_that_need_a_reason_refuse_without_one(
 ) -> None:
     referral = referral_in(session, need, kitchen(make_offer, provider), status)
     actor = caseworker if action == "withdraw" else provider
-    with pytest.raises(services.MissingReason):
+    with pytest.raises(MissingReason):
         services.transition(session, referral, action, actor, reason="because")
 
 
@@ -207,9 +208,9 @@ def test_providers_act_only_on_referrals_to_their_own_offers(
     session: Session, need: Need, provider: User, make_user: Callable[..., User], make_offer: Callable[..., Offer]
 ) -> None:
     referral = referral_in(session, need, kitchen(make_offer, provider), S.SENT)
-    with pytest.raises(services.NotAllowed):
+    with pytest.raises(NotAllowed):
         services.transition(session, referral, "accept", make_user(Role.PROVIDER))
-    with pytest.raises(services.NotAllowed):
+    with pytest.raises(NotAllowed):
         services.transition(session, referral, "withdraw", provider, reason="other")
 
 
@@ -258,7 +259,7 @@ def test_twenty_concurrent_acceptances_of_the_last_place_give_exactly_one(
             try:
                 services.transition(own, referral, "accept", actor)
                 outcomes.append("accepted")
-            except services.NoPlaceLeft:
+            except NoPlaceLeft:
                 outcomes.append("full")
             except Exception as exc:  # noqa: BLE001 - any other failure is the test's failure
                 outcomes.append(repr(exc))

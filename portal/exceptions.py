@@ -1,0 +1,121 @@
+"""Every refusal a service can raise, in one place: views catch these by name and answer with a
+page in the user's language; services never answer HTTP themselves."""
+
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from flask_babel import format_datetime
+from flask_babel import gettext as _
+
+if TYPE_CHECKING:
+    from portal.auth.throttle import Verdict
+
+
+class NotAllowed(PermissionError):
+    """The user may not take this action on this record; the service re-checks what the view let through."""
+
+
+class RecordClosed(RuntimeError):
+    """The record was anonymised (or erased): it is read-only from then on."""
+
+
+class OnLegalHold(RuntimeError):
+    """The record is on legal hold: it may not be erased (GDPR Art. 17(3)(b), (e))."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("the record is on legal hold")
+        self.reason = reason
+
+
+class StaleEdit(RuntimeError):
+    """The record changed after the form was loaded; `changed_by` and `changed_at` say who and when."""
+
+    def __init__(self, record_id: uuid.UUID, changed_by: str | None, changed_at: datetime | None) -> None:
+        super().__init__(str(record_id))
+        self.record_id = record_id
+        self.changed_by = changed_by
+        self.changed_at = changed_at
+
+    def message(self) -> str:
+        """The sentence shown above the form, in the user's language and time zone."""
+        if self.changed_at is None:
+            return _("Someone else changed this record while you had it open. Reload it, then try again.")
+        return _(
+            "%(name)s changed this record at %(time)s, while you had it open. "
+            "Your changes are not saved: reload it, then try again.",
+            name=self.changed_by or _("The portal"),
+            time=format_datetime(self.changed_at, "short"),
+        )
+
+
+# --- Referrals ----------------------------------------------------------------------------------
+
+
+class IllegalTransition(ValueError):
+    """This action cannot be taken on a referral in its present state."""
+
+
+class MissingReason(ValueError):
+    """This action needs a reason from its fixed list."""
+
+
+class NoPlaceLeft(RuntimeError):
+    """The offer has no open place left."""
+
+
+class NoConsent(RuntimeError):
+    """No valid consent covers this referral's recipient and purpose, and no override was recorded."""
+
+
+# --- Consents -----------------------------------------------------------------------------------
+
+
+class UnknownRecipient(ValueError):
+    """The chosen organization is not a verified organization."""
+
+
+class IncompleteConsent(ValueError):
+    """A consent lacks an element 42 CFR 2.31(a) requires, or has one that is not valid."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(", ".join(sorted(errors)))
+        self.errors = errors
+
+
+# --- Erasure and follow-ups ---------------------------------------------------------------------
+
+
+class AlreadyRequested(RuntimeError):
+    """The person already has an open erasure request."""
+
+
+class AlreadyDecided(RuntimeError):
+    """The request was carried out or refused already."""
+
+
+class MissingOutcome(ValueError):
+    """A job check is done only with what it found: still employed or not."""
+
+
+# --- Accounts -----------------------------------------------------------------------------------
+
+
+class EmailTaken(ValueError):
+    """Another account already uses this e-mail address."""
+
+
+class Throttled(Exception):
+    """Too many attempts, or the account is locked: the password was not even checked."""
+
+    def __init__(self, verdict: "Verdict") -> None:
+        super().__init__(verdict.value)
+        self.verdict = verdict
+
+
+class WrongPassword(ValueError):
+    """The current password given to confirm a change is not right."""
+
+
+class AdminExists(ValueError):
+    """An active administrator exists already: the first-admin command is not the way to add one."""
