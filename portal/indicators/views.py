@@ -158,7 +158,7 @@ def summary(session: Session, user: User) -> Summary | None:
         contact_rate=percent(rate),
         out_of_contact=number(out_cell),
         job_placements=number(placements_cell),
-        notes=notes([active_cell, rate, out_cell, placements_cell], threshold()),
+        notes=cell_notes([active_cell, rate, out_cell, placements_cell]),
     )
 
 

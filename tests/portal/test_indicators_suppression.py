@@ -11,8 +11,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session
 
+from portal import create_app
+from portal.config import ConfigError
 from portal.indicators.suppression import Cell, Suppression
 from portal.models import Area, ContactLog, Need, Offer, OfferStatus, Organization, Person, Referral, Role, User
+from tests.conftest import TEST_CONFIG
 from tests.portal.test_indicators import JUNE_QUERY, S, add, at, history, read_csv
 
 Login = Callable[[User], FlaskClient]
@@ -187,6 +190,11 @@ def test_the_threshold_is_a_setting(
     login(make_user(Role.ADMIN, locale="en"))
     html = client.get(f"/indicators?area={grid.id}&{JUNE_QUERY}").get_data(as_text=True)
     assert "Fewer than 11 people in this area" in html
+
+
+def test_a_threshold_under_one_is_refused_at_start() -> None:
+    with pytest.raises(ConfigError, match="PORTAL_SMALL_CELL_THRESHOLD"):
+        create_app({**TEST_CONFIG, "DATABASE_URL": "sqlite://", "SMALL_CELL_THRESHOLD": 0})
 
 
 # --- The rule itself ------------------------------------------------------------------------------
