@@ -75,6 +75,9 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         REFERRAL_EXPIRY_GRACE_DAYS=2,
         # Longest gap between contacts each programme allows before a person counts as out of contact.
         CONTACT_GAP_DAYS={"default": 30, "community_detox": 30, "community_rehab": 30},
+        # Indicators: a count under this is shown as "<5" (and an area with fewer people has every
+        # figure hidden), the usual small-cell rule of official statistics (portal/indicators/suppression.py).
+        SMALL_CELL_THRESHOLD=5,
         # Days after a person's programme ends before their record is anonymised (run-due-jobs).
         # Three years by default: community rehabilitation (社区康复) runs up to three years after
         # community detox, so a relapse or a question about the case usually comes within that time;
@@ -101,6 +104,9 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
     if overrides:
         app.config.update(overrides)
     app.config["TRUSTED_PROXIES"] = int(app.config["TRUSTED_PROXIES"])
+    app.config["SMALL_CELL_THRESHOLD"] = int(app.config["SMALL_CELL_THRESHOLD"])
+    if app.config["SMALL_CELL_THRESHOLD"] < 1:
+        raise ConfigError("PORTAL_SMALL_CELL_THRESHOLD must be 1 (no suppression) or more.")
     lifetime = app.config["PERMANENT_SESSION_LIFETIME"]
     if not isinstance(lifetime, timedelta):  # seconds, from the environment
         app.config["PERMANENT_SESSION_LIFETIME"] = lifetime = timedelta(seconds=int(lifetime))

@@ -9,7 +9,6 @@ from pydantic import BaseModel, model_validator
 
 from portal.forms import FieldErrors
 
-PRESETS = ("30", "90", "365")
 # Figures before the portal existed mean nothing, and far-off dates only make slow queries.
 EARLIEST = date(2000, 1, 1)
 LATEST = date(2100, 12, 31)

@@ -167,6 +167,7 @@ class Retention:
 @dataclass(frozen=True)
 class Indicators:
     scope: Scope
+    people_registered: int
     people_active: int
     people_contacted: int
     out_of_contact: int
@@ -188,6 +189,7 @@ class Month:
     """A few headline indicators for one calendar month (or its part up to the period's end)."""
 
     scope: Scope
+    people_registered: int
     people_active: int
     people_contacted: int
     out_of_contact: int
@@ -248,6 +250,13 @@ def _registered_by(scope: Scope) -> sa.ColumnElement[bool]:
 def _on_caseloads(scope: Scope) -> sa.Select[Any]:
     """People in the area on a caseworker's caseload; active in a period once registered by its end."""
     return sa.select(col(Person.id)).where(_in_area(scope), col(Person.caseworker_id).is_not(None))
+
+
+def people_registered(session: Session, scopes: Sequence[Scope]) -> list[int]:
+    """Everyone in the area registered by the period's end, on a caseload or not: the people whose
+    records every figure is drawn from, which small-cell suppression looks at."""
+    base = sa.select(col(Person.id)).where(_in_area(_one_area(scopes)))
+    return _counts(session, [func.count(sa.case((_registered_by(s), 1))) for s in scopes], base)
 
 
 def people_active(session: Session, scopes: Sequence[Scope]) -> list[int]:
@@ -517,6 +526,7 @@ def indicators(session: Session, scope: Scope, rules: Rules) -> Indicators:
     """Every indicator for the scope."""
     return Indicators(
         scope=scope,
+        people_registered=people_registered(session, [scope])[0],
         people_active=people_active(session, [scope])[0],
         people_contacted=people_contacted(session, [scope])[0],
         out_of_contact=out_of_contact(session, [scope], rules)[0],
@@ -552,6 +562,7 @@ def monthly(session: Session, area_id: uuid.UUID | None, end: date, rules: Rules
         Month(scope, *figures)
         for scope, *figures in zip(
             scopes,
+            people_registered(session, scopes),
             people_active(session, scopes),
             people_contacted(session, scopes),
             out_of_contact(session, scopes, rules),

@@ -1,6 +1,7 @@
 """The indicators dashboard and its CSV export, for supervisors (their areas) and administrators (all)."""
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -19,6 +20,16 @@ from portal.htmx import render
 from portal.i18n import language_code
 from portal.indicators import charts, export, services
 from portal.indicators.forms import Filters
+from portal.indicators.suppression import (
+    Cell,
+    PublishedIndicators,
+    PublishedMonth,
+    Suppression,
+    marker,
+    notes,
+    publish,
+    publish_month,
+)
 from portal.labels import label
 from portal.models import Area, Programme, Role, User
 from portal.people.forms import local_today
@@ -80,16 +91,31 @@ def definitions() -> dict[str, str]:
     return texts
 
 
-def number(value: float) -> str:
-    return format_decimal(value)
+def threshold() -> int:
+    return int(current_app.config["SMALL_CELL_THRESHOLD"])
 
 
-def percent(value: float | None) -> str:
-    return format_percent(value, format="#,##0.0%") if value is not None else "—"
+def number(cell: Cell) -> str:
+    if cell.suppressed:
+        return marker(cell)
+    return format_decimal(cell.value) if cell.value is not None else "—"
 
 
-def days(value: float | None) -> str:
-    return format_decimal(value, format="#,##0.0") if value is not None else "—"
+def percent(cell: Cell) -> str:
+    if cell.suppressed:
+        return marker(cell)
+    return format_percent(cell.value, format="#,##0.0%") if cell.value is not None else "—"
+
+
+def days(cell: Cell) -> str:
+    if cell.suppressed:
+        return marker(cell)
+    return format_decimal(cell.value, format="#,##0.0") if cell.value is not None else "—"
+
+
+def cell_notes(cells: Iterable[Cell]) -> list[str]:
+    """The notes that explain the markers among these cells, for the template to print beside them."""
+    return notes(list(cells), threshold())
 
 
 def month_label(scope: services.Scope) -> str:
@@ -109,6 +135,7 @@ class Summary:
     contact_rate: str
     out_of_contact: str
     job_placements: str
+    notes: list[str]
 
 
 def summary(session: Session, user: User) -> Summary | None:
@@ -117,15 +144,21 @@ def summary(session: Session, user: User) -> Summary | None:
         return None
     today = local_today()
     scope = services.Scope(user.area_id if user.role == Role.SUPERVISOR else None, today - timedelta(days=29), today)
+    [registered] = services.people_registered(session, [scope])
     [active] = services.people_active(session, [scope])
     [contacted] = services.people_contacted(session, [scope])
     [out] = services.out_of_contact(session, [scope], rules())
     [placements] = services.job_placements(session, [scope])
+    rule = Suppression.over(threshold(), registered, active)
+    active_cell, contacted_cell = rule.count(active), rule.count(contacted)
+    rate = rule.rate(contacted / active if active else None, active_cell, contacted_cell)
+    out_cell, placements_cell = rule.count(out), rule.count(placements)
     return Summary(
-        people_active=number(active),
-        contact_rate=percent(contacted / active if active else None),
-        out_of_contact=number(out),
-        job_placements=number(placements),
+        people_active=number(active_cell),
+        contact_rate=percent(rate),
+        out_of_contact=number(out_cell),
+        job_placements=number(placements_cell),
+        notes=cell_notes([active_cell, rate, out_cell, placements_cell]),
     )
 
 
@@ -148,24 +181,34 @@ def index() -> Response:
     }
     if choice.scope is None:
         return render("indicators/index.html", "indicators/_dashboard.html", status=422, **context)
-    figures = services.indicators(session, choice.scope, rules())
-    months = services.monthly(session, choice.scope.area_id, choice.scope.end, rules())
+    figures, months = published(session, choice.scope)
     context.update(
         figures=figures,
         months=months,
         month_labels=[month_label(month.scope) for month in months],
         area_name=choice.area_name,
         charts=_charts(figures, months),
+        notes=cell_notes,
     )
     return render("indicators/index.html", "indicators/_dashboard.html", **context)
 
 
-def _charts(figures: services.Indicators, months: list[services.Month]) -> dict[str, object]:
+def published(session: Session, scope: services.Scope) -> tuple[PublishedIndicators, list[PublishedMonth]]:
+    """The period's indicators and the monthly series, small cells suppressed: all that leaves here."""
+    figures = services.indicators(session, scope, rules())
+    months = services.monthly(session, scope.area_id, scope.end, rules())
+    return publish(figures, threshold()), [publish_month(month, threshold()) for month in months]
+
+
+def _charts(figures: PublishedIndicators, months: list[PublishedMonth]) -> dict[str, object]:
+    """The charts' geometry from the published figures only: a suppressed cell draws no bar or point."""
     names = services.NAMES
     labels = [month_tick(month.scope) for month in months]
-    needs = [(label(c), float(n), number(n)) for c, n in figures.needs_by_category.items()]
-    referrals = [(label(s), float(n), number(n)) for s, n in figures.referrals_by_status.items()]
-    completion = [(row.provider, (row.rate or 0) * 100, percent(row.rate)) for row in figures.completion_by_provider]
+    needs = [(label(c), cell.value or 0, number(cell)) for c, cell in figures.needs_by_category.items()]
+    referrals = [(label(s), cell.value or 0, number(cell)) for s, cell in figures.referrals_by_status.items()]
+    completion = [
+        (row.provider, (row.rate.value or 0) * 100, percent(row.rate)) for row in figures.completion_by_provider
+    ]
     return {
         "needs": charts.bar_chart(
             "chart-needs", str(names["needs_by_category"]), _("Needs recorded in the period, by category."), needs
@@ -187,7 +230,7 @@ def _charts(figures: services.Indicators, months: list[services.Month]) -> dict[
             str(names["people_active"]),
             _("People active, month by month over the last twelve months."),
             labels,
-            [float(m.people_active) for m in months],
+            [m.people_active.value for m in months],
             [number(m.people_active) for m in months],
         ),
         "contact_rate": charts.line_chart(
@@ -195,7 +238,7 @@ def _charts(figures: services.Indicators, months: list[services.Month]) -> dict[
             str(names["contact_rate"]),
             _("Contact rate, month by month over the last twelve months."),
             labels,
-            [m.contact_rate * 100 if m.contact_rate is not None else None for m in months],
+            [m.contact_rate.value * 100 if m.contact_rate.value is not None else None for m in months],
             [percent(m.contact_rate) for m in months],
         ),
         "out_of_contact": charts.line_chart(
@@ -203,7 +246,7 @@ def _charts(figures: services.Indicators, months: list[services.Month]) -> dict[
             str(names["out_of_contact"]),
             _("People out of contact at the end of each month over the last twelve months."),
             labels,
-            [float(m.out_of_contact) for m in months],
+            [m.out_of_contact.value for m in months],
             [number(m.out_of_contact) for m in months],
         ),
         "placements": charts.line_chart(
@@ -211,7 +254,7 @@ def _charts(figures: services.Indicators, months: list[services.Month]) -> dict[
             str(names["job_placements"]),
             _("Job placements, month by month over the last twelve months."),
             labels,
-            [float(m.job_placements) for m in months],
+            [m.job_placements.value for m in months],
             [number(m.job_placements) for m in months],
         ),
     }
@@ -231,8 +274,7 @@ def export_csv() -> Response:
     with Session(get_engine()) as writer:
         audit.record(writer, current_user, "export", "indicators")
         writer.commit()
-    figures = services.indicators(session, choice.scope, rules())
-    months = services.monthly(session, choice.scope.area_id, choice.scope.end, rules())
+    figures, months = published(session, choice.scope)
     body = export.csv_text(figures, months, choice.area_name, definitions())
     filename = f"indicators_{choice.scope.start.isoformat()}_{choice.scope.end.isoformat()}.csv"
     return Response(

@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
@@ -465,6 +466,13 @@ def expected(session: Session, area_id: uuid.UUID | None, start: date, end: date
 
 
 @pytest.fixture
+def every_figure_shown(app: Flask) -> None:
+    """Small-cell suppression off: these tests check what is counted and how it is drawn, on data
+    (a hand-made world of four people, the ten demo people) far too small to be published."""
+    app.config["SMALL_CELL_THRESHOLD"] = 1
+
+
+@pytest.fixture
 def demo(session: Session) -> Session:
     assert load_demo_data(session)
     simulate_casework(session)
@@ -514,6 +522,7 @@ def rounded(pair: tuple[float | None, int]) -> tuple[float | None, int]:
     return (round(pair[0], 1) if pair[0] is not None else None, pair[1])
 
 
+@pytest.mark.usefixtures("every_figure_shown")
 @pytest.mark.parametrize(
     ("email", "query"),
     [
@@ -553,6 +562,7 @@ def test_the_demo_data_shows_the_figures_an_independent_computation_gives(
         assert re.search(rf"<th scope=\"row\">{label}</th><td>{count}</td>", html), category
 
 
+@pytest.mark.usefixtures("every_figure_shown")
 def test_the_monthly_series_agrees_with_the_independent_computation(
     client: FlaskClient, login: Login, demo: Session
 ) -> None:
@@ -580,6 +590,7 @@ def supervisor(session: Session, world: World, make_user: Callable[..., User]) -
 JUNE_QUERY = "period=custom&start=2026-06-01&end=2026-06-30"
 
 
+@pytest.mark.usefixtures("every_figure_shown")
 def test_the_page_shows_each_figure_with_its_definition_and_accessible_charts(
     client: FlaskClient, login: Login, supervisor: User
 ) -> None:
@@ -600,6 +611,7 @@ def test_the_page_shows_each_figure_with_its_definition_and_accessible_charts(
     assert html.count("<table") == 4  # beside the charts: needs, referrals, providers, months
 
 
+@pytest.mark.usefixtures("every_figure_shown")
 def test_numbers_and_dates_follow_the_language(
     client: FlaskClient, login: Login, world: World, make_user: Callable[..., User]
 ) -> None:
@@ -608,6 +620,7 @@ def test_numbers_and_dates_follow_the_language(
     assert "2026年6月1日" in html and "项目指标" in html and "33.3%" in html
 
 
+@pytest.mark.usefixtures("every_figure_shown")
 def test_changing_a_filter_with_htmx_gets_the_dashboard_alone(
     client: FlaskClient, login: Login, supervisor: User, world: World
 ) -> None:
@@ -664,6 +677,7 @@ def test_bad_filters_are_refused_with_a_message(
 # --- The CSV ------------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("every_figure_shown")
 def test_the_csv_is_for_excel_and_cannot_run_formulas(
     client: FlaskClient, login: Login, supervisor: User, world: World, session: Session
 ) -> None:
@@ -722,6 +736,7 @@ def test_an_export_is_recorded_in_the_audit_trail(
     assert [(e.action, e.record_type, e.actor_id) for e in events] == [("export", "indicators", supervisor.id)]
 
 
+@pytest.mark.usefixtures("every_figure_shown")
 def test_long_provider_names_are_shortened_on_the_chart_and_kept_whole_in_the_table(
     client: FlaskClient, login: Login, supervisor: User, world: World, session: Session
 ) -> None:

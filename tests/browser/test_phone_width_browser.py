@@ -1,0 +1,209 @@
+"""No page scrolls sideways on a 390 × 844 phone, in English or in Chinese: every page each demo
+account can open, found from the app's routes (the pages without ids, and those of one record of
+each kind: a person with their consents, edit form and printable record, a need's matches, an
+offer, an organization), with a referral waiting in the NGO's inbox. Screenshots of each page are
+saved for a person to look at."""
+
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from playwright.sync_api import Browser, BrowserContext, Page
+from sqlmodel import Session, col, select
+
+from portal import create_app
+from portal.db import get_engine
+from portal.demo import load_demo_data
+from portal.models import (
+    DataCategory,
+    Need,
+    Offer,
+    Organization,
+    Person,
+    Referral,
+    ReferralEvent,
+    ReferralStatus,
+    User,
+    utcnow,
+)
+from tests.browser.test_accessibility_browser import LOCALES, VIEWPORTS, _sign_in
+from tests.conftest import TEST_CONFIG, record_consent
+
+pytestmark = pytest.mark.browser
+
+PHONE, DESKTOP = VIEWPORTS["phone"], VIEWPORTS["desktop"]
+ACCOUNTS = [
+    None,  # not signed in
+    "caseworker@bridge.example",
+    "supervisor@bridge.example",
+    "admin@bridge.example",
+    "ngo@bridge.example",
+    "employer@bridge.example",
+    "volunteer@bridge.example",
+]
+# GET routes that are no page to look at: files, data for machines, links only a mail carries.
+NOT_PAGES = {
+    "static",
+    "home.health",
+    "indicators.export_csv",
+    "people.export_json",
+    "auth.reset_password",
+    "auth.mfa_verify",
+}
+# Pages the check must have reached, so that it cannot pass by opening nothing.
+MUST_SEE = {
+    "caseworker": {"/people/new", "/people/{person}", "/matches/needs/{need}", "/offers/{offer}"},
+    "ngo": {"/referrals/inbox", "/offers/new", "/offers/{offer}/edit"},
+    "admin": {"/users/new", "/indicators"},
+}
+
+# The page is wider than the window: name the element that sticks out furthest, outside any
+# element that scrolls or clips its own overflow (a table in .table-wrap may be wide).
+WIDEST = r"""() => {
+  const doc = document.documentElement;
+  if (doc.scrollWidth <= window.innerWidth) return null;
+  const clipped = (el) => {
+    for (let a = el.parentElement; a && a !== doc; a = a.parentElement) {
+      if (getComputedStyle(a).overflowX !== 'visible') return true;
+    }
+    return false;
+  };
+  let worst = null, right = window.innerWidth;
+  for (const el of document.body.querySelectorAll('*')) {
+    const r = el.getBoundingClientRect();
+    if (r.width && r.right > window.innerWidth + 0.5 && r.right >= right && !clipped(el)) {
+      right = r.right;
+      worst = el;
+    }
+  }
+  const name = worst ? worst.tagName.toLowerCase() + (worst.id ? '#' + worst.id : '')
+    + [...worst.classList].map(c => '.' + c).join('')
+    + (worst.getAttribute('name') ? '[name=' + worst.getAttribute('name') + ']' : '')
+    + ' "' + (worst.textContent || '').replace(/\s+/g, ' ').trim().slice(0, 40) + '"' : '?';
+  return `${doc.scrollWidth}px wide, widest: ${name} (right edge ${Math.round(right)}px)`;
+}"""
+
+
+def _candidates(app: Flask, ids: dict[str, str]) -> dict[str, str]:
+    """Every GET page of the app, ids filled in with the records', each with a name for its
+    screenshot (the route, without ids)."""
+    pages = {}
+    for rule in app.url_map.iter_rules():
+        if "GET" not in (rule.methods or ()) or rule.endpoint in NOT_PAGES:
+            continue
+        path = rule.rule
+        for argument in rule.arguments:
+            path = path.replace(f"<uuid:{argument}>", ids[argument])
+        pages[path] = re.sub(r"<uuid:(\w+)_id>", r"\1", rule.rule).strip("/").replace("/", "-") or "home"
+    return dict(sorted(pages.items()))
+
+
+@pytest.fixture
+def records(live_server: str, session: Session) -> dict[str, str]:
+    """The demo data, plus a referral the NGO has to answer; the ids of one record of each kind."""
+    assert load_demo_data(session)
+    caseworker = session.exec(select(User).where(User.email == "caseworker@bridge.example")).one()
+    ngo_user = session.exec(select(User).where(User.email == "ngo@bridge.example")).one()
+    ngo = session.get(Organization, ngo_user.organization_id)
+    assert ngo is not None
+    person = session.exec(
+        select(Person).where(Person.caseworker_id == caseworker.id).order_by(col(Person.code))
+    ).first()
+    assert person is not None
+    need = session.exec(select(Need).where(Need.person_id == person.id)).first()
+    offer = session.exec(select(Offer).where(Offer.organization_id == ngo.id).order_by(col(Offer.title))).first()
+    assert need is not None and offer is not None
+    record_consent(session, person, organization=ngo, categories=tuple(DataCategory))
+    referral = Referral(
+        need_id=need.id, offer_id=offer.id, status=ReferralStatus.SENT, respond_by=utcnow() + timedelta(days=3)
+    )
+    session.add(referral)
+    session.commit()
+    session.add_all(
+        [
+            ReferralEvent(referral_id=referral.id, to_status=ReferralStatus.APPROVED),
+            ReferralEvent(referral_id=referral.id, from_status=ReferralStatus.APPROVED, to_status=ReferralStatus.SENT),
+        ]
+    )
+    session.commit()
+    return {
+        "person_id": str(person.id),
+        "need_id": str(need.id),
+        "offer_id": str(offer.id),
+        "organization_id": str(ngo.id),
+    }
+
+
+@pytest.fixture
+def url_map_app(database_url: str) -> Iterator[Flask]:
+    """An app of the same configuration, to read its routes from."""
+    app = create_app({**TEST_CONFIG, "DATABASE_URL": database_url})
+    yield app
+    get_engine(app).dispose()
+
+
+def _openable(context: BrowserContext, base: str, pages: dict[str, str]) -> dict[str, str]:
+    """The pages this account gets as HTML (not refused, not redirected elsewhere)."""
+    found = {}
+    for path, name in pages.items():
+        response = context.request.get(f"{base}{path}", max_redirects=0)
+        if response.status == 200 and response.headers.get("content-type", "").startswith("text/html"):
+            found[path] = name
+    return found
+
+
+def _check_account(
+    page: Page, base: str, pages: dict[str, str], language: str, who: str, screenshot_dir: Path
+) -> dict[str, str]:
+    too_wide = {}
+    for path, name in pages.items():
+        response = page.goto(f"{base}{path}")
+        assert response is not None and response.status == 200, (language, who, path)
+        problem = page.evaluate(WIDEST)
+        if problem:
+            too_wide[f"{language} {who} {path}"] = problem
+        page.screenshot(path=str(screenshot_dir / f"phone-{language}-{who}-{name}.png"), full_page=True)
+    return too_wide
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_no_page_of_any_role_scrolls_sideways_on_a_phone_in_either_language(
+    browser: Browser,
+    live_server: str,
+    url_map_app: Flask,
+    records: dict[str, str],
+    session: Session,
+    screenshot_dir: Path,
+) -> None:
+    candidates = _candidates(url_map_app, records)
+    short = {
+        "person": records["person_id"],
+        "need": records["need_id"],
+        "offer": records["offer_id"],
+    }
+    too_wide: dict[str, str] = {}
+    seen: dict[str, set[str]] = {}
+    for language in LOCALES:
+        # Signed-in pages follow the account's saved language, not the browser's.
+        for user in session.exec(select(User)):
+            user.locale = language
+            session.add(user)
+        session.commit()
+        for account in ACCOUNTS:
+            who = account.split("@")[0] if account else "anonymous"
+            context = browser.new_context(locale=LOCALES[language], viewport=DESKTOP)
+            context.set_default_timeout(15_000)
+            page = context.new_page()
+            if account is not None:
+                _sign_in(page, live_server, account)  # on a desktop, where the sign-out button shows
+            page.set_viewport_size(PHONE)
+            pages = _openable(context, live_server, candidates)
+            seen.setdefault(who, set()).update(pages)
+            too_wide |= _check_account(page, live_server, pages, language, who, screenshot_dir)
+            context.close()
+    for who, required in MUST_SEE.items():
+        assert {path.format(**short) for path in required} <= seen[who], who
+    assert not too_wide, "pages that scroll sideways at 390 px:\n" + "\n".join(f"{k}: {v}" for k, v in too_wide.items())
