@@ -294,8 +294,8 @@ class User(UserMixin, SQLModel, table=True):
     verified_at: datetime | None = timestamp(default=None)
     created_at: datetime = timestamp(default_factory=utcnow)
     last_login_at: datetime | None = timestamp(default=None)
-    # The TOTP seed, encrypted with the portal's key (portal/auth/mfa.py); None until enrolled.
-    totp_secret: str | None = Field(default=None, max_length=300)
+    # The TOTP seed (portal/auth/mfa.py), encrypted like the case notes; None until enrolled.
+    totp_secret: str | None = encrypted_column(default=None)
     # The last 30-second step whose code was accepted: a code is never accepted twice.
     totp_last_step: int | None = Field(default=None, sa_type=sa.BigInteger)
     mfa_enrolled_at: datetime | None = timestamp(default=None)
