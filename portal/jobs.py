@@ -21,6 +21,7 @@ from portal.models import (
     FollowUp,
     FollowUpKind,
     Need,
+    NoticeTarget,
     Offer,
     Person,
     Referral,
@@ -67,7 +68,7 @@ def _follow_up(
     except IntegrityError:  # another run made it a moment ago
         session.rollback()
         return False
-    notify(session, person.caseworker_id, f"follow_up_{kind}", "/", person=person.code)
+    notify(session, person.caseworker_id, f"follow_up_{kind}", NoticeTarget.HOME, person=person.code)
     session.commit()
     return True
 

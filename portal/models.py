@@ -648,6 +648,16 @@ class Dismissal(SQLModel, table=True):
     at: datetime = timestamp(default_factory=utcnow)
 
 
+class NoticeTarget(StrEnum):
+    """What a notification is about, so it can open that page; the web layer builds the address
+    (portal/notifications/links.py), services never do."""
+
+    NONE = "none"
+    PERSON = "person"  # the person's page; target_id is the person
+    REFERRAL_INBOX = "referral_inbox"  # the provider's inbox
+    HOME = "home"  # the start page, where the attention list is
+
+
 class Notification(SQLModel, table=True):
     """A message in a user's in-app list; `kind` and `params` let it be shown in their language."""
 
@@ -655,7 +665,8 @@ class Notification(SQLModel, table=True):
     user_id: uuid.UUID = Field(foreign_key="user.id", index=True)
     kind: str = Field(max_length=40)
     params: dict[str, str] = Field(default_factory=dict, sa_type=sa.JSON)
-    link: str = Field(default="", max_length=300)
+    target: NoticeTarget = enum_column(default=NoticeTarget.NONE)
+    target_id: uuid.UUID | None = Field(default=None)
     created_at: datetime = timestamp(default_factory=utcnow)
     read_at: datetime | None = timestamp(default=None)
 

@@ -2,11 +2,10 @@
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request
-from flask_babel import format_date, format_decimal, format_percent
+from flask import Blueprint, Response, request
+from flask_babel import format_date, format_decimal
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlmodel import Session, select
@@ -19,6 +18,7 @@ from portal.htmx import render
 from portal.i18n import language_code
 from portal.indicators import charts, export, services
 from portal.indicators.forms import Filters
+from portal.indicators.summary import number, percent, rules
 from portal.labels import label
 from portal.models import Area, Programme, Role, User
 from portal.people.forms import local_today
@@ -36,10 +36,6 @@ class Choice:
     areas: list[Area]
     area_name: str
     errors: dict[str, str]
-
-
-def rules() -> services.Rules:
-    return services.Rules(contact_gap_days=dict(current_app.config["CONTACT_GAP_DAYS"]))
 
 
 def choose(session: Session, user: User) -> Choice:
@@ -80,14 +76,6 @@ def definitions() -> dict[str, str]:
     return texts
 
 
-def number(value: float) -> str:
-    return format_decimal(value)
-
-
-def percent(value: float | None) -> str:
-    return format_percent(value, format="#,##0.0%") if value is not None else "—"
-
-
 def days(value: float | None) -> str:
     return format_decimal(value, format="#,##0.0") if value is not None else "—"
 
@@ -99,34 +87,6 @@ def month_label(scope: services.Scope) -> str:
 def month_tick(scope: services.Scope) -> str:
     """A month on a chart's axis: short enough for twelve side by side; the table gives the year."""
     return format_date(scope.start, format="LLL")
-
-
-@dataclass(frozen=True)
-class Summary:
-    """The few figures the home page shows, over the last 30 days of the user's whole area."""
-
-    people_active: str
-    contact_rate: str
-    out_of_contact: str
-    job_placements: str
-
-
-def summary(session: Session, user: User) -> Summary | None:
-    """None for a supervisor without an area: there is nothing to sum up."""
-    if user.role == Role.SUPERVISOR and user.area_id is None:
-        return None
-    today = local_today()
-    scope = services.Scope(user.area_id if user.role == Role.SUPERVISOR else None, today - timedelta(days=29), today)
-    [active] = services.people_active(session, [scope])
-    [contacted] = services.people_contacted(session, [scope])
-    [out] = services.out_of_contact(session, [scope], rules())
-    [placements] = services.job_placements(session, [scope])
-    return Summary(
-        people_active=number(active),
-        contact_rate=percent(contacted / active if active else None),
-        out_of_contact=number(out),
-        job_placements=number(placements),
-    )
 
 
 @bp.route("")
