@@ -64,7 +64,6 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         BABEL_DEFAULT_LOCALE="en",
         BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
         BABEL_TRANSLATION_DIRECTORIES=str(Path(app.root_path) / "translations"),
-        OFFER_STALE_AFTER_DAYS=90,
         DIRECTORY_PAGE_SIZE=25,
         # Programmes whose referrals a supervisor approves (JSON list in PORTAL_SUPERVISOR_APPROVAL_PROGRAMMES).
         SUPERVISOR_APPROVAL_PROGRAMMES=[],
