@@ -422,7 +422,7 @@ class Offer(SQLModel, table=True):
     updated_at: datetime = timestamp(default_factory=utcnow)
 
     def is_stale(self, now: datetime | None = None) -> bool:
-        """Not confirmed for 90 days: a caseworker should check before referring."""
+        """Not confirmed by its owner for STALE_AFTER (90 days): their home page asks them to confirm it."""
         return (now or utcnow()) - self.last_confirmed_at > STALE_AFTER
 
     @property

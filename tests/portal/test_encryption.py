@@ -14,7 +14,7 @@ from flask import Flask
 from sqlmodel import Session, SQLModel, select
 
 from portal import create_app
-from portal.crypto import NONCE_BYTES, KeyRing, encrypted_columns, key_id_of, keyring_of
+from portal.crypto import NONCE_BYTES, KeyRing, encrypted_columns, key_id_of, keyring_of, reseal_table
 from portal.db import get_engine
 from portal.migrations import downgrade, upgrade
 from portal.models import (
@@ -293,3 +293,31 @@ def test_after_a_new_blind_index_key_reindex_makes_the_duplicate_check_work_agai
         assert "of 0 rows" in renewed.test_cli_runner().invoke(args=["keys", "reindex"]).output
     finally:
         get_engine(renewed).dispose()
+
+
+def test_rotation_reads_a_table_in_batches_and_reaches_every_row(
+    app: Flask, session: Session, caseworker: User
+) -> None:
+    people = [_person(session, caseworker, f"XA-2026-01{n:02}", full_name=f"Person {n}") for n in range(5)]
+    session.close()
+    both = _app_with_keys(app.config["DATABASE_URL"], {"1": TEST_CONFIG["DATA_KEYS"]["1"], "2": SECOND_KEY}, "2")
+    ring = keyring_of(get_engine(both))
+    selects: list[str] = []
+
+    def count_selects(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            selects.append(statement)
+
+    try:
+        with get_engine(both).begin() as connection:
+            sa.event.listen(connection, "before_cursor_execute", count_selects)
+            changed = reseal_table(
+                connection, "person", "id", ["full_name"], ring.open, ring.seal, lambda s: key_id_of(s) != 2, batch=2
+            )
+        assert changed == 5
+        assert len(selects) == 4  # 2 + 2 + 1 rows, then an empty batch
+        with Session(get_engine(both)) as reader:
+            assert sorted(p.full_name for p in reader.exec(select(Person))) == sorted(p.full_name for p in people)
+            assert {key_id_of(stored) for (_id, stored) in _raw(reader, "person", ["full_name"])} == {2}
+    finally:
+        get_engine(both).dispose()
