@@ -19,6 +19,7 @@ def notify(
     kind: str,
     target: NoticeTarget = NoticeTarget.NONE,
     target_id: uuid.UUID | None = None,
+    /,
     **params: str,
 ) -> None:
     """Add a notification and its e-mail (the caller commits, with the change it tells about).
