@@ -99,7 +99,7 @@ _CLASSES: dict[str, dict[str, str]] = {
         SENSITIVE: "kind due_on outcome",
         INTERNAL: "id key person_id referral_id status snoozed_until resolved_by_id resolved_at created_at",
     },
-    "notification": {INTERNAL: "id user_id kind params link created_at read_at"},
+    "notification": {INTERNAL: "id user_id kind params target target_id created_at read_at"},
     "outboxmail": {PERSONAL: "to_address subject body", INTERNAL: "id confidential created_at sent_at error"},
     "auditevent": {
         INTERNAL: "id sequence at actor_id action record_type record_id previous_hash hash",

@@ -53,10 +53,9 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         LOCKOUT_MINUTES=15,
         # Staff must use a second factor (TOTP). Unset: required everywhere but in development.
         MFA_REQUIRED=None,
-        # 32 random bytes, base64, that encrypt TOTP seeds; derived from SECRET_KEY when empty.
-        TOTP_KEY="",
-        # Field-level encryption (portal/crypto.py): {"1": base64 of 32 random bytes, ...} as JSON,
-        # the id of the key new values are sealed with, and the HMAC key of the blind indexes.
+        # Field-level encryption (portal/crypto.py), two-step seeds included: {"1": base64 of 32
+        # random bytes, ...} as JSON, the id of the key new values are sealed with, and the HMAC key
+        # of the blind indexes.
         DATA_KEYS="",
         DATA_KEY_CURRENT=None,
         BLIND_INDEX_KEY="",
@@ -65,7 +64,6 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         BABEL_DEFAULT_LOCALE="en",
         BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
         BABEL_TRANSLATION_DIRECTORIES=str(Path(app.root_path) / "translations"),
-        OFFER_STALE_AFTER_DAYS=90,
         DIRECTORY_PAGE_SIZE=25,
         # Programmes whose referrals a supervisor approves (JSON list in PORTAL_SUPERVISOR_APPROVAL_PROGRAMMES).
         SUPERVISOR_APPROVAL_PROGRAMMES=[],

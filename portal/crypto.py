@@ -352,9 +352,10 @@ def reseal_table(
     model of the table. Returns the rows changed."""
     t = sa.table(table, sa.column(pk), *(sa.column(c, sa.Text) for c in columns))
     count = 0
-    rows = connection.execute(sa.select(t.c[pk], *(t.c[c] for c in columns))).all()
-    for start in range(0, len(rows), batch):
-        for row in rows[start : start + batch]:
+    query = sa.select(t.c[pk], *(t.c[c] for c in columns)).order_by(t.c[pk]).limit(batch)
+    rows = connection.execute(query).all()
+    while rows:
+        for row in rows:
             values = {}
             for name, stored in zip(columns, row[1:], strict=True):
                 if stored is None or (only is not None and not only(stored)):
@@ -365,6 +366,8 @@ def reseal_table(
             if values:
                 connection.execute(sa.update(t).where(t.c[pk] == row[0]).values(**values))
                 count += 1
+        # The next batch after the last id seen, so a large table is never read into memory whole.
+        rows = connection.execute(query.where(t.c[pk] > rows[-1][0])).all()
     return count
 
 

@@ -21,6 +21,7 @@ from portal.models import (
     FollowUp,
     FollowUpKind,
     Need,
+    NoticeTarget,
     Offer,
     Person,
     Referral,
@@ -67,7 +68,7 @@ def _follow_up(
     except IntegrityError:  # another run made it a moment ago
         session.rollback()
         return False
-    notify(session, person.caseworker_id, f"follow_up_{kind}", "/", person=person.code)
+    notify(session, person.caseworker_id, f"follow_up_{kind}", NoticeTarget.HOME, person=person.code)
     session.commit()
     return True
 
@@ -187,8 +188,9 @@ def run_due_jobs(session: Session, live: LiveIndex, now: datetime, config: dict[
 @click.command("run-due-jobs")
 @with_appcontext
 def run_due_jobs_command() -> None:
-    """Expire unanswered referrals, remind providers, open the follow-ups that are due, anonymise
-    the records kept long enough, and forget create-form keys older than a day."""
+    """Anonymise the records kept long enough, expire unanswered referrals, remind providers, open
+    the follow-ups that are due, send the mail waiting in the outbox, and forget create-form keys
+    older than a day."""
     with session_scope() as session:
         report = run_due_jobs(session, live_index(current_app), utcnow(), current_app.config)
     click.echo(

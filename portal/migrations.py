@@ -1,6 +1,8 @@
 """Alembic, driven from the portal: `flask --app wsgi db upgrade|downgrade|check|revision`."""
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import click
 from alembic import command
@@ -12,24 +14,39 @@ from portal.crypto import KeyRing
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
-def alembic_config(database_url: str, keyring: KeyRing | None = None) -> Config:
+def alembic_config(
+    database_url: str, keyring: KeyRing | None = None, settings: Mapping[str, Any] | None = None
+) -> Config:
     """An Alembic configuration for the given database, with no alembic.ini needed; the key ring is
-    for migrations that encrypt or decrypt stored values."""
+    for migrations that encrypt or decrypt stored values, the app's settings for one that reads a
+    retired key (0018a: the two-step seeds' PORTAL_TOTP_KEY, or SECRET_KEY)."""
     config = Config()
     if keyring is not None:
         config.attributes["keyring"] = keyring
+    if settings is not None:
+        config.attributes["settings"] = settings
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     # ConfigParser treats % as interpolation; URLs may contain it (escaped passwords).
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     return config
 
 
-def upgrade(database_url: str, revision: str = "head", keyring: KeyRing | None = None) -> None:
-    command.upgrade(alembic_config(database_url, keyring), revision)
+def upgrade(
+    database_url: str,
+    revision: str = "head",
+    keyring: KeyRing | None = None,
+    settings: Mapping[str, Any] | None = None,
+) -> None:
+    command.upgrade(alembic_config(database_url, keyring, settings), revision)
 
 
-def downgrade(database_url: str, revision: str = "base", keyring: KeyRing | None = None) -> None:
-    command.downgrade(alembic_config(database_url, keyring), revision)
+def downgrade(
+    database_url: str,
+    revision: str = "base",
+    keyring: KeyRing | None = None,
+    settings: Mapping[str, Any] | None = None,
+) -> None:
+    command.downgrade(alembic_config(database_url, keyring, settings), revision)
 
 
 @click.group("db")
@@ -41,14 +58,16 @@ def db_cli() -> None:
 @click.argument("revision", default="head")
 def upgrade_command(revision: str) -> None:
     """Apply migrations up to REVISION (default: the newest)."""
-    upgrade(current_app.config["DATABASE_URL"], revision, current_app.extensions["portal_keyring"])
+    upgrade(current_app.config["DATABASE_URL"], revision, current_app.extensions["portal_keyring"], current_app.config)
 
 
 @db_cli.command("downgrade")
 @click.argument("revision", default="-1")
 def downgrade_command(revision: str) -> None:
     """Undo migrations down to REVISION (default: one step)."""
-    downgrade(current_app.config["DATABASE_URL"], revision, current_app.extensions["portal_keyring"])
+    downgrade(
+        current_app.config["DATABASE_URL"], revision, current_app.extensions["portal_keyring"], current_app.config
+    )
 
 
 @db_cli.command("check")

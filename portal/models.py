@@ -294,8 +294,8 @@ class User(UserMixin, SQLModel, table=True):
     verified_at: datetime | None = timestamp(default=None)
     created_at: datetime = timestamp(default_factory=utcnow)
     last_login_at: datetime | None = timestamp(default=None)
-    # The TOTP seed, encrypted with the portal's key (portal/auth/mfa.py); None until enrolled.
-    totp_secret: str | None = Field(default=None, max_length=300)
+    # The TOTP seed (portal/auth/mfa.py), encrypted like the case notes; None until enrolled.
+    totp_secret: str | None = encrypted_column(default=None)
     # The last 30-second step whose code was accepted: a code is never accepted twice.
     totp_last_step: int | None = Field(default=None, sa_type=sa.BigInteger)
     mfa_enrolled_at: datetime | None = timestamp(default=None)
@@ -422,7 +422,7 @@ class Offer(SQLModel, table=True):
     updated_at: datetime = timestamp(default_factory=utcnow)
 
     def is_stale(self, now: datetime | None = None) -> bool:
-        """Not confirmed for 90 days: a caseworker should check before referring."""
+        """Not confirmed by its owner for STALE_AFTER (90 days): their home page asks them to confirm it."""
         return (now or utcnow()) - self.last_confirmed_at > STALE_AFTER
 
     @property
@@ -648,6 +648,16 @@ class Dismissal(SQLModel, table=True):
     at: datetime = timestamp(default_factory=utcnow)
 
 
+class NoticeTarget(StrEnum):
+    """What a notification is about, so it can open that page; the web layer builds the address
+    (portal/notifications/links.py), services never do."""
+
+    NONE = "none"
+    PERSON = "person"  # the person's page; target_id is the person
+    REFERRAL_INBOX = "referral_inbox"  # the provider's inbox
+    HOME = "home"  # the start page, where the attention list is
+
+
 class Notification(SQLModel, table=True):
     """A message in a user's in-app list; `kind` and `params` let it be shown in their language."""
 
@@ -655,7 +665,8 @@ class Notification(SQLModel, table=True):
     user_id: uuid.UUID = Field(foreign_key="user.id", index=True)
     kind: str = Field(max_length=40)
     params: dict[str, str] = Field(default_factory=dict, sa_type=sa.JSON)
-    link: str = Field(default="", max_length=300)
+    target: NoticeTarget = enum_column(default=NoticeTarget.NONE)
+    target_id: uuid.UUID | None = Field(default=None)
     created_at: datetime = timestamp(default_factory=utcnow)
     read_at: datetime | None = timestamp(default=None)
 

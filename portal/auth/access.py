@@ -14,7 +14,7 @@ from flask_login import LoginManager, current_user
 from sqlmodel import Session
 from werkzeug.wrappers import Response
 
-from portal.auth import mfa, sessions
+from portal.auth import sessions
 from portal.db import READ_ONLY_METHODS, get_engine, get_session, is_read_only_request
 from portal.htmx import htmx
 from portal.models import Role, User, utcnow
@@ -172,11 +172,6 @@ def public(view: View) -> View:
     """Mark a view as open to everyone, so the route audit knows it was meant to be."""
     view.allowed_roles = "public"  # type: ignore[attr-defined]
     return view
-
-
-def totp_key() -> bytes:
-    config = current_app.config
-    return mfa.encryption_key(config["TOTP_KEY"], str(config["SECRET_KEY"]))
 
 
 # Where a staff member without a second factor may still go: setting it up, or leaving.

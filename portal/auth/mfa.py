@@ -1,6 +1,7 @@
 """The second factor: TOTP (RFC 6238: 6 digits, 30-second steps, one step of clock drift either
-way) with single-use recovery codes. Seeds are encrypted at rest with AES-GCM, so a copy of the
-database alone does not let anyone make codes; recovery codes are kept only as SHA-256 hashes.
+way) with single-use recovery codes. Seeds are an encrypted column like any other (portal/crypto.py:
+the key ring, bound to the user's row, rotated with `keys rotate`), so a copy of the database
+alone does not let anyone make codes; recovery codes are kept only as SHA-256 hashes.
 A code is accepted once: the step it belongs to is stored, and a guarded UPDATE means two
 requests racing with the same code cannot both win."""
 
@@ -12,9 +13,6 @@ from datetime import datetime
 
 import pyotp
 import qrcode
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from qrcode.image.svg import SvgPathImage
 from sqlmodel import Session, col, delete, or_, update
 
@@ -25,39 +23,13 @@ STEP_SECONDS = 30
 DIGITS = 6
 RECOVERY_CODES = 10
 ISSUER = "Bridge"
-_CIPHER_VERSION = "v1"
 
 
-def encryption_key(configured: str, secret_key: str) -> bytes:
-    """The 256-bit key for TOTP seeds: TOTP_KEY when configured, else derived from SECRET_KEY."""
-    if configured:
-        key = base64.b64decode(configured)
-        if len(key) != 32:
-            raise ValueError("TOTP_KEY must be 32 bytes, base64-encoded")
-        return key
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"bridge totp seeds").derive(secret_key.encode())
-
-
-def _encrypt(seed: str, key: bytes, user: User) -> str:
-    nonce = secrets.token_bytes(12)
-    # The user's id is bound in: a seed copied onto another account's row does not decrypt.
-    sealed = AESGCM(key).encrypt(nonce, seed.encode(), str(user.id).encode())
-    return f"{_CIPHER_VERSION}:{base64.b64encode(nonce + sealed).decode()}"
-
-
-def _decrypt(stored: str, key: bytes, user: User) -> str:
-    version, _, payload = stored.partition(":")
-    if version != _CIPHER_VERSION:
-        raise ValueError("unknown seed format")
-    raw = base64.b64decode(payload)
-    return AESGCM(key).decrypt(raw[:12], raw[12:], str(user.id).encode()).decode()
-
-
-def begin_enrolment(session: Session, user: User, key: bytes) -> str:
+def begin_enrolment(session: Session, user: User) -> str:
     """Give the user a new seed (160 random bits), not yet in force until a code confirms it;
     returns the seed for the authenticator app. Committed here."""
     seed = pyotp.random_base32(32)
-    user.totp_secret = _encrypt(seed, key, user)
+    user.totp_secret = seed
     user.totp_last_step = None
     user.mfa_enrolled_at = None
     session.add(user)
@@ -65,11 +37,11 @@ def begin_enrolment(session: Session, user: User, key: bytes) -> str:
     return seed
 
 
-def pending_seed(user: User, key: bytes) -> str | None:
+def pending_seed(user: User) -> str | None:
     """The seed being set up, shown again when the confirming code was wrong."""
-    if user.totp_secret is None or user.mfa_enrolled_at is not None:
+    if user.mfa_enrolled_at is not None:
         return None
-    return _decrypt(user.totp_secret, key, user)
+    return user.totp_secret
 
 
 def provisioning_uri(user: User, seed: str) -> str:
@@ -107,12 +79,12 @@ def _claim_step(session: Session, user: User, step: int) -> bool:
     return bool(result.rowcount == 1)
 
 
-def verify_code(session: Session, user: User, code: str, key: bytes, now: datetime) -> bool:
+def verify_code(session: Session, user: User, code: str, now: datetime) -> bool:
     """True for a valid code of an enrolled (or enrolling) user, used for the first time; the
     caller commits."""
     if user.totp_secret is None:
         return False
-    step = _matching_step(_decrypt(user.totp_secret, key, user), code, now)
+    step = _matching_step(user.totp_secret, code, now)
     return step is not None and _claim_step(session, user, step)
 
 
@@ -143,12 +115,12 @@ def use_recovery_code(session: Session, user: User, code: str) -> bool:
     return bool(result.rowcount == 1)
 
 
-def confirm_enrolment(session: Session, user: User, code: str, key: bytes, now: datetime) -> list[str] | None:
+def confirm_enrolment(session: Session, user: User, code: str, now: datetime) -> list[str] | None:
     """Put the new seed in force once a code from the app proves it was set up; returns the
     recovery codes to show, or None when the code is wrong. Committed here."""
     if user.totp_secret is None or user.mfa_enrolled_at is not None:
         return None
-    if not verify_code(session, user, code, key, now):
+    if not verify_code(session, user, code, now):
         session.rollback()
         return None
     user.mfa_enrolled_at = utcnow()

@@ -93,7 +93,7 @@ def authenticate(
 
 
 def check_second_factor(
-    session: Session, user: User, code: str, address: str, secret: str, policy: throttle.Policy, key: bytes
+    session: Session, user: User, code: str, address: str, secret: str, policy: throttle.Policy
 ) -> bool:
     """True when the TOTP code (or an unused recovery code) is right. Wrong codes count towards the
     account's lock-out like wrong passwords, so the second factor cannot be guessed either."""
@@ -103,7 +103,7 @@ def check_second_factor(
     if verdict is not throttle.Verdict.ALLOWED:
         session.rollback()
         raise Throttled(verdict)
-    passed = mfa.verify_code(session, user, code, key, now) or mfa.use_recovery_code(session, user, code)
+    passed = mfa.verify_code(session, user, code, now) or mfa.use_recovery_code(session, user, code)
     throttle.note(session, account, address, passed, now)
     if not passed:
         record(session, None, "mfa_failed", "user", user.id)
@@ -124,7 +124,6 @@ def reauthenticate(
     address: str,
     secret: str,
     policy: throttle.Policy,
-    key: bytes,
 ) -> bool:
     """Confirm it is still the user at this browser: the password, and a code for users with two-step
     sign-in. Throttled and locked like signing in, so a session left open is no way to guess the
@@ -137,7 +136,7 @@ def reauthenticate(
         raise Throttled(verdict)
     passed = check_password(user.password_hash, password) and not one_time_password_expired(user, now)
     if passed and user.mfa_enrolled_at is not None:
-        passed = mfa.verify_code(session, user, code, key, now) or mfa.use_recovery_code(session, user, code)
+        passed = mfa.verify_code(session, user, code, now) or mfa.use_recovery_code(session, user, code)
     throttle.note(session, account, address, passed, now)
     if passed:
         sessions.reauthenticated(session, token, now)

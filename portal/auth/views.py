@@ -21,7 +21,6 @@ from portal.auth.access import (
     public,
     role_required,
     session_limits,
-    totp_key,
     touch_session,
 )
 from portal.auth.forms import (
@@ -152,7 +151,6 @@ def mfa_verify() -> Response | str | tuple[str, int]:
             request.remote_addr or "",
             str(current_app.config["SECRET_KEY"]),
             login_policy(),
-            totp_key(),
         )
     except Throttled as refused:
         return render_template("auth/mfa_verify.html", errors={"code": _throttled_message(refused)}), 429
@@ -170,12 +168,12 @@ def mfa_setup() -> Response | str | tuple[str, int]:
     db = get_session()
     # Once on, it stays on: moving to a new phone is for an admin to reset, not for whoever holds a session.
     if request.method == "POST" and request.form.get("action") == "start" and current_user.mfa_enrolled_at is None:
-        mfa.begin_enrolment(db, current_user, totp_key())
+        mfa.begin_enrolment(db, current_user)
         return redirect(url_for("auth.mfa_setup"), code=303)
-    seed = mfa.pending_seed(current_user, totp_key())
+    seed = mfa.pending_seed(current_user)
     if request.method == "GET" or seed is None:
         return render_template("auth/mfa_setup.html", seed=seed, qr=_qr(seed), errors={})
-    codes = mfa.confirm_enrolment(db, current_user, request.form.get("code", "")[:64], totp_key(), utcnow())
+    codes = mfa.confirm_enrolment(db, current_user, request.form.get("code", "")[:64], utcnow())
     if codes is None:
         errors = {"code": _("This code is not right. Check the clock of your phone and try the newest code.")}
         return render_template("auth/mfa_setup.html", seed=seed, qr=_qr(seed), errors=errors), 422
@@ -227,7 +225,6 @@ def confirm() -> Response | str | tuple[str, int]:
             request.remote_addr or "",
             str(current_app.config["SECRET_KEY"]),
             login_policy(),
-            totp_key(),
         )
     except Throttled as refused:
         errors = {"__all__": _throttled_message(refused)}

@@ -25,6 +25,8 @@ JOB_CHECKS = frozenset({FollowUpKind.EMPLOYMENT_30, FollowUpKind.EMPLOYMENT_90, 
 # What a job check found; the 90-day one is the programme's job-retention figure.
 STILL_EMPLOYED = "still_employed"
 JOB_CHECK_OUTCOMES = (STILL_EMPLOYED, "no_longer_employed")
+# The days a follow-up may be snoozed for: the choices the home page offers.
+SNOOZE_CHOICES = (1, 3, 7, 14)
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,6 @@ from portal.models import Role
 
 bp = Blueprint("followups", __name__, url_prefix="/followups")
 
-SNOOZE_CHOICES = (1, 3, 7, 14)
-
 
 @bp.route("/<uuid:follow_up_id>/settle", methods=["POST"])
 @role_required(Role.CASEWORKER)
@@ -31,7 +29,7 @@ def settle(follow_up_id: uuid.UUID) -> Response:
     days = None
     if request.form.get("snooze") == "1":  # the Snooze button, rather than Done
         chosen = request.form.get("snooze_days", "")
-        if not chosen.isdigit() or int(chosen) not in SNOOZE_CHOICES:
+        if not chosen.isdigit() or int(chosen) not in services.SNOOZE_CHOICES:
             abort(400)
         days = int(chosen)
     try:

@@ -44,6 +44,7 @@ def awaiting_answer(items: list[InboxItem]) -> list[InboxItem]:
 
 
 def needs_confirming(offers: list[Offer], now: datetime | None = None) -> list[Offer]:
-    """Offers not confirmed for a long time that caseworkers may still refer people to."""
+    """The owner's offers not confirmed for a long time (Offer.is_stale) and not closed: a draft or
+    paused one too, so that it is current when it opens."""
     moment = now or utcnow()
     return [offer for offer in offers if offer.status != OfferStatus.CLOSED and offer.is_stale(moment)]

@@ -9,9 +9,8 @@ from portal.audit.services import record_view
 from portal.auth.access import public
 from portal.db import get_session
 from portal.followups import services as followups
-from portal.followups.views import SNOOZE_CHOICES
 from portal.home import services
-from portal.indicators.views import summary
+from portal.indicators.summary import summary
 from portal.models import Offer, OfferStatus, Organization, Role, User, VerificationStatus, utcnow
 from portal.offers.services import own_offers, visible_to_staff
 from portal.people.forms import local_today
@@ -86,7 +85,7 @@ def _case_context(session: Session) -> dict[str, object]:
         "proposals": proposals,
         "waiting": waiting,
         "now": utcnow(),
-        "snooze_choices": SNOOZE_CHOICES,
+        "snooze_choices": followups.SNOOZE_CHOICES,
         "job_checks": followups.JOB_CHECKS,
         "job_check_outcomes": followups.JOB_CHECK_OUTCOMES,
     }

@@ -1,13 +1,11 @@
 """The indicators dashboard and its CSV export, for supervisors (their areas) and administrators (all)."""
 
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request
-from flask_babel import format_date, format_decimal, format_percent
+from flask import Blueprint, Response, request
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlmodel import Session, select
@@ -20,16 +18,8 @@ from portal.htmx import render
 from portal.i18n import language_code
 from portal.indicators import charts, export, services
 from portal.indicators.forms import Filters
-from portal.indicators.suppression import (
-    Cell,
-    PublishedIndicators,
-    PublishedMonth,
-    Suppression,
-    marker,
-    notes,
-    publish,
-    publish_month,
-)
+from portal.indicators.summary import cell_notes, days, number, percent, rules, threshold
+from portal.indicators.suppression import PublishedIndicators, PublishedMonth, publish, publish_month
 from portal.labels import label
 from portal.models import Area, Programme, Role, User
 from portal.people.forms import local_today
@@ -47,10 +37,6 @@ class Choice:
     areas: list[Area]
     area_name: str
     errors: dict[str, str]
-
-
-def rules() -> services.Rules:
-    return services.Rules(contact_gap_days=dict(current_app.config["CONTACT_GAP_DAYS"]))
 
 
 def choose(session: Session, user: User) -> Choice:
@@ -91,33 +77,6 @@ def definitions() -> dict[str, str]:
     return texts
 
 
-def threshold() -> int:
-    return int(current_app.config["SMALL_CELL_THRESHOLD"])
-
-
-def number(cell: Cell) -> str:
-    if cell.suppressed:
-        return marker(cell)
-    return format_decimal(cell.value) if cell.value is not None else "—"
-
-
-def percent(cell: Cell) -> str:
-    if cell.suppressed:
-        return marker(cell)
-    return format_percent(cell.value, format="#,##0.0%") if cell.value is not None else "—"
-
-
-def days(cell: Cell) -> str:
-    if cell.suppressed:
-        return marker(cell)
-    return format_decimal(cell.value, format="#,##0.0") if cell.value is not None else "—"
-
-
-def cell_notes(cells: Iterable[Cell]) -> list[str]:
-    """The notes that explain the markers among these cells, for the template to print beside them."""
-    return notes(list(cells), threshold())
-
-
 def month_label(scope: services.Scope) -> str:
     return format_date(scope.start, format="MMM yyyy")
 
@@ -125,41 +84,6 @@ def month_label(scope: services.Scope) -> str:
 def month_tick(scope: services.Scope) -> str:
     """A month on a chart's axis: short enough for twelve side by side; the table gives the year."""
     return format_date(scope.start, format="LLL")
-
-
-@dataclass(frozen=True)
-class Summary:
-    """The few figures the home page shows, over the last 30 days of the user's whole area."""
-
-    people_active: str
-    contact_rate: str
-    out_of_contact: str
-    job_placements: str
-    notes: list[str]
-
-
-def summary(session: Session, user: User) -> Summary | None:
-    """None for a supervisor without an area: there is nothing to sum up."""
-    if user.role == Role.SUPERVISOR and user.area_id is None:
-        return None
-    today = local_today()
-    scope = services.Scope(user.area_id if user.role == Role.SUPERVISOR else None, today - timedelta(days=29), today)
-    [registered] = services.people_registered(session, [scope])
-    [active] = services.people_active(session, [scope])
-    [contacted] = services.people_contacted(session, [scope])
-    [out] = services.out_of_contact(session, [scope], rules())
-    [placements] = services.job_placements(session, [scope])
-    rule = Suppression.over(threshold(), registered, active)
-    active_cell, contacted_cell = rule.count(active), rule.count(contacted)
-    rate = rule.rate(contacted / active if active else None, active_cell, contacted_cell)
-    out_cell, placements_cell = rule.count(out), rule.count(placements)
-    return Summary(
-        people_active=number(active_cell),
-        contact_rate=percent(rate),
-        out_of_contact=number(out_cell),
-        job_placements=number(placements_cell),
-        notes=cell_notes([active_cell, rate, out_cell, placements_cell]),
-    )
 
 
 @bp.route("")

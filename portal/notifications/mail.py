@@ -3,6 +3,7 @@ delivered by SMTP when a server is configured (otherwise admins read it in the p
 
 import smtplib
 import ssl
+import uuid
 from collections.abc import Mapping
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -13,6 +14,7 @@ from sqlmodel import Session, col, select
 
 from portal.i18n import LOCALES
 from portal.models import OutboxMail, User, utcnow
+from portal.notifications.links import notice_path
 from portal.notifications.texts import PROVIDER_KINDS, sentence
 from portal.redisclosure import notice_line
 
@@ -49,16 +51,20 @@ def compose(user: User, kind: str, link: str, params: dict[str, str], base_url: 
     return subject[:SUBJECT_MAX], "\n".join(lines)[:BODY_MAX]
 
 
-def queue_mail(session: Session, user: User, kind: str, link: str, params: dict[str, str]) -> OutboxMail | None:
+def queue_mail(
+    session: Session, user: User, kind: str, target: str, target_id: uuid.UUID | None, params: dict[str, str]
+) -> OutboxMail | None:
     """Put the e-mail for a notification in the outbox, in the user's saved language (the caller
     commits). Nobody without an address, and no deactivated account, gets mail."""
     if not user.email or not user.active:
         return None
+    link = ""
     if has_app_context():
         base_url = str(current_app.config.get("PUBLIC_URL") or "")
+        link = notice_path(target, target_id)
         with force_locale(LOCALES.get(user.locale or "en", LOCALES["en"])):
             subject, body = compose(user, kind, link, params, base_url)
-    else:  # no app, no catalogue: English, the source language
+    else:  # no app, no catalogue and no routes: English, the source language, without a link
         subject, body = compose(user, kind, link, params)
     mail = OutboxMail(to_address=user.email, subject=subject, body=body)
     session.add(mail)

@@ -6,21 +6,30 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, func, select, update
 
-from portal.models import Notification, Offer, OutboxMail, User, utcnow
+from portal.models import NoticeTarget, Notification, Offer, OutboxMail, User, utcnow
 from portal.notifications.mail import queue_mail
 from portal.notifications.texts import sentence
 
 LIST_LIMIT = 200
 
 
-def notify(session: Session, user_id: uuid.UUID | None, kind: str, link: str = "", **params: str) -> None:
-    """Add a notification and its e-mail (the caller commits, with the change it tells about)."""
+def notify(
+    session: Session,
+    user_id: uuid.UUID | None,
+    kind: str,
+    target: NoticeTarget = NoticeTarget.NONE,
+    target_id: uuid.UUID | None = None,
+    /,
+    **params: str,
+) -> None:
+    """Add a notification and its e-mail (the caller commits, with the change it tells about).
+    `target` and `target_id` say what it is about; the web layer makes that a link."""
     if user_id is None:
         return
-    session.add(Notification(user_id=user_id, kind=kind, params=params, link=link))
+    session.add(Notification(user_id=user_id, kind=kind, params=params, target=target, target_id=target_id))
     user = session.get(User, user_id)
     if user is not None:
-        queue_mail(session, user, kind, link, params)
+        queue_mail(session, user, kind, target, target_id, params)
 
 
 def notify_providers(session: Session, offer: Offer, kind: str, **params: str) -> None:
@@ -30,27 +39,19 @@ def notify_providers(session: Session, offer: Offer, kind: str, **params: str) -
     else:
         recipients = [offer.volunteer_id] if offer.volunteer_id else []
     for user_id in recipients:
-        notify(session, user_id, kind, "/referrals/inbox", offer=offer.title, **params)
+        notify(session, user_id, kind, NoticeTarget.REFERRAL_INBOX, offer=offer.title, **params)
 
 
 @dataclass(frozen=True)
 class Shown:
-    """A notification as its reader sees it: a sentence in their language and a safe link."""
+    """A notification as its reader sees it: a sentence in their language."""
 
     notification: Notification
     text: str
-    href: str | None
 
     @property
     def unread(self) -> bool:
         return self.notification.read_at is None
-
-
-def safe_link(link: str) -> str | None:
-    """Only links inside the portal ("/people/…"): never another site, never a script."""
-    if link.startswith("/") and not link.startswith("//") and "\\" not in link:
-        return link
-    return None
 
 
 def notifications_of(session: Session, user: User, *, limit: int = LIST_LIMIT) -> list[Shown]:
@@ -61,7 +62,7 @@ def notifications_of(session: Session, user: User, *, limit: int = LIST_LIMIT) -
         .order_by(col(Notification.created_at).desc(), col(Notification.id))
         .limit(limit)
     )
-    return [Shown(row, sentence(row.kind, row.params or {}), safe_link(row.link)) for row in rows]
+    return [Shown(row, sentence(row.kind, row.params or {})) for row in rows]
 
 
 def count_unread(session: Session, user_id: uuid.UUID) -> int:

@@ -9,6 +9,7 @@ from portal.db import get_session
 from portal.htmx import render, wants_partial
 from portal.models import Role
 from portal.notifications import services
+from portal.notifications.links import notice_url
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
 
@@ -54,3 +55,4 @@ def unread_notifications() -> int:
 
 def init_app(app: Flask) -> None:
     app.jinja_env.globals["unread_notifications"] = unread_notifications
+    app.jinja_env.globals["notice_url"] = notice_url

@@ -27,6 +27,7 @@ from portal.models import (
     Handover,
     Need,
     NeedStatus,
+    NoticeTarget,
     Person,
     Role,
     User,
@@ -487,7 +488,7 @@ def hand_over(
     person.caseworker_id = to_caseworker.id
     person.updated_at = utcnow()
     for user_id in (previous, to_caseworker.id):
-        notify(session, user_id, "person_handed_over", f"/people/{person.id}", person=person.code)
+        notify(session, user_id, "person_handed_over", NoticeTarget.PERSON, person.id, person=person.code)
     record(session, supervisor, "handover", "person", person.id)
     session.commit()
     return handover

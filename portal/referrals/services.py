@@ -20,6 +20,7 @@ from portal.models import (
     Dismissal,
     Need,
     NeedStatus,
+    NoticeTarget,
     Offer,
     Person,
     Referral,
@@ -181,7 +182,8 @@ def _tell(session: Session, referral: Referral, offer: Offer, action: str, befor
             session,
             person.caseworker_id,
             f"referral_{action}",
-            f"/people/{person.id}",
+            NoticeTarget.PERSON,
+            person.id,
             offer=offer.title,
             person=person.code,
             before=str(before),
@@ -224,7 +226,7 @@ def propose_next_best(session: Session, live: LiveIndex, need_id: uuid.UUID) -> 
     if best is None:
         return None
     referral = propose(session, need, best.offer.id, None, best.score, [r.text for r in best.reasons])
-    notify(session, person.caseworker_id, "referral_proposed", f"/people/{person.id}", offer=best.offer.title)
+    notify(session, person.caseworker_id, "referral_proposed", NoticeTarget.PERSON, person.id, offer=best.offer.title)
     session.commit()
     return referral
 
@@ -280,7 +282,7 @@ def approve_and_send(
 
 def notify_supervisors(session: Session, person: Person, referral: Referral) -> None:
     for supervisor in session.exec(select(User).where(User.role == Role.SUPERVISOR, col(User.active).is_(True))):
-        notify(session, supervisor.id, "referral_needs_approval", f"/people/{person.id}", person=person.code)
+        notify(session, supervisor.id, "referral_needs_approval", NoticeTarget.PERSON, person.id, person=person.code)
     session.commit()
 
 

@@ -1,15 +1,21 @@
-"""The command line, `python -m matching rank|allocate FILE`, run as a separate program: the JSON it
-prints, the one-line errors for malformed files, and no rule broken on the shared dev set."""
+"""The command line, `python -m matching rank|allocate FILE`: the JSON it prints, the one-line
+errors for malformed files, and no rule broken on the shared dev set. The tests call `main(argv)`
+in this process; one runs `python -m matching` as a separate program, end to end."""
 
 import copy
 import json
 import os
+import runpy
 import subprocess
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from matching.__main__ import main
 
 ROOT = Path(__file__).resolve().parents[2]
 MATCH_EVAL = ROOT.parent / "shared" / "match-eval"  # shared/ lies beside the repository, as in CI
@@ -35,9 +41,32 @@ def document() -> dict[str, Any]:
     return {"format": "match-exchange/1", "offers": offers, "people": [person]}
 
 
-def run(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "matching", *map(str, args)]
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120, env=env, check=False)
+@dataclass(frozen=True)
+class Result:
+    """What a run of the command line left: its exit status and what it printed."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+Run = Callable[..., Result]
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str]) -> Run:
+    """`python -m matching ARGS`, called in this process."""
+
+    def run(*args: str | Path) -> Result:
+        capsys.readouterr()
+        try:
+            returncode = main([str(arg) for arg in args])
+        except SystemExit as exit:  # argparse refuses bad arguments this way, as the program does
+            returncode = exit.code if isinstance(exit.code, int) else 1
+        out, err = capsys.readouterr()
+        return Result(returncode, out, err)
+
+    return run
 
 
 def write(tmp_path: Path, content: Any, name: str = "input.json") -> Path:
@@ -46,13 +75,13 @@ def write(tmp_path: Path, content: Any, name: str = "input.json") -> Path:
     return path
 
 
-def printed(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+def printed(result: Result) -> dict[str, Any]:
     assert result.returncode == 0, result.stderr
     output: dict[str, Any] = json.loads(result.stdout)
     return output
 
 
-def test_rank_prints_at_most_ten_eligible_offers_per_need(tmp_path: Path) -> None:
+def test_rank_prints_at_most_ten_eligible_offers_per_need(run: Run, tmp_path: Path) -> None:
     output = printed(run("rank", write(tmp_path, document())))
     assert list(output) == ["rankings"]
     assert sorted(output["rankings"]) == ["n-1", "n-2"]
@@ -62,12 +91,12 @@ def test_rank_prints_at_most_ten_eligible_offers_per_need(tmp_path: Path) -> Non
         assert not {"o-far", "o-paused"} & set(ranked)
 
 
-def test_top_limits_every_ranking(tmp_path: Path) -> None:
+def test_top_limits_every_ranking(run: Run, tmp_path: Path) -> None:
     output = printed(run("rank", write(tmp_path, document()), "--top", "2"))
     assert [len(ranked) for ranked in output["rankings"].values()] == [2, 2]
 
 
-def test_explain_adds_reasons_and_near_misses_and_keeps_the_rankings(tmp_path: Path) -> None:
+def test_explain_adds_reasons_and_near_misses_and_keeps_the_rankings(run: Run, tmp_path: Path) -> None:
     output = printed(run("rank", write(tmp_path, document()), "--explain", "--top", "3"))
     assert set(output) == {"rankings", "explanations", "near_misses"}
     for need, ranked in output["rankings"].items():
@@ -78,13 +107,21 @@ def test_explain_adds_reasons_and_near_misses_and_keeps_the_rankings(tmp_path: P
         assert [reason["code"] for reason in misses["o-far"]["failed"]] == ["too_far"]
 
 
-def test_the_same_file_ranks_the_same_in_every_run(tmp_path: Path) -> None:
+def test_python_m_matching_ranks_the_same_file_the_same_in_every_process(tmp_path: Path) -> None:
+    """End to end, as a separate program: the module runs, and no ranking depends on the hash seed."""
     path = write(tmp_path, document())
-    outputs = {run("rank", path, env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")}
+    command = [sys.executable, "-m", "matching", "rank", str(path)]
+    outputs = set()
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120, env=env, check=False)
+        assert result.returncode == 0, result.stderr
+        outputs.add(result.stdout)
     assert len(outputs) == 1
+    assert len(json.loads(outputs.pop())["rankings"]["n-1"]) == 10
 
 
-def test_allocate_prints_one_offer_or_null_per_need_within_capacity(tmp_path: Path) -> None:
+def test_allocate_prints_one_offer_or_null_per_need_within_capacity(run: Run, tmp_path: Path) -> None:
     output = printed(run("allocate", write(tmp_path, document())))
     assert list(output) == ["assignments"]
     assignments = output["assignments"]
@@ -94,7 +131,7 @@ def test_allocate_prints_one_offer_or_null_per_need_within_capacity(tmp_path: Pa
     assert not {"o-far", "o-paused"} & set(given)
 
 
-def test_a_document_without_offers_ranks_and_allocates_nothing(tmp_path: Path) -> None:
+def test_a_document_without_offers_ranks_and_allocates_nothing(run: Run, tmp_path: Path) -> None:
     path = write(tmp_path, {**document(), "offers": []})
     assert printed(run("rank", path)) == {"rankings": {"n-1": [], "n-2": []}}
     assert printed(run("allocate", path)) == {"assignments": {"n-1": None, "n-2": None}}
@@ -129,7 +166,9 @@ def changed(change: str) -> dict[str, Any]:
     ],
     ids=["not JSON", "capacity as text", "urgency 7", "unknown category", "duplicate id", "a list", "latitude 200"],
 )
-def test_a_malformed_file_gets_one_line_naming_the_field_and_status_2(tmp_path: Path, content: Any, named: str) -> None:
+def test_a_malformed_file_gets_one_line_naming_the_field_and_status_2(
+    run: Run, tmp_path: Path, content: Any, named: str
+) -> None:
     result = run("rank", write(tmp_path, content))
     assert result.returncode == 2
     assert result.stdout == ""
@@ -138,7 +177,7 @@ def test_a_malformed_file_gets_one_line_naming_the_field_and_status_2(tmp_path: 
     assert "Traceback" not in result.stderr
 
 
-def test_allocate_reports_a_malformed_file_the_same_way(tmp_path: Path) -> None:
+def test_allocate_reports_a_malformed_file_the_same_way(run: Run, tmp_path: Path) -> None:
     result = run("allocate", write(tmp_path, changed("capacity")))
     assert result.returncode == 2
     assert result.stdout == ""
@@ -146,7 +185,7 @@ def test_allocate_reports_a_malformed_file_the_same_way(tmp_path: Path) -> None:
     assert "offers[1].capacity" in result.stderr
 
 
-def test_a_missing_file_gets_one_line_naming_it_and_status_2(tmp_path: Path) -> None:
+def test_a_missing_file_gets_one_line_naming_it_and_status_2(run: Run, tmp_path: Path) -> None:
     result = run("rank", tmp_path / "nowhere.json")
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
@@ -155,37 +194,32 @@ def test_a_missing_file_gets_one_line_naming_it_and_status_2(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize("top", ["0", "-1", "many"])
-def test_top_must_be_a_whole_number_of_at_least_one(tmp_path: Path, top: str) -> None:
+def test_top_must_be_a_whole_number_of_at_least_one(run: Run, tmp_path: Path, top: str) -> None:
     result = run("rank", write(tmp_path, document()), "--top", top)
     assert result.returncode == 2
     assert "--top" in result.stderr
     assert "Traceback" not in result.stderr
 
 
-def score(kind: str, tmp_path: Path) -> dict[str, Any]:
+def score(run: Run, kind: str) -> dict[str, Any]:
     """Run the command line on the shared dev set and score what it prints with score.py."""
     if not MATCH_EVAL.is_dir():
         pytest.skip(f"{MATCH_EVAL} is not present")
     dev = MATCH_EVAL / "dev.json"
-    out = write(tmp_path, run(kind, dev).stdout, f"{kind}.json")
-    scored = subprocess.run(
-        [sys.executable, MATCH_EVAL / "score.py", kind, dev, MATCH_EVAL / "dev.qrels.json", out],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    figures: dict[str, Any] = json.loads(scored.stdout)
+    printed_output = printed(run(kind, dev))
+    scorer = runpy.run_path(str(MATCH_EVAL / "score.py"))
+    with dev.open(encoding="utf-8") as doc, (MATCH_EVAL / "dev.qrels.json").open(encoding="utf-8") as qrels:
+        figures: dict[str, Any] = scorer[f"score_{kind}"](json.load(doc), json.load(qrels), printed_output)
     return figures
 
 
-def test_rankings_of_the_dev_set_break_no_rule(tmp_path: Path) -> None:
-    figures = score("rank", tmp_path)
+def test_rankings_of_the_dev_set_break_no_rule(run: Run) -> None:
+    figures = score(run, "rank")
     assert figures["violations"] == 0
     assert figures["needs_scored"] > 0
 
 
-def test_the_allocation_of_the_dev_set_breaks_no_rule(tmp_path: Path) -> None:
-    figures = score("allocate", tmp_path)
+def test_the_allocation_of_the_dev_set_breaks_no_rule(run: Run) -> None:
+    figures = score(run, "allocate")
     assert figures["violations"] == 0
     assert figures["assigned"] > 0

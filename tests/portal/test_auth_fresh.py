@@ -163,7 +163,7 @@ def test_a_user_with_two_step_sign_in_gives_a_code_too(
     session: Session,
 ) -> None:
     admin = cast["users"][Role.ADMIN]
-    totp, recovery = enrol(app, session, admin)
+    totp, recovery = enrol(session, admin)
     with time_machine.travel(utcnow(), tick=False) as clock:
         login(admin)
         clock.shift(timedelta(minutes=6))

@@ -3,7 +3,7 @@
 from sqlmodel import SQLModel
 
 import portal.models  # noqa: F401  (registers the tables)
-from portal.classification import COLUMN_CLASSES, INTERNAL, PART2, columns_of_class
+from portal.classification import COLUMN_CLASSES, INTERNAL, PART2, PERSONAL, columns_of_class
 from portal.crypto import EncryptedText
 
 
@@ -61,5 +61,7 @@ def test_every_encrypted_column_is_part_2() -> None:
         for column in table.columns
         if isinstance(column.type, EncryptedText)
     }
-    assert {COLUMN_CLASSES[c] for c in encrypted} == {PART2}
+    # Part 2 records, and the one credential the portal must read back rather than hash.
+    assert {COLUMN_CLASSES[c] for c in encrypted - {("user", "totp_secret")}} == {PART2}
+    assert COLUMN_CLASSES[("user", "totp_secret")] == PERSONAL
     assert {("person", "full_name"), ("person", "phone"), ("need", "description"), ("referral", "note")} <= encrypted

@@ -1,11 +1,14 @@
 """Configuration: environment variables with one prefix, and no unsafe production start."""
 
+import ast
 import base64
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import pytest
+from flask import Flask
 
 from portal import create_app
 from portal.config import DEVELOPMENT_BLIND_INDEX_KEY, DEVELOPMENT_DATA_KEYS, ConfigError
@@ -68,3 +71,21 @@ def test_vendored_htmx_is_the_pinned_release() -> None:
     data = (ROOT / "static/vendor/htmx-2.0.11.min.js").read_bytes()
     digest = base64.b64encode(hashlib.sha384(data).digest()).decode()
     assert digest == "2OatzQy1H+Zd/IIrjr1TcuDGqLXeHhbooAyJY1KdQMKnr4LZ22k31GBLdYKHmVjg"
+
+
+def test_every_setting_the_portal_defines_is_read_somewhere() -> None:
+    """A default nobody reads documents a rule that does not exist. Flask and its extensions read
+    their own keys; each of the portal's own must appear in the code again besides its default."""
+    config_py = ROOT / "portal" / "config.py"
+    [defaults] = [
+        node
+        for node in ast.walk(ast.parse(config_py.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "from_mapping"
+    ]
+    keys = {keyword.arg for keyword in defaults.keywords if keyword.arg}
+    assert {"SECRET_KEY", "CONTACT_GAP_DAYS", "PUBLIC_URL"} <= keys
+    extensions = set(Flask.default_config) | {k for k in keys if k.startswith(("REMEMBER_", "WTF_", "BABEL_"))}
+    sources = [path.read_text(encoding="utf-8") for path in [*(ROOT / "portal").rglob("*.py"), ROOT / "wsgi.py"]]
+    sources += [path.read_text(encoding="utf-8") for path in (ROOT / "templates").rglob("*.html")]
+    unread = {key for key in keys - extensions if sum(len(re.findall(rf"\b{key}\b", s)) for s in sources) < 2}
+    assert unread == set()

@@ -14,7 +14,7 @@ from flask import Flask
 from sqlmodel import Session, SQLModel, select
 
 from portal import create_app
-from portal.crypto import NONCE_BYTES, KeyRing, encrypted_columns, key_id_of, keyring_of
+from portal.crypto import NONCE_BYTES, KeyRing, encrypted_columns, key_id_of, keyring_of, reseal_table
 from portal.db import get_engine
 from portal.migrations import downgrade, upgrade
 from portal.models import (
@@ -46,9 +46,11 @@ def offer(make_user: Callable[..., User], make_offer: Callable[..., Offer]) -> O
 
 
 def _mark_every_encrypted_column(session: Session, caseworker: User, grid: Area, offer: Offer) -> None:
-    """build_record marks most texts; the consent's note, representative and end event, and a
-    supervisor's override note too."""
+    """build_record marks most texts; the consent's note, representative and end event, a
+    supervisor's override note and a two-step seed too."""
     record = build_record(session, caseworker, grid, offer)
+    caseworker.totp_secret = f"{SENTINEL} JBSWY3DPEHPK3PXP"
+    session.add(caseworker)
     consent = session.exec(select(Consent).where(Consent.person_id == record.person.id)).one()
     consent.note = f"{SENTINEL} signed by the mother"
     consent.representative_name = f"{SENTINEL} 王小明's mother"
@@ -78,20 +80,22 @@ def test_no_encrypted_column_holds_its_plain_text_in_the_database(
     _mark_every_encrypted_column(session, caseworker, grid, offer)
     session.rollback()
     tables = encrypted_columns(SQLModel.metadata)
-    assert len(tables) == 10
+    assert len(tables) == 11
     for table, columns in tables.items():
         names = [c.name for c in columns]
         rows = _raw(session, table.name, names)
         assert rows, table.name
         for row in rows:
             for name, stored in zip(names, row[1:], strict=True):
+                if stored is None:  # users without two-step sign-in
+                    continue
                 assert SENTINEL not in stored and "王小明" not in stored, (table.name, name)
                 assert key_id_of(stored) == 1, (table.name, name)
         # Through the portal the same rows read back whole: every column carries the mark.
         with Session(get_engine(app)) as reader:
             objects = list(reader.exec(select(_model(table))))
             for name in names:
-                assert any(SENTINEL in getattr(obj, name) for obj in objects), (table.name, name)
+                assert any(SENTINEL in (getattr(obj, name) or "") for obj in objects), (table.name, name)
 
 
 def _copy_raw(session: Session, table: str, source_column: str, source_id: Any, column: str, row_id: Any) -> None:
@@ -155,7 +159,7 @@ def _read_everything(app: Flask) -> list[str]:
     with Session(get_engine(app)) as reader:
         texts = []
         for table, columns in encrypted_columns(SQLModel.metadata).items():
-            texts += [getattr(obj, c.name) for obj in reader.exec(select(_model(table))) for c in columns]
+            texts += [getattr(obj, c.name) or "" for obj in reader.exec(select(_model(table))) for c in columns]
     return texts
 
 
@@ -289,3 +293,31 @@ def test_after_a_new_blind_index_key_reindex_makes_the_duplicate_check_work_agai
         assert "of 0 rows" in renewed.test_cli_runner().invoke(args=["keys", "reindex"]).output
     finally:
         get_engine(renewed).dispose()
+
+
+def test_rotation_reads_a_table_in_batches_and_reaches_every_row(
+    app: Flask, session: Session, caseworker: User
+) -> None:
+    people = [_person(session, caseworker, f"XA-2026-01{n:02}", full_name=f"Person {n}") for n in range(5)]
+    session.close()
+    both = _app_with_keys(app.config["DATABASE_URL"], {"1": TEST_CONFIG["DATA_KEYS"]["1"], "2": SECOND_KEY}, "2")
+    ring = keyring_of(get_engine(both))
+    selects: list[str] = []
+
+    def count_selects(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            selects.append(statement)
+
+    try:
+        with get_engine(both).begin() as connection:
+            sa.event.listen(connection, "before_cursor_execute", count_selects)
+            changed = reseal_table(
+                connection, "person", "id", ["full_name"], ring.open, ring.seal, lambda s: key_id_of(s) != 2, batch=2
+            )
+        assert changed == 5
+        assert len(selects) == 4  # 2 + 2 + 1 rows, then an empty batch
+        with Session(get_engine(both)) as reader:
+            assert sorted(p.full_name for p in reader.exec(select(Person))) == sorted(p.full_name for p in people)
+            assert {key_id_of(stored) for (_id, stored) in _raw(reader, "person", ["full_name"])} == {2}
+    finally:
+        get_engine(both).dispose()

@@ -1,26 +1,32 @@
 """Each user's notifications in their language, marking them read, the e-mail that goes with each,
 its delivery by SMTP (a fake server that records what it is given), and the admins' outbox."""
 
+import re
 import smtplib
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from email.message import EmailMessage
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, col, select
 
 from portal import create_app
 from portal.config import ConfigError
+from portal.db import get_engine
 from portal.jobs import run_due_jobs
 from portal.matches.services import LiveIndex
-from portal.models import Notification, OutboxMail, Role, User, utcnow
+from portal.migrations import downgrade, upgrade
+from portal.models import NoticeTarget, Notification, OutboxMail, Person, Role, User, utcnow
 from portal.notifications.mail import deliver_outbox
 from portal.notifications.services import notify
 
 Login = Callable[[User], FlaskClient]
+PERSON_ID = uuid.uuid4()  # what a notice is about need not exist for its link
 HTMX = {"HX-Request": "true"}
 SMTP_CONFIG = {
     "SMTP_HOST": "mail.bridge.example",
@@ -75,10 +81,18 @@ def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeServer]:
     yield server
 
 
-def tell(app: Flask, session: Session, user: User, kind: str, link: str = "", **params: str) -> None:
+def tell(
+    app: Flask,
+    session: Session,
+    user: User,
+    kind: str,
+    target: NoticeTarget = NoticeTarget.NONE,
+    target_id: uuid.UUID | None = None,
+    **params: str,
+) -> None:
     """Notify as the portal does, in an app context (as from a view or the CLI), and commit."""
     with app.app_context():
-        notify(session, user.id, kind, link, **params)
+        notify(session, user.id, kind, target, target_id, **params)
         session.commit()
 
 
@@ -104,7 +118,7 @@ def test_the_list_shows_the_users_own_notifications_newest_first(
                 user_id=me.id,
                 kind="referral_reminder",
                 params={"offer": "New offer"},
-                link="/referrals/inbox",
+                target=NoticeTarget.REFERRAL_INBOX,
                 created_at=now + timedelta(minutes=5),
             ),
             Notification(user_id=other.id, kind="referral_received", params={"offer": "Somebody else's offer"}),
@@ -125,23 +139,67 @@ def test_each_kind_reads_as_a_sentence_and_unknown_kinds_read_generically(
     app: Flask, client: FlaskClient, login: Login, session: Session, make_user: Callable[..., User]
 ) -> None:
     caseworker = make_user(Role.CASEWORKER)
-    tell(app, session, caseworker, "referral_accept", "/people/x", offer="Warehouse job", person="XA-0001")
-    tell(app, session, caseworker, "follow_up_lost_contact", "/", person="XA-0002")
-    tell(app, session, caseworker, "something_new", "javascript:alert(1)", offer="X")
+    tell(
+        app,
+        session,
+        caseworker,
+        "referral_accept",
+        NoticeTarget.PERSON,
+        PERSON_ID,
+        offer="Warehouse job",
+        person="XA-0001",
+    )
+    tell(app, session, caseworker, "follow_up_lost_contact", NoticeTarget.HOME, person="XA-0002")
+    tell(app, session, caseworker, "something_new", offer="X")
     login(caseworker)
     html = client.get("/notifications/").get_data(as_text=True)
     assert "XA-0001: referral to Warehouse job was accepted" in html
     assert "Follow up with XA-0002: no contact for too long" in html
     assert "You have a new notification" in html
-    assert "javascript:" not in html  # only links inside the portal become links
+    assert "You have a new notification</a>" not in html  # about nothing: no link
+
+
+def test_each_notice_opens_the_page_it_is_about(
+    app: Flask, client: FlaskClient, login: Login, session: Session, make_user: Callable[..., User], caseworker: User
+) -> None:
+    person = Person(code="XA-2026-0100", caseworker_id=caseworker.id, full_name="Li Ming")
+    session.add(person)
+    session.commit()
+    tell(app, session, caseworker, "person_handed_over", NoticeTarget.PERSON, person.id, person=person.code)
+    tell(app, session, caseworker, "follow_up_lost_contact", NoticeTarget.HOME, person=person.code)
+    provider = make_user(Role.PROVIDER)
+    tell(app, session, provider, "referral_received", NoticeTarget.REFERRAL_INBOX, offer="Job club")
+    expected = {
+        caseworker: {
+            "XA-2026-0100: handed over to a new caseworker": f"/people/{person.id}",
+            "Follow up with XA-2026-0100: no contact for too long": "/",
+        },
+        provider: {"New referral for Job club": "/referrals/inbox"},
+    }
+    for user, links in expected.items():
+        signed_in = login(user)
+        html = signed_in.get("/notifications/").get_data(as_text=True)
+        shown = {text: href for href, text in re.findall(r'<a href="([^"]+)">([^<]+)</a>', html)}
+        for text, href in links.items():
+            assert shown[text] == href
+            assert signed_in.get(href).status_code == 200
 
 
 def test_the_list_reads_in_chinese_for_a_user_who_chose_chinese(
     app: Flask, client: FlaskClient, login: Login, session: Session, make_user: Callable[..., User]
 ) -> None:
     caseworker = make_user(Role.CASEWORKER, locale="zh")
-    tell(app, session, caseworker, "referral_accept", "/people/x", offer="仓库分拣员", person="XA-0003")
-    tell(app, session, caseworker, "follow_up_lost_contact", "/", person="XA-0004")
+    tell(
+        app,
+        session,
+        caseworker,
+        "referral_accept",
+        NoticeTarget.PERSON,
+        PERSON_ID,
+        offer="仓库分拣员",
+        person="XA-0003",
+    )
+    tell(app, session, caseworker, "follow_up_lost_contact", NoticeTarget.HOME, person="XA-0004")
     login(caseworker)
     html = client.get("/notifications/").get_data(as_text=True)
     assert "XA-0003：仓库分拣员 已接收转介" in html
@@ -182,7 +240,7 @@ def test_mark_all_read_with_htmx_swaps_the_list_and_the_navigation_count(
     app: Flask, client: FlaskClient, login: Login, session: Session, make_user: Callable[..., User]
 ) -> None:
     me = make_user(Role.SUPERVISOR)
-    tell(app, session, me, "referral_needs_approval", "/people/x", person="XA-0005")
+    tell(app, session, me, "referral_needs_approval", NoticeTarget.PERSON, PERSON_ID, person="XA-0005")
     login(me)
     response = client.post("/notifications/read", headers=HTMX)
     html = response.get_data(as_text=True)
@@ -211,7 +269,7 @@ def test_without_smtp_mail_stays_in_the_outbox_for_admins_to_read(
     app: Flask, client: FlaskClient, login: Login, session: Session, make_user: Callable[..., User], smtp: FakeServer
 ) -> None:
     provider = make_user(Role.PROVIDER, email="anna@ngo.example", name="Anna")
-    tell(app, session, provider, "referral_received", "/referrals/inbox", offer="Job club")
+    tell(app, session, provider, "referral_received", NoticeTarget.REFERRAL_INBOX, offer="Job club")
     report = run_due_jobs(session, LiveIndex(), utcnow(), app.config)
     assert report.mailed == 0 and smtp.connections == []
     [mail] = mails(session)
@@ -232,22 +290,32 @@ def test_the_mail_is_written_in_the_recipients_saved_language(
     english = make_user(Role.CASEWORKER, name="Sam", email="sam@bridge.example")
     # The sender reads English; each recipient still gets their own language.
     with app.test_request_context(headers={"Accept-Language": "en"}):
-        notify(session, chinese.id, "referral_decline", "/people/p", offer="仓库分拣员", person="XA-0006")
-        notify(session, english.id, "referral_decline", "/people/p", offer="Warehouse", person="XA-0006")
+        notify(
+            session,
+            chinese.id,
+            "referral_decline",
+            NoticeTarget.PERSON,
+            PERSON_ID,
+            offer="仓库分拣员",
+            person="XA-0006",
+        )
+        notify(
+            session, english.id, "referral_decline", NoticeTarget.PERSON, PERSON_ID, offer="Warehouse", person="XA-0006"
+        )
         session.commit()
     by_address = {mail.to_address: mail for mail in mails(session)}
     zh, en = by_address["wang@bridge.example"], by_address["sam@bridge.example"]
     assert zh.subject == "桥梁：XA-0006：仓库分拣员 未接收转介"
-    assert zh.body.startswith("王芳，您好：") and "/people/p" in zh.body
+    assert zh.body.startswith("王芳，您好：") and f"/people/{PERSON_ID}" in zh.body
     assert en.subject == "Bridge: XA-0006: referral to Warehouse was declined"
-    assert en.body.startswith("Hello Sam,") and "Open it in Bridge: /people/p" in en.body
+    assert en.body.startswith("Hello Sam,") and f"Open it in Bridge: /people/{PERSON_ID}" in en.body
 
 
 def test_links_in_mail_are_absolute_when_the_public_address_is_set(
     app: Flask, session: Session, make_user: Callable[..., User]
 ) -> None:
     app.config["PUBLIC_URL"] = "https://bridge.example.org/"
-    tell(app, session, make_user(Role.PROVIDER), "referral_reminder", "/referrals/inbox", offer="Job club")
+    tell(app, session, make_user(Role.PROVIDER), "referral_reminder", NoticeTarget.REFERRAL_INBOX, offer="Job club")
     [mail] = mails(session)
     assert "https://bridge.example.org/referrals/inbox" in mail.body
 
@@ -257,8 +325,8 @@ def test_no_mail_for_deactivated_accounts_and_english_outside_the_app(
 ) -> None:
     gone = make_user(Role.CASEWORKER, active=False, locale="zh")
     reader = make_user(Role.CASEWORKER, locale="zh")
-    tell(app, session, gone, "referral_proposed", "/people/p", offer="Job club")
-    notify(session, reader.id, "referral_proposed", "/people/p", offer="Job club")  # no app context
+    tell(app, session, gone, "referral_proposed", NoticeTarget.PERSON, PERSON_ID, offer="Job club")
+    notify(session, reader.id, "referral_proposed", NoticeTarget.PERSON, PERSON_ID, offer="Job club")  # no app context
     session.commit()
     [mail] = mails(session)
     assert mail.to_address == reader.email
@@ -273,7 +341,7 @@ def test_deliver_outbox_sends_each_mail_once(
     app: Flask, session: Session, make_user: Callable[..., User], smtp: FakeServer
 ) -> None:
     user = make_user(Role.CASEWORKER, locale="zh", email="li@bridge.example")
-    tell(app, session, user, "follow_up_contact_overdue", "/", person="XA-0007")
+    tell(app, session, user, "follow_up_contact_overdue", NoticeTarget.HOME, person="XA-0007")
     assert deliver_outbox(session, SMTP_CONFIG) == 1
     assert smtp.connections == [("mail.bridge.example", 587)]
     assert smtp.calls == ["starttls", "login bridge", "quit"]
@@ -329,7 +397,15 @@ def test_the_periodic_job_delivers_the_outbox(
     app: Flask, session: Session, make_user: Callable[..., User], smtp: FakeServer
 ) -> None:
     app.config.update(SMTP_CONFIG)
-    tell(app, session, make_user(Role.SUPERVISOR), "referral_needs_approval", "/people/p", person="XA-0008")
+    tell(
+        app,
+        session,
+        make_user(Role.SUPERVISOR),
+        "referral_needs_approval",
+        NoticeTarget.PERSON,
+        PERSON_ID,
+        person="XA-0008",
+    )
     assert run_due_jobs(session, LiveIndex(), utcnow(), app.config).mailed == 1
     assert run_due_jobs(session, LiveIndex(), utcnow(), app.config).mailed == 0
     assert len(smtp.messages) == 1
@@ -357,3 +433,29 @@ def test_a_reset_link_is_never_shown_in_the_outbox_and_is_blanked_once_sent(
     assert token in smtp.messages[0].get_content()
     [mail] = mails(session)
     assert mail.sent_at is not None and mail.body == ""
+
+
+def test_the_migration_turns_stored_links_into_targets_and_back(
+    app: Flask, session: Session, make_user: Callable[..., User]
+) -> None:
+    user = make_user(Role.CASEWORKER)
+    targets = [(NoticeTarget.PERSON, PERSON_ID), (NoticeTarget.REFERRAL_INBOX, None), (NoticeTarget.HOME, None)]
+    for target, target_id in [*targets, (NoticeTarget.NONE, None)]:
+        session.add(Notification(user_id=user.id, kind="referral_received", target=target, target_id=target_id))
+    session.commit()
+    session.close()
+    url = app.config["DATABASE_URL"]
+    get_engine(app).dispose()
+    downgrade(url, "0018a")
+    raw = sa.create_engine(url)
+    try:
+        with raw.begin() as connection:
+            links = set(connection.execute(sa.text("SELECT link FROM notification")).scalars())
+            assert links == {f"/people/{PERSON_ID}", "/referrals/inbox", "/", ""}
+            connection.execute(sa.text("UPDATE notification SET link = 'https://elsewhere.example/' WHERE link = ''"))
+        upgrade(url)
+    finally:
+        raw.dispose()
+    with Session(get_engine(app)) as reader:
+        stored = {(n.target, n.target_id) for n in reader.exec(select(Notification))}
+    assert stored == {*targets, (NoticeTarget.NONE, None)}  # a link to elsewhere opens nothing

@@ -1,0 +1,82 @@
+"""The indicators' figures as people read them, and the few the home page shows: shared by the
+dashboard and the home page, so that neither view imports the other. Every figure passes through
+small-cell suppression first (suppression.py): a formatter is given a Cell, never a bare count."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from flask_babel import format_decimal, format_percent
+from sqlmodel import Session
+
+from portal.indicators import services
+from portal.indicators.suppression import Cell, Suppression, marker, notes
+from portal.models import Role, User
+from portal.people.forms import local_today
+
+
+def rules() -> services.Rules:
+    return services.Rules(contact_gap_days=dict(current_app.config["CONTACT_GAP_DAYS"]))
+
+
+def threshold() -> int:
+    return int(current_app.config["SMALL_CELL_THRESHOLD"])
+
+
+def number(cell: Cell) -> str:
+    if cell.suppressed:
+        return marker(cell)
+    return format_decimal(cell.value) if cell.value is not None else "—"
+
+
+def percent(cell: Cell) -> str:
+    if cell.suppressed:
+        return marker(cell)
+    return format_percent(cell.value, format="#,##0.0%") if cell.value is not None else "—"
+
+
+def days(cell: Cell) -> str:
+    if cell.suppressed:
+        return marker(cell)
+    return format_decimal(cell.value, format="#,##0.0") if cell.value is not None else "—"
+
+
+def cell_notes(cells: Iterable[Cell]) -> list[str]:
+    """The notes that explain the markers among these cells, for the template to print beside them."""
+    return notes(list(cells), threshold())
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The few figures the home page shows, over the last 30 days of the user's whole area."""
+
+    people_active: str
+    contact_rate: str
+    out_of_contact: str
+    job_placements: str
+    notes: list[str]
+
+
+def summary(session: Session, user: User) -> Summary | None:
+    """None for a supervisor without an area: there is nothing to sum up."""
+    if user.role == Role.SUPERVISOR and user.area_id is None:
+        return None
+    today = local_today()
+    scope = services.Scope(user.area_id if user.role == Role.SUPERVISOR else None, today - timedelta(days=29), today)
+    [registered] = services.people_registered(session, [scope])
+    [active] = services.people_active(session, [scope])
+    [contacted] = services.people_contacted(session, [scope])
+    [out] = services.out_of_contact(session, [scope], rules())
+    [placements] = services.job_placements(session, [scope])
+    rule = Suppression.over(threshold(), registered, active)
+    active_cell, contacted_cell = rule.count(active), rule.count(contacted)
+    rate = rule.rate(contacted / active if active else None, active_cell, contacted_cell)
+    out_cell, placements_cell = rule.count(out), rule.count(placements)
+    return Summary(
+        people_active=number(active_cell),
+        contact_rate=percent(rate),
+        out_of_contact=number(out_cell),
+        job_placements=number(placements_cell),
+        notes=cell_notes([active_cell, rate, out_cell, placements_cell]),
+    )
