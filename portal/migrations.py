@@ -12,24 +12,31 @@ from portal.crypto import KeyRing
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
-def alembic_config(database_url: str, keyring: KeyRing | None = None) -> Config:
+def alembic_config(database_url: str, keyring: KeyRing | None = None, audit_key: bytes | None = None) -> Config:
     """An Alembic configuration for the given database, with no alembic.ini needed; the key ring is
-    for migrations that encrypt or decrypt stored values."""
+    for migrations that encrypt or decrypt stored values, the audit key for those that re-chain the
+    audit trail."""
     config = Config()
     if keyring is not None:
         config.attributes["keyring"] = keyring
+    if audit_key is not None:
+        config.attributes["audit_key"] = audit_key
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     # ConfigParser treats % as interpolation; URLs may contain it (escaped passwords).
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     return config
 
 
-def upgrade(database_url: str, revision: str = "head", keyring: KeyRing | None = None) -> None:
-    command.upgrade(alembic_config(database_url, keyring), revision)
+def upgrade(
+    database_url: str, revision: str = "head", keyring: KeyRing | None = None, audit_key: bytes | None = None
+) -> None:
+    command.upgrade(alembic_config(database_url, keyring, audit_key), revision)
 
 
-def downgrade(database_url: str, revision: str = "base", keyring: KeyRing | None = None) -> None:
-    command.downgrade(alembic_config(database_url, keyring), revision)
+def downgrade(
+    database_url: str, revision: str = "base", keyring: KeyRing | None = None, audit_key: bytes | None = None
+) -> None:
+    command.downgrade(alembic_config(database_url, keyring, audit_key), revision)
 
 
 @click.group("db")
@@ -41,14 +48,24 @@ def db_cli() -> None:
 @click.argument("revision", default="head")
 def upgrade_command(revision: str) -> None:
     """Apply migrations up to REVISION (default: the newest)."""
-    upgrade(current_app.config["DATABASE_URL"], revision, current_app.extensions["portal_keyring"])
+    upgrade(
+        current_app.config["DATABASE_URL"],
+        revision,
+        current_app.extensions["portal_keyring"],
+        current_app.extensions["portal_audit_key"],
+    )
 
 
 @db_cli.command("downgrade")
 @click.argument("revision", default="-1")
 def downgrade_command(revision: str) -> None:
     """Undo migrations down to REVISION (default: one step)."""
-    downgrade(current_app.config["DATABASE_URL"], revision, current_app.extensions["portal_keyring"])
+    downgrade(
+        current_app.config["DATABASE_URL"],
+        revision,
+        current_app.extensions["portal_keyring"],
+        current_app.extensions["portal_audit_key"],
+    )
 
 
 @db_cli.command("check")

@@ -108,6 +108,8 @@ TEST_CONFIG: dict[str, Any] = {
     "DATA_KEYS": {"1": "dGVzdC1vbmx5LWRhdGEta2V5LW51bWJlci1vbmUtMDE="},
     "DATA_KEY_CURRENT": "1",
     "BLIND_INDEX_KEY": "dGVzdC1vbmx5LWJsaW5kLWluZGV4LWtleS0wMDAwMDA=",
+    # The audit chain's HMAC key (32 bytes, base64); never used outside tests.
+    "AUDIT_KEY": "dGVzdC1vbmx5LWF1ZGl0LWNoYWluLWtleS0wMDAwMDA=",
 }
 
 
