@@ -361,13 +361,16 @@ class RecoveryCode(SQLModel, table=True):
 
 
 class PasswordReset(SQLModel, table=True):
-    """A password-reset link sent by e-mail: single use, short-lived, only its SHA-256 stored."""
+    """A password-reset link sent by e-mail: single use, short-lived, dead once the password changes;
+    only its SHA-256 stored."""
 
     __tablename__ = "password_reset"
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     user_id: uuid.UUID = Field(foreign_key="user.id", index=True)
     token_hash: str = Field(max_length=64, unique=True)
+    # SHA-256 of the password hash when the link was asked for: a changed password kills the link.
+    password_fingerprint: str = Field(max_length=64)
     created_at: datetime = timestamp(default_factory=utcnow)
     used_at: datetime | None = timestamp(default=None)
 
@@ -667,9 +670,6 @@ class OutboxMail(SQLModel, table=True):
     to_address: str = Field(max_length=254)
     subject: str = Field(max_length=300)
     body: str = Field(max_length=10000)
-    # The body carries a secret (a password-reset link): never shown in the outbox, and blanked
-    # once the mail server has taken it.
-    confidential: bool = Field(default=False)
     created_at: datetime = timestamp(default_factory=utcnow)
     sent_at: datetime | None = timestamp(default=None)
     error: str = Field(default="", max_length=500)

@@ -1,6 +1,11 @@
-"""the audit chain keyed with PORTAL_AUDIT_KEY (HMAC-SHA-256 instead of plain SHA-256)
+"""the audit chain keyed with PORTAL_AUDIT_KEY; reset links tied to the password; no link kept in mail
 
-The trail was chained with plain SHA-256, which anyone who can write the table can recompute. This
+Reset links get the fingerprint of the password they were asked under (links live 10 minutes; the
+few alive at the upgrade get none and stop working). Outbox mails lose `confidential`: a reset
+link is never stored any more, so no mail has a text to hide. Mails written before still carry
+their (long dead) links; their text is replaced by a note.
+
+The audit trail was chained with plain SHA-256, which anyone who can write the table can recompute. This
 step first checks that chain whole (it refuses to go on, naming the first broken sequence, so a
 trail already tampered with is never blessed with the key), then re-chains every event with the
 key. Like 0011 it needs the portal's keys: run it as `flask --app wsgi db upgrade`. Without the key
@@ -16,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+import sqlmodel.sql.sqltypes
 from alembic import context, op
 
 from portal.audit.services import canonical, chain_mac
@@ -99,6 +105,21 @@ def _audit_key() -> bytes | None:
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("password_reset") as batch:
+        batch.add_column(
+            sa.Column(
+                "password_fingerprint", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False, server_default=""
+            )
+        )
+    with op.batch_alter_table("password_reset") as batch:
+        batch.alter_column("password_fingerprint", server_default=None)
+    op.execute(
+        sa.text("UPDATE outboxmail SET body = :note WHERE confidential = :yes").bindparams(
+            note="(A password-reset link was here; it is not kept.)", yes=True
+        )
+    )
+    with op.batch_alter_table("outboxmail") as batch:
+        batch.drop_column("confidential")
     key = _audit_key()
     if key is not None:
         _rechain(_plain, lambda previous, fields: chain_mac(key, previous, fields))
@@ -108,3 +129,7 @@ def downgrade() -> None:
     key = _audit_key()
     if key is not None:
         _rechain(lambda previous, fields: chain_mac(key, previous, fields), _plain)
+    with op.batch_alter_table("outboxmail") as batch:
+        batch.add_column(sa.Column("confidential", sa.Boolean(), nullable=False, server_default=sa.false()))
+    with op.batch_alter_table("password_reset") as batch:
+        batch.drop_column("password_fingerprint")

@@ -336,7 +336,13 @@ def forgot_password() -> Response | str | tuple[str, int]:
     data, errors = validate(ForgotPasswordForm, request.form)
     if data is None:
         return render_template("auth/forgot.html", form=request.form, errors=errors), 422
-    resets.request_reset(get_session(), data.email, lambda token: url_for("auth.reset_password", token=token), utcnow())
+    resets.request_reset(
+        get_session(),
+        data.email,
+        lambda token: url_for("auth.reset_password", token=token),
+        utcnow(),
+        current_app.config,
+    )
     flash(
         _("If an account uses this address, a link to reset its password is on its way. It works for 10 minutes."),
         "info",
