@@ -52,6 +52,8 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         LOGIN_LIMIT_PER_ADDRESS=20,
         LOCKOUT_FAILURES=5,
         LOCKOUT_MINUTES=15,
+        # Sign-ups an hour from one client address, new and known e-mail addresses alike.
+        SIGNUP_LIMIT_PER_ADDRESS=5,
         # Staff must use a second factor (TOTP). Unset: required everywhere but in development.
         MFA_REQUIRED=None,
         # 32 random bytes, base64, that encrypt TOTP seeds; derived from SECRET_KEY when empty.

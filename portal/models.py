@@ -360,6 +360,16 @@ class RecoveryCode(SQLModel, table=True):
     used_at: datetime | None = timestamp(default=None)
 
 
+class SignupAttempt(SQLModel, table=True):
+    """A sign-up sent from a client address, new or known e-mail alike, for the per-address limit."""
+
+    __tablename__ = "signup_attempt"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    at: datetime = timestamp(default_factory=utcnow, index=True)
+    address: str = Field(max_length=64, index=True)
+
+
 class PasswordReset(SQLModel, table=True):
     """A password-reset link sent by e-mail: single use, short-lived, dead once the password changes;
     only its SHA-256 stored."""

@@ -1,14 +1,15 @@
-"""the audit chain keyed with PORTAL_AUDIT_KEY; reset links tied to the password; no link kept in mail
+"""the audit chain keyed with PORTAL_AUDIT_KEY; reset links tied to the password; no link kept in
+mail; sign-ups counted per client address
 
 Reset links get the fingerprint of the password they were asked under (links live 10 minutes; the
 few alive at the upgrade get none and stop working). Outbox mails lose `confidential`: a reset
 link is never stored any more, so no mail has a text to hide. Mails written before still carry
 their (long dead) links; their text is replaced by a note.
 
-The audit trail was chained with plain SHA-256, which anyone who can write the table can recompute. This
-step first checks that chain whole (it refuses to go on, naming the first broken sequence, so a
-trail already tampered with is never blessed with the key), then re-chains every event with the
-key. Like 0011 it needs the portal's keys: run it as `flask --app wsgi db upgrade`. Without the key
+The audit trail was chained with plain SHA-256, which anyone who can write the table can
+recompute. This step first checks that chain whole (it refuses to go on, naming the first broken
+sequence, so a trail already tampered with is never blessed with the key), then re-chains every
+event with the key. Like 0011 it needs the portal's keys: run it as `flask --app wsgi db upgrade`. Without the key
 it only runs on an empty trail. The downgrade checks the keyed chain and goes back to SHA-256.
 
 Revision ID: 0017
@@ -105,6 +106,16 @@ def _audit_key() -> bytes | None:
 
 
 def upgrade() -> None:
+    op.create_table(
+        "signup_attempt",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("address", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("signup_attempt") as batch:
+        batch.create_index(batch.f("ix_signup_attempt_address"), ["address"], unique=False)
+        batch.create_index(batch.f("ix_signup_attempt_at"), ["at"], unique=False)
     with op.batch_alter_table("password_reset") as batch:
         batch.add_column(
             sa.Column(
@@ -133,3 +144,7 @@ def downgrade() -> None:
         batch.add_column(sa.Column("confidential", sa.Boolean(), nullable=False, server_default=sa.false()))
     with op.batch_alter_table("password_reset") as batch:
         batch.drop_column("password_fingerprint")
+    with op.batch_alter_table("signup_attempt") as batch:
+        batch.drop_index(batch.f("ix_signup_attempt_at"))
+        batch.drop_index(batch.f("ix_signup_attempt_address"))
+    op.drop_table("signup_attempt")
