@@ -618,7 +618,8 @@ class ContactLog(SQLModel, table=True):
 
 
 class AuditEvent(SQLModel, table=True):
-    """An append-only, hash-chained record of who did what to which record; no sensitive values."""
+    """An append-only record of who did what to which record, chained with a keyed MAC (`hash`); no
+    sensitive values."""
 
     # "Who touched this record, and when": one index serves a record's trail and breach queries.
     __table_args__ = (sa.Index("ix_auditevent_record_id_at", "record_id", "at"),)

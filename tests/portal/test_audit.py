@@ -1,5 +1,5 @@
-"""The audit trail: a gap-free hash chain under concurrency, every view, change and refusal
-logged without sensitive values, append-only tables, the verify command, and who sees the trail."""
+"""The audit trail: a gap-free MAC chain under concurrency, every view, change and refusal
+logged without sensitive values, append-only tables, the verify command and its anchor, and who sees the trail."""
 
 import hashlib
 import logging
