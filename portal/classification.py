@@ -37,7 +37,8 @@ _CLASSES: dict[str, dict[str, str]] = {
         INTERNAL: "id user_id created_at last_seen_at authenticated_at revoked_at",
     },
     "login_attempt": {PERSONAL: "account_key address", INTERNAL: "id at succeeded"},
-    "password_reset": {PERSONAL: "token_hash", INTERNAL: "id user_id created_at used_at"},
+    "signup_attempt": {PERSONAL: "address", INTERNAL: "id at"},
+    "password_reset": {PERSONAL: "token_hash password_fingerprint", INTERNAL: "id user_id created_at used_at"},
     "recovery_code": {PERSONAL: "code_hash", INTERNAL: "id user_id used_at"},
     "offer": {
         PERSONAL: "contact_name contact_phone contact_email",
@@ -100,7 +101,7 @@ _CLASSES: dict[str, dict[str, str]] = {
         INTERNAL: "id key person_id referral_id status snoozed_until resolved_by_id resolved_at created_at",
     },
     "notification": {INTERNAL: "id user_id kind params target target_id created_at read_at"},
-    "outboxmail": {PERSONAL: "to_address subject body", INTERNAL: "id confidential created_at sent_at error"},
+    "outboxmail": {PERSONAL: "to_address subject body", INTERNAL: "id created_at sent_at error"},
     "auditevent": {
         INTERNAL: "id sequence at actor_id action record_type record_id previous_hash hash",
     },

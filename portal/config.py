@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 
 from portal.consent_text import DEFAULT_DISCLOSER
-from portal.crypto import KeyConfigError, KeyRing, keyring_from_settings
+from portal.crypto import KeyConfigError, KeyRing, decode_key, keyring_from_settings
 
 
 class ConfigError(RuntimeError):
@@ -19,6 +19,7 @@ DEVELOPMENT_SECRET = "development-only-secret"  # noqa: S105 - only ever used wh
 # Fixed keys so a development database survives restarts; refused outside development.
 DEVELOPMENT_DATA_KEYS = {"1": "ZGV2ZWxvcG1lbnQtb25seS1kYXRhLWtleS0wMDAwMDE="}
 DEVELOPMENT_BLIND_INDEX_KEY = "ZGV2ZWxvcG1lbnQtb25seS1ibGluZC1pbmRleC1rZXk="
+DEVELOPMENT_AUDIT_KEY = "ZGV2ZWxvcG1lbnQtb25seS1hdWRpdC1jaGFpbi1rZXk="
 
 
 def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
@@ -51,6 +52,8 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         LOGIN_LIMIT_PER_ADDRESS=20,
         LOCKOUT_FAILURES=5,
         LOCKOUT_MINUTES=15,
+        # Sign-ups an hour from one client address, new and known e-mail addresses alike.
+        SIGNUP_LIMIT_PER_ADDRESS=5,
         # Staff must use a second factor (TOTP). Unset: required everywhere but in development.
         MFA_REQUIRED=None,
         # Field-level encryption (portal/crypto.py), two-step seeds included: {"1": base64 of 32
@@ -59,6 +62,12 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         DATA_KEYS="",
         DATA_KEY_CURRENT=None,
         BLIND_INDEX_KEY="",
+        # The HMAC key of the audit trail's chain (portal/audit/services.py), base64 of 32 bytes:
+        # without it no one can rewrite the trail and recompute the chain.
+        AUDIT_KEY="",
+        # A file outside the database where run-due-jobs appends the head of the audit chain, for
+        # `audit verify --anchor` to find truncation; empty: the head is only logged.
+        AUDIT_ANCHOR_FILE="",
         MAX_CONTENT_LENGTH=1024 * 1024,
         WTF_CSRF_HEADERS=["X-CSRFToken"],
         BABEL_DEFAULT_LOCALE="en",
@@ -125,6 +134,8 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
             app.config["DATA_KEY_CURRENT"] = "1"
         if not app.config["BLIND_INDEX_KEY"]:
             app.config["BLIND_INDEX_KEY"] = DEVELOPMENT_BLIND_INDEX_KEY
+        if not app.config["AUDIT_KEY"]:
+            app.config["AUDIT_KEY"] = DEVELOPMENT_AUDIT_KEY
     if app.config["SESSION_COOKIE_NAME"] is None:
         app.config["SESSION_COOKIE_NAME"] = "__Host-session" if app.config["SESSION_COOKIE_SECURE"] else "session"
     if not development:
@@ -134,6 +145,7 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         app.config["DEBUG"] = False
         app.debug = False
     app.extensions["portal_keyring"] = _keyring(app.config, development)
+    app.extensions["portal_audit_key"] = _audit_key(app.config, development)
 
 
 def _keyring(config: Mapping[str, Any], development: bool) -> KeyRing:
@@ -151,3 +163,17 @@ def _keyring(config: Mapping[str, Any], development: bool) -> KeyRing:
     ):
         raise ConfigError("The development encryption keys must not be used outside development.")
     return ring
+
+
+def _audit_key(config: Mapping[str, Any], development: bool) -> bytes:
+    """The audit chain's HMAC key: required, and never the development one outside development (it
+    is in this file, so anyone could recompute a chain made with it)."""
+    if not config["AUDIT_KEY"]:
+        raise ConfigError("PORTAL_AUDIT_KEY must be set outside development (make one with `flask keys new`).")
+    try:
+        key = decode_key(str(config["AUDIT_KEY"]), "PORTAL_AUDIT_KEY")
+    except KeyConfigError as exc:
+        raise ConfigError(f"Audit key: {exc}.") from exc
+    if not development and config["AUDIT_KEY"] == DEVELOPMENT_AUDIT_KEY:
+        raise ConfigError("The development audit key must not be used outside development.")
+    return key

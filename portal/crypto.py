@@ -119,7 +119,7 @@ def aad(table: str, column: str, row_id: object) -> str:
     return f"{table}|{column}|{row}"
 
 
-def _decode_key(text: str, name: str) -> bytes:
+def decode_key(text: str, name: str) -> bytes:
     try:
         key = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as exc:
@@ -143,14 +143,14 @@ def keyring_from_settings(data_keys: str | Mapping[str, str], current: object, b
     for key_id, text in data_keys.items():
         if not str(key_id).isdigit():
             raise KeyConfigError("PORTAL_DATA_KEYS ids must be whole numbers")
-        keys[int(key_id)] = _decode_key(str(text), f"PORTAL_DATA_KEYS[{key_id}]")
+        keys[int(key_id)] = decode_key(str(text), f"PORTAL_DATA_KEYS[{key_id}]")
     if current in (None, ""):
         raise KeyConfigError("PORTAL_DATA_KEY_CURRENT must name the key new values are sealed with")
     if not str(current).isdigit():
         raise KeyConfigError("PORTAL_DATA_KEY_CURRENT must be a key id")
     if not blind_key:
         raise KeyConfigError("PORTAL_BLIND_INDEX_KEY must be set")
-    return KeyRing(keys, int(str(current)), _decode_key(blind_key, "PORTAL_BLIND_INDEX_KEY"))
+    return KeyRing(keys, int(str(current)), decode_key(blind_key, "PORTAL_BLIND_INDEX_KEY"))
 
 
 def keyring_of(bind: sa.Engine | sa.Connection) -> KeyRing:

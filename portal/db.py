@@ -11,6 +11,8 @@ from sqlmodel import Session
 
 from portal.crypto import KEYRING_OPTION, KeyRing
 
+# The audit chain's HMAC key rides on the engine like the key ring (portal/audit/services.py).
+AUDIT_KEY_OPTION = "portal_audit_key"
 # Requests that only read take no write lock; every other request writes.
 READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -20,12 +22,14 @@ def _to_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def make_engine(url: str, keyring: KeyRing | None = None, **kwargs: Any) -> Engine:
+def make_engine(url: str, keyring: KeyRing | None = None, audit_key: bytes | None = None, **kwargs: Any) -> Engine:
     """Create an engine; on SQLite add WAL, foreign keys, a busy timeout and write locks taken up front.
-    The key ring travels with the engine, so every session on it encrypts and decrypts with it."""
+    The keys travel with the engine, so every session on it encrypts, decrypts and chains with them."""
     kwargs.setdefault("json_serializer", _to_json)
     if keyring is not None:
         kwargs["execution_options"] = {**kwargs.get("execution_options", {}), KEYRING_OPTION: keyring}
+    if audit_key is not None:
+        kwargs["execution_options"] = {**kwargs.get("execution_options", {}), AUDIT_KEY_OPTION: audit_key}
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True, **kwargs)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
@@ -101,5 +105,9 @@ def _close_session(_exc: BaseException | None) -> None:
 
 def init_app(app: Flask) -> None:
     """Create the engine and close the request's session at teardown."""
-    app.extensions["portal_engine"] = make_engine(app.config["DATABASE_URL"], keyring=app.extensions["portal_keyring"])
+    app.extensions["portal_engine"] = make_engine(
+        app.config["DATABASE_URL"],
+        keyring=app.extensions["portal_keyring"],
+        audit_key=app.extensions["portal_audit_key"],
+    )
     app.teardown_appcontext(_close_session)

@@ -119,3 +119,10 @@ class WrongPassword(ValueError):
 
 class AdminExists(ValueError):
     """An active administrator exists already: the first-admin command is not the way to add one."""
+
+
+# --- Audit ---------------------------------------------------------------------------------------
+
+
+class BadAnchorFile(ValueError):
+    """A line of the audit anchor file names an anchor but does not read as one."""

@@ -4,6 +4,7 @@ minutes. Running it twice does nothing more than running it once: each step look
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
@@ -12,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from portal import idempotency
+from portal.audit.services import Anchor, anchor_head
 from portal.db import session_scope
 from portal.exceptions import IllegalTransition
 from portal.matches.services import LiveIndex, live_index
@@ -51,6 +53,7 @@ class Report:
     mailed: int = 0
     anonymised: int = 0
     keys_purged: int = 0
+    anchor: Anchor | None = None
 
 
 def _follow_up(
@@ -182,21 +185,26 @@ def run_due_jobs(session: Session, live: LiveIndex, now: datetime, config: dict[
     referral_follow_ups(session, now, report)
     report.mailed = deliver_outbox(session, config)
     report.keys_purged = idempotency.purge(session, now)
+    # Last, so the anchor covers everything this run wrote to the trail.
+    anchor_file = str(config.get("AUDIT_ANCHOR_FILE") or "")
+    report.anchor = anchor_head(session, Path(anchor_file) if anchor_file else None, now)
     return report
 
 
 @click.command("run-due-jobs")
 @with_appcontext
 def run_due_jobs_command() -> None:
-    """Anonymise the records kept long enough, expire unanswered referrals, remind providers, open
-    the follow-ups that are due, send the mail waiting in the outbox, and forget create-form keys
-    older than a day."""
+    """Expire unanswered referrals, remind providers, open the follow-ups that are due, anonymise
+    the records kept long enough, send the mail waiting in the outbox, forget create-form keys older
+    than a day, and anchor the head of the audit trail outside the database."""
     with session_scope() as session:
         report = run_due_jobs(session, live_index(current_app), utcnow(), current_app.config)
     click.echo(
         f"expired {report.expired}, reminded {report.reminded}, follow-ups {report.follow_ups or 'none'}, "
         f"mailed {report.mailed}, anonymised {report.anonymised}, form keys purged {report.keys_purged}"
     )
+    if report.anchor is not None:
+        click.echo(report.anchor.line())
 
 
 def init_app(app: Flask) -> None:

@@ -30,7 +30,7 @@ keys_cli = AppGroup("keys", help="Field-level encryption keys.")
 
 @keys_cli.command("new")
 def new_command() -> None:
-    """Print a fresh random 256-bit key, base64, for PORTAL_DATA_KEYS or PORTAL_BLIND_INDEX_KEY."""
+    """Print a fresh random 256-bit key, base64, for PORTAL_DATA_KEYS, PORTAL_BLIND_INDEX_KEY or PORTAL_AUDIT_KEY."""
     click.echo(base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode())
 
 

@@ -15,14 +15,20 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def alembic_config(
-    database_url: str, keyring: KeyRing | None = None, settings: Mapping[str, Any] | None = None
+    database_url: str,
+    keyring: KeyRing | None = None,
+    audit_key: bytes | None = None,
+    settings: Mapping[str, Any] | None = None,
 ) -> Config:
     """An Alembic configuration for the given database, with no alembic.ini needed; the key ring is
-    for migrations that encrypt or decrypt stored values, the app's settings for one that reads a
-    retired key (0018a: the two-step seeds' PORTAL_TOTP_KEY, or SECRET_KEY)."""
+    for migrations that encrypt or decrypt stored values, the audit key for those that re-chain the
+    audit trail, the app's settings for one that reads a retired key (the two-step seeds'
+    PORTAL_TOTP_KEY, or SECRET_KEY)."""
     config = Config()
     if keyring is not None:
         config.attributes["keyring"] = keyring
+    if audit_key is not None:
+        config.attributes["audit_key"] = audit_key
     if settings is not None:
         config.attributes["settings"] = settings
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -35,18 +41,20 @@ def upgrade(
     database_url: str,
     revision: str = "head",
     keyring: KeyRing | None = None,
+    audit_key: bytes | None = None,
     settings: Mapping[str, Any] | None = None,
 ) -> None:
-    command.upgrade(alembic_config(database_url, keyring, settings), revision)
+    command.upgrade(alembic_config(database_url, keyring, audit_key, settings), revision)
 
 
 def downgrade(
     database_url: str,
     revision: str = "base",
     keyring: KeyRing | None = None,
+    audit_key: bytes | None = None,
     settings: Mapping[str, Any] | None = None,
 ) -> None:
-    command.downgrade(alembic_config(database_url, keyring, settings), revision)
+    command.downgrade(alembic_config(database_url, keyring, audit_key, settings), revision)
 
 
 @click.group("db")
@@ -58,7 +66,13 @@ def db_cli() -> None:
 @click.argument("revision", default="head")
 def upgrade_command(revision: str) -> None:
     """Apply migrations up to REVISION (default: the newest)."""
-    upgrade(current_app.config["DATABASE_URL"], revision, current_app.extensions["portal_keyring"], current_app.config)
+    upgrade(
+        current_app.config["DATABASE_URL"],
+        revision,
+        current_app.extensions["portal_keyring"],
+        current_app.extensions["portal_audit_key"],
+        current_app.config,
+    )
 
 
 @db_cli.command("downgrade")
@@ -66,7 +80,11 @@ def upgrade_command(revision: str) -> None:
 def downgrade_command(revision: str) -> None:
     """Undo migrations down to REVISION (default: one step)."""
     downgrade(
-        current_app.config["DATABASE_URL"], revision, current_app.extensions["portal_keyring"], current_app.config
+        current_app.config["DATABASE_URL"],
+        revision,
+        current_app.extensions["portal_keyring"],
+        current_app.extensions["portal_audit_key"],
+        current_app.config,
     )
 
 

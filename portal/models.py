@@ -360,14 +360,27 @@ class RecoveryCode(SQLModel, table=True):
     used_at: datetime | None = timestamp(default=None)
 
 
+class SignupAttempt(SQLModel, table=True):
+    """A sign-up sent from a client address, new or known e-mail alike, for the per-address limit."""
+
+    __tablename__ = "signup_attempt"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    at: datetime = timestamp(default_factory=utcnow, index=True)
+    address: str = Field(max_length=64, index=True)
+
+
 class PasswordReset(SQLModel, table=True):
-    """A password-reset link sent by e-mail: single use, short-lived, only its SHA-256 stored."""
+    """A password-reset link sent by e-mail: single use, short-lived, dead once the password changes;
+    only its SHA-256 stored."""
 
     __tablename__ = "password_reset"
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     user_id: uuid.UUID = Field(foreign_key="user.id", index=True)
     token_hash: str = Field(max_length=64, unique=True)
+    # SHA-256 of the password hash when the link was asked for: a changed password kills the link.
+    password_fingerprint: str = Field(max_length=64)
     created_at: datetime = timestamp(default_factory=utcnow)
     used_at: datetime | None = timestamp(default=None)
 
@@ -605,7 +618,8 @@ class ContactLog(SQLModel, table=True):
 
 
 class AuditEvent(SQLModel, table=True):
-    """An append-only, hash-chained record of who did what to which record; no sensitive values."""
+    """An append-only record of who did what to which record, chained with a keyed MAC (`hash`); no
+    sensitive values."""
 
     # "Who touched this record, and when": one index serves a record's trail and breach queries.
     __table_args__ = (sa.Index("ix_auditevent_record_id_at", "record_id", "at"),)
@@ -678,9 +692,6 @@ class OutboxMail(SQLModel, table=True):
     to_address: str = Field(max_length=254)
     subject: str = Field(max_length=300)
     body: str = Field(max_length=10000)
-    # The body carries a secret (a password-reset link): never shown in the outbox, and blanked
-    # once the mail server has taken it.
-    confidential: bool = Field(default=False)
     created_at: datetime = timestamp(default_factory=utcnow)
     sent_at: datetime | None = timestamp(default=None)
     error: str = Field(default="", max_length=500)

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from alembic.script import ScriptDirectory
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session
@@ -21,7 +22,7 @@ from portal.auth.access import AGENT_KEY, TOKEN_KEY, agent_digest
 from portal.auth.passwords import hash_password
 from portal.consent_text import REVOCATION_STATEMENT_VERSION
 from portal.db import get_engine
-from portal.migrations import upgrade
+from portal.migrations import alembic_config, upgrade
 from portal.models import (
     Area,
     Consent,
@@ -95,6 +96,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         _truncate_postgres(url)
 
 
+def revision_before(revision: str) -> str:
+    """The migration just below this one, for tests that step back across one migration only
+    (stepping further would cross others that need keys of their own)."""
+    below = ScriptDirectory.from_config(alembic_config("sqlite://")).get_revision(revision).down_revision
+    assert isinstance(below, str)
+    return below
+
+
 TEST_CONFIG: dict[str, Any] = {
     "TESTING": True,
     "ENV": "testing",
@@ -108,6 +117,8 @@ TEST_CONFIG: dict[str, Any] = {
     "DATA_KEYS": {"1": "dGVzdC1vbmx5LWRhdGEta2V5LW51bWJlci1vbmUtMDE="},
     "DATA_KEY_CURRENT": "1",
     "BLIND_INDEX_KEY": "dGVzdC1vbmx5LWJsaW5kLWluZGV4LWtleS0wMDAwMDA=",
+    # The audit chain's HMAC key (32 bytes, base64); never used outside tests.
+    "AUDIT_KEY": "dGVzdC1vbmx5LWF1ZGl0LWNoYWluLWtleS0wMDAwMDA=",
 }
 
 

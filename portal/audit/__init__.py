@@ -1,1 +1,1 @@
-"""The audit trail: an append-only, hash-chained log of who did what to which record."""
+"""The audit trail: an append-only log of who did what to which record, chained with a keyed MAC."""

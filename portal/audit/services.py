@@ -1,33 +1,48 @@
-"""Writing and reading the audit trail. Each event's hash covers the previous hash and its own
-fields, so removing or editing a row breaks the chain at that row. Events name records, never
-their values."""
+"""Writing and reading the audit trail. Events name records, never their values.
+
+Each event carries an HMAC-SHA-256, under a key kept in configuration (PORTAL_AUDIT_KEY) and never
+in the database, of the previous event's MAC and its own fields: editing, removing or inserting a
+row breaks the chain there, and whoever can write the table but lacks the key cannot compute a new
+chain. Removing the newest events leaves a shorter chain that still holds; the periodic job
+therefore writes the head (sequence and MAC) outside the database, and `audit verify --anchor`
+checks the trail still reaches it unchanged.
+
+The trail was chained with plain SHA-256 before; migration 0017 checked that chain and re-chained
+every event with the key."""
 
 import hashlib
+import hmac
 import json
+import logging
+import os
+import re
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from portal.db import get_engine
+from portal.db import AUDIT_KEY_OPTION, get_engine
+from portal.exceptions import BadAnchorFile
 from portal.models import AuditEvent, User, utcnow
 
 # Any constant works: it names the one lock that serialises appends on PostgreSQL.
 _CHAIN_LOCK = 727_001
 # How many rows `verify_chain` reads at a time: memory stays flat however long the trail grows.
 _VERIFY_BATCH = 5_000
+logger = logging.getLogger(__name__)
 
 
 _HASHED = ("sequence", "at", "actor_id", "action", "record_type", "record_id")
 
 
-def _hash(previous_hash: str, fields: Mapping[Any, Any]) -> str:
-    """SHA-256 over the previous hash and the event's canonical JSON."""
-    canonical = json.dumps(
+def canonical(fields: Mapping[Any, Any]) -> str:
+    """The event's fields as canonical JSON: the same text on every database."""
+    return json.dumps(
         {
             "sequence": fields["sequence"],
             "at": fields["at"].isoformat(),
@@ -39,12 +54,24 @@ def _hash(previous_hash: str, fields: Mapping[Any, Any]) -> str:
         sort_keys=True,
         separators=(",", ":"),
     )
-    return hashlib.sha256((previous_hash + canonical).encode()).hexdigest()
 
 
-def event_hash(event: AuditEvent) -> str:
-    """The hash an event must carry, given the hash of the one before it."""
-    return _hash(event.previous_hash, {name: getattr(event, name) for name in _HASHED})
+def chain_mac(key: bytes, previous_hash: str, fields: Mapping[Any, Any]) -> str:
+    """HMAC-SHA-256 over the previous event's MAC and this event's canonical JSON."""
+    return hmac.new(key, (previous_hash + canonical(fields)).encode(), hashlib.sha256).hexdigest()
+
+
+def chain_key(session: Session) -> bytes:
+    """The audit key of the session's engine (portal.db.make_engine)."""
+    key = session.get_bind().get_execution_options().get(AUDIT_KEY_OPTION)
+    if not isinstance(key, bytes):
+        raise RuntimeError("this engine has no audit key: create it with portal.db.make_engine(..., audit_key=...)")
+    return key
+
+
+def event_hash(session: Session, event: AuditEvent) -> str:
+    """The MAC an event must carry, given the MAC of the one before it."""
+    return chain_mac(chain_key(session), event.previous_hash, {name: getattr(event, name) for name in _HASHED})
 
 
 def _last_link(session: Session) -> tuple[int, str]:
@@ -79,7 +106,7 @@ def record(
         previous_hash=previous_hash,
         hash="",
     )
-    event.hash = event_hash(event)
+    event.hash = event_hash(session, event)
     session.add(event)
     return event
 
@@ -95,6 +122,7 @@ def record_view(actor: User | None, action: str, record_type: str, record_ids: I
     if not ids:
         return
     with Session(get_engine()) as session:
+        key = chain_key(session)
         sequence, previous_hash = _last_link(session)
         now, actor_id = utcnow(), actor.id if actor else None
         rows = []
@@ -109,7 +137,7 @@ def record_view(actor: User | None, action: str, record_type: str, record_ids: I
                 "record_id": record_id,
                 "previous_hash": previous_hash,
             }
-            row["hash"] = previous_hash = _hash(previous_hash, row)
+            row["hash"] = previous_hash = chain_mac(key, previous_hash, row)
             rows.append(row)
         session.execute(sa.insert(AuditEvent), rows)
         session.commit()
@@ -184,15 +212,78 @@ def search(session: Session, filters: Filters, page: int = 1, per_page: int = 50
 
 
 @dataclass(frozen=True)
+class Anchor:
+    """The head of the chain at a moment, as kept outside the database."""
+
+    at: datetime
+    sequence: int
+    mac: str
+
+    def line(self) -> str:
+        return f"audit anchor at={self.at.isoformat()} sequence={self.sequence} mac={self.mac}"
+
+
+_ANCHOR_LINE = re.compile(r"audit anchor at=(?P<at>\S+) sequence=(?P<sequence>\d+) mac=(?P<mac>[0-9a-f]{64})\s*$")
+
+
+def head(session: Session, now: datetime) -> Anchor | None:
+    """The newest event's sequence and MAC (None for an empty trail)."""
+    last = session.exec(
+        select(AuditEvent.sequence, AuditEvent.hash).order_by(col(AuditEvent.sequence).desc()).limit(1)
+    ).first()
+    return Anchor(at=now, sequence=last[0], mac=last[1]) if last else None
+
+
+def newest_anchor(path: Path) -> Anchor | None:
+    """The last anchor in a file of anchors or of log lines (other lines are skipped).
+
+    :raise BadAnchorFile: a line names an anchor but does not read as one.
+    """
+    newest = None
+    with path.open(encoding="utf-8") as lines:
+        for number, text in enumerate(lines, start=1):
+            if "audit anchor" not in text:
+                continue
+            found = _ANCHOR_LINE.search(text)
+            try:
+                if found is None:
+                    raise ValueError(text)
+                newest = Anchor(datetime.fromisoformat(found["at"]), int(found["sequence"]), found["mac"])
+            except ValueError as exc:
+                raise BadAnchorFile(f"{path}, line {number}: not an audit anchor") from exc
+    return newest
+
+
+def anchor_head(session: Session, path: Path | None, now: datetime) -> Anchor | None:
+    """Log the head of the chain and, when a file is configured and the head moved since its last
+    anchor, append it there (flushed to disk). Returns the head, None for an empty trail."""
+    anchor = head(session, now)
+    session.rollback()  # end the read
+    if anchor is None:
+        return None
+    logger.info(anchor.line())
+    if path is not None:
+        last = newest_anchor(path) if path.exists() else None
+        if last is None or (last.sequence, last.mac) != (anchor.sequence, anchor.mac):
+            with path.open("a", encoding="utf-8") as file:
+                file.write(anchor.line() + "\n")
+                file.flush()
+                os.fsync(file.fileno())
+    return anchor
+
+
+@dataclass(frozen=True)
 class Verdict:
-    """The result of checking the chain: how many events, and the first that does not fit."""
+    """The result of checking the chain: how many events, the first that does not fit, and what
+    does not match the anchor given."""
 
     events: int
     broken_at: int | None
+    anchor_problem: str | None = None
 
     @property
     def intact(self) -> bool:
-        return self.broken_at is None
+        return self.broken_at is None and self.anchor_problem is None
 
 
 def _in_order(session: Session) -> Iterator[sa.RowMapping]:
@@ -216,15 +307,32 @@ def _in_order(session: Session) -> Iterator[sa.RowMapping]:
         after = batch[-1]["sequence"]
 
 
-def verify_chain(session: Session) -> Verdict:
-    """Recompute every hash in sequence: an edited, removed or inserted row breaks the chain there."""
+def verify_chain(session: Session, anchor: Anchor | None = None) -> Verdict:
+    """Recompute every MAC in sequence: an edited, removed or inserted row breaks the chain there.
+    With an anchor, the event it names must still be there and carry the MAC it had."""
+    key = chain_key(session)
     count = 0
     previous_hash = ""
+    anchored_mac = None
     for expected, event in enumerate(_in_order(session), start=1):
         if event["sequence"] != expected:  # a row removed (or a sequence edited) before this one
             return Verdict(events=count, broken_at=expected)
-        if event["previous_hash"] != previous_hash or _hash(previous_hash, event) != event["hash"]:
+        if event["previous_hash"] != previous_hash or chain_mac(key, previous_hash, event) != event["hash"]:
             return Verdict(events=count, broken_at=expected)
         previous_hash = event["hash"]
         count += 1
-    return Verdict(events=count, broken_at=None)
+        if anchor is not None and expected == anchor.sequence:
+            anchored_mac = event["hash"]
+    if anchor is None:
+        return Verdict(events=count, broken_at=None)
+    when = anchor.at.isoformat()
+    if anchored_mac is None:
+        problem = (
+            f"the anchor of {when} names sequence {anchor.sequence}, but the trail ends at sequence {count}: "
+            "events were removed from its end"
+        )
+    elif anchored_mac != anchor.mac:
+        problem = f"event {anchor.sequence} does not carry the MAC anchored at {when}: the trail was rewritten"
+    else:
+        problem = None
+    return Verdict(events=count, broken_at=None, anchor_problem=problem)

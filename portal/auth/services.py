@@ -1,9 +1,11 @@
 """Sign-up and sign-in: accounts are created here and nowhere else."""
 
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from flask_babel import force_locale, gettext
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -13,7 +15,8 @@ from portal.auth import mfa, sessions, throttle
 from portal.auth.forms import AccountFields, OrganizationSignupForm, VolunteerSignupForm
 from portal.auth.passwords import check_password, hash_password, needs_rehash
 from portal.exceptions import AdminExists, EmailTaken, Throttled, WrongPassword
-from portal.models import Organization, Role, User, utcnow
+from portal.i18n import LOCALES
+from portal.models import Organization, OutboxMail, Role, User, utcnow
 
 
 def find_user_by_email(session: Session, email: str) -> User | None:
@@ -61,6 +64,58 @@ def register_volunteer(session: Session, form: VolunteerSignupForm) -> User:
     user = new_user(session, form, Role.VOLUNTEER)
     commit_new_account(session)
     return user
+
+
+def _signup_notice(owner: User, sign_in_link: str, reset_link: str) -> OutboxMail:
+    """The mail that tells an account's owner someone tried to sign up with their address."""
+    with force_locale(LOCALES.get(owner.locale or "en", LOCALES["en"])):
+        subject = gettext("Bridge: someone tried to sign up with your address")
+        body = "\n".join(
+            [
+                gettext("Hello %(name)s,", name=owner.name),
+                "",
+                gettext("Someone tried to create a Bridge account with this e-mail address, which has one already."),
+                gettext("If it was you, sign in: %(url)s", url=sign_in_link),
+                gettext("If you forgot your password, ask for a new one: %(url)s", url=reset_link),
+                "",
+                gettext("If it was not you, you need do nothing: no account was created or changed."),
+            ]
+        )
+    return OutboxMail(to_address=owner.email, subject=subject, body=body)
+
+
+def sign_up(
+    session: Session,
+    form: AccountFields,
+    register: Callable[[Session, Any], User],
+    address: str,
+    limit: int,
+    links: tuple[str, str],
+) -> None:
+    """Create the account, or, when the address has one already, tell its owner by e-mail (links:
+    sign in, forgot password). Both cost the same and answer the same, so sign-up cannot find out
+    which addresses have accounts; at most `limit` an hour from one client address (committed here).
+
+    :raise Throttled: this address has signed up `limit` times this hour.
+    """
+    now = utcnow()
+    if not throttle.signup_allowed(session, address, limit, now):
+        session.rollback()
+        raise Throttled(throttle.Verdict.TOO_MANY)
+    owner = find_user_by_email(session, form.email)
+    if owner is None:
+        try:
+            register(session, form)
+            return
+        except EmailTaken:  # the same address signed up a moment ago, and won
+            throttle.signup_allowed(session, address, limit, now)  # counted again: the rollback lost it
+            owner = find_user_by_email(session, form.email)
+    # The work of making an account, so the time taken does not tell a known address either.
+    hash_password(form.password)
+    if owner is not None and owner.active:
+        session.add(_signup_notice(owner, *links))
+        record(session, None, "signup_with_existing_address", "user", owner.id)
+    session.commit()
 
 
 def authenticate(

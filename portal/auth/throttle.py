@@ -1,15 +1,17 @@
-"""Sign-in throttling and lock-out, counted in the database.
+"""Sign-in and sign-up throttling and lock-out, counted in the database.
 
 Each password check leaves a `login_attempt` row. Before the next check we count rows: at most
 5 a minute per account and 20 a minute per client address (429), and after 5 failures in a row
-within 15 minutes the account is locked for 15 minutes, the right password included.
+within 15 minutes the account is locked for 15 minutes, the right password included. Each
+sign-up leaves a `signup_attempt` row: 5 an hour per client address.
 
 Why rows in the database rather than Flask-Limiter: the lock-out needs state that outlives a
 minute window and must be the same for every worker, so it would need a shared store anyway; the
 database is already shared and transactional, so counting and recording happen in one write
-transaction (SQLite's BEGIN IMMEDIATE; on PostgreSQL an advisory lock per account), with no Redis
-to run. Accounts are named by a keyed hash of the e-mail typed, so an unknown address is throttled
-and locked exactly like a real one and the table holds no addresses anyone could read back.
+transaction (SQLite's BEGIN IMMEDIATE; on PostgreSQL advisory locks per account and per address),
+with no Redis to run. Accounts are named by a keyed hash of the e-mail typed, so an unknown e-mail
+address is throttled and locked exactly like a real one and the table holds no e-mail addresses
+anyone could read back.
 """
 
 import hashlib
@@ -21,9 +23,10 @@ from enum import Enum
 import sqlalchemy as sa
 from sqlmodel import Session, col, delete, func, select
 
-from portal.models import LoginAttempt
+from portal.models import LoginAttempt, SignupAttempt
 
 WINDOW = timedelta(minutes=1)
+SIGNUP_WINDOW = timedelta(hours=1)
 # Rows older than this decide nothing any more.
 KEEP = timedelta(days=1)
 
@@ -47,15 +50,25 @@ def account_key(email: str, secret: str) -> str:
     return hmac.new(secret.encode(), email.strip().lower().encode(), hashlib.sha256).hexdigest()
 
 
-def _serialise(session: Session, key: str) -> None:
-    """On PostgreSQL, one check at a time per account, so parallel guesses cannot slip past the count."""
+def _lock_id(kind: str, name: str) -> int:
+    """A 60-bit advisory-lock number for one account or one address."""
+    return int(hashlib.sha256(f"{kind}|{name}".encode()).hexdigest()[:15], 16)
+
+
+def _serialise(session: Session, *names: tuple[str, str]) -> None:
+    """On PostgreSQL, one check at a time per account and per address (held to commit), so parallel
+    guesses can slip past neither count: many accounts tried from one address would otherwise each
+    read the address's count before any of them is written. The locks are taken in ascending order,
+    so two checks waiting for each other's locks cannot deadlock."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": int(key[:15], 16)})
+        for lock in sorted({_lock_id(kind, name) for kind, name in names}):
+            session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock})
 
 
 def check(session: Session, key: str, address: str, policy: Policy, now: datetime) -> Verdict:
     """May this attempt go on to the password check?"""
-    _serialise(session, key)
+    address = address[:64]  # as `note` stores it
+    _serialise(session, ("account", key), ("address", address))
     since = now - WINDOW
     recent_for_account = session.exec(
         select(func.count()).where(LoginAttempt.account_key == key, LoginAttempt.at > since)
@@ -86,3 +99,18 @@ def note(session: Session, key: str, address: str, succeeded: bool, now: datetim
     """Record a password check and forget old ones (the caller commits)."""
     session.add(LoginAttempt(account_key=key, address=address[:64], succeeded=succeeded, at=now))
     session.exec(delete(LoginAttempt).where(col(LoginAttempt.at) < now - KEEP))
+
+
+def signup_allowed(session: Session, address: str, limit: int, now: datetime) -> bool:
+    """May one more sign-up come from this address this hour? If so it is counted at once (the
+    caller commits), new or known e-mail alike, so the limit cannot tell them apart either."""
+    address = address[:64]
+    _serialise(session, ("signup", address))
+    recent = session.exec(
+        select(func.count()).where(SignupAttempt.address == address, SignupAttempt.at > now - SIGNUP_WINDOW)
+    ).one()
+    if recent >= limit:
+        return False
+    session.add(SignupAttempt(address=address, at=now))
+    session.exec(delete(SignupAttempt).where(col(SignupAttempt.at) < now - KEEP))
+    return True

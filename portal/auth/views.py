@@ -34,7 +34,7 @@ from portal.auth.forms import (
 )
 from portal.auth.passwords import MAX_LENGTH, MIN_LENGTH, STAFF_MIN_LENGTH, password_problem
 from portal.db import get_session
-from portal.exceptions import EmailTaken, Throttled, WrongPassword
+from portal.exceptions import Throttled, WrongPassword
 from portal.forms import validate
 from portal.i18n import LOCALES
 from portal.models import Role, User, utcnow
@@ -333,7 +333,13 @@ def forgot_password() -> Response | str | tuple[str, int]:
     data, errors = validate(ForgotPasswordForm, request.form)
     if data is None:
         return render_template("auth/forgot.html", form=request.form, errors=errors), 422
-    resets.request_reset(get_session(), data.email, lambda token: url_for("auth.reset_password", token=token), utcnow())
+    resets.request_reset(
+        get_session(),
+        data.email,
+        lambda token: url_for("auth.reset_password", token=token),
+        utcnow(),
+        current_app.config,
+    )
     flash(
         _("If an account uses this address, a link to reset its password is on its way. It works for 10 minutes."),
         "info",
@@ -372,7 +378,8 @@ def signup() -> str:
 def _sign_up(
     schema: type[AccountFields], register: Callable[[Session, Any], User], template: str, welcome: str
 ) -> Response | str | tuple[str, int]:
-    """Show the sign-up form, or create the account, sign it in and say what happens next."""
+    """Show the sign-up form, or take it: a new address gets its account, a known one's owner an
+    e-mail, and both the same answer (sign in now), so the form tells no one who has an account."""
     if request.method == "GET":
         return render_template(template, form={}, errors={}, password_min=MIN_LENGTH)
     try:
@@ -382,21 +389,33 @@ def _sign_up(
         return render_template(template, form=request.form, errors=errors, password_min=MIN_LENGTH), 400
     data, errors = validate(schema, request.form)
     data, errors = checked_password(data, errors, request.form.get("password", ""), staff=False)
-    if data is not None and idempotency.claim(get_session(), None, key, User) is not None:
-        # Sent twice: the account was made the first time, and that answer signed the browser in.
-        # The copy is not signed in itself: the key is no credential.
-        return redirect(url_for("home.index"))
-    if data is not None:
+    if data is None:
+        return render_template(template, form=request.form, errors=errors, password_min=MIN_LENGTH), 422
+    # Sent twice: the first submission did the work; the copy gets the same answer.
+    if idempotency.claim(get_session(), None, key, User) is None:
+        base_url = str(current_app.config.get("PUBLIC_URL") or "").rstrip("/")
+        links = (base_url + url_for("auth.login"), base_url + url_for("auth.forgot_password"))
         try:
-            user = register(get_session(), data)
-        except EmailTaken:
-            get_session().rollback()
-            errors = {"email": _("An account with this e-mail address already exists.")}
-        else:
-            start_session(user)
-            flash(welcome, "success")
-            return redirect(url_for("home.index"))
-    return render_template(template, form=request.form, errors=errors, password_min=MIN_LENGTH), 422
+            services.sign_up(
+                get_session(),
+                data,
+                register,
+                request.remote_addr or "",
+                int(current_app.config["SIGNUP_LIMIT_PER_ADDRESS"]),
+                links,
+            )
+        except Throttled:
+            errors = {"__all__": _("Too many sign-ups from your network in the last hour. Try again later.")}
+            return render_template(template, form=request.form, errors=errors, password_min=MIN_LENGTH), 429
+    flash(
+        _(
+            "Thank you. If this address is new to Bridge, your account is made: sign in with it and your "
+            "password. If it has an account already, we sent it an e-mail."
+        ),
+        "success",
+    )
+    flash(welcome, "info")
+    return redirect(url_for("auth.login"), code=303)
 
 
 @bp.route("/signup/organization", methods=["GET", "POST"])

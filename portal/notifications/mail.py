@@ -124,11 +124,30 @@ class _Mailer:
             self.smtp = None
 
 
+def _sender(config: Mapping[str, object], mailer: _Mailer) -> str:
+    return str(config.get("MAIL_FROM") or mailer.user)
+
+
+def send_now(mail: OutboxMail, config: Mapping[str, object]) -> str | None:
+    """Send one mail at once, before it is stored: for a text that must never wait in the outbox
+    (a reset link). None when the server took it, otherwise why not (no server configured, or
+    the error), for the caller to store the mail without its secret."""
+    mailer = _Mailer(config)
+    if not mailer.host:
+        return "no SMTP server configured"
+    try:
+        mailer.send(_message(mail, _sender(config, mailer)))
+    except (OSError, smtplib.SMTPException) as error:
+        return f"{type(error).__name__}: {error}"[:ERROR_MAX]
+    finally:
+        mailer.close()
+    return None
+
+
 def deliver_outbox(session: Session, config: Mapping[str, object], *, limit: int = BATCH) -> int:
     """Send the unsent mails by SMTP, oldest first, and return how many went out.
 
-    Without PORTAL_SMTP_HOST nothing is sent: the mails wait in the outbox for admins to read,
-    except the text of confidential ones (reset links), which no one but the recipient may see.
+    Without PORTAL_SMTP_HOST nothing is sent: the mails wait in the outbox for admins to read.
     Each mail is marked sent in its own transaction right after the server took it, so a mail
     sent once is never sent again. A failure is written on the mail, which is tried again at the
     next run; a server that cannot be reached ends this run.
@@ -136,7 +155,7 @@ def deliver_outbox(session: Session, config: Mapping[str, object], *, limit: int
     mailer = _Mailer(config)
     if not mailer.host:
         return 0
-    sender = str(config.get("MAIL_FROM") or mailer.user)
+    sender = _sender(config, mailer)
     pending = list(
         session.exec(
             select(OutboxMail.id)
@@ -170,8 +189,6 @@ def deliver_outbox(session: Session, config: Mapping[str, object], *, limit: int
                 break
             mail.sent_at = utcnow()
             mail.error = ""
-            if mail.confidential:
-                mail.body = ""
             session.commit()
             sent += 1
     finally:

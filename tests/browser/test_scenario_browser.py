@@ -210,9 +210,7 @@ def test_the_whole_programme_in_one_walk_across_roles(
     # An NGO and an employer sign up; the administrator verifies both.
     sign_up_organization(page, base, text, NGO[language], "ngo", "ngo@bridge.example")
     shot("02-ngo-signed-up")
-    sign_out(page)
     sign_up_organization(page, base, text, EMPLOYER[language], "employer", "jobs@bridge.example")
-    sign_out(page)
     sign_in(page, base, "admin@bridge.example")
     for name in (NGO[language], EMPLOYER[language]):
         page.goto(f"{base}/organizations/")

@@ -1,11 +1,14 @@
-"""The audit trail: a gap-free hash chain under concurrency, every view, change and refusal
-logged without sensitive values, append-only tables, the verify command, and who sees the trail."""
+"""The audit trail: a gap-free MAC chain under concurrency, every view, change and refusal
+logged without sensitive values, append-only tables, the verify command and its anchor, and who sees the trail."""
 
+import hashlib
+import logging
 import re
 import threading
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -14,9 +17,10 @@ from flask.testing import FlaskClient
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
-from portal.audit.services import record, record_view, verify_chain
+from portal.audit.services import canonical, record, record_view, verify_chain
 from portal.db import get_engine
 from portal.matches.services import LiveIndex
+from portal.migrations import downgrade, upgrade
 from portal.models import (
     Area,
     AuditEvent,
@@ -32,7 +36,7 @@ from portal.models import (
 )
 from portal.people.forms import local_today
 from portal.referrals import services as referrals
-from tests.conftest import consent_to_every_recipient, keyed, sign_in_with_session
+from tests.conftest import consent_to_every_recipient, keyed, revision_before, sign_in_with_session
 
 Login = Callable[[User], FlaskClient]
 # Values a log must never hold: a scan for them over the whole trail finds nothing.
@@ -330,6 +334,145 @@ def test_verify_finds_one_altered_event_among_ten_thousand(app: Flask, caseworke
     with Session(get_engine(app)) as own:
         verdict = verify_chain(own)
     assert (verdict.broken_at, verdict.events) == (7777, 7776)
+
+
+def _rechain_without_the_key(app: Flask) -> None:
+    """What someone who can write the table but lacks the key does after editing it: renumber the
+    events and compute the chain again, with plain SHA-256 as the trail used to be chained."""
+    engine = get_engine(app)
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":  # off for this transaction only, as in _tamper
+            connection.exec_driver_sql("ALTER TABLE auditevent DISABLE TRIGGER auditevent_append_only")
+        table = AuditEvent.__table__  # type: ignore[attr-defined]
+        rows = connection.execute(sa.select(table).order_by(table.c.sequence)).mappings().all()
+        previous = ""
+        for sequence, row in enumerate(rows, start=1):
+            fields = {**row, "sequence": sequence}
+            mac = hashlib.sha256((previous + canonical(fields)).encode()).hexdigest()
+            connection.execute(
+                sa.update(table)
+                .where(table.c.id == row["id"])
+                .values(sequence=sequence, previous_hash=previous, hash=mac)
+            )
+            previous = mac
+        if engine.dialect.name == "postgresql":
+            connection.exec_driver_sql("ALTER TABLE auditevent ENABLE TRIGGER auditevent_append_only")
+
+
+def _verify(app: Flask, *options: str) -> tuple[int, str]:
+    result = app.test_cli_runner().invoke(args=["audit", "verify", *options])
+    return result.exit_code, result.output
+
+
+def test_deleting_the_newest_events_and_recomputing_the_chain_without_the_key_is_found(
+    app: Flask, caseworker: User
+) -> None:
+    _fill(app, caseworker, 300)
+    _tamper(app, "DELETE FROM auditevent WHERE sequence > 102")
+    _rechain_without_the_key(app)
+    status, output = _verify(app)
+    assert status == 1 and "audit chain broken at sequence 1 " in output
+
+
+def test_re_attributing_events_and_recomputing_the_chain_without_the_key_is_found(
+    app: Flask, caseworker: User, make_user: Callable[..., User]
+) -> None:
+    _fill(app, caseworker, 300)
+    scapegoat = make_user(Role.CASEWORKER)
+    _tamper(app, f"UPDATE auditevent SET actor_id = '{scapegoat.id.hex}' WHERE sequence > 115")
+    with Session(get_engine(app)) as own:
+        assert len(own.exec(select(AuditEvent).where(AuditEvent.actor_id == scapegoat.id)).all()) == 185
+    _rechain_without_the_key(app)
+    status, output = _verify(app)
+    assert status == 1 and "audit chain broken at sequence 1 " in output
+
+
+def _run_jobs(app: Flask, anchors: Path) -> str:
+    app.config["AUDIT_ANCHOR_FILE"] = str(anchors)
+    result = app.test_cli_runner().invoke(args=["run-due-jobs"])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_the_periodic_job_anchors_the_head_once_per_change_and_logs_it(
+    app: Flask, caseworker: User, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    anchors = tmp_path / "audit-anchors.log"
+    _fill(app, caseworker, 10)
+    with caplog.at_level(logging.INFO, logger="portal.audit.services"):
+        output = _run_jobs(app, anchors)
+    with Session(get_engine(app)) as own:
+        newest = own.exec(select(AuditEvent).where(AuditEvent.sequence == 10)).one()
+    line = anchors.read_text().strip()
+    assert re.fullmatch(rf"audit anchor at=\S+ sequence=10 mac={newest.hash}", line)
+    assert line in output and line in caplog.text
+    _run_jobs(app, anchors)
+    assert anchors.read_text().count("audit anchor") == 1  # nothing new on the trail: nothing appended
+    _fill(app, caseworker, 2)
+    _run_jobs(app, anchors)
+    assert [text.split()[3] for text in anchors.read_text().splitlines()] == ["sequence=10", "sequence=12"]
+    assert _verify(app, "--anchor", str(anchors)) == (
+        0,
+        "audit chain intact: 12 events, anchor at sequence 12 matches\n",
+    )
+
+
+def test_removing_the_newest_events_is_found_with_the_anchor(app: Flask, caseworker: User, tmp_path: Path) -> None:
+    """A shorter chain still holds together: only the head kept outside the database shows what went."""
+    anchors = tmp_path / "audit-anchors.log"
+    _fill(app, caseworker, 300)
+    _run_jobs(app, anchors)
+    _tamper(app, "DELETE FROM auditevent WHERE sequence > 102")
+    assert _verify(app)[0] == 0
+    status, output = _verify(app, "--anchor", str(anchors))
+    assert status == 1
+    assert "names sequence 300, but the trail ends at sequence 102: events were removed from its end" in output
+
+
+def test_a_trail_replaced_up_to_the_anchor_is_found(app: Flask, caseworker: User, tmp_path: Path) -> None:
+    """Every event deleted and as many written again through the portal: the chain holds, but the
+    anchored event does not carry the anchored MAC."""
+    anchors = tmp_path / "audit-anchors.log"
+    _fill(app, caseworker, 10)
+    _run_jobs(app, anchors)
+    _tamper(app, "DELETE FROM auditevent")
+    _fill(app, caseworker, 12)
+    status, output = _verify(app, "--anchor", str(anchors))
+    assert status == 1 and "event 10 does not carry the MAC anchored at" in output
+
+
+def test_an_unreadable_anchor_file_is_named(app: Flask, caseworker: User, tmp_path: Path) -> None:
+    anchors = tmp_path / "audit-anchors.log"
+    anchors.write_text("cron started\naudit anchor at=yesterday sequence=3 mac=abc\n")
+    status, output = _verify(app, "--anchor", str(anchors))
+    assert status == 1 and f"{anchors}, line 2: not an audit anchor" in output
+    anchors.write_text("cron started\n")
+    status, output = _verify(app, "--anchor", str(anchors))
+    assert status == 1 and "holds no audit anchor" in output
+
+
+def test_the_migration_re_chains_a_plain_trail_with_the_key_and_refuses_a_broken_one(
+    app: Flask, caseworker: User, database_url: str
+) -> None:
+    """0017 moves a trail chained with plain SHA-256 to the keyed chain, after checking it: a trail
+    tampered with before the move is not blessed with the key."""
+    key = app.extensions["portal_audit_key"]
+    _fill(app, caseworker, 20)
+    get_engine(app).dispose()
+    downgrade(database_url, revision_before("0017"), audit_key=key)  # back to the plain chain
+    assert _verify(app)[1].startswith("audit chain broken at sequence 1 ")
+    with pytest.raises(RuntimeError, match="PORTAL_AUDIT_KEY"):
+        upgrade(database_url)
+    upgrade(database_url, audit_key=key)
+    assert _verify(app) == (0, "audit chain intact: 20 events\n")
+
+    downgrade(database_url, revision_before("0017"), audit_key=key)
+    _tamper(app, "UPDATE auditevent SET action = 'nothing' WHERE sequence = 5")
+    with pytest.raises(RuntimeError, match="broken at sequence 5"):
+        upgrade(database_url, audit_key=key)
+    if get_engine(app).dialect.name == "postgresql":  # leave the shared database at head for the next tests
+        _tamper(app, "DELETE FROM auditevent")
+        upgrade(database_url)
 
 
 # --- Who viewed this record ---------------------------------------------------------------------

@@ -1,14 +1,18 @@
 """Signing in and out, signing up, and the language a user sees."""
 
+import re
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
+import time_machine
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
 from portal.auth.passwords import hash_password
 from portal.auth.views import safe_next
-from portal.models import Organization, Role, User, VerificationStatus
+from portal.models import Organization, OutboxMail, Role, User, VerificationStatus, utcnow
 from tests.conftest import PASSWORD, keyed, sign_in_with_session
 
 Login = Callable[[User], FlaskClient]
@@ -83,11 +87,13 @@ def test_organization_signs_up_and_stays_pending(client: FlaskClient, session: S
             }
         ),
     )
-    assert response.status_code == 302
+    assert response.status_code == 303 and response.headers["Location"] == "/auth/login"
     organization = session.exec(select(Organization)).one()
     assert organization.status == VerificationStatus.PENDING
     user = session.exec(select(User).where(User.email == "chen@sunshine.bridge.example")).one()
     assert user.role == Role.PROVIDER and user.organization_id == organization.id
+    assert client.get("/offers/mine").status_code == 302  # not signed in: a known address could not be either
+    sign_in(client, "chen@sunshine.bridge.example", "a long password")
     assert "waiting for verification" in client.get("/").get_data(as_text=True)
 
 
@@ -111,12 +117,57 @@ def test_sign_up_errors_keep_what_was_typed(client: FlaskClient, make_user: Call
     assert 'value="taken@bridge.example"' in html
     assert "short" not in html  # passwords are never echoed back
 
-    response = client.post(
-        "/auth/signup/volunteer",
-        data=keyed({"name": "Li", "email": "TAKEN@bridge.example", "password": "a long password"}),
-    )
-    assert response.status_code == 422
-    assert "already exists" in response.get_data(as_text=True)
+
+def _signup_answer(client: FlaskClient, url: str, fields: dict[str, str], address: str) -> tuple[int, str, str]:
+    response = client.post(url, data=keyed(fields), environ_base={"REMOTE_ADDR": address}, follow_redirects=True)
+    body = re.sub(r'(csrf_token" value="|X-CSRFToken": ")[^"]*', r"\1", response.get_data(as_text=True))
+    return response.status_code, response.request.path, body
+
+
+@pytest.mark.parametrize(
+    ("url", "fields"),
+    [
+        ("/auth/signup/volunteer", {"name": "Li", "password": "a long password"}),
+        (
+            "/auth/signup/organization",
+            {"organization_name": "Sunrise", "kind": "ngo", "name": "Li", "password": "a long password"},
+        ),
+    ],
+)
+def test_sign_up_answers_alike_for_new_and_known_addresses_and_tells_the_owner(
+    app: Flask, make_user: Callable[..., User], session: Session, url: str, fields: dict[str, str]
+) -> None:
+    owner = make_user(Role.VOLUNTEER, email="taken@bridge.example", locale="zh")
+    known = _signup_answer(app.test_client(), url, {**fields, "email": "TAKEN@bridge.example"}, "192.0.2.1")
+    new = _signup_answer(app.test_client(), url, {**fields, "email": "new@bridge.example"}, "192.0.2.2")
+    assert known == new
+    assert known[0] == 200 and known[1] == "/auth/login" and "If this address is new to Bridge" in known[2]
+    session.rollback()
+    assert [user.email for user in session.exec(select(User).order_by(User.email))] == [
+        "new@bridge.example",
+        "taken@bridge.example",
+    ]
+    assert len(session.exec(select(Organization)).all()) == (1 if "organization" in url else 0)
+    [mail] = session.exec(select(OutboxMail)).all()
+    assert mail.to_address == owner.email and mail.subject == "Bridge：有人试图用您的邮箱地址注册"
+    assert "/auth/login" in mail.body and "/auth/forgot" in mail.body
+
+
+def test_sign_ups_are_limited_per_client_address(client: FlaskClient, make_user: Callable[..., User]) -> None:
+    """New and known addresses count alike, so the limit tells nothing either."""
+    make_user(Role.VOLUNTEER, email="taken@bridge.example")
+    with time_machine.travel(utcnow(), tick=False) as clock:
+        for number in range(5):
+            email = "taken@bridge.example" if number % 2 else f"new{number}@bridge.example"
+            fields = {"name": "Li", "email": email, "password": "a long password"}
+            assert _signup_answer(client, "/auth/signup/volunteer", fields, "192.0.2.1")[0] == 200
+        fields = {"name": "Li", "email": "new9@bridge.example", "password": "a long password"}
+        status, _path, body = _signup_answer(client, "/auth/signup/volunteer", fields, "192.0.2.1")
+        assert status == 429 and "Too many sign-ups from your network in the last hour." in body
+        assert _signup_answer(client, "/auth/signup/volunteer", fields, "198.51.100.7")[0] == 200
+        clock.shift(timedelta(hours=1, seconds=1))
+        fields["email"] = "new10@bridge.example"
+        assert _signup_answer(client, "/auth/signup/volunteer", fields, "192.0.2.1")[0] == 200
 
 
 def test_deactivated_user_is_signed_out_at_the_next_request(

@@ -24,7 +24,7 @@ from portal.crypto import aad, key_id_of, keyring_of
 from portal.db import get_engine
 from portal.migrations import downgrade, upgrade
 from portal.models import Role, User, utcnow
-from tests.conftest import PASSWORD, TEST_CONFIG, sign_in_with_session
+from tests.conftest import PASSWORD, TEST_CONFIG, revision_before, sign_in_with_session
 
 
 @pytest.fixture
@@ -243,7 +243,7 @@ def test_a_seed_copied_onto_another_users_row_does_not_open(
 
 
 def _retired_key(secret_key: str) -> bytes:
-    """The key the seeds had before the key ring (migration 0018a): derived from SECRET_KEY."""
+    """The key the seeds had before the key ring (migration 0018): derived from SECRET_KEY."""
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"bridge totp seeds").derive(secret_key.encode())
 
 
@@ -255,7 +255,7 @@ def test_the_migration_moves_seeds_into_the_key_ring_and_its_downgrade_moves_the
     session.close()
     url, ring = app.config["DATABASE_URL"], keyring_of(get_engine(app))
     get_engine(app).dispose()
-    downgrade(url, "0014", keyring=ring, settings=app.config)
+    downgrade(url, revision_before("0018"), keyring=ring, settings=app.config)
     plain = sa.create_engine(url)
     try:
         with Session(plain) as reader:

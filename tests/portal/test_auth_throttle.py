@@ -2,6 +2,7 @@
 and every sign-in, failure and sign-out in the audit trail."""
 
 import re
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Literal
@@ -9,6 +10,7 @@ from typing import Literal
 import pytest
 import time_machine
 from argon2 import PasswordHasher
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, col, select
 
@@ -53,6 +55,38 @@ def test_one_address_gets_twenty_attempts_a_minute(client: FlaskClient) -> None:
         status, body = attempt(client, "guess20@bridge.example", "wrong password")
         assert status == 429 and TOO_MANY in body
         assert attempt(client, "guess20@bridge.example", "wrong password", address="198.51.100.7")[0] == 422
+
+
+def test_parallel_attempts_on_many_accounts_from_one_address_get_twenty_checks(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Forty guesses at forty accounts from one address, all at once: the address's limit holds
+    (on PostgreSQL each check would otherwise count before any other was written)."""
+    checks: list[str] = []
+    counting = threading.Lock()
+
+    class CountingHasher(PasswordHasher):
+        def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
+            with counting:
+                checks.append(str(password))
+            return super().verify(hash, password)
+
+    monkeypatch.setattr(passwords, "hasher", CountingHasher(time_cost=2, memory_cost=19456, parallelism=1))
+    start = threading.Barrier(40)
+    statuses: list[int] = []
+
+    def guess(number: int) -> None:
+        client = app.test_client()
+        start.wait()
+        statuses.append(attempt(client, f"guess{number}@bridge.example", "wrong password")[0])
+
+    threads = [threading.Thread(target=guess, args=(number,)) for number in range(40)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(checks) == 20
+    assert sorted(statuses) == [422] * 20 + [429] * 20
 
 
 def test_five_failures_lock_the_account_for_fifteen_minutes(

@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 
 from portal import create_app
-from portal.config import DEVELOPMENT_BLIND_INDEX_KEY, DEVELOPMENT_DATA_KEYS, ConfigError
+from portal.config import DEVELOPMENT_AUDIT_KEY, DEVELOPMENT_BLIND_INDEX_KEY, DEVELOPMENT_DATA_KEYS, ConfigError
 from tests.conftest import TEST_CONFIG
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,6 +31,7 @@ def test_settings_come_from_portal_variables(monkeypatch: pytest.MonkeyPatch, tm
     monkeypatch.setenv("PORTAL_DATA_KEYS", json.dumps(TEST_CONFIG["DATA_KEYS"]))
     monkeypatch.setenv("PORTAL_DATA_KEY_CURRENT", "1")
     monkeypatch.setenv("PORTAL_BLIND_INDEX_KEY", TEST_CONFIG["BLIND_INDEX_KEY"])
+    monkeypatch.setenv("PORTAL_AUDIT_KEY", TEST_CONFIG["AUDIT_KEY"])
     app = create_app()
     assert app.config["SECRET_KEY"] == "from-the-environment"
     assert app.config["DATABASE_URL"].endswith("env.db")
@@ -39,12 +40,13 @@ def test_settings_come_from_portal_variables(monkeypatch: pytest.MonkeyPatch, tm
     assert app.config["SESSION_COOKIE_HTTPONLY"] is True
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
     assert app.extensions["portal_keyring"].current == 1
+    assert app.extensions["portal_audit_key"] == base64.b64decode(TEST_CONFIG["AUDIT_KEY"])
 
 
 def test_production_refuses_to_start_without_encryption_keys(tmp_path: Path) -> None:
     production = {"SECRET_KEY": "production-secret", "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
-    keys = {key: TEST_CONFIG[key] for key in ("DATA_KEYS", "DATA_KEY_CURRENT", "BLIND_INDEX_KEY")}
-    for missing in keys:
+    keys = {key: TEST_CONFIG[key] for key in ("DATA_KEYS", "DATA_KEY_CURRENT", "BLIND_INDEX_KEY", "AUDIT_KEY")}
+    for missing in ("DATA_KEYS", "DATA_KEY_CURRENT", "BLIND_INDEX_KEY"):
         with pytest.raises(ConfigError, match="Encryption keys"):
             create_app({**production, **keys, missing: ""})
     with pytest.raises(ConfigError, match="32 bytes"):
@@ -57,6 +59,23 @@ def test_production_refuses_to_start_without_encryption_keys(tmp_path: Path) -> 
         create_app({**production, **keys, "BLIND_INDEX_KEY": DEVELOPMENT_BLIND_INDEX_KEY})
 
 
+def test_production_refuses_to_start_without_its_own_audit_key(tmp_path: Path) -> None:
+    """Whoever knows the audit key can rewrite the trail and its chain: the development key is in
+    the source, so it is refused like a missing one."""
+    production = {
+        "SECRET_KEY": "production-secret",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+        **{key: TEST_CONFIG[key] for key in ("DATA_KEYS", "DATA_KEY_CURRENT", "BLIND_INDEX_KEY")},
+    }
+    with pytest.raises(ConfigError, match="PORTAL_AUDIT_KEY must be set"):
+        create_app(production)
+    with pytest.raises(ConfigError, match="32 bytes"):
+        create_app({**production, "AUDIT_KEY": base64.b64encode(b"too short").decode()})
+    with pytest.raises(ConfigError, match="development audit key"):
+        create_app({**production, "AUDIT_KEY": DEVELOPMENT_AUDIT_KEY})
+    assert create_app({**production, "AUDIT_KEY": TEST_CONFIG["AUDIT_KEY"]}).extensions["portal_audit_key"]
+
+
 def test_development_runs_without_a_configured_secret(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("PORTAL_SECRET_KEY", raising=False)
     monkeypatch.setenv("PORTAL_ENV", "development")
@@ -64,6 +83,7 @@ def test_development_runs_without_a_configured_secret(monkeypatch: pytest.Monkey
     assert app.config["SECRET_KEY"]
     assert app.config["SESSION_COOKIE_SECURE"] is False  # served over plain http on localhost
     assert app.extensions["portal_keyring"].keys  # fixed development keys, refused elsewhere
+    assert app.extensions["portal_audit_key"] == base64.b64decode(DEVELOPMENT_AUDIT_KEY)
 
 
 def test_vendored_htmx_is_the_pinned_release() -> None:

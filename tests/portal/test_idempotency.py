@@ -116,9 +116,9 @@ def test_a_section_form_sent_twice_adds_one_row(
 def test_a_sign_up_sent_twice_makes_one_account_and_the_copy_is_not_signed_in(app: Flask, session: Session) -> None:
     form = keyed(name="Li Wei", email="liwei@bridge.example", password="a long password phrase")
     first, copy = app.test_client(), app.test_client()
-    assert first.post("/auth/signup/volunteer", data=form).status_code == 302
+    assert first.post("/auth/signup/volunteer", data=form).status_code == 303
     replay = copy.post("/auth/signup/volunteer", data=form)
-    assert replay.status_code == 302 and replay.headers["Location"] == "/"
+    assert replay.status_code == 303 and replay.headers["Location"] == "/auth/login"
     assert count(session, User) == 1
     assert copy.get("/offers/mine").status_code in {302, 303}  # still anonymous: sent to sign in
 

@@ -30,6 +30,7 @@ def test_signup_to_verification_makes_offers_visible(
             }
         ),
     )
+    client.post("/auth/login", data={"email": "ma@changan.bridge.example", "password": "a long password"})
     created = client.post(
         "/offers/new",
         data=keyed(

@@ -4,8 +4,8 @@ The web layer builds the link from the routes when it shows a notice or writes i
 Existing links become targets: "/people/<id>" the person, "/referrals/inbox" the inbox, "/" the
 start page; any other link opens nothing. The downgrade writes the links back.
 
-Revision ID: 0018b
-Revises: 0018a
+Revision ID: 0019
+Revises: 0018
 Create Date: 2026-12-07 09:30:00.000000
 """
 
@@ -17,8 +17,8 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-revision: str = "0018b"
-down_revision: str | None = "0018a"
+revision: str = "0019"
+down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -7,8 +7,8 @@ reverse. Run it as `flask --app wsgi db upgrade` with the portal's settings, POR
 still set if it was; remove PORTAL_TOTP_KEY afterwards. Without them it only runs on a database
 where nobody has set up two-step sign-in.
 
-Revision ID: 0018a
-Revises: 0014
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-12-07 09:00:00.000000
 """
 
@@ -27,8 +27,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from portal.crypto import NONCE_BYTES, KeyRing, aad
 
-revision: str = "0018a"
-down_revision: str | None = "0014"
+revision: str = "0018"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
