@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 
 from portal.audit import services as audit
 from portal.auth.access import fresh_sign_in_required, role_required
+from portal.clock import local_today
 from portal.db import get_engine, get_session
 from portal.forms import validate
 from portal.htmx import render
@@ -21,7 +22,6 @@ from portal.indicators import charts, export, services
 from portal.indicators.forms import Filters
 from portal.labels import label
 from portal.models import Area, Programme, Role, User
-from portal.people.forms import local_today
 
 bp = Blueprint("indicators", __name__, url_prefix="/indicators")
 
