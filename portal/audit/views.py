@@ -16,7 +16,7 @@ from portal.audit.forms import AuditSearchForm
 from portal.auth.access import fresh_sign_in_required, role_required
 from portal.clock import local_midnight
 from portal.db import READ_ONLY_METHODS, get_session
-from portal.forms import validate
+from portal.forms import query_values, validate
 from portal.htmx import render
 from portal.labels import label
 from portal.models import ReferralStatus, Role
@@ -93,7 +93,7 @@ def index() -> Response:
         "audit/index.html",
         "audit/_results.html",
         status=422 if errors else 200,
-        form=request.args.to_dict(flat=True),
+        form=query_values(AuditSearchForm.model_fields, request.args),
         errors=errors,
         found=found,
         page_number=page,
