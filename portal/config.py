@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask
 
+from portal.clock import DEFAULT_TIME_ZONE, zone_named
 from portal.consent_text import DEFAULT_DISCLOSER
 from portal.crypto import KeyConfigError, KeyRing, decode_key, keyring_from_settings
 
@@ -71,7 +72,8 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         MAX_CONTENT_LENGTH=1024 * 1024,
         WTF_CSRF_HEADERS=["X-CSRFToken"],
         BABEL_DEFAULT_LOCALE="en",
-        BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
+        # The users' time zone (portal/clock.py): their "today", and how dates and times are shown.
+        TIME_ZONE=DEFAULT_TIME_ZONE,
         BABEL_TRANSLATION_DIRECTORIES=str(Path(app.root_path) / "translations"),
         DIRECTORY_PAGE_SIZE=25,
         # Programmes whose referrals a supervisor approves (JSON list in PORTAL_SUPERVISOR_APPROVAL_PROGRAMMES).
@@ -119,6 +121,12 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         app.config["PERMANENT_SESSION_LIFETIME"] = lifetime = timedelta(seconds=int(lifetime))
     if lifetime > timedelta(hours=8):
         raise ConfigError("PORTAL_PERMANENT_SESSION_LIFETIME must be 8 hours or less.")
+    try:
+        zone_named(app.config["TIME_ZONE"])
+    except ValueError as exc:
+        raise ConfigError(f"PORTAL_TIME_ZONE: {exc}, e.g. Asia/Shanghai.") from exc
+    # One time zone: dates and times are shown in the zone "today" is reckoned in.
+    app.config["BABEL_DEFAULT_TIMEZONE"] = app.config["TIME_ZONE"]
     if app.config["SMTP_HOST"] and not app.config["MAIL_FROM"]:
         raise ConfigError("PORTAL_MAIL_FROM must be set when PORTAL_SMTP_HOST is.")
     development = app.config["ENV"] == "development"

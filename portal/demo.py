@@ -17,6 +17,7 @@ from flask.cli import with_appcontext
 from sqlmodel import Session, select
 
 from portal.auth.passwords import hash_password
+from portal.clock import local_date
 from portal.consent_text import DEFAULT_DISCLOSER, REVOCATION_STATEMENT_VERSION, text_sha256_in
 from portal.db import session_scope
 from portal.i18n import LOCALES
@@ -117,7 +118,7 @@ def load_demo_data(session: Session) -> bool:
                 "caseworker_id": users[row["caseworker"]].id,
                 "area_id": area_id(row["area"]),
                 # Relative, so the caseload shows the same mix of due and overdue contacts whenever it is loaded.
-                "next_contact_due": now.date() + timedelta(days=row["next_contact_in_days"]),
+                "next_contact_due": local_date(now) + timedelta(days=row["next_contact_in_days"]),
             }
         )
     _flushed(session, {**offers, **people})
@@ -129,7 +130,7 @@ def load_demo_data(session: Session) -> bool:
             for need in row["needs"]
         )
         session.add_all(
-            _consent(consent, index, person, organizations, now.date())
+            _consent(consent, index, person, organizations, local_date(now))
             for index, consent in enumerate(row.get("consents", []))
         )
     session.commit()

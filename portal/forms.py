@@ -1,5 +1,7 @@
 """Form validation with pydantic schemas: one validation system, messages in the user's language."""
 
+import re
+from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
 from flask_babel import gettext as _
@@ -8,6 +10,10 @@ from werkzeug.datastructures import MultiDict
 
 Schema = TypeVar("Schema", bound=BaseModel)
 
+# Digits as pydantic reads them. `str.isdigit()` is no check: it is true for "²" and "١", which
+# int() refuses or reads as another number, and which secrets.compare_digest refuses outright.
+ASCII_DIGITS = re.compile(r"[0-9]+")
+
 
 class FieldErrors(ValueError):
     """Rules across fields, broken: each message belongs next to the field named with it."""
@@ -15,6 +21,18 @@ class FieldErrors(ValueError):
     def __init__(self, messages: dict[str, str]) -> None:
         super().__init__("; ".join(messages.values()))
         self.messages = messages
+
+
+def whole_number(raw: str, max_digits: int = 9) -> int | None:
+    """A whole number typed in ASCII digits (a page, a version, a number of days), or None."""
+    return int(raw) if len(raw) <= max_digits and ASCII_DIGITS.fullmatch(raw) else None
+
+
+def query_values(names: Iterable[str], args: Mapping[str, str]) -> dict[str, str]:
+    """A page's own query parameters, to build its links again (a pager, a download). Only these:
+    url_for keeps some names for itself (`_method`, `_external`, `_anchor`, `_scheme`, `endpoint`),
+    and one typed into the address bar must not reach it."""
+    return {name: args[name] for name in names if name in args}
 
 
 def _message(error: Any) -> str:

@@ -3,27 +3,25 @@ minutes. Running it twice does nothing more than running it once: each step look
 (statuses, `reminded_at`, follow-up keys) rather than at when it last ran."""
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from portal import idempotency
 from portal.audit.services import Anchor, anchor_head
+from portal.clock import local_date
 from portal.db import session_scope
 from portal.exceptions import IllegalTransition
+from portal.followups.services import open_contact_follow_ups, open_follow_up
 from portal.matches.services import LiveIndex, live_index
 from portal.models import (
     Category,
-    ContactLog,
-    FollowUp,
     FollowUpKind,
     Need,
-    NoticeTarget,
     Offer,
     Person,
     Referral,
@@ -32,7 +30,7 @@ from portal.models import (
     utcnow,
 )
 from portal.notifications.mail import deliver_outbox
-from portal.notifications.services import notify, notify_providers
+from portal.notifications.services import notify_providers
 from portal.people import retention
 from portal.referrals import services as referrals
 
@@ -54,26 +52,6 @@ class Report:
     anonymised: int = 0
     keys_purged: int = 0
     anchor: Anchor | None = None
-
-
-def _follow_up(
-    session: Session, kind: FollowUpKind, person: Person, due: date, referral: Referral | None = None
-) -> bool:
-    """Open a follow-up once per occasion; False when it already exists."""
-    key = f"{kind}:{person.id}:{referral.id if referral else ''}:{due.isoformat()}"
-    if session.exec(select(FollowUp.id).where(FollowUp.key == key)).first() is not None:
-        return False
-    session.add(
-        FollowUp(key=key, kind=kind, person_id=person.id, referral_id=referral.id if referral else None, due_on=due)
-    )
-    try:
-        session.commit()
-    except IntegrityError:  # another run made it a moment ago
-        session.rollback()
-        return False
-    notify(session, person.caseworker_id, f"follow_up_{kind}", NoticeTarget.HOME, person=person.code)
-    session.commit()
-    return True
 
 
 def expire_and_remind(session: Session, live: LiveIndex, now: datetime, grace: timedelta, report: Report) -> None:
@@ -100,25 +78,6 @@ def expire_and_remind(session: Session, live: LiveIndex, now: datetime, grace: t
         referral.reminded_at = now
         session.commit()
         report.reminded += 1
-
-
-def contact_follow_ups(session: Session, today: date, allowed_gap: dict[str, int], report: Report) -> None:
-    """People out of contact for longer than their programme allows, and next contacts overdue."""
-    last_contact = dict(
-        session.exec(
-            select(ContactLog.person_id, func.max(ContactLog.occurred_on)).group_by(col(ContactLog.person_id))
-        ).all()
-    )
-    # An anonymised record is closed: nobody is to be contacted any more.
-    on_caseload = select(Person).where(col(Person.caseworker_id).is_not(None), col(Person.anonymised_at).is_(None))
-    for person in session.exec(on_caseload).all():
-        gap = allowed_gap.get(person.programme or "", allowed_gap["default"])
-        last = last_contact.get(person.id) or person.created_at.date()
-        if (today - last).days > gap and _follow_up(session, FollowUpKind.LOST_CONTACT, person, last + timedelta(gap)):
-            report.follow_ups["lost_contact"] = report.follow_ups.get("lost_contact", 0) + 1
-        due = person.next_contact_due
-        if due is not None and due < today and _follow_up(session, FollowUpKind.CONTACT_OVERDUE, person, due):
-            report.follow_ups["contact_overdue"] = report.follow_ups.get("contact_overdue", 0) + 1
 
 
 def referral_follow_ups(session: Session, now: datetime, report: Report) -> None:
@@ -153,21 +112,22 @@ def referral_follow_ups(session: Session, now: datetime, report: Report) -> None
     for referral, person, _category in rows:
         if referral.status != ReferralStatus.IN_PROGRESS:
             if referral.respond_by and referral.respond_by < now:
-                if _follow_up(session, FollowUpKind.REFERRAL_OVERDUE, person, referral.respond_by.date(), referral):
+                due = local_date(referral.respond_by)
+                if open_follow_up(session, FollowUpKind.REFERRAL_OVERDUE, person, due, referral):
                     report.follow_ups["referral_overdue"] = report.follow_ups.get("referral_overdue", 0) + 1
             continue
         started = started_at.get(referral.id)
         if started is None:  # not a job, or no start recorded
             continue
         for days, kind in EMPLOYMENT_CHECKS:
-            due = started.date() + timedelta(days=days)
-            if due <= now.date() and _follow_up(session, kind, person, due, referral):
+            due = local_date(started) + timedelta(days=days)
+            if due <= local_date(now) and open_follow_up(session, kind, person, due, referral):
                 report.follow_ups[str(kind)] = report.follow_ups.get(str(kind), 0) + 1
 
 
 def anonymise_ended(session: Session, now: datetime, keep_days: int, report: Report) -> None:
     """Anonymise the records kept long enough after their programme ended, one person at a time."""
-    for person_id in retention.due_for_anonymisation(session, now.date(), keep_days):
+    for person_id in retention.due_for_anonymisation(session, local_date(now), keep_days):
         session.rollback()  # end the read, so each person is locked and written in its own transaction
         if retention.anonymise(session, person_id, now):
             report.anonymised += 1
@@ -181,7 +141,8 @@ def run_due_jobs(session: Session, live: LiveIndex, now: datetime, config: dict[
     # First, so that no follow-up is opened for a record closed today.
     anonymise_ended(session, now, int(str(config["ANONYMISE_AFTER_DAYS"])), report)
     expire_and_remind(session, live, now, grace, report)
-    contact_follow_ups(session, now.date(), gaps, report)
+    for kind, opened in open_contact_follow_ups(session, local_date(now), gaps).items():
+        report.follow_ups[kind] = report.follow_ups.get(kind, 0) + opened
     referral_follow_ups(session, now, report)
     report.mailed = deliver_outbox(session, config)
     report.keys_purged = idempotency.purge(session, now)

@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from portal.exceptions import StaleEdit
+from portal.forms import whole_number
 from portal.models import AuditEvent, User
 
 # Audit actions that read a record; the rest changed it.
@@ -28,9 +29,10 @@ def form_version(values: Mapping[str, str]) -> int | None:
     raw = values.get("version", "").strip()
     if not raw:
         return None
-    if not raw.isdigit() or len(raw) > 9:
+    version = whole_number(raw)
+    if version is None:
         raise ValueError("not a version")
-    return int(raw)
+    return version
 
 
 def last_change(session: Session, record_id: uuid.UUID) -> tuple[str | None, datetime | None]:

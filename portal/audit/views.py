@@ -1,7 +1,7 @@
 """The administrators' search of the audit trail, and the words the trail is shown in."""
 
 import uuid
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import timedelta
 from typing import NoReturn
 
 from flask import Blueprint, abort, request
@@ -14,12 +14,12 @@ from werkzeug.wrappers import Response
 from portal.audit import services
 from portal.audit.forms import AuditSearchForm
 from portal.auth.access import fresh_sign_in_required, role_required
+from portal.clock import local_midnight
 from portal.db import READ_ONLY_METHODS, get_session
-from portal.forms import validate
+from portal.forms import query_values, validate
 from portal.htmx import render
 from portal.labels import label
 from portal.models import ReferralStatus, Role
-from portal.people.forms import LOCAL_TIME
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -56,11 +56,6 @@ def audit_record_type_label(record_type: str) -> str:
     return str(text) if text is not None else record_type
 
 
-def _local_midnight(day: date) -> datetime:
-    """Dates are searched as the portal's users live them: Xi'an days, stored in UTC."""
-    return datetime.combine(day, time.min, LOCAL_TIME).astimezone(UTC)
-
-
 def not_found(record_type: str, record_id: uuid.UUID) -> NoReturn:
     """Missing or not this user's: a 404 either way, and the attempt goes on the trail."""
     if request.method in READ_ONLY_METHODS:
@@ -89,8 +84,8 @@ def index() -> Response:
             actor_email=data.actor.strip() or None if data.actor else None,
             record_id=data.record_id,
             action=data.action,
-            since=_local_midnight(data.date_from) if data.date_from else None,
-            before=_local_midnight(data.date_to + timedelta(days=1)) if data.date_to else None,
+            since=local_midnight(data.date_from) if data.date_from else None,
+            before=local_midnight(data.date_to + timedelta(days=1)) if data.date_to else None,
         )
         page = data.page
     found = services.search(get_session(), filters, page, PER_PAGE) if data is not None else None
@@ -98,7 +93,7 @@ def index() -> Response:
         "audit/index.html",
         "audit/_results.html",
         status=422 if errors else 200,
-        form=request.args.to_dict(flat=True),
+        form=query_values(AuditSearchForm.model_fields, request.args),
         errors=errors,
         found=found,
         page_number=page,

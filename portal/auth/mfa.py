@@ -17,6 +17,7 @@ from qrcode.image.svg import SvgPathImage
 from sqlmodel import Session, col, delete, or_, update
 
 from portal.audit.services import record
+from portal.forms import ASCII_DIGITS
 from portal.models import RecoveryCode, User, utcnow
 
 STEP_SECONDS = 30
@@ -58,7 +59,7 @@ def qr_svg_data_uri(text: str) -> str:
 
 def _matching_step(seed: str, code: str, now: datetime) -> int | None:
     code = "".join(code.split())
-    if len(code) != DIGITS or not code.isdigit():
+    if len(code) != DIGITS or not ASCII_DIGITS.fullmatch(code):
         return None
     totp = pyotp.TOTP(seed, digits=DIGITS, interval=STEP_SECONDS)
     current = int(now.timestamp()) // STEP_SECONDS

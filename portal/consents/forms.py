@@ -7,6 +7,7 @@ from typing import Self
 from flask_babel import gettext as _
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from portal.clock import local_today
 from portal.consents.elements import missing_elements
 from portal.forms import FieldErrors
 from portal.models import (
@@ -18,7 +19,6 @@ from portal.models import (
     RecipientKind,
     SignerRole,
 )
-from portal.people.forms import local_today
 
 # Consents are recorded when given: a start date far back is a typing error.
 LONGEST_BACKDATING_DAYS = 366

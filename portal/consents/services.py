@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from portal.audit.services import record
+from portal.clock import local_today
 from portal.consents.elements import missing_elements
 from portal.consents.forms import ConsentForm, OverrideForm
 from portal.exceptions import IncompleteConsent, NotAllowed, UnknownRecipient
@@ -33,7 +34,6 @@ from portal.models import (
     VerificationStatus,
     utcnow,
 )
-from portal.people.forms import local_today
 from portal.people.services import find_person, is_caseworker_of
 from portal.versions import check_version
 

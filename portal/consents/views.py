@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response
 
 from portal import consent_text, idempotency
 from portal.auth.access import fresh_sign_in_required, role_required
+from portal.clock import local_today
 from portal.consents import services
 from portal.consents.forms import ConsentForm, OverrideForm
 from portal.db import get_session
@@ -18,7 +19,6 @@ from portal.exceptions import IncompleteConsent, NotAllowed, StaleEdit, UnknownR
 from portal.forms import validate
 from portal.htmx import render, wants_partial
 from portal.models import Consent, ConsentOverride, Need, Person, Role, User
-from portal.people.forms import local_today
 from portal.referrals.services import find_for_case
 from portal.versions import form_version
 

@@ -9,13 +9,13 @@ from werkzeug.wrappers import Response
 
 from portal.audit.views import not_found
 from portal.auth.access import fresh_sign_in_required, role_required
+from portal.clock import local_today
 from portal.db import get_session
 from portal.erasure import services
 from portal.erasure.forms import ErasureRequestForm
 from portal.exceptions import AlreadyDecided, AlreadyRequested, OnLegalHold
 from portal.forms import validate
 from portal.models import Role, utcnow
-from portal.people.forms import local_today
 
 bp = Blueprint("erasure", __name__, url_prefix="/erasure-requests")
 

@@ -1,24 +1,35 @@
-"""The caseworker's attention list: open follow-ups, and referrals proposed for their approval."""
+"""The caseworker's attention list: open follow-ups, and referrals proposed for their approval.
+Follow-ups are opened by the periodic job (`portal/jobs.py`), and those about contact by the
+caseworker's start page too, so that the list and the caseload's figures beside it agree even
+when the job last ran hours ago."""
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlmodel import Session, and_, col, or_, select
+from sqlalchemy import ColumnElement
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, and_, col, func, or_, select
 
 from portal.audit.services import record
+from portal.clock import local_today
 from portal.exceptions import MissingOutcome, NotAllowed
 from portal.models import (
+    ContactLog,
     FollowUp,
     FollowUpKind,
     FollowUpStatus,
     Need,
+    NoticeTarget,
     Person,
     Referral,
     ReferralStatus,
     User,
     utcnow,
 )
+from portal.notifications.services import notify
+from portal.people.search import contact_gap_ends
 from portal.people.services import visibility
 
 JOB_CHECKS = frozenset({FollowUpKind.EMPLOYMENT_30, FollowUpKind.EMPLOYMENT_90, FollowUpKind.EMPLOYMENT_180})
@@ -27,6 +38,59 @@ STILL_EMPLOYED = "still_employed"
 JOB_CHECK_OUTCOMES = (STILL_EMPLOYED, "no_longer_employed")
 # The days a follow-up may be snoozed for: the choices the home page offers.
 SNOOZE_CHOICES = (1, 3, 7, 14)
+
+
+def open_follow_up(
+    session: Session, kind: FollowUpKind, person: Person, due: date, referral: Referral | None = None
+) -> bool:
+    """Open a follow-up once per occasion and tell the caseworker; False when it already exists.
+    Committed here."""
+    key = f"{kind}:{person.id}:{referral.id if referral else ''}:{due.isoformat()}"
+    if session.exec(select(FollowUp.id).where(FollowUp.key == key)).first() is not None:
+        return False
+    session.add(
+        FollowUp(key=key, kind=kind, person_id=person.id, referral_id=referral.id if referral else None, due_on=due)
+    )
+    try:
+        session.commit()
+    except IntegrityError:  # opened a moment ago, by the job or another page
+        session.rollback()
+        return False
+    notify(session, person.caseworker_id, f"follow_up_{kind}", NoticeTarget.HOME, person=person.code)
+    session.commit()
+    return True
+
+
+def open_contact_follow_ups(
+    session: Session, today: date, allowed_gap: Mapping[str, int], seen_by: User | None = None
+) -> dict[str, int]:
+    """Open the follow-ups of people out of contact for longer than their programme allows, and of
+    next contacts overdue, by the same rules as the caseload's figures (`portal/people/search.py`);
+    among the people `seen_by` sees, or everyone's. How many of each kind were opened."""
+    # An anonymised record is closed: nobody is to be contacted any more.
+    on_caseload: list[ColumnElement[bool]] = [
+        col(Person.caseworker_id).is_not(None),
+        col(Person.anonymised_at).is_(None),
+    ]
+    if seen_by is not None:
+        on_caseload.append(visibility(seen_by))
+    people = session.exec(select(Person).where(*on_caseload)).all()
+    last_contact = dict(
+        session.exec(
+            select(ContactLog.person_id, func.max(ContactLog.occurred_on))
+            .where(col(ContactLog.person_id).in_(select(Person.id).where(*on_caseload)))
+            .group_by(col(ContactLog.person_id))
+        ).all()
+    )
+    opened: dict[str, int] = {}
+    for person in people:
+        gap_ends = contact_gap_ends(person, last_contact.get(person.id), allowed_gap)
+        if today > gap_ends and open_follow_up(session, FollowUpKind.LOST_CONTACT, person, gap_ends):
+            opened[FollowUpKind.LOST_CONTACT] = opened.get(FollowUpKind.LOST_CONTACT, 0) + 1
+        due = person.next_contact_due
+        if due is not None and due < today and open_follow_up(session, FollowUpKind.CONTACT_OVERDUE, person, due):
+            opened[FollowUpKind.CONTACT_OVERDUE] = opened.get(FollowUpKind.CONTACT_OVERDUE, 0) + 1
+    return opened
 
 
 @dataclass(frozen=True)
@@ -98,7 +162,7 @@ def settle(
         follow_up.outcome = outcome if job_check_done else ""
     else:
         follow_up.status = FollowUpStatus.SNOOZED
-        follow_up.snoozed_until = utcnow().date() + timedelta(days=snooze_days)
+        follow_up.snoozed_until = local_today() + timedelta(days=snooze_days)
     record(session, user, "status", "follow_up", follow_up.id)
     session.commit()
     return follow_up

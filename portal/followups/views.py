@@ -11,6 +11,7 @@ from portal.auth.access import role_required
 from portal.db import get_session
 from portal.exceptions import MissingOutcome, NotAllowed
 from portal.followups import services
+from portal.forms import whole_number
 from portal.models import Role
 
 bp = Blueprint("followups", __name__, url_prefix="/followups")
@@ -28,10 +29,9 @@ def settle(follow_up_id: uuid.UUID) -> Response:
         return redirect(url_for("home.index"), code=303)
     days = None
     if request.form.get("snooze") == "1":  # the Snooze button, rather than Done
-        chosen = request.form.get("snooze_days", "")
-        if not chosen.isdigit() or int(chosen) not in services.SNOOZE_CHOICES:
+        days = whole_number(request.form.get("snooze_days", ""))
+        if days not in services.SNOOZE_CHOICES:
             abort(400)
-        days = int(chosen)
     try:
         services.settle(session, current_user, follow_up, note, days, request.form.get("outcome", ""))
     except NotAllowed:

@@ -7,13 +7,13 @@ from werkzeug.wrappers import Response
 
 from portal.audit.services import record_view
 from portal.auth.access import public
-from portal.db import get_session
+from portal.clock import local_today
+from portal.db import get_session, session_scope
 from portal.followups import services as followups
 from portal.home import services
 from portal.indicators.summary import summary
 from portal.models import Offer, OfferStatus, Organization, Role, User, VerificationStatus, utcnow
 from portal.offers.services import own_offers, visible_to_staff
-from portal.people.forms import local_today
 from portal.people.search import summarize
 from portal.people.services import caseload, caseworker_loads
 from portal.referrals.services import inbox
@@ -75,6 +75,12 @@ def _provider_context(session: Session) -> dict[str, object]:
 def _case_context(session: Session) -> dict[str, object]:
     """What needs a caseworker's (or supervisor's) attention today, and the caseload in figures."""
     today = local_today()
+    # The periodic job may have run hours ago: who became overdue since is listed now, as the
+    # caseload's figures below count them. Opened in a session of its own, as this request only
+    # reads; then a fresh read of its own session sees them.
+    with session_scope() as writer:
+        followups.open_contact_follow_ups(writer, today, current_app.config["CONTACT_GAP_DAYS"], current_user)
+    session.commit()
     attention = followups.attention(session, current_user, today)
     proposals = followups.proposals(session, current_user)
     waiting = services.waiting_referrals(session, current_user)

@@ -9,7 +9,7 @@ import statistics
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,6 +18,7 @@ from flask_babel import lazy_gettext as _l
 from sqlmodel import Session, col, func, select
 
 from portal.areas import areas_within
+from portal.clock import local_midnight
 from portal.followups.services import STILL_EMPLOYED
 from portal.models import (
     Area,
@@ -38,7 +39,6 @@ from portal.models import (
     User,
     UTCDateTime,
 )
-from portal.people.forms import LOCAL_TIME
 
 # A provider has answered a referral when it accepted, declined or waitlisted it.
 ANSWERS = (ReferralStatus.ACCEPTED, ReferralStatus.DECLINED, ReferralStatus.WAITLISTED)
@@ -120,11 +120,6 @@ class Scope:
     def end_at(self) -> datetime:
         """The first moment after the period."""
         return local_midnight(self.end + timedelta(days=1))
-
-
-def local_midnight(day: date) -> datetime:
-    """The UTC moment a Xi'an day begins."""
-    return datetime.combine(day, time(), tzinfo=LOCAL_TIME).astimezone(UTC)
 
 
 @dataclass(frozen=True)

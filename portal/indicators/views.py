@@ -12,8 +12,9 @@ from sqlmodel import Session, select
 
 from portal.audit import services as audit
 from portal.auth.access import fresh_sign_in_required, role_required
+from portal.clock import local_today
 from portal.db import get_engine, get_session
-from portal.forms import validate
+from portal.forms import query_values, validate
 from portal.htmx import render
 from portal.i18n import language_code
 from portal.indicators import charts, export, services
@@ -22,7 +23,6 @@ from portal.indicators.summary import cell_notes, days, number, percent, rules, 
 from portal.indicators.suppression import PublishedIndicators, PublishedMonth, publish, publish_month
 from portal.labels import label
 from portal.models import Area, Programme, Role, User
-from portal.people.forms import local_today
 
 bp = Blueprint("indicators", __name__, url_prefix="/indicators")
 
@@ -93,7 +93,7 @@ def index() -> Response:
     session = get_session()
     choice = choose(session, current_user)
     context: dict[str, Any] = {
-        "form": request.args,
+        "form": query_values(Filters.model_fields, request.args),
         "errors": choice.errors,
         "areas": choice.areas,
         "all_areas": current_user.role == Role.ADMIN,

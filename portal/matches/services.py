@@ -14,6 +14,7 @@ from flask import Flask
 from sqlmodel import Session, col, select
 
 import matching
+from portal.clock import local_today
 from portal.models import (
     Area,
     Need,
@@ -194,7 +195,7 @@ def rank_need(
     person = session.get(Person, need.person_id)
     if person is None:
         raise LookupError("the need's person is gone")
-    engine_person = to_engine_person(person, [need], today or utcnow().date())
+    engine_person = to_engine_person(person, [need], today or local_today())
     if person.refuses_ranked_suggestions:
         return _unscored(session, live, need, engine_person)
     with live.lock:

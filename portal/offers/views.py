@@ -13,7 +13,7 @@ from portal import idempotency
 from portal.auth.access import role_required
 from portal.db import get_session
 from portal.exceptions import NotAllowed, StaleEdit
-from portal.forms import validate
+from portal.forms import query_values, validate, whole_number
 from portal.htmx import render
 from portal.models import STAFF_ROLES, Area, Category, Offer, OfferStatus, Organization, Role, User
 from portal.offers import services
@@ -29,6 +29,10 @@ def _areas(session: Session) -> list[Area]:
     return list(session.exec(select(Area).order_by(Area.code)))
 
 
+# What the directory's filters are called in its address; the pager keeps them, and only them.
+FILTER_NAMES = ("q", "category", "area", "language", "status")
+
+
 def _parse_filter(args: Mapping[str, str]) -> services.DirectoryFilter:
     """Read the directory's filters; a value that makes no sense is ignored, not an error."""
 
@@ -37,14 +41,13 @@ def _parse_filter(args: Mapping[str, str]) -> services.DirectoryFilter:
     except ValueError:
         area_id = None
     language = args.get("language", "")
-    page = args.get("page", "1")
     return services.DirectoryFilter(
         text=args.get("q", "").strip()[:100],
         category=Category(args["category"]) if args.get("category") in set(Category) else None,
         area_id=area_id,
         language=language if LANGUAGE_CODE.match(language) else "",
         status=OfferStatus(args["status"]) if args.get("status") in set(OfferStatus) else None,
-        page=int(page) if page.isdigit() else 1,
+        page=whole_number(args.get("page", "")) or 1,
     )
 
 
@@ -60,6 +63,7 @@ def index() -> Response:
         "offers/_results.html",
         found=found,
         wanted=wanted,
+        query=query_values(FILTER_NAMES, request.args),
         areas=_areas(session),
         owners=_owner_names(session, found.offers),
     )

@@ -2,20 +2,16 @@
 
 import re
 import uuid
-from datetime import date, datetime
+from datetime import date
 from enum import StrEnum
 from typing import Literal, Self
-from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from portal.clock import local_today
 from portal.forms import FieldErrors
 from portal.models import Category, ContactKind, Gender, NeedStatus, Programme, ScheduleSlot, phone_key
-
-# The portal serves Xi'an: "today" and "in the future" are Xi'an dates (BABEL_DEFAULT_TIMEZONE),
-# so a contact logged at 7 in the morning is not refused because the server runs on UTC.
-LOCAL_TIME = ZoneInfo("Asia/Shanghai")
 
 PHONE_CHARACTERS = re.compile(r"^[0-9+\-() ]+$")
 MAINLAND_ID = re.compile(r"^\d{17}[\dX]$")
@@ -24,11 +20,6 @@ OTHER_ID = re.compile(r"^[A-Z0-9-]{5,40}$")
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK_CHARACTERS = "10X98765432"
 EARLIEST_BIRTH_DATE = date(1900, 1, 1)
-
-
-def local_today() -> date:
-    """Today's date in Xi'an."""
-    return datetime.now(LOCAL_TIME).date()
 
 
 def id_check_character(first_seventeen: str) -> str:

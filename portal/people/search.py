@@ -8,9 +8,10 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
-from portal.models import Programme
+from portal.clock import local_date
+from portal.models import Person, Programme
 from portal.people.forms import phone_key
 from portal.people.services import CaseloadRow
 
@@ -59,15 +60,18 @@ def parse_filter(args: Mapping[str, str], text: str = "") -> tuple[CaseloadFilte
     return wanted, ignored
 
 
-def out_of_contact(row: CaseloadRow, today: date, allowed_gap: Mapping[str, int]) -> bool:
-    """Longer without contact than the programme allows (never contacted: since registration),
-    the rule of the lost-contact follow-up. An anonymised record is closed: never out of contact."""
-    person = row.person
-    if person.is_anonymised:
-        return False
+def contact_gap_ends(person: Person, last_contact: date | None, allowed_gap: Mapping[str, int]) -> date:
+    """The last day the person may go without contact: their last contact (never contacted: their
+    registration) and the longest gap their programme allows. The day after, they are out of
+    contact; the lost-contact follow-up is due on this day."""
     gap = allowed_gap.get(person.programme or "", allowed_gap["default"])
-    last = row.last_contact or person.created_at.date()
-    return (today - last).days > gap
+    return (last_contact or local_date(person.created_at)) + timedelta(days=gap)
+
+
+def out_of_contact(row: CaseloadRow, today: date, allowed_gap: Mapping[str, int]) -> bool:
+    """Longer without contact than the programme allows, the rule of the lost-contact follow-up.
+    An anonymised record is closed: never out of contact."""
+    return not row.person.is_anonymised and today > contact_gap_ends(row.person, row.last_contact, allowed_gap)
 
 
 def contact_status(row: CaseloadRow, today: date, allowed_gap: Mapping[str, int]) -> set[str]:

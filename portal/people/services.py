@@ -17,6 +17,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from portal.areas import areas_within
 from portal.audit.services import record
+from portal.clock import local_today
 from portal.crypto import blind_lookup
 from portal.exceptions import NotAllowed, RecordClosed
 from portal.models import (
@@ -34,7 +35,7 @@ from portal.models import (
     utcnow,
 )
 from portal.notifications.services import notify
-from portal.people.forms import ContactForm, NeedForm, PersonForm, local_today
+from portal.people.forms import ContactForm, NeedForm, PersonForm
 from portal.versions import check_version
 
 CODE_PREFIX = "XA"

@@ -14,6 +14,7 @@ from portal import idempotency
 from portal.audit.services import record_view, trail_of
 from portal.audit.views import not_found
 from portal.auth.access import fresh_sign_in_required, role_required
+from portal.clock import local_today
 from portal.consents.views import ledger
 from portal.db import get_engine, get_session, reads_only
 from portal.exceptions import RecordClosed, StaleEdit
@@ -28,7 +29,6 @@ from portal.people.forms import (
     NeedForm,
     NeedStatusForm,
     PersonForm,
-    local_today,
 )
 from portal.people.services import age_on
 from portal.referrals.services import timeline
@@ -91,6 +91,7 @@ def index() -> Response:
 
 def _page_context(session: Session, person: Person, **forms: object) -> dict[str, object]:
     """What a person's page shows; `forms` carries a needs or contact form typed so far."""
+    today = local_today()  # once: a page loaded at midnight shows one date throughout
     contacts = services.contacts_of(session, person)
     needs = services.needs_of(session, person)
     context: dict[str, object] = {
@@ -102,8 +103,8 @@ def _page_context(session: Session, person: Person, **forms: object) -> dict[str
         "contact_authors": _names(session, {c.caseworker_id for c in contacts if c.caseworker_id}),
         "can_edit": services.is_caseworker_of(current_user, person) and not person.is_anonymised,
         "masked_id_number": mask_id_number(person.id_number),
-        "age": age_on(person.birth_date, local_today()) if person.birth_date else None,
-        "today": local_today(),
+        "age": age_on(person.birth_date, today) if person.birth_date else None,
+        "today": today,
         "referrals": timeline(session, [need.id for need in needs]),
         "handovers": services.handovers_of(session, person),
         "handover_to": (
@@ -115,7 +116,7 @@ def _page_context(session: Session, person: Person, **forms: object) -> dict[str
         "withdraw_reasons": WITHDRAW_REASONS,
         "need_form": {"urgency": "2"},
         "need_errors": {},
-        "contact_form": {"occurred_on": local_today().isoformat()},
+        "contact_form": {"occurred_on": today.isoformat()},
         "contact_errors": {},
         "hold_errors": {},
     }

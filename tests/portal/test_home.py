@@ -6,9 +6,13 @@ from collections.abc import Callable
 from datetime import date, timedelta
 
 import pytest
+import time_machine
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
+from portal.jobs import run_due_jobs
+from portal.matches.services import LiveIndex
 from portal.models import (
     AuditEvent,
     ContactLog,
@@ -117,6 +121,49 @@ def test_the_caseworker_home_counts_the_caseload_and_links_to_it(
         re.findall(r'<a class="stat card" href="(/people/[^"]*)"><span class="stat-number">(\d+)</span>', html)
     )
     assert counts == {"/people/": "3", "/people/?contact=overdue": "1", "/people/?contact=out_of_contact": "1"}
+
+
+def test_a_contact_overdue_since_the_job_last_ran_is_both_counted_and_listed(
+    app: Flask, client: FlaskClient, login: Login, session: Session, caseworker: User
+) -> None:
+    """The job has run and found nothing; then a next contact falls due. The home page does not say
+    "1 with their next contact overdue" beside an empty attention list."""
+    person = Person(code="XA-2026-0515", full_name="丁", caseworker_id=caseworker.id, next_contact_due=TODAY)
+    session.add(person)
+    session.commit()
+    assert run_due_jobs(session, LiveIndex(), utcnow(), app.config).follow_ups == {}
+    with time_machine.travel(utcnow() + timedelta(days=1), tick=False):
+        html = login(caseworker).get("/").text
+    counts = dict(re.findall(r'href="/people/\?contact=(\w+)"><span class="stat-number">(\d+)</span>', html))
+    assert counts == {"overdue": "1", "out_of_contact": "0"}
+    attention = section(html, "attention")
+    assert "XA-2026-0515" in attention and "Next contact overdue" in attention
+    assert "Nothing needs your attention" not in attention
+
+
+def test_an_empty_attention_list_never_claims_nothing_is_overdue(
+    client: FlaskClient, login: Login, session: Session, caseworker: User
+) -> None:
+    """A snoozed follow-up leaves the list while the person is still overdue in the figures."""
+    person = Person(
+        code="XA-2026-0516", full_name="戊", caseworker_id=caseworker.id, next_contact_due=TODAY - timedelta(1)
+    )
+    session.add(person)
+    session.commit()
+    client = login(caseworker)
+    [item] = followups_of(client, session, person)
+    client.post(f"/followups/{item.id}/settle", data={"note": "Called, no answer", "snooze": "1", "snooze_days": "3"})
+    html = client.get("/").text
+    assert "XA-2026-0516" not in section(html, "attention")
+    assert 'href="/people/?contact=overdue"><span class="stat-number">1</span>' in html
+    assert "Nothing overdue" not in html
+
+
+def followups_of(client: FlaskClient, session: Session, person: Person) -> list[FollowUp]:
+    """The follow-ups the home page opened for the person."""
+    assert client.get("/").status_code == 200
+    session.rollback()
+    return list(session.exec(select(FollowUp).where(FollowUp.person_id == person.id)))
 
 
 def test_people_listed_on_the_home_page_are_logged_as_seen(
