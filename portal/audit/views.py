@@ -1,20 +1,17 @@
 """The administrators' search of the audit trail, and the words the trail is shown in."""
 
-import uuid
 from datetime import UTC, date, datetime, time, timedelta
-from typing import NoReturn
 
-from flask import Blueprint, abort, request
+from flask import Blueprint, request
 from flask_babel import LazyString
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from portal.audit import services
 from portal.audit.forms import AuditSearchForm
 from portal.auth.access import fresh_sign_in_required, role_required
-from portal.db import READ_ONLY_METHODS, get_session
+from portal.db import get_session
 from portal.forms import validate
 from portal.htmx import render
 from portal.labels import label
@@ -59,19 +56,6 @@ def audit_record_type_label(record_type: str) -> str:
 def _local_midnight(day: date) -> datetime:
     """Dates are searched as the portal's users live them: Xi'an days, stored in UTC."""
     return datetime.combine(day, time.min, LOCAL_TIME).astimezone(UTC)
-
-
-def not_found(record_type: str, record_id: uuid.UUID) -> NoReturn:
-    """Missing or not this user's: a 404 either way, and the attempt goes on the trail."""
-    if request.method in READ_ONLY_METHODS:
-        services.record_view(current_user, "denied", record_type, [record_id])
-    else:
-        # Whatever the request read is dropped: it ends here. The refusal is its only write.
-        session = get_session()
-        session.rollback()
-        services.record(session, current_user, "denied", record_type, record_id)
-        session.commit()
-    abort(404)
 
 
 @bp.route("/")

@@ -12,9 +12,8 @@ from werkzeug.wrappers import Response
 
 from portal import idempotency
 from portal.audit.services import record_view, trail_of
-from portal.audit.views import not_found
 from portal.auth.access import fresh_sign_in_required, role_required
-from portal.consents.views import ledger
+from portal.consents import ledger
 from portal.db import get_engine, get_session, reads_only
 from portal.exceptions import RecordClosed, StaleEdit
 from portal.forms import validate
@@ -124,7 +123,7 @@ def _page_context(session: Session, person: Person, **forms: object) -> dict[str
         if current_user.role == Role.SUPERVISOR
         else None
     )
-    context.update(ledger(session, current_user, person))
+    context.update(ledger.context(session, current_user, person))
     context.update(forms)
     return context
 
@@ -160,7 +159,7 @@ def _names(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
 def detail(person_id: uuid.UUID) -> str:
     """A person's profile, needs, contact log and referrals."""
     session = get_session()
-    person = services.find_person(session, current_user, person_id) or not_found("person", person_id)
+    person = services.find_person(session, current_user, person_id) or abort(404)
     page = render_template("people/detail.html", **_page_context(session, person))
     record_view(current_user, "view", "person", [person.id])  # after the trail on the page was read
     return page
@@ -253,7 +252,7 @@ def _form_values(person: Person) -> dict[str, object]:
 def update(person_id: uuid.UUID) -> Response | str | tuple[str, int]:
     """Edit the profile of a person on one's caseload."""
     session = get_session()
-    person = services.find_own_person(session, current_user, person_id) or not_found("person", person_id)
+    person = services.find_own_person(session, current_user, person_id) or abort(404)
     services.ensure_open(person)
     if request.method == "GET":
         record_view(current_user, "view", "person", [person.id])
@@ -296,7 +295,7 @@ def _section(session: Session, person: Person, partial: str, anchor: str, status
 def add_need(person_id: uuid.UUID) -> Response:
     """Add a need from the needs assessment."""
     session = get_session()
-    person = services.find_own_person(session, current_user, person_id) or not_found("person", person_id)
+    person = services.find_own_person(session, current_user, person_id) or abort(404)
     services.ensure_open(person)
     typed = request.form.to_dict(flat=True)
     try:
@@ -320,7 +319,7 @@ def add_need(person_id: uuid.UUID) -> Response:
 def need_status(need_id: uuid.UUID) -> Response:
     """Mark a need met or closed, or open it again."""
     session = get_session()
-    need, person = services.find_own_need(session, current_user, need_id) or not_found("need", need_id)
+    need, person = services.find_own_need(session, current_user, need_id) or abort(404)
     data, errors = validate(NeedStatusForm, request.form)
     if data is None:
         message = errors.get("status", _("Choose one of the options."))
@@ -349,7 +348,7 @@ def need_status(need_id: uuid.UUID) -> Response:
 def add_contact(person_id: uuid.UUID) -> Response:
     """Log a contact, and when the next one is due."""
     session = get_session()
-    person = services.find_own_person(session, current_user, person_id) or not_found("person", person_id)
+    person = services.find_own_person(session, current_user, person_id) or abort(404)
     services.ensure_open(person)
     typed = request.form.to_dict(flat=True)
     try:
@@ -377,7 +376,7 @@ def add_contact(person_id: uuid.UUID) -> Response:
 def handover(person_id: uuid.UUID) -> Response:
     """A supervisor hands a person to another caseworker, with the note that goes with them."""
     session = get_session()
-    person = services.find_person(session, current_user, person_id) or not_found("person", person_id)
+    person = services.find_person(session, current_user, person_id) or abort(404)
     services.ensure_open(person)
     target_id = _parse_uuid(request.form.get("caseworker_id"))
     target = session.get(User, target_id) if target_id else None
@@ -409,7 +408,7 @@ def handover(person_id: uuid.UUID) -> Response:
 def legal_hold(person_id: uuid.UUID) -> Response | str | tuple[str, int]:
     """Set or lift the hold that keeps a record whole past its retention period."""
     session = get_session()
-    person = services.find_person(session, current_user, person_id) or not_found("person", person_id)
+    person = services.find_person(session, current_user, person_id) or abort(404)
     services.ensure_open(person)
     data, errors = validate(LegalHoldForm, request.form)
     typed = {**request.form.to_dict(flat=True), "legal_hold": "legal_hold" in request.form}
@@ -433,7 +432,7 @@ def legal_hold(person_id: uuid.UUID) -> Response | str | tuple[str, int]:
 def _exported(person_id: uuid.UUID) -> export.PersonRecord:
     """The record of a person the user may see, after the export is on the audit trail."""
     session = get_session()
-    person = services.find_person(session, current_user, person_id) or not_found("person", person_id)
+    person = services.find_person(session, current_user, person_id) or abort(404)
     # GET requests read only; the audit event goes through its own short write transaction.
     with Session(get_engine(), expire_on_commit=False) as audit_session:
         export.log_export(audit_session, current_user, person)
