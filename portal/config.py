@@ -51,6 +51,9 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         LOGIN_LIMIT_PER_ADDRESS=20,
         LOCKOUT_FAILURES=5,
         LOCKOUT_MINUTES=15,
+        # Looks for people already recorded, per user and hour (the new-person form and a changed
+        # phone or ID number each ask once): every answer tells whether someone is on the register.
+        DUPLICATE_CHECKS_PER_HOUR=30,
         # Staff must use a second factor (TOTP). Unset: required everywhere but in development.
         MFA_REQUIRED=None,
         # 32 random bytes, base64, that encrypt TOTP seeds; derived from SECRET_KEY when empty.

@@ -95,6 +95,7 @@ ROUTES: dict[tuple[str, str], tuple[str, Any]] = {
     ("matches.dismiss", "POST"): ("/matches/needs/{need}/dismiss", {Role.CASEWORKER}),
     ("referrals.inbox", "GET"): ("/referrals/inbox", OWNERS),
     ("people.handover", "POST"): ("/people/{person}/handover", {Role.SUPERVISOR}),
+    ("people.move", "POST"): ("/people/{person}/area", {Role.SUPERVISOR}),
     ("people.legal_hold", "POST"): ("/people/{person}/legal-hold", {Role.SUPERVISOR}),
     ("people.export_json", "GET"): ("/people/{person}/export.json", {Role.SUPERVISOR, Role.CASEWORKER}),
     ("people.export_page", "GET"): ("/people/{person}/export", {Role.SUPERVISOR, Role.CASEWORKER}),
