@@ -30,6 +30,8 @@ ACTION_LABELS: dict[str, LazyString] = {
     "update": _l("Changed"),
     "status": _l("Status changed"),
     "handover": _l("Handed over"),
+    "moved": _l("Moved to another area"),
+    "duplicate_found": _l("Found by a duplicate check"),
 }
 RECORD_TYPE_LABELS: dict[str, LazyString] = {
     "person": _l("Person"),
@@ -37,6 +39,8 @@ RECORD_TYPE_LABELS: dict[str, LazyString] = {
     "contact": _l("Contact log"),
     "referral": _l("Referral"),
     "follow_up": _l("Follow-up"),
+    "consent": _l("Consent given"),
+    "erasure_request": _l("Erasure request"),
 }
 
 
