@@ -10,6 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal import db, demo, errors, fetch_metadata, headers, i18n, idempotency, jobs, keys, labels, migrations
 from portal.audit import commands as audit_commands
+from portal.audit import refusals
 from portal.audit.views import bp as audit_bp
 from portal.auth import access
 from portal.auth import commands as auth_commands
@@ -55,6 +56,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     demo.init_app(app)
     jobs.init_app(app)
     audit_commands.init_app(app)
+    refusals.init_app(app)
     auth_commands.init_app(app)
     access.init_app(app)
     # Cross-site requests are refused before the token is even looked at.

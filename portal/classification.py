@@ -38,6 +38,7 @@ _CLASSES: dict[str, dict[str, str]] = {
     },
     "login_attempt": {PERSONAL: "account_key address", INTERNAL: "id at succeeded"},
     "signup_attempt": {PERSONAL: "address", INTERNAL: "id at"},
+    "duplicate_check": {INTERNAL: "id user_id at"},
     "password_reset": {PERSONAL: "token_hash password_fingerprint", INTERNAL: "id user_id created_at used_at"},
     "recovery_code": {PERSONAL: "code_hash", INTERNAL: "id user_id used_at"},
     "offer": {

@@ -55,6 +55,9 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         LOCKOUT_MINUTES=15,
         # Sign-ups an hour from one client address, new and known e-mail addresses alike.
         SIGNUP_LIMIT_PER_ADDRESS=5,
+        # Looks for people already recorded, per user and hour (the new-person form and a changed
+        # phone or ID number each ask once): every answer tells whether someone is on the register.
+        DUPLICATE_CHECKS_PER_HOUR=30,
         # Staff must use a second factor (TOTP). Unset: required everywhere but in development.
         MFA_REQUIRED=None,
         # Field-level encryption (portal/crypto.py), two-step seeds included: {"1": base64 of 32

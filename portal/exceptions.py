@@ -49,6 +49,29 @@ class StaleEdit(RuntimeError):
         )
 
 
+# --- People -------------------------------------------------------------------------------------
+
+
+class OutsideYourAreas(ValueError):
+    """The area chosen for a person is not within the user's own: nobody moves a person out of the
+    supervision of their area (a supervisor moves people between the areas they supervise)."""
+
+
+class TooManyChecks(RuntimeError):
+    """The user looked for people already recorded as often as an hour allows; `limit` says how often."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__("too many duplicate checks")
+        self.limit = limit
+
+    def message(self) -> str:
+        return _(
+            "You have checked for people already recorded %(limit)s times in the last hour, the most "
+            "allowed. Nothing was saved: wait a little, then send the form again.",
+            limit=self.limit,
+        )
+
+
 # --- Referrals ----------------------------------------------------------------------------------
 
 

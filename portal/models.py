@@ -349,6 +349,17 @@ class LoginAttempt(SQLModel, table=True):
     succeeded: bool = Field(default=False)
 
 
+class DuplicateCheck(SQLModel, table=True):
+    """One look for people already recorded (portal/people/services.py), counted to limit how often a
+    user may ask: each answer tells whether someone is on the register."""
+
+    __tablename__ = "duplicate_check"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="user.id", index=True)
+    at: datetime = timestamp(default_factory=utcnow, index=True)
+
+
 class RecoveryCode(SQLModel, table=True):
     """A single-use code that stands in for a TOTP code when the phone is lost; kept hashed."""
 

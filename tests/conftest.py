@@ -286,8 +286,9 @@ def grid(session: Session) -> Area:
 
 
 @pytest.fixture
-def caseworker(make_user: Callable[..., User]) -> User:
-    return make_user(Role.CASEWORKER, name="Zhao Min")
+def caseworker(make_user: Callable[..., User], grid: Area) -> User:
+    """A caseworker of the grid: the areas they may put people in are that grid and those below it."""
+    return make_user(Role.CASEWORKER, name="Zhao Min", area_id=grid.id)
 
 
 @pytest.fixture

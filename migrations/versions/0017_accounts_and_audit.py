@@ -13,7 +13,7 @@ event with the key. Like 0011 it needs the portal's keys: run it as `flask --app
 it only runs on an empty trail. The downgrade checks the keyed chain and goes back to SHA-256.
 
 Revision ID: 0017
-Revises: 0014
+Revises: 0016
 Create Date: 2026-12-02 10:00:00.000000
 """
 
@@ -29,7 +29,7 @@ from portal.audit.services import canonical, chain_mac
 from portal.models import AuditEvent
 
 revision: str = "0017"
-down_revision: str | None = "0014"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,21 +1,18 @@
 """The administrators' search of the audit trail, and the words the trail is shown in."""
 
-import uuid
 from datetime import timedelta
-from typing import NoReturn
 
-from flask import Blueprint, abort, request
+from flask import Blueprint, request
 from flask_babel import LazyString
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from portal.audit import services
 from portal.audit.forms import AuditSearchForm
 from portal.auth.access import fresh_sign_in_required, role_required
 from portal.clock import local_midnight
-from portal.db import READ_ONLY_METHODS, get_session
+from portal.db import get_session
 from portal.forms import query_values, validate
 from portal.htmx import render
 from portal.labels import label
@@ -33,6 +30,8 @@ ACTION_LABELS: dict[str, LazyString] = {
     "update": _l("Changed"),
     "status": _l("Status changed"),
     "handover": _l("Handed over"),
+    "moved": _l("Moved to another area"),
+    "duplicate_found": _l("Found by a duplicate check"),
 }
 RECORD_TYPE_LABELS: dict[str, LazyString] = {
     "person": _l("Person"),
@@ -40,6 +39,8 @@ RECORD_TYPE_LABELS: dict[str, LazyString] = {
     "contact": _l("Contact log"),
     "referral": _l("Referral"),
     "follow_up": _l("Follow-up"),
+    "consent": _l("Consent given"),
+    "erasure_request": _l("Erasure request"),
 }
 
 
@@ -54,19 +55,6 @@ def audit_action_label(action: str) -> str:
 def audit_record_type_label(record_type: str) -> str:
     text = RECORD_TYPE_LABELS.get(record_type)
     return str(text) if text is not None else record_type
-
-
-def not_found(record_type: str, record_id: uuid.UUID) -> NoReturn:
-    """Missing or not this user's: a 404 either way, and the attempt goes on the trail."""
-    if request.method in READ_ONLY_METHODS:
-        services.record_view(current_user, "denied", record_type, [record_id])
-    else:
-        # Whatever the request read is dropped: it ends here. The refusal is its only write.
-        session = get_session()
-        session.rollback()
-        services.record(session, current_user, "denied", record_type, record_id)
-        session.commit()
-    abort(404)
 
 
 @bp.route("/")

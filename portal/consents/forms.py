@@ -20,8 +20,6 @@ from portal.models import (
     SignerRole,
 )
 
-# Consents are recorded when given: a start date far back is a typing error.
-LONGEST_BACKDATING_DAYS = 366
 ORGANIZATION_PREFIX = "organization:"
 KIND_PREFIX = "kind:"
 

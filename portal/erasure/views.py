@@ -2,12 +2,11 @@
 
 import uuid
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from portal.audit.views import not_found
 from portal.auth.access import fresh_sign_in_required, role_required
 from portal.clock import local_today
 from portal.db import get_session
@@ -70,7 +69,7 @@ def create() -> Response | tuple[str, int]:
 def erase(request_id: uuid.UUID) -> Response | tuple[str, int]:
     """Carry the request out: erase the person's record for good, unless a legal hold keeps it."""
     session = get_session()
-    erasure = services.find_request(session, current_user, request_id) or not_found("erasure_request", request_id)
+    erasure = services.find_request(session, current_user, request_id) or abort(404)
     if request.form.get("confirm") != "1":
         # Irreversible: one stray click must not do it.
         message = _("Tick the box to confirm that no legal duty requires keeping this record.")

@@ -8,7 +8,6 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from portal.audit.services import record_view
-from portal.audit.views import not_found
 from portal.auth.access import role_required
 from portal.consents.services import may_disclose, valid_consents
 from portal.db import get_session
@@ -43,7 +42,7 @@ def policy_for(programme: str | None) -> referrals.Policy:
 
 def _page(need_id: uuid.UUID, status: int = 200, message: str = "") -> Response:
     session = get_session()
-    need, person = find_own_need(session, current_user, need_id) or not_found("need", need_id)
+    need, person = find_own_need(session, current_user, need_id) or abort(404)
     if request.method == "GET":
         record_view(current_user, "view", "person", [person.id])
     result = services.rank_need(session, services.live_index(current_app), need)

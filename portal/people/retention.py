@@ -30,8 +30,6 @@ from portal.models import (
 from portal.referrals.services import withdraw_for_closed_record
 from portal.referrals.states import OPEN_STATES
 
-# Why a referral was withdrawn when its person's record was anonymised or erased.
-
 
 def due_for_anonymisation(session: Session, today: date, keep_days: int) -> list[uuid.UUID]:
     """People whose programme ended more than `keep_days` ago, not on hold, not yet anonymised."""
@@ -84,14 +82,11 @@ def erase_person(session: Session, actor: User, person_id: uuid.UUID, basis: str
     person.programme_start = None
     person.programme_end = None
     person.next_contact_due = None
-    person.legal_hold_reason = ""
     _scrub_linked(session, person, actor, now)
     for consent in session.exec(select(Consent).where(Consent.person_id == person.id)):
         # A record erased is a record nobody may disclose any more.
         consent.revoked_at = consent.revoked_at or now
         consent.revoked_by_id = consent.revoked_by_id or actor.id
-    for request in session.exec(select(ErasureRequest).where(ErasureRequest.person_id == person.id)):
-        request.outcome = ""  # an earlier refusal quoted the hold, which may name the person
     # The basis goes on the trail as a code: ids and actions only, nothing about the person.
     record(session, actor, f"erased:{basis}", "person", person.id)
     return person
@@ -111,6 +106,8 @@ def _scrub_person(person: Person, now: datetime) -> None:
     person.latitude = None
     person.longitude = None
     person.skills = []
+    # A hold lifted earlier leaves its reason, which may name the person or their case.
+    person.legal_hold_reason = ""
     person.anonymised_at = person.anonymised_at or now
     person.updated_at = now
 
@@ -137,6 +134,11 @@ def _scrub_linked(session: Session, person: Person, actor: User | None, now: dat
         consent.note = ""
         consent.representative_name = ""
         consent.expiry_event_text = ""
+        # Typed on the form too: the paper form's number, and a discloser other than this programme.
+        consent.signature_ref = ""
+        consent.discloser = ""
+    for request in session.exec(select(ErasureRequest).where(ErasureRequest.person_id == person.id)):
+        request.outcome = ""  # an earlier refusal quoted the hold, which may name the person
     if not need_ids:
         return
     referrals = list(session.exec(select(Referral).where(col(Referral.need_id).in_(need_ids))))

@@ -4,25 +4,28 @@ Every lookup returns None both for a record that does not exist and for one the 
 see, so nobody can probe another caseload by trying ids.
 """
 
+import hashlib
+import hmac
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, delete, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from portal.areas import areas_within
 from portal.audit.services import record
 from portal.clock import local_today
 from portal.crypto import blind_lookup
-from portal.exceptions import NotAllowed, RecordClosed
+from portal.exceptions import NotAllowed, OutsideYourAreas, RecordClosed, TooManyChecks
 from portal.models import (
     Area,
     ContactLog,
+    DuplicateCheck,
     FollowUp,
     FollowUpStatus,
     Handover,
@@ -32,6 +35,8 @@ from portal.models import (
     Person,
     Role,
     User,
+    id_number_key,
+    phone_key,
     utcnow,
 )
 from portal.notifications.services import notify
@@ -124,6 +129,44 @@ def set_legal_hold(
     return person
 
 
+def areas_open_to(session: Session, user: User) -> list[Area]:
+    """The areas a user may put a person in: their own area and those below it. Staff without an
+    area, and everyone else, have none."""
+    if user.role not in (Role.CASEWORKER, Role.SUPERVISOR) or user.area_id is None:
+        return []
+    return list(session.exec(select(Area).where(col(Area.id).in_(areas_within(user.area_id))).order_by(col(Area.code))))
+
+
+def may_place(session: Session, user: User, area_id: uuid.UUID | None, person: Person | None = None) -> bool:
+    """Whether a user may put a person in this area; a person may stay where they already are."""
+    if person is not None and area_id is not None and area_id == person.area_id:
+        return True
+    return area_id is not None and any(area.id == area_id for area in areas_open_to(session, user))
+
+
+def move_person(
+    session: Session, supervisor: User, person: Person, area_id: uuid.UUID, version: int | None = None
+) -> Person:
+    """A supervisor moves a person to another of the areas they supervise.
+
+    :raise NotAllowed: unless the user supervises the person's area.
+    :raise OutsideYourAreas: for an area outside the supervisor's own.
+    :raise StaleEdit: if the record changed since the page was loaded (nothing is saved).
+    """
+    if supervisor.role != Role.SUPERVISOR or find_person(session, supervisor, person.id) is None:
+        raise NotAllowed("only a supervisor of the person's area moves them")
+    if not may_place(session, supervisor, area_id):
+        raise OutsideYourAreas(str(area_id))
+    person = _lock(session, person)
+    check_version(session, person.id, person.version, version)
+    ensure_open(person)
+    person.area_id = area_id
+    person.updated_at = utcnow()
+    record(session, supervisor, "moved", "person", person.id)
+    session.commit()
+    return person
+
+
 def _check_caseworker(user: User, person: Person) -> None:
     if not is_caseworker_of(user, person):
         raise NotAllowed("only the person's caseworker changes their record")
@@ -210,6 +253,8 @@ def _areas(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, Area]:
 SAME_PHONE = "same_phone"
 SAME_ID_NUMBER = "same_id_number"
 SIMILAR_NAME = "similar_name_and_birth_date"
+# The window the limit on duplicate checks counts in.
+CHECK_WINDOW = timedelta(hours=1)
 
 
 @dataclass
@@ -217,13 +262,30 @@ class Duplicate:
     """Someone already recorded who may be the same person, and why we think so."""
 
     person: Person
-    caseworker: User | None
-    area: Area | None
     reasons: list[str] = field(default_factory=list)
 
-    def shown_in_full_to(self, user: User) -> bool:
-        """Names and phone numbers only for the user's own caseload; others see the code."""
-        return is_caseworker_of(user, self.person)
+
+@dataclass(frozen=True)
+class Found:
+    """A likely duplicate as the user who asked may see it: `person` only when on their own caseload.
+    Of anyone else they learn that a record exists and why it matches, never whose, where or who
+    holds it: the check must not tell a caseworker who else is on the register."""
+
+    reasons: list[str]
+    person: Person | None
+
+
+@dataclass(frozen=True)
+class Duplicates:
+    """What a duplicate check found, and the token a "these are different people" box carries: it
+    holds for these people and these typed values only, and names nobody."""
+
+    found: list[Found]
+    token: str
+
+    @property
+    def elsewhere(self) -> bool:
+        return any(found.person is None for found in self.found)
 
 
 def name_key(name: str) -> str:
@@ -248,13 +310,14 @@ def find_duplicates(
     exclude: uuid.UUID | None = None,
 ) -> list[Duplicate]:
     """Everyone recorded, on any caseload, with the same phone, the same ID number, or a similar
-    name and the same birth date. Nothing is merged: the caseworker decides."""
+    name and the same birth date. Nothing is merged: the caseworker decides. Users ask through
+    `check_duplicates`, which limits, logs and hides what they may not see."""
     found: dict[uuid.UUID, Duplicate] = {}
 
     def note(people: list[Person], reason: str) -> None:
         for person in people:
             if person.id != exclude:
-                found.setdefault(person.id, Duplicate(person, None, None)).reasons.append(reason)
+                found.setdefault(person.id, Duplicate(person)).reasons.append(reason)
 
     # Phone and ID number are encrypted: their blind indexes (keyed hashes of the normalised
     # values, kept up to date by portal/crypto.py) are what SQL can compare.
@@ -267,14 +330,57 @@ def find_duplicates(
     if birth_date is not None:
         born_same_day = session.exec(select(Person).where(Person.birth_date == birth_date))
         note([p for p in born_same_day if similar_names(p.full_name, full_name)], SIMILAR_NAME)
-    duplicates = sorted(found.values(), key=lambda d: d.person.code)
-    caseworkers = _users(session, {d.person.caseworker_id for d in duplicates if d.person.caseworker_id})
-    areas = _areas(session, {d.person.area_id for d in duplicates if d.person.area_id})
+    return sorted(found.values(), key=lambda d: d.person.code)
+
+
+def _one_check_at_a_time(session: Session, user: User) -> None:
+    """On PostgreSQL, a user's checks are counted one at a time, so parallel requests cannot slip
+    past the limit; on SQLite the write transaction's lock (BEGIN IMMEDIATE) already does it."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": int(user.id.hex[:15], 16)})
+
+
+def check_duplicates(
+    session: Session,
+    user: User,
+    typed: tuple[str, str, str, date | None],
+    limit: int,
+    secret: str,
+    exclude: uuid.UUID | None = None,
+) -> Duplicates:
+    """The duplicate check as a user may ask it: `typed` is the full name, phone, ID number and
+    birth date; at most `limit` checks an hour per user; every person found goes on the audit trail;
+    people of other caseloads are shown without anything that identifies them.
+
+    :raise TooManyChecks: past the hour's limit (nothing is looked up, nothing is written).
+    """
+    now = utcnow()
+    _one_check_at_a_time(session, user)
+    recent = session.exec(
+        select(func.count()).where(DuplicateCheck.user_id == user.id, col(DuplicateCheck.at) > now - CHECK_WINDOW)
+    ).one()
+    if recent >= limit:
+        session.rollback()
+        raise TooManyChecks(limit)
+    session.add(DuplicateCheck(user_id=user.id, at=now))
+    # Older checks count for nothing any more.
+    session.exec(delete(DuplicateCheck).where(col(DuplicateCheck.at) < now - CHECK_WINDOW))
+    full_name, phone, id_number, birth_date = typed
+    duplicates = find_duplicates(session, full_name, phone, id_number, birth_date, exclude)
     for duplicate in duplicates:
-        holder, area = duplicate.person.caseworker_id, duplicate.person.area_id
-        duplicate.caseworker = caseworkers.get(holder) if holder else None
-        duplicate.area = areas.get(area) if area else None
-    return duplicates
+        record(session, user, "duplicate_found", "person", duplicate.person.id)
+    session.commit()
+    shown = [Found(d.reasons, d.person if is_caseworker_of(user, d.person) else None) for d in duplicates]
+    return Duplicates(shown, _confirmation(secret, user, typed, duplicates))
+
+
+def _confirmation(secret: str, user: User, typed: tuple[str, str, str, date | None], found: list[Duplicate]) -> str:
+    """A keyed hash of who asked, what they typed and whom it found: the same answer for the same
+    form, and nothing a caseworker could compare across numbers to tell one person from another."""
+    full_name, phone, id_number, birth_date = typed
+    parts = [str(user.id), name_key(full_name), phone_key(phone), id_number_key(id_number), str(birth_date)]
+    parts += sorted(str(d.person.id) for d in found)
+    return hmac.new(secret.encode(), "|".join(parts).encode(), hashlib.sha256).hexdigest()
 
 
 # --- Changes ---------------------------------------------------------------------------------
@@ -303,9 +409,12 @@ def create_person(session: Session, user: User, form: PersonForm) -> Person:
     """Record a new person on the caseworker's own caseload, under the next free code.
 
     :raise NotAllowed: if the user is not a caseworker.
+    :raise OutsideYourAreas: for an area outside the caseworker's own.
     """
     if user.role != Role.CASEWORKER:
         raise NotAllowed("only caseworkers record people")
+    if not may_place(session, user, form.area_id):
+        raise OutsideYourAreas(str(form.area_id))
     caseworker_id = user.id
     today = local_today()
     for attempt in range(CODE_ATTEMPTS):
@@ -338,9 +447,12 @@ def _lock(session: Session, person: Person) -> Person:
 def update_person(session: Session, user: User, person: Person, form: PersonForm) -> Person:
     """Save the caseworker's changes to a person's profile; the code and caseworker stay.
 
+    :raise OutsideYourAreas: for a new area outside the caseworker's own.
     :raise StaleEdit: if the profile changed since the form was loaded (nothing is saved).
     """
     _check_caseworker(user, person)
+    if not may_place(session, user, form.area_id, person):
+        raise OutsideYourAreas(str(form.area_id))
     person = _lock(session, person)
     check_version(session, person.id, person.version, form.version)
     _apply(person, form, local_today())

@@ -1,5 +1,6 @@
 """People pages: the caseload, a person's page, their profile form, needs and contact log."""
 
+import hmac
 import json
 import uuid
 from typing import Any
@@ -12,15 +13,27 @@ from werkzeug.wrappers import Response
 
 from portal import idempotency
 from portal.audit.services import record_view, trail_of
-from portal.audit.views import not_found
 from portal.auth.access import fresh_sign_in_required, role_required
 from portal.clock import local_today
-from portal.consents.views import ledger
+from portal.consents import ledger
 from portal.db import get_engine, get_session, reads_only
-from portal.exceptions import RecordClosed, StaleEdit
+from portal.exceptions import NotAllowed, OutsideYourAreas, RecordClosed, StaleEdit, TooManyChecks
 from portal.forms import validate
 from portal.htmx import render, wants_partial
-from portal.models import Area, ContactLog, IdempotencyKey, Need, NeedStatus, Person, Programme, Role, User, utcnow
+from portal.models import (
+    Area,
+    ContactLog,
+    IdempotencyKey,
+    Need,
+    NeedStatus,
+    Person,
+    Programme,
+    Role,
+    User,
+    id_number_key,
+    phone_key,
+    utcnow,
+)
 from portal.people import export, search, services
 from portal.people.forms import (
     PERSON_LIST_FIELDS,
@@ -38,10 +51,6 @@ from portal.versions import form_version
 bp = Blueprint("people", __name__, url_prefix="/people")
 
 VIEWERS = (Role.CASEWORKER, Role.SUPERVISOR)
-
-
-def _areas(session: Session) -> list[Area]:
-    return list(session.exec(select(Area).order_by(Area.code)))
 
 
 def _parse_uuid(value: str | None) -> uuid.UUID | None:
@@ -107,6 +116,11 @@ def _page_context(session: Session, person: Person, **forms: object) -> dict[str
         "today": today,
         "referrals": timeline(session, [need.id for need in needs]),
         "handovers": services.handovers_of(session, person),
+        "move_to": (
+            services.areas_open_to(session, current_user)
+            if current_user.role == Role.SUPERVISOR and not person.is_anonymised
+            else []
+        ),
         "handover_to": (
             services.caseworkers_for_handover(session)
             if current_user.role == Role.SUPERVISOR and not person.is_anonymised
@@ -125,7 +139,7 @@ def _page_context(session: Session, person: Person, **forms: object) -> dict[str
         if current_user.role == Role.SUPERVISOR
         else None
     )
-    context.update(ledger(session, current_user, person))
+    context.update(ledger.context(session, current_user, person))
     context.update(forms)
     return context
 
@@ -161,7 +175,7 @@ def _names(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
 def detail(person_id: uuid.UUID) -> str:
     """A person's profile, needs, contact log and referrals."""
     session = get_session()
-    person = services.find_person(session, current_user, person_id) or not_found("person", person_id)
+    person = services.find_person(session, current_user, person_id) or abort(404)
     page = render_template("people/detail.html", **_page_context(session, person))
     record_view(current_user, "view", "person", [person.id])  # after the trail on the page was read
     return page
@@ -173,10 +187,11 @@ def detail(person_id: uuid.UUID) -> str:
 def _form_errors(
     session: Session, data: PersonForm | None, errors: dict[str, str], person: Person | None
 ) -> dict[str, str]:
-    """Rules the schema cannot check alone: the area exists, and a new next-contact date is not past."""
+    """Rules the schema cannot check alone: the area is one of the caseworker's own (or the person's
+    current one), and a new next-contact date is not past."""
     if data is None:
         return errors
-    if session.get(Area, data.area_id) is None:
+    if not services.may_place(session, current_user, data.area_id, person):
         errors = {**errors, "area_id": _("Choose one of the options.")}
     due = data.next_contact_due
     # An overdue date already on the record may stay while other fields are edited.
@@ -193,13 +208,17 @@ def _typed_values() -> dict[str, object]:
 
 
 def _form_page(session: Session, person: Person | None, form: dict[str, object], **context: object) -> str:
+    areas = services.areas_open_to(session, current_user)
+    current = session.get(Area, person.area_id) if person and person.area_id else None
+    if current is not None and current not in areas:  # where the person is now, to stay there
+        areas = [current, *areas]
     return render_template(
         "people/form.html",
         person=person,
         form=form,
-        areas=_areas(session),
+        areas=areas,
         errors=context.pop("errors", {}),
-        duplicates=context.pop("duplicates", []),
+        duplicates=context.pop("duplicates", None),
         **context,
     )
 
@@ -219,20 +238,30 @@ def create() -> Response | str | tuple[str, int]:
     errors = _form_errors(session, data, errors, None)
     if data is None or errors:
         return _form_page(session, None, _typed_values(), errors=errors), 422
-    duplicates = services.find_duplicates(
-        session, data.full_name, data.phone, data.id_number, data.birth_date_or_estimate(local_today())
-    )
-    # The box names the people it was ticked for: if the typing changed and finds someone new,
-    # the caseworker is asked again.
-    confirmed = set(request.form.get("different_from", "").split(","))
-    if duplicates and not {d.person.code for d in duplicates} <= confirmed:
+    typed = (data.full_name, data.phone, data.id_number, data.birth_date_or_estimate(local_today()))
+    try:
+        duplicates = services.check_duplicates(session, current_user, typed, *_check_limits())
+    except TooManyChecks as refused:
+        return _form_page(session, None, _typed_values(), errors={"__all__": refused.message()}), 429
+    # The box carries the check it was ticked for: if the typing changed, or finds someone new, the
+    # caseworker is asked again.
+    if duplicates.found and not hmac.compare_digest(request.form.get("different_from", ""), duplicates.token):
         return _form_page(session, None, _typed_values(), duplicates=duplicates), 409
     earlier = idempotency.claim(session, current_user, key, Person)
     if earlier is not None:  # sent twice: the person recorded the first time
         return redirect(url_for("people.detail", person_id=_replayed(earlier, Person)), code=303)
-    person = services.create_person(session, current_user, data)
+    try:
+        person = services.create_person(session, current_user, data)
+    except OutsideYourAreas:  # the form's check above said no already; this is the service's own
+        session.rollback()
+        return _form_page(session, None, _typed_values(), errors={"area_id": _("Choose one of the options.")}), 422
     flash(_("%(code)s is recorded on your caseload.", code=person.code), "success")
     return redirect(url_for("people.detail", person_id=person.id), code=303)
+
+
+def _check_limits() -> tuple[int, str]:
+    """How many duplicate checks an hour a user may ask, and the key their confirmations are made with."""
+    return int(current_app.config["DUPLICATE_CHECKS_PER_HOUR"]), str(current_app.config["SECRET_KEY"])
 
 
 def _replayed(earlier: IdempotencyKey, creates: type[SQLModel]) -> uuid.UUID:
@@ -254,7 +283,7 @@ def _form_values(person: Person) -> dict[str, object]:
 def update(person_id: uuid.UUID) -> Response | str | tuple[str, int]:
     """Edit the profile of a person on one's caseload."""
     session = get_session()
-    person = services.find_own_person(session, current_user, person_id) or not_found("person", person_id)
+    person = services.find_own_person(session, current_user, person_id) or abort(404)
     services.ensure_open(person)
     if request.method == "GET":
         record_view(current_user, "view", "person", [person.id])
@@ -263,22 +292,47 @@ def update(person_id: uuid.UUID) -> Response | str | tuple[str, int]:
     errors = _form_errors(session, data, errors, person)
     if data is None or errors:
         return _form_page(session, person, _typed_values(), errors=errors), 422
+    shared = None
+    # Editing does not stop for duplicates, but a new phone or ID number shared with someone else is
+    # worth a look; asked like the new-person form's check (limited, logged, nobody else named).
+    if (phone_key(data.phone), id_number_key(data.id_number)) != (
+        phone_key(person.phone),
+        id_number_key(person.id_number),
+    ):
+        try:
+            numbers = ("", data.phone, data.id_number, None)
+            shared = services.check_duplicates(session, current_user, numbers, *_check_limits(), exclude=person.id)
+        except TooManyChecks as refused:
+            return _form_page(session, person, _typed_values(), errors={"__all__": refused.message()}), 429
     try:
         person = services.update_person(session, current_user, person, data)
+    except OutsideYourAreas:
+        session.rollback()
+        return _form_page(session, person, _typed_values(), errors={"area_id": _("Choose one of the options.")}), 422
     except StaleEdit as stale:
         # The first save stands; what this user typed comes back, on the version now stored.
         session.refresh(person)
         typed = {**_typed_values(), "version": str(person.version)}
         return _form_page(session, person, typed, errors={"__all__": stale.message()}), 409
     flash(_("Profile saved."), "success")
-    # Editing does not stop for duplicates, but a shared phone or ID number is worth a look.
-    shared = services.find_duplicates(session, "", person.phone, person.id_number, None, exclude=person.id)
-    if shared:
-        codes = ", ".join(d.person.code for d in shared)
-        flash(
-            _("The same phone or ID number is recorded for %(codes)s. Check that this is right.", codes=codes),
-            "warning",
-        )
+    if shared is not None:
+        mine = [found.person.code for found in shared.found if found.person is not None]
+        if mine:
+            flash(
+                _(
+                    "The same phone or ID number is recorded for %(codes)s. Check that this is right.",
+                    codes=", ".join(mine),
+                ),
+                "warning",
+            )
+        if shared.elsewhere:
+            flash(
+                _(
+                    "The same phone or ID number is recorded on another caseload. If this may be the same person, "
+                    "ask your supervisor."
+                ),
+                "warning",
+            )
     return redirect(url_for("people.detail", person_id=person.id), code=303)
 
 
@@ -297,7 +351,7 @@ def _section(session: Session, person: Person, partial: str, anchor: str, status
 def add_need(person_id: uuid.UUID) -> Response:
     """Add a need from the needs assessment."""
     session = get_session()
-    person = services.find_own_person(session, current_user, person_id) or not_found("person", person_id)
+    person = services.find_own_person(session, current_user, person_id) or abort(404)
     services.ensure_open(person)
     typed = request.form.to_dict(flat=True)
     try:
@@ -321,7 +375,7 @@ def add_need(person_id: uuid.UUID) -> Response:
 def need_status(need_id: uuid.UUID) -> Response:
     """Mark a need met or closed, or open it again."""
     session = get_session()
-    need, person = services.find_own_need(session, current_user, need_id) or not_found("need", need_id)
+    need, person = services.find_own_need(session, current_user, need_id) or abort(404)
     data, errors = validate(NeedStatusForm, request.form)
     if data is None:
         message = errors.get("status", _("Choose one of the options."))
@@ -350,7 +404,7 @@ def need_status(need_id: uuid.UUID) -> Response:
 def add_contact(person_id: uuid.UUID) -> Response:
     """Log a contact, and when the next one is due."""
     session = get_session()
-    person = services.find_own_person(session, current_user, person_id) or not_found("person", person_id)
+    person = services.find_own_person(session, current_user, person_id) or abort(404)
     services.ensure_open(person)
     typed = request.form.to_dict(flat=True)
     try:
@@ -378,7 +432,7 @@ def add_contact(person_id: uuid.UUID) -> Response:
 def handover(person_id: uuid.UUID) -> Response:
     """A supervisor hands a person to another caseworker, with the note that goes with them."""
     session = get_session()
-    person = services.find_person(session, current_user, person_id) or not_found("person", person_id)
+    person = services.find_person(session, current_user, person_id) or abort(404)
     services.ensure_open(person)
     target_id = _parse_uuid(request.form.get("caseworker_id"))
     target = session.get(User, target_id) if target_id else None
@@ -402,6 +456,34 @@ def handover(person_id: uuid.UUID) -> Response:
     return redirect(url_for("people.detail", person_id=person_id), code=303)
 
 
+@bp.route("/<uuid:person_id>/area", methods=["POST"])
+@role_required(Role.SUPERVISOR)
+def move(person_id: uuid.UUID) -> Response:
+    """A supervisor moves a person to another of the areas they supervise."""
+    session = get_session()
+    person = services.find_person(session, current_user, person_id) or abort(404)
+    services.ensure_open(person)
+    area_id = _parse_uuid(request.form.get("area_id"))
+    try:
+        version = form_version(request.form)
+    except ValueError:
+        abort(400)
+    if area_id is None:
+        flash(_("Choose one of the areas you supervise."), "error")
+        return redirect(url_for("people.detail", person_id=person_id, _anchor="handover"), code=303)
+    try:
+        services.move_person(session, current_user, person, area_id, version)
+    except StaleEdit as stale:
+        flash(stale.message(), "error")
+        return redirect(url_for("people.detail", person_id=person_id, _anchor="handover"), code=303)
+    except (OutsideYourAreas, NotAllowed):
+        session.rollback()
+        flash(_("Choose one of the areas you supervise."), "error")
+        return redirect(url_for("people.detail", person_id=person_id, _anchor="handover"), code=303)
+    flash(_("%(code)s is now in another area.", code=person.code), "success")
+    return redirect(url_for("people.detail", person_id=person_id, _anchor="handover"), code=303)
+
+
 # --- Retention: a supervisor's legal hold ---------------------------------------------------------
 
 
@@ -410,7 +492,7 @@ def handover(person_id: uuid.UUID) -> Response:
 def legal_hold(person_id: uuid.UUID) -> Response | str | tuple[str, int]:
     """Set or lift the hold that keeps a record whole past its retention period."""
     session = get_session()
-    person = services.find_person(session, current_user, person_id) or not_found("person", person_id)
+    person = services.find_person(session, current_user, person_id) or abort(404)
     services.ensure_open(person)
     data, errors = validate(LegalHoldForm, request.form)
     typed = {**request.form.to_dict(flat=True), "legal_hold": "legal_hold" in request.form}
@@ -434,7 +516,7 @@ def legal_hold(person_id: uuid.UUID) -> Response | str | tuple[str, int]:
 def _exported(person_id: uuid.UUID) -> export.PersonRecord:
     """The record of a person the user may see, after the export is on the audit trail."""
     session = get_session()
-    person = services.find_person(session, current_user, person_id) or not_found("person", person_id)
+    person = services.find_person(session, current_user, person_id) or abort(404)
     # GET requests read only; the audit event goes through its own short write transaction.
     with Session(get_engine(), expire_on_commit=False) as audit_session:
         export.log_export(audit_session, current_user, person)

@@ -8,9 +8,8 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from portal.audit.services import record_view
-from portal.audit.views import not_found
 from portal.auth.access import role_required
-from portal.consents.views import refused_for_consent
+from portal.consents.ledger import refused_for_consent
 from portal.db import get_session
 from portal.exceptions import IllegalTransition, MissingReason, NoConsent, NoPlaceLeft, NotAllowed, StaleEdit
 from portal.htmx import render, wants_partial
@@ -46,10 +45,10 @@ def act(referral_id: uuid.UUID) -> Response:
     session = get_session()
     side = "provider" if current_user.role in PROVIDERS else "case"
     if side == "provider":
-        item = services.find_for_provider(session, current_user, referral_id) or not_found("referral", referral_id)
+        item = services.find_for_provider(session, current_user, referral_id) or abort(404)
         referral = item.referral
     else:
-        referral = services.find_for_case(session, current_user, referral_id) or not_found("referral", referral_id)
+        referral = services.find_for_case(session, current_user, referral_id) or abort(404)
     action = request.form.get("action", "")
     move = MOVES.get(action)
     if move is None or move.side != side:

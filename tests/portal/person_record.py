@@ -1,11 +1,14 @@
 """A person with a row in every table that links to them, every free text marked with a sentinel,
-for the export and retention tests."""
+for the export, retention and erasure tests. Which columns are free text is read from the models:
+every text column but the enumerations and the few below, so a column added later is marked too."""
 
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlmodel import Session
+import sqlalchemy as sa
+from sqlmodel import Session, SQLModel
 
+from portal.crypto import EncryptedText, aad, keyring_of
 from portal.models import (
     Area,
     Consent,
@@ -26,6 +29,21 @@ from portal.models import (
 from tests.conftest import CONSENT_ELEMENTS
 
 SENTINEL = "SENTINEL"
+# Text columns that are not free text, and so keep no sentinel: each with the reason.
+NOT_FREE_TEXT = {
+    ("person", "code"): "the pseudonym the tombstone keeps",
+    ("person", "phone_index"): "a keyed hash of the phone, kept in step with it",
+    ("person", "id_number_index"): "a keyed hash of the ID number, kept in step with it",
+    ("referral", "reason_code"): "a code from a fixed list",
+    ("referral", "contact_method"): "a code from a fixed list",
+    ("referralevent", "reason_code"): "a code from a fixed list",
+    ("contactlog", "outcome"): "a code from a fixed list",
+    ("dismissal", "reason"): "a code from a fixed list",
+    ("followup", "key"): "the occasion's kind and ids",
+    ("followup", "outcome"): "a code from a fixed list",
+    ("consent", "revocation_statement_version"): "the version of the portal's own text",
+    ("consent", "text_version_sha256"): "the SHA-256 of the portal's own text",
+}
 
 
 @dataclass
@@ -33,6 +51,55 @@ class Record:
     person: Person
     needs: list[Need]
     referral: Referral
+    # Every text marked, as "table.column", once per row: what a scan of the database must find.
+    marked: list[str]
+
+
+def marked_but(record: Record, *overwritten: str) -> list[str]:
+    """What the scan must find after a test wrote over some marked texts (e.g. a legal hold's reason)."""
+    return [hit for hit in record.marked if hit not in overwritten]
+
+
+def free_text_columns(row: SQLModel) -> list[str]:
+    """The model's free-text columns: typed `str` (not an enumeration), less those NOT_FREE_TEXT."""
+    table = row.__table__  # type: ignore[attr-defined]
+    fields = type(row).model_fields
+    return [
+        column.name
+        for column in table.c
+        if column.name in fields
+        and fields[column.name].annotation is str
+        and (table.name, column.name) not in NOT_FREE_TEXT
+    ]
+
+
+def _marked_in(row: SQLModel, mark: str) -> list[str]:
+    table = row.__table__  # type: ignore[attr-defined]
+    return [f"{table.name}.{column.name}" for column in table.c if mark in str(getattr(row, column.name, ""))]
+
+
+def _stored_as(column_type: sa.types.TypeEngine[object]) -> object:
+    """The database type under a decorated type (SQLModel's AutoString is a String underneath)."""
+    return column_type.impl if isinstance(column_type, sa.types.TypeDecorator) else column_type
+
+
+def texts_holding(session: Session, mark: str) -> list[str]:
+    """Every text and JSON column of every table, scanned for `mark`: where it is still found.
+    Encrypted columns are read as stored and decrypted here, so the scan sees what they hold."""
+    session.rollback()
+    ring = keyring_of(session.connection())
+    hits = []
+    for table in SQLModel.metadata.sorted_tables:
+        columns = [c for c in table.c if isinstance(_stored_as(c.type), sa.String | sa.JSON)]
+        if not columns:
+            continue
+        for row in session.execute(sa.select(table.c.id, *columns)):
+            for c, value in zip(columns, row[1:], strict=True):
+                if isinstance(c.type, EncryptedText) and value is not None:
+                    value = ring.open(value, aad(table.name, c.name, row[0]))
+                if mark in str(value):
+                    hits.append(f"{table.name}.{c.name}")
+    return sorted(hits)
 
 
 def build_record(
@@ -71,46 +138,47 @@ def build_record(
         Need(person_id=person.id, category="employment", description=f"{mark} wants to drive again"),
     ]
     session.add_all(needs)
-    session.add_all(
-        [
-            ContactLog(
-                person_id=person.id,
-                caseworker_id=caseworker.id,
-                kind="visit",
-                occurred_on=date(2019, 3, 1),
-                outcome="reached",
-                note=f"{mark} spoke about their brother",
-            ),
-            ContactLog(
-                person_id=person.id,
-                caseworker_id=caseworker.id,
-                kind="call",
-                occurred_on=date(2019, 4, 1),
-                outcome="not_reached",
-                note=f"{mark} phone off",
-            ),
-            Handover(
-                person_id=person.id,
-                from_caseworker_id=None,
-                to_caseworker_id=caseworker.id,
-                note=f"{mark} prefers afternoon visits",
-            ),
-            Consent(
-                person_id=person.id,
-                purpose="referral",
-                data_categories=["contact", "needs"],
-                valid_from=date(2019, 1, 1),
-                method="paper",
-                recorded_by_id=caseworker.id,
-                **{
-                    **CONSENT_ELEMENTS,
-                    "signed_by_role": "representative",
-                    "representative_name": f"{mark} mother",
-                    "note": f"{mark} paper form in the blue folder",
-                },
-            ),
-        ]
-    )
+    linked: list[SQLModel] = [
+        ContactLog(
+            person_id=person.id,
+            caseworker_id=caseworker.id,
+            kind="visit",
+            occurred_on=date(2019, 3, 1),
+            outcome="reached",
+            note=f"{mark} spoke about their brother",
+        ),
+        ContactLog(
+            person_id=person.id,
+            caseworker_id=caseworker.id,
+            kind="call",
+            occurred_on=date(2019, 4, 1),
+            outcome="not_reached",
+            note=f"{mark} phone off",
+        ),
+        Handover(
+            person_id=person.id,
+            from_caseworker_id=None,
+            to_caseworker_id=caseworker.id,
+            note=f"{mark} prefers afternoon visits",
+        ),
+        Consent(
+            person_id=person.id,
+            purpose="referral",
+            data_categories=["contact", "needs"],
+            valid_from=date(2019, 1, 1),
+            method="paper",
+            recorded_by_id=caseworker.id,
+            **{
+                **CONSENT_ELEMENTS,
+                "discloser": f"{mark} Bridge community drug rehabilitation programme",
+                "signature_ref": f"{mark}-FORM-0001",
+                "signed_by_role": "representative",
+                "representative_name": f"{mark} mother",
+                "note": f"{mark} paper form in the blue folder",
+            },
+        ),
+    ]
+    session.add_all(linked)
     session.commit()
     referral = Referral(
         need_id=needs[0].id,
@@ -122,37 +190,43 @@ def build_record(
     )
     session.add(referral)
     session.commit()
-    session.add_all(
-        [
-            ReferralEvent(referral_id=referral.id, to_status=ReferralStatus.APPROVED, note=f"{mark} approved"),
-            ReferralEvent(
-                referral_id=referral.id,
-                from_status=ReferralStatus.APPROVED,
-                to_status=ReferralStatus.SENT,
-                note=f"{mark} sent",
-            ),
-            Dismissal(
-                need_id=needs[1].id, offer_id=offer.id, reason="too_far_in_practice", note=f"{mark} too far from home"
-            ),
-            ConsentOverride(
-                referral_id=referral.id, by_id=caseworker.id, basis="vital_interests", note=f"{mark} was in danger"
-            ),
-            FollowUp(
-                key=f"lost_contact:{person.id}",
-                kind="lost_contact",
-                person_id=person.id,
-                due_on=date(2019, 5, 1),
-                note=f"{mark} moved to another district",
-            ),
-            FollowUp(
-                key=f"referral_overdue:{person.id}:{referral.id}",
-                kind="referral_overdue",
-                person_id=person.id,
-                referral_id=referral.id,
-                due_on=date(2019, 6, 1),
-                note=f"{mark} provider did not answer",
-            ),
-        ]
-    )
+    steps: list[SQLModel] = [
+        ReferralEvent(referral_id=referral.id, to_status=ReferralStatus.APPROVED, note=f"{mark} approved"),
+        ReferralEvent(
+            referral_id=referral.id,
+            from_status=ReferralStatus.APPROVED,
+            to_status=ReferralStatus.SENT,
+            note=f"{mark} sent",
+        ),
+        Dismissal(
+            need_id=needs[1].id, offer_id=offer.id, reason="too_far_in_practice", note=f"{mark} too far from home"
+        ),
+        ConsentOverride(
+            referral_id=referral.id, by_id=caseworker.id, basis="vital_interests", note=f"{mark} was in danger"
+        ),
+        FollowUp(
+            key=f"lost_contact:{person.id}",
+            kind="lost_contact",
+            person_id=person.id,
+            due_on=date(2019, 5, 1),
+            note=f"{mark} moved to another district",
+        ),
+        FollowUp(
+            key=f"referral_overdue:{person.id}:{referral.id}",
+            kind="referral_overdue",
+            person_id=person.id,
+            referral_id=referral.id,
+            due_on=date(2019, 6, 1),
+            note=f"{mark} provider did not answer",
+        ),
+    ]
+    session.add_all(steps)
     session.commit()
-    return Record(person, needs, referral)
+    rows: list[SQLModel] = [person, *needs, *linked, referral, *steps]
+    for row in rows:  # every other free text too: a signature reference, a discloser, a reason...
+        for name in free_text_columns(row):
+            if mark not in getattr(row, name):
+                setattr(row, name, f"{mark} {row.__table__.name}.{name}")  # type: ignore[attr-defined]
+    session.add_all(rows)
+    session.commit()
+    return Record(person, needs, referral, sorted(hit for row in rows for hit in _marked_in(row, mark)))

@@ -7,10 +7,12 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlmodel import Session
+from sqlmodel import Session, col, func, select
 
+from portal.audit.refusals import RECORD_TYPES
 from portal.models import (
     Area,
+    AuditEvent,
     ErasureRequest,
     FollowUp,
     Need,
@@ -93,6 +95,7 @@ ROUTES: dict[tuple[str, str], tuple[str, Any]] = {
     ("matches.dismiss", "POST"): ("/matches/needs/{need}/dismiss", {Role.CASEWORKER}),
     ("referrals.inbox", "GET"): ("/referrals/inbox", OWNERS),
     ("people.handover", "POST"): ("/people/{person}/handover", {Role.SUPERVISOR}),
+    ("people.move", "POST"): ("/people/{person}/area", {Role.SUPERVISOR}),
     ("people.legal_hold", "POST"): ("/people/{person}/legal-hold", {Role.SUPERVISOR}),
     ("people.export_json", "GET"): ("/people/{person}/export.json", {Role.SUPERVISOR, Role.CASEWORKER}),
     ("people.export_page", "GET"): ("/people/{person}/export", {Role.SUPERVISOR, Role.CASEWORKER}),
@@ -231,3 +234,82 @@ def test_htmx_request_from_anonymous_gets_401_with_redirect_header(client: Flask
     response = client.get("/offers/?q=job", headers={"HX-Request": "true"})
     assert response.status_code == 401
     assert response.headers["HX-Redirect"].startswith("/auth/login")
+
+
+# --- Every answer about a person's record is on the audit trail --------------------------------
+
+# The URL placeholders of this table that name a person's record.
+PERSON_DATA = {"person", "need", "consent", "contact", "referral", "follow_up", "erasure_request"}
+ELSEWHERE_CASEWORKER, ELSEWHERE_SUPERVISOR = "caseworker elsewhere", "supervisor elsewhere"
+
+
+def person_data_routes() -> list[tuple[str, str]]:
+    return sorted(route for route, (template, _who) in ROUTES.items() if set(_placeholders(template)) & PERSON_DATA)
+
+
+def _placeholders(template: str) -> list[str]:
+    return [part.split("}")[0] for part in template.split("{")[1:]]
+
+
+def test_the_walk_covers_every_route_whose_url_names_a_persons_record(app: Flask) -> None:
+    """A new route taking a person's, need's, consent's, contact's or referral's id is walked below."""
+    named = {
+        (rule.endpoint, method)
+        for rule in app.url_map.iter_rules()
+        if rule.arguments & set(RECORD_TYPES)
+        for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}
+    }
+    assert named == set(person_data_routes())
+
+
+@pytest.mark.parametrize("who", [*Role, ELSEWHERE_CASEWORKER, ELSEWHERE_SUPERVISOR], ids=str)
+@pytest.mark.parametrize("route", person_data_routes(), ids="-".join)
+def test_every_answer_about_a_persons_record_is_on_the_trail(
+    client: FlaskClient,
+    login: Callable[[User], FlaskClient],
+    make_user: Callable[..., User],
+    session: Session,
+    cast: dict[Any, Any],
+    route: tuple[str, str],
+    who: Role | str,
+) -> None:
+    """As every role, and as staff of another area: a page shown is a "view" event, a change its own
+    event, and a refusal (403 or 404) a "denied" event naming each record in the URL."""
+    _endpoint, method = route
+    template, _allowed = ROUTES[route]
+    if who == ELSEWHERE_CASEWORKER:
+        user = make_user(Role.CASEWORKER)
+    elif who == ELSEWHERE_SUPERVISOR:
+        elsewhere = Area(level="grid", name_en="Grid 2", name_zh="第二网格", code="ACCESS-G2")
+        session.add(elsewhere)
+        session.commit()
+        user = make_user(Role.SUPERVISOR, area_id=elsewhere.id)
+    else:
+        user = cast["users"][who]
+    ids = {
+        "person": cast["person"].id,
+        "need": cast["need"].id,
+        "consent": cast["consent"].id,
+        "referral": cast["referrals"].get(who, cast["referrals"][Role.PROVIDER]).id,
+        "follow_up": cast["follow_up"].id,
+        "erasure_request": cast["erasure_request"].id,
+    }
+    login(user)
+    session.rollback()
+    before = session.exec(select(func.max(AuditEvent.sequence))).one() or 0
+    data = {"action": "pause", "lang": "en"}
+    response = client.open(template.format(**ids), method=method, data=data if method == "POST" else None)
+    session.rollback()
+    written = session.exec(
+        select(AuditEvent).where(AuditEvent.sequence > before).order_by(col(AuditEvent.sequence))
+    ).all()
+    by_user = [(e.action, e.record_type, e.record_id) for e in written if e.actor_id == user.id]
+    named = {(name, ids[name]) for name in _placeholders(template)}  # the trail calls them so too
+    status = response.status_code
+    if status in (403, 404):
+        assert {(kind, record_id) for action, kind, record_id in by_user if action == "denied"} == named, by_user
+    elif method == "GET":
+        assert status == 200
+        assert any(action in {"view", "export"} for action, _kind, _id in by_user), by_user
+    else:  # a change, or a form sent back with what is wrong with it: not a refusal
+        assert not any(action == "denied" for action, _kind, _id in by_user), by_user

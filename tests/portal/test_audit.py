@@ -53,7 +53,7 @@ def area(session: Session) -> Area:
 
 @pytest.fixture
 def caseworker(make_user: Callable[..., User], area: Area) -> User:
-    return make_user(Role.CASEWORKER, name="Zhao Min", email="zhao@bridge.example")
+    return make_user(Role.CASEWORKER, name="Zhao Min", email="zhao@bridge.example", area_id=area.id)
 
 
 @pytest.fixture

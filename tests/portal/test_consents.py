@@ -373,7 +373,8 @@ def test_only_a_supervisor_overrides_and_only_with_a_basis_and_a_note(
     session.commit()
     row = session.exec(select(ConsentOverride)).one()
     assert row.by_id == supervisor.id and row.basis == "medical_emergency" and row.note == override["note"]
-    assert audit_actions(session) == ["consent_override"]
+    # Each refusal is on the trail too, before the override.
+    assert audit_actions(session) == ["denied"] * 3 + ["consent_override"]
     assert client.post(f"/referrals/{referral.id}/act", data={"action": "approve"}).status_code == 303
     session.commit()
     session.refresh(referral)

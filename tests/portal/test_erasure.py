@@ -29,8 +29,8 @@ from portal.models import (
     User,
 )
 from portal.people.forms import local_today
-from tests.portal.person_record import SENTINEL, Record, build_record
-from tests.portal.test_retention import MARKED, PAST_THE_LIMIT, run_jobs, texts_holding
+from tests.portal.person_record import SENTINEL, Record, build_record, marked_but, texts_holding
+from tests.portal.test_retention import PAST_THE_LIMIT, run_jobs
 
 Login = Callable[[User], FlaskClient]
 CONFIRMED = {"confirm": "1"}
@@ -74,14 +74,14 @@ def the_request(session: Session) -> ErasureRequest:
 def test_after_erasure_no_table_holds_anything_of_the_person(
     client: FlaskClient, login: Login, session: Session, supervisor: User, record: Record
 ) -> None:
-    assert len(texts_holding(session, SENTINEL)) == MARKED
+    assert texts_holding(session, SENTINEL) == record.marked
     login(supervisor)
     assert request_erasure(client) == 303
     erasure = the_request(session)
     unconfirmed = client.post(f"/erasure-requests/{erasure.id}/erase")
     assert unconfirmed.status_code == 422
     assert "Tick the box to confirm" in unconfirmed.get_data(as_text=True)
-    assert len(texts_holding(session, SENTINEL)) == MARKED
+    assert texts_holding(session, SENTINEL) == record.marked
     response = client.post(f"/erasure-requests/{erasure.id}/erase", data=CONFIRMED)
     assert response.status_code == 303
     assert texts_holding(session, SENTINEL) == []
@@ -125,7 +125,8 @@ def test_on_legal_hold_erasure_is_refused_with_409_and_the_holds_reason_kept(
     assert "The record is on legal hold and was not erased: Court case 2026-17" in response.get_data(as_text=True)
     erasure = the_request(session)
     assert (erasure.status, erasure.outcome, erasure.decided_by_id) == ("refused", "Court case 2026-17", supervisor.id)
-    assert len(texts_holding(session, SENTINEL)) == MARKED  # nothing was erased
+    # Nothing was erased (the hold's reason was written over the marked one).
+    assert texts_holding(session, SENTINEL) == marked_but(record, "person.legal_hold_reason")
     actions = [e.action for e in session.exec(select(AuditEvent))]
     assert "erasure_refused_legal_hold" in actions and not any(a.startswith("erased") for a in actions)
     # Decided once: a second try is a conflict too, and still erases nothing.
@@ -157,7 +158,7 @@ def test_only_a_supervisor_of_the_area_or_an_admin_handles_erasure(
     login(caseworker)
     assert client.post(f"/erasure-requests/{erasure.id}/erase", data=CONFIRMED).status_code == 403
     assert the_request(session).status == "open"
-    assert len(texts_holding(session, SENTINEL)) == MARKED
+    assert texts_holding(session, SENTINEL) == record.marked
     login(make_user(Role.ADMIN))
     assert client.post(f"/erasure-requests/{erasure.id}/erase", data=CONFIRMED).status_code == 303
     assert the_request(session).status == "done"

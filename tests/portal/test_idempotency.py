@@ -140,9 +140,9 @@ def test_keys_belong_to_their_user(
 ) -> None:
     """UNIQUE(actor_id, key): another user's key neither blocks nor reveals their record."""
     key = str(uuid.uuid4())
-    login(make_user(Role.CASEWORKER))
+    login(make_user(Role.CASEWORKER, area_id=grid.id))
     mine = client.post("/people/new", data={"full_name": "甲", "area_id": str(grid.id), "idempotency_key": key})
-    login(make_user(Role.CASEWORKER))
+    login(make_user(Role.CASEWORKER, area_id=grid.id))
     theirs = client.post("/people/new", data={"full_name": "乙", "area_id": str(grid.id), "idempotency_key": key})
     assert mine.status_code == theirs.status_code == 303
     assert mine.headers["Location"] != theirs.headers["Location"]

@@ -1,6 +1,7 @@
 """People: recording a person, duplicates, who sees whom, needs assessments and the contact log."""
 
 import re
+import threading
 import uuid
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -8,10 +9,12 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, col, func, select
 
-from portal.exceptions import NotAllowed
+from portal.db import get_engine
+from portal.exceptions import NotAllowed, OutsideYourAreas, TooManyChecks
 from portal.models import Area, AuditEvent, ContactLog, Need, NeedStatus, Person, Role, User
 from portal.people import services
 from portal.people.forms import id_check_character, local_today
@@ -52,6 +55,12 @@ def areas(session: Session) -> dict[str, Area]:
     session.add_all([district, street, grid, other])
     session.commit()
     return {"district": district, "street": street, "grid": grid, "other": other}
+
+
+@pytest.fixture
+def grid(areas: dict[str, Area]) -> Area:
+    """The caseworkers' own area here is the whole Lianhu district."""
+    return areas["district"]
 
 
 @pytest.fixture
@@ -307,23 +316,51 @@ def test_likely_duplicates_on_another_caseload_warn_without_showing_who(
     assert response.status_code == 409
     html = response.get_data(as_text=True)
     warning = duplicates_warning(html)
-    assert "XA-2025-0007" in warning and reason in warning
-    assert "Sun Lei" in warning and "Yanta" in warning
-    for private in (theirs.full_name, theirs.phone, theirs.id_number, "1978"):
-        assert private not in warning
-    assert f'/people/{theirs.id}"' not in html
+    assert reason in warning and "exists on another caseload" in warning and "Ask your supervisor" in warning
+    # Nothing tells who it is, where, or who holds them: not the code, the area, the caseworker.
+    for private in ("XA-2025-0007", "Sun Lei", "Yanta", "雁塔", theirs.full_name, theirs.phone, theirs.id_number):
+        assert private not in html
+    assert str(theirs.id) not in html
     assert "These are different people: create anyway" in html
     assert 'value="李娜"' in html or f'value="{typed["full_name"]}"' in html
     assert count_people(session) == 1
+    # Each match is on the trail, naming the person found and who asked.
+    found = [
+        (e.actor_id, e.record_id)
+        for e in session.exec(select(AuditEvent).where(AuditEvent.action == "duplicate_found"))
+    ]
+    assert found == [(caseworker.id, theirs.id)]
 
-    # Nothing is created until the caseworker ticks the box for exactly these people.
-    assert client.post("/people/new", data=keyed({**data, "different_from": "XA-1999-0001"})).status_code == 409
+    # Nothing is created until the caseworker ticks the box the page gave for exactly this check.
+    token = re.search(r'name="different_from" value="([0-9a-f]+)"', html).group(1)  # type: ignore[union-attr]
+    assert client.post("/people/new", data=keyed({**data, "different_from": "XA-2025-0007"})).status_code == 409
     assert count_people(session) == 1
-    created = client.post("/people/new", data=keyed({**data, "different_from": "XA-2025-0007"}))
+    created = client.post("/people/new", data=keyed({**data, "different_from": token}))
     assert created.status_code == 303
     assert count_people(session) == 2
     reread(session, theirs)
     assert theirs.full_name in ("王秀英", "Wang Xiuying") and theirs.caseworker_id == colleague.id
+
+
+def test_the_confirmation_token_differs_for_other_numbers_so_it_cannot_link_them(
+    client: FlaskClient,
+    login: Login,
+    caseworker: User,
+    colleague: User,
+    make_person: MakePerson,
+    areas: dict[str, Area],
+) -> None:
+    """Typing someone's phone, then their ID number, gives two tokens that do not show it is one person."""
+    make_person(colleague, phone="13922223333", id_number=resident_id("61011319780101123"))
+    login(caseworker)
+    tokens = set()
+    for numbers in (
+        {"phone": "13922223333", "id_number": ""},
+        {"phone": "", "id_number": resident_id("61011319780101123")},
+    ):
+        page = client.post("/people/new", data=keyed(person_data(areas, **numbers))).get_data(as_text=True)
+        tokens.add(re.search(r'name="different_from" value="([0-9a-f]+)"', page).group(1))  # type: ignore[union-attr]
+    assert len(tokens) == 2
 
 
 def test_duplicates_on_ones_own_caseload_are_shown_in_full(
@@ -368,8 +405,13 @@ def test_an_age_estimate_is_compared_as_its_birth_date(
     theirs = make_person(colleague, full_name="马 丽", birth_date=estimated)
     (found,) = services.find_duplicates(session, "马丽", "", "", estimated)
     assert found.person.id == theirs.id and found.reasons == [services.SIMILAR_NAME]
-    assert not found.shown_in_full_to(caseworker) and found.shown_in_full_to(colleague)
     assert services.find_duplicates(session, "马丽", "", "", estimated, exclude=theirs.id) == []
+    # Asked by a caseworker: the colleague's person is a reason, not a person; the colleague sees them.
+    typed = ("马丽", "", "", estimated)
+    (for_caseworker,) = services.check_duplicates(session, caseworker, typed, 10, "secret").found
+    (for_colleague,) = services.check_duplicates(session, colleague, typed, 10, "secret").found
+    assert (for_caseworker.person, for_caseworker.reasons) == (None, [services.SIMILAR_NAME])
+    assert for_colleague.person is not None and for_colleague.person.id == theirs.id
 
 
 # --- Who sees whom ---------------------------------------------------------------------------------
@@ -837,7 +879,8 @@ def test_the_caseworker_edits_a_profile_and_is_warned_of_a_shared_phone(
     reread(session, person)
     assert person.full_name == "新名字" and person.code == "XA-2026-0501" and person.caseworker_id == caseworker.id
     page = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "XA-2026-0502" in page and "别人" not in page
+    assert "recorded on another caseload" in page
+    assert "XA-2026-0502" not in page and "别人" not in page and "Sun Lei" not in page
 
 
 def test_an_edit_keeps_an_overdue_date_but_refuses_a_new_past_one(
@@ -917,3 +960,140 @@ def test_people_pages_read_in_chinese(
     assert "我的个案" in listing and "已逾期" in listing and "服务对象" in listing
     page = client.get(f"/people/{person.id}").get_data(as_text=True)
     assert "需求评估" in page and "联系记录" in page and "待解决" in page and "Overdue" not in page
+
+
+# --- The duplicate check is limited per user --------------------------------------------------------
+
+
+def test_past_the_hours_limit_the_duplicate_check_answers_429_and_keeps_the_typing(
+    app: Flask, client: FlaskClient, login: Login, caseworker: User, areas: dict[str, Area], session: Session
+) -> None:
+    app.config["DUPLICATE_CHECKS_PER_HOUR"] = 2
+    login(caseworker)
+    for name, phone in (("甲", "13900000001"), ("乙", "13900000002")):
+        created = client.post("/people/new", data=keyed(person_data(areas, full_name=name, phone=phone, id_number="")))
+        assert created.status_code == 303
+    refused = client.post("/people/new", data=keyed(person_data(areas, full_name="丙", phone="13900000003")))
+    assert refused.status_code == 429
+    html = refused.get_data(as_text=True)
+    assert "checked for people already recorded 2 times in the last hour" in html
+    assert 'value="13900000003"' in html
+    assert count_people(session) == 2
+    # A changed phone number on an edit is a check too; the profile is not saved past the limit.
+    person = session.exec(select(Person)).first()
+    assert person is not None
+    edited = client.post(f"/people/{person.id}/edit", data=person_data(areas, phone="13900000004", id_number=""))
+    assert edited.status_code == 429
+    reread(session, person)
+    assert person.phone != "13900000004"
+
+
+def test_parallel_checks_cannot_slip_past_the_limit(
+    app: Flask, caseworker: User, colleague: User, make_person: MakePerson
+) -> None:
+    """Ten checks at once with a limit of three: three answered, seven refused (real threads)."""
+    make_person(colleague, phone="13922223333")
+    barrier = threading.Barrier(10)
+    answered: list[int] = []
+    refused: list[int] = []
+
+    def ask(index: int) -> None:
+        with Session(get_engine(app), expire_on_commit=False) as own:
+            barrier.wait()
+            try:
+                services.check_duplicates(own, caseworker, ("", "13922223333", "", None), 3, "secret")
+            except TooManyChecks:
+                refused.append(index)
+            else:
+                answered.append(index)
+
+    threads = [threading.Thread(target=ask, args=(index,)) for index in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert (len(answered), len(refused)) == (3, 7)
+    with Session(get_engine(app)) as own:
+        found = own.exec(select(AuditEvent).where(AuditEvent.action == "duplicate_found")).all()
+    assert len(found) == 3  # one match per answered check
+
+
+# --- Areas: a person stays within the supervision of the caseworker's area --------------------------
+
+
+def test_a_caseworker_chooses_only_areas_within_their_own(
+    client: FlaskClient,
+    login: Login,
+    make_user: Callable[..., User],
+    make_person: MakePerson,
+    areas: dict[str, Area],
+    session: Session,
+) -> None:
+    street_worker = make_user(Role.CASEWORKER, area_id=areas["street"].id)
+    person = make_person(street_worker, area_id=areas["grid"].id)
+    login(street_worker)
+    form = client.get("/people/new").get_data(as_text=True)
+    assert str(areas["grid"].id) in form and str(areas["street"].id) in form
+    assert str(areas["district"].id) not in form and str(areas["other"].id) not in form
+    # A hand-made POST naming another district gets a field error, and nothing moves.
+    for outside in ("district", "other"):
+        created = client.post("/people/new", data=keyed(person_data(areas, area_id=str(areas[outside].id))))
+        assert created.status_code == 422 and "area_id" in field_errors(created.get_data(as_text=True))
+        moved = client.post(f"/people/{person.id}/edit", data=person_data(areas, area_id=str(areas[outside].id)))
+        assert moved.status_code == 422 and "area_id" in field_errors(moved.get_data(as_text=True))
+    assert count_people(session) == 1
+    reread(session, person)
+    assert person.area_id == areas["grid"].id
+    # Within their area, the move is theirs to make.
+    assert (
+        client.post(f"/people/{person.id}/edit", data=person_data(areas, area_id=str(areas["street"].id))).status_code
+        == 303
+    )
+    reread(session, person)
+    assert person.area_id == areas["street"].id
+
+
+def test_the_service_refuses_an_area_outside_the_caseworkers_own(
+    session: Session, caseworker: User, make_person: MakePerson, areas: dict[str, Area]
+) -> None:
+    from portal.people.forms import PersonForm
+
+    with pytest.raises(OutsideYourAreas):
+        services.create_person(
+            session, caseworker, PersonForm.model_validate({"full_name": "甲", "area_id": areas["other"].id})
+        )
+    person = make_person(caseworker)
+    form = PersonForm.model_validate({"full_name": "甲", "area_id": areas["other"].id, "version": person.version})
+    with pytest.raises(OutsideYourAreas):
+        services.update_person(session, caseworker, person, form)
+
+
+def test_a_supervisor_moves_a_person_between_their_areas_only(
+    client: FlaskClient,
+    login: Login,
+    make_user: Callable[..., User],
+    caseworker: User,
+    make_person: MakePerson,
+    areas: dict[str, Area],
+    session: Session,
+) -> None:
+    person = make_person(caseworker, area_id=areas["grid"].id)
+    supervisor = make_user(Role.SUPERVISOR, area_id=areas["district"].id)
+    login(supervisor)
+    page = client.get(f"/people/{person.id}").get_data(as_text=True)
+    assert "Move to another of your areas" in page and str(areas["other"].id) not in page
+    refused = client.post(
+        f"/people/{person.id}/area", data={"area_id": str(areas["other"].id), "version": person.version}
+    )
+    assert refused.status_code == 303
+    reread(session, person)
+    assert person.area_id == areas["grid"].id
+    moved = client.post(
+        f"/people/{person.id}/area", data={"area_id": str(areas["street"].id), "version": person.version}
+    )
+    assert moved.status_code == 303
+    reread(session, person)
+    assert person.area_id == areas["street"].id
+    assert client.get(f"/people/{person.id}").status_code == 200  # still supervised
+    events = session.exec(select(AuditEvent).where(AuditEvent.action == "moved")).all()
+    assert [(e.actor_id, e.record_id) for e in events] == [(supervisor.id, person.id)]

@@ -110,8 +110,8 @@ def test_the_printable_page_shows_the_whole_record_with_the_notice(
         "Welding apprenticeship",
         # The consent's elements (42 CFR 2.31): who signed for the person, how, and on which text.
         f"An authorised representative ({SENTINEL} mother)",
-        "signature FORM-0001",
-        "Bridge community drug rehabilitation programme",
+        f"signature {SENTINEL}-FORM-0001",
+        f"{SENTINEL} Bridge community drug rehabilitation programme",
         "revocation statement",
         "was in danger",  # the supervisor's override
     ):
@@ -128,8 +128,8 @@ def test_the_json_export_carries_every_element_of_the_consent(
         key: consent[key]
         for key in ("discloser", "signature_ref", "signed_at", "signed_by_role", "expiry_event", "text_version_sha256")
     } == {
-        "discloser": "Bridge community drug rehabilitation programme",
-        "signature_ref": "FORM-0001",
+        "discloser": f"{SENTINEL} Bridge community drug rehabilitation programme",
+        "signature_ref": f"{SENTINEL}-FORM-0001",
         "signed_at": "2025-01-01",
         "signed_by_role": "representative",
         "expiry_event": "programme_end",

@@ -1,0 +1,58 @@
+"""Refusals on the audit trail: every 403 or 404 answered to a request whose URL names a person's
+record (the person, a need, consent, contact, referral or follow-up, or an erasure request) is a
+"denied" event for each record named, whichever layer refused it: the role decorator, a lookup that
+found nothing the user may see, or a service. One hook after every request, so no view can forget."""
+
+import uuid
+
+from flask import Flask, g, request
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from portal.audit.services import record, record_view
+from portal.db import is_read_only_request
+
+REFUSED = frozenset({403, 404})
+# The URL parameters that name a record of a person, and the record type the trail calls it.
+RECORD_TYPES: dict[str, str] = {
+    "person_id": "person",
+    "need_id": "need",
+    "consent_id": "consent",
+    "contact_id": "contact",
+    "referral_id": "referral",
+    "follow_up_id": "follow_up",
+    "request_id": "erasure_request",
+}
+
+
+def records_named(view_args: dict[str, object] | None) -> list[tuple[str, uuid.UUID]]:
+    """The records a request's URL names, as (record type, id)."""
+    return [
+        (RECORD_TYPES[name], value)
+        for name, value in (view_args or {}).items()
+        if name in RECORD_TYPES and isinstance(value, uuid.UUID)
+    ]
+
+
+def _log_refusal(response: Response) -> Response:
+    if response.status_code not in REFUSED or not current_user.is_authenticated:
+        return response
+    named = records_named(request.view_args)
+    if not named:
+        return response
+    session = g.get("db_session")
+    if session is None or is_read_only_request():
+        for record_type, record_id in named:
+            record_view(current_user, "denied", record_type, [record_id])
+        return response
+    # A refusal changes nothing: whatever the request began is dropped, and the refusal is its only
+    # write (in its own transaction, which may already hold the chain's lock on SQLite).
+    session.rollback()
+    for record_type, record_id in named:
+        record(session, current_user, "denied", record_type, record_id)
+    session.commit()
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.after_request(_log_refusal)
