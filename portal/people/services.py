@@ -27,6 +27,7 @@ from portal.models import (
     ContactLog,
     DuplicateCheck,
     FollowUp,
+    FollowUpKind,
     FollowUpStatus,
     Handover,
     Need,
@@ -521,9 +522,35 @@ def log_contact(session: Session, user: User, person: Person, form: ContactForm)
     if form.next_contact_due is not None:
         person.next_contact_due = form.next_contact_due
         person.updated_at = utcnow()
+    _settle_contact_follow_ups(session, user, person, contact)
     record(session, user, "create", "contact", contact.id)
     session.commit()
     return contact
+
+
+def _settle_contact_follow_ups(session: Session, user: User, person: Person, contact: ContactLog) -> None:
+    """A contact answers the follow-ups it makes moot, so the attention list never keeps an item
+    the home page's figures no longer count: lost contact once a contact is dated on or after the
+    day it was lost, an overdue next contact once the next contact is no longer overdue. Whatever
+    is still due after this is opened again, for its new date, when the home page is next shown."""
+    still_overdue = person.next_contact_due is not None and person.next_contact_due < local_today()
+    pending = session.exec(
+        select(FollowUp).where(
+            FollowUp.person_id == person.id,
+            col(FollowUp.status).in_([FollowUpStatus.OPEN, FollowUpStatus.SNOOZED]),
+            col(FollowUp.kind).in_([FollowUpKind.LOST_CONTACT, FollowUpKind.CONTACT_OVERDUE]),
+        )
+    ).all()
+    for follow_up in pending:
+        answered = (
+            contact.occurred_on >= follow_up.due_on
+            if follow_up.kind == FollowUpKind.LOST_CONTACT
+            else not still_overdue
+        )
+        if answered:
+            follow_up.status = FollowUpStatus.DONE
+            follow_up.resolved_by_id = user.id
+            follow_up.resolved_at = utcnow()
 
 
 # --- Supervision ----------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from portal.models import (
     utcnow,
 )
 from portal.people.forms import local_today
-from tests.conftest import consent_to_every_recipient
+from tests.conftest import consent_to_every_recipient, keyed
 
 Login = Callable[[User], FlaskClient]
 S = ReferralStatus
@@ -157,6 +157,30 @@ def test_an_empty_attention_list_never_claims_nothing_is_overdue(
     assert "XA-2026-0516" not in section(html, "attention")
     assert 'href="/people/?contact=overdue"><span class="stat-number">1</span>' in html
     assert "Nothing overdue" not in html
+
+
+def test_a_contact_logged_answers_the_follow_ups_it_makes_moot(
+    client: FlaskClient, login: Login, session: Session, caseworker: User
+) -> None:
+    """Out of contact for two months and overdue: once the visit is logged, neither the figures nor
+    the list speak of the person any more."""
+    person = Person(
+        code="XA-2026-0517", full_name="己", caseworker_id=caseworker.id, next_contact_due=TODAY - timedelta(3)
+    )
+    session.add(person)
+    session.commit()
+    session.add(ContactLog(person_id=person.id, kind="visit", occurred_on=TODAY - timedelta(60), outcome="reached"))
+    session.commit()
+    client = login(caseworker)
+    opened = {item.kind for item in followups_of(client, session, person)}
+    assert opened == {FollowUpKind.LOST_CONTACT, FollowUpKind.CONTACT_OVERDUE}
+    visit = {"kind": "visit", "occurred_on": TODAY.isoformat(), "outcome": "reached", "note": "家访"}
+    visit["next_contact_due"] = (TODAY + timedelta(14)).isoformat()
+    assert client.post(f"/people/{person.id}/contacts", data=keyed(visit)).status_code == 303
+    html = client.get("/").text
+    counts = dict(re.findall(r'href="/people/\?contact=(\w+)"><span class="stat-number">(\d+)</span>', html))
+    assert counts == {"overdue": "0", "out_of_contact": "0"}
+    assert "XA-2026-0517" not in section(html, "attention")
 
 
 def followups_of(client: FlaskClient, session: Session, person: Person) -> list[FollowUp]:
