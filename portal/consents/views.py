@@ -3,22 +3,22 @@
 import uuid
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlmodel import Session
 from werkzeug.wrappers import Response
 
-from portal import consent_text, idempotency
+from portal import idempotency
 from portal.auth.access import fresh_sign_in_required, role_required
 from portal.consents import services
 from portal.consents.forms import ConsentForm, OverrideForm
+from portal.consents.pages import ledger
 from portal.db import get_session
 from portal.exceptions import IncompleteConsent, NotAllowed, StaleEdit, UnknownRecipient
 from portal.forms import validate
 from portal.htmx import render, wants_partial
-from portal.models import Consent, ConsentOverride, Need, Person, Role, User
-from portal.people.forms import local_today
+from portal.models import Consent, ConsentOverride, Need, Person, Role
 from portal.referrals.services import find_for_case
 from portal.versions import form_version
 
@@ -28,28 +28,6 @@ MANAGERS = (Role.CASEWORKER, Role.SUPERVISOR)
 LIST_FIELDS = ("data_categories",)
 
 
-def ledger(session: Session, user: User, person: Person, **typed: Any) -> dict[str, Any]:
-    """What the ledger partial shows; `typed` carries a consent form typed so far and its errors."""
-    today = local_today().isoformat()
-    fresh_form = {"valid_from": today, "signed_at": today, "discloser": current_app.config["CONSENT_DISCLOSER"]}
-    return {
-        "person": person,
-        "consents": services.consents_of(session, person),
-        "can_manage_consents": services.may_manage(session, user, person),
-        "recipient_organizations": services.recipient_organizations(session),
-        "consent_form": typed.get("consent_form", fresh_form),
-        # The text the person reads before signing, and what the form sends back to prove it.
-        "consent_text": consent_text.consent_text(),
-        "consent_text_sha256": consent_text.text_sha256(),
-        "revocation_statement_version": consent_text.REVOCATION_STATEMENT_VERSION,
-        "consent_errors": typed.get("consent_errors", {}),
-        "consents_notice": typed.get("consents_notice", ""),
-        "consents_error": typed.get("consents_error", ""),
-        "unconsented_referrals": services.unconsented_referrals(session, person),
-        "consent_overrides": services.overrides_for_person(session, person),
-    }
-
-
 def _answer(session: Session, person: Person, status: int = 200, notice: str = "", **typed: Any) -> Response:
     """htmx gets the ledger in place; without JavaScript, the person's page after a redirect."""
     if status < 400 and not wants_partial():
@@ -57,12 +35,6 @@ def _answer(session: Session, person: Person, status: int = 200, notice: str = "
         return redirect(url_for("people.detail", person_id=person.id, _anchor="consents"), code=303)
     context = ledger(session, current_user, person, consents_notice=notice, **typed)
     return render("consents/index.html", "consents/_ledger.html", status=status, **context)
-
-
-def refused_for_consent(session: Session, person: Person, message: str) -> Response:
-    """A referral step refused for want of consent: the ledger, where it can be fixed, and why (409)."""
-    context = ledger(session, current_user, person, consents_error=message)
-    return render("consents/index.html", "consents/_ledger.html", status=409, **context)
 
 
 @bp.route("/people/<uuid:person_id>/consents")

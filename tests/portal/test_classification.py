@@ -62,4 +62,10 @@ def test_every_encrypted_column_is_part_2() -> None:
         if isinstance(column.type, EncryptedText)
     }
     assert {COLUMN_CLASSES[c] for c in encrypted} == {PART2}
-    assert {("person", "full_name"), ("person", "phone"), ("need", "description"), ("referral", "note")} <= encrypted
+    assert {
+        ("person", "full_name"),
+        ("person", "phone"),
+        ("need", "description"),
+        ("referral", "note"),
+        ("referral", "summary"),
+    } <= encrypted

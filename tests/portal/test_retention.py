@@ -20,7 +20,7 @@ ENDED = date(2021, 6, 30)  # the programme end of the record under test
 # The default keeps records three years (1,095 days) after the programme ends.
 PAST_THE_LIMIT = datetime(2024, 7, 1, 2, 0, tzinfo=UTC)  # 1,097 days after
 BEFORE_THE_LIMIT = datetime(2024, 6, 28, 2, 0, tzinfo=UTC)  # 1,094 days after
-MARKED = 20  # the texts build_record marks
+MARKED = 21  # the texts build_record marks
 
 
 @pytest.fixture
