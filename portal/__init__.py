@@ -27,6 +27,7 @@ from portal.notifications import views as notifications
 from portal.offers.views import bp as offers_bp
 from portal.organizations.views import bp as organizations_bp
 from portal.people.views import bp as people_bp
+from portal.referrals import pages as referral_pages
 from portal.referrals.views import bp as referrals_bp
 from portal.users.views import bp as users_bp
 
@@ -69,6 +70,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     headers.init_app(app)
     notifications.init_app(app)
+    referral_pages.init_app(app)
     for blueprint in (
         home_bp,
         auth_bp,

@@ -65,7 +65,7 @@ _CLASSES: dict[str, dict[str, str]] = {
         INTERNAL: "id version person_id created_by_id created_at",
     },
     "referral": {
-        PART2: "note",
+        PART2: "note summary",
         SENSITIVE: "score reasons reason_code contact_method",
         INTERNAL: "id version need_id offer_id status respond_by reminded_at created_by_id created_at updated_at",
     },

@@ -42,14 +42,13 @@ class Viewer(StrEnum):
     VOLUNTEER = "volunteer"
 
 
-# Shown in every state the recipient sees the referral in: enough to recognise it and act on it.
-ALWAYS = ("code", "need_category")
-
-# The person's fields each data category opens (need_description is the need in the caseworker's words).
+# The person's fields each data category opens. Needs open the summary the caseworker wrote or
+# approved for the provider when sending, never the need's description: that is the caseworker's
+# own words (matching reads them), which may tell of drug use that no consent opens.
 CATEGORY_FIELDS: dict[DataCategory, tuple[str, ...]] = {
     D.IDENTITY: ("full_name", "id_number", "birth_date"),
     D.CONTACT: ("phone", "address"),
-    D.NEEDS: ("need_description",),
+    D.NEEDS: ("summary",),
     D.TREATMENT: ("programme", "programme_start"),
     D.SKILLS: ("skills", "languages", "availability"),
 }
@@ -112,7 +111,7 @@ def allowed_categories(
 ) -> frozenset[DataCategory] | None:
     """The categories shown for this referral, or None when the recipient may not see it at all.
 
-    A supervisor's override without consent opens the always-shown fields only."""
+    A supervisor's override without consent opens no category: the code and the kind of need only."""
     row = TABLE[recipient]
     if state not in row or (consent is None and override is None):
         return None
@@ -141,14 +140,14 @@ class Disclosure:
     notice_version: str = REDISCLOSURE_NOTICE_VERSION
 
 
-def _field_values(person: Person, need: Need) -> dict[str, Any]:
+def _field_values(person: Person, referral: Referral) -> dict[str, Any]:
     return {
         "full_name": person.full_name,
         "id_number": person.id_number,
         "birth_date": person.birth_date,
         "phone": person.phone,
         "address": person.address,
-        "need_description": need.description,
+        "summary": referral.summary,
         "programme": person.programme,
         "programme_start": person.programme_start,
         "skills": person.skills,
@@ -201,7 +200,7 @@ def _disclosure(
     opened = {name for category in categories for name in CATEGORY_FIELDS[category]}
     channel = CHANNEL_FIELDS.get(referral.contact_method, frozenset())
     opened -= set(CATEGORY_FIELDS[D.CONTACT]) - channel
-    values = _field_values(person, need)
+    values = _field_values(person, referral)
     fields = {name: values[name] for name in sorted(opened) if values[name] not in (None, "", [])}
     return Disclosure(
         code=person.code,

@@ -91,6 +91,15 @@ class NoConsent(RuntimeError):
     """No valid consent covers this referral's recipient and purpose, and no override was recorded."""
 
 
+class AlreadyReferred(RuntimeError):
+    """The need already has an open referral to this offer (a second approval of one match)."""
+
+    def __init__(self, referral_id: uuid.UUID, status: str) -> None:
+        super().__init__(str(referral_id))
+        self.referral_id = referral_id
+        self.status = status
+
+
 # --- Consents -----------------------------------------------------------------------------------
 
 

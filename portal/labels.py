@@ -176,7 +176,7 @@ REFERRAL_LABELS: dict[str, LazyString] = {
     "field_birth_date": _l("Date of birth"),
     "field_phone": _l("Phone"),
     "field_address": _l("Address"),
-    "field_need_description": _l("The need in the caseworker's words"),
+    "field_summary": _l("The need, as the caseworker summarised it for you"),
     "field_programme": _l("Drug treatment programme"),
     "field_programme_start": _l("In the programme since"),
     "field_skills": _l("Skills"),

@@ -163,6 +163,21 @@ class ReferralStatus(StrEnum):
     EXPIRED = "expired"
 
 
+# A referral still under way: one need has at most one with each offer (the partial unique index on
+# Referral), while a declined, withdrawn, expired or completed one leaves room for a new approval.
+OPEN_STATES = frozenset(
+    {
+        ReferralStatus.PROPOSED,
+        ReferralStatus.APPROVED,
+        ReferralStatus.SENT,
+        ReferralStatus.WAITLISTED,
+        ReferralStatus.ACCEPTED,
+        ReferralStatus.IN_PROGRESS,
+    }
+)
+_OPEN = sa.text("status IN (" + ", ".join(f"'{state}'" for state in sorted(OPEN_STATES)) + ")")
+
+
 class ConsentPurpose(StrEnum):
     REFERRAL = "referral"
     EMPLOYMENT = "employment"
@@ -540,6 +555,18 @@ _REFERRAL_VERSION = version_column()
 class Referral(SQLModel, table=True):
     """A match between a need and an offer as it moves from proposal to outcome."""
 
+    # Two approvals of one match at once (a double click, two tabs) give one referral: the second
+    # insert waits for the first to commit, then fails, and finds the first's referral.
+    __table_args__ = (
+        sa.Index(
+            "referral_open_once_per_need_offer",
+            "need_id",
+            "offer_id",
+            unique=True,
+            postgresql_where=_OPEN,
+            sqlite_where=_OPEN,
+        ),
+    )
     __mapper_args__ = {"version_id_col": _REFERRAL_VERSION}
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -551,9 +578,13 @@ class Referral(SQLModel, table=True):
     reasons: list[str] = list_column()
     reason_code: str = Field(default="", max_length=40)  # decline, withdrawal or outcome code
     note: str = encrypted_column(default="")
+    # What the provider reads about the need, written or approved by the caseworker when sending;
+    # the need's description (the caseworker's own words, which matching reads) never reaches them.
+    summary: str = encrypted_column(default="")
     respond_by: datetime | None = timestamp(default=None)
     reminded_at: datetime | None = timestamp(default=None)
-    # The provider may see the person's contact by this channel only (phone, visit, message).
+    # The provider may see the person's contact by this channel only (phone, visit, or none: through
+    # the caseworker); see disclosure.CHANNEL_FIELDS.
     contact_method: str = Field(default="", max_length=20)
     created_by_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
     created_at: datetime = timestamp(default_factory=utcnow)

@@ -5,42 +5,30 @@ import uuid
 from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlmodel import Session
 from werkzeug.wrappers import Response
 
+from portal import idempotency
 from portal.audit.services import record_view
 from portal.auth.access import role_required
 from portal.consents.services import may_disclose, valid_consents
 from portal.db import get_session
-from portal.exceptions import NoConsent
+from portal.exceptions import AlreadyReferred, NoConsent
+from portal.forms import validate
 from portal.htmx import render, wants_partial
+from portal.labels import label
 from portal.matches import services
-from portal.models import Role
+from portal.models import Referral, ReferralStatus, Role
 from portal.people.services import find_own_need
 from portal.referrals import services as referrals
+from portal.referrals.pages import ApproveForm, no_consent_message, policy_for
 from portal.referrals.states import CONTACT_METHODS, DISMISS_REASONS
 
 bp = Blueprint("matches", __name__, url_prefix="/matches")
 
 
-def no_consent_message() -> str:
-    """What to do when a referral is refused for want of consent (nothing is lost: it stays proposed)."""
-    return _(
-        "Not sent: no valid consent from the person covers this recipient for this purpose. "
-        "The referral is kept as proposed. Record the consent on the person's page and approve it there, "
-        "or ask a supervisor to record a legal basis."
-    )
-
-
-def policy_for(programme: str | None) -> referrals.Policy:
-    """The programme's approval rule and the provider's answer time, from the configuration."""
-    config = current_app.config
-    return referrals.Policy(
-        supervisor_approval=programme in config["SUPERVISOR_APPROVAL_PROGRAMMES"],
-        response_days=dict(config["REFERRAL_RESPONSE_DAYS"]),
-    )
-
-
-def _page(need_id: uuid.UUID, status: int = 200, message: str = "") -> Response:
+def _page(need_id: uuid.UUID, status: int = 200, message: str = "", typed: dict[str, str] | None = None) -> Response:
+    """The ranked list; `typed` is an approve form sent back with its error (`offer_id`, `summary`, `error`)."""
     session = get_session()
     need, person = find_own_need(session, current_user, need_id) or abort(404)
     if request.method == "GET":
@@ -61,6 +49,7 @@ def _page(need_id: uuid.UUID, status: int = 200, message: str = "") -> Response:
         unconsented_offers=unconsented,
         dismiss_reasons=DISMISS_REASONS,
         contact_methods=CONTACT_METHODS,
+        typed=typed or {},
         message=message,
     )
 
@@ -75,35 +64,64 @@ def index(need_id: uuid.UUID) -> Response:
 @bp.route("/needs/<uuid:need_id>/approve", methods=["POST"])
 @role_required(Role.CASEWORKER)
 def approve(need_id: uuid.UUID) -> Response:
-    """Approve one ranked offer: it becomes a referral (sent, or waiting for a supervisor)."""
+    """Approve one ranked offer: it becomes a referral (sent, or waiting for a supervisor), with the
+    summary the provider reads. Sent twice, it is still one referral."""
     session = get_session()
     need, person = find_own_need(session, current_user, need_id) or abort(404)
     try:
         offer_id = uuid.UUID(request.form.get("offer_id", ""))
+    except ValueError:
+        abort(400)
+    typed = {"offer_id": str(offer_id), "summary": request.form.get("summary", "")}
+    try:
+        key = idempotency.form_key(request.form)
+    except idempotency.BadKey:
+        return _page(need_id, 400, idempotency.bad_key_message(), typed)
+    data, errors = validate(ApproveForm, request.form)
+    if data is None:
+        kept = {**typed, "error": errors["summary"], idempotency.FIELD: str(key)}  # the same submission
+        return _page(need_id, 422, _("Write what the provider should know."), kept)
+    policy = policy_for(person.programme)
+    earlier = idempotency.claim(session, current_user, key, Referral)
+    if earlier is not None:  # sent twice: the first submission made the referral; say where it stands
+        referral = referrals.open_referral(session, need.id, offer_id)
+        return _answer(need_id, _approved(session, referral, policy) if referral else _("Referral updated."))
+    try:
         referral = referrals.approve_match(
             session,
             services.live_index(current_app),
             current_user,
             need,
             offer_id,
-            policy_for(person.programme),
+            policy,
             request.form.get("contact_method", "via_caseworker"),
+            data.summary,
         )
+    except AlreadyReferred as already:
+        message = _(
+            "This offer was already referred for this need; the referral is %(status)s.", status=label(already.status)
+        )
+        return _answer(need_id, message, 409)
     except NoConsent:
         return _answer(need_id, no_consent_message(), 409)
     except ValueError:
         message = _("This offer can no longer be referred to: it is full, closed, or no longer eligible.")
         return _answer(need_id, message, 409)
-    if referral.status == "proposed" and not may_disclose(session, referral):
-        message = _(
+    return _answer(need_id, _approved(session, referral, policy))
+
+
+def _approved(session: Session, referral: Referral, policy: referrals.Policy) -> str:
+    """Where an approved referral stands, for the caseworker who approved it."""
+    if referral.status != ReferralStatus.PROPOSED:
+        return _("Referral sent to the provider.")
+    if not policy.supervisor_approval:
+        return no_consent_message()  # sending was refused: it stays proposed until a consent is recorded
+    if not may_disclose(session, referral):
+        return _(
             "Referral proposed; it waits for a supervisor's approval. No consent covers this recipient yet: "
             "record the person's consent on their page before the supervisor approves."
         )
-    elif referral.status == "proposed":
-        message = _("Referral proposed; it waits for a supervisor's approval.")
-    else:
-        message = _("Referral sent to the provider.")
-    return _answer(need_id, message)
+    return _("Referral proposed; it waits for a supervisor's approval.")
 
 
 @bp.route("/needs/<uuid:need_id>/dismiss", methods=["POST"])

@@ -147,6 +147,7 @@ def _scrub_linked(session: Session, person: Person, actor: User | None, now: dat
             withdraw_for_closed_record(session, referral, actor)
     for referral in referrals:
         referral.note = ""
+        referral.summary = ""
         # The matching engine's reasons quote the person's skills and needs.
         referral.reasons = []
     referral_ids = [referral.id for referral in referrals]

@@ -9,12 +9,14 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from portal.areas import areas_containing
 from portal.audit.services import record
 from portal.consents.services import may_disclose
 from portal.disclosure import VISIBLE_STATES, Disclosure, disclose_all, organization_of, viewer_of
-from portal.exceptions import IllegalTransition, MissingReason, NoConsent, NoPlaceLeft, NotAllowed
+from portal.exceptions import AlreadyReferred, IllegalTransition, MissingReason, NoConsent, NoPlaceLeft, NotAllowed
 from portal.matches.services import LiveIndex, rank_need
 from portal.models import (
     Dismissal,
@@ -86,7 +88,7 @@ def _record(
     )
     referral.status = target
     referral.updated_at = utcnow()
-    record(session, actor, str(target), "referral", referral.id)  # "sent" discloses the need to the provider
+    record(session, actor, str(target), "referral", referral.id)  # "sent" discloses the person to the provider
 
 
 def transition(
@@ -100,11 +102,13 @@ def transition(
     policy: Policy = Policy(),
     live: LiveIndex | None = None,
     version: int | None = None,
+    summary: str | None = None,
 ) -> Referral:
     """Take one action on a referral, or refuse it; the whole change commits at once.
 
     `version` is the referral's version when the acting form was shown: if it moved since, the
     action is refused with StaleEdit, so a decision is never taken on a state the user did not see.
+    `summary`, given with an approval, replaces what the provider will read about the need.
     """
     move = MOVES.get(action)
     if move is None:
@@ -138,6 +142,8 @@ def transition(
     if action == "withdraw" and referral.status in HOLDS_A_PLACE:
         _take_place(offer, +1)
     before = referral.status
+    if action == "approve" and summary is not None:
+        referral.summary = summary
     _record(session, referral, move.target, actor, reason, note)
     if action == "send":
         referral.respond_by = utcnow() + timedelta(days=policy.days_for(offer.category))
@@ -212,6 +218,37 @@ def propose(
     return referral
 
 
+def open_referral(session: Session, need_id: uuid.UUID, offer_id: uuid.UUID) -> Referral | None:
+    """The need's referral to this offer that is still under way, if there is one (at most one)."""
+    return session.exec(
+        select(Referral).where(
+            Referral.need_id == need_id, Referral.offer_id == offer_id, col(Referral.status).in_(OPEN_STATES)
+        )
+    ).first()
+
+
+def _propose_once(
+    session: Session, need: Need, offer_id: uuid.UUID, actor: User | None, score: float | None, reasons: Sequence[str]
+) -> Referral:
+    """`propose`, or AlreadyReferred when the need has an open referral to the offer. A concurrent
+    approval of the same match is caught by the unique index: on PostgreSQL this insert waits for
+    the other transaction, then fails once it commits; the transaction is rolled back.
+
+    :raise AlreadyReferred: naming the open referral, which the caller can show instead.
+    """
+    existing = open_referral(session, need.id, offer_id)
+    if existing is None:
+        try:
+            return propose(session, need, offer_id, actor, score, reasons)
+        except IntegrityError:
+            session.rollback()
+            existing = open_referral(session, need.id, offer_id)
+            if existing is None:
+                raise
+    session.rollback()
+    raise AlreadyReferred(existing.id, str(existing.status))
+
+
 def propose_next_best(session: Session, live: LiveIndex, need_id: uuid.UUID) -> Referral | None:
     """After a decline or an expiry, propose the best eligible offer not yet tried for the need."""
     need = session.get(Need, need_id)
@@ -225,7 +262,10 @@ def propose_next_best(session: Session, live: LiveIndex, need_id: uuid.UUID) -> 
     best = next((match for match in ranked if match.offer.id not in tried), None)
     if best is None:
         return None
-    referral = propose(session, need, best.offer.id, None, best.score, [r.text for r in best.reasons])
+    try:
+        referral = _propose_once(session, need, best.offer.id, None, best.score, [r.text for r in best.reasons])
+    except AlreadyReferred:
+        return None  # the caseworker approved it in the meantime
     notify(session, person.caseworker_id, "referral_proposed", NoticeTarget.PERSON, person.id, offer=best.offer.title)
     session.commit()
     return referral
@@ -239,28 +279,28 @@ def approve_match(
     offer_id: uuid.UUID,
     policy: Policy,
     contact_method: str = "via_caseworker",
+    summary: str = "",
 ) -> Referral:
     """The caseworker approves a ranked offer for a need: a referral is made and, unless the
-    programme needs a supervisor's approval, approved and sent to the provider at once."""
+    programme needs a supervisor's approval, approved and sent to the provider at once. `summary`
+    is what the provider will read about the need, in place of the caseworker's own description.
+
+    :raise AlreadyReferred: the need has an open referral to this offer already; nothing changes.
+    """
     person = session.get(Person, need.person_id)
     if person is None or user.role != Role.CASEWORKER or person.caseworker_id != user.id:
         raise NotAllowed("not this caseworker's person")
     if need.status != NeedStatus.OPEN:
         raise IllegalTransition("the need is not open")
-    open_same = session.exec(
-        select(Referral).where(
-            Referral.need_id == need.id, Referral.offer_id == offer_id, col(Referral.status).in_(OPEN_STATES)
-        )
-    ).first()
-    if open_same is not None:
-        return open_same
     # Eligible offers only: rank again now, so a stale page cannot refer to an offer that filled up.
     ranked = {m.offer.id: m for m in rank_need(session, live, need, top=50, near_misses=0).ranked}
     match = ranked.get(offer_id)
-    if match is None:
+    if match is None and open_referral(session, need.id, offer_id) is None:
         raise IllegalTransition("the offer is not an eligible match for this need any more")
-    referral = propose(session, need, offer_id, user, match.score, [r.text for r in match.reasons])
+    score, reasons = (match.score, [r.text for r in match.reasons]) if match else (None, [])
+    referral = _propose_once(session, need, offer_id, user, score, reasons)
     referral.contact_method = contact_method if contact_method in CONTACT_METHODS else "via_caseworker"
+    referral.summary = summary
     session.commit()
     if policy.supervisor_approval:
         notify_supervisors(session, person, referral)
@@ -269,20 +309,37 @@ def approve_match(
 
 
 def approve_and_send(
-    session: Session, referral: Referral, user: User, policy: Policy, version: int | None = None
+    session: Session,
+    referral: Referral,
+    user: User,
+    policy: Policy,
+    version: int | None = None,
+    summary: str | None = None,
 ) -> Referral:
-    """Approve a proposed referral (a supervisor's, where the programme needs one) and send it.
+    """Approve a proposed referral (a supervisor's, where the programme needs one) and send it,
+    with the summary for the provider when one is given (else the one written when proposing).
 
     :raise NoConsent: before anything changes, if no consent or override covers the recipient.
     :raise StaleEdit: if the referral changed since the approving form was shown.
     """
-    transition(session, referral, "approve", user, policy=policy, version=version)
+    transition(session, referral, "approve", user, policy=policy, version=version, summary=summary)
     return transition(session, referral, "send", user, policy=policy)
 
 
 def notify_supervisors(session: Session, person: Person, referral: Referral) -> None:
-    for supervisor in session.exec(select(User).where(User.role == Role.SUPERVISOR, col(User.active).is_(True))):
-        notify(session, supervisor.id, "referral_needs_approval", NoticeTarget.PERSON, person.id, person=person.code)
+    """Ask the supervisors of the person's area (the grid, its street, its district) to approve;
+    a supervisor elsewhere may not see the person, so is not told of them."""
+    if person.area_id is None:
+        return
+    supervisors = session.exec(
+        select(User.id).where(
+            User.role == Role.SUPERVISOR,
+            col(User.active).is_(True),
+            col(User.area_id).in_(areas_containing(person.area_id)),
+        )
+    )
+    for supervisor_id in supervisors.all():
+        notify(session, supervisor_id, "referral_needs_approval", NoticeTarget.PERSON, person.id, person=person.code)
     session.commit()
 
 

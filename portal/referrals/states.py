@@ -3,9 +3,9 @@ which states to which, who may take it, and which reasons it requires."""
 
 from dataclasses import dataclass
 
+from portal.models import OPEN_STATES as OPEN_STATES  # defined with the table: its unique index reads it
 from portal.models import ReferralStatus as S
 
-OPEN_STATES = frozenset({S.PROPOSED, S.APPROVED, S.SENT, S.WAITLISTED, S.ACCEPTED, S.IN_PROGRESS})
 HOLDS_A_PLACE = frozenset({S.ACCEPTED, S.IN_PROGRESS})
 
 DECLINE_REASONS = ("no_capacity", "not_eligible", "out_of_area", "missing_documents", "client_declined", "other")

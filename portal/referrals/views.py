@@ -12,11 +12,12 @@ from portal.auth.access import role_required
 from portal.consents.ledger import refused_for_consent
 from portal.db import get_session
 from portal.exceptions import IllegalTransition, MissingReason, NoConsent, NoPlaceLeft, NotAllowed, StaleEdit
+from portal.forms import validate
 from portal.htmx import render, wants_partial
 from portal.matches.services import live_index
-from portal.matches.views import no_consent_message, policy_for
 from portal.models import Need, Person, Role
 from portal.referrals import services
+from portal.referrals.pages import ApproveForm, no_consent_message, policy_for
 from portal.referrals.states import DECLINE_REASONS, MOVES, OUTCOMES, WITHDRAW_REASONS, actions_from
 from portal.versions import form_version
 
@@ -61,8 +62,11 @@ def act(referral_id: uuid.UUID) -> Response:
     except ValueError:
         abort(400)
     try:
-        if action == "approve":  # an approved referral goes to the provider at once
-            services.approve_and_send(session, referral, current_user, policy, version)
+        if action == "approve":  # an approved referral goes to the provider at once, with its summary
+            data, errors = validate(ApproveForm, request.form)
+            if data is None:
+                return _after(side, person, _("Summary for the provider: %(error)s", error=errors["summary"]), 422)
+            services.approve_and_send(session, referral, current_user, policy, version, data.summary)
         else:
             services.transition(
                 session,

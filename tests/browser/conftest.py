@@ -4,6 +4,7 @@ import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -52,9 +53,15 @@ def page(browser: Browser) -> Iterator[Page]:
 
 
 @pytest.fixture
-def live_server(database_url: str) -> Iterator[str]:
+def live_server_settings() -> dict[str, Any]:
+    """Settings a test module changes for its server; none by default."""
+    return {}
+
+
+@pytest.fixture
+def live_server(database_url: str, live_server_settings: dict[str, Any]) -> Iterator[str]:
     """The portal with CSRF protection on, as users get it, served in a background thread."""
-    app = create_app({**TEST_CONFIG, "WTF_CSRF_ENABLED": True, "DATABASE_URL": database_url})
+    app = create_app({**TEST_CONFIG, "WTF_CSRF_ENABLED": True, "DATABASE_URL": database_url, **live_server_settings})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -153,6 +154,13 @@ class Figures:
     people_active: int
     needs: dict[str, int]
     referrals: dict[str, int]
+
+
+@pytest.fixture
+def live_server_settings() -> dict[str, Any]:
+    """The walk follows one person, so every change it checks on the indicators is a count of one:
+    small-cell suppression is off here (it is tested in tests/portal/test_indicators_suppression.py)."""
+    return {"SMALL_CELL_THRESHOLD": 1}
 
 
 def read_indicators(page: Page) -> Figures:

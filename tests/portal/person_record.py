@@ -186,6 +186,7 @@ def build_record(
         status=ReferralStatus.SENT,
         reasons=[f"{mark} skills: welding"],
         note=f"{mark} please call in the morning",
+        summary=f"{mark} looks for a room near the hospital",
         respond_by=utcnow() + timedelta(days=3),
     )
     session.add(referral)

@@ -64,4 +64,10 @@ def test_every_encrypted_column_is_part_2() -> None:
     # Part 2 records, and the one credential the portal must read back rather than hash.
     assert {COLUMN_CLASSES[c] for c in encrypted - {("user", "totp_secret")}} == {PART2}
     assert COLUMN_CLASSES[("user", "totp_secret")] == PERSONAL
-    assert {("person", "full_name"), ("person", "phone"), ("need", "description"), ("referral", "note")} <= encrypted
+    assert {
+        ("person", "full_name"),
+        ("person", "phone"),
+        ("need", "description"),
+        ("referral", "note"),
+        ("referral", "summary"),
+    } <= encrypted

@@ -294,7 +294,9 @@ def test_a_referral_to_an_organization_the_consent_does_not_name_is_refused_and_
     record_consent(session, person, organization=make_organization(name="别的机构"))
     offer = group_offer(make_offer, ngo_staff)
     login(caseworker)
-    response = client.post(f"/matches/needs/{need.id}/approve", data={"offer_id": str(offer.id)}, headers=HTMX)
+    response = client.post(
+        f"/matches/needs/{need.id}/approve", data=keyed(offer_id=str(offer.id), summary=SUMMARY), headers=HTMX
+    )
     assert response.status_code == 409
     assert "no valid consent" in response.get_data(as_text=True)
     session.commit()
@@ -302,7 +304,9 @@ def test_a_referral_to_an_organization_the_consent_does_not_name_is_refused_and_
     assert referral.status == S.PROPOSED  # nothing lost: it waits for the consent
     # Once the consent is recorded, approving from the person's page sends it.
     client.post(f"/people/{person.id}/consents", data=keyed(valid_form(f"organization:{offer.organization_id}")))
-    assert client.post(f"/referrals/{referral.id}/act", data={"action": "approve"}).status_code == 303
+    assert (
+        client.post(f"/referrals/{referral.id}/act", data={"action": "approve", "summary": SUMMARY}).status_code == 303
+    )
     session.commit()
     session.refresh(referral)
     assert referral.status == S.SENT
@@ -337,7 +341,7 @@ def test_the_refusal_on_the_persons_page_shows_the_ledger_to_fix_it(
     login(caseworker)
     page = client.get(f"/people/{need.person_id}").get_data(as_text=True)
     assert "No consent covers this recipient" in page
-    response = client.post(f"/referrals/{referral.id}/act", data={"action": "approve"})
+    response = client.post(f"/referrals/{referral.id}/act", data={"action": "approve", "summary": SUMMARY})
     assert response.status_code == 409
     assert "Record a consent" in response.get_data(as_text=True)
 
@@ -375,7 +379,9 @@ def test_only_a_supervisor_overrides_and_only_with_a_basis_and_a_note(
     assert row.by_id == supervisor.id and row.basis == "medical_emergency" and row.note == override["note"]
     # Each refusal is on the trail too, before the override.
     assert audit_actions(session) == ["denied"] * 3 + ["consent_override"]
-    assert client.post(f"/referrals/{referral.id}/act", data={"action": "approve"}).status_code == 303
+    assert (
+        client.post(f"/referrals/{referral.id}/act", data={"action": "approve", "summary": SUMMARY}).status_code == 303
+    )
     session.commit()
     session.refresh(referral)
     assert referral.status == S.SENT
@@ -390,8 +396,14 @@ def test_only_a_supervisor_overrides_and_only_with_a_basis_and_a_note(
 # --- What the provider sees ------------------------------------------------------------------
 
 
+# What the caseworker wrote for the provider; the need's description ("晚上睡不好…") never reaches them.
+SUMMARY = "希望参加小组活动"
+
+
 def sent(session: Session, need: Need, offer: Offer, contact_method: str = "phone", status: S = S.SENT) -> Referral:
-    referral = Referral(need_id=need.id, offer_id=offer.id, status=status, contact_method=contact_method)
+    referral = Referral(
+        need_id=need.id, offer_id=offer.id, status=status, contact_method=contact_method, summary=SUMMARY
+    )
     session.add(referral)
     session.commit()
     return referral
@@ -410,12 +422,12 @@ def test_a_revocation_removes_the_referral_from_the_providers_next_request(
     consent = record_consent(session, person, kind=RecipientKind.NGO, categories=(D.NEEDS,))
     referral = sent(session, need, group_offer(make_offer, ngo_staff))
     login(ngo_staff)
-    assert "晚上睡不好" in client.get("/referrals/inbox").get_data(as_text=True)
+    assert SUMMARY in client.get("/referrals/inbox").get_data(as_text=True)
     login(caseworker)
     client.post(f"/people/{person.id}/consents/{consent.id}/revoke")
     login(ngo_staff)
     html = client.get("/referrals/inbox", headers=HTMX).get_data(as_text=True)
-    assert "XA-C-0001" not in html and "晚上睡不好" not in html
+    assert "XA-C-0001" not in html and SUMMARY not in html
     assert client.post(f"/referrals/{referral.id}/act", data={"action": "accept"}).status_code == 404
 
 
@@ -434,7 +446,7 @@ def test_the_provider_sees_only_the_consented_categories_with_the_notice_and_sco
     for headers in ({}, HTMX):
         html = client.get("/referrals/inbox", headers=headers).get_data(as_text=True)
         assert "XA-C-0001" in html and "cooking" in html  # code and skills
-        assert "晚上睡不好" not in html and "13911112222" not in html and "周 同意" not in html
+        assert SUMMARY not in html and "13911112222" not in html and "周 同意" not in html
         assert "Caseworker Zhao 029-1111" in html  # contact through the caseworker, no phone consented
         assert "disclosed to you from records protected by law" in html
         assert REDISCLOSURE_NOTICE_VERSION in html and "You may see: the person's code" in html
@@ -459,7 +471,7 @@ def test_an_employer_sees_the_drug_history_only_with_consent_for_employment(
     sent(session, need, group_offer(make_offer, employer, category=category))
     login(employer)
     html = client.get("/referrals/inbox").get_data(as_text=True)
-    assert "XA-C-0001" in html and "晚上睡不好" in html
+    assert "XA-C-0001" in html and SUMMARY in html and "晚上睡不好" not in html
     assert ("Community rehabilitation" in html) is shown
 
 
@@ -704,7 +716,9 @@ def test_a_consent_whose_programme_ended_no_longer_covers_a_referral(
     login(caseworker)
     page = client.get(f"/people/{person.id}/consents").get_data(as_text=True)
     assert page.count("status-consent-expired") == 2
-    response = client.post(f"/matches/needs/{need.id}/approve", data={"offer_id": str(offer.id)}, headers=HTMX)
+    response = client.post(
+        f"/matches/needs/{need.id}/approve", data=keyed(offer_id=str(offer.id), summary=SUMMARY), headers=HTMX
+    )
     assert response.status_code == 409
     assert "no valid consent" in response.get_data(as_text=True)
 

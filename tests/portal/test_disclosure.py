@@ -68,17 +68,26 @@ SENTINELS = {
     "need_volunteer_sent": "SENTINEL_NEED_VOLUNTEER_s5",
     "need_proposed": "SENTINEL_NEED_PROPOSED_s6",
     "need_completed": "SENTINEL_NEED_COMPLETED_s7",
+    # What the caseworker wrote for each referral's provider: the only words about the need they read.
+    "summary_ngo_sent": "SENTINEL_SUMMARY_NGOSENT_t1",
+    "summary_ngo_accepted": "SENTINEL_SUMMARY_NGOACCEPTED_t2",
+    "summary_job_sent": "SENTINEL_SUMMARY_JOBSENT_t3",
+    "summary_training_accepted": "SENTINEL_SUMMARY_TRAINING_t4",
+    "summary_volunteer_sent": "SENTINEL_SUMMARY_VOLUNTEER_t5",
+    "summary_proposed": "SENTINEL_SUMMARY_PROPOSED_t6",
+    "summary_completed": "SENTINEL_SUMMARY_COMPLETED_t7",
     "treatment": TREATMENT_MARK,
 }
 ALL = frozenset(SENTINELS)
 
 # THE ORACLE, worked out by hand from the table and the consents planted below:
-# - NGO (consent: referral, identity+contact+needs+skills): the sent referral shows its need and the
-#   skills; the accepted one (phone contact) adds the name, the ID number and the phone.
+# - NGO (consent: referral, identity+contact+needs+skills): the sent referral shows its summary and
+#   the skills; the accepted one (phone contact) adds the name, the ID number and the phone.
 # - Employer (job: employment consent with needs only; training: referral consent with needs,
-#   contact and treatment, visit contact): both needs, and the address for the accepted training;
-#   never the drug history, which the referral-purpose consent cannot open to an employer.
-# - Volunteer (consent with needs and treatment): the need only, never the drug history.
+#   contact and treatment, visit contact): both summaries, and the address for the accepted
+#   training; never the drug history, which the referral-purpose consent cannot open to an employer.
+# - Volunteer (consent with needs and treatment): the summary only, never the drug history.
+# No provider ever sees a need's description (the caseworker's own words): only the summary.
 # Staff who may see the person see everything; everyone else nothing.
 ALLOWED: dict[str, frozenset[str]] = {
     "anonymous": frozenset(),
@@ -86,9 +95,9 @@ ALLOWED: dict[str, frozenset[str]] = {
     "supervisor": ALL,
     "caseworker": ALL,
     "other_caseworker": frozenset(),
-    "ngo": frozenset({"need_ngo_sent", "need_ngo_accepted", "skill", "name", "id_number", "phone"}),
-    "employer": frozenset({"need_job_sent", "need_training_accepted", "address"}),
-    "volunteer": frozenset({"need_volunteer_sent"}),
+    "ngo": frozenset({"summary_ngo_sent", "summary_ngo_accepted", "skill", "name", "id_number", "phone"}),
+    "employer": frozenset({"summary_job_sent", "summary_training_accepted", "address"}),
+    "volunteer": frozenset({"summary_volunteer_sent"}),
 }
 
 
@@ -113,12 +122,14 @@ def _offer(session: Session, title: str, category: str, **owner: Any) -> Offer:
 
 
 def _referral(session: Session, need: Need, offer: Offer, status: S, contact_method: str) -> Referral:
+    key = next(key for key, value in SENTINELS.items() if value == need.description)
     referral = Referral(
         need_id=need.id,
         offer_id=offer.id,
         status=status,
         contact_method=contact_method,
         note=SENTINELS["referral_note"],
+        summary=SENTINELS[key.replace("need_", "summary_", 1)],
     )
     session.add(referral)
     session.commit()

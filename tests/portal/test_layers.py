@@ -104,15 +104,6 @@ def test_the_check_finds_a_view_importing_another_however_spelt() -> None:
     assert found == {f"portal.{name}.views" for name in "abcdeg"}
 
 
-# Views importing other views that other branches of issue 11 are removing at the same time.
-# the lead empties this set after merging
-BEING_REMOVED = {
-    ("portal.referrals.views", "portal.matches.views"),
-    ("portal.referrals.views", "portal.consents.views"),
-    ("portal.people.views", "portal.consents.views"),
-}
-
-
 def test_no_view_imports_another_views_module() -> None:
     """A helper two views share lives in a module both import (services, forms, a small module of
     its own); only portal/__init__.py, which registers the blueprints, imports views."""
@@ -121,6 +112,4 @@ def test_no_view_imports_another_views_module() -> None:
         for path in PORTAL.rglob("views.py")
         for imported in views_imported_by(path.read_text(encoding="utf-8"), _module(path))
     }
-    # `audit.views.not_found`, imported by several views, is being moved out too (issue 11).
-    offenders = {(importer, imported) for importer, imported in offenders if imported != "portal.audit.views"}
-    assert offenders <= BEING_REMOVED
+    assert offenders == set()

@@ -1,5 +1,6 @@
 """The portal's side of matching: rows become the engine's dataclasses, and the index follows offers."""
 
+import re
 from collections.abc import Callable
 from datetime import date
 
@@ -12,9 +13,10 @@ from portal.models import Need, Offer, OfferStatus, Organization, Person, Referr
 from portal.offers import services as offer_services
 from portal.offers.forms import OfferForm
 from portal.organizations.services import verify_organization
-from tests.conftest import consent_to_every_recipient
+from tests.conftest import consent_to_every_recipient, keyed
 
 TODAY = date(2026, 11, 28)
+SUMMARY = "Looking for kitchen work."
 Login = Callable[[User], FlaskClient]
 
 
@@ -198,10 +200,10 @@ def test_approving_without_javascript_redirects_and_with_htmx_swaps_the_list(
     caseworker = session.get(User, session.get(Person, kitchen_need.person_id).caseworker_id)  # type: ignore[union-attr]
     login(caseworker)  # type: ignore[arg-type]
     url = f"/matches/needs/{kitchen_need.id}"
-    response = client.post(f"{url}/approve", data={"offer_id": str(first.id)})
+    response = client.post(f"{url}/approve", data=keyed(offer_id=str(first.id), summary=SUMMARY))
     assert response.status_code == 303 and response.headers["Location"] == url
     assert "Referral sent to the provider." in client.get(url).get_data(as_text=True)
-    response = client.post(f"{url}/approve", data={"offer_id": str(second.id)}, headers=HTMX)
+    response = client.post(f"{url}/approve", data=keyed(offer_id=str(second.id), summary=SUMMARY), headers=HTMX)
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and html.lstrip().startswith('<section id="match-list"')
     assert "Sent to provider" in html
@@ -300,8 +302,63 @@ def test_a_person_who_refused_ranked_suggestions_gets_eligible_offers_unscored_b
     assert [html.index(title) for title in titles] == sorted(html.index(title) for title in titles)
     assert "Another kitchen" not in html and "Art therapy" not in html and "Both about" not in html
     # Choosing from the list still makes a referral, the caseworker's own choice.
-    approved = client.post(f"/matches/needs/{kitchen_need.id}/approve", data={"offer_id": str(courier.id)})
+    approved = client.post(
+        f"/matches/needs/{kitchen_need.id}/approve", data=keyed(offer_id=str(courier.id), summary=SUMMARY)
+    )
     assert approved.status_code == 303
     session.commit()
     referral = session.exec(select(Referral).where(Referral.need_id == kitchen_need.id)).one()
     assert referral.offer_id == courier.id and referral.created_by_id == caseworker.id
+
+
+# --- The summary for the provider (issue 11, item 13) ---------------------------------------------
+
+
+def test_the_approve_form_starts_from_the_kind_of_need_never_from_the_description(
+    client: FlaskClient, login: Login, session: Session, make_user: Callable[..., User], kitchen_need: Need
+) -> None:
+    post(session, make_user(Role.PROVIDER), title="后厨帮工", description="后厨切配、炒菜。")
+    caseworker = session.get(User, session.get(Person, kitchen_need.person_id).caseworker_id)  # type: ignore[union-attr]
+    login(caseworker)  # type: ignore[arg-type]
+    html = client.get(f"/matches/needs/{kitchen_need.id}").get_data(as_text=True)
+    form = re.search(r'<form [^>]*class="approve-form".*?</form>', html, re.S)
+    assert form is not None
+    assert 'name="idempotency_key"' in form.group(0)
+    summary = re.search(r'<textarea [^>]*name="summary"[^>]*>([^<]*)</textarea>', form.group(0))
+    assert summary is not None and summary.group(1) == "Looking for help with: Employment."
+    assert "line cook" in html  # the caseworker reads their own words above the list, the form does not
+
+
+@pytest.mark.parametrize("summary", ["", "   ", "x" * 301])
+def test_a_blank_or_long_summary_is_refused_with_a_field_error_and_nothing_is_sent(
+    client: FlaskClient,
+    login: Login,
+    session: Session,
+    make_user: Callable[..., User],
+    kitchen_need: Need,
+    summary: str,
+) -> None:
+    offer = post(session, make_user(Role.PROVIDER), title="后厨帮工", description="后厨切配、炒菜。")
+    caseworker = session.get(User, session.get(Person, kitchen_need.person_id).caseworker_id)  # type: ignore[union-attr]
+    login(caseworker)  # type: ignore[arg-type]
+    form = keyed(offer_id=str(offer.id), summary=summary)
+    response = client.post(f"/matches/needs/{kitchen_need.id}/approve", data=form, headers=HTMX)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422 and 'class="field-error"' in html and 'aria-invalid="true"' in html
+    assert form["idempotency_key"] in html  # sent again after fixing, it is still the same submission
+    session.commit()
+    assert session.exec(select(Referral)).first() is None
+
+
+def test_the_provider_reads_the_summary_the_caseworker_wrote_not_the_description(
+    client: FlaskClient, login: Login, session: Session, make_user: Callable[..., User], kitchen_need: Need
+) -> None:
+    employer = make_user(Role.PROVIDER)
+    offer = post(session, employer, title="后厨帮工", description="后厨切配、炒菜。")
+    caseworker = session.get(User, session.get(Person, kitchen_need.person_id).caseworker_id)  # type: ignore[union-attr]
+    login(caseworker)  # type: ignore[arg-type]
+    form = keyed(offer_id=str(offer.id), summary="Experienced cook; can start next week.")
+    assert client.post(f"/matches/needs/{kitchen_need.id}/approve", data=form).status_code == 303
+    login(employer)
+    inbox = client.get("/referrals/inbox").get_data(as_text=True)
+    assert "Experienced cook; can start next week." in inbox and "line cook" not in inbox

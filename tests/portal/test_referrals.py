@@ -1,18 +1,23 @@
 """The referral lifecycle: every legal step, every illegal one refused, reasons, capacity, re-proposal."""
 
 import threading
+import uuid
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from portal.crypto import aad, keyring_of
 from portal.db import get_engine
-from portal.exceptions import IllegalTransition, MissingReason, NoPlaceLeft, NotAllowed
+from portal.exceptions import AlreadyReferred, IllegalTransition, MissingReason, NoPlaceLeft, NotAllowed
 from portal.matches.services import LiveIndex
+from portal.migrations import downgrade, upgrade
 from portal.models import (
     Area,
     ConsentPurpose,
@@ -30,7 +35,7 @@ from portal.models import (
 )
 from portal.referrals import services
 from portal.referrals.states import MOVES
-from tests.conftest import consent_to_every_recipient, record_consent, sign_in_with_session
+from tests.conftest import consent_to_every_recipient, keyed, record_consent, sign_in_with_session
 
 S = ReferralStatus
 D = DataCategory
@@ -85,11 +90,23 @@ def kitchen(make_offer: Callable[..., Offer], provider: User, **fields: object) 
     )
 
 
+# What the caseworker wrote for the provider when sending; the description stays with the case.
+SUMMARY = "可以做后厨工作"
+
+
 def referral_in(session: Session, need: Need, offer: Offer, status: ReferralStatus) -> Referral:
-    referral = Referral(need_id=need.id, offer_id=offer.id, status=status)
+    referral = Referral(need_id=need.id, offer_id=offer.id, status=status, summary=SUMMARY)
     session.add(referral)
     session.commit()
     return referral
+
+
+def another_need(session: Session, need: Need) -> Need:
+    """A second need of the same person: each need has at most one open referral to an offer."""
+    other = Need(person_id=need.person_id, category=need.category, description=need.description)
+    session.add(other)
+    session.commit()
+    return other
 
 
 def test_approving_a_match_sends_a_referral_to_the_provider(
@@ -245,7 +262,7 @@ def test_twenty_concurrent_acceptances_of_the_last_place_give_exactly_one(
     """Capacity is real on both databases: the row lock (FOR UPDATE, or SQLite's BEGIN IMMEDIATE)
     lets exactly one acceptance take the last place; the others are told there is none."""
     offer = kitchen(make_offer, provider, capacity=1)
-    referrals = [referral_in(session, need, offer, S.SENT) for _ in range(20)]
+    referrals = [referral_in(session, another_need(session, need), offer, S.SENT) for _ in range(20)]
     engine = get_engine(app)
     start = threading.Barrier(len(referrals))
     outcomes: list[str] = []
@@ -292,8 +309,8 @@ def test_the_inbox_shows_the_code_and_the_need_but_not_the_name(
     referral_in(session, need, kitchen(make_offer, make_user(Role.PROVIDER), title="别家的岗位"), S.SENT)
     login(provider)
     html = client.get("/referrals/inbox").get_data(as_text=True)
-    assert "XA-T-0100" in html and "想找后厨的工作" in html and "后厨帮工" in html
-    assert "王 测试" not in html and "别家的岗位" not in html
+    assert "XA-T-0100" in html and SUMMARY in html and "后厨帮工" in html
+    assert "王 测试" not in html and "别家的岗位" not in html and "想找后厨的工作" not in html
 
 
 def test_the_provider_accepts_inline_and_without_javascript(
@@ -305,7 +322,10 @@ def test_the_provider_accepts_inline_and_without_javascript(
     make_offer: Callable[..., Offer],
 ) -> None:
     offer = kitchen(make_offer, provider, capacity=2)
-    first, second = referral_in(session, need, offer, S.SENT), referral_in(session, need, offer, S.SENT)
+    first, second = (
+        referral_in(session, need, offer, S.SENT),
+        referral_in(session, another_need(session, need), offer, S.SENT),
+    )
     login(provider)
     response = client.post(f"/referrals/{first.id}/act", data={"action": "accept"}, headers=HTMX)
     assert response.status_code == 200 and response.get_data(as_text=True).lstrip().startswith('<section id="inbox"')
@@ -392,7 +412,8 @@ def test_a_proposal_made_after_a_decline_is_approved_from_the_persons_page(
     assert proposed.offer_id == second.id
     login(caseworker)
     session.commit()  # end the test's read snapshot
-    assert client.post(f"/referrals/{proposed.id}/act", data={"action": "approve"}).status_code == 303
+    approval = {"action": "approve", "summary": SUMMARY}
+    assert client.post(f"/referrals/{proposed.id}/act", data=approval).status_code == 303
     session.refresh(proposed)
     assert proposed.status == S.SENT
 
@@ -509,3 +530,211 @@ def test_the_provider_hears_of_a_withdrawal_only_of_a_referral_they_had(
     services.transition(session, sent, "withdraw", caseworker, reason="client_request")
     told = session.exec(select(Notification).where(Notification.user_id == provider.id)).all()
     assert [(n.kind, n.params["offer"]) for n in told] == [("referral_withdrawn", "后厨帮工（一）")]
+
+
+# --- One referral per approval (issue 11, item 1) -------------------------------------------------
+
+
+def _approve_at_once(
+    app: Flask, session: Session, caseworker: User, forms: list[dict[str, str]], url: str
+) -> list[int]:
+    """Each form sent by its own signed-in client in its own thread, all released together."""
+    clients = [sign_in_with_session(app.test_client(), session, caseworker) for _ in forms]
+    start = threading.Barrier(len(forms))
+    answers: list[int] = []
+
+    def send(client: FlaskClient, form: dict[str, str]) -> None:
+        start.wait()
+        answers.append(client.post(url, data=form, headers=HTMX).status_code)
+
+    threads = [threading.Thread(target=send, args=pair) for pair in zip(clients, forms, strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answers
+
+
+def _referrals_of(app: Flask, need: Need) -> list[Referral]:
+    with Session(get_engine(app)) as fresh:
+        return list(fresh.exec(select(Referral).where(Referral.need_id == need.id)))
+
+
+def test_six_simultaneous_approvals_of_one_match_make_one_referral_sent_once(
+    app: Flask, session: Session, need: Need, caseworker: User, provider: User, make_offer: Callable[..., Offer]
+) -> None:
+    """Six tabs (six keys) approve the same match at once, on both databases: one referral, one
+    mail to the provider; the other five are told it was referred already (409), none fails."""
+    offer = kitchen(make_offer, provider, capacity=6)
+    forms = [keyed(offer_id=str(offer.id), summary=SUMMARY) for _ in range(6)]
+    answers = _approve_at_once(app, session, caseworker, forms, f"/matches/needs/{need.id}/approve")
+    assert sorted(answers) == [200] + [409] * 5
+    made = _referrals_of(app, need)
+    assert [(r.offer_id, r.status) for r in made] == [(offer.id, S.SENT)]
+    with Session(get_engine(app)) as fresh:
+        told = fresh.exec(select(Notification).where(Notification.user_id == provider.id)).all()
+        assert [n.kind for n in told] == ["referral_received"]
+
+
+def test_a_double_click_sends_one_key_twice_and_both_answers_show_the_one_referral(
+    app: Flask, session: Session, need: Need, caseworker: User, provider: User, make_offer: Callable[..., Offer]
+) -> None:
+    offer = kitchen(make_offer, provider)
+    form = keyed(offer_id=str(offer.id), summary=SUMMARY)
+    answers = _approve_at_once(app, session, caseworker, [form, form], f"/matches/needs/{need.id}/approve")
+    assert answers == [200, 200]  # the second answers as the first did
+    assert len(_referrals_of(app, need)) == 1
+
+
+def test_approving_again_after_a_referral_closed_makes_a_new_one(
+    session: Session, need: Need, caseworker: User, provider: User, make_offer: Callable[..., Offer]
+) -> None:
+    """Only referrals under way count: a declined one leaves room for a new approval later."""
+    offer = kitchen(make_offer, provider)
+    first = services.approve_match(session, LiveIndex(), caseworker, need, offer.id, services.Policy())
+    with pytest.raises(AlreadyReferred):
+        services.approve_match(session, LiveIndex(), caseworker, need, offer.id, services.Policy())
+    services.transition(session, first, "decline", provider, reason="no_capacity")
+    again = services.approve_match(session, LiveIndex(), caseworker, need, offer.id, services.Policy(), summary="x")
+    assert again.id != first.id and again.status == S.SENT
+
+
+def test_the_database_refuses_a_second_open_referral_for_one_need_and_offer(
+    session: Session, need: Need, provider: User, make_offer: Callable[..., Offer]
+) -> None:
+    offer = kitchen(make_offer, provider)
+    for closed in (S.DECLINED, S.WITHDRAWN, S.EXPIRED, S.COMPLETED):
+        referral_in(session, need, offer, closed)
+    referral_in(session, need, offer, S.SENT)
+    with pytest.raises(IntegrityError):
+        referral_in(session, need, offer, S.PROPOSED)
+
+
+# --- Who is asked to approve (issue 11, item 9) ---------------------------------------------------
+
+
+def test_only_the_supervisors_of_the_persons_area_are_asked_to_approve(
+    session: Session,
+    need: Need,
+    caseworker: User,
+    provider: User,
+    make_user: Callable[..., User],
+    make_offer: Callable[..., Offer],
+) -> None:
+    """Two districts: the person lives in a grid of the first. Its district's and its grid's
+    supervisors are asked; the other district's supervisor, and one without an area, are not."""
+    beilin = Area(level="district", name_en="Beilin", name_zh="碑林区", code="T-BL")
+    yanta = Area(level="district", name_en="Yanta", name_zh="雁塔区", code="T-YT")
+    session.add_all([beilin, yanta])
+    session.commit()
+    street = Area(level="street", name_en="Nanyuanmen", name_zh="南院门街道", code="T-BL-1", parent_id=beilin.id)
+    session.add(street)
+    session.commit()
+    grid = Area(level="grid", name_en="Grid 3", name_zh="第三网格", code="T-BL-1-3", parent_id=street.id)
+    session.add(grid)
+    session.commit()
+    person = session.get(Person, need.person_id)
+    assert person is not None
+    person.area_id = grid.id
+    session.commit()
+    asked = {make_user(Role.SUPERVISOR, area_id=beilin.id).id, make_user(Role.SUPERVISOR, area_id=grid.id).id}
+    not_asked = {make_user(Role.SUPERVISOR, area_id=yanta.id).id, make_user(Role.SUPERVISOR).id}
+    policy = services.Policy(supervisor_approval=True)
+    services.approve_match(session, LiveIndex(), caseworker, need, kitchen(make_offer, provider).id, policy)
+    told = session.exec(select(Notification).where(Notification.kind == "referral_needs_approval")).all()
+    assert {n.user_id for n in told} == asked
+    assert not {n.user_id for n in told} & not_asked
+
+
+def test_the_supervisor_approves_the_caseworkers_summary_or_rewrites_it_and_never_sends_it_blank(
+    client: FlaskClient,
+    login: Callable[[User], FlaskClient],
+    session: Session,
+    need: Need,
+    caseworker: User,
+    provider: User,
+    grid: Area,
+    make_user: Callable[..., User],
+    make_offer: Callable[..., Offer],
+) -> None:
+    person = session.get(Person, need.person_id)
+    assert person is not None
+    person.area_id = grid.id
+    session.commit()
+    policy = services.Policy(supervisor_approval=True)
+    offer = kitchen(make_offer, provider)
+    referral = services.approve_match(session, LiveIndex(), caseworker, need, offer.id, policy, summary=SUMMARY)
+    login(make_user(Role.SUPERVISOR, area_id=grid.id))
+    session.commit()
+    page = client.get(f"/people/{person.id}").get_data(as_text=True)
+    assert f">{SUMMARY}</textarea>" in page  # the caseworker's summary, to approve as it is or edit
+    act = f"/referrals/{referral.id}/act"
+    refused = client.post(act, data={"action": "approve", "summary": " "})
+    assert "This field is required." in client.get(refused.headers["Location"]).get_data(as_text=True)
+    session.commit()
+    session.refresh(referral)
+    assert referral.status == S.PROPOSED  # refused: a referral never goes out without its summary
+    assert client.post(act, data={"action": "approve", "summary": "会做饭，想在后厨工作"}).status_code == 303
+    session.commit()  # end the test's read snapshot
+    session.refresh(referral)
+    assert referral.status == S.SENT and referral.summary == "会做饭，想在后厨工作"
+    login(provider)
+    inbox = client.get("/referrals/inbox").get_data(as_text=True)
+    assert "会做饭，想在后厨工作" in inbox and "想找后厨的工作" not in inbox
+
+
+def test_the_migration_keeps_the_furthest_of_duplicate_referrals_and_gives_back_their_places(
+    app: Flask, database_url: str, session: Session, need: Need, provider: User, make_offer: Callable[..., Offer]
+) -> None:
+    """Before the unique index, double clicks left several open referrals for one match: 0015
+    keeps the one furthest along, withdraws the others as the portal's own step, and gives back
+    the place a withdrawn accepted one held."""
+    offer = kitchen(make_offer, provider, capacity=3)
+    ring = keyring_of(session.connection())
+    session.close()
+    downgrade(database_url, "0014", keyring=ring)
+    table = sa.table(
+        "referral",
+        *(sa.column(name, sa.Uuid()) for name in ("id", "need_id", "offer_id")),
+        *(sa.column(name, sa.String()) for name in ("status", "reason_code", "contact_method", "note")),
+        sa.column("reasons", sa.JSON()),
+        *(sa.column(name, sa.Integer()) for name in ("version",)),
+        *(sa.column(name, sa.DateTime(timezone=True)) for name in ("created_at", "updated_at")),
+    )
+    start = datetime(2026, 1, 5, 8, tzinfo=UTC)
+    ids = {}
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            for minutes, status in enumerate(("sent", "accepted", "accepted", "proposed", "declined")):
+                row_id = uuid.uuid4()
+                ids[row_id] = status
+                connection.execute(
+                    sa.insert(table).values(
+                        id=row_id,
+                        need_id=need.id,
+                        offer_id=offer.id,
+                        status=status,
+                        reason_code="",
+                        contact_method="",
+                        note=ring.seal("", aad("referral", "note", row_id)),
+                        reasons=[],
+                        version=1,
+                        created_at=start + timedelta(minutes=minutes),
+                        updated_at=start,
+                    )
+                )
+    finally:
+        engine.dispose()
+        upgrade(database_url, keyring=ring)  # back to head even if the insert failed: the next tests need it
+    with Session(get_engine(app)) as fresh:
+        after = {r.id: r for r in fresh.exec(select(Referral).where(Referral.need_id == need.id))}
+        kept_accepted = next(i for i, status in ids.items() if status == "accepted")
+        assert {i: str(r.status) for i, r in after.items()} == {
+            i: ("declined" if s == "declined" else "accepted" if i == kept_accepted else "withdrawn")
+            for i, s in ids.items()
+        }
+        assert all(r.summary == "" for r in after.values())  # sealed, so it reads back
+        steps = fresh.exec(select(ReferralEvent).where(ReferralEvent.to_status == S.WITHDRAWN)).all()
+        assert sorted(str(step.from_status) for step in steps) == ["accepted", "proposed", "sent"]
+        assert fresh.get(Offer, offer.id).capacity == 4  # type: ignore[union-attr]

@@ -268,8 +268,9 @@ def test_two_approvals_of_one_proposed_referral_send_it_once(
     action = f"/referrals/{referral.id}/act"
     loaded = version_in(first.get(f"/people/{person.id}").get_data(as_text=True), action)
     assert version_in(second.get(f"/people/{person.id}").get_data(as_text=True), action) == loaded
-    assert first.post(action, data={"action": "approve", "version": loaded}).status_code == 303
-    refused = second.post(action, data={"action": "approve", "version": loaded})
+    approval = {"action": "approve", "version": loaded, "summary": "Looking for a kitchen job."}
+    assert first.post(action, data=approval).status_code == 303
+    refused = second.post(action, data=approval)
     assert CHANGED in second.get(refused.headers["Location"]).get_data(as_text=True)
     session.commit()
     session.refresh(referral)

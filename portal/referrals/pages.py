@@ -1,0 +1,47 @@
+"""What the match and referral pages share: the programme's rules from the configuration, the
+sentence for a step refused for want of consent, and the approve form's summary for the provider."""
+
+from flask import Flask, current_app
+from flask_babel import gettext as _
+from pydantic import BaseModel, Field
+
+from portal.labels import label
+from portal.referrals.services import Policy
+
+# Short: what the provider needs to decide, not the person's story.
+SUMMARY_LENGTH = 300
+
+
+class ApproveForm(BaseModel):
+    """The summary the provider will read instead of the caseworker's description of the need."""
+
+    summary: str = Field(min_length=1, max_length=SUMMARY_LENGTH)
+
+
+def neutral_summary(category: str) -> str:
+    """The approve form's starting summary: built from the kind of need only, which the provider
+    sees anyway, so approving without editing discloses nothing of the caseworker's own words."""
+    return _("Looking for help with: %(category)s.", category=label(category))
+
+
+def no_consent_message() -> str:
+    """What to do when a referral is refused for want of consent (nothing is lost: it stays proposed)."""
+    return _(
+        "Not sent: no valid consent from the person covers this recipient for this purpose. "
+        "The referral is kept as proposed. Record the consent on the person's page and approve it there, "
+        "or ask a supervisor to record a legal basis."
+    )
+
+
+def policy_for(programme: str | None) -> Policy:
+    """The programme's approval rule and the provider's answer time, from the configuration."""
+    config = current_app.config
+    return Policy(
+        supervisor_approval=programme in config["SUPERVISOR_APPROVAL_PROGRAMMES"],
+        response_days=dict(config["REFERRAL_RESPONSE_DAYS"]),
+    )
+
+
+def init_app(app: Flask) -> None:
+    """The approve forms (on the matches list and on a person's referrals) start from these."""
+    app.jinja_env.globals.update(neutral_summary=neutral_summary, summary_length=SUMMARY_LENGTH)
