@@ -23,6 +23,7 @@ pytestmark = pytest.mark.browser
 PERSON_NAME = "王建国"
 OFFER_TITLE = "仓库分拣员"
 NEED_TEXT = "想找一份仓库的工作，做分拣或者打包都可以，白天上班。"
+SUMMARY = "找仓库分拣或打包的白班工作。"
 # Lianhu district, Xi'an: the offer and the person about 1 km apart.
 OFFER_AT = (34.2650, 108.9300)
 PERSON_AT = (34.2700, 108.9400)
@@ -121,7 +122,7 @@ def test_a_need_goes_from_recording_to_the_providers_acceptance(
         latitude=OFFER_AT[0],
         longitude=OFFER_AT[1],
     )
-    make_user(Role.CASEWORKER, email="cw@bridge.example", name="Caseworker Zhang")
+    make_user(Role.CASEWORKER, email="cw@bridge.example", name="Caseworker Zhang", area_id=area.id)
 
     # The caseworker records the person and their need, and approves the best match.
     sign_in(page, live_server, "cw@bridge.example")
@@ -140,19 +141,22 @@ def test_a_need_goes_from_recording_to_the_providers_acceptance(
     expect(page.locator(".match-item").first).to_contain_text(OFFER_TITLE)
     expect(match.get_by_text("Same category: Employment")).to_be_visible()
     page.screenshot(path=str(screenshot_dir / f"workflow-matches-{db}.png"), full_page=True)
+    match.get_by_label("Summary for the provider").fill(SUMMARY)
     match.get_by_role("button", name="Approve referral").click()
     expect(page.get_by_role("status")).to_have_text("Referral sent to the provider.")
     expect(match.get_by_text("Sent to provider")).to_be_visible()
     sign_out(page)
 
-    # The provider sees the person's code and the need, never the name, and accepts.
+    # The provider sees the person's code and the caseworker's summary, never the name nor the
+    # caseworker's own description of the need, and accepts.
     sign_in(page, live_server, "ngo@bridge.example")
     page.get_by_role("link", name="Referrals", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Referrals to your offers")
     referral = page.locator("#inbox li.card").filter(has_text=OFFER_TITLE)
     expect(referral.get_by_role("heading")).to_have_text(f"{code} · {OFFER_TITLE}")
-    expect(referral).to_contain_text(NEED_TEXT)
+    expect(referral).to_contain_text(SUMMARY)
     expect(page.get_by_text(PERSON_NAME)).to_have_count(0)
+    expect(page.get_by_text(NEED_TEXT)).to_have_count(0)
     page.screenshot(path=str(screenshot_dir / f"workflow-inbox-{db}.png"), full_page=True)
     referral.get_by_role("button", name="Accept", exact=True).click()
     expect(page.get_by_role("status")).to_have_text("Referral updated.")

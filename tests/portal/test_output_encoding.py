@@ -102,7 +102,11 @@ def test_hostile_values_are_shown_as_text_on_every_page_that_shows_them(
     need = Need(person_id=person.id, category="counselling", description=HOSTILE[:2000])
     session.add(need)
     session.commit()
-    session.add(Referral(need_id=need.id, offer_id=offer.id, status=ReferralStatus.SENT, note=PAYLOADS[7]))
+    session.add(
+        Referral(
+            need_id=need.id, offer_id=offer.id, status=ReferralStatus.SENT, note=PAYLOADS[7], summary=HOSTILE[:300]
+        )
+    )
     session.commit()
     # Consented, so that the provider's inbox shows the person's details.
     record_consent(session, person, kind=RecipientKind.NGO, categories=tuple(DataCategory), note=HOSTILE[:2000])
@@ -132,8 +136,8 @@ def test_hostile_values_are_shown_as_text_on_every_page_that_shows_them(
     # The values did reach the pages, as text.
     login(caseworker)
     assert str(escape(person.full_name)) in client.get(f"/people/{person.id}").get_data(as_text=True)
-    login(provider)
-    assert str(escape(need.description)) in client.get("/referrals/inbox").get_data(as_text=True)
+    login(provider)  # providers read the caseworker's summary, never the need's description
+    assert str(escape(HOSTILE[:300])) in client.get("/referrals/inbox").get_data(as_text=True)
 
 
 def test_the_payload_check_finds_an_injected_element() -> None:
