@@ -142,7 +142,7 @@ def run_due_jobs(session: Session, live: LiveIndex, now: datetime, config: dict[
     anonymise_ended(session, now, int(str(config["ANONYMISE_AFTER_DAYS"])), report)
     expire_and_remind(session, live, now, grace, report)
     for kind, opened in open_contact_follow_ups(session, local_date(now), gaps).items():
-        report.follow_ups[kind] = report.follow_ups.get(kind, 0) + opened
+        report.follow_ups[str(kind)] = report.follow_ups.get(str(kind), 0) + opened
     referral_follow_ups(session, now, report)
     report.mailed = deliver_outbox(session, config)
     report.keys_purged = idempotency.purge(session, now)
