@@ -37,8 +37,7 @@ _CLASSES: dict[str, dict[str, str]] = {
         INTERNAL: "id user_id created_at last_seen_at authenticated_at revoked_at",
     },
     "login_attempt": {PERSONAL: "account_key address", INTERNAL: "id at succeeded"},
-    "signup_attempt": {PERSONAL: "address", INTERNAL: "id at"},
-    "duplicate_check": {INTERNAL: "id user_id at"},
+    "rate_event": {PERSONAL: "subject", INTERNAL: "id kind at"},
     "password_reset": {PERSONAL: "token_hash password_fingerprint", INTERNAL: "id user_id created_at used_at"},
     "recovery_code": {PERSONAL: "code_hash", INTERNAL: "id user_id used_at"},
     "offer": {

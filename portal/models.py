@@ -364,14 +364,17 @@ class LoginAttempt(SQLModel, table=True):
     succeeded: bool = Field(default=False)
 
 
-class DuplicateCheck(SQLModel, table=True):
-    """One look for people already recorded (portal/people/services.py), counted to limit how often a
-    user may ask: each answer tells whether someone is on the register."""
+class RateEvent(SQLModel, table=True):
+    """One use of something limited per hour (portal/auth/throttle.py `take`): a sign-up from a
+    client address, a user's look for people already recorded. Counted, then forgotten."""
 
-    __tablename__ = "duplicate_check"
+    __tablename__ = "rate_event"
+    __table_args__ = (sa.Index("ix_rate_event_kind_subject_at", "kind", "subject", "at"),)
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    user_id: uuid.UUID = Field(foreign_key="user.id", index=True)
+    kind: str = Field(max_length=20)
+    # What is limited: a client address, or a user's id.
+    subject: str = Field(max_length=64)
     at: datetime = timestamp(default_factory=utcnow, index=True)
 
 
@@ -384,16 +387,6 @@ class RecoveryCode(SQLModel, table=True):
     user_id: uuid.UUID = Field(foreign_key="user.id", index=True)
     code_hash: str = Field(max_length=64)
     used_at: datetime | None = timestamp(default=None)
-
-
-class SignupAttempt(SQLModel, table=True):
-    """A sign-up sent from a client address, new or known e-mail alike, for the per-address limit."""
-
-    __tablename__ = "signup_attempt"
-
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    at: datetime = timestamp(default_factory=utcnow, index=True)
-    address: str = Field(max_length=64, index=True)
 
 
 class PasswordReset(SQLModel, table=True):

@@ -1,5 +1,5 @@
 """the audit chain keyed with PORTAL_AUDIT_KEY; reset links tied to the password; no link kept in
-mail; sign-ups counted per client address
+mail
 
 Reset links get the fingerprint of the password they were asked under (links live 10 minutes; the
 few alive at the upgrade get none and stop working). Outbox mails lose `confidential`: a reset
@@ -106,16 +106,6 @@ def _audit_key() -> bytes | None:
 
 
 def upgrade() -> None:
-    op.create_table(
-        "signup_attempt",
-        sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("address", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.PrimaryKeyConstraint("id"),
-    )
-    with op.batch_alter_table("signup_attempt") as batch:
-        batch.create_index(batch.f("ix_signup_attempt_address"), ["address"], unique=False)
-        batch.create_index(batch.f("ix_signup_attempt_at"), ["at"], unique=False)
     with op.batch_alter_table("password_reset") as batch:
         batch.add_column(
             sa.Column(
@@ -144,7 +134,3 @@ def downgrade() -> None:
         batch.add_column(sa.Column("confidential", sa.Boolean(), nullable=False, server_default=sa.false()))
     with op.batch_alter_table("password_reset") as batch:
         batch.drop_column("password_fingerprint")
-    with op.batch_alter_table("signup_attempt") as batch:
-        batch.drop_index(batch.f("ix_signup_attempt_at"))
-        batch.drop_index(batch.f("ix_signup_attempt_address"))
-    op.drop_table("signup_attempt")

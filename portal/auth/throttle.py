@@ -2,8 +2,9 @@
 
 Each password check leaves a `login_attempt` row. Before the next check we count rows: at most
 5 a minute per account and 20 a minute per client address (429), and after 5 failures in a row
-within 15 minutes the account is locked for 15 minutes, the right password included. Each
-sign-up leaves a `signup_attempt` row: 5 an hour per client address.
+within 15 minutes the account is locked for 15 minutes, the right password included. Other
+limits per hour (sign-ups per client address, a user's duplicate checks) go through `take`, which
+leaves a `rate_event` row for each use.
 
 Why rows in the database rather than Flask-Limiter: the lock-out needs state that outlives a
 minute window and must be the same for every worker, so it would need a shared store anyway; the
@@ -23,10 +24,10 @@ from enum import Enum
 import sqlalchemy as sa
 from sqlmodel import Session, col, delete, func, select
 
-from portal.models import LoginAttempt, SignupAttempt
+from portal.models import LoginAttempt, RateEvent
 
 WINDOW = timedelta(minutes=1)
-SIGNUP_WINDOW = timedelta(hours=1)
+HOUR = timedelta(hours=1)
 # Rows older than this decide nothing any more.
 KEEP = timedelta(days=1)
 
@@ -101,16 +102,23 @@ def note(session: Session, key: str, address: str, succeeded: bool, now: datetim
     session.exec(delete(LoginAttempt).where(col(LoginAttempt.at) < now - KEEP))
 
 
-def signup_allowed(session: Session, address: str, limit: int, now: datetime) -> bool:
-    """May one more sign-up come from this address this hour? If so it is counted at once (the
-    caller commits), new or known e-mail alike, so the limit cannot tell them apart either."""
-    address = address[:64]
-    _serialise(session, ("signup", address))
+def take(session: Session, kind: str, subject: str, limit: int, now: datetime, window: timedelta = HOUR) -> bool:
+    """May `subject` use `kind` once more within the window? If so the use is counted at once (the
+    caller commits), serialised per subject so that parallel requests cannot all read the count
+    before any of them is written."""
+    subject = subject[:64]
+    _serialise(session, (kind, subject))
     recent = session.exec(
-        select(func.count()).where(SignupAttempt.address == address, SignupAttempt.at > now - SIGNUP_WINDOW)
+        select(func.count()).where(RateEvent.kind == kind, RateEvent.subject == subject, RateEvent.at > now - window)
     ).one()
     if recent >= limit:
         return False
-    session.add(SignupAttempt(address=address, at=now))
-    session.exec(delete(SignupAttempt).where(col(SignupAttempt.at) < now - KEEP))
+    session.add(RateEvent(kind=kind, subject=subject, at=now))
+    session.exec(delete(RateEvent).where(col(RateEvent.kind) == kind, col(RateEvent.at) < now - window))
     return True
+
+
+def signup_allowed(session: Session, address: str, limit: int, now: datetime) -> bool:
+    """May one more sign-up come from this address this hour? New or known e-mail alike, so the
+    limit cannot tell them apart either."""
+    return take(session, "signup", address, limit, now)

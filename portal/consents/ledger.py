@@ -8,10 +8,10 @@ from sqlmodel import Session
 from werkzeug.wrappers import Response
 
 from portal import consent_text
+from portal.clock import local_today
 from portal.consents import services
 from portal.htmx import render
 from portal.models import Person, User
-from portal.people.forms import local_today
 
 
 def context(session: Session, user: User, person: Person, **typed: Any) -> dict[str, Any]:

@@ -40,12 +40,17 @@ JOB_CHECK_OUTCOMES = (STILL_EMPLOYED, "no_longer_employed")
 SNOOZE_CHOICES = (1, 3, 7, 14)
 
 
+def occasion(kind: FollowUpKind, person: Person, due: date, referral: Referral | None = None) -> str:
+    """The key that makes a follow-up one per occasion: its kind, person, referral and due date."""
+    return f"{kind}:{person.id}:{referral.id if referral else ''}:{due.isoformat()}"
+
+
 def open_follow_up(
     session: Session, kind: FollowUpKind, person: Person, due: date, referral: Referral | None = None
 ) -> bool:
     """Open a follow-up once per occasion and tell the caseworker; False when it already exists.
     Committed here."""
-    key = f"{kind}:{person.id}:{referral.id if referral else ''}:{due.isoformat()}"
+    key = occasion(kind, person, due, referral)
     if session.exec(select(FollowUp.id).where(FollowUp.key == key)).first() is not None:
         return False
     session.add(
@@ -82,14 +87,20 @@ def open_contact_follow_ups(
             .group_by(col(ContactLog.person_id))
         ).all()
     )
-    opened: dict[str, int] = {}
+    due_now: list[tuple[FollowUpKind, Person, date]] = []
     for person in people:
         gap_ends = contact_gap_ends(person, last_contact.get(person.id), allowed_gap)
-        if today > gap_ends and open_follow_up(session, FollowUpKind.LOST_CONTACT, person, gap_ends):
-            opened[FollowUpKind.LOST_CONTACT] = opened.get(FollowUpKind.LOST_CONTACT, 0) + 1
-        due = person.next_contact_due
-        if due is not None and due < today and open_follow_up(session, FollowUpKind.CONTACT_OVERDUE, person, due):
-            opened[FollowUpKind.CONTACT_OVERDUE] = opened.get(FollowUpKind.CONTACT_OVERDUE, 0) + 1
+        if today > gap_ends:
+            due_now.append((FollowUpKind.LOST_CONTACT, person, gap_ends))
+        if person.next_contact_due is not None and person.next_contact_due < today:
+            due_now.append((FollowUpKind.CONTACT_OVERDUE, person, person.next_contact_due))
+    # One query for the occasions opened already (on most page views, all of them), not one each.
+    keys = [occasion(kind, person, due) for kind, person, due in due_now]
+    known = set(session.exec(select(FollowUp.key).where(col(FollowUp.key).in_(keys))).all()) if keys else set()
+    opened: dict[str, int] = {}
+    for (kind, person, due), key in zip(due_now, keys, strict=True):
+        if key not in known and open_follow_up(session, kind, person, due):
+            opened[kind] = opened.get(kind, 0) + 1
     return opened
 
 

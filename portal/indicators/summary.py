@@ -10,10 +10,10 @@ from flask import current_app
 from flask_babel import format_decimal, format_percent
 from sqlmodel import Session
 
+from portal.clock import local_today
 from portal.indicators import services
 from portal.indicators.suppression import Cell, Suppression, marker, notes
 from portal.models import Role, User
-from portal.people.forms import local_today
 
 
 def rules() -> services.Rules:

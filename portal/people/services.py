@@ -9,23 +9,23 @@ import hmac
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 
 import sqlalchemy as sa
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from portal.areas import areas_within
 from portal.audit.services import record
+from portal.auth import throttle
 from portal.clock import local_today
 from portal.crypto import blind_lookup
 from portal.exceptions import NotAllowed, OutsideYourAreas, RecordClosed, TooManyChecks
 from portal.models import (
     Area,
     ContactLog,
-    DuplicateCheck,
     FollowUp,
     FollowUpKind,
     FollowUpStatus,
@@ -254,8 +254,6 @@ def _areas(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, Area]:
 SAME_PHONE = "same_phone"
 SAME_ID_NUMBER = "same_id_number"
 SIMILAR_NAME = "similar_name_and_birth_date"
-# The window the limit on duplicate checks counts in.
-CHECK_WINDOW = timedelta(hours=1)
 
 
 @dataclass
@@ -334,13 +332,6 @@ def find_duplicates(
     return sorted(found.values(), key=lambda d: d.person.code)
 
 
-def _one_check_at_a_time(session: Session, user: User) -> None:
-    """On PostgreSQL, a user's checks are counted one at a time, so parallel requests cannot slip
-    past the limit; on SQLite the write transaction's lock (BEGIN IMMEDIATE) already does it."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": int(user.id.hex[:15], 16)})
-
-
 def check_duplicates(
     session: Session,
     user: User,
@@ -355,17 +346,9 @@ def check_duplicates(
 
     :raise TooManyChecks: past the hour's limit (nothing is looked up, nothing is written).
     """
-    now = utcnow()
-    _one_check_at_a_time(session, user)
-    recent = session.exec(
-        select(func.count()).where(DuplicateCheck.user_id == user.id, col(DuplicateCheck.at) > now - CHECK_WINDOW)
-    ).one()
-    if recent >= limit:
+    if not throttle.take(session, "duplicate_check", user.id.hex, limit, utcnow()):
         session.rollback()
         raise TooManyChecks(limit)
-    session.add(DuplicateCheck(user_id=user.id, at=now))
-    # Older checks count for nothing any more.
-    session.exec(delete(DuplicateCheck).where(col(DuplicateCheck.at) < now - CHECK_WINDOW))
     full_name, phone, id_number, birth_date = typed
     duplicates = find_duplicates(session, full_name, phone, id_number, birth_date, exclude)
     for duplicate in duplicates:

@@ -19,8 +19,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlmodel import Session
 
+from portal.clock import local_today
 from portal.models import Area, Role, User
-from portal.people.forms import local_today
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser

@@ -14,8 +14,8 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlmodel import Session
 
+from portal.clock import local_today
 from portal.models import Area, Offer, OfferStatus, Organization, Role, User
-from portal.people.forms import local_today
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser

@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
 from portal.audit.services import canonical, record, record_view, verify_chain
+from portal.clock import local_today
 from portal.db import get_engine
 from portal.matches.services import LiveIndex
 from portal.migrations import downgrade, upgrade
@@ -34,7 +35,6 @@ from portal.models import (
     Role,
     User,
 )
-from portal.people.forms import local_today
 from portal.referrals import services as referrals
 from tests.conftest import consent_to_every_recipient, keyed, revision_before, sign_in_with_session
 

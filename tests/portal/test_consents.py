@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session, col, select
 
+from portal.clock import local_today
 from portal.consent_text import DEFAULT_DISCLOSER, REVOCATION_STATEMENT_VERSION, text_sha256
 from portal.consents import services
 from portal.demo import load_demo_data
@@ -44,7 +45,6 @@ from portal.models import (
     User,
     utcnow,
 )
-from portal.people.forms import local_today
 from portal.redisclosure import REDISCLOSURE_NOTICE_VERSION
 from portal.referrals import services as referrals
 from tests.conftest import keyed, record_consent

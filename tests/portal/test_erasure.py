@@ -11,6 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, col, select
 
+from portal.clock import local_today
 from portal.followups.services import attention
 from portal.models import (
     Area,
@@ -28,7 +29,6 @@ from portal.models import (
     Role,
     User,
 )
-from portal.people.forms import local_today
 from tests.portal.person_record import SENTINEL, Record, build_record, marked_but, texts_holding
 from tests.portal.test_retention import PAST_THE_LIMIT, run_jobs
 

@@ -9,8 +9,11 @@ import pytest
 import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import event
 from sqlmodel import Session, select
 
+from portal.clock import local_today
+from portal.db import get_engine
 from portal.jobs import run_due_jobs
 from portal.matches.services import LiveIndex
 from portal.models import (
@@ -27,7 +30,6 @@ from portal.models import (
     User,
     utcnow,
 )
-from portal.people.forms import local_today
 from tests.conftest import consent_to_every_recipient, keyed
 
 Login = Callable[[User], FlaskClient]
@@ -181,6 +183,44 @@ def test_a_contact_logged_answers_the_follow_ups_it_makes_moot(
     counts = dict(re.findall(r'href="/people/\?contact=(\w+)"><span class="stat-number">(\d+)</span>', html))
     assert counts == {"overdue": "0", "out_of_contact": "0"}
     assert "XA-2026-0517" not in section(html, "attention")
+
+
+def test_the_home_reads_as_many_queries_for_two_overdue_people_as_for_ten(
+    app: Flask, client: FlaskClient, login: Login, session: Session, caseworker: User
+) -> None:
+    """Once their follow-ups are open, a view of the home asks once which are, not once a person."""
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    def queries_for_home() -> int:
+        client.get("/")  # opens what fell due; the view after it opens nothing
+        statements.clear()
+        event.listen(get_engine(app), "before_cursor_execute", count)
+        try:
+            assert client.get("/").status_code == 200
+        finally:
+            event.remove(get_engine(app), "before_cursor_execute", count)
+        return len(statements)
+
+    def overdue(first: int, last: int) -> None:
+        for n in range(first, last):
+            session.add(
+                Person(
+                    code=f"XA-Q-{n:04}",
+                    full_name="庚",
+                    caseworker_id=caseworker.id,
+                    next_contact_due=TODAY - timedelta(2),
+                )
+            )
+        session.commit()
+
+    client = login(caseworker)
+    overdue(0, 2)
+    few = queries_for_home()
+    overdue(2, 10)
+    assert queries_for_home() == few
 
 
 def followups_of(client: FlaskClient, session: Session, person: Person) -> list[FollowUp]:

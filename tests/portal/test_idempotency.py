@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from sqlmodel import Session, SQLModel, func, select
 
 from portal import idempotency
+from portal.clock import local_today
 from portal.db import get_engine
 from portal.models import (
     Area,
@@ -26,7 +27,6 @@ from portal.models import (
     User,
     utcnow,
 )
-from portal.people.forms import local_today
 from tests.conftest import keyed, sign_in_with_session
 from tests.portal.test_consents import valid_form as valid_consent_form
 

@@ -13,11 +13,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, col, func, select
 
+from portal.clock import local_today
 from portal.db import get_engine
 from portal.exceptions import NotAllowed, OutsideYourAreas, TooManyChecks
 from portal.models import Area, AuditEvent, ContactLog, Need, NeedStatus, Person, Role, User
 from portal.people import services
-from portal.people.forms import id_check_character, local_today
+from portal.people.forms import id_check_character
 from tests.conftest import keyed
 
 Login = Callable[[User], FlaskClient]
