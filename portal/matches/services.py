@@ -7,6 +7,8 @@ more places in any process is ranked accordingly at the next request, without re
 
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -152,6 +154,16 @@ class LiveIndex:
         self.synced_at = now
         return self.index
 
+    @contextmanager
+    def synced(self, session: Session) -> Iterator[matching.OfferIndex]:
+        """The index caught up, held for one ranking. The session's transaction begins before the lock
+        is taken: on SQLite a write transaction waits for the database's write lock as it begins, and
+        waiting for it while holding this lock would deadlock with a request that holds the write
+        lock and waits for this one."""
+        session.connection()
+        with self.lock:
+            yield self.sync(session)
+
 
 def live_index(app: Flask) -> LiveIndex:
     """The index of this process for this app."""
@@ -179,8 +191,8 @@ class NeedMatches:
 def _unscored(session: Session, live: LiveIndex, need: Need, person: matching.Person) -> NeedMatches:
     """The offers of the need's category the person can take, by title: eligibility is a rule,
     not a judgement, so it still applies; the ordering by relevance does not."""
-    with live.lock:
-        ids = [uuid.UUID(offer_id) for offer_id in live.sync(session).eligible_ids(person, str(need.category))]
+    with live.synced(session) as index:
+        ids = [uuid.UUID(offer_id) for offer_id in index.eligible_ids(person, str(need.category))]
     rows = session.exec(select(Offer).where(col(Offer.id).in_(ids))).all() if ids else []
     listed = sorted(rows, key=lambda offer: (offer.title.casefold(), str(offer.id)))
     return NeedMatches(
@@ -198,8 +210,7 @@ def rank_need(
     engine_person = to_engine_person(person, [need], today or local_today())
     if person.refuses_ranked_suggestions:
         return _unscored(session, live, need, engine_person)
-    with live.lock:
-        index = live.sync(session)
+    with live.synced(session) as index:
         ranking = index.rank(engine_person, engine_person.needs[0], top=top, near_misses=near_misses)
     ids = [uuid.UUID(item.offer_id) for item in ranking.ranked] + [uuid.UUID(m.offer_id) for m in ranking.near_misses]
     rows = {row.id: row for row in session.exec(select(Offer).where(col(Offer.id).in_(ids)))} if ids else {}

@@ -1,13 +1,16 @@
 """The portal's side of matching: rows become the engine's dataclasses, and the index follows offers."""
 
 import re
+import threading
 from collections.abc import Callable
 from datetime import date
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
+from portal.db import get_engine
 from portal.matches import services
 from portal.models import Need, Offer, OfferStatus, Organization, Person, Referral, Role, User
 from portal.offers import services as offer_services
@@ -133,6 +136,32 @@ def test_the_index_follows_offer_changes_in_any_process(
     offer_services.change_status(session, employer, kitchen, "close")
     assert ranked_titles(session, second, kitchen_need) == ["食堂厨师"]
     assert first.index is not None and first.index.vectorizer_ is fitted  # updated, never refitted
+
+
+def test_a_ranking_waiting_for_the_write_lock_does_not_hold_the_index(
+    app: Flask, database_url: str, session: Session, make_user: Callable[..., User], kitchen_need: Need
+) -> None:
+    """On SQLite a request begins by waiting for the database's write lock. A ranking that waited for
+    it while holding the index deadlocked with the request holding the write lock and waiting for
+    the index, until both failed after the 30-second busy timeout (six approvals at once)."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL takes no lock when a transaction begins")
+    post(session, make_user(Role.PROVIDER), title="后厨帮工", description="切配、备料。")
+    live, answers = services.LiveIndex(), []
+    with Session(get_engine(app), expire_on_commit=False) as request, Session(get_engine(app)) as other_request:
+        # Loaded and kept, as the approval's own lookups keep them: ranking needs no query before the index.
+        need, person = request.get(Need, kitchen_need.id), request.get(Person, kitchen_need.person_id)
+        request.commit()  # and its last write committed: its next query begins a write transaction
+        other_request.connection()  # holds the write lock, as a request that has begun writing does
+        ranking = threading.Thread(target=lambda: answers.append(ranked_titles(request, live, need)))
+        ranking.start()
+        ranking.join(timeout=1)
+        index_free = live.lock.acquire(timeout=1)  # the other request now wants the index
+        if index_free:
+            live.lock.release()
+        other_request.commit()
+        ranking.join()
+    assert index_free and answers == [["后厨帮工"]] and person is not None
 
 
 def test_pending_organizations_and_drafts_are_never_matched(
