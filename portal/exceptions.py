@@ -158,3 +158,10 @@ class AdminExists(ValueError):
 
 class BadAnchorFile(ValueError):
     """A line of the audit anchor file names an anchor but does not read as one."""
+
+
+# --- Lists --------------------------------------------------------------------------------------
+
+
+class BadCursor(ValueError):
+    """A list's page cursor was not one the portal wrote for that list (edited, or from another list)."""

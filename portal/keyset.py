@@ -1,0 +1,113 @@
+"""Keyset pagination: a page is the rows after the last one shown, in a total order.
+
+OFFSET pages cost what they skip and shift when rows are added between two clicks; a keyset page
+costs what it shows (an index on the sort columns finds where to start) and never repeats or skips
+a row. The cursor carries the last row's sort values, so it is opaque to users but not secret:
+the query it feeds still filters by who is asking.
+"""
+
+import base64
+import binascii
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Generic, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session
+from sqlmodel.sql.expression import SelectOfScalar
+
+from portal.exceptions import BadCursor
+
+T = TypeVar("T")
+DEFAULT_PER_PAGE = 50
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """One column of the order; the last one must make the order total (an id)."""
+
+    column: Any
+    descending: bool = False
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    # The cursor of the next page; None on the last one.
+    next_cursor: str | None
+
+
+def _encode_value(value: Any) -> Any:
+    if isinstance(value, datetime | date | uuid.UUID):
+        return str(value) if isinstance(value, uuid.UUID) else value.isoformat()
+    if value is None or isinstance(value, int | float | str | bool):
+        return value
+    return str(value)  # an enum member: its value
+
+
+def _decode_value(value: Any, column: Any) -> Any:
+    if value is None:
+        return None
+    kind = column.type
+    python_type = (kind.impl if isinstance(kind, sa.types.TypeDecorator) else kind).python_type
+    if python_type is datetime:
+        return datetime.fromisoformat(value)
+    if python_type is date:
+        return date.fromisoformat(value)
+    if python_type is uuid.UUID:
+        return uuid.UUID(value)
+    return value
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    text = json.dumps([_encode_value(v) for v in values], separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, keys: Sequence[SortKey]) -> list[Any]:
+    """The sort values a cursor carries. :raise BadCursor: it was not written by `encode_cursor` for these keys."""
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not isinstance(values, list) or len(values) != len(keys):
+            raise BadCursor(cursor)
+        return [_decode_value(value, key.column) for value, key in zip(values, keys, strict=True)]
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, NotImplementedError) as error:
+        raise BadCursor(cursor) from error
+
+
+def _after(keys: Sequence[SortKey], values: Sequence[Any]) -> ColumnElement[bool]:
+    """Rows strictly after `values` in the order: (a > x) or (a = x and b > y) or ...; each column
+    may run its own direction, which a row-value comparison cannot express."""
+    clauses = []
+    for n, key in enumerate(keys):
+        equal = [keys[i].column == values[i] for i in range(n)]
+        beyond = key.column < values[n] if key.descending else key.column > values[n]
+        clauses.append(sa.and_(*equal, beyond))
+    return sa.or_(*clauses)
+
+
+def page_of(
+    session: Session,
+    statement: SelectOfScalar[T],
+    keys: Sequence[SortKey],
+    sort_values: Callable[[T], Sequence[Any]],
+    cursor: str | None = None,
+    per_page: int = DEFAULT_PER_PAGE,
+) -> Page[T]:
+    """One page of `statement`, ordered by `keys`, starting after `cursor` (None: the first page).
+    `sort_values` reads a row's values of the keys, to write the next cursor. The sort columns must
+    not be NULL (wrap them in `coalesce`), or rows with NULLs would be skipped.
+
+    :raise BadCursor: the cursor was tampered with or belongs to another list.
+    """
+    if cursor:
+        statement = statement.where(_after(keys, decode_cursor(cursor, keys)))
+    ordered = statement.order_by(*(key.column.desc() if key.descending else key.column.asc() for key in keys))
+    rows = list(session.exec(ordered.limit(per_page + 1)))
+    shown = rows[:per_page]
+    more = len(rows) > per_page
+    return Page(items=shown, next_cursor=encode_cursor(sort_values(shown[-1])) if more and shown else None)
