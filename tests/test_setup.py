@@ -16,7 +16,7 @@ from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-FIRST_PARTY = {"portal", "matching", "tests", "migrations", "wsgi"}
+FIRST_PARTY = {"portal", "matching", "tests", "migrations", "wsgi", "benchmarks"}
 
 
 def _pins(requirements: list[str]) -> dict[str, str]:

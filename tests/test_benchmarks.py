@@ -1,0 +1,100 @@
+"""The city-size data set of benchmarks/city.py, written at a tiny scale on each database, so the
+benchmark's data cannot silently rot: what it reports is what it wrote, and what it wrote is what the
+pages of issue 12 are measured on."""
+
+import json
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import Session, col, func, select
+
+from benchmarks.city import CASEWORKER, CITY, CONFIG, PROVIDER, SUPERVISED_DISTRICT, write
+from portal import create_app
+from portal.areas import areas_within
+from portal.audit.services import trail_of, verify_chain
+from portal.db import get_engine
+from portal.demo import DATA_FILE
+from portal.models import (
+    Area,
+    Category,
+    Need,
+    Offer,
+    OfferStatus,
+    Person,
+    Referral,
+    ReferralStatus,
+    User,
+)
+
+SCALE = 0.005
+SIZE = CITY.scaled(SCALE)
+DEMO = json.loads(DATA_FILE.read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def written(database_url: str) -> tuple[str, object, list[str]]:
+    lines: list[str] = []
+    return database_url, write(database_url, "city", SCALE, out=lines.append), lines
+
+
+def test_the_city_writer_reports_what_it_wrote_on_top_of_the_demo(written: tuple[str, object, list[str]]) -> None:
+    url, result, lines = written
+    counts = result.counts  # type: ignore[attr-defined]
+    demo_needs = sum(len(person["needs"]) for person in DEMO["people"])
+    assert counts["offers"] == len(DEMO["offers"]) + SIZE.offers
+    assert counts["people"] == len(DEMO["people"]) + SIZE.people
+    assert counts["needs"] == demo_needs + SIZE.needs
+    assert counts["contacts"] == SIZE.contacts
+    assert counts["referrals"] == SIZE.referrals
+    assert counts["audit_events"] >= SIZE.audit
+    # The report names every table's count, and the time the whole took.
+    assert f"offers {counts['offers']:,}" in lines[-2]
+    assert lines[-1].startswith("  total: ")
+
+    app = create_app({**CONFIG, "DATABASE_URL": url})
+    try:
+        with app.app_context(), Session(get_engine(app)) as session:
+            # Every category is offered, and the offers are open in the main.
+            offered = set(session.exec(select(Offer.category).distinct()))
+            assert offered == set(Category)
+            open_offers = session.exec(select(func.count()).where(Offer.status == OfferStatus.OPEN)).one()
+            assert open_offers > SIZE.offers * 0.8
+
+            caseworker = session.exec(select(User).where(User.email == CASEWORKER)).one()
+            caseload = session.exec(select(func.count()).where(Person.caseworker_id == caseworker.id)).one()
+            assert caseload >= SIZE.caseload
+            district = session.exec(select(Area.id).where(Area.code == SUPERVISED_DISTRICT)).one()
+            in_district = session.exec(
+                select(func.count()).where(col(Person.area_id).in_(areas_within(district)))
+            ).one()
+            assert in_district >= SIZE.district
+
+            # Referrals in every state, and the provider's inbox holds the waiting ones.
+            states = set(session.exec(select(Referral.status).distinct()))
+            assert states == set(ReferralStatus)
+            provider = session.exec(select(User).where(User.email == PROVIDER)).one()
+            waiting = session.exec(
+                select(func.count())
+                .select_from(Referral)
+                .join(Offer, col(Offer.id) == Referral.offer_id)
+                .where(
+                    Offer.organization_id == provider.organization_id,
+                    col(Referral.status).in_([ReferralStatus.SENT, ReferralStatus.WAITLISTED]),
+                )
+            ).one()
+            assert waiting >= SIZE.inbox
+
+            # Written through the models: names are stored encrypted, and read back decrypted.
+            person = session.exec(select(Person).where(col(Person.code).startswith("XA-2025-"))).first()
+            assert person is not None and person.full_name
+            stored = session.execute(
+                sa.text("SELECT full_name FROM person WHERE code = :code"), {"code": person.code}
+            ).scalar_one()
+            assert person.full_name not in stored
+            assert session.exec(select(func.count()).select_from(Need)).one() == counts["needs"]
+
+            # The trail is whole and names the records it was written about.
+            assert verify_chain(session).intact
+            assert trail_of(session, [person.id]) or trail_of(session, session.exec(select(Person.id)).all())
+    finally:
+        get_engine(app).dispose()
