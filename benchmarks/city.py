@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask
 from sqlmodel import Session, SQLModel, col, func, select
 
 from portal import create_app
@@ -422,8 +421,8 @@ WAITING = (ReferralStatus.SENT, ReferralStatus.WAITLISTED)
 class Writer:
     """Writes the city on top of the demo data set, deterministically (a seeded random)."""
 
-    def __init__(self, app: Flask, session: Session, size: Size, out: Callable[[str], None]) -> None:
-        self.app, self.session, self.size, self.out = app, session, size, out
+    def __init__(self, session: Session, size: Size, out: Callable[[str], None]) -> None:
+        self.session, self.size, self.out = session, size, out
         self.random = random.Random(12)
         self.now = utcnow()
         self.today = local_date(self.now)
@@ -563,6 +562,7 @@ class Writer:
                 change_status(self.session, owner, offer, "close")
             elif roll >= 0.97:
                 change_status(self.session, owner, change_status(self.session, owner, offer, "publish"), "pause")
+            self.session.expunge(offer)  # keeps the session's identity map small over 20,000 offers
         return self.size.offers
 
     def offer_form(self, category: Category) -> OfferForm:
@@ -893,7 +893,7 @@ def write(url: str, size: str = "city", scale: float = 1.0, out: Callable[[str],
             written.seconds["migrate and demo"] = round(time.perf_counter() - start, 1)
             out(f"  migrate and demo: {written.seconds['migrate and demo']:.1f} s")
             if size == "city":
-                writer = Writer(app, session, CITY.scaled(scale), out)
+                writer = Writer(session, CITY.scaled(scale), out)
                 writer.written = written
                 writer.write()
             written.counts = count_rows(session)
