@@ -4,7 +4,7 @@ process, `run-due-jobs` with nothing due, and (with --load) requests a second un
     .venv/bin/python benchmarks/bench_pages.py --size demo > demo.txt                    # SQLite, temp
     .venv/bin/python benchmarks/bench_pages.py --size city \\
         --database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench_city --compare demo.txt
-    ... --reuse   keeps the data set already in the database (written by an earlier run)
+    ... --reuse   keeps the data set already in the database (written by an earlier run), migrated
     ... --load    adds gunicorn (2 workers) under 16 connections for the caseworker home and /people/
 
 It uses only URLs, the app factory, services and models, so it runs on any revision of the portal.
@@ -51,6 +51,7 @@ from portal import create_app  # noqa: E402
 from portal.auth import sessions as server_sessions  # noqa: E402
 from portal.auth.access import AGENT_KEY, TOKEN_KEY, agent_digest  # noqa: E402
 from portal.db import get_engine  # noqa: E402
+from portal.migrations import upgrade  # noqa: E402
 from portal.models import AuditEvent, Category, Need, NeedStatus, Person, User  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -385,7 +386,9 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as folder:
         url = args.database_url or f"sqlite:///{Path(folder) / 'bench.db'}"
-        if not (args.reuse and has_data(url)):
+        if args.reuse and has_data(url):
+            upgrade(url)  # a data set written by an earlier revision gets this revision's migrations
+        else:
             reset(url)
             write(url, args.size)
         app = create_app({**CONFIG, "DATABASE_URL": url})
