@@ -165,6 +165,7 @@ def referral_follow_ups(session: Session, now: datetime, report: Report) -> None
             if check_due <= today:
                 due.append((kind, referral_id, person_id, check_due))
     if not due:
+        session.rollback()  # end the read
         return
     keys = [occasion_key(kind, person_id, day, referral_id) for kind, referral_id, person_id, day in due]
     known = set(session.exec(select(FollowUp.key).where(col(FollowUp.key).in_(keys))).all())
