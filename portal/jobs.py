@@ -23,6 +23,8 @@ from portal.clock import local_date, local_midnight
 from portal.db import session_scope
 from portal.exceptions import IllegalTransition, JobsRunning
 from portal.followups.services import occasion_key, open_contact_follow_ups, open_follow_up
+from portal.indicators import snapshots
+from portal.indicators.services import Rules
 from portal.matches.services import LiveIndex, live_index
 from portal.models import (
     Category,
@@ -60,6 +62,7 @@ class Report:
     mailed: int = 0
     anonymised: int = 0
     keys_purged: int = 0
+    indicators_refreshed: int = 0
     anchor: Anchor | None = None
 
 
@@ -190,7 +193,9 @@ def anonymise_ended(session: Session, now: datetime, keep_days: int, report: Rep
 
 def take_lock(session: Session, now: datetime, hold: timedelta) -> str | None:
     """Take the job's lock row for this run, or take over one held longer than `hold` (its run died);
-    the holder's name, or None while another run holds it. Committed here, so others see it."""
+    the holder's name, or None while another run holds it. Committed here, so others see it; any
+    read the caller began is ended first (on SQLite it could not turn into this write)."""
+    session.rollback()
     holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[:100]
     session.add(JobLock(name=LOCK_NAME, holder=holder, taken_at=now, expires_at=now + hold))
     try:
@@ -241,6 +246,13 @@ def _run_steps(session: Session, live: LiveIndex, now: datetime, config: dict[st
     referral_follow_ups(session, now, report)
     report.mailed = deliver_outbox(session, config)
     report.keys_purged = idempotency.purge(session, now)
+    report.indicators_refreshed = snapshots.refresh_stale(
+        session,
+        Rules(contact_gap_days=gaps),
+        timedelta(minutes=int(str(config["INDICATORS_FRESH_MINUTES"]))),
+        local_date(now),
+        now,
+    )
     # Last, so the anchor covers everything this run wrote to the trail.
     anchor_file = str(config.get("AUDIT_ANCHOR_FILE") or "")
     report.anchor = anchor_head(session, Path(anchor_file) if anchor_file else None, now)
@@ -252,7 +264,8 @@ def _run_steps(session: Session, live: LiveIndex, now: datetime, config: dict[st
 def run_due_jobs_command() -> None:
     """Expire unanswered referrals, remind providers, open the follow-ups that are due, anonymise
     the records kept long enough, send the mail waiting in the outbox, forget create-form keys older
-    than a day, and anchor the head of the audit trail outside the database."""
+    than a day, compute again the indicators people are looking at once they are stale, and anchor
+    the head of the audit trail outside the database."""
     with session_scope() as session:
         try:
             report = run_due_jobs(session, live_index(current_app), utcnow(), current_app.config)
@@ -262,7 +275,8 @@ def run_due_jobs_command() -> None:
             return
     click.echo(
         f"expired {report.expired}, reminded {report.reminded}, follow-ups {report.follow_ups or 'none'}, "
-        f"mailed {report.mailed}, anonymised {report.anonymised}, form keys purged {report.keys_purged}"
+        f"mailed {report.mailed}, anonymised {report.anonymised}, form keys purged {report.keys_purged}, "
+        f"indicator views refreshed {report.indicators_refreshed}"
     )
     if report.anchor is not None:
         click.echo(report.anchor.line())

@@ -4,13 +4,13 @@ small-cell suppression first (suppression.py): a formatter is given a Cell, neve
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import format_decimal, format_percent
 from sqlmodel import Session
 
-from portal.clock import local_today
+from portal.clock import local_date, local_time, local_today
 from portal.indicators import services
 from portal.indicators.suppression import Cell, Suppression, marker, notes
 from portal.models import Role, User
@@ -22,6 +22,17 @@ def rules() -> services.Rules:
 
 def threshold() -> int:
     return int(current_app.config["SMALL_CELL_THRESHOLD"])
+
+
+def freshness() -> timedelta:
+    """How old the stored indicators may be and still be shown (portal/indicators/snapshots.py)."""
+    return timedelta(minutes=int(current_app.config["INDICATORS_FRESH_MINUTES"]))
+
+
+def as_of(moment: datetime) -> str:
+    """When figures were computed, in the users' time: the time alone on the day itself."""
+    local = local_time(moment)
+    return local.strftime("%H:%M") if local_date(moment) == local_today() else local.strftime("%Y-%m-%d %H:%M")
 
 
 def number(cell: Cell) -> str:
