@@ -18,12 +18,22 @@ from portal.db import get_engine, get_session
 from portal.forms import query_values, validate
 from portal.htmx import render
 from portal.i18n import language_code
-from portal.indicators import charts, export, services, snapshots
+from portal.indicators import charts, export, services
 from portal.indicators.forms import Filters
-from portal.indicators.summary import as_of, cell_notes, days, freshness, number, percent, rules, threshold
+from portal.indicators.summary import (
+    as_of,
+    cell_notes,
+    days,
+    freshness,
+    number,
+    percent,
+    rules,
+    snapshot,
+    threshold,
+)
 from portal.indicators.suppression import PublishedIndicators, PublishedMonth, publish, publish_month
 from portal.labels import label
-from portal.models import Area, Programme, Role, User, utcnow
+from portal.models import Area, Programme, Role, User
 
 bp = Blueprint("indicators", __name__, url_prefix="/indicators")
 
@@ -122,15 +132,10 @@ def index() -> Response:
 
 def published(session: Session, scope: services.Scope) -> tuple[PublishedIndicators, list[PublishedMonth], datetime]:
     """The period's indicators and the monthly series, small cells suppressed: all that leaves here;
-    and when they were computed. A fresh snapshot is one query; without one the figures are computed
-    and stored, in a short write transaction of its own because this GET reads in a read-only one."""
-    snapshot = snapshots.current(session, scope, rules(), freshness(), utcnow())
-    if snapshot is None:
-        snapshot = snapshots.compute(session, scope, rules())
-        with Session(get_engine()) as writer:
-            snapshots.store(writer, snapshot, rules())
-    figures = publish(snapshot.figures, threshold())
-    return figures, [publish_month(month, threshold()) for month in snapshot.months], snapshot.computed_at
+    and when they were computed."""
+    stored = snapshot(session, scope)
+    figures = publish(stored.figures, threshold())
+    return figures, [publish_month(month, threshold()) for month in stored.months], stored.computed_at
 
 
 def _charts(figures: PublishedIndicators, months: list[PublishedMonth]) -> dict[str, object]:

@@ -178,3 +178,17 @@ def test_the_export_says_as_of_when_on_every_row(
     rows = read_csv(admin.get("/indicators/export.csv"))
     assert rows and {row["As of"] for row in rows} == {"10:05"}
     assert [row["Value"] for row in rows if row["Indicator"] == "People active"][0] == "6"
+
+
+def test_the_home_summary_is_the_stored_30_days_and_says_as_of_when(
+    admin: FlaskClient, register: Callable[[int], None], clock: time_machine.Traveller
+) -> None:
+    register(6)
+    assert people_active(admin.get("/indicators?period=30").get_data(as_text=True)) == "6"
+    register(1)
+    clock.move_to(TEN_FIVE + timedelta(minutes=5))
+    home = admin.get("/").get_data(as_text=True)
+    assert "6" in re.findall(r'class="stat-number">([^<]*)<', home) and "Figures as of 10:05." in home
+    clock.move_to(TEN_FIVE + timedelta(minutes=16))
+    home = admin.get("/").get_data(as_text=True)
+    assert "7" in re.findall(r'class="stat-number">([^<]*)<', home) and "Figures as of 10:21." in home
