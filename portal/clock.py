@@ -35,6 +35,11 @@ def local_date(moment: datetime) -> date:
     return moment.astimezone(time_zone()).date()
 
 
+def local_time(moment: datetime) -> datetime:
+    """A (timezone-aware) moment on the users' clock: "as of 10:05" is their 10:05."""
+    return moment.astimezone(time_zone())
+
+
 def local_today() -> date:
     """Today, where the users live."""
     return local_date(utcnow())

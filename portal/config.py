@@ -83,6 +83,12 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         SUPERVISOR_APPROVAL_PROGRAMMES=[],
         # Days a provider has to answer a referral, by offer category (JSON object in the environment).
         REFERRAL_RESPONSE_DAYS={"default": 5, "employment": 3, "housing": 2, "health": 3},
+        # Minutes a run of run-due-jobs may hold its lock; a lock older than this belonged to a run
+        # that died, and the next run takes it over.
+        JOB_LOCK_MINUTES=60,
+        # Minutes the indicators page may show figures computed before: older ones are computed
+        # again when viewed (run-due-jobs also refreshes the default views of every area).
+        INDICATORS_FRESH_MINUTES=15,
         # Days past the answer deadline before an unanswered referral expires (it shows as overdue meanwhile).
         REFERRAL_EXPIRY_GRACE_DAYS=2,
         # Longest gap between contacts each programme allows before a person counts as out of contact.

@@ -165,3 +165,10 @@ class BadAnchorFile(ValueError):
 
 class BadCursor(ValueError):
     """A list's page cursor was not one the portal wrote for that list (edited, or from another list)."""
+
+
+# --- Periodic jobs -------------------------------------------------------------------------------
+
+
+class JobsRunning(RuntimeError):
+    """Another run of the periodic job holds its lock: this run must not act beside it."""

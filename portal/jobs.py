@@ -2,25 +2,35 @@
 minutes. Running it twice does nothing more than running it once: each step looks at state
 (statuses, `reminded_at`, follow-up keys) rather than at when it last ran."""
 
+import os
+import socket
+import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
+from sqlalchemy import case, delete, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from portal import idempotency
 from portal.audit.services import Anchor, anchor_head
-from portal.clock import local_date
+from portal.clock import local_date, local_midnight
 from portal.db import session_scope
-from portal.exceptions import IllegalTransition
-from portal.followups.services import open_contact_follow_ups, open_follow_up
+from portal.exceptions import IllegalTransition, JobsRunning
+from portal.followups.services import occasion_key, open_contact_follow_ups, open_follow_up
+from portal.indicators import snapshots
+from portal.indicators.services import Rules
 from portal.matches.services import LiveIndex, live_index
 from portal.models import (
     Category,
+    FollowUp,
     FollowUpKind,
+    JobLock,
     Need,
     Offer,
     Person,
@@ -34,6 +44,7 @@ from portal.notifications.services import notify_providers
 from portal.people import retention
 from portal.referrals import services as referrals
 
+LOCK_NAME = "run-due-jobs"
 EMPLOYMENT_CHECKS = (
     (30, FollowUpKind.EMPLOYMENT_30),
     (90, FollowUpKind.EMPLOYMENT_90),
@@ -51,6 +62,7 @@ class Report:
     mailed: int = 0
     anonymised: int = 0
     keys_purged: int = 0
+    indicators_refreshed: int = 0
     anchor: Anchor | None = None
 
 
@@ -65,14 +77,18 @@ def expire_and_remind(session: Session, live: LiveIndex, now: datetime, grace: t
             report.expired += 1
         except IllegalTransition:  # answered meanwhile
             session.rollback()
-    due_soon = select(Referral).where(
+    due_soon = select(Referral.id).where(
         col(Referral.status).in_(waiting),
         col(Referral.reminded_at).is_(None),
         col(Referral.respond_by) < now + timedelta(days=1),
     )
-    for referral in session.exec(due_soon).all():
+    for referral_id in session.exec(due_soon).all():
+        # Locked and looked at again: a reminder is sent once even if a run slipped past the job lock.
+        referral = session.exec(select(Referral).where(Referral.id == referral_id).with_for_update()).one()
+        session.refresh(referral)
         offer = session.get(Offer, referral.offer_id)
-        if offer is None:
+        if offer is None or referral.reminded_at is not None or referral.status not in waiting:
+            session.rollback()
             continue
         notify_providers(session, offer, "referral_reminder")
         referral.reminded_at = now
@@ -80,49 +96,91 @@ def expire_and_remind(session: Session, live: LiveIndex, now: datetime, grace: t
         report.reminded += 1
 
 
+def _counted(report: Report, kind: str) -> None:
+    report.follow_ups[kind] = report.follow_ups.get(kind, 0) + 1
+
+
+def _job_checks_due(started: Any, today: date) -> Any:
+    """How many of the 30, 90 and 180-day checks of a job that began at `started` are due by today, in
+    SQL: the check of day n is due once the local day n days after the start has come."""
+    whens = [
+        (started < local_midnight(today - timedelta(days=days - 1)), number)
+        for number, (days, _kind) in reversed(list(enumerate(EMPLOYMENT_CHECKS, start=1)))
+    ]
+    return case(*whens, else_=0)
+
+
 def referral_follow_ups(session: Session, now: datetime, report: Report) -> None:
-    """Referrals waiting on a provider past the deadline; jobs followed up 30, 90 and 180 days in."""
-    rows = session.exec(
-        select(Referral, Person, Offer.category)
+    """Referrals waiting on a provider past the deadline; jobs followed up 30, 90 and 180 days in.
+    Only what may be due is selected, by a few queries over ids and dates; only the people a
+    follow-up is opened for are loaded (and so decrypted)."""
+    today = local_date(now)
+    open_record = col(Person.anonymised_at).is_(None)
+    overdue = session.exec(
+        select(Referral.id, Need.person_id, Referral.respond_by)
+        .join(Need, col(Need.id) == Referral.need_id)
+        .join(Person, col(Person.id) == Need.person_id)
+        .where(
+            col(Referral.status).in_((ReferralStatus.SENT, ReferralStatus.WAITLISTED)),
+            col(Referral.respond_by) < now,
+            open_record,
+        )
+    ).all()
+    due: list[tuple[FollowUpKind, uuid.UUID, uuid.UUID, date]] = [
+        (FollowUpKind.REFERRAL_OVERDUE, referral_id, person_id, local_date(respond_by))
+        for referral_id, person_id, respond_by in overdue
+        if respond_by is not None
+    ]
+    in_progress = col(Referral.status) == ReferralStatus.IN_PROGRESS
+    # When each job began: the first time its referral went in progress.
+    starts = (
+        select(ReferralEvent.referral_id, func.min(ReferralEvent.at).label("started"))
+        .where(
+            ReferralEvent.to_status == ReferralStatus.IN_PROGRESS,
+            col(ReferralEvent.referral_id).in_(select(Referral.id).where(in_progress)),
+        )
+        .group_by(col(ReferralEvent.referral_id))
+        .subquery()
+    )
+    opened = (
+        select(FollowUp.referral_id, func.count().label("checks"))
+        .where(col(FollowUp.kind).in_([kind for _days, kind in EMPLOYMENT_CHECKS]))
+        .group_by(col(FollowUp.referral_id))
+        .subquery()
+    )
+    jobs = session.exec(
+        select(Referral.id, Need.person_id, starts.c.started)
         .join(Need, col(Need.id) == Referral.need_id)
         .join(Person, col(Person.id) == Need.person_id)
         .join(Offer, col(Offer.id) == Referral.offer_id)
+        .join(starts, starts.c.referral_id == Referral.id)
+        .outerjoin(opened, opened.c.referral_id == Referral.id)
         .where(
-            col(Referral.status).in_((ReferralStatus.SENT, ReferralStatus.WAITLISTED, ReferralStatus.IN_PROGRESS)),
-            col(Person.anonymised_at).is_(None),
+            in_progress,
+            Offer.category == Category.EMPLOYMENT,
+            open_record,
+            func.coalesce(opened.c.checks, 0) < _job_checks_due(starts.c.started, today),
         )
     ).all()
-    # When each job began: one query for all of them, not one per referral.
-    job_ids = [
-        r.id for r, _p, category in rows if r.status == ReferralStatus.IN_PROGRESS and category == Category.EMPLOYMENT
-    ]
-    started_at = (
-        dict(
-            session.exec(
-                select(ReferralEvent.referral_id, func.min(ReferralEvent.at))
-                .where(
-                    col(ReferralEvent.referral_id).in_(job_ids), ReferralEvent.to_status == ReferralStatus.IN_PROGRESS
-                )
-                .group_by(col(ReferralEvent.referral_id))
-            ).all()
-        )
-        if job_ids
-        else {}
-    )
-    for referral, person, _category in rows:
-        if referral.status != ReferralStatus.IN_PROGRESS:
-            if referral.respond_by and referral.respond_by < now:
-                due = local_date(referral.respond_by)
-                if open_follow_up(session, FollowUpKind.REFERRAL_OVERDUE, person, due, referral):
-                    report.follow_ups["referral_overdue"] = report.follow_ups.get("referral_overdue", 0) + 1
-            continue
-        started = started_at.get(referral.id)
-        if started is None:  # not a job, or no start recorded
-            continue
+    for referral_id, person_id, started in jobs:
         for days, kind in EMPLOYMENT_CHECKS:
-            due = local_date(started) + timedelta(days=days)
-            if due <= local_date(now) and open_follow_up(session, kind, person, due, referral):
-                report.follow_ups[str(kind)] = report.follow_ups.get(str(kind), 0) + 1
+            check_due = local_date(started) + timedelta(days=days)
+            if check_due <= today:
+                due.append((kind, referral_id, person_id, check_due))
+    if not due:
+        session.rollback()  # end the read
+        return
+    keys = [occasion_key(kind, person_id, day, referral_id) for kind, referral_id, person_id, day in due]
+    known = set(session.exec(select(FollowUp.key).where(col(FollowUp.key).in_(keys))).all())
+    missing = [item for item, key in zip(due, keys, strict=True) if key not in known]
+    if not missing:
+        session.rollback()
+        return
+    people = {p.id: p for p in session.exec(select(Person).where(col(Person.id).in_({m[2] for m in missing})))}
+    chosen = {r.id: r for r in session.exec(select(Referral).where(col(Referral.id).in_({m[1] for m in missing})))}
+    for kind, referral_id, person_id, day in missing:
+        if open_follow_up(session, kind, people[person_id], day, chosen[referral_id]):
+            _counted(report, str(kind))
 
 
 def anonymise_ended(session: Session, now: datetime, keep_days: int, report: Report) -> None:
@@ -133,8 +191,50 @@ def anonymise_ended(session: Session, now: datetime, keep_days: int, report: Rep
             report.anonymised += 1
 
 
+def take_lock(session: Session, now: datetime, hold: timedelta) -> str | None:
+    """Take the job's lock row for this run, or take over one held longer than `hold` (its run died);
+    the holder's name, or None while another run holds it. Committed here, so others see it; any
+    read the caller began is ended first (on SQLite it could not turn into this write)."""
+    session.rollback()
+    holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[:100]
+    session.add(JobLock(name=LOCK_NAME, holder=holder, taken_at=now, expires_at=now + hold))
+    try:
+        session.commit()
+        return holder
+    except IntegrityError:  # held by another run
+        session.rollback()
+    taken = session.exec(
+        update(JobLock)
+        .where(col(JobLock.name) == LOCK_NAME, col(JobLock.expires_at) < now)
+        .values(holder=holder, taken_at=now, expires_at=now + hold)
+    )
+    session.commit()
+    return holder if taken.rowcount == 1 else None
+
+
+def release_lock(session: Session, holder: str) -> None:
+    """Give the lock back, unless a later run took it over (then it is that run's)."""
+    session.rollback()
+    session.exec(delete(JobLock).where(col(JobLock.name) == LOCK_NAME, col(JobLock.holder) == holder))
+    session.commit()
+
+
 def run_due_jobs(session: Session, live: LiveIndex, now: datetime, config: dict[str, object]) -> Report:
-    """Everything that is due at `now`; each step safe to repeat."""
+    """Everything that is due at `now`; each step safe to repeat. A run holds the job's lock
+    throughout, so two overlapping runs (cron starting one before the last ended) never both act.
+
+    :raise JobsRunning: when another run holds the lock; nothing was done.
+    """
+    holder = take_lock(session, now, timedelta(minutes=int(str(config["JOB_LOCK_MINUTES"]))))
+    if holder is None:
+        raise JobsRunning(LOCK_NAME)
+    try:
+        return _run_steps(session, live, now, config)
+    finally:
+        release_lock(session, holder)
+
+
+def _run_steps(session: Session, live: LiveIndex, now: datetime, config: dict[str, object]) -> Report:
     report = Report()
     grace = timedelta(days=int(str(config["REFERRAL_EXPIRY_GRACE_DAYS"])))
     gaps = dict(config["CONTACT_GAP_DAYS"])  # type: ignore[call-overload]
@@ -146,6 +246,13 @@ def run_due_jobs(session: Session, live: LiveIndex, now: datetime, config: dict[
     referral_follow_ups(session, now, report)
     report.mailed = deliver_outbox(session, config)
     report.keys_purged = idempotency.purge(session, now)
+    report.indicators_refreshed = snapshots.refresh_stale(
+        session,
+        Rules(contact_gap_days=gaps),
+        timedelta(minutes=int(str(config["INDICATORS_FRESH_MINUTES"]))),
+        local_date(now),
+        now,
+    )
     # Last, so the anchor covers everything this run wrote to the trail.
     anchor_file = str(config.get("AUDIT_ANCHOR_FILE") or "")
     report.anchor = anchor_head(session, Path(anchor_file) if anchor_file else None, now)
@@ -157,12 +264,19 @@ def run_due_jobs(session: Session, live: LiveIndex, now: datetime, config: dict[
 def run_due_jobs_command() -> None:
     """Expire unanswered referrals, remind providers, open the follow-ups that are due, anonymise
     the records kept long enough, send the mail waiting in the outbox, forget create-form keys older
-    than a day, and anchor the head of the audit trail outside the database."""
+    than a day, compute again the indicators people are looking at once they are stale, and anchor
+    the head of the audit trail outside the database."""
     with session_scope() as session:
-        report = run_due_jobs(session, live_index(current_app), utcnow(), current_app.config)
+        try:
+            report = run_due_jobs(session, live_index(current_app), utcnow(), current_app.config)
+        except JobsRunning:
+            # Not a failure: the run under way does the work; cron must not report an error.
+            click.echo("another run of run-due-jobs is in progress; this one did nothing")
+            return
     click.echo(
         f"expired {report.expired}, reminded {report.reminded}, follow-ups {report.follow_ups or 'none'}, "
-        f"mailed {report.mailed}, anonymised {report.anonymised}, form keys purged {report.keys_purged}"
+        f"mailed {report.mailed}, anonymised {report.anonymised}, form keys purged {report.keys_purged}, "
+        f"indicator views refreshed {report.indicators_refreshed}"
     )
     if report.anchor is not None:
         click.echo(report.anchor.line())

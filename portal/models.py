@@ -505,7 +505,7 @@ class Person(SQLModel, table=True):
     programme: Programme | None = enum_column(default=None, nullable=True)
     programme_start: date | None = Field(default=None)
     # The retention clock starts here: the record is anonymised a configured time after it.
-    programme_end: date | None = Field(default=None)
+    programme_end: date | None = Field(default=None, index=True)
     next_contact_due: date | None = Field(default=None)
     # The person refused computer-ranked suggestions (PIPL Art. 24): their caseworker sees the
     # eligible offers unscored, by title, and nothing is proposed to them automatically.
@@ -559,6 +559,8 @@ class Referral(SQLModel, table=True):
             postgresql_where=_OPEN,
             sqlite_where=_OPEN,
         ),
+        # The periodic job asks which waiting referrals are past or near their answer date.
+        sa.Index("ix_referral_status_respond_by", "status", "respond_by"),
     )
     __mapper_args__ = {"version_id_col": _REFERRAL_VERSION}
 
@@ -641,6 +643,9 @@ class ConsentOverride(SQLModel, table=True):
 
 class ContactLog(SQLModel, table=True):
     """One contact between a caseworker and a person: the trail that prevents 脱失漏管."""
+
+    # Each person's last contact, which the lost-contact follow-ups and figures start from.
+    __table_args__ = (sa.Index("ix_contactlog_person_id_occurred_on", "person_id", "occurred_on"),)
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     person_id: uuid.UUID = Field(foreign_key="person.id", index=True)
@@ -753,6 +758,9 @@ class FollowUp(SQLModel, table=True):
     `key` names the occasion (kind, person, referral, date), so the periodic job creates each once.
     """
 
+    # The periodic job asks which referrals' follow-ups of a kind were opened already.
+    __table_args__ = (sa.Index("ix_followup_referral_id_kind", "referral_id", "kind"),)
+
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     key: str = Field(max_length=200, unique=True)
     kind: FollowUpKind = enum_column()
@@ -814,3 +822,31 @@ class IdempotencyKey(SQLModel, table=True):
     record_type: str = Field(max_length=40)
     record_id: uuid.UUID | None = Field(default=None)
     created_at: datetime = timestamp(default_factory=utcnow, index=True)
+
+
+class JobLock(SQLModel, table=True):
+    """A periodic command under way: the row exists while it runs, so a second run started before
+    the first ended (cron, a slow run) finds it and leaves. `expires_at` lets a run take over the
+    lock of one that died without releasing it."""
+
+    __tablename__ = "job_lock"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    name: str = Field(max_length=40, unique=True)
+    holder: str = Field(max_length=100)
+    taken_at: datetime = timestamp()
+    expires_at: datetime = timestamp()
+
+
+class IndicatorSnapshot(SQLModel, table=True):
+    """The indicators of one area and period as computed at `computed_at`, before small-cell
+    suppression (applied as they are shown, with the threshold of the day): a view reads one row
+    instead of running some twenty aggregate queries."""
+
+    __tablename__ = "indicator_snapshot"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    # The area, the first and last day, and the contact rules the figures were computed with.
+    key: str = Field(max_length=200, unique=True)
+    computed_at: datetime = timestamp(index=True)
+    figures: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)

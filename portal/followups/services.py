@@ -8,12 +8,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import ColumnElement
+import sqlalchemy as sa
+from sqlalchemy import ColumnElement, case
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, and_, col, func, or_, select
 
 from portal.audit.services import record
-from portal.clock import local_today
+from portal.clock import local_date, local_midnight, local_today
 from portal.exceptions import MissingOutcome, NotAllowed
 from portal.models import (
     ContactLog,
@@ -26,10 +27,10 @@ from portal.models import (
     Referral,
     ReferralStatus,
     User,
+    UTCDateTime,
     utcnow,
 )
 from portal.notifications.services import notify
-from portal.people.search import contact_gap_ends
 from portal.people.services import visibility
 
 JOB_CHECKS = frozenset({FollowUpKind.EMPLOYMENT_30, FollowUpKind.EMPLOYMENT_90, FollowUpKind.EMPLOYMENT_180})
@@ -42,7 +43,12 @@ SNOOZE_CHOICES = (1, 3, 7, 14)
 
 def occasion(kind: FollowUpKind, person: Person, due: date, referral: Referral | None = None) -> str:
     """The key that makes a follow-up one per occasion: its kind, person, referral and due date."""
-    return f"{kind}:{person.id}:{referral.id if referral else ''}:{due.isoformat()}"
+    return occasion_key(kind, person.id, due, referral.id if referral else None)
+
+
+def occasion_key(kind: FollowUpKind, person_id: uuid.UUID, due: date, referral_id: uuid.UUID | None = None) -> str:
+    """`occasion` from ids, for the periodic job, which selects ids and loads no one it does not act on."""
+    return f"{kind}:{person_id}:{referral_id or ''}:{due.isoformat()}"
 
 
 def open_follow_up(
@@ -70,8 +76,10 @@ def open_contact_follow_ups(
     session: Session, today: date, allowed_gap: Mapping[str, int], seen_by: User | None = None
 ) -> dict[str, int]:
     """Open the follow-ups of people out of contact for longer than their programme allows, and of
-    next contacts overdue, by the same rules as the caseload's figures (`portal/people/search.py`);
-    among the people `seen_by` sees, or everyone's. How many of each kind were opened."""
+    next contacts overdue, by the same rules as the caseload's figures (`contact_gap_ends` in
+    `portal/people/search.py`); among the people `seen_by` sees, or everyone's. How many of each kind
+    were opened. The database picks who is out of contact or overdue, and only their ids and dates
+    come back: only the people a follow-up is opened for are loaded (and so decrypted)."""
     # An anonymised record is closed: nobody is to be contacted any more.
     on_caseload: list[ColumnElement[bool]] = [
         col(Person.caseworker_id).is_not(None),
@@ -79,27 +87,59 @@ def open_contact_follow_ups(
     ]
     if seen_by is not None:
         on_caseload.append(visibility(seen_by))
-    people = session.exec(select(Person).where(*on_caseload)).all()
-    last_contact = dict(
-        session.exec(
-            select(ContactLog.person_id, func.max(ContactLog.occurred_on))
-            .where(col(ContactLog.person_id).in_(select(Person.id).where(*on_caseload)))
-            .group_by(col(ContactLog.person_id))
-        ).all()
+    last = (
+        select(ContactLog.person_id, func.max(ContactLog.occurred_on).label("day"))
+        .where(col(ContactLog.person_id).in_(select(Person.id).where(*on_caseload)))
+        .group_by(col(ContactLog.person_id))
+        .subquery()
     )
-    due_now: list[tuple[FollowUpKind, Person, date]] = []
-    for person in people:
-        gap_ends = contact_gap_ends(person, last_contact.get(person.id), allowed_gap)
+    # Out of contact: the last contact (never contacted: the day of registration) is further back
+    # than the programme's gap; the cut-off day and moment per programme are worked out here.
+    gaps = {programme: gap for programme, gap in allowed_gap.items() if programme != "default"}
+    default_gap = allowed_gap["default"]
+    last_day_before = case(
+        {programme: sa.literal(today - timedelta(days=gap), sa.Date) for programme, gap in gaps.items()},
+        value=Person.programme,
+        else_=sa.literal(today - timedelta(days=default_gap), sa.Date),
+    )
+    registered_before = case(
+        {
+            programme: sa.literal(local_midnight(today - timedelta(days=gap)), UTCDateTime)
+            for programme, gap in gaps.items()
+        },
+        value=Person.programme,
+        else_=sa.literal(local_midnight(today - timedelta(days=default_gap)), UTCDateTime),
+    )
+    out_of_contact = or_(
+        and_(last.c.day.is_not(None), last.c.day < last_day_before),
+        and_(last.c.day.is_(None), col(Person.created_at) < registered_before),
+    )
+    overdue = col(Person.next_contact_due) < today
+    rows = session.exec(
+        sa.select(Person.id, Person.programme, Person.created_at, Person.next_contact_due, last.c.day)  # type: ignore[call-overload]
+        .outerjoin(last, last.c.person_id == Person.id)
+        .where(*on_caseload, or_(out_of_contact, overdue))
+    ).all()
+    due_now: list[tuple[FollowUpKind, uuid.UUID, date]] = []
+    for person_id, programme, created_at, next_contact_due, last_contact in rows:
+        gap = allowed_gap.get(programme or "", default_gap)
+        gap_ends = (last_contact or local_date(created_at)) + timedelta(days=gap)
         if today > gap_ends:
-            due_now.append((FollowUpKind.LOST_CONTACT, person, gap_ends))
-        if person.next_contact_due is not None and person.next_contact_due < today:
-            due_now.append((FollowUpKind.CONTACT_OVERDUE, person, person.next_contact_due))
+            due_now.append((FollowUpKind.LOST_CONTACT, person_id, gap_ends))
+        if next_contact_due is not None and next_contact_due < today:
+            due_now.append((FollowUpKind.CONTACT_OVERDUE, person_id, next_contact_due))
     # One query for the occasions opened already (on most page views, all of them), not one each.
-    keys = [occasion(kind, person, due) for kind, person, due in due_now]
+    keys = [occasion_key(kind, person_id, due) for kind, person_id, due in due_now]
     known = set(session.exec(select(FollowUp.key).where(col(FollowUp.key).in_(keys))).all()) if keys else set()
+    missing = [item for item, key in zip(due_now, keys, strict=True) if key not in known]
+    people = (
+        {p.id: p for p in session.exec(select(Person).where(col(Person.id).in_({m[1] for m in missing})))}
+        if missing
+        else {}
+    )
     opened: dict[str, int] = {}
-    for (kind, person, due), key in zip(due_now, keys, strict=True):
-        if key not in known and open_follow_up(session, kind, person, due):
+    for kind, person_id, due in missing:
+        if open_follow_up(session, kind, people[person_id], due):
             opened[kind] = opened.get(kind, 0) + 1
     return opened
 

@@ -86,10 +86,14 @@ def _monthly_rows(month: PublishedMonth) -> Iterator[Row]:
 
 
 def csv_text(
-    figures: PublishedIndicators, months: list[PublishedMonth], area_name: str, definitions: dict[str, str]
+    figures: PublishedIndicators,
+    months: list[PublishedMonth],
+    area_name: str,
+    definitions: dict[str, str],
+    as_of: str,
 ) -> str:
     """Every indicator of the period, then the monthly series, one figure per row; a suppressed
-    figure has its marker for a value and a note saying why."""
+    figure has its marker for a value and a note saying why. Each row says when it was computed."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(
@@ -103,6 +107,7 @@ def csv_text(
             _("Last day"),
             _("Definition"),
             _("Note"),
+            _("As of"),
         ]
     )
 
@@ -118,6 +123,7 @@ def csv_text(
                 end.isoformat(),
                 definitions[key],
                 " ".join(notes([figure], figures.threshold)),
+                as_of,
             ]
             writer.writerow([safe_cell(cell) for cell in cells])
 

@@ -4,16 +4,17 @@ small-cell suppression first (suppression.py): a formatter is given a Cell, neve
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import format_decimal, format_percent
 from sqlmodel import Session
 
-from portal.clock import local_today
-from portal.indicators import services
+from portal.clock import local_date, local_time, local_today
+from portal.db import get_engine
+from portal.indicators import services, snapshots
 from portal.indicators.suppression import Cell, Suppression, marker, notes
-from portal.models import Role, User
+from portal.models import Role, User, utcnow
 
 
 def rules() -> services.Rules:
@@ -22,6 +23,17 @@ def rules() -> services.Rules:
 
 def threshold() -> int:
     return int(current_app.config["SMALL_CELL_THRESHOLD"])
+
+
+def freshness() -> timedelta:
+    """How old the stored indicators may be and still be shown (portal/indicators/snapshots.py)."""
+    return timedelta(minutes=int(current_app.config["INDICATORS_FRESH_MINUTES"]))
+
+
+def as_of(moment: datetime) -> str:
+    """When figures were computed, in the users' time: the time alone on the day itself."""
+    local = local_time(moment)
+    return local.strftime("%H:%M") if local_date(moment) == local_today() else local.strftime("%Y-%m-%d %H:%M")
 
 
 def number(cell: Cell) -> str:
@@ -56,19 +68,32 @@ class Summary:
     out_of_contact: str
     job_placements: str
     notes: list[str]
+    as_of: str
+
+
+def snapshot(session: Session, scope: services.Scope) -> snapshots.Snapshot:
+    """The scope's figures from its snapshot when fresh (one query); else computed now and stored for
+    the next views, in a short write transaction of its own, since a page reads in a read-only one."""
+    found = snapshots.current(session, scope, rules(), freshness(), utcnow())
+    if found is not None:
+        return found
+    computed = snapshots.compute(session, scope, rules())
+    with Session(get_engine()) as writer:
+        snapshots.store(writer, computed, rules())
+    return computed
 
 
 def summary(session: Session, user: User) -> Summary | None:
-    """None for a supervisor without an area: there is nothing to sum up."""
+    """None for a supervisor without an area: there is nothing to sum up. The figures are those of
+    the dashboard's last 30 days, from the same snapshot."""
     if user.role == Role.SUPERVISOR and user.area_id is None:
         return None
     today = local_today()
     scope = services.Scope(user.area_id if user.role == Role.SUPERVISOR else None, today - timedelta(days=29), today)
-    [registered] = services.people_registered(session, [scope])
-    [active] = services.people_active(session, [scope])
-    [contacted] = services.people_contacted(session, [scope])
-    [out] = services.out_of_contact(session, [scope], rules())
-    [placements] = services.job_placements(session, [scope])
+    stored = snapshot(session, scope)
+    figures = stored.figures
+    registered, active, contacted = figures.people_registered, figures.people_active, figures.people_contacted
+    out, placements = figures.out_of_contact, figures.job_placements
     rule = Suppression.over(threshold(), registered, active)
     active_cell, contacted_cell = rule.count(active), rule.count(contacted)
     rate = rule.rate(contacted / active if active else None, active_cell, contacted_cell)
@@ -79,4 +104,5 @@ def summary(session: Session, user: User) -> Summary | None:
         out_of_contact=number(out_cell),
         job_placements=number(placements_cell),
         notes=cell_notes([active_cell, rate, out_cell, placements_cell]),
+        as_of=as_of(stored.computed_at),
     )

@@ -2,6 +2,7 @@
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, request
@@ -19,7 +20,17 @@ from portal.htmx import render
 from portal.i18n import language_code
 from portal.indicators import charts, export, services
 from portal.indicators.forms import Filters
-from portal.indicators.summary import cell_notes, days, number, percent, rules, threshold
+from portal.indicators.summary import (
+    as_of,
+    cell_notes,
+    days,
+    freshness,
+    number,
+    percent,
+    rules,
+    snapshot,
+    threshold,
+)
 from portal.indicators.suppression import PublishedIndicators, PublishedMonth, publish, publish_month
 from portal.labels import label
 from portal.models import Area, Programme, Role, User
@@ -105,10 +116,12 @@ def index() -> Response:
     }
     if choice.scope is None:
         return render("indicators/index.html", "indicators/_dashboard.html", status=422, **context)
-    figures, months = published(session, choice.scope)
+    figures, months, computed_at = published(session, choice.scope)
     context.update(
         figures=figures,
         months=months,
+        as_of=as_of(computed_at),
+        fresh_minutes=int(freshness().total_seconds() // 60),
         month_labels=[month_label(month.scope) for month in months],
         area_name=choice.area_name,
         charts=_charts(figures, months),
@@ -117,11 +130,12 @@ def index() -> Response:
     return render("indicators/index.html", "indicators/_dashboard.html", **context)
 
 
-def published(session: Session, scope: services.Scope) -> tuple[PublishedIndicators, list[PublishedMonth]]:
-    """The period's indicators and the monthly series, small cells suppressed: all that leaves here."""
-    figures = services.indicators(session, scope, rules())
-    months = services.monthly(session, scope.area_id, scope.end, rules())
-    return publish(figures, threshold()), [publish_month(month, threshold()) for month in months]
+def published(session: Session, scope: services.Scope) -> tuple[PublishedIndicators, list[PublishedMonth], datetime]:
+    """The period's indicators and the monthly series, small cells suppressed: all that leaves here;
+    and when they were computed."""
+    stored = snapshot(session, scope)
+    figures = publish(stored.figures, threshold())
+    return figures, [publish_month(month, threshold()) for month in stored.months], stored.computed_at
 
 
 def _charts(figures: PublishedIndicators, months: list[PublishedMonth]) -> dict[str, object]:
@@ -198,8 +212,8 @@ def export_csv() -> Response:
     with Session(get_engine()) as writer:
         audit.record(writer, current_user, "export", "indicators")
         writer.commit()
-    figures, months = published(session, choice.scope)
-    body = export.csv_text(figures, months, choice.area_name, definitions())
+    figures, months, computed_at = published(session, choice.scope)
+    body = export.csv_text(figures, months, choice.area_name, definitions(), as_of(computed_at))
     filename = f"indicators_{choice.scope.start.isoformat()}_{choice.scope.end.isoformat()}.csv"
     return Response(
         body.encode("utf-8-sig"),
