@@ -55,7 +55,10 @@ def _decode_value(value: Any, column: Any) -> Any:
     kind = column.type
     python_type = (kind.impl if isinstance(kind, sa.types.TypeDecorator) else kind).python_type
     if python_type is datetime:
-        return datetime.fromisoformat(value)
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is None:  # every timestamp the portal writes is in UTC, with its zone
+            raise ValueError(value)
+        return moment
     if python_type is date:
         return date.fromisoformat(value)
     if python_type is uuid.UUID:
@@ -75,7 +78,7 @@ def decode_cursor(cursor: str, keys: Sequence[SortKey]) -> list[Any]:
         if not isinstance(values, list) or len(values) != len(keys):
             raise BadCursor(cursor)
         return [_decode_value(value, key.column) for value, key in zip(values, keys, strict=True)]
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, NotImplementedError) as error:
+    except (ValueError, TypeError, AttributeError, binascii.Error, UnicodeDecodeError, NotImplementedError) as error:
         raise BadCursor(cursor) from error
 
 

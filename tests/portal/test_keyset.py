@@ -65,10 +65,27 @@ def test_rows_added_between_two_clicks_do_not_shift_the_next_page(
     assert [p.id for p in rest.items if p.code < "XA-K-0100"] == [p.id for p in later]
 
 
-@pytest.mark.parametrize("cursor", ["not-base64!", encode_cursor(["2026-12-01"]), encode_cursor(["x", "y"]), "e30"])
+BAD_CURSORS = [
+    "not-base64!",
+    encode_cursor(["2026-12-01"]),
+    encode_cursor(["x", "y"]),
+    encode_cursor(["2026-12-01", 7]),  # a number where an id belongs
+    "e30",
+]
+
+
+@pytest.mark.parametrize("cursor", BAD_CURSORS)
 def test_a_cursor_not_written_for_this_list_is_refused(
     session: Session, make_user: Callable[..., User], cursor: str
 ) -> None:
     statement = select(Person)
     with pytest.raises(BadCursor):
         page_of(session, statement, KEYS, _values, cursor)
+
+
+def test_a_time_without_its_zone_is_refused(session: Session) -> None:
+    """Every time the portal writes carries its zone: one without it was typed, not written."""
+    keys = (SortKey(col(Person.created_at)), SortKey(col(Person.id)))
+    naive = encode_cursor(["2026-12-01T10:00:00", "6f1c1f5e-8f6b-4f9e-9a43-7f3f5b0e2a11"])
+    with pytest.raises(BadCursor):
+        page_of(session, select(Person), keys, lambda p: (p.created_at, p.id), naive)
