@@ -2,13 +2,15 @@
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import String, cast, func, or_
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from portal.areas import areas_within
-from portal.exceptions import NotAllowed
+from portal.exceptions import BadCursor, NotAllowed
+from portal.keyset import SortKey, decode_cursor, page_of
 from portal.models import (
     STAFF_ROLES,
     Category,
@@ -21,6 +23,7 @@ from portal.models import (
     utcnow,
 )
 from portal.offers.forms import OfferForm
+from portal.offers.search import TextMatch, text_match
 from portal.versions import check_version
 
 # Which status an action leads to, from which statuses.
@@ -100,29 +103,54 @@ class DirectoryFilter:
     area_id: uuid.UUID | None = None
     language: str = ""
     status: OfferStatus | None = None
-    page: int = 1
+    # Where the page starts: the cursor of the page before's last offer; "" for the first page.
+    after: str = ""
 
 
 @dataclass(frozen=True)
 class DirectoryPage:
     offers: list[Offer]
+    # How many offers match, counted up to COUNT_LIMIT + 1 only: past that, "more than".
     total: int
-    page: int
-    pages: int
+    # Offers found through a word of the same meaning, not through the words typed.
+    related: frozenset[uuid.UUID]
+    next_cursor: str | None
+
+
+# Counting every match of a broad query would read them all; past this many, the page says "more than".
+COUNT_LIMIT = 1000
+_ORDER = [SortKey(col(Offer.last_confirmed_at), descending=True), SortKey(col(Offer.id), descending=True)]
+
+
+def _keys(match: TextMatch | None) -> list[SortKey]:
+    """The directory's order: most recently confirmed first; offers holding the words typed before
+    those found through the vocabulary."""
+    return [SortKey(match.rank), *_ORDER] if match is not None and match.rank is not None else _ORDER
+
+
+def _check_cursor(cursor: str, keys: list[SortKey]) -> None:
+    """Refuse a cursor whose values are not of the directory's kinds (a rank, an aware time, an id),
+    before the database is asked to compare them. :raise BadCursor:"""
+    try:
+        values = decode_cursor(cursor, keys)
+    except AttributeError as error:  # a number where an id belongs
+        raise BadCursor(cursor) from error
+    *rank, confirmed_at, offer_id = values
+    if any(type(value) is not int or value not in (0, 1) for value in rank):
+        raise BadCursor(cursor)
+    if not isinstance(confirmed_at, datetime) or confirmed_at.tzinfo is None or not isinstance(offer_id, uuid.UUID):
+        raise BadCursor(cursor)
 
 
 def search_directory(session: Session, wanted: DirectoryFilter, page_size: int) -> DirectoryPage:
-    """Published offers of verified providers that match every given filter."""
+    """One page of the published offers of verified providers that match every given filter.
+
+    :raise BadCursor: `wanted.after` is not a cursor of this list.
+    """
     query = visible_to_staff(select(Offer))
-    if wanted.text:
-        needle = f"%{wanted.text.lower()}%"
-        query = query.where(
-            or_(
-                func.lower(Offer.title).like(needle),
-                func.lower(Offer.description).like(needle),
-                func.lower(cast(Offer.skills, String)).like(needle),
-            )
-        )
+    match = text_match(wanted.text) if wanted.text else None
+    if match is not None:
+        query = query.where(match.condition)
     if wanted.category:
         query = query.where(Offer.category == wanted.category)
     if wanted.area_id:
@@ -132,15 +160,24 @@ def search_directory(session: Session, wanted: DirectoryFilter, page_size: int) 
         query = query.where(cast(Offer.languages, String).like(f'%"{wanted.language}"%'))
     if wanted.status:
         query = query.where(Offer.status == wanted.status)
-    total = session.exec(select(func.count()).select_from(query.subquery())).one()
-    pages = max(1, -(-total // page_size))
-    page = min(max(1, wanted.page), pages)
-    rows = session.exec(
-        query.order_by(col(Offer.last_confirmed_at).desc(), col(Offer.id))
-        .offset((page - 1) * page_size)
-        .limit(page_size)
-    )
-    return DirectoryPage(offers=list(rows), total=total, page=page, pages=pages)
+    keys = _keys(match)
+    if wanted.after:
+        _check_cursor(wanted.after, keys)
+    total = session.exec(select(func.count()).select_from(query.limit(COUNT_LIMIT + 1).subquery())).one()
+
+    def sort_values(offer: Offer) -> list[object]:
+        values: list[object] = [offer.last_confirmed_at, offer.id]
+        if match is not None and match.rank is not None:
+            values.insert(0, session.exec(select(match.rank).where(Offer.id == offer.id)).one())
+        return values
+
+    page = page_of(session, query, keys, sort_values, cursor=wanted.after or None, per_page=page_size)
+    related: frozenset[uuid.UUID] = frozenset()
+    if match is not None and match.rank is not None and page.items:
+        shown = [offer.id for offer in page.items]
+        exact = set(session.exec(select(Offer.id).where(col(Offer.id).in_(shown), match.exact)))
+        related = frozenset(shown) - exact
+    return DirectoryPage(offers=page.items, total=total, related=related, next_cursor=page.next_cursor)
 
 
 def _apply(offer: Offer, form: OfferForm) -> None:
