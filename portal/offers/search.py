@@ -158,21 +158,29 @@ def _concept_terms(concept: str) -> tuple[tuple[Term, ...], ...]:
     return tuple(found)
 
 
-def _names(concept: str) -> ColumnElement[bool]:
-    """Offers that use any of the concept's words; those of one term are looked up together."""
-    words = _concept_terms(concept)
-    single = [_where(terms[0]) for terms in words if len(terms) == 1]
-    return sa.or_(_holding(single), *(_holds_all(terms) for terms in words if len(terms) > 1))
+@cache
+def _names(concepts: tuple[str, ...]) -> ColumnElement[bool]:
+    """Offers that use a word of each of these concepts; words of one term are looked up together.
+    Kept once built: SQL expressions are immutable, and building the vocabulary's is not free."""
+    named = []
+    for concept in concepts:
+        words = _concept_terms(concept)
+        single = [_where(terms[0]) for terms in words if len(terms) == 1]
+        named.append(sa.or_(_holding(single), *(_holds_all(terms) for terms in words if len(terms) > 1)))
+    return sa.and_(*named)
 
 
 @dataclass(frozen=True)
 class TextMatch:
-    """What the directory's query adds for its text: which offers match, and (when the vocabulary
-    widened the query) a rank, 0 for the offers holding the query's own words, 1 for the others."""
+    """The offers a query finds: `exact` hold its own words; `related` (None when the vocabulary
+    knows none of its words) do not, but hold a word of the same meaning in place of one of them."""
 
-    condition: ColumnElement[bool]
-    rank: ColumnElement[int] | None
     exact: ColumnElement[bool]
+    related: ColumnElement[bool] | None
+
+    @property
+    def condition(self) -> ColumnElement[bool]:
+        return self.exact if self.related is None else sa.or_(self.exact, self.related)
 
 
 def text_match(query: str) -> TextMatch | None:
@@ -182,15 +190,11 @@ def text_match(query: str) -> TextMatch | None:
         return None
     exact = sa.and_(*(_exact(token) for token in tokens))
     if not any(token.concepts for token in tokens):
-        return TextMatch(condition=exact, rank=None, exact=exact)
+        return TextMatch(exact=exact, related=None)
     widened = sa.and_(
-        *(
-            sa.or_(_exact(token), sa.and_(*(_names(c) for c in token.concepts))) if token.concepts else _exact(token)
-            for token in tokens
-        )
+        *(sa.or_(_exact(token), _names(token.concepts)) if token.concepts else _exact(token) for token in tokens)
     )
-    rank: ColumnElement[int] = sa.case((exact, 0), else_=1)
-    return TextMatch(condition=widened, rank=rank, exact=exact)
+    return TextMatch(exact=exact, related=sa.and_(widened, sa.not_(exact)))
 
 
 def _write_terms(connection: sa.Connection, offer: Offer, replacing: bool) -> None:

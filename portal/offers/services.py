@@ -5,12 +5,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import String, cast, func, or_
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from portal.areas import areas_within
 from portal.exceptions import BadCursor, NotAllowed
-from portal.keyset import SortKey, decode_cursor, page_of
+from portal.keyset import Page, SortKey, decode_cursor, encode_cursor, page_of
 from portal.models import (
     STAFF_ROLES,
     Category,
@@ -23,7 +24,7 @@ from portal.models import (
     utcnow,
 )
 from portal.offers.forms import OfferForm
-from portal.offers.search import TextMatch, text_match
+from portal.offers.search import text_match
 from portal.versions import check_version
 
 # Which status an action leads to, from which statuses.
@@ -119,27 +120,55 @@ class DirectoryPage:
 
 # Counting every match of a broad query would read them all; past this many, the page says "more than".
 COUNT_LIMIT = 1000
-_ORDER = [SortKey(col(Offer.last_confirmed_at), descending=True), SortKey(col(Offer.id), descending=True)]
+# The directory's order, most recently confirmed first (the index ix_offer_last_confirmed_at_id).
+ORDER = [SortKey(col(Offer.last_confirmed_at), descending=True), SortKey(col(Offer.id), descending=True)]
+# A cursor in the second part of a search's list, the offers found through the vocabulary, starts
+# with this (a character base64 cursors never hold).
+RELATED_PART = "~"
 
 
-def _keys(match: TextMatch | None) -> list[SortKey]:
-    """The directory's order: most recently confirmed first; offers holding the words typed before
-    those found through the vocabulary."""
-    return [SortKey(match.rank), *_ORDER] if match is not None and match.rank is not None else _ORDER
+def _sort_values(offer: Offer) -> list[object]:
+    return [offer.last_confirmed_at, offer.id]
 
 
-def _check_cursor(cursor: str, keys: list[SortKey]) -> None:
-    """Refuse a cursor whose values are not of the directory's kinds (a rank, an aware time, an id),
-    before the database is asked to compare them. :raise BadCursor:"""
+def _check_cursor(cursor: str) -> None:
+    """Refuse a cursor whose values are not of the directory's kinds (an aware time, an id) before
+    the database is asked to compare them. :raise BadCursor:"""
     try:
-        values = decode_cursor(cursor, keys)
+        confirmed_at, offer_id = decode_cursor(cursor, ORDER)
     except AttributeError as error:  # a number where an id belongs
         raise BadCursor(cursor) from error
-    *rank, confirmed_at, offer_id = values
-    if any(type(value) is not int or value not in (0, 1) for value in rank):
-        raise BadCursor(cursor)
     if not isinstance(confirmed_at, datetime) or confirmed_at.tzinfo is None or not isinstance(offer_id, uuid.UUID):
         raise BadCursor(cursor)
+
+
+def _two_part_page(
+    session: Session,
+    query: SelectOfScalar[Offer],
+    exact: ColumnElement[bool],
+    related: ColumnElement[bool],
+    after: str,
+    size: int,
+) -> tuple[Page[Offer], frozenset[uuid.UUID]]:
+    """A page of a search the vocabulary widened: first the offers holding the words typed, then
+    those found through a word of the same meaning, each part in the directory's order (so each
+    reads its page from the index instead of ranking every match). Returns the page and the offers
+    on it found through the vocabulary."""
+    in_related = after.startswith(RELATED_PART)
+    offers: list[Offer] = []
+    if not in_related:
+        own = page_of(session, query.where(exact), ORDER, _sort_values, after or None, size)
+        if own.next_cursor:
+            return own, frozenset()
+        offers = own.items
+        if len(offers) == size:
+            # A full page that ends the first part: a "Next" only when the second part has offers.
+            more = session.exec(query.where(related).limit(1)).first() is not None
+            return Page(offers, encode_cursor(_sort_values(offers[-1])) if more else None), frozenset()
+    cursor = after.removeprefix(RELATED_PART) if in_related else None
+    second = page_of(session, query.where(related), ORDER, _sort_values, cursor, size - len(offers))
+    next_cursor = RELATED_PART + second.next_cursor if second.next_cursor else None
+    return Page(offers + second.items, next_cursor), frozenset(offer.id for offer in second.items)
 
 
 def search_directory(session: Session, wanted: DirectoryFilter, page_size: int) -> DirectoryPage:
@@ -148,9 +177,6 @@ def search_directory(session: Session, wanted: DirectoryFilter, page_size: int) 
     :raise BadCursor: `wanted.after` is not a cursor of this list.
     """
     query = visible_to_staff(select(Offer))
-    match = text_match(wanted.text) if wanted.text else None
-    if match is not None:
-        query = query.where(match.condition)
     if wanted.category:
         query = query.where(Offer.category == wanted.category)
     if wanted.area_id:
@@ -160,23 +186,17 @@ def search_directory(session: Session, wanted: DirectoryFilter, page_size: int) 
         query = query.where(cast(Offer.languages, String).like(f'%"{wanted.language}"%'))
     if wanted.status:
         query = query.where(Offer.status == wanted.status)
-    keys = _keys(match)
+    match = text_match(wanted.text) if wanted.text else None
+    widened = match is not None and match.related is not None
     if wanted.after:
-        _check_cursor(wanted.after, keys)
-    total = session.exec(select(func.count()).select_from(query.limit(COUNT_LIMIT + 1).subquery())).one()
-
-    def sort_values(offer: Offer) -> list[object]:
-        values: list[object] = [offer.last_confirmed_at, offer.id]
-        if match is not None and match.rank is not None:
-            values.insert(0, session.exec(select(match.rank).where(Offer.id == offer.id)).one())
-        return values
-
-    page = page_of(session, query, keys, sort_values, cursor=wanted.after or None, per_page=page_size)
-    related: frozenset[uuid.UUID] = frozenset()
-    if match is not None and match.rank is not None and page.items:
-        shown = [offer.id for offer in page.items]
-        exact = set(session.exec(select(Offer.id).where(col(Offer.id).in_(shown), match.exact)))
-        related = frozenset(shown) - exact
+        _check_cursor(wanted.after.removeprefix(RELATED_PART) if widened else wanted.after)
+    found = query.where(match.condition) if match is not None else query
+    total = session.exec(select(func.count()).select_from(found.limit(COUNT_LIMIT + 1).subquery())).one()
+    if match is not None and match.related is not None:
+        page, related = _two_part_page(session, query, match.exact, match.related, wanted.after, page_size)
+    else:
+        page = page_of(session, found, ORDER, _sort_values, wanted.after or None, page_size)
+        related = frozenset()
     return DirectoryPage(offers=page.items, total=total, related=related, next_cursor=page.next_cursor)
 
 
