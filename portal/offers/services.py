@@ -191,7 +191,8 @@ def search_directory(session: Session, wanted: DirectoryFilter, page_size: int) 
     if wanted.after:
         _check_cursor(wanted.after.removeprefix(RELATED_PART) if widened else wanted.after)
     found = query.where(match.condition) if match is not None else query
-    total = session.exec(select(func.count()).select_from(found.limit(COUNT_LIMIT + 1).subquery())).one()
+    matching_ids = found.with_only_columns(col(Offer.id)).limit(COUNT_LIMIT + 1).subquery()
+    total = session.exec(select(func.count()).select_from(matching_ids)).one()
     if match is not None and match.related is not None:
         page, related = _two_part_page(session, query, match.exact, match.related, wanted.after, page_size)
     else:
