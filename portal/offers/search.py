@@ -9,7 +9,8 @@ the same way, and an offer matches when it holds all of the query's terms: a wor
 one of its words, a pair as one of its pairs, a single character as the start of one of its
 terms. Pairs that are all present can still be apart ("心理咨询" holds 心理, 理咨 and 咨询, and so
 could a text without the phrase), so a Chinese run of three characters or more is also looked for
-as written, in the few offers that hold all its pairs.
+as written, in the few offers that hold all its pairs (in the stored text, which is not
+normalised: Chinese characters have no case, and NFKC leaves all but a few rare ones alone).
 
 The same terms on SQLite and PostgreSQL, in a plain table with a B-tree index: no extension, no
 superuser, the same results on both. The terms are written by flush events on `Offer`, so every
@@ -25,7 +26,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -161,15 +162,19 @@ def _concept_terms(concept: str) -> tuple[tuple[Term, ...], ...]:
     return tuple(found)
 
 
-@cache
+@lru_cache(maxsize=512)
 def _names(concepts: tuple[str, ...]) -> ColumnElement[bool]:
     """Offers that use a word of each of these concepts; words of one term are looked up together.
-    Kept once built: SQL expressions are immutable, and building the vocabulary's is not free."""
+    A word of several terms is not looked for as written (its pairs or words may be apart): what it
+    finds comes after the query's own matches anyway. Kept once built (SQL expressions are
+    immutable, and building the vocabulary's is not free), for as many combinations as a query's
+    words are likely to name, not for every one typed."""
     named = []
     for concept in concepts:
         words = _concept_terms(concept)
         single = [_where(terms[0]) for terms in words if len(terms) == 1]
-        named.append(sa.or_(_holding(single), *(_holds_all(terms) for terms in words if len(terms) > 1)))
+        several = [_holds_all(terms) for terms in words if len(terms) > 1]
+        named.append(sa.or_(*([_holding(single)] if single else []), *several))
     return sa.and_(*named)
 
 
