@@ -462,6 +462,27 @@ class Offer(SQLModel, table=True):
         return self.category == Category.EMPLOYMENT
 
 
+# The directory lists offers most recently confirmed first; this index gives it each page in order.
+sa.Index("ix_offer_last_confirmed_at_id", Offer.__table__.c.last_confirmed_at, Offer.__table__.c.id)  # type: ignore[attr-defined]
+
+# Terms are compared byte by byte (a prefix is a range of the index): PostgreSQL's "C" collation,
+# SQLite's default one, whatever the database's own collation.
+OFFER_TERM_LENGTH = 40
+TERM_TYPE = sa.String(OFFER_TERM_LENGTH).with_variant(sa.String(OFFER_TERM_LENGTH, collation="C"), "postgresql")
+
+
+class OfferTerm(SQLModel, table=True):
+    """One word of an offer's title, description or skills, as the directory's search finds it
+    (portal/offers/search.py writes them whenever an offer is written)."""
+
+    __tablename__ = "offer_term"
+
+    term: str = Field(primary_key=True, sa_type=TERM_TYPE)
+    offer_id: uuid.UUID = Field(
+        primary_key=True, sa_column_args=[sa.ForeignKey("offer.id", ondelete="CASCADE")], index=True
+    )
+
+
 def phone_key(phone: str) -> str:
     """A phone number reduced to its digits, without China's +86, for comparing numbers."""
     digits = re.sub(r"\D", "", phone)

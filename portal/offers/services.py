@@ -2,13 +2,16 @@
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import String, cast, func, or_
+from sqlalchemy import String, cast, func, union_all
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from portal.areas import areas_within
-from portal.exceptions import NotAllowed
+from portal.exceptions import BadCursor, NotAllowed
+from portal.keyset import Page, SortKey, decode_cursor, encode_cursor, page_of
 from portal.models import (
     STAFF_ROLES,
     Category,
@@ -21,6 +24,7 @@ from portal.models import (
     utcnow,
 )
 from portal.offers.forms import OfferForm
+from portal.offers.search import text_match
 from portal.versions import check_version
 
 # Which status an action leads to, from which statuses.
@@ -49,13 +53,11 @@ def visible_to_staff(query: SelectOfScalar[Offer]) -> SelectOfScalar[Offer]:
     """Offers of pending organizations and unverified volunteers, and drafts, stay unseen."""
     verified_orgs = select(Organization.id).where(Organization.status == VerificationStatus.VERIFIED)
     verified_volunteers = select(User.id).where(col(User.verified_at).is_not(None), col(User.active).is_(True))
-    return query.where(
-        Offer.status != OfferStatus.DRAFT,
-        or_(
-            col(Offer.organization_id).in_(verified_orgs),
-            col(Offer.volunteer_id).in_(verified_volunteers),
-        ),
-    )
+    # An offer has exactly one owner (offer_has_one_owner), and ids are UUIDs: one test of the owner
+    # instead of an OR of two, which SQLite would answer by reading every visible offer through the
+    # two owner indexes and sorting them, rather than walking the directory's order index.
+    owner = func.coalesce(Offer.organization_id, Offer.volunteer_id)
+    return query.where(Offer.status != OfferStatus.DRAFT, owner.in_(union_all(verified_orgs, verified_volunteers)))
 
 
 def touch_offers_of(session: Session, owner: Organization | User) -> None:
@@ -100,29 +102,79 @@ class DirectoryFilter:
     area_id: uuid.UUID | None = None
     language: str = ""
     status: OfferStatus | None = None
-    page: int = 1
+    # Where the page starts: the cursor of the page before's last offer; "" for the first page.
+    after: str = ""
 
 
 @dataclass(frozen=True)
 class DirectoryPage:
     offers: list[Offer]
+    # How many offers match, counted up to COUNT_LIMIT + 1 only: past that, "more than".
     total: int
-    page: int
-    pages: int
+    # Offers found through a word of the same meaning, not through the words typed.
+    related: frozenset[uuid.UUID]
+    next_cursor: str | None
+
+
+# Counting every match of a broad query would read them all; past this many, the page says "more than".
+COUNT_LIMIT = 1000
+# The directory's order, most recently confirmed first (the index ix_offer_last_confirmed_at_id).
+ORDER = [SortKey(col(Offer.last_confirmed_at), descending=True), SortKey(col(Offer.id), descending=True)]
+# A cursor in the second part of a search's list, the offers found through the vocabulary, starts
+# with this (a character base64 cursors never hold).
+RELATED_PART = "~"
+
+
+def _sort_values(offer: Offer) -> list[object]:
+    return [offer.last_confirmed_at, offer.id]
+
+
+def _check_cursor(cursor: str) -> None:
+    """Refuse a cursor whose values are not of the directory's kinds (an aware time, an id) before
+    the database is asked to compare them. :raise BadCursor:"""
+    try:
+        confirmed_at, offer_id = decode_cursor(cursor, ORDER)
+    except AttributeError as error:  # a number where an id belongs
+        raise BadCursor(cursor) from error
+    if not isinstance(confirmed_at, datetime) or confirmed_at.tzinfo is None or not isinstance(offer_id, uuid.UUID):
+        raise BadCursor(cursor)
+
+
+def _two_part_page(
+    session: Session,
+    query: SelectOfScalar[Offer],
+    exact: ColumnElement[bool],
+    related: ColumnElement[bool],
+    after: str,
+    size: int,
+) -> tuple[Page[Offer], frozenset[uuid.UUID]]:
+    """A page of a search the vocabulary widened: first the offers holding the words typed, then
+    those found through a word of the same meaning, each part in the directory's order (so each
+    reads its page from the index instead of ranking every match). Returns the page and the offers
+    on it found through the vocabulary."""
+    in_related = after.startswith(RELATED_PART)
+    offers: list[Offer] = []
+    if not in_related:
+        own = page_of(session, query.where(exact), ORDER, _sort_values, after or None, size)
+        if own.next_cursor:
+            return own, frozenset()
+        offers = own.items
+        if len(offers) == size:
+            # A full page that ends the first part: a "Next" only when the second part has offers.
+            more = session.exec(query.where(related).limit(1)).first() is not None
+            return Page(offers, encode_cursor(_sort_values(offers[-1])) if more else None), frozenset()
+    cursor = after.removeprefix(RELATED_PART) if in_related else None
+    second = page_of(session, query.where(related), ORDER, _sort_values, cursor, size - len(offers))
+    next_cursor = RELATED_PART + second.next_cursor if second.next_cursor else None
+    return Page(offers + second.items, next_cursor), frozenset(offer.id for offer in second.items)
 
 
 def search_directory(session: Session, wanted: DirectoryFilter, page_size: int) -> DirectoryPage:
-    """Published offers of verified providers that match every given filter."""
+    """One page of the published offers of verified providers that match every given filter.
+
+    :raise BadCursor: `wanted.after` is not a cursor of this list.
+    """
     query = visible_to_staff(select(Offer))
-    if wanted.text:
-        needle = f"%{wanted.text.lower()}%"
-        query = query.where(
-            or_(
-                func.lower(Offer.title).like(needle),
-                func.lower(Offer.description).like(needle),
-                func.lower(cast(Offer.skills, String)).like(needle),
-            )
-        )
     if wanted.category:
         query = query.where(Offer.category == wanted.category)
     if wanted.area_id:
@@ -132,15 +184,19 @@ def search_directory(session: Session, wanted: DirectoryFilter, page_size: int) 
         query = query.where(cast(Offer.languages, String).like(f'%"{wanted.language}"%'))
     if wanted.status:
         query = query.where(Offer.status == wanted.status)
-    total = session.exec(select(func.count()).select_from(query.subquery())).one()
-    pages = max(1, -(-total // page_size))
-    page = min(max(1, wanted.page), pages)
-    rows = session.exec(
-        query.order_by(col(Offer.last_confirmed_at).desc(), col(Offer.id))
-        .offset((page - 1) * page_size)
-        .limit(page_size)
-    )
-    return DirectoryPage(offers=list(rows), total=total, page=page, pages=pages)
+    match = text_match(wanted.text) if wanted.text else None
+    widened = match is not None and match.related is not None
+    if wanted.after:
+        _check_cursor(wanted.after.removeprefix(RELATED_PART) if widened else wanted.after)
+    found = query.where(match.condition) if match is not None else query
+    matching_ids = found.with_only_columns(col(Offer.id)).limit(COUNT_LIMIT + 1).subquery()
+    total = session.exec(select(func.count()).select_from(matching_ids)).one()
+    if match is not None and match.related is not None:
+        page, related = _two_part_page(session, query, match.exact, match.related, wanted.after, page_size)
+    else:
+        page = page_of(session, found, ORDER, _sort_values, wanted.after or None, page_size)
+        related = frozenset()
+    return DirectoryPage(offers=page.items, total=total, related=related, next_cursor=page.next_cursor)
 
 
 def _apply(offer: Offer, form: OfferForm) -> None:

@@ -3,7 +3,7 @@
 import uuid
 from collections.abc import Mapping
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlmodel import Session, col, select
@@ -12,8 +12,8 @@ from werkzeug.wrappers import Response
 from portal import idempotency
 from portal.auth.access import role_required
 from portal.db import get_session
-from portal.exceptions import NotAllowed, StaleEdit
-from portal.forms import query_values, validate, whole_number
+from portal.exceptions import BadCursor, NotAllowed, StaleEdit
+from portal.forms import query_values, validate
 from portal.htmx import render
 from portal.models import STAFF_ROLES, Area, Category, Offer, OfferStatus, Organization, Role, User
 from portal.offers import services
@@ -47,7 +47,7 @@ def _parse_filter(args: Mapping[str, str]) -> services.DirectoryFilter:
         area_id=area_id,
         language=language if LANGUAGE_CODE.match(language) else "",
         status=OfferStatus(args["status"]) if args.get("status") in set(OfferStatus) else None,
-        page=whole_number(args.get("page", "")) or 1,
+        after=args.get("after", "")[:500],
     )
 
 
@@ -57,13 +57,18 @@ def index() -> Response:
     """The directory: search as you type by text, category, area, language and status."""
     session = get_session()
     wanted = _parse_filter(request.args)
-    found = services.search_directory(session, wanted, current_app.config["DIRECTORY_PAGE_SIZE"])
+    try:
+        found = services.search_directory(session, wanted, current_app.config["DIRECTORY_PAGE_SIZE"])
+    except BadCursor:
+        message = _("This link to a page of results is not valid. Start again from the first page.")
+        return make_response(render_template("errors/error.html", status=400, message=message), 400)
     return render(
         "offers/index.html",
         "offers/_results.html",
         found=found,
         wanted=wanted,
         query=query_values(FILTER_NAMES, request.args),
+        count_limit=services.COUNT_LIMIT,
         areas=_areas(session),
         owners=_owner_names(session, found.offers),
     )

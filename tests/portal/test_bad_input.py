@@ -1,5 +1,6 @@
 """Hostile and odd input gets a clear 4xx answer, never a server error, and saves nothing broken."""
 
+import re
 import uuid
 from collections.abc import Callable
 
@@ -98,7 +99,7 @@ def test_hostile_directory_filters_never_cause_a_server_error(
     client: FlaskClient, login: Callable[[User], FlaskClient], make_user: Callable[..., User], value: str
 ) -> None:
     login(make_user(Role.CASEWORKER))
-    for name in ("q", "category", "area", "language", "status", "page"):
+    for name in ("q", "category", "area", "language", "status", "after"):
         response = client.get("/offers/", query_string={name: value})
         assert response.status_code in {200, 400}, (name, value)
 
@@ -117,10 +118,9 @@ def test_the_directory_pager_keeps_its_filters_and_nothing_else(
     for title in ("Night shelter", "Hostel bed", "Halfway house"):
         make_offer(provider, title=title, category="housing")
     login(make_user(Role.CASEWORKER))
-    response = client.get("/offers/", query_string={"category": "housing", "page": "²", name: RESERVED_QUERY[name]})
+    response = client.get("/offers/", query_string={"category": "housing", name: RESERVED_QUERY[name]})
     assert response.status_code == 200
-    assert "Page 1 of 3" in response.text  # "²" is no page number: the first page
-    assert '<a href="/offers/?category=housing&amp;page=2"' in response.text
+    assert re.search(r'<a href="/offers/\?category=housing&amp;after=[\w-]+" ', response.text)
 
 
 @pytest.mark.parametrize("name", sorted(RESERVED_QUERY))
