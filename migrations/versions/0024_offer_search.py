@@ -6,7 +6,7 @@ index; existing offers are indexed here. The directory's order (most recently co
 gets an index too, so a page reads only its own rows.
 
 Revision ID: 0024
-Revises: 0019
+Revises: 0023
 Create Date: 2026-12-06 13:00:00.000000
 """
 
@@ -19,7 +19,7 @@ from portal.models import OFFER_TERM_LENGTH
 from portal.offers.search import index_terms
 
 revision: str = "0024"
-down_revision: str | None = "0019"
+down_revision: str | None = "0023"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
