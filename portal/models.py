@@ -479,6 +479,11 @@ _PERSON_VERSION = version_column()
 class Person(SQLModel, table=True):
     """Someone on a caseworker's caseload. `code` is the pseudonym shown to providers."""
 
+    # The caseload's filters and figures: a caseworker's (or an area's) people by next contact due.
+    __table_args__ = (
+        sa.Index("ix_person_caseworker_id_next_contact_due", "caseworker_id", "next_contact_due"),
+        sa.Index("ix_person_area_id_next_contact_due", "area_id", "next_contact_due"),
+    )
     __mapper_args__ = {"version_id_col": _PERSON_VERSION}
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -529,6 +534,8 @@ _NEED_VERSION = version_column()
 class Need(SQLModel, table=True):
     """One need of a person, from their needs assessment."""
 
+    # The caseload's open-needs filter and count, without reading closed needs.
+    __table_args__ = (sa.Index("ix_need_person_id_status", "person_id", "status"),)
     __mapper_args__ = {"version_id_col": _NEED_VERSION}
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -642,6 +649,8 @@ class ConsentOverride(SQLModel, table=True):
 class ContactLog(SQLModel, table=True):
     """One contact between a caseworker and a person: the trail that prevents 脱失漏管."""
 
+    # A person's last contact (out of contact or not) is the top of this index, not a read of their log.
+    __table_args__ = (sa.Index("ix_contactlog_person_id_occurred_on", "person_id", "occurred_on"),)
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     person_id: uuid.UUID = Field(foreign_key="person.id", index=True)
     caseworker_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
@@ -752,6 +761,9 @@ class FollowUp(SQLModel, table=True):
 
     `key` names the occasion (kind, person, referral, date), so the periodic job creates each once.
     """
+
+    # Whether a person due for a contact follow-up has it already: a look-up, not a read of them all.
+    __table_args__ = (sa.Index("ix_followup_person_id_kind_due_on", "person_id", "kind", "due_on"),)
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     key: str = Field(max_length=200, unique=True)

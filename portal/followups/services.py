@@ -11,12 +11,13 @@ from datetime import date, timedelta
 from sqlalchemy import ColumnElement
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, and_, col, func, or_, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from portal.audit.services import record
 from portal.clock import local_today
 from portal.exceptions import MissingOutcome, NotAllowed
+from portal.keyset import DEFAULT_PER_PAGE, Page, SortKey, page_of
 from portal.models import (
-    ContactLog,
     FollowUp,
     FollowUpKind,
     FollowUpStatus,
@@ -29,7 +30,7 @@ from portal.models import (
     utcnow,
 )
 from portal.notifications.services import notify
-from portal.people.search import contact_gap_ends
+from portal.people.search import contact_gap_ends, last_contact, out_of_contact, overdue
 from portal.people.services import visibility
 
 JOB_CHECKS = frozenset({FollowUpKind.EMPLOYMENT_30, FollowUpKind.EMPLOYMENT_90, FollowUpKind.EMPLOYMENT_180})
@@ -71,35 +72,35 @@ def open_contact_follow_ups(
 ) -> dict[str, int]:
     """Open the follow-ups of people out of contact for longer than their programme allows, and of
     next contacts overdue, by the same rules as the caseload's figures (`portal/people/search.py`);
-    among the people `seen_by` sees, or everyone's. How many of each kind were opened."""
-    # An anonymised record is closed: nobody is to be contacted any more.
-    on_caseload: list[ColumnElement[bool]] = [
-        col(Person.caseworker_id).is_not(None),
-        col(Person.anonymised_at).is_(None),
-    ]
+    among the people `seen_by` sees, or everyone's. How many of each kind were opened.
+
+    SQL finds the people due whose follow-up is not open yet, so a run (and each view of the home
+    page) reads no one else: usually nobody, in two queries. A lost-contact follow-up belongs to a
+    stretch without contact: one due after the last contact (or, never contacted, any) is that
+    stretch's, so a contact logged later starts a new one."""
+    on_caseload: list[ColumnElement[bool]] = [col(Person.caseworker_id).is_not(None)]
     if seen_by is not None:
         on_caseload.append(visibility(seen_by))
-    people = session.exec(select(Person).where(*on_caseload)).all()
-    last_contact = dict(
-        session.exec(
-            select(ContactLog.person_id, func.max(ContactLog.occurred_on))
-            .where(col(ContactLog.person_id).in_(select(Person.id).where(*on_caseload)))
-            .group_by(col(ContactLog.person_id))
-        ).all()
+    last = last_contact()
+    this_stretch = select(FollowUp.id).where(
+        FollowUp.person_id == Person.id,
+        FollowUp.kind == FollowUpKind.LOST_CONTACT,
+        or_(last.is_(None), col(FollowUp.due_on) > last),
     )
-    due_now: list[tuple[FollowUpKind, Person, date]] = []
-    for person in people:
-        gap_ends = contact_gap_ends(person, last_contact.get(person.id), allowed_gap)
-        if today > gap_ends:
-            due_now.append((FollowUpKind.LOST_CONTACT, person, gap_ends))
-        if person.next_contact_due is not None and person.next_contact_due < today:
-            due_now.append((FollowUpKind.CONTACT_OVERDUE, person, person.next_contact_due))
-    # One query for the occasions opened already (on most page views, all of them), not one each.
-    keys = [occasion(kind, person, due) for kind, person, due in due_now]
-    known = set(session.exec(select(FollowUp.key).where(col(FollowUp.key).in_(keys))).all()) if keys else set()
+    lost = session.exec(
+        select(Person, last).where(*on_caseload, out_of_contact(today, allowed_gap), ~this_stretch.exists())
+    ).all()
+    this_date = select(FollowUp.id).where(
+        FollowUp.person_id == Person.id,
+        FollowUp.kind == FollowUpKind.CONTACT_OVERDUE,
+        col(FollowUp.due_on) == Person.next_contact_due,
+    )
+    late = session.exec(select(Person).where(*on_caseload, overdue(today), ~this_date.exists())).all()
+    due_now = [(FollowUpKind.LOST_CONTACT, p, contact_gap_ends(p, last_on, allowed_gap)) for p, last_on in lost]
+    due_now += [(FollowUpKind.CONTACT_OVERDUE, p, p.next_contact_due) for p in late if p.next_contact_due]
     opened: dict[str, int] = {}
-    for (kind, person, due), key in zip(due_now, keys, strict=True):
-        if key not in known and open_follow_up(session, kind, person, due):
+    for kind, person, due in due_now:
+        if open_follow_up(session, kind, person, due):
             opened[kind] = opened.get(kind, 0) + 1
     return opened
 
@@ -110,10 +111,14 @@ class AttentionItem:
     person: Person
 
 
-def attention(session: Session, user: User, today: date) -> list[AttentionItem]:
-    """Follow-ups due for the people this user may see, oldest first; snoozed ones once they wake."""
-    rows = session.exec(
-        select(FollowUp, Person)
+# Oldest due first; the id makes the order total, as keyset pages need.
+ATTENTION_ORDER = (SortKey(col(FollowUp.due_on)), SortKey(col(FollowUp.id)))
+
+
+def _waiting(user: User, today: date) -> SelectOfScalar[FollowUp]:
+    """Follow-ups due for the people this user may see; snoozed ones once they wake."""
+    return (
+        select(FollowUp)
         .join(Person, col(Person.id) == FollowUp.person_id)
         .where(
             visibility(user),
@@ -122,9 +127,26 @@ def attention(session: Session, user: User, today: date) -> list[AttentionItem]:
                 and_(FollowUp.status == FollowUpStatus.SNOOZED, col(FollowUp.snoozed_until) <= today),
             ),
         )
-        .order_by(col(FollowUp.due_on), col(FollowUp.id))
-    ).all()
-    return [AttentionItem(follow_up, person) for follow_up, person in rows]
+    )
+
+
+def attention(
+    session: Session, user: User, today: date, cursor: str | None = None, per_page: int = DEFAULT_PER_PAGE
+) -> Page[AttentionItem]:
+    """A page of the follow-ups due for the people this user may see, oldest first (the home page
+    shows the first few). Only the people of the page are loaded.
+
+    :raise BadCursor: the cursor was not written for this list.
+    """
+    page = page_of(session, _waiting(user, today), ATTENTION_ORDER, lambda f: (f.due_on, f.id), cursor, per_page)
+    ids = {follow_up.person_id for follow_up in page.items}
+    people = {p.id: p for p in session.exec(select(Person).where(col(Person.id).in_(ids)))} if ids else {}
+    return Page([AttentionItem(f, people[f.person_id]) for f in page.items], page.next_cursor)
+
+
+def attention_count(session: Session, user: User, today: date) -> int:
+    """How many follow-ups are due for the people this user may see."""
+    return session.exec(select(func.count()).select_from(_waiting(user, today).subquery())).one()
 
 
 def proposals(session: Session, user: User) -> list[tuple[Referral, Person]]:
