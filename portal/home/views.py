@@ -25,6 +25,9 @@ INBOX_PREVIEW = 3
 # How many follow-ups the attention list of a caseworker's or supervisor's home page shows, the
 # oldest due first; /followups/ has them all.
 ATTENTION_PREVIEW = 10
+# How many referrals waiting for a provider's answer it shows, the soonest deadline first;
+# /people/?waiting=1 has the people of them all.
+WAITING_PREVIEW = 10
 
 
 @bp.route("/")
@@ -88,7 +91,7 @@ def _case_context(session: Session) -> dict[str, object]:
     session.commit()
     attention = followups.attention(session, current_user, today, per_page=ATTENTION_PREVIEW)
     proposals = followups.proposals(session, current_user)
-    waiting = services.waiting_referrals(session, current_user)
+    waiting = services.waiting_referrals(session, current_user, WAITING_PREVIEW)
     people = (
         [item.person.id for item in attention.items] + [p.id for _r, p in proposals] + [w.person.id for w in waiting]
     )
@@ -100,6 +103,9 @@ def _case_context(session: Session) -> dict[str, object]:
         ),
         "proposals": proposals,
         "waiting": waiting,
+        "waiting_total": services.waiting_count(session, current_user)
+        if len(waiting) == WAITING_PREVIEW
+        else len(waiting),
         "now": utcnow(),
         "snooze_choices": followups.SNOOZE_CHOICES,
         "job_checks": followups.JOB_CHECKS,

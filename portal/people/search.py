@@ -20,11 +20,14 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from portal.clock import local_date, local_midnight
 from portal.crypto import blind_lookup, open_selected
-from portal.models import ContactLog, Need, NeedStatus, Person, Programme, UTCDateTime
+from portal.models import ContactLog, Need, NeedStatus, Person, Programme, Referral, UTCDateTime
+from portal.referrals.states import MOVES
 
 # Contact statuses a caseworker filters by; "ok" is neither overdue nor out of contact.
 CONTACT_STATUSES = ("overdue", "out_of_contact", "ok")
 PHONE_QUERY = re.compile(r"^[\d\s+()-]+$")
+# Referrals a provider has still to answer: those they may accept.
+AWAITING_ANSWER = MOVES["accept"].sources
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,8 @@ class CaseloadFilter:
     open_needs: bool = False
     # A supervisor's choice of one caseworker's people; a caseworker's own caseload is theirs already.
     caseworker_id: uuid.UUID | None = None
+    # People with a referral a provider has still to answer (the home page's waiting list, in full).
+    waiting: bool = False
 
     def link_args(self) -> dict[str, str]:
         """The filter as the query of a link (a next page, a home page figure): never the text,
@@ -46,6 +51,7 @@ class CaseloadFilter:
             "contact": self.contact,
             "open_needs": "1" if self.open_needs else "",
             "caseworker": str(self.caseworker_id or ""),
+            "waiting": "1" if self.waiting else "",
         }
         return {name: value for name, value in args.items() if value}
 
@@ -86,6 +92,7 @@ def parse_filter(
         contact=contact,
         open_needs=args.get("open_needs") == "1",
         caseworker_id=_uuid(args, "caseworker", ignored) if by_caseworker else None,
+        waiting=args.get("waiting") == "1",
     )
     return wanted, ignored
 
@@ -203,6 +210,14 @@ def filtered(
         query = query.where(
             select(Need.id)
             .where(Need.person_id == Person.id, Need.status == NeedStatus.OPEN)
+            .correlate(Person)
+            .exists()
+        )
+    if wanted.waiting:
+        query = query.where(
+            select(Referral.id)
+            .join(Need, col(Need.id) == Referral.need_id)
+            .where(Need.person_id == Person.id, col(Referral.status).in_(AWAITING_ANSWER))
             .correlate(Person)
             .exists()
         )
