@@ -115,7 +115,7 @@ class AttentionItem:
 ATTENTION_ORDER = (SortKey(col(FollowUp.due_on)), SortKey(col(FollowUp.id)))
 
 
-def _waiting(user: User, today: date) -> SelectOfScalar[FollowUp]:
+def _due_now(user: User, today: date) -> SelectOfScalar[FollowUp]:
     """Follow-ups due for the people this user may see; snoozed ones once they wake."""
     return (
         select(FollowUp)
@@ -138,7 +138,7 @@ def attention(
 
     :raise BadCursor: the cursor was not written for this list.
     """
-    page = page_of(session, _waiting(user, today), ATTENTION_ORDER, lambda f: (f.due_on, f.id), cursor, per_page)
+    page = page_of(session, _due_now(user, today), ATTENTION_ORDER, lambda f: (f.due_on, f.id), cursor, per_page)
     ids = {follow_up.person_id for follow_up in page.items}
     people = {p.id: p for p in session.exec(select(Person).where(col(Person.id).in_(ids)))} if ids else {}
     return Page([AttentionItem(f, people[f.person_id]) for f in page.items], page.next_cursor)
@@ -146,7 +146,7 @@ def attention(
 
 def attention_count(session: Session, user: User, today: date) -> int:
     """How many follow-ups are due for the people this user may see."""
-    return session.exec(select(func.count()).select_from(_waiting(user, today).subquery())).one()
+    return session.exec(select(func.count()).select_from(_due_now(user, today).subquery())).one()
 
 
 def proposals(session: Session, user: User) -> list[tuple[Referral, Person]]:
