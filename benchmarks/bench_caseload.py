@@ -1,5 +1,8 @@
-"""Time of the caseload page (/people/) and a person's page (/people/<id>) for one caseworker with
-a caseload of N people (default 500), each with two needs and two contact notes.
+"""Time of the caseload's pages for one caseworker with a caseload of N people (default 500), each
+with two needs and two contact notes, and for their supervisor, who also sees M more people of
+other caseworkers in the same area (default 734: 1,234 in all): the caseworker's and supervisor's
+home pages, /people/ (the first page), /people/?contact=overdue, a name search (POSTed; names are
+encrypted, so it decrypts the names of the caseload) and a person's page.
 
 Written to measure what field-level encryption costs (every name, phone, address, need and note is
 decrypted on load), but it only uses the app factory and the models, so it runs on any revision:
@@ -8,7 +11,8 @@ decrypted on load), but it only uses the app factory and the models, so it runs 
     .venv/bin/python benchmarks/bench_caseload.py --database-url postgresql+psycopg://…/db
         (the PostgreSQL database is emptied first)
 
-Prints the median and 95th percentile of each page in milliseconds, then one JSON line.
+Prints the median and 95th percentile of each page in milliseconds, the SQL statements and values
+decrypted per request, then one JSON line.
 """
 
 import argparse
@@ -26,9 +30,10 @@ from sqlmodel import Session
 from portal import create_app
 from portal.auth import sessions as server_sessions
 from portal.auth.access import AGENT_KEY, TOKEN_KEY, agent_digest
+from portal.crypto import KeyRing
 from portal.db import get_engine
 from portal.migrations import upgrade
-from portal.models import ContactLog, Need, Person, Role, User
+from portal.models import Area, ContactLog, Need, Person, Role, User
 
 CONFIG = {
     "TESTING": True,
@@ -44,15 +49,18 @@ CONFIG = {
 }
 
 
-def seed(session: Session, people: int) -> tuple[User, list[uuid.UUID]]:
-    caseworker = User(email="cw@bench.example", name="Bench", password_hash="x", role=Role.CASEWORKER)
+def seed(session: Session, people: int, area: Area, name: str, first: int = 0) -> tuple[User, list[uuid.UUID]]:
+    caseworker = User(
+        email=f"{name}@bench.example", name=name, password_hash="x", role=Role.CASEWORKER, area_id=area.id
+    )
     session.add(caseworker)
     session.commit()
     ids = []
-    for n in range(people):
+    for n in range(first, first + people):
         person = Person(
             code=f"XA-2026-{n:04d}",
             caseworker_id=caseworker.id,
+            area_id=area.id,
             full_name=f"王小明 {n}",
             phone=f"138 0013 {n:04d}",
             id_number=f"61010319900101{n:04d}",
@@ -85,21 +93,64 @@ def seed(session: Session, people: int) -> tuple[User, list[uuid.UUID]]:
     return caseworker, ids
 
 
-def timed(client: object, url: str, runs: int) -> list[tuple[float, float]]:
-    """(wall, CPU) milliseconds per request. On a shared machine the wall time is noisy; the CPU
-    time of this process (the portal's own work: queries' Python side, decryption, templates) is not."""
+COUNTS = {"statements": 0, "decrypted": 0}
+
+
+def _count_statement(*_args: object) -> None:
+    COUNTS["statements"] += 1
+
+
+_open = KeyRing.open
+
+
+def _count_decrypted(ring: KeyRing, stored: str, aad: str) -> str:
+    COUNTS["decrypted"] += 1
+    return _open(ring, stored, aad)
+
+
+def timed(client: object, url: str, runs: int, form: dict[str, str] | None = None) -> list[tuple[float, float]]:
+    """(wall, CPU) milliseconds per request (a POST of `form` if given). On a shared machine the wall
+    time is noisy; the CPU time of this process (the portal's own work: queries' Python side,
+    decryption, templates) is not."""
     times = []
     for _ in range(runs):
         start, cpu = time.perf_counter(), time.process_time()
-        response = client.get(url)  # type: ignore[attr-defined]
+        if form is None:
+            response = client.get(url)  # type: ignore[attr-defined]
+        else:
+            response = client.post(url, data=form)  # type: ignore[attr-defined]
         times.append(((time.perf_counter() - start) * 1000, (time.process_time() - cpu) * 1000))
         assert response.status_code == 200, (url, response.status_code)
     return times
 
 
+def signed_in(app: object, session: Session, user: User) -> object:
+    token = server_sessions.start(session, user)
+    session.commit()
+    client = app.test_client()  # type: ignore[attr-defined]
+    with client.session_transaction() as flask_session:
+        flask_session.update(
+            {
+                "_user_id": str(user.id),
+                "_fresh": True,
+                TOKEN_KEY: token,
+                AGENT_KEY: agent_digest(client.environ_base["HTTP_USER_AGENT"]),
+            }
+        )
+    return client
+
+
+def per_request(client: object, url: str, form: dict[str, str] | None = None) -> dict[str, int]:
+    """SQL statements and values decrypted by one request."""
+    COUNTS.update(statements=0, decrypted=0)
+    timed(client, url, 1, form)
+    return dict(COUNTS)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--people", type=int, default=500)
+    parser.add_argument("--others", type=int, default=734)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--database-url", default="")
     args = parser.parse_args()
@@ -114,35 +165,52 @@ def main() -> None:
         upgrade(url)
         app = create_app({**CONFIG, "DATABASE_URL": url})
         with Session(get_engine(app), expire_on_commit=False) as session:
-            caseworker, ids = seed(session, args.people)
-            token = server_sessions.start(session, caseworker)
+            area = Area(level="district", name_en="Bench", name_zh="测试区", code="BENCH")
+            session.add(area)
             session.commit()
-        client = app.test_client()
-        with client.session_transaction() as flask_session:
-            flask_session.update(
-                {
-                    "_user_id": str(caseworker.id),
-                    "_fresh": True,
-                    TOKEN_KEY: token,
-                    AGENT_KEY: agent_digest(client.environ_base["HTTP_USER_AGENT"]),
-                }
+            caseworker, ids = seed(session, args.people, area, "Bench")
+            seed(session, args.others, area, "Other", first=args.people)
+            supervisor = User(
+                email="sv@bench.example", name="Sup", password_hash="x", role=Role.SUPERVISOR, area_id=area.id
             )
-        timed(client, "/people/", 2)  # warm-up: templates, caches
-        timed(client, f"/people/{ids[-1]}", 2)
-        caseload = timed(client, "/people/", args.runs)
-        person = [t for i in range(args.runs) for t in timed(client, f"/people/{ids[i * 7 % len(ids)]}", 1)]
+            session.add(supervisor)
+            session.commit()
+            mine, theirs = signed_in(app, session, caseworker), signed_in(app, session, supervisor)
+        search = {"q": "王小明 1"}  # a name: decrypts the caseload's names, shows a page of matches
+        pages = {
+            "caseworker_home": (mine, "/", None),
+            "caseload_page": (mine, "/people/", None),
+            "caseload_overdue": (mine, "/people/?contact=overdue", None),
+            "caseload_name_search": (mine, "/people/", search),
+            "person_page": (mine, f"/people/{ids[-1]}", None),
+            "supervisor_home": (theirs, "/", None),
+            "supervisor_people": (theirs, "/people/", None),
+            "supervisor_name_search": (theirs, "/people/", search),
+        }
+        for client, page, form in pages.values():
+            timed(client, page, 2, form)  # warm-up: templates, caches, follow-ups opened
+        sa.event.listen(get_engine(app), "before_cursor_execute", _count_statement)
+        KeyRing.open = _count_decrypted  # type: ignore[method-assign]
+        counts = {name: per_request(client, page, form) for name, (client, page, form) in pages.items()}
+        times = {name: timed(client, page, args.runs, form) for name, (client, page, form) in pages.items()}
         get_engine(app).dispose()
     figures = {}
-    for name, times in (("caseload_page", caseload), ("person_page", person)):
-        wall = [w for w, _ in times]
+    for name, measured in times.items():
+        wall = [w for w, _ in measured]
         median, p95 = statistics.median(wall), statistics.quantiles(wall, n=20)[-1]
-        cpu = statistics.median(c for _, c in times)
-        figures[name] = {"median_ms": round(median, 1), "p95_ms": round(p95, 1), "cpu_median_ms": round(cpu, 1)}
+        cpu = statistics.median(c for _, c in measured)
+        figures[name] = {
+            "median_ms": round(median, 1),
+            "p95_ms": round(p95, 1),
+            "cpu_median_ms": round(cpu, 1),
+            **counts[name],
+        }
         print(
-            f"{name}: median {median:.1f} ms, p95 {p95:.1f} ms, CPU median {cpu:.1f} ms"
-            f" ({args.runs} runs, {args.people} people)"
+            f"{name:24} median {median:6.1f} ms, p95 {p95:6.1f} ms, CPU median {cpu:6.1f} ms,"
+            f" {counts[name]['statements']:3} statements, {counts[name]['decrypted']:5} values decrypted"
         )
-    print(json.dumps({"database": url.split(":")[0], "people": args.people, **figures}))
+    print(f"({args.runs} runs; caseworker {args.people} people, supervisor {args.people + args.others})")
+    print(json.dumps({"database": url.split(":")[0], "people": args.people, "others": args.others, **figures}))
 
 
 if __name__ == "__main__":

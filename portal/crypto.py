@@ -213,6 +213,15 @@ def blind_lookup(session: Any, index: Any, plain: str) -> str:
     return blind_index_value(keyring_of(session.connection()), column.table.name, column, plain)
 
 
+def open_selected(session: Any, attribute: Any, rows: Any) -> list[tuple[Any, str]]:
+    """(row id, plain text) for `(id, stored value)` pairs of one encrypted attribute selected as a
+    column with the row's id: a search that needs one field of many rows
+    opens that field only, where loading the objects would open every encrypted field of each."""
+    ring = keyring_of(session.connection())
+    column = attribute.property.columns[0]
+    return [(row_id, ring.open(stored, aad(column.table.name, attribute.key, row_id))) for row_id, stored in rows]
+
+
 @dataclass(frozen=True)
 class _Plan:
     table: str

@@ -3,9 +3,12 @@
 import uuid
 
 from flask import Flask, abort, current_app, g, render_template, request
+from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
+
+from portal.exceptions import BadCursor
 
 
 def _render(error: HTTPException) -> tuple[str, int]:
@@ -37,6 +40,15 @@ def _stale(_error: StaleDataError) -> tuple[str, int]:
     return render_template("errors/error.html", status=409), 409
 
 
+def _bad_cursor(_error: BadCursor) -> tuple[str, int]:
+    """A "next page" link edited by hand, or taken from another list: say so, rather than guess a page."""
+    message = _(
+        "This page of the list cannot be found: the link was changed or belongs to another list. "
+        "Start again from the first page."
+    )
+    return render_template("errors/error.html", status=400, message=message), 400
+
+
 def _reject_nul_bytes() -> None:
     """No one types a NUL character; PostgreSQL cannot store one. Refuse it before any view runs."""
     for values in (request.args, request.form):
@@ -49,6 +61,7 @@ def init_app(app: Flask) -> None:
     app.before_request(_reject_nul_bytes)
     app.register_error_handler(CSRFError, _csrf)
     app.register_error_handler(StaleDataError, _stale)
+    app.register_error_handler(BadCursor, _bad_cursor)
     app.register_error_handler(HTTPException, _render)
     app.register_error_handler(500, _unexpected)
     # Any exception no view caught: without this, Flask would answer with its bare 500 page.

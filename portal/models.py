@@ -500,6 +500,11 @@ _PERSON_VERSION = version_column()
 class Person(SQLModel, table=True):
     """Someone on a caseworker's caseload. `code` is the pseudonym shown to providers."""
 
+    # The caseload's filters and figures: a caseworker's (or an area's) people by next contact due.
+    __table_args__ = (
+        sa.Index("ix_person_caseworker_id_next_contact_due", "caseworker_id", "next_contact_due"),
+        sa.Index("ix_person_area_id_next_contact_due", "area_id", "next_contact_due"),
+    )
     __mapper_args__ = {"version_id_col": _PERSON_VERSION}
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -550,6 +555,8 @@ _NEED_VERSION = version_column()
 class Need(SQLModel, table=True):
     """One need of a person, from their needs assessment."""
 
+    # The caseload's open-needs filter and count, without reading closed needs.
+    __table_args__ = (sa.Index("ix_need_person_id_status", "person_id", "status"),)
     __mapper_args__ = {"version_id_col": _NEED_VERSION}
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -665,7 +672,7 @@ class ConsentOverride(SQLModel, table=True):
 class ContactLog(SQLModel, table=True):
     """One contact between a caseworker and a person: the trail that prevents 脱失漏管."""
 
-    # Each person's last contact, which the lost-contact follow-ups and figures start from.
+    # A person's last contact (out of contact or not) is the top of this index, not a read of their log.
     __table_args__ = (sa.Index("ix_contactlog_person_id_occurred_on", "person_id", "occurred_on"),)
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -779,8 +786,12 @@ class FollowUp(SQLModel, table=True):
     `key` names the occasion (kind, person, referral, date), so the periodic job creates each once.
     """
 
-    # The periodic job asks which referrals' follow-ups of a kind were opened already.
-    __table_args__ = (sa.Index("ix_followup_referral_id_kind", "referral_id", "kind"),)
+    __table_args__ = (
+        # The periodic job asks which referrals' follow-ups of a kind were opened already.
+        sa.Index("ix_followup_referral_id_kind", "referral_id", "kind"),
+        # Whether a person due for a contact follow-up has it already: a look-up, not a read of them all.
+        sa.Index("ix_followup_person_id_kind_due_on", "person_id", "kind", "due_on"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     key: str = Field(max_length=200, unique=True)

@@ -6,7 +6,7 @@ The indexes serve the job's set-based selections: waiting referrals by answer da
 last contact, the follow-ups already opened for a referral, and records due for anonymisation.
 
 Revision ID: 0023
-Revises: 0019
+Revises: 0021
 Create Date: 2026-12-06 13:00:00.000000
 """
 
@@ -17,7 +17,7 @@ import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision: str = "0023"
-down_revision: str | None = "0019"
+down_revision: str | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -46,8 +46,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("referral") as batch:
         batch.create_index("ix_referral_status_respond_by", ["status", "respond_by"], unique=False)
-    with op.batch_alter_table("contactlog") as batch:
-        batch.create_index("ix_contactlog_person_id_occurred_on", ["person_id", "occurred_on"], unique=False)
     with op.batch_alter_table("followup") as batch:
         batch.create_index("ix_followup_referral_id_kind", ["referral_id", "kind"], unique=False)
     with op.batch_alter_table("person") as batch:
@@ -59,8 +57,6 @@ def downgrade() -> None:
         batch.drop_index(batch.f("ix_person_programme_end"))
     with op.batch_alter_table("followup") as batch:
         batch.drop_index("ix_followup_referral_id_kind")
-    with op.batch_alter_table("contactlog") as batch:
-        batch.drop_index("ix_contactlog_person_id_occurred_on")
     with op.batch_alter_table("referral") as batch:
         batch.drop_index("ix_referral_status_respond_by")
     op.drop_table("job_lock")

@@ -8,16 +8,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-import sqlalchemy as sa
-from sqlalchemy import ColumnElement, case
+from sqlalchemy import ColumnElement
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, and_, col, func, or_, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from portal.audit.services import record
-from portal.clock import local_date, local_midnight, local_today
+from portal.clock import local_today
 from portal.exceptions import MissingOutcome, NotAllowed
+from portal.keyset import DEFAULT_PER_PAGE, Page, SortKey, page_of
 from portal.models import (
-    ContactLog,
     FollowUp,
     FollowUpKind,
     FollowUpStatus,
@@ -27,10 +27,10 @@ from portal.models import (
     Referral,
     ReferralStatus,
     User,
-    UTCDateTime,
     utcnow,
 )
 from portal.notifications.services import notify
+from portal.people.search import contact_gap_ends, last_contact, out_of_contact, overdue
 from portal.people.services import visibility
 
 JOB_CHECKS = frozenset({FollowUpKind.EMPLOYMENT_30, FollowUpKind.EMPLOYMENT_90, FollowUpKind.EMPLOYMENT_180})
@@ -76,10 +76,13 @@ def open_contact_follow_ups(
     session: Session, today: date, allowed_gap: Mapping[str, int], seen_by: User | None = None
 ) -> dict[str, int]:
     """Open the follow-ups of people out of contact for longer than their programme allows, and of
-    next contacts overdue, by the same rules as the caseload's figures (`contact_gap_ends` in
-    `portal/people/search.py`); among the people `seen_by` sees, or everyone's. How many of each kind
-    were opened. The database picks who is out of contact or overdue, and only their ids and dates
-    come back: only the people a follow-up is opened for are loaded (and so decrypted)."""
+    next contacts overdue, by the same rules as the caseload's figures (`portal/people/search.py`);
+    among the people `seen_by` sees, or everyone's. How many of each kind were opened.
+
+    SQL finds the people due whose follow-up is not open yet, so a run (and each view of the home
+    page) reads no one else: usually nobody, in two queries. A lost-contact follow-up belongs to a
+    stretch without contact: one due after the last contact (or, never contacted, any) is that
+    stretch's, so a contact logged later starts a new one."""
     # An anonymised record is closed: nobody is to be contacted any more.
     on_caseload: list[ColumnElement[bool]] = [
         col(Person.caseworker_id).is_not(None),
@@ -87,59 +90,26 @@ def open_contact_follow_ups(
     ]
     if seen_by is not None:
         on_caseload.append(visibility(seen_by))
-    last = (
-        select(ContactLog.person_id, func.max(ContactLog.occurred_on).label("day"))
-        .where(col(ContactLog.person_id).in_(select(Person.id).where(*on_caseload)))
-        .group_by(col(ContactLog.person_id))
-        .subquery()
+    last = last_contact()
+    this_stretch = select(FollowUp.id).where(
+        FollowUp.person_id == Person.id,
+        FollowUp.kind == FollowUpKind.LOST_CONTACT,
+        or_(last.is_(None), col(FollowUp.due_on) > last),
     )
-    # Out of contact: the last contact (never contacted: the day of registration) is further back
-    # than the programme's gap; the cut-off day and moment per programme are worked out here.
-    gaps = {programme: gap for programme, gap in allowed_gap.items() if programme != "default"}
-    default_gap = allowed_gap["default"]
-    last_day_before = case(
-        {programme: sa.literal(today - timedelta(days=gap), sa.Date) for programme, gap in gaps.items()},
-        value=Person.programme,
-        else_=sa.literal(today - timedelta(days=default_gap), sa.Date),
-    )
-    registered_before = case(
-        {
-            programme: sa.literal(local_midnight(today - timedelta(days=gap)), UTCDateTime)
-            for programme, gap in gaps.items()
-        },
-        value=Person.programme,
-        else_=sa.literal(local_midnight(today - timedelta(days=default_gap)), UTCDateTime),
-    )
-    out_of_contact = or_(
-        and_(last.c.day.is_not(None), last.c.day < last_day_before),
-        and_(last.c.day.is_(None), col(Person.created_at) < registered_before),
-    )
-    overdue = col(Person.next_contact_due) < today
-    rows = session.exec(
-        sa.select(Person.id, Person.programme, Person.created_at, Person.next_contact_due, last.c.day)  # type: ignore[call-overload]
-        .outerjoin(last, last.c.person_id == Person.id)
-        .where(*on_caseload, or_(out_of_contact, overdue))
+    lost = session.exec(
+        select(Person, last).where(*on_caseload, out_of_contact(today, allowed_gap), ~this_stretch.exists())
     ).all()
-    due_now: list[tuple[FollowUpKind, uuid.UUID, date]] = []
-    for person_id, programme, created_at, next_contact_due, last_contact in rows:
-        gap = allowed_gap.get(programme or "", default_gap)
-        gap_ends = (last_contact or local_date(created_at)) + timedelta(days=gap)
-        if today > gap_ends:
-            due_now.append((FollowUpKind.LOST_CONTACT, person_id, gap_ends))
-        if next_contact_due is not None and next_contact_due < today:
-            due_now.append((FollowUpKind.CONTACT_OVERDUE, person_id, next_contact_due))
-    # One query for the occasions opened already (on most page views, all of them), not one each.
-    keys = [occasion_key(kind, person_id, due) for kind, person_id, due in due_now]
-    known = set(session.exec(select(FollowUp.key).where(col(FollowUp.key).in_(keys))).all()) if keys else set()
-    missing = [item for item, key in zip(due_now, keys, strict=True) if key not in known]
-    people = (
-        {p.id: p for p in session.exec(select(Person).where(col(Person.id).in_({m[1] for m in missing})))}
-        if missing
-        else {}
+    this_date = select(FollowUp.id).where(
+        FollowUp.person_id == Person.id,
+        FollowUp.kind == FollowUpKind.CONTACT_OVERDUE,
+        col(FollowUp.due_on) == Person.next_contact_due,
     )
+    late = session.exec(select(Person).where(*on_caseload, overdue(today), ~this_date.exists())).all()
+    due_now = [(FollowUpKind.LOST_CONTACT, p, contact_gap_ends(p, last_on, allowed_gap)) for p, last_on in lost]
+    due_now += [(FollowUpKind.CONTACT_OVERDUE, p, p.next_contact_due) for p in late if p.next_contact_due]
     opened: dict[str, int] = {}
-    for kind, person_id, due in missing:
-        if open_follow_up(session, kind, people[person_id], due):
+    for kind, person, due in due_now:
+        if open_follow_up(session, kind, person, due):
             opened[kind] = opened.get(kind, 0) + 1
     return opened
 
@@ -150,10 +120,14 @@ class AttentionItem:
     person: Person
 
 
-def attention(session: Session, user: User, today: date) -> list[AttentionItem]:
-    """Follow-ups due for the people this user may see, oldest first; snoozed ones once they wake."""
-    rows = session.exec(
-        select(FollowUp, Person)
+# Oldest due first; the id makes the order total, as keyset pages need.
+ATTENTION_ORDER = (SortKey(col(FollowUp.due_on)), SortKey(col(FollowUp.id)))
+
+
+def _due_now(user: User, today: date) -> SelectOfScalar[FollowUp]:
+    """Follow-ups due for the people this user may see; snoozed ones once they wake."""
+    return (
+        select(FollowUp)
         .join(Person, col(Person.id) == FollowUp.person_id)
         .where(
             visibility(user),
@@ -162,9 +136,26 @@ def attention(session: Session, user: User, today: date) -> list[AttentionItem]:
                 and_(FollowUp.status == FollowUpStatus.SNOOZED, col(FollowUp.snoozed_until) <= today),
             ),
         )
-        .order_by(col(FollowUp.due_on), col(FollowUp.id))
-    ).all()
-    return [AttentionItem(follow_up, person) for follow_up, person in rows]
+    )
+
+
+def attention(
+    session: Session, user: User, today: date, cursor: str | None = None, per_page: int = DEFAULT_PER_PAGE
+) -> Page[AttentionItem]:
+    """A page of the follow-ups due for the people this user may see, oldest first (the home page
+    shows the first few). Only the people of the page are loaded.
+
+    :raise BadCursor: the cursor was not written for this list.
+    """
+    page = page_of(session, _due_now(user, today), ATTENTION_ORDER, lambda f: (f.due_on, f.id), cursor, per_page)
+    ids = {follow_up.person_id for follow_up in page.items}
+    people = {p.id: p for p in session.exec(select(Person).where(col(Person.id).in_(ids)))} if ids else {}
+    return Page([AttentionItem(f, people[f.person_id]) for f in page.items], page.next_cursor)
+
+
+def attention_count(session: Session, user: User, today: date) -> int:
+    """How many follow-ups are due for the people this user may see."""
+    return session.exec(select(func.count()).select_from(_due_now(user, today).subquery())).one()
 
 
 def proposals(session: Session, user: User) -> list[tuple[Referral, Person]]:

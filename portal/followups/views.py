@@ -1,20 +1,45 @@
-"""Settling follow-ups from the caseworker's start page: done, or snoozed, with a note."""
+"""Follow-ups: every one due, a page at a time (the start page shows the oldest few), and settling
+them: done, or snoozed, with a note."""
 
 import uuid
 
-from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from portal.audit.services import record_view
 from portal.auth.access import role_required
-from portal.db import get_session
+from portal.clock import local_today
+from portal.db import get_session, reads_only
 from portal.exceptions import MissingOutcome, NotAllowed
 from portal.followups import services
 from portal.forms import whole_number
 from portal.models import Role
 
 bp = Blueprint("followups", __name__, url_prefix="/followups")
+
+
+@bp.route("/")
+@role_required(Role.CASEWORKER, Role.SUPERVISOR)
+@reads_only
+def index() -> str:
+    """Every follow-up due for the people the user sees, oldest first, 50 a page; the next page
+    continues after the last one shown."""
+    session = get_session()
+    today, after = local_today(), request.args.get("after") or None
+    page = services.attention(session, current_user, today, after)
+    record_view(current_user, "list", "person", [item.person.id for item in page.items])
+    return render_template(
+        "followups/index.html",
+        attention=page.items,
+        next_cursor=page.next_cursor,
+        after=after,
+        total=services.attention_count(session, current_user, today),
+        snooze_choices=services.SNOOZE_CHOICES,
+        job_checks=services.JOB_CHECKS,
+        job_check_outcomes=services.JOB_CHECK_OUTCOMES,
+    )
 
 
 @bp.route("/<uuid:follow_up_id>/settle", methods=["POST"])

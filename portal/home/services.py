@@ -4,7 +4,7 @@ answer, seen from the caseworker's side and from the provider's."""
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from portal.models import Need, Offer, OfferStatus, Person, Referral, ReferralStatus, User, utcnow
 from portal.people.services import visibility
@@ -25,8 +25,9 @@ class WaitingReferral:
         return respond_by is not None and respond_by < now
 
 
-def waiting_referrals(session: Session, user: User) -> list[WaitingReferral]:
-    """Referrals of the people this user sees that a provider has still to answer, soonest deadline first."""
+def waiting_referrals(session: Session, user: User, limit: int | None = None) -> list[WaitingReferral]:
+    """Referrals of the people this user sees that a provider has still to answer, soonest deadline
+    first; the first `limit` of them (the home page's few: /people/?waiting=1 finds the people of all)."""
     rows = session.exec(
         select(Referral, Offer.title, Person)
         .join(Offer, col(Offer.id) == Referral.offer_id)
@@ -34,8 +35,20 @@ def waiting_referrals(session: Session, user: User) -> list[WaitingReferral]:
         .join(Person, col(Person.id) == Need.person_id)
         .where(visibility(user), col(Referral.status).in_(AWAITING_ANSWER))
         .order_by(col(Referral.respond_by), col(Referral.id))
+        .limit(limit)
     ).all()
     return [WaitingReferral(referral, title, person) for referral, title, person in rows]
+
+
+def waiting_count(session: Session, user: User) -> int:
+    """How many referrals of the people this user sees a provider has still to answer."""
+    return session.exec(
+        select(func.count())
+        .select_from(Referral)
+        .join(Need, col(Need.id) == Referral.need_id)
+        .join(Person, col(Person.id) == Need.person_id)
+        .where(visibility(user), col(Referral.status).in_(AWAITING_ANSWER))
+    ).one()
 
 
 def awaiting_answer(items: list[InboxItem]) -> list[InboxItem]:

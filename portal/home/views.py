@@ -15,13 +15,19 @@ from portal.indicators.summary import summary
 from portal.models import Offer, OfferStatus, Organization, Role, User, VerificationStatus, utcnow
 from portal.offers.services import own_offers, visible_to_staff
 from portal.people.search import summarize
-from portal.people.services import caseload, caseworker_loads
+from portal.people.services import caseworker_loads, visibility
 from portal.referrals.services import inbox
 
 bp = Blueprint("home", __name__)
 
 # How many referrals waiting for an answer a provider's home page shows; the inbox has the rest.
 INBOX_PREVIEW = 3
+# How many follow-ups the attention list of a caseworker's or supervisor's home page shows, the
+# oldest due first; /followups/ has them all.
+ATTENTION_PREVIEW = 10
+# How many referrals waiting for a provider's answer it shows, the soonest deadline first;
+# /people/?waiting=1 has the people of them all.
+WAITING_PREVIEW = 10
 
 
 @bp.route("/")
@@ -73,31 +79,40 @@ def _provider_context(session: Session) -> dict[str, object]:
 
 
 def _case_context(session: Session) -> dict[str, object]:
-    """What needs a caseworker's (or supervisor's) attention today, and the caseload in figures."""
-    today = local_today()
+    """What needs a caseworker's (or supervisor's) attention today, and the caseload in figures.
+    The attention list shows the most overdue few; the rest are a link away (every follow-up on
+    /followups/, every overdue person on /people/?contact=overdue), and the figures are counts."""
+    today, allowed_gap = local_today(), current_app.config["CONTACT_GAP_DAYS"]
     # The periodic job may have run hours ago: who became overdue since is listed now, as the
     # caseload's figures below count them. Opened in a session of its own, as this request only
     # reads; then a fresh read of its own session sees them.
     with session_scope() as writer:
-        followups.open_contact_follow_ups(writer, today, current_app.config["CONTACT_GAP_DAYS"], current_user)
+        followups.open_contact_follow_ups(writer, today, allowed_gap, current_user)
     session.commit()
-    attention = followups.attention(session, current_user, today)
+    attention = followups.attention(session, current_user, today, per_page=ATTENTION_PREVIEW)
     proposals = followups.proposals(session, current_user)
-    waiting = services.waiting_referrals(session, current_user)
-    people = [item.person.id for item in attention] + [p.id for _r, p in proposals] + [w.person.id for w in waiting]
+    waiting = services.waiting_referrals(session, current_user, WAITING_PREVIEW)
+    people = (
+        [item.person.id for item in attention.items] + [p.id for _r, p in proposals] + [w.person.id for w in waiting]
+    )
     record_view(current_user, "list", "person", people)
     context: dict[str, object] = {
-        "attention": attention,
+        "attention": attention.items,
+        "attention_total": (
+            followups.attention_count(session, current_user, today) if attention.next_cursor else len(attention.items)
+        ),
         "proposals": proposals,
         "waiting": waiting,
+        "waiting_total": services.waiting_count(session, current_user)
+        if len(waiting) == WAITING_PREVIEW
+        else len(waiting),
         "now": utcnow(),
         "snooze_choices": followups.SNOOZE_CHOICES,
         "job_checks": followups.JOB_CHECKS,
         "job_check_outcomes": followups.JOB_CHECK_OUTCOMES,
     }
     if current_user.role == Role.CASEWORKER:
-        rows = caseload(session, current_user)
-        context["caseload_summary"] = summarize(rows, today, current_app.config["CONTACT_GAP_DAYS"])
+        context["caseload_summary"] = summarize(session, visibility(current_user), today, allowed_gap)
     return context
 
 

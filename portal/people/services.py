@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -23,6 +24,7 @@ from portal.auth import throttle
 from portal.clock import local_today
 from portal.crypto import blind_lookup
 from portal.exceptions import NotAllowed, OutsideYourAreas, RecordClosed, TooManyChecks
+from portal.keyset import DEFAULT_PER_PAGE, SortKey, page_of
 from portal.models import (
     Area,
     ContactLog,
@@ -41,7 +43,9 @@ from portal.models import (
     utcnow,
 )
 from portal.notifications.services import notify
+from portal.people import search
 from portal.people.forms import ContactForm, NeedForm, PersonForm
+from portal.people.search import CaseloadFilter
 from portal.versions import check_version
 
 CODE_PREFIX = "XA"
@@ -190,30 +194,56 @@ class CaseloadRow:
         return due is not None and due < today
 
 
-def caseload(session: Session, user: User, caseworker_id: uuid.UUID | None = None) -> list[CaseloadRow]:
-    """The people a user sees, soonest next contact first, with their open needs and last contact."""
-    seen = visibility(user)
-    query = visible_people_query(user)
-    if caseworker_id is not None:
-        query = query.where(Person.caseworker_id == caseworker_id)
-    people = list(
-        session.exec(
-            query.order_by(col(Person.next_contact_due).is_(None), col(Person.next_contact_due), col(Person.code))
-        )
-    )
+# The sort value of a person with no next contact set: after every date, so they come last.
+NOT_DUE = date(9999, 12, 31)
+# Soonest next contact first; the code (unique) makes the order total, as keyset pages need.
+CASELOAD_ORDER = (SortKey(func.coalesce(col(Person.next_contact_due), NOT_DUE)), SortKey(col(Person.code)))
+
+
+@dataclass(frozen=True)
+class CaseloadPage:
+    rows: list[CaseloadRow]
+    # How many people match in all, and the cursor of the page after this one (None: the last).
+    total: int
+    next_cursor: str | None
+
+
+def caseload(
+    session: Session,
+    user: User,
+    wanted: CaseloadFilter,
+    today: date,
+    allowed_gap: Mapping[str, int],
+    cursor: str | None = None,
+    per_page: int = DEFAULT_PER_PAGE,
+) -> CaseloadPage:
+    """One page of the people a user sees that match the filter, soonest next contact first, with
+    their open needs and last contact. Only the people on the page are loaded (and decrypted).
+
+    :raise BadCursor: the cursor was not written for this list.
+    """
+    query = search.filtered(session, visible_people_query(user), wanted, today, allowed_gap)
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    page = page_of(session, query, CASELOAD_ORDER, lambda p: (p.next_contact_due or NOT_DUE, p.code), cursor, per_page)
+    return CaseloadPage(rows=caseload_rows(session, page.items), total=total, next_cursor=page.next_cursor)
+
+
+def caseload_rows(session: Session, people: list[Person]) -> list[CaseloadRow]:
+    """The people with their open needs, last contact, caseworker and area: a query for each, not for each person."""
+    ids = [person.id for person in people]
+    if not ids:
+        return []
     open_needs = dict(
         session.exec(
             select(Need.person_id, func.count())
-            .join(Person, col(Person.id) == Need.person_id)
-            .where(seen, Need.status == NeedStatus.OPEN)
+            .where(col(Need.person_id).in_(ids), Need.status == NeedStatus.OPEN)
             .group_by(col(Need.person_id))
         ).all()
     )
     last_contacts = dict(
         session.exec(
             select(ContactLog.person_id, func.max(ContactLog.occurred_on))
-            .join(Person, col(Person.id) == ContactLog.person_id)
-            .where(seen)
+            .where(col(ContactLog.person_id).in_(ids))
             .group_by(col(ContactLog.person_id))
         ).all()
     )
@@ -229,6 +259,14 @@ def caseload(session: Session, user: User, caseworker_id: uuid.UUID | None = Non
         )
         for person in people
     ]
+
+
+def caseload_areas(session: Session, user: User, caseworker_id: uuid.UUID | None = None) -> list[Area]:
+    """The areas the people a user sees live in (of one caseworker's, if chosen), for the area filter."""
+    lived_in = select(Person.area_id).where(visibility(user))
+    if caseworker_id is not None:
+        lived_in = lived_in.where(Person.caseworker_id == caseworker_id)
+    return list(session.exec(select(Area).where(col(Area.id).in_(lived_in)).order_by(col(Area.code))))
 
 
 def caseworkers_seen_by(session: Session, user: User) -> list[User]:

@@ -20,6 +20,7 @@ from portal.db import get_engine, get_session, reads_only
 from portal.exceptions import NotAllowed, OutsideYourAreas, RecordClosed, StaleEdit, TooManyChecks
 from portal.forms import validate
 from portal.htmx import render, wants_partial
+from portal.labels import label
 from portal.models import (
     Area,
     ContactLog,
@@ -65,31 +66,31 @@ def _parse_uuid(value: str | None) -> uuid.UUID | None:
 @reads_only
 def index() -> Response:
     """A caseworker's caseload; a supervisor's people across their areas, filtered by caseworker.
-    Both search by name, code or phone and filter; a filter value not understood is ignored, and said so.
-    The search is POSTed (a name or phone in a URL would stay in access logs and history); the
-    harmless filters also work as links (GET), as the home page's figures use them."""
+    Both search by name, code, phone or ID number and filter; a filter value not understood is
+    ignored, and said so. The search is POSTed (a name or phone in a URL would stay in access logs
+    and history); the harmless filters also work as links (GET), as the home page's figures use
+    them. A page shows 50 people; the next page continues after the last one shown."""
     session = get_session()
-    fields = request.form if request.method == "POST" else request.args
-    chosen = _parse_uuid(fields.get("caseworker")) if current_user.role == Role.SUPERVISOR else None
-    wanted, ignored = search.parse_filter(fields, request.form.get("q", "") if request.method == "POST" else "")
+    posted = request.method == "POST"
+    fields = request.form if posted else request.args
+    supervising = current_user.role == Role.SUPERVISOR
+    wanted, ignored = search.parse_filter(fields, request.form.get("q", "") if posted else "", supervising)
     if "q" in request.args:
         ignored.append("q")  # an old link or bookmark: searched text is never read from a URL
-    today, allowed_gap = local_today(), current_app.config["CONTACT_GAP_DAYS"]
-    everyone = services.caseload(session, current_user, chosen)
-    rows = search.search(everyone, wanted, today, allowed_gap)
-    record_view(current_user, "list", "person", [row.person.id for row in rows])
-    caseworkers = services.caseworkers_seen_by(session, current_user) if current_user.role == Role.SUPERVISOR else []
+    today, after = local_today(), fields.get("after") or None
+    page = services.caseload(session, current_user, wanted, today, current_app.config["CONTACT_GAP_DAYS"], after)
+    record_view(current_user, "list", "person", [row.person.id for row in page.rows])
     return render(
         "people/index.html",
         "people/_caseload.html",
-        rows=rows,
-        caseworkers=caseworkers,
-        chosen=chosen,
+        found=page,
+        after=after,
+        caseworkers=services.caseworkers_seen_by(session, current_user) if supervising else [],
         wanted=wanted,
         ignored=ignored,
         searching=wanted != search.CaseloadFilter(),
-        filter_areas=sorted({row.area.id: row.area for row in everyone if row.area}.values(), key=lambda a: a.code),
-        programmes=list(Programme),
+        filter_areas=services.caseload_areas(session, current_user, wanted.caseworker_id),
+        programme_labels={programme: label(programme) for programme in Programme},
         contact_statuses=search.CONTACT_STATUSES,
         today=today,
     )

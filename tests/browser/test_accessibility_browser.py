@@ -38,6 +38,8 @@ def _pages_by_account(session: Session) -> dict[str | None, list[str]]:
         "caseworker@bridge.example": [
             "/",
             "/people/",
+            "/people/?contact=overdue",
+            "/followups/",
             f"/people/{person.id}",
             f"/matches/needs/{need.id}",
             "/offers/",
@@ -46,7 +48,14 @@ def _pages_by_account(session: Session) -> dict[str | None, list[str]]:
             f"/people/{person.id}/export",
             "/auth/account",
         ],
-        "supervisor@bridge.example": ["/", "/people/", "/organizations/", "/indicators", "/erasure-requests/"],
+        "supervisor@bridge.example": [
+            "/",
+            "/people/",
+            "/followups/",
+            "/organizations/",
+            "/indicators",
+            "/erasure-requests/",
+        ],
         "admin@bridge.example": [
             "/",
             "/users/",

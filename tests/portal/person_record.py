@@ -93,8 +93,9 @@ def texts_holding(session: Session, mark: str) -> list[str]:
         columns = [c for c in table.c if isinstance(_stored_as(c.type), sa.String | sa.JSON)]
         if not columns:
             continue
-        for row in session.execute(sa.select(table.c.id, *columns)):
-            for c, value in zip(columns, row[1:], strict=True):
+        keys = list(table.primary_key.columns)  # `id`, or the pair of a link table (offer_term)
+        for row in session.execute(sa.select(*keys, *columns)):
+            for c, value in zip(columns, row[len(keys) :], strict=True):
                 if isinstance(c.type, EncryptedText) and value is not None:
                     value = ring.open(value, aad(table.name, c.name, row[0]))
                 if mark in str(value):

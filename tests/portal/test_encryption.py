@@ -253,10 +253,17 @@ def test_the_migration_encrypts_existing_rows_and_its_downgrade_decrypts_them(
         assert [d.person.id for d in find_duplicates(reader, "", "", "x1234567", None)] == [person.id]
 
 
+# The one column list that names an encrypted column: the caseload's name search selects ids and
+# names only and opens them with `portal.crypto.open_selected`, so as not to decrypt every field of
+# every person to compare their names.
+OPENED_AS_COLUMNS = {("people/search.py", "Person.full_name")}
+
+
 def test_no_query_in_the_portal_names_an_encrypted_column() -> None:
     """`Person.full_name` in a query would compare plain text with ciphertext (refused at run time)
     or, in a column list, hand back ciphertext: the portal selects whole rows and filters on the
-    blind indexes instead. Instances are lower-case names, so `Model.column` only appears in SQL."""
+    blind indexes instead (but for `OPENED_AS_COLUMNS`). Instances are lower-case names, so
+    `Model.column` only appears in SQL."""
     root = Path(__file__).resolve().parents[2] / "portal"
     names = [
         f"{_model(table).__name__}.{column.name}"
@@ -269,7 +276,7 @@ def test_no_query_in_the_portal_names_an_encrypted_column() -> None:
         for name in names
         if re.search(rf"\b{re.escape(name)}\b", path.read_text(encoding="utf-8"))
     ]
-    assert found == []
+    assert set(found) == OPENED_AS_COLUMNS
 
 
 def test_after_a_new_blind_index_key_reindex_makes_the_duplicate_check_work_again(

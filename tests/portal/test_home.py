@@ -103,6 +103,32 @@ def test_the_caseworker_sees_referrals_waiting_for_an_answer_late_ones_marked(
     assert "Hostel bed" not in waiting and "XA-2026-0599" not in waiting
 
 
+def test_every_referral_waiting_beyond_the_home_page_is_reached_through_its_link(
+    client: FlaskClient,
+    login: Login,
+    session: Session,
+    caseworker: User,
+    provider: User,
+    make_offer: Callable[..., Offer],
+) -> None:
+    """The home page lists the ten soonest deadlines; the link finds the people of all twelve."""
+    offer = make_offer(provider, title="Night shelter", capacity=20)
+    for number in range(12):
+        refer(session, person_with_need(session, caseworker, f"XA-2026-06{number:02}"), offer, S.SENT, number + 1)
+    person_with_need(session, caseworker, "XA-2026-0699")  # nothing waiting
+    login(caseworker)
+    waiting = section(client.get("/").get_data(as_text=True), "waiting")
+    assert len(items(waiting)) == 10 and "XA-2026-0610" not in waiting  # the latest deadlines wait behind the link
+    link = re.search(
+        r'<a href="(/people/\?waiting=1)">See everyone with a referral waiting \(12 referrals\)</a>', waiting
+    )
+    assert link is not None
+    listed = re.findall(
+        r'<tr class="person-row[^"]*">\s*<td><a href="[^"]+">(XA-[\d-]+)</a>', client.get(link.group(1)).text
+    )
+    assert sorted(listed) == [f"XA-2026-06{number:02}" for number in range(12)]
+
+
 def test_the_caseworker_home_counts_the_caseload_and_links_to_it(
     client: FlaskClient, login: Login, session: Session, caseworker: User
 ) -> None:

@@ -577,6 +577,9 @@ def test_the_caseload_shows_open_needs_last_contact_and_overdue_contacts(
     assert 'class="person-row overdue"' in html
 
 
+ID_NUMBER = resident_id("61010419900101003")
+
+
 @pytest.fixture
 def searchable(
     session: Session, caseworker: User, colleague: User, make_person: MakePerson, areas: dict[str, Area]
@@ -595,6 +598,7 @@ def searchable(
         code="XA-2026-0402",
         full_name="Wang Fang",
         phone="13911112222",
+        id_number=ID_NUMBER,
         area_id=areas["street"].id,
         programme="community_rehab",
     )
@@ -617,8 +621,11 @@ def searchable(
         ("q=wANG", ["XA-2026-0402"]),
         ("q=王芳", ["XA-2026-0403"]),
         ("q=0401", ["XA-2026-0401"]),
-        ("q=139+1111", ["XA-2026-0402"]),
-        ("q=138-0000", ["XA-2026-0401"]),
+        # Phone and ID numbers are found typed whole, in any spacing (SQL compares their blind indexes).
+        ("q=139+1111+2222", ["XA-2026-0402"]),
+        ("q=138-0000-1111", ["XA-2026-0401"]),
+        ("q=+86+138+0000+1111", ["XA-2026-0401"]),
+        (f"q={ID_NUMBER[:6]}+{ID_NUMBER[6:]}", ["XA-2026-0402"]),
         ("programme=community_rehab", ["XA-2026-0402"]),
         ("contact=overdue", ["XA-2026-0401"]),
         ("contact=out_of_contact", ["XA-2026-0403"]),
