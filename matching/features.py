@@ -7,6 +7,7 @@ fraction of the time a fit takes. What does depend on the catalogue (how rare an
 concept is among the offers) is applied when the index is assembled.
 """
 
+import hashlib
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -99,3 +100,8 @@ def text_features(offers: Sequence[Offer]) -> list[TextFeatures]:
             )
         )
     return found
+
+
+def text_digest(offer: Offer) -> str:
+    """Names the text features are computed from, and how: equal digests, equal features."""
+    return hashlib.sha256(f"{SCHEME}\n{offer.category or ''}\n{offer.text}".encode()).hexdigest()

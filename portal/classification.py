@@ -49,6 +49,7 @@ _CLASSES: dict[str, dict[str, str]] = {
             " version created_by_id created_at updated_at"
         ),
     },
+    "offer_features": {INTERNAL: "offer_id scheme digest ngrams concepts hours computed_at"},
     "person": {
         PART2: (
             "full_name phone phone_index id_number id_number_index birth_date address latitude longitude programme"
