@@ -14,11 +14,12 @@ from sqlmodel import Session, select
 import matching
 from portal.db import get_engine
 from portal.matches import services
+from portal.migrations import downgrade, upgrade
 from portal.models import Need, Offer, OfferStatus, Organization, Person, Referral, Role, User
 from portal.offers import services as offer_services
 from portal.offers.forms import OfferForm
 from portal.organizations.services import verify_organization
-from tests.conftest import consent_to_every_recipient, keyed
+from tests.conftest import consent_to_every_recipient, keyed, revision_before
 
 TODAY = date(2026, 11, 28)
 SUMMARY = "Looking for kitchen work."
@@ -402,3 +403,46 @@ def test_the_provider_reads_the_summary_the_caseworker_wrote_not_the_description
     login(employer)
     inbox = client.get("/referrals/inbox").get_data(as_text=True)
     assert "Experienced cook; can start next week." in inbox and "line cook" not in inbox
+
+
+def _no_features_computed_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_args: object) -> None:
+        raise AssertionError("a worker computed offers' features")
+
+    monkeypatch.setattr(services, "text_features", refuse, raising=False)
+    monkeypatch.setattr(matching.OfferIndex, "fit", refuse)
+
+
+def test_a_new_worker_ranks_with_the_features_stored_when_the_offers_were_written(
+    session: Session, make_user: Callable[..., User], kitchen_need: Need, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Computed once, as an offer is written or edited: a worker only reads them, even for the
+    words of an edit made after it began."""
+    employer = make_user(Role.PROVIDER)
+    guard = post(session, employer, title="小区保安", description="负责小区门岗和夜间巡逻。")
+    live = services.LiveIndex()
+    assert "shared_meaning" not in [r.code for r in services.rank_need(session, live, kitchen_need).ranked[0].reasons]
+    edit = OfferForm.model_validate(job(title="食堂厨师", description="单位食堂炒菜、切配。", version=guard.version))
+    offer_services.update_offer(session, employer, guard, edit)
+    _no_features_computed_here(monkeypatch)
+
+    for worker in (live, services.LiveIndex()):
+        (match,) = services.rank_need(session, worker, kitchen_need, today=TODAY).ranked
+        assert match.offer.title == "食堂厨师" and "shared_meaning" in [r.code for r in match.reasons]
+
+
+def test_offers_written_before_the_features_were_stored_get_them_from_the_migration(
+    app: Flask,
+    database_url: str,
+    session: Session,
+    make_user: Callable[..., User],
+    kitchen_need: Need,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    post(session, make_user(Role.PROVIDER), title="后厨帮工", description="切配、备料。")
+    session.close()
+    get_engine(app).dispose()
+    downgrade(database_url, revision_before("0025"))
+    upgrade(database_url)
+    _no_features_computed_here(monkeypatch)
+    assert ranked_titles(session, services.LiveIndex(), kitchen_need) == ["后厨帮工"]
