@@ -105,6 +105,18 @@ def _stacked(features: Sequence[TextFeatures]) -> sp.csr_matrix:
     return sp.csr_matrix((data, indices, indptr), shape=(len(features), N_FEATURES))
 
 
+def _unit_rows(rows: sp.csr_matrix) -> sp.csr_matrix:
+    """Each row divided by its length (rows of zeros left as they are), in place."""
+    lengths = np.diff(rows.indptr)
+    norms = np.ones(rows.shape[0], dtype=np.float64)
+    if rows.nnz:
+        # Rows that hold something start at strictly increasing offsets: one sum each.
+        norms[lengths > 0] = np.sqrt(np.add.reduceat(rows.data.astype(np.float64) ** 2, rows.indptr[:-1][lengths > 0]))
+    norms[norms == 0] = 1
+    rows.data /= np.repeat(norms.astype(np.float32), lengths)
+    return rows
+
+
 def _slot_bits(slots: Iterable[str]) -> int:
     return sum(1 << SLOTS.index(slot) for slot in slots if slot in SLOTS)
 
@@ -172,23 +184,25 @@ class OfferIndex:
 
     def _weighted(self, counts: sp.csr_matrix) -> sp.csr_matrix:
         """Counts to unit-length TF-IDF rows (sublinear term frequency, as the index's fit always had)."""
-        rows = sp.csr_matrix(
-            ((1 + np.log(counts.data)) * self.idf_[counts.indices], counts.indices, counts.indptr),
-            shape=counts.shape,
-            dtype=np.float32,
-        )
+        data = np.log(counts.data, dtype=np.float32)
+        data += 1
+        data *= self.idf_[counts.indices]
+        rows = sp.csr_matrix((data, counts.indices, counts.indptr), shape=counts.shape)
         rows.eliminate_zeros()
-        row_of = np.repeat(np.arange(rows.shape[0]), np.diff(rows.indptr))
-        norms = np.sqrt(np.bincount(row_of, weights=rows.data.astype(np.float64) ** 2, minlength=rows.shape[0]))
-        rows.data /= np.where(norms > 0, norms, 1)[row_of].astype(np.float32)
-        return rows
+        return _unit_rows(rows)
 
     def _concept_rows(self, found: Sequence[dict[str, int]]) -> sp.csr_matrix:
-        # Sparse: an offer has a handful of concepts, and a sparse product needs no BLAS threads.
-        return sp.csr_matrix(
-            np.vstack([self._concept_vector(c) for c in found]) if found else np.zeros((0, len(CONCEPT_NAMES))),
-            dtype=np.float32,
+        """The offers' concept vectors, as `_concept_vector` makes one, all at once.
+        Sparse: an offer has a handful of concepts, and a sparse product needs no BLAS threads."""
+        lengths = [len(concepts) for concepts in found]
+        columns = np.fromiter(
+            (CONCEPT_INDEX[name] for concepts in found for name in concepts), dtype=np.int32, count=sum(lengths)
         )
+        hits = np.fromiter((h for concepts in found for h in concepts.values()), dtype=np.float32, count=len(columns))
+        data = self.concept_idf_[columns] * (1 + np.log(hits, dtype=np.float32))
+        indptr = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
+        rows = sp.csr_matrix((data.astype(np.float32), columns, indptr), shape=(len(found), len(CONCEPT_NAMES)))
+        return _unit_rows(rows)
 
     def _concept_vector(self, concepts: dict[str, int]) -> FloatArray:
         vector = np.zeros(len(CONCEPT_NAMES), dtype=np.float32)

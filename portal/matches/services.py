@@ -9,8 +9,9 @@ snapshot is never changed: catching up makes a new one and replaces the referenc
 finishes on the snapshot it began with, so no lock orders the rankings of a process.
 """
 
+import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -44,6 +45,8 @@ REASSEMBLE_GROWTH = 2.0
 REASSEMBLE_MIN_NEW = 50
 # The fields an offer's text features are computed from.
 TEXT_FIELDS = ("category", "title", "description", "skills")
+# Read as text and parsed together when a snapshot is loaded.
+JSON_FIELDS = ("skills", "languages", "schedule", "genders")
 ENGINE_FIELDS = (
     "id",
     "category",
@@ -184,6 +187,16 @@ class _Loaded:
     version: int
 
 
+def _as_text(column: Any, name: str) -> Any:
+    return sa.cast(column, sa.Text).label(name)
+
+
+def _json_lists(texts: Sequence[str | None]) -> list[Any]:
+    """Many JSON values parsed in one call (one call a row costs more than the whole of this)."""
+    parsed: list[Any] = json.loads(f"[{','.join(text or 'null' for text in texts)}]")
+    return parsed
+
+
 def _loaded(session: Session, condition: "sa.ColumnElement[bool]") -> list[_Loaded]:
     """The offers meeting the condition, each with its stored features, without their text (the
     features say what the engine needs of it). Features missing or of an older scheme are
@@ -191,30 +204,35 @@ def _loaded(session: Session, condition: "sa.ColumnElement[bool]") -> list[_Load
     rows = session.exec(
         _offers_with_owners(
             col(Offer.version),
-            *(getattr(Offer, name) for name in ENGINE_FIELDS if name not in ("title", "description")),
+            *(
+                _as_text(getattr(Offer, name), name) if name in JSON_FIELDS else getattr(Offer, name)
+                for name in ENGINE_FIELDS
+                if name not in ("title", "description")
+            ),
             col(Area.code).label("area_code"),
             col(OfferFeatures.scheme),
             col(OfferFeatures.digest),
             col(OfferFeatures.ngrams),
-            col(OfferFeatures.concepts),
-            col(OfferFeatures.hours),
+            _as_text(OfferFeatures.concepts, "concepts"),
+            _as_text(OfferFeatures.hours, "hours"),
         )
         .outerjoin(Area, col(Area.id) == Offer.area_id)
         .outerjoin(OfferFeatures, col(OfferFeatures.offer_id) == Offer.id)
         .where(condition)
     ).all()
+    parsed = {name: _json_lists([getattr(row, name) for row in rows]) for name in (*JSON_FIELDS, "concepts", "hours")}
     stale = [row.id for row in rows if row.scheme != SCHEME]
     texts: dict[uuid.UUID, tuple[str, str]] = {}
     if stale:
         query = select(Offer.id, Offer.title, Offer.description).where(col(Offer.id).in_(stale))
         texts = {offer_id: (title, description) for offer_id, title, description in session.exec(query)}
     loaded = []
-    for row in rows:
-        fields = dict(row._mapping)
+    for n, row in enumerate(rows):
+        fields = {**row._mapping, **{name: parsed[name][n] for name in JSON_FIELDS}}
         fields["title"], fields["description"] = texts.get(row.id, ("", ""))
         offer = _engine_offer(fields, row.area_code)
         if row.scheme == SCHEME:
-            features = TextFeatures.from_stored(row.ngrams, row.concepts, row.hours)
+            features = TextFeatures.from_stored(row.ngrams, parsed["concepts"][n], parsed["hours"][n])
             loaded.append(_Loaded(offer, features, row.digest, row.version))
         else:
             loaded.append(_Loaded(offer, text_features([offer])[0], text_digest(offer), row.version))
