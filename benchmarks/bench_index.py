@@ -194,7 +194,8 @@ def main() -> None:
     for n, run in enumerate(runs, 1):
         print(
             f"new worker {n}: first ranking {run['first_s']:.2f} s, CPU {run['first_cpu_s']:.2f} s"
-            f" (target ≤ {TARGET_FIRST_S} s); warm {run['warm_s'] * 1000:.0f} ms, CPU {run['warm_cpu_s'] * 1000:.0f} ms;"
+            f" (target ≤ {TARGET_FIRST_S} s); warm {run['warm_s'] * 1000:.0f} ms,"
+            f" CPU {run['warm_cpu_s'] * 1000:.0f} ms;"
             f" memory {run['rss_before_mib']:.0f} MiB before,"
             f" {run['rss_after_mib']:.0f} MiB after, peak {run['peak_rss_mib']:.0f} MiB (target ≤ {TARGET_RSS_MIB:.0f})"
         )
