@@ -105,3 +105,14 @@ def text_features(offers: Sequence[Offer]) -> list[TextFeatures]:
 def text_digest(offer: Offer) -> str:
     """Names the text features are computed from, and how: equal digests, equal features."""
     return hashlib.sha256(f"{SCHEME}\n{offer.category or ''}\n{offer.text}".encode()).hexdigest()
+
+
+def stacked_counts(features: Sequence[TextFeatures]) -> sp.csr_matrix:
+    """Offers' n-gram counts as one matrix, one row an offer."""
+    if not features:
+        return sp.csr_matrix((0, N_FEATURES), dtype=np.float32)
+    lengths = np.fromiter((len(f.ngrams) for f in features), dtype=np.int64, count=len(features))
+    indptr = np.concatenate([[0], np.cumsum(lengths)])
+    indices = np.concatenate([f.ngrams for f in features]).astype(np.int32)
+    data = np.concatenate([f.counts for f in features]).astype(np.float32)
+    return sp.csr_matrix((data, indices, indptr), shape=(len(features), N_FEATURES))

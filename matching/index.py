@@ -13,7 +13,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from matching.eligibility import failures
-from matching.features import N_FEATURES, VOCABULARY_TEXT, TextFeatures, ngram_counts, text_features
+from matching.features import N_FEATURES, VOCABULARY_TEXT, TextFeatures, ngram_counts, stacked_counts, text_features
 from matching.geo import distance_km
 from matching.hours import CLASHES, OFFER_HOURS, hours_taken
 from matching.model import CATEGORIES, SLOTS, NearMiss, Need, Offer, Person, RankedOffer, Ranking, Reason
@@ -94,17 +94,6 @@ class _CodeSets:
         return self.given & ~shared
 
 
-def _stacked(features: Sequence[TextFeatures]) -> sp.csr_matrix:
-    """The offers' n-gram counts as one offers × n-grams matrix."""
-    lengths = np.fromiter((len(f.ngrams) for f in features), dtype=np.int64, count=len(features))
-    indptr = np.concatenate([[0], np.cumsum(lengths)])
-    if not features:
-        return sp.csr_matrix((0, N_FEATURES), dtype=np.float32)
-    indices = np.concatenate([f.ngrams for f in features]).astype(np.int32)
-    data = np.concatenate([f.counts for f in features]).astype(np.float32)
-    return sp.csr_matrix((data, indices, indptr), shape=(len(features), N_FEATURES))
-
-
 def _unit_rows(rows: sp.csr_matrix) -> sp.csr_matrix:
     """Each row divided by its length (rows of zeros left as they are), in place."""
     lengths = np.diff(rows.indptr)
@@ -137,19 +126,43 @@ class OfferIndex:
 
     def fit(self, offers: Sequence[Offer]) -> "OfferIndex":
         """The index of these offers, their features computed here."""
-        return self._assemble(offers, text_features(offers))
+        features = text_features(offers)
+        return self._assemble(
+            offers, stacked_counts(features), [f.concepts for f in features], [f.hours for f in features]
+        )
 
     @classmethod
     def from_features(
         cls, offers: Sequence[Offer], features: Sequence[TextFeatures], max_df: float = 0.5
     ) -> "OfferIndex":
         """The index of these offers from their stored features (one per offer, in the same order)."""
-        return cls(max_df)._assemble(offers, features)
+        return cls.from_counts(
+            offers, stacked_counts(features), [f.concepts for f in features], [f.hours for f in features], max_df
+        )
 
-    def _assemble(self, offers: Sequence[Offer], features: Sequence[TextFeatures]) -> "OfferIndex":
-        if len(offers) != len(features):
+    @classmethod
+    def from_counts(
+        cls,
+        offers: Sequence[Offer],
+        counts: sp.csr_matrix,
+        concepts: Sequence[dict[str, int]],
+        hours: Sequence[frozenset[str]],
+        max_df: float = 0.5,
+    ) -> "OfferIndex":
+        """The index from the offers' features already stacked: `counts` holds one row of n-gram
+        counts an offer (as `stacked_counts` makes them), so an application reading many stored
+        features can stack them a few hundred at a time and keep none of them."""
+        return cls(max_df)._assemble(offers, counts, concepts, hours)
+
+    def _assemble(
+        self,
+        offers: Sequence[Offer],
+        counts: sp.csr_matrix,
+        concepts: Sequence[dict[str, int]],
+        hours: Sequence[frozenset[str]],
+    ) -> "OfferIndex":
+        if not len(offers) == counts.shape[0] == len(concepts) == len(hours):
             raise ValueError("one set of features per offer")
-        counts = _stacked(features)
         # Document frequencies as TfidfVectorizer's smooth IDF counts them, the vocabulary one more document.
         documents = len(offers) + 1
         frequency = np.bincount(counts.indices, minlength=N_FEATURES) + VOCABULARY_NGRAMS
@@ -161,8 +174,8 @@ class OfferIndex:
             idf[frequency > self.max_df * documents] = 0
         self.idf_ = idf
         concept_frequency = np.zeros(len(CONCEPT_NAMES), dtype=np.float32)
-        for found in features:
-            for name in found.concepts:
+        for found in concepts:
+            for name in found:
                 concept_frequency[CONCEPT_INDEX[name]] += 1
         self.concept_idf_ = np.log((1 + len(offers)) / (1 + concept_frequency)).astype(np.float32) + 1
         self.offers_: list[Offer] = list(offers)
@@ -170,8 +183,8 @@ class OfferIndex:
         for n, offer in enumerate(self.offers_):
             if self.position_.setdefault(offer.id, n) != n:
                 raise ValueError(f"duplicate offer id: {offer.id}")
-        self._concepts: list[dict[str, int]] = [found.concepts for found in features]
-        self._hours: list[frozenset[str]] = [found.hours for found in features]
+        self._concepts: list[dict[str, int]] = list(concepts)
+        self._hours: list[frozenset[str]] = list(hours)
         # Stored transposed once: a need's row times this is one fast sparse product.
         self.wording_t_ = self._weighted(counts).T.tocsr()
         self.concepts_ = self._concept_rows(self._concepts)
@@ -256,7 +269,7 @@ class OfferIndex:
         if dropped or added:
             wording_t = self.wording_t_[:, kept] if dropped else self.wording_t_
             self.wording_t_ = sp.hstack(
-                [wording_t, self._weighted(_stacked(new_features)).T], format="csr", dtype=np.float32
+                [wording_t, self._weighted(stacked_counts(new_features)).T], format="csr", dtype=np.float32
             )
             concepts = self.concepts_[kept] if dropped else self.concepts_
             self.concepts_ = sp.vstack(

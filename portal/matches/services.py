@@ -12,16 +12,18 @@ finishes on the snapshot it began with, so no lock orders the rankings of a proc
 import json
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import numpy as np
+import scipy.sparse as sp
 import sqlalchemy as sa
 from flask import Flask
 from sqlmodel import Session, col, select
 
 import matching
-from matching.features import SCHEME, TextFeatures, text_digest, text_features
+from matching.features import N_FEATURES, SCHEME, TextFeatures, stacked_counts, text_digest, text_features
 from portal.clock import local_today
 from portal.models import (
     Area,
@@ -179,14 +181,6 @@ def _offers_with_owners(*columns: Any) -> Any:
     )
 
 
-@dataclass(frozen=True)
-class _Loaded:
-    offer: matching.Offer
-    features: TextFeatures
-    digest: str
-    version: int
-
-
 def _as_text(column: Any, name: str) -> Any:
     return sa.cast(column, sa.Text).label(name)
 
@@ -197,11 +191,41 @@ def _json_lists(texts: Sequence[str | None]) -> list[Any]:
     return parsed
 
 
-def _loaded(session: Session, condition: "sa.ColumnElement[bool]") -> list[_Loaded]:
+# Rows read a thousand at a time: the stored features of a chunk are stacked, then let go.
+CHUNK = 1000
+STORED_JSON = ("concepts", "hours")
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """Offers read with their stored features, the n-gram counts stacked one row an offer."""
+
+    offers: list[matching.Offer]
+    counts: sp.csr_matrix
+    concepts: list[dict[str, int]]
+    hours: list[frozenset[str]]
+    digests: list[str]
+    versions: list[int]
+
+    @classmethod
+    def empty(cls) -> "_Loaded":
+        return cls([], sp.csr_matrix((0, N_FEATURES), dtype=np.float32), [], [], [], [])
+
+    def features(self, n: int) -> TextFeatures:
+        start, end = self.counts.indptr[n], self.counts.indptr[n + 1]
+        return TextFeatures(
+            self.counts.indices[start:end].astype(np.uint32),
+            self.counts.data[start:end].astype(np.uint16),
+            self.concepts[n],
+            self.hours[n],
+        )
+
+
+def _loaded(session: Session, condition: "sa.ColumnElement[bool]") -> _Loaded:
     """The offers meeting the condition, each with its stored features, without their text (the
     features say what the engine needs of it). Features missing or of an older scheme are
     computed here from the text."""
-    rows = session.exec(
+    query = (
         _offers_with_owners(
             col(Offer.version),
             *(
@@ -219,23 +243,37 @@ def _loaded(session: Session, condition: "sa.ColumnElement[bool]") -> list[_Load
         .outerjoin(Area, col(Area.id) == Offer.area_id)
         .outerjoin(OfferFeatures, col(OfferFeatures.offer_id) == Offer.id)
         .where(condition)
-    ).all()
-    parsed = {name: _json_lists([getattr(row, name) for row in rows]) for name in (*JSON_FIELDS, "concepts", "hours")}
-    stale = [row.id for row in rows if row.scheme != SCHEME]
-    texts: dict[uuid.UUID, tuple[str, str]] = {}
-    if stale:
-        query = select(Offer.id, Offer.title, Offer.description).where(col(Offer.id).in_(stale))
-        texts = {offer_id: (title, description) for offer_id, title, description in session.exec(query)}
-    loaded = []
-    for n, row in enumerate(rows):
-        fields = {**row._mapping, **{name: parsed[name][n] for name in JSON_FIELDS}}
-        fields["title"], fields["description"] = texts.get(row.id, ("", ""))
-        offer = _engine_offer(fields, row.area_code)
-        if row.scheme == SCHEME:
-            features = TextFeatures.from_stored(row.ngrams, parsed["concepts"][n], parsed["hours"][n])
-            loaded.append(_Loaded(offer, features, row.digest, row.version))
-        else:
-            loaded.append(_Loaded(offer, text_features([offer])[0], text_digest(offer), row.version))
+        .execution_options(yield_per=CHUNK)
+    )
+    loaded = _Loaded.empty()
+    chunks = []
+    for rows in session.exec(query).partitions():
+        parsed = {
+            name: _json_lists([getattr(row, name) for row in rows]) for name in (*JSON_FIELDS, "concepts", "hours")
+        }
+        stale = [row.id for row in rows if row.scheme != SCHEME]
+        texts: dict[uuid.UUID, tuple[str, str]] = {}
+        if stale:
+            text_query = select(Offer.id, Offer.title, Offer.description).where(col(Offer.id).in_(stale))
+            texts = {offer_id: (title, description) for offer_id, title, description in session.exec(text_query)}
+        features = []
+        for n, row in enumerate(rows):
+            fields = {**row._mapping, **{name: parsed[name][n] for name in JSON_FIELDS}}
+            fields["title"], fields["description"] = texts.get(row.id, ("", ""))
+            offer = _engine_offer(fields, row.area_code)
+            if row.scheme == SCHEME:
+                features.append(TextFeatures.from_stored(row.ngrams, parsed["concepts"][n], parsed["hours"][n]))
+                loaded.digests.append(row.digest)
+            else:
+                features.append(text_features([offer])[0])
+                loaded.digests.append(text_digest(offer))
+            loaded.offers.append(offer)
+            loaded.versions.append(row.version)
+        chunks.append(stacked_counts(features))
+        loaded.concepts.extend(f.concepts for f in features)
+        loaded.hours.extend(f.hours for f in features)
+    if chunks:
+        loaded = replace(loaded, counts=sp.vstack(chunks, format="csr", dtype=np.float32))
     return loaded
 
 
@@ -253,9 +291,12 @@ class Snapshot:
 def _assembled(session: Session, now: datetime) -> Snapshot:
     """A new snapshot from the stored features of every matchable offer."""
     loaded = _loaded(session, _matchable())
-    index = matching.OfferIndex.from_features([item.offer for item in loaded], [item.features for item in loaded])
-    versions = {item.offer.id: (item.version, item.digest) for item in loaded}
-    return Snapshot(index, now, versions, len(loaded))
+    index = matching.OfferIndex.from_counts(loaded.offers, loaded.counts, loaded.concepts, loaded.hours)
+    versions = {
+        offer.id: (version, digest)
+        for offer, version, digest in zip(loaded.offers, loaded.versions, loaded.digests, strict=True)
+    }
+    return Snapshot(index, now, versions, len(loaded.offers))
 
 
 def _caught_up(session: Session, snapshot: Snapshot, now: datetime) -> Snapshot:
@@ -276,24 +317,20 @@ def _caught_up(session: Session, snapshot: Snapshot, now: datetime) -> Snapshot:
     ]
     if not removed and not moved:
         return Snapshot(snapshot.index, now, known, snapshot.assembled_size)
-    loaded = _loaded(session, col(Offer.id).in_(moved)) if moved else []
+    loaded = _loaded(session, col(Offer.id).in_(moved)) if moved else _Loaded.empty()
     versions = dict(known)
     for offer_id in removed:
         del versions[offer_id]
-    for item in loaded:
-        versions[item.offer.id] = (item.version, item.digest)
+    updates: list[tuple[matching.Offer, TextFeatures | None]] = []
+    for n, offer in enumerate(loaded.offers):
+        same_text = known.get(offer.id, (0, ""))[1] == loaded.digests[n]
+        updates.append((offer, None if same_text else loaded.features(n)))
+        versions[offer.id] = (loaded.versions[n], loaded.digests[n])
     if len(versions) - snapshot.assembled_size >= REASSEMBLE_MIN_NEW and len(versions) > (
         REASSEMBLE_GROWTH * snapshot.assembled_size
     ):
         return _assembled(session, now)
-    index = snapshot.index.updated(
-        [
-            (item.offer, None if known.get(item.offer.id, (0, ""))[1] == item.digest else item.features)
-            for item in loaded
-        ],
-        removed,
-    )
-    return Snapshot(index, now, versions, snapshot.assembled_size)
+    return Snapshot(snapshot.index.updated(updates, removed), now, versions, snapshot.assembled_size)
 
 
 @dataclass
