@@ -18,7 +18,7 @@ def _needs_with_queries(index: OfferIndex, people: Sequence[Person]) -> Iterator
     pairs = [(person, need) for person in people for need in person.needs]
     if not pairs:
         return
-    queries = sp.csr_matrix(index.vectorizer_.transform([need.description for _person, need in pairs]))
+    queries = index.queries([need.description for _person, need in pairs])
     for row, (person, need) in enumerate(pairs):
         yield person, need, queries[row]
 

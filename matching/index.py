@@ -1,36 +1,34 @@
-"""The offer index: built once over all offers, updated one offer at a time, and ranked against
-one need in a few milliseconds (no refitting, no similarity against an untransposed matrix)."""
+"""The offer index: assembled from each offer's own features (computed when the offer was written,
+or here by `fit`), updated a few offers at a time, and ranked against one need in a few
+milliseconds (no refitting, no similarity against an untransposed matrix)."""
 
+import copy
 import math
-import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from matching.eligibility import failures
+from matching.features import N_FEATURES, VOCABULARY_TEXT, TextFeatures, ngram_counts, stacked_counts, text_features
 from matching.geo import distance_km
-from matching.hours import CLASHES, OFFER_HOURS, hours_taken, offer_hours
+from matching.hours import CLASHES, OFFER_HOURS, hours_taken
 from matching.model import CATEGORIES, SLOTS, NearMiss, Need, Offer, Person, RankedOffer, Ranking, Reason
 from matching.relevance import CATEGORY_INDEX, GROUP_CONCEPTS, SKILL_CATEGORIES, WEIGHTS, category_affinity
 from matching.vocabulary import CONCEPTS, RELATED, concepts_in
-
-VOCABULARY_TEXT = " ".join(term for chinese, english in CONCEPTS.values() for term in (*chinese, *english))
 
 FloatArray = npt.NDArray[np.floating[Any]]
 CONCEPT_NAMES = tuple(CONCEPTS)
 CONCEPT_INDEX = {name: i for i, name in enumerate(CONCEPT_NAMES)}
 EARTH_RADIUS_KM = 6371.0088
 DEFAULT_TRAVEL_KM = 10.0
-
-
-def normalise(text: str) -> str:
-    """Full-width to half-width and lower case, so 'ＡＢＣ' and 'abc' are one word."""
-    return unicodedata.normalize("NFKC", text).lower()
+# The field's own words count as one more document, so an n-gram of the vocabulary is known to
+# the index even before an offer uses it.
+VOCABULARY_NGRAMS = np.zeros(N_FEATURES, dtype=np.int64)
+VOCABULARY_NGRAMS[ngram_counts([VOCABULARY_TEXT]).indices] = 1
 
 
 def _concept_affinity() -> FloatArray:
@@ -96,60 +94,128 @@ class _CodeSets:
         return self.given & ~shared
 
 
+def _unit_rows(rows: sp.csr_matrix) -> sp.csr_matrix:
+    """Each row divided by its length (rows of zeros left as they are), in place."""
+    lengths = np.diff(rows.indptr)
+    norms = np.ones(rows.shape[0], dtype=np.float64)
+    if rows.nnz:
+        # Rows that hold something start at strictly increasing offsets: one sum each.
+        norms[lengths > 0] = np.sqrt(np.add.reduceat(rows.data.astype(np.float64) ** 2, rows.indptr[:-1][lengths > 0]))
+    norms[norms == 0] = 1
+    rows.data /= np.repeat(norms.astype(np.float32), lengths)
+    return rows
+
+
 def _slot_bits(slots: Iterable[str]) -> int:
     return sum(1 << SLOTS.index(slot) for slot in slots if slot in SLOTS)
 
 
 class OfferIndex:
-    """Offers made searchable: `fit` once, `upsert`/`remove` as offers change, `rank` per need.
+    """Offers made searchable: `fit` (or `from_features`) once, `updated` as offers change, `rank` per need.
 
-    The vocabulary of the TF-IDF part and the rarity of each concept are learnt at `fit`; later
-    offers are transformed with them (refit in the background when the catalogue has changed a lot).
+    How rare each n-gram and each concept is among the offers (their IDF weights) is learnt when
+    the index is assembled; offers changed later are weighted with those weights, until the
+    application assembles a new index (when the catalogue has changed a lot).
     """
 
-    def __init__(self, ngram_range: tuple[int, int] = (2, 4), min_df: int = 1, max_df: float = 0.5) -> None:
-        self.ngram_range = ngram_range
-        self.min_df = min_df
+    def __init__(self, max_df: float = 0.5) -> None:
         # N-grams in over half the offers say little and cost most of the similarity product.
         self.max_df = max_df
 
     # Building and updating
 
     def fit(self, offers: Sequence[Offer]) -> "OfferIndex":
-        self.vectorizer_ = TfidfVectorizer(
-            analyzer="char_wb",
-            ngram_range=self.ngram_range,
-            min_df=self.min_df,
-            # A tiny catalogue has no "common" n-grams to drop.
-            max_df=self.max_df if len(offers) >= 10 else 1.0,
-            sublinear_tf=True,
-            preprocessor=normalise,
-            dtype=np.float32,
+        """The index of these offers, their features computed here."""
+        features = text_features(offers)
+        return self._assemble(
+            offers, stacked_counts(features), [f.concepts for f in features], [f.hours for f in features]
         )
-        texts = [offer.text for offer in offers]
-        # The field's own words are always in the vocabulary, even for an index begun empty.
-        wording = self.vectorizer_.fit_transform([*texts, VOCABULARY_TEXT])
-        found = [concepts_in(text) for text in texts]
-        document_frequency = np.zeros(len(CONCEPT_NAMES), dtype=np.float32)
-        for concepts in found:
-            for name in concepts:
-                document_frequency[CONCEPT_INDEX[name]] += 1
-        self.concept_idf_ = np.log((1 + len(offers)) / (1 + document_frequency)).astype(np.float32) + 1
+
+    @classmethod
+    def from_features(
+        cls, offers: Sequence[Offer], features: Sequence[TextFeatures], max_df: float = 0.5
+    ) -> "OfferIndex":
+        """The index of these offers from their stored features (one per offer, in the same order)."""
+        return cls.from_counts(
+            offers, stacked_counts(features), [f.concepts for f in features], [f.hours for f in features], max_df
+        )
+
+    @classmethod
+    def from_counts(
+        cls,
+        offers: Sequence[Offer],
+        counts: sp.csr_matrix,
+        concepts: Sequence[dict[str, int]],
+        hours: Sequence[frozenset[str]],
+        max_df: float = 0.5,
+    ) -> "OfferIndex":
+        """The index from the offers' features already stacked: `counts` holds one row of n-gram
+        counts an offer (as `stacked_counts` makes them), so an application reading many stored
+        features can stack them a few hundred at a time and keep none of them."""
+        return cls(max_df)._assemble(offers, counts, concepts, hours)
+
+    def _assemble(
+        self,
+        offers: Sequence[Offer],
+        counts: sp.csr_matrix,
+        concepts: Sequence[dict[str, int]],
+        hours: Sequence[frozenset[str]],
+    ) -> "OfferIndex":
+        if not len(offers) == counts.shape[0] == len(concepts) == len(hours):
+            raise ValueError("one set of features per offer")
+        # Document frequencies as TfidfVectorizer's smooth IDF counts them, the vocabulary one more document.
+        documents = len(offers) + 1
+        frequency = np.bincount(counts.indices, minlength=N_FEATURES) + VOCABULARY_NGRAMS
+        idf = (np.log((1 + documents) / (1 + frequency)) + 1).astype(np.float32)
+        # N-grams no offer uses weigh nothing, in a need as in an offer: a need's unknown words do
+        # not dilute its known ones. A tiny catalogue has no "common" n-grams to drop.
+        idf[frequency == 0] = 0
+        if len(offers) >= 10:
+            idf[frequency > self.max_df * documents] = 0
+        self.idf_ = idf
+        concept_frequency = np.zeros(len(CONCEPT_NAMES), dtype=np.float32)
+        for found in concepts:
+            for name in found:
+                concept_frequency[CONCEPT_INDEX[name]] += 1
+        self.concept_idf_ = np.log((1 + len(offers)) / (1 + concept_frequency)).astype(np.float32) + 1
         self.offers_: list[Offer] = list(offers)
         self.position_: dict[str, int] = {}
         for n, offer in enumerate(self.offers_):
             if self.position_.setdefault(offer.id, n) != n:
                 raise ValueError(f"duplicate offer id: {offer.id}")
-        self._concepts: list[dict[str, int]] = found
-        self._hours = [offer_hours(offer.category, offer.text) for offer in offers]
-        self.wording_ = sp.csr_matrix(wording[: len(texts)])
-        # Sparse: an offer has a handful of concepts, and a sparse product needs no BLAS threads.
-        self.concepts_ = sp.csr_matrix(
-            np.vstack([self._concept_vector(c) for c in found]) if found else np.zeros((0, len(CONCEPT_NAMES))),
-            dtype=np.float32,
-        )
+        self._concepts: list[dict[str, int]] = list(concepts)
+        self._hours: list[frozenset[str]] = list(hours)
+        # Stored transposed once: a need's row times this is one fast sparse product.
+        self.wording_t_ = self._weighted(counts).T.tocsr()
+        self.concepts_ = self._concept_rows(self._concepts)
         self._rebuild()
         return self
+
+    def queries(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """The TF-IDF rows of needs' texts, weighted as the offers are."""
+        return self._weighted(ngram_counts(texts))
+
+    def _weighted(self, counts: sp.csr_matrix) -> sp.csr_matrix:
+        """Counts to unit-length TF-IDF rows (sublinear term frequency, as the index's fit always had)."""
+        data = np.log(counts.data, dtype=np.float32)
+        data += 1
+        data *= self.idf_[counts.indices]
+        rows = sp.csr_matrix((data, counts.indices, counts.indptr), shape=counts.shape)
+        rows.eliminate_zeros()
+        return _unit_rows(rows)
+
+    def _concept_rows(self, found: Sequence[dict[str, int]]) -> sp.csr_matrix:
+        """The offers' concept vectors, as `_concept_vector` makes one, all at once.
+        Sparse: an offer has a handful of concepts, and a sparse product needs no BLAS threads."""
+        lengths = [len(concepts) for concepts in found]
+        columns = np.fromiter(
+            (CONCEPT_INDEX[name] for concepts in found for name in concepts), dtype=np.int32, count=sum(lengths)
+        )
+        hits = np.fromiter((h for concepts in found for h in concepts.values()), dtype=np.float32, count=len(columns))
+        data = self.concept_idf_[columns] * (1 + np.log(hits, dtype=np.float32))
+        indptr = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
+        rows = sp.csr_matrix((data.astype(np.float32), columns, indptr), shape=(len(found), len(CONCEPT_NAMES)))
+        return _unit_rows(rows)
 
     def _concept_vector(self, concepts: dict[str, int]) -> FloatArray:
         vector = np.zeros(len(CONCEPT_NAMES), dtype=np.float32)
@@ -159,45 +225,62 @@ class OfferIndex:
         norm = float(np.linalg.norm(vector))
         return vector / norm if norm else vector
 
+    def updated(
+        self, changed: Sequence[tuple[Offer, TextFeatures | None]], removed: Collection[str] = ()
+    ) -> "OfferIndex":
+        """A new index with these offers added or replaced and those removed; this one is left as it
+        is, so rankings already under way finish on it. `None` features: the offer's text is
+        unchanged (its places or status changed, say), and the features it has are kept."""
+        new = copy.copy(self)
+        new._change(changed, removed)
+        return new
+
     def upsert(self, offer: Offer) -> None:
-        """Add a new offer or replace a changed one, with the vocabulary learnt at `fit`."""
-        concepts = concepts_in(offer.text)
-        wording = self.vectorizer_.transform([offer.text])
-        vector = sp.csr_matrix(self._concept_vector(concepts)[np.newaxis, :])
-        i = self.position_.get(offer.id)
-        if i is None:
-            self.position_[offer.id] = len(self.offers_)
-            self.offers_.append(offer)
-            self._concepts.append(concepts)
-            self._hours.append(offer_hours(offer.category, offer.text))
-            self.wording_ = sp.vstack([self.wording_, wording], format="csr")
-            self.concepts_ = sp.vstack([self.concepts_, vector], format="csr")
-        else:
-            self.offers_[i] = offer
-            self._concepts[i] = concepts
-            self._hours[i] = offer_hours(offer.category, offer.text)
-            self.wording_ = sp.vstack([self.wording_[:i], wording, self.wording_[i + 1 :]], format="csr")
-            self.concepts_ = sp.vstack([self.concepts_[:i], vector, self.concepts_[i + 1 :]], format="csr")
-        self._rebuild()
+        """Add a new offer or replace a changed one, with the weights learnt when the index was assembled."""
+        self._change([(offer, text_features([offer])[0])], ())
 
     def remove(self, offer_id: str) -> None:
         """Forget an offer (deleted, or no longer to be matched at all)."""
-        i = self.position_.pop(offer_id, None)
-        if i is None:
+        self._change((), (offer_id,))
+
+    def _change(self, changed: Sequence[tuple[Offer, TextFeatures | None]], removed: Collection[str]) -> None:
+        """Apply the changes by building new lists and matrices, never by editing the old ones."""
+        latest = {offer.id: (offer, features) for offer, features in changed}
+        in_place: dict[int, Offer] = {}
+        added: list[tuple[Offer, TextFeatures]] = []
+        dropped = {self.position_[offer_id] for offer_id in removed if offer_id in self.position_}
+        for offer_id, (offer, features) in latest.items():
+            i = self.position_.get(offer_id)
+            if features is None:
+                if i is None:
+                    raise ValueError(f"a new offer comes with its features: {offer_id}")
+                in_place[i] = offer
+            else:
+                if i is not None:
+                    dropped.add(i)
+                added.append((offer, features))
+        if not (in_place or added or dropped):
             return
-        del self.offers_[i]
-        del self._concepts[i]
-        del self._hours[i]
-        self.wording_ = sp.vstack([self.wording_[:i], self.wording_[i + 1 :]], format="csr")
-        self.concepts_ = sp.vstack([self.concepts_[:i], self.concepts_[i + 1 :]], format="csr")
+        kept = [i for i in range(len(self.offers_)) if i not in dropped]
+        new_features = [features for _offer, features in added]
+        self.offers_ = [in_place.get(i, self.offers_[i]) for i in kept] + [offer for offer, _ in added]
+        self._concepts = [self._concepts[i] for i in kept] + [f.concepts for f in new_features]
+        self._hours = [self._hours[i] for i in kept] + [f.hours for f in new_features]
+        if dropped or added:
+            wording_t = self.wording_t_[:, kept] if dropped else self.wording_t_
+            self.wording_t_ = sp.hstack(
+                [wording_t, self._weighted(stacked_counts(new_features)).T], format="csr", dtype=np.float32
+            )
+            concepts = self.concepts_[kept] if dropped else self.concepts_
+            self.concepts_ = sp.vstack(
+                [concepts, self._concept_rows([f.concepts for f in new_features])], format="csr", dtype=np.float32
+            )
         self.position_ = {offer.id: n for n, offer in enumerate(self.offers_)}
         self._rebuild()
 
     def _rebuild(self) -> None:
         """Recompute what is derived from the offers: the transposed matrix, the field arrays."""
         offers = self.offers_
-        # Stored transposed once: a need's row times this is one fast sparse product.
-        self.wording_t_ = self.wording_.T.tocsr().astype(np.float32)
         self.id_order_ = np.argsort(np.argsort(np.array([o.id for o in offers], dtype=object), kind="stable"))
         self.columns_ = _Columns(
             open_with_room=np.array([o.status == "open" and o.capacity > 0 for o in offers], dtype=bool),
@@ -294,7 +377,7 @@ class OfferIndex:
             concepts = self.need_concepts(person, need)
         meaning = np.asarray(self.concepts_ @ (CONCEPT_AFFINITY @ self._concept_vector(concepts))).ravel()
         if query is None:
-            query = self.vectorizer_.transform([need.description])
+            query = self.queries([need.description])
         wording = np.asarray((query @ self.wording_t_).todense(), dtype=np.float32).ravel()
         skills = np.zeros(len(self.offers_), np.float32)
         if need.category in SKILL_CATEGORIES and person.skills:

@@ -49,6 +49,8 @@ _CLASSES: dict[str, dict[str, str]] = {
             " version created_by_id created_at updated_at"
         ),
     },
+    "offer_features": {INTERNAL: "offer_id scheme digest ngrams concepts hours computed_at"},
+    "offer_term": {INTERNAL: "term offer_id"},
     "person": {
         PART2: (
             "full_name phone phone_index id_number id_number_index birth_date address latitude longitude programme"
@@ -106,6 +108,9 @@ _CLASSES: dict[str, dict[str, str]] = {
         INTERNAL: "id sequence at actor_id action record_type record_id previous_hash hash",
     },
     "idempotency_key": {INTERNAL: "id actor_id key record_type record_id created_at"},
+    "job_lock": {INTERNAL: "id name holder taken_at expires_at"},
+    # Aggregates before small-cell suppression, with providers' and volunteers' names (completion table).
+    "indicator_snapshot": {SENSITIVE: "figures", INTERNAL: "id key computed_at"},
 }
 
 COLUMN_CLASSES: dict[tuple[str, str], str] = {

@@ -451,7 +451,8 @@ class Offer(SQLModel, table=True):
     version: int = Field(default=1, sa_column=_OFFER_VERSION)
     created_by_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
     created_at: datetime = timestamp(default_factory=utcnow)
-    updated_at: datetime = timestamp(default_factory=utcnow)
+    # Indexed: every worker's matching index catches up with the offers changed since it last looked.
+    updated_at: datetime = timestamp(default_factory=utcnow, index=True)
 
     def is_stale(self, now: datetime | None = None) -> bool:
         """Not confirmed by its owner for STALE_AFTER (90 days): their home page asks them to confirm it."""
@@ -481,6 +482,25 @@ class OfferTerm(SQLModel, table=True):
     offer_id: uuid.UUID = Field(
         primary_key=True, sa_column_args=[sa.ForeignKey("offer.id", ondelete="CASCADE")], index=True
     )
+
+
+class OfferFeatures(SQLModel, table=True):
+    """What the matching engine reads in an offer's text, computed once when the offer is written
+    (portal/matches/services.py), so that a new worker assembles its index from these rows instead
+    of computing them for every offer. One column per representation, each named by the scheme it
+    was computed with: a row of an older scheme is computed anew when it is read."""
+
+    __tablename__ = "offer_features"
+
+    offer_id: uuid.UUID = Field(foreign_key="offer.id", primary_key=True, ondelete="CASCADE")
+    scheme: str = Field(max_length=40)
+    # SHA-256 of the text the features were computed from: an edit that leaves it alone keeps them.
+    digest: str = Field(max_length=64)
+    # Hashed character n-grams and their counts (matching.features.TextFeatures.ngram_bytes).
+    ngrams: bytes = Field(sa_type=sa.LargeBinary)
+    concepts: dict[str, int] = Field(default_factory=dict, sa_type=sa.JSON)
+    hours: list[str] = list_column()
+    computed_at: datetime = timestamp(default_factory=utcnow)
 
 
 def phone_key(phone: str) -> str:

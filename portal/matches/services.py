@@ -1,26 +1,35 @@
 """The only place that turns the portal's rows into the matching engine's dataclasses.
 
-One offer index lives in each process. Before every ranking it catches up with the offers changed
-since it last looked (by their `updated_at`), so an offer created, edited, paused, closed or given
-more places in any process is ranked accordingly at the next request, without refitting.
+An offer's text features (matching.features) are computed when the offer is written and stored in
+`offer_features`. Each process holds one snapshot of the offer index, assembled from the stored
+features of the matchable offers; before every ranking it catches up with the offers changed since
+it last looked (by their indexed `updated_at`), so an offer created, edited, paused, closed or given
+more places in any process is ranked accordingly at the next request, without refitting. A
+snapshot is never changed: catching up makes a new one and replaces the reference, and a ranking
+finishes on the snapshot it began with, so no lock orders the rankings of a process.
 """
 
-import threading
+import json
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from typing import Any
 
+import numpy as np
+import scipy.sparse as sp
+import sqlalchemy as sa
 from flask import Flask
 from sqlmodel import Session, col, select
 
 import matching
+from matching.features import N_FEATURES, SCHEME, TextFeatures, stacked_counts, text_digest, text_features
 from portal.clock import local_today
 from portal.models import (
     Area,
     Need,
     Offer,
+    OfferFeatures,
     OfferStatus,
     Organization,
     Person,
@@ -32,37 +41,62 @@ from portal.people.services import age_on, months_between
 
 # Transactions can commit a little after the timestamp they wrote: look back this far when catching up.
 SYNC_OVERLAP = timedelta(minutes=5)
-# New offers are transformed with the vocabulary learnt at the last fit; once the catalogue has
-# grown well past it, the next catch-up refits (outside any single ranking's hot path).
-REFIT_GROWTH = 2.0
-REFIT_MIN_NEW = 50
+# Offers changed later are weighted with the weights learnt when the snapshot was assembled; once
+# the catalogue has grown well past it, the next catch-up assembles a new one from the stored features.
+REASSEMBLE_GROWTH = 2.0
+REASSEMBLE_MIN_NEW = 50
+# The fields an offer's text features are computed from.
+TEXT_FIELDS = ("category", "title", "description", "skills")
+# Read as text and parsed together when a snapshot is loaded.
+JSON_FIELDS = ("skills", "languages", "schedule", "genders")
+ENGINE_FIELDS = (
+    "id",
+    "category",
+    "title",
+    "description",
+    "skills",
+    "languages",
+    "latitude",
+    "longitude",
+    "remote",
+    "schedule",
+    "capacity",
+    "status",
+    "min_age",
+    "max_age",
+    "genders",
+    "min_months_in_recovery",
+)
+
+
+def _engine_offer(fields: Mapping[str, Any], area_code: str | None) -> matching.Offer:
+    location = None
+    if fields["latitude"] is not None and fields["longitude"] is not None:
+        location = matching.Location(fields["latitude"], fields["longitude"], area_code)
+    return matching.Offer(
+        id=str(fields["id"]),
+        category=fields["category"],
+        title=fields["title"],
+        description=fields["description"],
+        skills=tuple(fields["skills"] or ()),
+        languages=tuple(fields["languages"] or ()),
+        location=location,
+        remote=fields["remote"],
+        schedule=tuple(fields["schedule"] or ()),
+        capacity=fields["capacity"],
+        status=fields["status"],
+        eligibility=matching.Eligibility(
+            min_age=fields["min_age"],
+            max_age=fields["max_age"],
+            genders=tuple(fields["genders"] or ()),
+            min_months_in_recovery=fields["min_months_in_recovery"],
+        ),
+    )
 
 
 def to_engine_offer(offer: Offer, area_codes: dict[uuid.UUID, str]) -> matching.Offer:
-    location = None
-    if offer.latitude is not None and offer.longitude is not None:
-        location = matching.Location(
-            offer.latitude, offer.longitude, area_codes.get(offer.area_id) if offer.area_id else None
-        )
-    return matching.Offer(
-        id=str(offer.id),
-        category=offer.category,
-        title=offer.title,
-        description=offer.description,
-        skills=tuple(offer.skills),
-        languages=tuple(offer.languages),
-        location=location,
-        remote=offer.remote,
-        schedule=tuple(offer.schedule),
-        capacity=offer.capacity,
-        status=offer.status,
-        eligibility=matching.Eligibility(
-            min_age=offer.min_age,
-            max_age=offer.max_age,
-            genders=tuple(offer.genders),
-            min_months_in_recovery=offer.min_months_in_recovery,
-        ),
-    )
+    fields = {name: getattr(offer, name) for name in ENGINE_FIELDS}
+    return _engine_offer(fields, area_codes.get(offer.area_id) if offer.area_id else None)
 
 
 def to_engine_person(person: Person, needs: list[Need], today: date) -> matching.Person:
@@ -86,83 +120,239 @@ def to_engine_person(person: Person, needs: list[Need], today: date) -> matching
     )
 
 
-def _matchable(session: Session, offers: list[Offer]) -> set[uuid.UUID]:
+# Stored features
+
+
+def _features_values(offer: Offer) -> dict[str, Any]:
+    engine_offer = to_engine_offer(offer, {})
+    (features,) = text_features([engine_offer])
+    return {
+        "scheme": SCHEME,
+        "digest": text_digest(engine_offer),
+        "ngrams": features.ngram_bytes(),
+        "concepts": features.concepts,
+        "hours": sorted(features.hours),
+        "computed_at": utcnow(),
+    }
+
+
+@sa.event.listens_for(Offer, "after_insert")
+def _features_of_new_offer(_mapper: Any, connection: sa.Connection, offer: Offer) -> None:
+    """Computed as the offer is written, in its transaction: no worker computes them again."""
+    connection.execute(sa.insert(OfferFeatures).values(offer_id=offer.id, **_features_values(offer)))
+
+
+@sa.event.listens_for(Offer, "after_update")
+def _features_of_changed_offer(_mapper: Any, connection: sa.Connection, offer: Offer) -> None:
+    """Computed anew only when the text changed; a change of places or status keeps them."""
+    state = sa.inspect(offer)
+    if not any(state.attrs[name].history.has_changes() for name in TEXT_FIELDS):
+        return
+    values = _features_values(offer)
+    if (
+        connection.execute(
+            sa.update(OfferFeatures).where(col(OfferFeatures.offer_id) == offer.id).values(**values)
+        ).rowcount
+        == 0
+    ):
+        connection.execute(sa.insert(OfferFeatures).values(offer_id=offer.id, **values))
+
+
+# The index of a process
+
+
+def _matchable() -> "sa.ColumnElement[bool]":
     """Offers a caseworker may be shown: published (not drafts) by a verified, active owner."""
-    if not offers:
-        return set()
-    org_ids = {o.organization_id for o in offers if o.organization_id}
-    volunteer_ids = {o.volunteer_id for o in offers if o.volunteer_id}
-    verified_orgs = set(
-        session.exec(
-            select(Organization.id).where(
-                col(Organization.id).in_(org_ids), Organization.status == VerificationStatus.VERIFIED
-            )
-        )
+    return sa.and_(
+        col(Offer.status) != OfferStatus.DRAFT,
+        sa.or_(
+            col(Organization.status) == VerificationStatus.VERIFIED,
+            sa.and_(col(User.verified_at).is_not(None), col(User.active).is_(True)),
+        ),
     )
-    verified_volunteers = set(
-        session.exec(
-            select(User.id).where(
-                col(User.id).in_(volunteer_ids), col(User.verified_at).is_not(None), col(User.active).is_(True)
-            )
-        )
-    )
-    verified = verified_orgs | verified_volunteers
-    return {o.id for o in offers if o.status != OfferStatus.DRAFT and (o.organization_id or o.volunteer_id) in verified}
 
 
-def _area_codes(session: Session) -> dict[uuid.UUID, str]:
-    return {area.id: area.code for area in session.exec(select(Area))}
+def _offers_with_owners(*columns: Any) -> Any:
+    return (
+        select(*columns)
+        .select_from(Offer)
+        .outerjoin(Organization, col(Organization.id) == Offer.organization_id)
+        .outerjoin(User, col(User.id) == Offer.volunteer_id)
+    )
+
+
+def _as_text(column: Any, name: str) -> Any:
+    return sa.cast(column, sa.Text).label(name)
+
+
+def _json_lists(texts: Sequence[str | None]) -> list[Any]:
+    """Many JSON values parsed in one call (one call a row costs more than the whole of this)."""
+    parsed: list[Any] = json.loads(f"[{','.join(text or 'null' for text in texts)}]")
+    return parsed
+
+
+# Rows read a thousand at a time: the stored features of a chunk are stacked, then let go.
+CHUNK = 1000
+STORED_JSON = ("concepts", "hours")
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """Offers read with their stored features, the n-gram counts stacked one row an offer."""
+
+    offers: list[matching.Offer]
+    counts: sp.csr_matrix
+    concepts: list[dict[str, int]]
+    hours: list[frozenset[str]]
+    digests: list[str]
+    versions: list[int]
+
+    @classmethod
+    def empty(cls) -> "_Loaded":
+        return cls([], sp.csr_matrix((0, N_FEATURES), dtype=np.float32), [], [], [], [])
+
+    def features(self, n: int) -> TextFeatures:
+        start, end = self.counts.indptr[n], self.counts.indptr[n + 1]
+        return TextFeatures(
+            self.counts.indices[start:end].astype(np.uint32),
+            self.counts.data[start:end].astype(np.uint16),
+            self.concepts[n],
+            self.hours[n],
+        )
+
+
+def _loaded(session: Session, condition: "sa.ColumnElement[bool]") -> _Loaded:
+    """The offers meeting the condition, each with its stored features, without their text (the
+    features say what the engine needs of it). Features missing or of an older scheme are
+    computed here from the text."""
+    query = (
+        _offers_with_owners(
+            col(Offer.version),
+            *(
+                _as_text(getattr(Offer, name), name) if name in JSON_FIELDS else getattr(Offer, name)
+                for name in ENGINE_FIELDS
+                if name not in ("title", "description")
+            ),
+            col(Area.code).label("area_code"),
+            col(OfferFeatures.scheme),
+            col(OfferFeatures.digest),
+            col(OfferFeatures.ngrams),
+            _as_text(OfferFeatures.concepts, "concepts"),
+            _as_text(OfferFeatures.hours, "hours"),
+        )
+        .outerjoin(Area, col(Area.id) == Offer.area_id)
+        .outerjoin(OfferFeatures, col(OfferFeatures.offer_id) == Offer.id)
+        .where(condition)
+        .execution_options(yield_per=CHUNK)
+    )
+    loaded = _Loaded.empty()
+    chunks = []
+    for rows in session.exec(query).partitions():
+        parsed = {
+            name: _json_lists([getattr(row, name) for row in rows]) for name in (*JSON_FIELDS, "concepts", "hours")
+        }
+        stale = [row.id for row in rows if row.scheme != SCHEME]
+        texts: dict[uuid.UUID, tuple[str, str]] = {}
+        if stale:
+            text_query = select(Offer.id, Offer.title, Offer.description).where(col(Offer.id).in_(stale))
+            texts = {offer_id: (title, description) for offer_id, title, description in session.exec(text_query)}
+        features = []
+        for n, row in enumerate(rows):
+            fields = {**row._mapping, **{name: parsed[name][n] for name in JSON_FIELDS}}
+            fields["title"], fields["description"] = texts.get(row.id, ("", ""))
+            offer = _engine_offer(fields, row.area_code)
+            if row.scheme == SCHEME:
+                features.append(TextFeatures.from_stored(row.ngrams, parsed["concepts"][n], parsed["hours"][n]))
+                loaded.digests.append(row.digest)
+            else:
+                features.append(text_features([offer])[0])
+                loaded.digests.append(text_digest(offer))
+            loaded.offers.append(offer)
+            loaded.versions.append(row.version)
+        chunks.append(stacked_counts(features))
+        loaded.concepts.extend(f.concepts for f in features)
+        loaded.hours.extend(f.hours for f in features)
+    if chunks:
+        loaded = replace(loaded, counts=sp.vstack(chunks, format="csr", dtype=np.float32))
+    return loaded
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One state of the offer index, never changed once made, and what it was made from."""
+
+    index: matching.OfferIndex
+    synced_at: datetime
+    # offer id → (version, digest of its features): what a catch-up compares with
+    versions: Mapping[str, tuple[int, str]]
+    assembled_size: int
+
+
+def _assembled(session: Session, now: datetime) -> Snapshot:
+    """A new snapshot from the stored features of every matchable offer."""
+    loaded = _loaded(session, _matchable())
+    index = matching.OfferIndex.from_counts(loaded.offers, loaded.counts, loaded.concepts, loaded.hours)
+    versions = {
+        offer.id: (version, digest)
+        for offer, version, digest in zip(loaded.offers, loaded.versions, loaded.digests, strict=True)
+    }
+    return Snapshot(index, now, versions, len(loaded.offers))
+
+
+def _caught_up(session: Session, snapshot: Snapshot, now: datetime) -> Snapshot:
+    """The snapshot with the offers changed since it was made: first which changed (ids and
+    versions only), then the rows of those alone."""
+    since = snapshot.synced_at - SYNC_OVERLAP
+    changed = session.exec(
+        _offers_with_owners(col(Offer.id), col(Offer.version), _matchable().label("matchable")).where(
+            col(Offer.updated_at) >= since
+        )
+    ).all()
+    known = snapshot.versions
+    removed = [str(offer_id) for offer_id, _v, matchable in changed if not matchable and str(offer_id) in known]
+    moved = [
+        offer_id
+        for offer_id, version, matchable in changed
+        if matchable and known.get(str(offer_id), (None, ""))[0] != version
+    ]
+    if not removed and not moved:
+        return Snapshot(snapshot.index, now, known, snapshot.assembled_size)
+    loaded = _loaded(session, col(Offer.id).in_(moved)) if moved else _Loaded.empty()
+    versions = dict(known)
+    for offer_id in removed:
+        del versions[offer_id]
+    updates: list[tuple[matching.Offer, TextFeatures | None]] = []
+    for n, offer in enumerate(loaded.offers):
+        same_text = known.get(offer.id, (0, ""))[1] == loaded.digests[n]
+        updates.append((offer, None if same_text else loaded.features(n)))
+        versions[offer.id] = (loaded.versions[n], loaded.digests[n])
+    if len(versions) - snapshot.assembled_size >= REASSEMBLE_MIN_NEW and len(versions) > (
+        REASSEMBLE_GROWTH * snapshot.assembled_size
+    ):
+        return _assembled(session, now)
+    return Snapshot(snapshot.index.updated(updates, removed), now, versions, snapshot.assembled_size)
 
 
 @dataclass
 class LiveIndex:
-    """The process's offer index and how far it has caught up with the database."""
+    """The process's offer index: the newest snapshot, replaced whole, never edited."""
 
-    index: matching.OfferIndex | None = None
-    synced_at: datetime | None = None
-    versions: dict[str, int] = field(default_factory=dict)
-    fitted_size: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    snapshot: Snapshot | None = None
 
-    def sync(self, session: Session) -> matching.OfferIndex:
-        """Build the index on first use, then apply the offers changed since the last look."""
+    @property
+    def index(self) -> matching.OfferIndex | None:
+        return self.snapshot.index if self.snapshot is not None else None
+
+    def current(self, session: Session) -> matching.OfferIndex:
+        """The index caught up with the database, for one ranking. Two rankings at once may both
+        catch up; whichever looked later leaves its snapshot for the next one."""
         now = utcnow()
-        grown = len(self.versions) - self.fitted_size
-        if grown >= REFIT_MIN_NEW and len(self.versions) > REFIT_GROWTH * self.fitted_size:
-            self.index = None
-        if self.index is None or self.synced_at is None:
-            rows = list(session.exec(select(Offer)))
-            area_codes = _area_codes(session)
-            visible = _matchable(session, rows)
-            shown = [row for row in rows if row.id in visible]
-            self.index = matching.OfferIndex().fit([to_engine_offer(row, area_codes) for row in shown])
-            self.versions = {str(row.id): row.version for row in shown}
-            self.fitted_size = len(shown)
-        else:
-            since = self.synced_at - SYNC_OVERLAP
-            changed = list(session.exec(select(Offer).where(Offer.updated_at >= since)))
-            area_codes = _area_codes(session) if changed else {}
-            visible = _matchable(session, changed)
-            for row in changed:
-                key = str(row.id)
-                if row.id not in visible:
-                    self.index.remove(key)
-                    self.versions.pop(key, None)
-                elif self.versions.get(key) != row.version:
-                    self.index.upsert(to_engine_offer(row, area_codes))
-                    self.versions[key] = row.version
-        self.synced_at = now
-        return self.index
-
-    @contextmanager
-    def synced(self, session: Session) -> Iterator[matching.OfferIndex]:
-        """The index caught up, held for one ranking. The session's transaction begins before the lock
-        is taken: on SQLite a write transaction waits for the database's write lock as it begins, and
-        waiting for it while holding this lock would deadlock with a request that holds the write
-        lock and waits for this one."""
-        session.connection()
-        with self.lock:
-            yield self.sync(session)
+        before = self.snapshot
+        made = _assembled(session, now) if before is None else _caught_up(session, before, now)
+        latest = self.snapshot
+        if latest is None or latest.synced_at <= made.synced_at:
+            self.snapshot = made
+        return made.index
 
 
 def live_index(app: Flask) -> LiveIndex:
@@ -191,8 +381,8 @@ class NeedMatches:
 def _unscored(session: Session, live: LiveIndex, need: Need, person: matching.Person) -> NeedMatches:
     """The offers of the need's category the person can take, by title: eligibility is a rule,
     not a judgement, so it still applies; the ordering by relevance does not."""
-    with live.synced(session) as index:
-        ids = [uuid.UUID(offer_id) for offer_id in index.eligible_ids(person, str(need.category))]
+    index = live.current(session)
+    ids = [uuid.UUID(offer_id) for offer_id in index.eligible_ids(person, str(need.category))]
     rows = session.exec(select(Offer).where(col(Offer.id).in_(ids))).all() if ids else []
     listed = sorted(rows, key=lambda offer: (offer.title.casefold(), str(offer.id)))
     return NeedMatches(
@@ -210,8 +400,7 @@ def rank_need(
     engine_person = to_engine_person(person, [need], today or local_today())
     if person.refuses_ranked_suggestions:
         return _unscored(session, live, need, engine_person)
-    with live.synced(session) as index:
-        ranking = index.rank(engine_person, engine_person.needs[0], top=top, near_misses=near_misses)
+    ranking = live.current(session).rank(engine_person, engine_person.needs[0], top=top, near_misses=near_misses)
     ids = [uuid.UUID(item.offer_id) for item in ranking.ranked] + [uuid.UUID(m.offer_id) for m in ranking.near_misses]
     rows = {row.id: row for row in session.exec(select(Offer).where(col(Offer.id).in_(ids)))} if ids else {}
     return NeedMatches(

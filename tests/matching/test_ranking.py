@@ -5,7 +5,10 @@ index that follows offers as they change without being rebuilt."""
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
+
 from matching import Eligibility, Location, Need, Offer, OfferIndex, Person, is_eligible, rank_all
+from matching.features import TextFeatures, text_features
 from matching.hours import hours_taken, offer_hours
 from matching.vocabulary import concepts_in
 
@@ -164,16 +167,15 @@ def test_removing_an_unknown_offer_changes_nothing() -> None:
     assert index.rank(cook(), KITCHEN_NEED).offer_ids == ["a"]
 
 
-def test_upsert_and_remove_keep_the_vocabulary_learnt_at_fit() -> None:
+def test_upsert_and_remove_keep_the_weights_learnt_at_fit() -> None:
     index = OfferIndex().fit([kitchen_job("a"), kitchen_job("b")])
-    vectorizer, vocabulary = index.vectorizer_, dict(index.vectorizer_.vocabulary_)
+    idf, concept_idf = index.idf_.copy(), index.concept_idf_.copy()
 
     index.upsert(Offer("new", "training", "Barista course", "Learn espresso and latte art in six weeks"))
     index.upsert(kitchen_job("a", status="paused"))
     index.remove("b")
 
-    assert index.vectorizer_ is vectorizer
-    assert index.vectorizer_.vocabulary_ == vocabulary
+    assert np.array_equal(index.idf_, idf) and np.array_equal(index.concept_idf_, concept_idf)
 
 
 def test_a_catalogue_without_offers_ranks_nothing() -> None:
@@ -317,3 +319,43 @@ def test_hours_are_read_in_everyday_words_too() -> None:
     assert hours_taken("I take the kids to school, then I am free until three.") == {"mornings_taken"}
     assert offer_hours("employment", "Shift starts 7:30 am, Monday to Friday") == {"early_start"}
     assert offer_hours("employment", "Evening shift, 7:00 pm to 11 pm") == {"night_work"}
+
+
+def mixed_catalogue() -> list[Offer]:
+    return [
+        kitchen_job("kitchen", location=NEARBY),
+        Offer("cook-en", "employment", "Line cook", "Hotel kitchen, cooking breakfasts", languages=("en",)),
+        Offer("guard", "employment", "小区保安", "负责小区门卫巡逻"),
+        Offer("room", "housing", "过渡性住房", "中途之家床位，押金减免"),
+        Offer("course", "training", "厨师培训", "免费厨师培训课程，考证"),
+    ]
+
+
+def test_an_index_from_stored_features_ranks_as_one_fitted_on_the_offers() -> None:
+    offers = mixed_catalogue()
+    fitted = OfferIndex().fit(offers)
+    stored = [
+        TextFeatures.from_stored(f.ngram_bytes(), dict(f.concepts), sorted(f.hours)) for f in text_features(offers)
+    ]
+    assembled = OfferIndex.from_features(offers, stored)
+    for need in (
+        KITCHEN_NEED,
+        Need("n-zh", "employment", "想找厨房的工作，做过厨师"),
+        Need("n-h", "housing", "需要住处"),
+    ):
+        person = cook(need)
+        assert assembled.rank(person, need) == fitted.rank(person, need)
+
+
+def test_an_updated_index_leaves_the_one_it_came_from_as_it_was() -> None:
+    offers = mixed_catalogue()
+    index = OfferIndex().fit(offers)
+    before = index.rank(cook(), KITCHEN_NEED)
+    paused = replace(offers[0], status="paused")
+    renamed = Offer("guard", "employment", "Kitchen porter", "Washing up in a restaurant kitchen")
+    new = index.updated([(paused, None), (renamed, text_features([renamed])[0])], removed=["course"])
+
+    assert index.rank(cook(), KITCHEN_NEED) == before
+    assert "kitchen" in before.offer_ids and "course" in before.offer_ids
+    after = new.rank(cook(), KITCHEN_NEED).offer_ids
+    assert "kitchen" not in after and "course" not in after and "guard" in after

@@ -4,19 +4,22 @@ import re
 import threading
 from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
+import matching
 from portal.db import get_engine
 from portal.matches import services
+from portal.migrations import downgrade, upgrade
 from portal.models import Need, Offer, OfferStatus, Organization, Person, Referral, Role, User
 from portal.offers import services as offer_services
 from portal.offers.forms import OfferForm
 from portal.organizations.services import verify_organization
-from tests.conftest import consent_to_every_recipient, keyed
+from tests.conftest import consent_to_every_recipient, keyed, revision_before
 
 TODAY = date(2026, 11, 28)
 SUMMARY = "Looking for kitchen work."
@@ -118,7 +121,7 @@ def test_the_index_follows_offer_changes_in_any_process(
     kitchen = post(session, employer, title="后厨帮工", description="切配、备料。")
     assert ranked_titles(session, first, kitchen_need) == ["后厨帮工"]
     assert ranked_titles(session, second, kitchen_need) == ["后厨帮工"]
-    fitted = first.index.vectorizer_ if first.index else None
+    weights = first.index.idf_ if first.index else None
 
     offer_services.change_status(session, employer, kitchen, "pause")
     assert ranked_titles(session, second, kitchen_need) == []
@@ -135,33 +138,42 @@ def test_the_index_follows_offer_changes_in_any_process(
     assert ranked_titles(session, first, kitchen_need) == ["食堂厨师"]
     offer_services.change_status(session, employer, kitchen, "close")
     assert ranked_titles(session, second, kitchen_need) == ["食堂厨师"]
-    assert first.index is not None and first.index.vectorizer_ is fitted  # updated, never refitted
+    assert first.index is not None and first.index.idf_ is weights  # updated, never assembled again
 
 
-def test_a_ranking_waiting_for_the_write_lock_does_not_hold_the_index(
-    app: Flask, database_url: str, session: Session, make_user: Callable[..., User], kitchen_need: Need
+def test_two_rankings_in_one_worker_run_at_the_same_time(
+    app: Flask,
+    session: Session,
+    make_user: Callable[..., User],
+    kitchen_need: Need,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """On SQLite a request begins by waiting for the database's write lock. A ranking that waited for
-    it while holding the index deadlocked with the request holding the write lock and waiting for
-    the index, until both failed after the 30-second busy timeout (six approvals at once)."""
-    if not database_url.startswith("sqlite"):
-        pytest.skip("PostgreSQL takes no lock when a transaction begins")
+    """No lock orders the rankings of a worker: each ranks on the snapshot it began with. Each
+    ranking here waits inside the engine until the other is there too, which a lock never allows."""
     post(session, make_user(Role.PROVIDER), title="后厨帮工", description="切配、备料。")
-    live, answers = services.LiveIndex(), []
-    with Session(get_engine(app), expire_on_commit=False) as request, Session(get_engine(app)) as other_request:
-        # Loaded and kept, as the approval's own lookups keep them: ranking needs no query before the index.
-        need, person = request.get(Need, kitchen_need.id), request.get(Person, kitchen_need.person_id)
-        request.commit()  # and its last write committed: its next query begins a write transaction
-        other_request.connection()  # holds the write lock, as a request that has begun writing does
-        ranking = threading.Thread(target=lambda: answers.append(ranked_titles(request, live, need)))
-        ranking.start()
-        ranking.join(timeout=1)
-        index_free = live.lock.acquire(timeout=1)  # the other request now wants the index
-        if index_free:
-            live.lock.release()
-        other_request.commit()
-        ranking.join()
-    assert index_free and answers == [["后厨帮工"]] and person is not None
+    live, answers, both_ranking = services.LiveIndex(), [], threading.Barrier(2, timeout=10)
+    services.rank_need(session, live, kitchen_need, today=TODAY)  # the worker's first ranking
+    rank = matching.OfferIndex.rank
+
+    def meeting(index: matching.OfferIndex, *args: Any, **kwargs: Any) -> matching.Ranking:
+        both_ranking.wait()
+        return rank(index, *args, **kwargs)
+
+    monkeypatch.setattr(matching.OfferIndex, "rank", meeting)
+
+    def request() -> None:
+        # A GET request's session: it reads without taking SQLite's write lock.
+        with Session(get_engine(app).execution_options(read_only=True)) as own:
+            need = own.get(Need, kitchen_need.id)
+            assert need is not None
+            answers.append(ranked_titles(own, live, need))
+
+    requests = [threading.Thread(target=request) for _ in range(2)]
+    for thread in requests:
+        thread.start()
+    for thread in requests:
+        thread.join()
+    assert answers == [["后厨帮工"], ["后厨帮工"]]
 
 
 def test_pending_organizations_and_drafts_are_never_matched(
@@ -391,3 +403,46 @@ def test_the_provider_reads_the_summary_the_caseworker_wrote_not_the_description
     login(employer)
     inbox = client.get("/referrals/inbox").get_data(as_text=True)
     assert "Experienced cook; can start next week." in inbox and "line cook" not in inbox
+
+
+def _no_features_computed_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_args: object) -> None:
+        raise AssertionError("a worker computed offers' features")
+
+    monkeypatch.setattr(services, "text_features", refuse, raising=False)
+    monkeypatch.setattr(matching.OfferIndex, "fit", refuse)
+
+
+def test_a_new_worker_ranks_with_the_features_stored_when_the_offers_were_written(
+    session: Session, make_user: Callable[..., User], kitchen_need: Need, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Computed once, as an offer is written or edited: a worker only reads them, even for the
+    words of an edit made after it began."""
+    employer = make_user(Role.PROVIDER)
+    guard = post(session, employer, title="小区保安", description="负责小区门岗和夜间巡逻。")
+    live = services.LiveIndex()
+    assert "shared_meaning" not in [r.code for r in services.rank_need(session, live, kitchen_need).ranked[0].reasons]
+    edit = OfferForm.model_validate(job(title="食堂厨师", description="单位食堂炒菜、切配。", version=guard.version))
+    offer_services.update_offer(session, employer, guard, edit)
+    _no_features_computed_here(monkeypatch)
+
+    for worker in (live, services.LiveIndex()):
+        (match,) = services.rank_need(session, worker, kitchen_need, today=TODAY).ranked
+        assert match.offer.title == "食堂厨师" and "shared_meaning" in [r.code for r in match.reasons]
+
+
+def test_offers_written_before_the_features_were_stored_get_them_from_the_migration(
+    app: Flask,
+    database_url: str,
+    session: Session,
+    make_user: Callable[..., User],
+    kitchen_need: Need,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    post(session, make_user(Role.PROVIDER), title="后厨帮工", description="切配、备料。")
+    session.close()
+    get_engine(app).dispose()
+    downgrade(database_url, revision_before("0025"))
+    upgrade(database_url)
+    _no_features_computed_here(monkeypatch)
+    assert ranked_titles(session, services.LiveIndex(), kitchen_need) == ["后厨帮工"]

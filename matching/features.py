@@ -1,0 +1,118 @@
+"""What an offer's text says, computed from that offer alone: its character n-grams (hashed and
+counted, not weighted), the concepts of the vocabulary it names and the fixed hours it states.
+
+Nothing here depends on the other offers, so an application computes an offer's features once,
+when the offer is written, and stores them; an index is then assembled from stored features in a
+fraction of the time a fit takes. What does depend on the catalogue (how rare an n-gram or a
+concept is among the offers) is applied when the index is assembled.
+"""
+
+import hashlib
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import HashingVectorizer
+
+from matching.hours import offer_hours
+from matching.model import Offer
+from matching.vocabulary import CONCEPTS, concepts_in
+
+# Names how the features are computed: features stored under another scheme are computed anew.
+SCHEME = "char_wb-2-4-hash20-v1"
+# 2^20 columns: at 20,000 offers about one n-gram in a few hundred shares its column with another.
+N_FEATURES = 2**20
+NGRAM_RANGE = (2, 4)
+
+VOCABULARY_TEXT = " ".join(term for chinese, english in CONCEPTS.values() for term in (*chinese, *english))
+
+_INDEX_BYTES = np.dtype("<u4")
+_COUNT_BYTES = np.dtype("<u2")
+_MAX_COUNT = np.iinfo(_COUNT_BYTES).max
+
+
+def normalise(text: str) -> str:
+    """Full-width to half-width and lower case, so 'ＡＢＣ' and 'abc' are one word."""
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+_HASHER = HashingVectorizer(
+    analyzer="char_wb",
+    ngram_range=NGRAM_RANGE,
+    preprocessor=normalise,
+    n_features=N_FEATURES,
+    alternate_sign=False,
+    norm=None,
+    dtype=np.float32,
+)
+
+
+def ngram_counts(texts: Sequence[str]) -> sp.csr_matrix:
+    """Each text's n-grams counted, one row a text, the columns sorted within a row."""
+    if not texts:
+        return sp.csr_matrix((0, N_FEATURES), dtype=np.float32)
+    counts = sp.csr_matrix(_HASHER.transform(texts))
+    counts.sort_indices()
+    return counts
+
+
+@dataclass(frozen=True)
+class TextFeatures:
+    """One offer's text features; `ngrams` and `counts` are parallel, by ascending column."""
+
+    ngrams: npt.NDArray[np.uint32]
+    counts: npt.NDArray[np.uint16]
+    concepts: dict[str, int]
+    hours: frozenset[str]
+
+    def ngram_bytes(self) -> bytes:
+        """The n-grams in six bytes each (column, count), for storing."""
+        return self.ngrams.astype(_INDEX_BYTES).tobytes() + self.counts.astype(_COUNT_BYTES).tobytes()
+
+    @classmethod
+    def from_stored(cls, ngram_bytes: bytes, concepts: dict[str, int], hours: Sequence[str]) -> "TextFeatures":
+        """Features as stored by an application: `ngram_bytes` from `ngram_bytes()`."""
+        size = len(ngram_bytes) // (_INDEX_BYTES.itemsize + _COUNT_BYTES.itemsize)
+        split = size * _INDEX_BYTES.itemsize
+        return cls(
+            np.frombuffer(ngram_bytes, dtype=_INDEX_BYTES, count=size),
+            np.frombuffer(ngram_bytes, dtype=_COUNT_BYTES, count=size, offset=split),
+            {str(name): int(hits) for name, hits in concepts.items() if name in CONCEPTS},
+            frozenset(hours),
+        )
+
+
+def text_features(offers: Sequence[Offer]) -> list[TextFeatures]:
+    """The features of each offer (all texts hashed in one call, far cheaper than one by one)."""
+    counts = ngram_counts([offer.text for offer in offers])
+    found = []
+    for row, offer in enumerate(offers):
+        start, end = counts.indptr[row], counts.indptr[row + 1]
+        found.append(
+            TextFeatures(
+                counts.indices[start:end].astype(np.uint32),
+                np.minimum(counts.data[start:end], _MAX_COUNT).astype(np.uint16),
+                concepts_in(offer.text),
+                offer_hours(offer.category, offer.text),
+            )
+        )
+    return found
+
+
+def text_digest(offer: Offer) -> str:
+    """Names the text features are computed from, and how: equal digests, equal features."""
+    return hashlib.sha256(f"{SCHEME}\n{offer.category or ''}\n{offer.text}".encode()).hexdigest()
+
+
+def stacked_counts(features: Sequence[TextFeatures]) -> sp.csr_matrix:
+    """Offers' n-gram counts as one matrix, one row an offer."""
+    if not features:
+        return sp.csr_matrix((0, N_FEATURES), dtype=np.float32)
+    lengths = np.fromiter((len(f.ngrams) for f in features), dtype=np.int64, count=len(features))
+    indptr = np.concatenate([[0], np.cumsum(lengths)])
+    indices = np.concatenate([f.ngrams for f in features]).astype(np.int32)
+    data = np.concatenate([f.counts for f in features]).astype(np.float32)
+    return sp.csr_matrix((data, indices, indptr), shape=(len(features), N_FEATURES))
