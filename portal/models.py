@@ -559,6 +559,8 @@ class Referral(SQLModel, table=True):
             postgresql_where=_OPEN,
             sqlite_where=_OPEN,
         ),
+        # The provider's inbox: referrals to these offers, in these states, by answer deadline.
+        sa.Index("ix_referral_offer_id_status_respond_by", "offer_id", "status", "respond_by"),
     )
     __mapper_args__ = {"version_id_col": _REFERRAL_VERSION}
 
