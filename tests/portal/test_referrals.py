@@ -15,6 +15,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from portal.audit.services import trail_of
+from portal.clock import local_today
+from portal.consents.services import valid_consent
 from portal.crypto import aad, keyring_of
 from portal.db import get_engine
 from portal.exceptions import AlreadyReferred, IllegalTransition, MissingReason, NoPlaceLeft, NotAllowed
@@ -22,12 +24,14 @@ from portal.matches.services import LiveIndex
 from portal.migrations import downgrade, upgrade
 from portal.models import (
     Area,
+    ConsentOverride,
     ConsentPurpose,
     DataCategory,
     Need,
     Notification,
     Offer,
     Organization,
+    OverrideBasis,
     Person,
     RecipientKind,
     Referral,
@@ -418,6 +422,68 @@ def test_a_referral_no_consent_covers_any_more_is_neither_listed_nor_counted(
     html = client.get("/referrals/inbox").get_data(as_text=True)
     assert "Waiting for your answer (1)" in html and "All (1)" in html
     assert "XA-T-0100" in html and "XA-T-0200" not in html and str(revoked.id) not in html
+
+
+TODAY = local_today()
+ELSEWHERE = "another organization"
+
+
+@pytest.mark.parametrize(
+    ("consent", "person_fields", "override", "shown"),
+    [
+        ({"kind": RecipientKind.NGO}, {}, False, True),
+        ({"organization": "own"}, {}, False, True),
+        ({"organization": ELSEWHERE}, {}, False, False),
+        ({"kind": RecipientKind.EMPLOYER}, {}, False, False),
+        ({"kind": RecipientKind.NGO, "purpose": ConsentPurpose.EMPLOYMENT}, {}, False, False),
+        ({"kind": RecipientKind.NGO, "valid_until": date(2025, 6, 1), "expiry_event": None}, {}, False, False),
+        ({"kind": RecipientKind.NGO, "valid_from": TODAY + timedelta(days=10)}, {}, False, False),
+        ({"kind": RecipientKind.NGO}, {"programme_end": date(2025, 6, 1)}, False, False),
+        ({"kind": RecipientKind.NGO}, {"programme_end": TODAY + timedelta(days=100)}, False, True),
+        (
+            {"kind": RecipientKind.NGO, "valid_until": TODAY + timedelta(days=30), "expiry_event": None},
+            {"programme_end": date(2025, 6, 1)},
+            False,
+            True,
+        ),
+        ({"kind": RecipientKind.NGO, "revoked_at": datetime(2026, 1, 1, tzinfo=UTC)}, {}, False, False),
+        (None, {}, False, False),
+        (None, {}, True, True),
+    ],
+)
+def test_the_inbox_counts_and_lists_exactly_the_referrals_a_consent_or_override_covers(
+    session: Session,
+    caseworker: User,
+    provider: User,
+    make_offer: Callable[..., Offer],
+    make_organization: Callable[..., Organization],
+    consent: dict[str, object] | None,
+    person_fields: dict[str, object],
+    override: bool,
+    shown: bool,
+) -> None:
+    """The inbox's SQL condition and the disclosure's own check agree, case by case: a referral is
+    never counted and hidden, nor (worse) covered and missing."""
+    person = Person(code="XA-T-0300", full_name="赵 测试", caseworker_id=caseworker.id, **person_fields)
+    session.add(person)
+    session.commit()
+    if consent is not None:
+        named = consent.pop("organization", None)
+        recipient = {"own": session.get(Organization, provider.organization_id), ELSEWHERE: make_organization()}
+        record_consent(session, person, organization=recipient.get(str(named)), **consent)  # type: ignore[arg-type]
+    need = Need(person_id=person.id, category="counselling", description="想找人聊聊")
+    session.add(need)
+    session.commit()
+    offer = make_offer(provider)
+    referral = referral_in(session, need, offer, S.SENT)
+    if override:
+        basis = OverrideBasis.MEDICAL_EMERGENCY
+        session.add(ConsentOverride(referral_id=referral.id, by_id=caseworker.id, basis=basis, note="夜间危险"))
+        session.commit()
+    assert (valid_consent(session, person.id, offer) is not None or override) is shown
+    listed = [item.referral.id for item in services.inbox_page(session, provider).items]
+    assert listed == ([referral.id] if shown else [])
+    assert services.inbox_counts(session, provider)["waiting"] == int(shown)
 
 
 def test_the_provider_acts_on_a_later_page_and_stays_on_it(
