@@ -468,9 +468,10 @@ def test_the_inbox_counts_and_lists_exactly_the_referrals_a_consent_or_override_
     session.add(person)
     session.commit()
     if consent is not None:
-        named = consent.pop("organization", None)
+        fields = dict(consent)  # the parameters are shared by both databases' runs
+        named = fields.pop("organization", None)
         recipient = {"own": session.get(Organization, provider.organization_id), ELSEWHERE: make_organization()}
-        record_consent(session, person, organization=recipient.get(str(named)), **consent)  # type: ignore[arg-type]
+        record_consent(session, person, organization=recipient.get(str(named)), **fields)  # type: ignore[arg-type]
     need = Need(person_id=person.id, category="counselling", description="想找人聊聊")
     session.add(need)
     session.commit()
