@@ -609,6 +609,8 @@ class Referral(SQLModel, table=True):
         ),
         # The periodic job asks which waiting referrals are past or near their answer date.
         sa.Index("ix_referral_status_respond_by", "status", "respond_by"),
+        # The provider's inbox: referrals to these offers, in these states, by answer deadline.
+        sa.Index("ix_referral_offer_id_status_respond_by", "offer_id", "status", "respond_by"),
     )
     __mapper_args__ = {"version_id_col": _REFERRAL_VERSION}
 

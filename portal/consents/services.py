@@ -237,6 +237,43 @@ def _covers(consent: Consent, person: Person, offer: Offer, recipient: Recipient
     return not (consent.expiry_event == ExpiryEvent.PROGRAMME_END and programme_over)
 
 
+def disclosable(recipient: Recipient, today: date | None = None) -> Any:
+    """The rule of `valid_consents` and `overrides_of` as one SQL condition on a query that joins
+    Referral, Offer and Person, for one recipient: a list can count and page the referrals it may
+    show without loading every row. Keep it in step with `_covers`; the rows shown are still
+    checked one by one by the disclosure table, so a disagreement hides a row, never shows one."""
+    today = today or local_today()
+    purpose = sa.case(
+        (col(Offer.category) == Category.EMPLOYMENT, ConsentPurpose.EMPLOYMENT.value),
+        else_=ConsentPurpose.REFERRAL.value,
+    )
+    names = col(Consent.recipient_kind) == recipient.kind.value
+    if recipient.organization_id is not None:
+        names = sa.or_(names, col(Consent.recipient_organization_id) == recipient.organization_id)
+    # Written with no NULL left to compare: NOT (NULL AND ...) would drop the consent.
+    not_ended = sa.or_(
+        col(Consent.expiry_event).is_(None),
+        col(Consent.expiry_event) != ExpiryEvent.PROGRAMME_END.value,
+        col(Person.programme_end).is_(None),
+        col(Person.programme_end) >= today,
+    )
+    consent = (
+        sa.select(col(Consent.id))
+        .where(
+            col(Consent.person_id) == Person.id,
+            col(Consent.revoked_at).is_(None),
+            col(Consent.valid_from) <= today,
+            sa.or_(col(Consent.valid_until).is_(None), col(Consent.valid_until) >= today),
+            col(Consent.purpose) == purpose,
+            names,
+            not_ended,
+        )
+        .exists()
+    )
+    override = sa.select(col(ConsentOverride.id)).where(col(ConsentOverride.referral_id) == Referral.id).exists()
+    return sa.or_(consent, override)
+
+
 def consent_for_referral(session: Session, referral: Referral) -> Consent | None:
     need = session.get(Need, referral.need_id)
     offer = session.get(Offer, referral.offer_id)

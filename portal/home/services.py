@@ -1,17 +1,14 @@
 """What the home pages gather beyond other domains' lists: referrals waiting on a provider's
-answer, seen from the caseworker's side and from the provider's."""
+answer, seen from the caseworker's side, and a provider's offers that need confirming."""
 
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlmodel import Session, col, func, select
 
-from portal.models import Need, Offer, OfferStatus, Person, Referral, ReferralStatus, User, utcnow
+from portal.models import Need, Offer, OfferStatus, Person, Referral, User, utcnow
 from portal.people.services import visibility
-from portal.referrals.services import InboxItem
-
-# A provider has these referrals to answer: accept, decline, or (when sent) put on the waiting list.
-AWAITING_ANSWER = (ReferralStatus.SENT, ReferralStatus.WAITLISTED)
+from portal.referrals.states import AWAITING_ANSWER
 
 
 @dataclass(frozen=True)
@@ -49,11 +46,6 @@ def waiting_count(session: Session, user: User) -> int:
         .join(Person, col(Person.id) == Need.person_id)
         .where(visibility(user), col(Referral.status).in_(AWAITING_ANSWER))
     ).one()
-
-
-def awaiting_answer(items: list[InboxItem]) -> list[InboxItem]:
-    """The inbox items the provider has still to answer (the inbox shows accepted ones too)."""
-    return [item for item in items if item.referral.status in AWAITING_ANSWER]
 
 
 def needs_confirming(offers: list[Offer], now: datetime | None = None) -> list[Offer]:

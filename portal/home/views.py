@@ -16,12 +16,12 @@ from portal.models import Offer, OfferStatus, Organization, Role, User, Verifica
 from portal.offers.services import own_offers, visible_to_staff
 from portal.people.search import summarize
 from portal.people.services import caseworker_loads, visibility
-from portal.referrals.services import inbox
+from portal.referrals.services import INBOX_FILTERS, inbox_counts, inbox_page
 
 bp = Blueprint("home", __name__)
 
-# How many referrals waiting for an answer a provider's home page shows; the inbox has the rest.
-INBOX_PREVIEW = 3
+# How many referrals a provider's home page shows (the oldest waiting for an answer); the inbox has the rest.
+INBOX_PREVIEW = 5
 # How many follow-ups the attention list of a caseworker's or supervisor's home page shows, the
 # oldest due first; /followups/ has them all.
 ATTENTION_PREVIEW = 10
@@ -60,19 +60,19 @@ def index() -> Response | str:
 
 
 def _provider_context(session: Session) -> dict[str, object]:
-    """A provider's or volunteer's offers, and the referrals to them as the inbox shows them
-    (the people only through the disclosure table)."""
+    """A provider's or volunteer's offers, the few referrals to answer first (a volunteer's first
+    few people) as the inbox shows them, through the disclosure table, and how many wait: the
+    home reads a handful of referrals and one count, never the whole inbox."""
     offers = own_offers(session, current_user)
-    items = inbox(session, current_user)
-    waiting = services.awaiting_answer(items)
-    shown = waiting[:INBOX_PREVIEW] if current_user.role == Role.PROVIDER else items
+    first = INBOX_FILTERS["waiting"] if current_user.role == Role.PROVIDER else INBOX_FILTERS["all"]
+    shown = inbox_page(session, current_user, first, per_page=INBOX_PREVIEW).items
     record_view(current_user, "list", "referral", [item.referral.id for item in shown])
     return {
         "offers": offers,
         "organization": (
             session.get(Organization, current_user.organization_id) if current_user.organization_id else None
         ),
-        "waiting_count": len(waiting),
+        "waiting_count": inbox_counts(session, current_user)["waiting"],
         "inbox_items": shown,
         "stale_offers": services.needs_confirming(offers),
     }

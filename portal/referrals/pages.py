@@ -1,6 +1,8 @@
 """What the match and referral pages share: the programme's rules from the configuration, the
 sentence for a step refused for want of consent, and the approve form's summary for the provider."""
 
+from collections.abc import Callable, Hashable
+
 from flask import Flask, current_app
 from flask_babel import gettext as _
 from pydantic import BaseModel, Field
@@ -40,6 +42,21 @@ def policy_for(programme: str | None) -> Policy:
         supervisor_approval=programme in config["SUPERVISOR_APPROVAL_PROGRAMMES"],
         response_days=dict(config["REFERRAL_RESPONSE_DAYS"]),
     )
+
+
+def labels_for_one_response() -> Callable[[object], str]:
+    """`label`, looking each code up once for the page being rendered: a page of fifty referrals
+    asks for the same few dozen words (states, kinds of need, reasons, actions) thousands of times."""
+    words: dict[Hashable, str] = {}
+
+    def cached(value: object) -> str:
+        if not isinstance(value, Hashable):
+            return label(value)
+        if value not in words:
+            words[value] = label(value)
+        return words[value]
+
+    return cached
 
 
 def init_app(app: Flask) -> None:

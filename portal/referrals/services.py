@@ -14,9 +14,10 @@ from sqlmodel import Session, col, select
 
 from portal.areas import areas_containing
 from portal.audit.services import record
-from portal.consents.services import may_disclose
-from portal.disclosure import VISIBLE_STATES, Disclosure, disclose_all, organization_of, viewer_of
+from portal.consents.services import Recipient, disclosable, may_disclose
+from portal.disclosure import VISIBLE_STATES, Disclosure, Viewer, disclose_all, organization_of, viewer_of
 from portal.exceptions import AlreadyReferred, IllegalTransition, MissingReason, NoConsent, NoPlaceLeft, NotAllowed
+from portal.keyset import DEFAULT_PER_PAGE, Page, SortKey, page_of
 from portal.matches.services import LiveIndex, rank_need
 from portal.models import (
     Dismissal,
@@ -24,7 +25,9 @@ from portal.models import (
     NeedStatus,
     NoticeTarget,
     Offer,
+    Organization,
     Person,
+    RecipientKind,
     Referral,
     ReferralEvent,
     ReferralStatus,
@@ -34,7 +37,14 @@ from portal.models import (
 )
 from portal.notifications.services import notify, notify_providers
 from portal.people.services import find_person
-from portal.referrals.states import CONTACT_METHODS, HOLDS_A_PLACE, MOVES, OPEN_STATES, RECORD_CLOSED
+from portal.referrals.states import (
+    AWAITING_ANSWER,
+    CONTACT_METHODS,
+    HOLDS_A_PLACE,
+    MOVES,
+    OPEN_STATES,
+    RECORD_CLOSED,
+)
 from portal.versions import check_version
 
 # Approving and sending disclose the person to the provider: each needs consent (or an override).
@@ -399,6 +409,28 @@ class InboxItem:
     disclosure: Disclosure
 
 
+# The inbox's filters: what the provider has to answer, what they took on, and everything they see.
+INBOX_FILTERS: dict[str, frozenset[ReferralStatus]] = {
+    "waiting": frozenset(AWAITING_ANSWER),
+    "accepted": frozenset({ReferralStatus.ACCEPTED}),
+    "in_progress": frozenset({ReferralStatus.IN_PROGRESS}),
+    "all": VISIBLE_STATES,
+}
+
+# What needs an answer comes first, the nearest deadline (the longest sent) first; then the rest,
+# in the order they were sent. The id makes the order total, so a page never repeats a referral.
+_ANSWER_FIRST = sa.case((col(Referral.status).in_(AWAITING_ANSWER), 0), else_=1)
+INBOX_ORDER = (
+    SortKey(_ANSWER_FIRST),
+    SortKey(sa.func.coalesce(col(Referral.respond_by), col(Referral.created_at))),
+    SortKey(col(Referral.id)),
+)
+
+
+def _inbox_sort_values(referral: Referral) -> tuple[object, ...]:
+    return (0 if referral.status in AWAITING_ANSWER else 1, referral.respond_by or referral.created_at, referral.id)
+
+
 def _own_offers(user: User) -> Any:
     if user.role == Role.PROVIDER and user.organization_id is not None:
         return Offer.organization_id == user.organization_id
@@ -407,22 +439,45 @@ def _own_offers(user: User) -> Any:
     return sa.false()
 
 
-def _inbox_rows(session: Session, user: User, *where: Any) -> list[InboxItem]:
-    """Referrals the disclosure table lets this user see, each re-checked against today's consent:
-    a referral whose consent was revoked since is gone from the next request on."""
-    recipient = viewer_of(user, organization_of(session, user))
-    if recipient is None:
-        return []
-    rows = session.exec(
-        select(Referral, Offer, Need, Person)
-        .join(Offer, col(Offer.id) == Referral.offer_id)
+def _recipient(organization: Organization | None, user: User) -> Recipient | None:
+    """Whom the inbox discloses to, as a consent names them: the volunteer, or their organization."""
+    if user.role == Role.VOLUNTEER:
+        return Recipient(None, RecipientKind.INDIVIDUAL_VOLUNTEER)
+    if user.role != Role.PROVIDER or organization is None:
+        return None
+    return Recipient(organization.id, RecipientKind(str(organization.kind)))
+
+
+def _visible(session: Session, user: User) -> tuple[Viewer, Any] | None:
+    """The disclosure table's row this user reads with, and the SQL condition of the referrals the
+    inbox may show them: to their own offers, in a state the table opens, and covered today by a
+    consent or a supervisor's override. None for anyone who receives no referrals."""
+    organization = organization_of(session, user)
+    viewer, recipient = viewer_of(user, organization), _recipient(organization, user)
+    if viewer is None or recipient is None:
+        return None
+    return viewer, sa.and_(_own_offers(user), col(Referral.status).in_(VISIBLE_STATES), disclosable(recipient))
+
+
+def _joined(statement: Any) -> Any:
+    return (
+        statement.join(Offer, col(Offer.id) == Referral.offer_id)
         .join(Need, col(Need.id) == Referral.need_id)
         .join(Person, col(Person.id) == Need.person_id)
-        .where(_own_offers(user), col(Referral.status).in_(VISIBLE_STATES), *where)
-        .order_by(col(Referral.respond_by), col(Referral.id))
     )
-    seen = list(rows)
-    disclosures = disclose_all(session, recipient, seen)
+
+
+def _disclosed(session: Session, viewer: Viewer, referrals: Sequence[Referral]) -> list[InboxItem]:
+    """These referrals as the provider sees them, in the same order; each is checked again against
+    the disclosure table and today's consent, and one it does not open is left out."""
+    if not referrals:
+        return []
+    rows = session.exec(
+        _joined(select(Referral, Offer, Need, Person)).where(col(Referral.id).in_([r.id for r in referrals]))
+    ).all()
+    by_id = {row[0].id: row for row in rows}
+    seen = [by_id[referral.id] for referral in referrals if referral.id in by_id]
+    disclosures = disclose_all(session, viewer, seen)
     return [
         InboxItem(referral, offer, disclosure)
         for (referral, offer, _need, _person), disclosure in zip(seen, disclosures, strict=True)
@@ -430,15 +485,53 @@ def _inbox_rows(session: Session, user: User, *where: Any) -> list[InboxItem]:
     ]
 
 
-def inbox(session: Session, user: User) -> list[InboxItem]:
-    """Referrals to the offers of the user's organization (or the volunteer's own) awaiting action."""
-    return _inbox_rows(session, user)
+def inbox_page(
+    session: Session,
+    user: User,
+    states: frozenset[ReferralStatus] = VISIBLE_STATES,
+    cursor: str | None = None,
+    per_page: int = DEFAULT_PER_PAGE,
+) -> Page[InboxItem]:
+    """One page of the referrals to the user's offers (the organization's, or the volunteer's own)
+    in these states, answers due first: only the referrals shown are loaded and decrypted.
+
+    :raise BadCursor: the cursor was not written for this inbox.
+    """
+    visible = _visible(session, user)
+    if visible is None:
+        return Page(items=[], next_cursor=None)
+    viewer, where = visible
+    statement = _joined(select(Referral)).where(where, col(Referral.status).in_(sorted(states)))
+    page = page_of(session, statement, INBOX_ORDER, _inbox_sort_values, cursor, per_page)
+    return Page(items=_disclosed(session, viewer, page.items), next_cursor=page.next_cursor)
+
+
+def inbox_counts(session: Session, user: User) -> dict[str, int]:
+    """How many referrals the inbox holds in each of its filters, from one count by state."""
+    counts = dict.fromkeys(INBOX_FILTERS, 0)
+    visible = _visible(session, user)
+    if visible is None:
+        return counts
+    _viewer, where = visible
+    by_state = session.exec(
+        _joined(select(Referral.status, sa.func.count())).where(where).group_by(col(Referral.status))
+    ).all()
+    for state, number in by_state:
+        for name, states in INBOX_FILTERS.items():
+            if state in states:
+                counts[name] += number
+    return counts
 
 
 def find_for_provider(session: Session, user: User, referral_id: uuid.UUID) -> InboxItem | None:
     """A referral to one of this provider's offers, once sent; missing and not-yours look the same."""
-    found = _inbox_rows(session, user, Referral.id == referral_id)
-    return found[0] if found else None
+    visible = _visible(session, user)
+    if visible is None:
+        return None
+    viewer, where = visible
+    found = session.exec(_joined(select(Referral)).where(where, Referral.id == referral_id)).first()
+    shown = _disclosed(session, viewer, [found]) if found is not None else []
+    return shown[0] if shown else None
 
 
 def find_for_case(session: Session, user: User, referral_id: uuid.UUID) -> Referral | None:

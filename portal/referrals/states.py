@@ -7,6 +7,8 @@ from portal.models import OPEN_STATES as OPEN_STATES  # defined with the table: 
 from portal.models import ReferralStatus as S
 
 HOLDS_A_PLACE = frozenset({S.ACCEPTED, S.IN_PROGRESS})
+# A provider has these referrals to answer: accept, decline, or (when sent) put on the waiting list.
+AWAITING_ANSWER = (S.SENT, S.WAITLISTED)
 
 DECLINE_REASONS = ("no_capacity", "not_eligible", "out_of_area", "missing_documents", "client_declined", "other")
 OUTCOMES = (

@@ -1,8 +1,9 @@
 """The provider's inbox and every step taken on a referral, from either side."""
 
 import uuid
+from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
@@ -11,13 +12,21 @@ from portal.audit.services import record_view
 from portal.auth.access import role_required
 from portal.consents.ledger import refused_for_consent
 from portal.db import get_session
-from portal.exceptions import IllegalTransition, MissingReason, NoConsent, NoPlaceLeft, NotAllowed, StaleEdit
+from portal.exceptions import (
+    BadCursor,
+    IllegalTransition,
+    MissingReason,
+    NoConsent,
+    NoPlaceLeft,
+    NotAllowed,
+    StaleEdit,
+)
 from portal.forms import validate
 from portal.htmx import render, wants_partial
 from portal.matches.services import live_index
-from portal.models import Need, Person, Role
+from portal.models import Need, Person, Referral, Role
 from portal.referrals import services
-from portal.referrals.pages import ApproveForm, no_consent_message, policy_for
+from portal.referrals.pages import ApproveForm, labels_for_one_response, no_consent_message, policy_for
 from portal.referrals.states import DECLINE_REASONS, MOVES, OUTCOMES, WITHDRAW_REASONS, actions_from
 from portal.versions import form_version
 
@@ -26,17 +35,48 @@ bp = Blueprint("referrals", __name__, url_prefix="/referrals")
 PROVIDERS = (Role.PROVIDER, Role.VOLUNTEER)
 CASE = (Role.CASEWORKER, Role.SUPERVISOR)
 REASONS = {"decline": DECLINE_REASONS, "complete": OUTCOMES, "withdraw": WITHDRAW_REASONS}
+# Referrals on one page of the inbox: enough to work through, few enough to read and decrypt quickly.
+INBOX_PAGE = 25
 
 
 @bp.route("/inbox")
 @role_required(*PROVIDERS)
 def inbox() -> Response:
-    """Referrals to the organization's offers (or the volunteer's own), with what to do next."""
-    items = services.inbox(get_session(), current_user)
-    record_view(current_user, "list", "referral", [item.referral.id for item in items])  # the person via the referral
+    """Referrals to the organization's offers (or the volunteer's own), a page at a time, the
+    ones waiting for an answer first; `state` filters, `after` is the page's cursor."""
+    return _inbox(request.args.get("state", "all"), request.args.get("after") or None)
+
+
+def _inbox(state: str, cursor: str | None, message: str = "", status: int = 200) -> Response:
+    """The inbox page (or its section, for htmx) of this filter from this cursor, with the count
+    of each filter; only the referrals shown are read, decrypted and put on the audit trail."""
+    session = get_session()
+    states = services.INBOX_FILTERS.get(state)
+    try:
+        if states is None:
+            raise BadCursor(state)
+        page = services.inbox_page(session, current_user, states, cursor, INBOX_PAGE)
+    except BadCursor:
+        refused = _("This link to the referral inbox is not one the portal wrote. Open the inbox again from the menu.")
+        return make_response(render_template("errors/error.html", status=400, message=refused), 400)
+    # The person is seen through the referral: the trail names the referrals shown, and only those.
+    record_view(current_user, "list", "referral", [item.referral.id for item in page.items])
     return render(
-        "referrals/inbox.html", "referrals/_inbox.html", items=items, reasons=REASONS, actions_from=actions_from
+        "referrals/inbox.html",
+        "referrals/_inbox.html",
+        status=status,
+        inbox=page,
+        counts=services.inbox_counts(session, current_user),
+        state=state,
+        cursor=cursor,
+        message=message,
+        **_item_context(),
     )
+
+
+def _item_context() -> dict[str, object]:
+    """What rendering a referral in the inbox needs; the words are looked up once per response."""
+    return {"reasons": REASONS, "actions_from": actions_from, "label": labels_for_one_response()}
 
 
 @bp.route("/<uuid:referral_id>/act", methods=["POST"])
@@ -65,7 +105,8 @@ def act(referral_id: uuid.UUID) -> Response:
         if action == "approve":  # an approved referral goes to the provider at once, with its summary
             data, errors = validate(ApproveForm, request.form)
             if data is None:
-                return _after(side, person, _("Summary for the provider: %(error)s", error=errors["summary"]), 422)
+                refused = _("Summary for the provider: %(error)s", error=errors["summary"])
+                return _after(side, referral_id, person, refused, 422)
             services.approve_and_send(session, referral, current_user, policy, version, data.summary)
         else:
             services.transition(
@@ -80,39 +121,64 @@ def act(referral_id: uuid.UUID) -> Response:
                 version=version,
             )
     except StaleEdit as stale:
-        return _after(side, person, stale.message(), 409)
+        return _after(side, referral_id, person, stale.message(), 409)
     except MissingReason:
-        return _after(side, person, _("Choose a reason from the list."), 422)
+        return _after(side, referral_id, person, _("Choose a reason from the list."), 422)
     except NoPlaceLeft:
-        return _after(side, person, _("No place is left on this offer."), 409)
+        return _after(side, referral_id, person, _("No place is left on this offer."), 409)
     except IllegalTransition:
-        return _after(side, person, _("This referral has moved on; reload to see where it stands."), 409)
+        return _after(side, referral_id, person, _("This referral has moved on; reload to see where it stands."), 409)
     except NotAllowed:
         abort(403)
     except NoConsent:
         return refused_for_consent(session, person, no_consent_message()) if person else abort(404)
-    return _after(side, person, _("Referral updated."))
+    return _after(side, referral_id, person, _("Referral updated."))
 
 
-def _after(side: str, person: Person | None, message: str, status: int = 200) -> Response:
-    """htmx gets the refreshed list in place; without JavaScript, a redirect back with the message."""
+def _after(side: str, referral_id: uuid.UUID, person: Person | None, message: str, status: int = 200) -> Response:
+    """htmx gets the referral in place; without JavaScript, a redirect back to the page of the inbox
+    the form was on (or to the person's page) with the message."""
     if side == "provider":
-        if wants_partial() or status != 200:
-            items = services.inbox(get_session(), current_user)
-            return render(
-                "referrals/inbox.html",
-                "referrals/_inbox.html",
-                status=status,
-                items=items,
-                reasons=REASONS,
-                actions_from=actions_from,
-                message=message,
-            )
+        state, cursor = request.form.get("state", "all"), request.form.get("after") or None
+        if wants_partial():
+            return _inbox_item(referral_id, message, status)
+        if status != 200:
+            return _inbox(state, cursor, message, status)
         flash(message, "success")
-        return redirect(url_for("referrals.inbox"), code=303)
+        return redirect(url_for("referrals.inbox", **_inbox_args(state, cursor)), code=303)
     if status != 200:
         flash(message, "error")
     else:
         flash(message, "success")
     target = url_for("people.detail", person_id=person.id) if person else url_for("home.index")
     return redirect(target, code=303)
+
+
+def _inbox_args(state: str, cursor: str | None) -> dict[str, Any]:
+    """The inbox's query string for this filter and page, empty for the first page of all."""
+    args = {"state": state} if state != "all" else {}
+    return args | ({"after": cursor} if cursor else {})
+
+
+def _inbox_item(referral_id: uuid.UUID, message: str, status: int) -> Response:
+    """The acted-on referral as it stands now, to replace its place on the page; the message goes to
+    the inbox's status line. A referral that left the inbox (declined, completed) says so in its place."""
+    session = get_session()
+    item = services.find_for_provider(session, current_user, referral_id)
+    state, cursor = request.form.get("state", "all"), request.form.get("after") or None
+    gone = None if item is not None else session.get(Referral, referral_id)
+    response = make_response(
+        render_template(
+            "referrals/_inbox_item.html",
+            item=item,
+            gone=gone,
+            state=state,
+            cursor=cursor,
+            message=message,
+            oob=True,
+            **_item_context(),
+        ),
+        status,
+    )
+    response.vary.add("HX-Request")
+    return response

@@ -1,5 +1,6 @@
 """The referral lifecycle: every legal step, every illegal one refused, reasons, capacity, re-proposal."""
 
+import re
 import threading
 import uuid
 from collections.abc import Callable
@@ -13,6 +14,9 @@ from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from portal.audit.services import trail_of
+from portal.clock import local_today
+from portal.consents.services import valid_consent
 from portal.crypto import aad, keyring_of
 from portal.db import get_engine
 from portal.exceptions import AlreadyReferred, IllegalTransition, MissingReason, NoPlaceLeft, NotAllowed
@@ -20,13 +24,16 @@ from portal.matches.services import LiveIndex
 from portal.migrations import downgrade, upgrade
 from portal.models import (
     Area,
+    ConsentOverride,
     ConsentPurpose,
     DataCategory,
     Need,
     Notification,
     Offer,
     Organization,
+    OverrideBasis,
     Person,
+    RecipientKind,
     Referral,
     ReferralEvent,
     ReferralStatus,
@@ -328,7 +335,10 @@ def test_the_provider_accepts_inline_and_without_javascript(
     )
     login(provider)
     response = client.post(f"/referrals/{first.id}/act", data={"action": "accept"}, headers=HTMX)
-    assert response.status_code == 200 and response.get_data(as_text=True).lstrip().startswith('<section id="inbox"')
+    item = response.get_data(as_text=True)
+    assert response.status_code == 200 and item.lstrip().startswith(f'<li class="card" id="referral-{first.id}"')
+    assert ">Accepted<" in item and str(second.id) not in item  # the one referral, in place
+    assert '<div id="inbox-status" hx-swap-oob="true"><p class="flash" role="status">Referral updated.' in item
     response = client.post(f"/referrals/{second.id}/act", data={"action": "waitlist"})
     assert response.status_code == 303 and response.headers["Location"] == "/referrals/inbox"
     declined = client.post(f"/referrals/{second.id}/act", data={"action": "decline"}, headers=HTMX)
@@ -336,6 +346,202 @@ def test_the_provider_accepts_inline_and_without_javascript(
     session.refresh(first)
     session.refresh(second)
     assert (first.status, second.status) == (S.ACCEPTED, S.WAITLISTED)
+
+
+def _waiting_and_accepted(
+    session: Session, need: Need, offer: Offer, waiting: int, accepted: int
+) -> tuple[list[Referral], list[Referral]]:
+    """Referrals of one person (a need each) to one offer: `waiting` sent ones, deadlines a day
+    apart in the reverse order of making, and `accepted` ones."""
+    sent = []
+    for n in range(waiting):
+        referral = referral_in(session, another_need(session, need), offer, S.SENT)
+        referral.respond_by = datetime(2026, 12, 31, tzinfo=UTC) - timedelta(days=n)
+        sent.append(referral)
+    taken = [referral_in(session, another_need(session, need), offer, S.ACCEPTED) for _n in range(accepted)]
+    session.commit()
+    return sent, taken
+
+
+def _walk_inbox(client: FlaskClient, url: str) -> list[list[str]]:
+    """Every page of the inbox from `url`, following its "next page" links: the referral ids of each."""
+    pages = []
+    while url:
+        html = client.get(url).get_data(as_text=True)
+        pages.append(re.findall(r'<li class="card" id="referral-([0-9a-f-]+)"', html))
+        found = re.search(r'<a href="([^"]+)"[^>]* rel="next">', html)
+        url = found.group(1).replace("&amp;", "&") if found else ""
+    return pages
+
+
+def test_the_provider_finds_every_waiting_referral_page_by_page_deadline_first(
+    client: FlaskClient,
+    login: Callable[[User], FlaskClient],
+    session: Session,
+    need: Need,
+    provider: User,
+    make_offer: Callable[..., Offer],
+) -> None:
+    sent, taken = _waiting_and_accepted(session, need, kitchen(make_offer, provider, capacity=60), 30, 3)
+    deadline_first = [str(r.id) for r in sorted(sent, key=lambda r: r.respond_by or r.created_at)]
+    login(provider)
+    waiting = _walk_inbox(client, "/referrals/inbox?state=waiting")
+    assert [len(page) for page in waiting] == [25, 5]
+    assert sum(waiting, []) == deadline_first
+    everything = sum(_walk_inbox(client, "/referrals/inbox"), [])
+    assert everything[:30] == deadline_first and set(everything[30:]) == {str(r.id) for r in taken}
+    html = client.get("/referrals/inbox").get_data(as_text=True)
+    assert "Waiting for your answer (30)" in html and "Accepted (3)" in html and "All (33)" in html
+    assert 'href="/referrals/inbox?state=accepted"' in html  # each filter is a plain link
+
+
+def test_a_referral_no_consent_covers_any_more_is_neither_listed_nor_counted(
+    client: FlaskClient,
+    login: Callable[[User], FlaskClient],
+    session: Session,
+    caseworker: User,
+    need: Need,
+    provider: User,
+    make_offer: Callable[..., Offer],
+) -> None:
+    offer = kitchen(make_offer, provider, capacity=5)
+    referral_in(session, need, offer, S.SENT)
+    other = Person(code="XA-T-0200", full_name="李 测试", caseworker_id=caseworker.id)
+    session.add(other)
+    session.commit()
+    consent = record_consent(session, other, kind=RecipientKind.NGO, purpose=ConsentPurpose.EMPLOYMENT)
+    theirs = Need(person_id=other.id, category="employment", description="想工作")
+    session.add(theirs)
+    session.commit()
+    revoked = referral_in(session, theirs, offer, S.SENT)
+    login(provider)
+    assert "Waiting for your answer (2)" in client.get("/referrals/inbox").get_data(as_text=True)
+    consent.revoked_at = datetime.now(UTC)
+    session.add(consent)
+    session.commit()
+    html = client.get("/referrals/inbox").get_data(as_text=True)
+    assert "Waiting for your answer (1)" in html and "All (1)" in html
+    assert "XA-T-0100" in html and "XA-T-0200" not in html and str(revoked.id) not in html
+
+
+TODAY = local_today()
+ELSEWHERE = "another organization"
+
+
+@pytest.mark.parametrize(
+    ("consent", "person_fields", "override", "shown"),
+    [
+        ({"kind": RecipientKind.NGO}, {}, False, True),
+        ({"organization": "own"}, {}, False, True),
+        ({"organization": ELSEWHERE}, {}, False, False),
+        ({"kind": RecipientKind.EMPLOYER}, {}, False, False),
+        ({"kind": RecipientKind.NGO, "purpose": ConsentPurpose.EMPLOYMENT}, {}, False, False),
+        ({"kind": RecipientKind.NGO, "valid_until": date(2025, 6, 1), "expiry_event": None}, {}, False, False),
+        ({"kind": RecipientKind.NGO, "valid_from": TODAY + timedelta(days=10)}, {}, False, False),
+        ({"kind": RecipientKind.NGO}, {"programme_end": date(2025, 6, 1)}, False, False),
+        ({"kind": RecipientKind.NGO}, {"programme_end": TODAY + timedelta(days=100)}, False, True),
+        (
+            {"kind": RecipientKind.NGO, "valid_until": TODAY + timedelta(days=30), "expiry_event": None},
+            {"programme_end": date(2025, 6, 1)},
+            False,
+            True,
+        ),
+        ({"kind": RecipientKind.NGO, "revoked_at": datetime(2026, 1, 1, tzinfo=UTC)}, {}, False, False),
+        (None, {}, False, False),
+        (None, {}, True, True),
+    ],
+)
+def test_the_inbox_counts_and_lists_exactly_the_referrals_a_consent_or_override_covers(
+    session: Session,
+    caseworker: User,
+    provider: User,
+    make_offer: Callable[..., Offer],
+    make_organization: Callable[..., Organization],
+    consent: dict[str, object] | None,
+    person_fields: dict[str, object],
+    override: bool,
+    shown: bool,
+) -> None:
+    """The inbox's SQL condition and the disclosure's own check agree, case by case: a referral is
+    never counted and hidden, nor (worse) covered and missing."""
+    person = Person(code="XA-T-0300", full_name="赵 测试", caseworker_id=caseworker.id, **person_fields)
+    session.add(person)
+    session.commit()
+    if consent is not None:
+        fields = dict(consent)  # the parameters are shared by both databases' runs
+        named = fields.pop("organization", None)
+        recipient = {"own": session.get(Organization, provider.organization_id), ELSEWHERE: make_organization()}
+        record_consent(session, person, organization=recipient.get(str(named)), **fields)  # type: ignore[arg-type]
+    need = Need(person_id=person.id, category="counselling", description="想找人聊聊")
+    session.add(need)
+    session.commit()
+    offer = make_offer(provider)
+    referral = referral_in(session, need, offer, S.SENT)
+    if override:
+        basis = OverrideBasis.MEDICAL_EMERGENCY
+        session.add(ConsentOverride(referral_id=referral.id, by_id=caseworker.id, basis=basis, note="夜间危险"))
+        session.commit()
+    assert (valid_consent(session, person.id, offer) is not None or override) is shown
+    listed = [item.referral.id for item in services.inbox_page(session, provider).items]
+    assert listed == ([referral.id] if shown else [])
+    assert services.inbox_counts(session, provider)["waiting"] == int(shown)
+
+
+def test_the_provider_acts_on_a_later_page_and_stays_on_it(
+    client: FlaskClient,
+    login: Callable[[User], FlaskClient],
+    session: Session,
+    need: Need,
+    provider: User,
+    make_offer: Callable[..., Offer],
+) -> None:
+    _waiting_and_accepted(session, need, kitchen(make_offer, provider, capacity=60), 27, 0)
+    login(provider)
+    first = client.get("/referrals/inbox?state=waiting").get_data(as_text=True)
+    later = re.search(r'<a href="([^"]+)"[^>]* rel="next">', first).group(1).replace("&amp;", "&")  # type: ignore[union-attr]
+    page = client.get(later).get_data(as_text=True)
+    shown = re.findall(r'<li class="card" id="referral-([0-9a-f-]+)"', page)
+    cursor = later.split("after=")[1]
+    assert len(shown) == 2 and f'<input type="hidden" name="after" value="{cursor}">' in page
+    form = {"action": "accept", "state": "waiting", "after": cursor}
+    response = client.post(f"/referrals/{shown[0]}/act", data=form)
+    assert response.status_code == 303 and response.headers["Location"] == later
+    assert "Referral updated." in client.get(later).get_data(as_text=True)
+    declined = client.post(
+        f"/referrals/{shown[1]}/act", data=form | {"action": "decline", "reason": "no_capacity"}, headers=HTMX
+    )
+    assert declined.status_code == 200 and "has left your inbox" in declined.get_data(as_text=True)
+    refused = client.post(f"/referrals/{shown[1]}/act", data=form | {"action": "accept"})
+    assert refused.status_code == 404
+
+
+@pytest.mark.parametrize("query", ["?after=bm90LWEtY3Vyc29y", "?after=%%%", "?state=everything"])
+def test_an_inbox_link_the_portal_did_not_write_is_refused_plainly(
+    client: FlaskClient, login: Callable[[User], FlaskClient], provider: User, query: str
+) -> None:
+    login(provider)
+    response = client.get(f"/referrals/inbox{query}")
+    assert response.status_code == 400 and "not one the portal wrote" in response.get_data(as_text=True)
+
+
+def test_the_inbox_puts_on_the_trail_the_referrals_shown_and_no_others(
+    client: FlaskClient,
+    login: Callable[[User], FlaskClient],
+    session: Session,
+    need: Need,
+    provider: User,
+    make_offer: Callable[..., Offer],
+) -> None:
+    sent, _taken = _waiting_and_accepted(session, need, kitchen(make_offer, provider, capacity=60), 26, 0)
+    latest = max(sent, key=lambda r: r.respond_by or r.created_at)  # the last on the second page
+    login(provider)
+    pages = _walk_inbox(client, "/referrals/inbox?state=waiting")
+    session.rollback()
+    assert trail_of(session, [uuid.UUID(pages[0][0])])[0].actor_name == provider.name
+    assert [e.action for e in trail_of(session, [latest.id])] == ["list"]  # once, when its page was shown
+    client.get("/referrals/inbox?state=waiting")
+    session.rollback()
+    assert [e.action for e in trail_of(session, [latest.id])] == ["list"]
 
 
 def test_the_provider_cannot_withdraw_and_others_cannot_act(
