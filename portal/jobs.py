@@ -12,7 +12,7 @@ from flask.cli import with_appcontext
 from sqlmodel import Session, col, func, select
 
 from portal import idempotency
-from portal.audit.services import Anchor, anchor_head
+from portal.audit.services import Anchor, anchor_head, link_pending
 from portal.clock import local_date
 from portal.db import session_scope
 from portal.exceptions import IllegalTransition
@@ -51,6 +51,7 @@ class Report:
     mailed: int = 0
     anonymised: int = 0
     keys_purged: int = 0
+    linked: int = 0
     anchor: Anchor | None = None
 
 
@@ -146,7 +147,9 @@ def run_due_jobs(session: Session, live: LiveIndex, now: datetime, config: dict[
     referral_follow_ups(session, now, report)
     report.mailed = deliver_outbox(session, config)
     report.keys_purged = idempotency.purge(session, now)
-    # Last, so the anchor covers everything this run wrote to the trail.
+    # Last, so the anchor covers everything this run wrote to the trail, and every event a request
+    # left pending (its linker failed, or the server stopped between its commit and the linking).
+    report.linked = link_pending(session)
     anchor_file = str(config.get("AUDIT_ANCHOR_FILE") or "")
     report.anchor = anchor_head(session, Path(anchor_file) if anchor_file else None, now)
     return report
@@ -157,12 +160,13 @@ def run_due_jobs(session: Session, live: LiveIndex, now: datetime, config: dict[
 def run_due_jobs_command() -> None:
     """Expire unanswered referrals, remind providers, open the follow-ups that are due, anonymise
     the records kept long enough, send the mail waiting in the outbox, forget create-form keys older
-    than a day, and anchor the head of the audit trail outside the database."""
+    than a day, link audit events left pending, and anchor the head of the audit trail outside the database."""
     with session_scope() as session:
         report = run_due_jobs(session, live_index(current_app), utcnow(), current_app.config)
     click.echo(
         f"expired {report.expired}, reminded {report.reminded}, follow-ups {report.follow_ups or 'none'}, "
-        f"mailed {report.mailed}, anonymised {report.anonymised}, form keys purged {report.keys_purged}"
+        f"mailed {report.mailed}, anonymised {report.anonymised}, form keys purged {report.keys_purged}, "
+        f"audit events linked {report.linked}"
     )
     if report.anchor is not None:
         click.echo(report.anchor.line())
