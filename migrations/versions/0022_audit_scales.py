@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from alembic import context, op
 
 from portal.audit.services import chain_mac
+from portal.models import UTCDateTime
 
 revision: str = "0022"
 down_revision: str | None = "0019"
@@ -39,7 +40,7 @@ EVENTS = sa.table(
     "auditevent",
     sa.column("id", sa.Uuid()),
     sa.column("sequence", sa.Integer()),
-    sa.column("at", sa.DateTime(timezone=True)),
+    sa.column("at", UTCDateTime()),  # read back timezone-aware, as the MACs were computed
     sa.column("actor_id", sa.Uuid()),
     sa.column("action", sa.String()),
     sa.column("record_type", sa.String()),

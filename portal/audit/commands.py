@@ -48,7 +48,8 @@ def verify_command(anchor_file: Path | None) -> None:
         raise SystemExit(1)
     if verdict.stale_pending:
         click.echo(
-            f"audit chain incomplete: {verdict.stale_pending} events waiting to be linked for more than "
+            f"audit chain incomplete: {verdict.stale_pending} event{'s' if verdict.stale_pending > 1 else ''} "
+            "waiting to be linked for more than "
             f"{PENDING_GRACE.seconds // 60} minutes; is run-due-jobs running?",
             err=True,
         )

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, col, func, select
 
 from portal.db import AUDIT_KEY_OPTION, get_engine
@@ -50,6 +51,7 @@ _LINK_ROUNDS = 5
 PENDING_GRACE = timedelta(minutes=5)
 # Set on a session that wrote pending events, so its commit links them.
 _UNLINKED = "portal_audit_unlinked"
+_COMMITTED_UNLINKED = "portal_audit_committed_unlinked"
 logger = logging.getLogger(__name__)
 
 EVENTS = AuditEvent.__table__  # type: ignore[attr-defined]
@@ -221,10 +223,20 @@ def link_pending(session: Session) -> int:
 
 
 @sa.event.listens_for(Session, "after_commit")
-def _link_after_commit(session: Session) -> None:
-    """Link the events a transaction wrote as soon as it committed them; a failure leaves them
-    pending (committed all the same) for the next commit or the periodic job."""
-    if not session.info.pop(_UNLINKED, False):
+def _committed(session: Session) -> None:
+    if session.info.pop(_UNLINKED, False):
+        session.info[_COMMITTED_UNLINKED] = True
+
+
+@sa.event.listens_for(Session, "after_transaction_end")
+def _link_after_commit(session: Session, transaction: SessionTransaction) -> None:
+    """Link the events a transaction wrote as soon as it committed them, once its connection is
+    back in the pool (a request never holds two for it); a failure leaves them pending (committed
+    all the same) for the next commit or the periodic job."""
+    if transaction.parent is not None:
+        return
+    session.info.pop(_UNLINKED, None)  # rolled back: nothing was written
+    if not session.info.pop(_COMMITTED_UNLINKED, False):
         return
     try:
         with Session(session.get_bind().execution_options(read_only=False)) as linker:

@@ -17,7 +17,6 @@ from portal.db import get_engine
 from portal.jobs import run_due_jobs
 from portal.matches.services import LiveIndex
 from portal.models import (
-    AuditEvent,
     ContactLog,
     FollowUp,
     FollowUpKind,
@@ -31,6 +30,7 @@ from portal.models import (
     utcnow,
 )
 from tests.conftest import consent_to_every_recipient, keyed
+from tests.portal.audit_trail import records_shown
 
 Login = Callable[[User], FlaskClient]
 S = ReferralStatus
@@ -248,14 +248,7 @@ def test_people_listed_on_the_home_page_are_logged_as_seen(
     refer(session, waiting, make_offer(provider), S.SENT)
     login(caseworker)
     assert client.get("/").status_code == 200
-    session.rollback()
-    seen = set(
-        session.exec(
-            select(AuditEvent.record_id).where(
-                AuditEvent.actor_id == caseworker.id, AuditEvent.action == "list", AuditEvent.record_type == "person"
-            )
-        )
-    )
+    seen = set(records_shown(session, caseworker.id, "list", "person"))
     assert seen == {called.person_id, waiting.person_id} and quiet.person_id not in seen
 
 
@@ -280,11 +273,7 @@ def test_the_provider_home_shows_referrals_waiting_through_the_disclosure_only(
     shown = re.findall(r"<strong>(XA-[\d-]+)</strong>", html)
     assert shown == ["XA-2026-0530", "XA-2026-0531", "XA-2026-0532"]  # the first few, soonest deadline first
     assert "名字" not in html and "13800000000" not in html  # names and phones only through the inbox, if allowed
-    session.rollback()
-    logged = session.exec(
-        select(AuditEvent.record_id).where(AuditEvent.actor_id == provider.id, AuditEvent.record_type == "referral")
-    ).all()
-    assert len(logged) == 3
+    assert len(records_shown(session, provider.id, "list", "referral")) == 3
 
 
 def test_the_provider_sees_places_left_and_confirms_stale_offers_without_javascript(
