@@ -37,6 +37,7 @@ from sqlmodel import Session, col, func, select
 
 from portal.db import AUDIT_KEY_OPTION, get_engine
 from portal.exceptions import BadAnchorFile
+from portal.keyset import SortKey, page_of
 from portal.models import AuditEvent, AuditEventRecord, User, utcnow
 
 # Any constant works: it names the one lock linkers take on PostgreSQL.
@@ -295,17 +296,29 @@ class Filters:
 
 @dataclass(frozen=True)
 class Found:
-    """One page of a search, newest first, with each event's actor."""
+    """One page of a search, newest first: each event with its actor and, for a list, how many
+    records it names; the cursor of the next (older) page, None on the last."""
 
     events: list[tuple[AuditEvent, User | None]]
-    total: int
+    listed: dict[uuid.UUID, int]
+    next_cursor: str | None
 
 
-def search(session: Session, filters: Filters, page: int = 1, per_page: int = 50) -> Found:
-    """Events matching every filter given, one page at a time, newest first."""
-    query = select(AuditEvent, User).outerjoin(User, col(User.id) == AuditEvent.actor_id)
+# Newest first; the id makes the order total (events of the same microsecond).
+SEARCH_ORDER = (SortKey(col(AuditEvent.at), descending=True), SortKey(col(AuditEvent.id), descending=True))
+
+
+def search(session: Session, filters: Filters, cursor: str | None = None, per_page: int = 50) -> Found:
+    """Events matching every filter given, a page at a time after `cursor`, newest first; no count
+    of the whole trail (at city size that alone would read every event).
+
+    :raise BadCursor: the cursor was not written for this search.
+    """
+    query = select(AuditEvent)
     if filters.actor_email is not None:
-        query = query.where(func.lower(User.email) == filters.actor_email.lower())
+        query = query.join(User, col(User.id) == AuditEvent.actor_id).where(
+            func.lower(User.email) == filters.actor_email.lower()
+        )
     if filters.record_id is not None:
         query = query.where(col(AuditEvent.id).in_(naming([filters.record_id])))
     if filters.action is not None:
@@ -314,13 +327,22 @@ def search(session: Session, filters: Filters, page: int = 1, per_page: int = 50
         query = query.where(col(AuditEvent.at) >= filters.since)
     if filters.before is not None:
         query = query.where(col(AuditEvent.at) < filters.before)
-    total = session.exec(select(func.count()).select_from(query.subquery())).one()
-    rows = session.exec(
-        query.order_by(col(AuditEvent.at).desc(), col(AuditEvent.id).desc())
-        .offset((page - 1) * per_page)
-        .limit(per_page)
-    ).all()
-    return Found(events=[(event, user) for event, user in rows], total=total)
+    page = page_of(session, query, SEARCH_ORDER, lambda event: (event.at, event.id), cursor, per_page)
+    actor_ids = {event.actor_id for event in page.items if event.actor_id is not None}
+    actors = {user.id: user for user in session.exec(select(User).where(col(User.id).in_(actor_ids)))}
+    lists = [event.id for event in page.items if event.record_id is None]
+    listed = dict(
+        session.exec(
+            select(AuditEventRecord.event_id, func.count())
+            .where(col(AuditEventRecord.event_id).in_(lists))
+            .group_by(col(AuditEventRecord.event_id))
+        ).all()
+    )
+    return Found(
+        events=[(event, actors.get(event.actor_id) if event.actor_id else None) for event in page.items],
+        listed=listed,
+        next_cursor=page.next_cursor,
+    )
 
 
 @dataclass(frozen=True)
