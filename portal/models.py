@@ -671,6 +671,9 @@ class AuditEvent(SQLModel, table=True):
     action: str = Field(max_length=60)
     record_type: str = Field(max_length=40)
     record_id: uuid.UUID | None = Field(default=None)
+    # A list's records as SHA-256 (portal.audit.services.digest_of), taken when it is written: the
+    # linker chains it without reading the records, and verification recomputes it from them.
+    records_digest: str = Field(default="", max_length=64)
     previous_hash: str = Field(default="", max_length=64)
     hash: str = Field(default="", max_length=64)
 

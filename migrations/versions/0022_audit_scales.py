@@ -2,9 +2,10 @@
 
 An event is now inserted without a sequence or MAC, with the change it logs, and a single linker
 gives it both right after the commit, so appending holds no lock every server shares. A list shown
-is one event whose records are rows of `auditeventrecord` (indexed by record), its MAC covering a
-digest of them. The append-only triggers let the linker set a pending event's sequence and MACs
-once, and nothing else: linked events, and the records of a linked list, never change.
+is one event whose records are rows of `auditeventrecord` (indexed by record); the event keeps
+their digest (`records_digest`, empty for events naming one record), which its MAC covers. The
+append-only triggers let the linker set a pending event's sequence and MACs once, and nothing else:
+linked events, and the records of a linked list, never change.
 
 Existing events are already linked and name one record each: they stay as they are, so their MACs
 and every anchor kept outside the database still verify (merging old per-person rows into list
@@ -25,9 +26,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
+import sqlmodel.sql.sqltypes
 from alembic import context, op
 
-from portal.audit.services import chain_mac
+from portal.audit.services import chain_mac, digest_of
 from portal.models import UTCDateTime
 
 revision: str = "0022"
@@ -45,6 +47,7 @@ EVENTS = sa.table(
     sa.column("action", sa.String()),
     sa.column("record_type", sa.String()),
     sa.column("record_id", sa.Uuid()),
+    sa.column("records_digest", sa.String()),
     sa.column("previous_hash", sa.String()),
     sa.column("hash", sa.String()),
 )
@@ -55,7 +58,7 @@ LINKING_ONLY = (
     "OLD.sequence IS NULL AND NEW.sequence IS NOT NULL AND OLD.hash = '' AND OLD.previous_hash = '' "
     "AND NEW.id = OLD.id AND NEW.at = OLD.at AND NEW.actor_id IS NOT DISTINCT FROM OLD.actor_id "
     "AND NEW.action = OLD.action AND NEW.record_type = OLD.record_type "
-    "AND NEW.record_id IS NOT DISTINCT FROM OLD.record_id"
+    "AND NEW.record_id IS NOT DISTINCT FROM OLD.record_id AND NEW.records_digest = OLD.records_digest"
 )
 LINKED = "EXISTS (SELECT 1 FROM auditevent WHERE id = NEW.event_id AND sequence IS NOT NULL)"
 
@@ -143,6 +146,11 @@ def upgrade() -> None:
         _drop_sqlite_triggers()  # the batch copy below would drop them with the table
     with op.batch_alter_table("auditevent") as batch:
         batch.alter_column("sequence", existing_type=sa.Integer(), nullable=True)
+        batch.add_column(
+            sa.Column("records_digest", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False, server_default="")
+        )
+    with op.batch_alter_table("auditevent") as batch:
+        batch.alter_column("records_digest", server_default=None)
     op.create_table(
         "auditeventrecord",
         sa.Column("event_id", sa.Uuid(), nullable=False),
@@ -186,11 +194,12 @@ def _one_per_record(key: bytes) -> None:
         for row in rows:
             records = sorted(members.get(row["id"], []), key=str)
             if row["sequence"] is not None:
-                fields = {**row, "sequence": -row["sequence"], "records": records}
+                fields = {**row, "sequence": -row["sequence"]}
                 if (
                     fields["sequence"] != expected
                     or row["previous_hash"] != checked
                     or chain_mac(key, checked, fields) != row["hash"]
+                    or row["records_digest"] != (digest_of(records) if records else "")
                 ):
                     raise RuntimeError(
                         f"The audit chain is broken at sequence {expected}: it was changed outside the portal. "
@@ -199,7 +208,7 @@ def _one_per_record(key: bytes) -> None:
                 checked, expected = row["hash"], expected + 1
             for n, record_id in enumerate(records or [row["record_id"]]):
                 sequence += 1
-                fields = {**row, "sequence": sequence, "record_id": record_id}
+                fields = {**row, "sequence": sequence, "record_id": record_id, "records_digest": ""}
                 mac = chain_mac(key, made, fields)
                 change = {"new_sequence": sequence, "record": record_id, "previous": made, "mac": mac}
                 if n == 0:
@@ -219,7 +228,7 @@ def _one_per_record(key: bytes) -> None:
             updates,
         )
         if inserts:
-            connection.execute(sa.insert(EVENTS), [{c.name: i[c.name] for c in EVENTS.c} for i in inserts])
+            connection.execute(sa.insert(EVENTS), inserts)
 
 
 def downgrade() -> None:
@@ -244,5 +253,6 @@ def downgrade() -> None:
     op.drop_table("auditeventrecord")
     with op.batch_alter_table("auditevent") as batch:
         batch.alter_column("sequence", existing_type=sa.Integer(), nullable=False)
+        batch.drop_column("records_digest")
     for statement in SQLITE_BEFORE if not postgres else ():
         op.execute(statement)

@@ -59,15 +59,15 @@ EVENTS = AuditEvent.__table__  # type: ignore[attr-defined]
 _HASHED = ("sequence", "at", "actor_id", "action", "record_type", "record_id")
 
 
-def records_digest(record_ids: Iterable[uuid.UUID]) -> str:
+def digest_of(record_ids: Iterable[uuid.UUID]) -> str:
     """SHA-256 of a list event's records, in a fixed order, for its MAC."""
     return hashlib.sha256(",".join(sorted(str(record_id) for record_id in record_ids)).encode()).hexdigest()
 
 
 def canonical(fields: Mapping[Any, Any]) -> str:
     """The event's fields as canonical JSON: the same text on every database. A list event's
-    records (`records`) enter as a digest; events naming one record read as they always did, so
-    every MAC written before lists had records still verifies."""
+    records enter as their digest; events naming one record read as they always did, so every MAC
+    written before lists had records still verifies."""
     document = {
         "sequence": fields["sequence"],
         "at": fields["at"].isoformat(),
@@ -76,8 +76,8 @@ def canonical(fields: Mapping[Any, Any]) -> str:
         "record_type": fields["record_type"],
         "record_id": str(fields["record_id"]) if fields["record_id"] else None,
     }
-    if fields.get("records"):
-        document["records"] = records_digest(fields["records"])
+    if fields.get("records_digest"):
+        document["records"] = fields["records_digest"]
     return json.dumps(document, sort_keys=True, separators=(",", ":"))
 
 
@@ -132,6 +132,7 @@ def record_view(actor: User | None, action: str, record_type: str, record_ids: I
                 action=action,
                 record_type=record_type,
                 record_id=ids[0] if len(ids) == 1 else None,
+                records_digest=digest_of(ids) if len(ids) > 1 else "",
             )
         )
         if len(ids) > 1:
@@ -141,20 +142,6 @@ def record_view(actor: User | None, action: str, record_type: str, record_ids: I
             )
         session.info[_UNLINKED] = True
         session.commit()
-
-
-def members_of(session: Session, event_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
-    """The records each list event names (events naming one record are not in it)."""
-    members: dict[uuid.UUID, list[uuid.UUID]] = {}
-    if event_ids:
-        rows = session.exec(
-            select(AuditEventRecord.event_id, AuditEventRecord.record_id).where(
-                col(AuditEventRecord.event_id).in_(event_ids)
-            )
-        )
-        for event_id, record_id in rows:
-            members.setdefault(event_id, []).append(record_id)
-    return members
 
 
 def _link_round(session: Session, key: bytes) -> int | None:
@@ -174,7 +161,7 @@ def _link_round(session: Session, key: bytes) -> int | None:
     sequence, previous_hash = (last[0], last[1]) if last else (0, "")
     pending = (
         session.execute(
-            sa.select(*(EVENTS.c[name] for name in ("id", *_HASHED)))
+            sa.select(*(EVENTS.c[name] for name in ("id", *_HASHED, "records_digest")))
             .where(EVENTS.c.sequence.is_(None))
             .order_by(EVENTS.c.at, EVENTS.c.id)
             .limit(_LINK_BATCH)
@@ -182,11 +169,10 @@ def _link_round(session: Session, key: bytes) -> int | None:
         .mappings()
         .all()
     )
-    members = members_of(session, [row["id"] for row in pending])
     links = []
     for row in pending:
         sequence += 1
-        fields = {**row, "sequence": sequence, "records": members.get(row["id"])}
+        fields = {**row, "sequence": sequence}
         mac = chain_mac(key, previous_hash, fields)
         links.append({"event_id": row["id"], "new_sequence": sequence, "previous": previous_hash, "mac": mac})
         previous_hash = mac
@@ -425,9 +411,9 @@ class Verdict:
 
 
 def _in_order(session: Session) -> Iterator[dict[str, Any]]:
-    """Every linked event as plain column values with its records, in batches (model objects would
+    """Every linked event as plain column values with the records it names (`records`), in batches (model objects would
     cost ten times more)."""
-    columns = [EVENTS.c[name] for name in ("id", *_HASHED, "previous_hash", "hash")]
+    columns = [EVENTS.c[name] for name in ("id", *_HASHED, "records_digest", "previous_hash", "hash")]
     after = 0
     while True:
         batch = (
@@ -447,7 +433,7 @@ def _in_order(session: Session) -> Iterator[dict[str, Any]]:
         ):
             members.setdefault(event_id, []).append(record_id)
         for event in batch:
-            yield {**event, "records": members.get(event["id"])}
+            yield {**event, "records": members.get(event["id"], [])}
         after = batch[-1]["sequence"]
 
 
@@ -465,6 +451,8 @@ def verify_chain(session: Session, anchor: Anchor | None = None, now: datetime |
             return Verdict(events=count, broken_at=expected)
         if event["previous_hash"] != previous_hash or chain_mac(key, previous_hash, event) != event["hash"]:
             return Verdict(events=count, broken_at=expected)
+        if event["records_digest"] != (digest_of(event["records"]) if event["records"] else ""):
+            return Verdict(events=count, broken_at=expected)  # a record added to or taken from a list
         previous_hash = event["hash"]
         count += 1
         if anchor is not None and expected == anchor.sequence:

@@ -24,3 +24,16 @@ def records_shown(
         else:
             shown.extend(session.exec(select(AuditEventRecord.record_id).where(AuditEventRecord.event_id == event.id)))
     return shown
+
+
+def members_of(session: Session, event_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
+    """The records each list event names."""
+    members: dict[uuid.UUID, list[uuid.UUID]] = {}
+    rows = session.exec(
+        select(AuditEventRecord.event_id, AuditEventRecord.record_id).where(
+            col(AuditEventRecord.event_id).in_(event_ids)
+        )
+    )
+    for event_id, record_id in rows:
+        members.setdefault(event_id, []).append(record_id)
+    return members

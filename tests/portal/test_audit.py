@@ -21,7 +21,6 @@ from portal.audit.services import (
     canonical,
     chain_mac,
     link_pending,
-    members_of,
     record,
     record_view,
     trail_of,
@@ -43,10 +42,12 @@ from portal.models import (
     ReferralStatus,
     Role,
     User,
+    UTCDateTime,
     utcnow,
 )
 from portal.referrals import services as referrals
 from tests.conftest import consent_to_every_recipient, keyed, revision_before, sign_in_with_session
+from tests.portal.audit_trail import members_of
 
 Login = Callable[[User], FlaskClient]
 # Values a log must never hold: a scan for them over the whole trail finds nothing.
@@ -645,8 +646,7 @@ def test_the_migration_re_chains_a_plain_trail_with_the_key_and_refuses_a_broken
     get_engine(app).dispose()
     downgrade(database_url, revision_before("0017"), audit_key=key)  # back to the plain chain
     with get_engine(app).connect() as connection:
-        table = AuditEvent.__table__  # type: ignore[attr-defined]
-        first = connection.execute(sa.select(table).where(table.c.sequence == 1)).mappings().one()
+        first = connection.execute(sa.select(OLD_EVENTS).where(OLD_EVENTS.c.sequence == 1)).mappings().one()
     assert first["hash"] == hashlib.sha256(canonical(first).encode()).hexdigest()
     with pytest.raises(RuntimeError, match="PORTAL_AUDIT_KEY"):
         upgrade(database_url)
@@ -662,12 +662,21 @@ def test_the_migration_re_chains_a_plain_trail_with_the_key_and_refuses_a_broken
         upgrade(database_url)
 
 
+# The trail's columns before 0022.
+OLD_EVENTS = sa.table(
+    "auditevent",
+    *(sa.column(name, sa.Uuid()) for name in ("id", "actor_id", "record_id")),
+    sa.column("sequence", sa.Integer()),
+    sa.column("at", UTCDateTime()),
+    *(sa.column(name, sa.String()) for name in ("action", "record_type", "previous_hash", "hash")),
+)
+
+
 def _keyed_chain_holds(app: Flask, key: bytes) -> list[uuid.UUID | None]:
     """Check the chain as the portal kept it before lists (one record an event, all linked); the
     records the events name, in sequence."""
     with get_engine(app).connect() as connection:
-        table = AuditEvent.__table__  # type: ignore[attr-defined]
-        rows = connection.execute(sa.select(table).order_by(table.c.sequence)).mappings().all()
+        rows = connection.execute(sa.select(OLD_EVENTS).order_by(OLD_EVENTS.c.sequence)).mappings().all()
     previous = ""
     for sequence, row in enumerate(rows, start=1):
         assert row["sequence"] == sequence and row["previous_hash"] == previous
