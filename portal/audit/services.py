@@ -190,7 +190,8 @@ def _link_round(session: Session, key: bytes) -> int | None:
 
 
 def link_pending(session: Session) -> int:
-    """Link pending events in commit order, oldest first; returns how many this call linked.
+    """Link the committed pending events, oldest first (by when each was written: an event whose
+    transaction committed late follows those linked before it); returns how many this call linked.
 
     The lock is held for one round of linking only. After each round it looks again: an event
     committed while this linker held the lock (its own linker found the lock taken and moved on)
