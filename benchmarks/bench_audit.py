@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, func, select
 
 from portal import create_app
-from portal.audit.services import link_pending, record_view, trail_of, verify_chain
+from portal.audit.services import digest_of, link_pending, record_view, trail_of, verify_chain
 from portal.db import get_engine
 from portal.migrations import upgrade
 from portal.models import AuditEvent, AuditEventRecord, Role, User, utcnow
@@ -134,6 +134,7 @@ def main() -> None:
             # The lock is held while one round links what is pending: here, one list of 1,234.
             held = []
             for _ in range(args.runs):
+                shown = [uuid.uuid4() for _ in range(1234)]
                 session.execute(
                     sa.insert(EVENTS).values(
                         id=(event_id := uuid.uuid4()),
@@ -141,13 +142,14 @@ def main() -> None:
                         actor_id=actor.id,
                         action="list",
                         record_type="person",
+                        records_digest=digest_of(shown),
                         previous_hash="",
                         hash="",
                     )
                 )
                 session.execute(
                     sa.insert(AuditEventRecord.__table__),  # type: ignore[attr-defined]
-                    [{"event_id": event_id, "record_id": uuid.uuid4()} for _ in range(1234)],
+                    [{"event_id": event_id, "record_id": record_id} for record_id in shown],
                 )
                 session.commit()
                 began = time.perf_counter()
