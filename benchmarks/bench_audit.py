@@ -134,7 +134,7 @@ def main() -> None:
             # The lock is held while one round links what is pending: here, one list of 1,234.
             held = []
             for _ in range(args.runs):
-                shown = [uuid.uuid4() for _ in range(1234)]
+                listed = [uuid.uuid4() for _ in range(1234)]
                 session.execute(
                     sa.insert(EVENTS).values(
                         id=(event_id := uuid.uuid4()),
@@ -142,14 +142,14 @@ def main() -> None:
                         actor_id=actor.id,
                         action="list",
                         record_type="person",
-                        records_digest=digest_of(shown),
+                        records_digest=digest_of(listed),
                         previous_hash="",
                         hash="",
                     )
                 )
                 session.execute(
                     sa.insert(AuditEventRecord.__table__),  # type: ignore[attr-defined]
-                    [{"event_id": event_id, "record_id": record_id} for record_id in shown],
+                    [{"event_id": event_id, "record_id": record_id} for record_id in listed],
                 )
                 session.commit()
                 began = time.perf_counter()
