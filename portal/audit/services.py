@@ -36,8 +36,8 @@ from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, col, func, select
 
 from portal.db import AUDIT_KEY_OPTION, get_engine
-from portal.exceptions import BadAnchorFile
-from portal.keyset import SortKey, page_of
+from portal.exceptions import BadAnchorFile, BadCursor
+from portal.keyset import SortKey, decode_cursor, page_of
 from portal.models import AuditEvent, AuditEventRecord, User, utcnow
 
 # Any constant works: it names the one lock linkers take on PostgreSQL.
@@ -314,6 +314,8 @@ def search(session: Session, filters: Filters, cursor: str | None = None, per_pa
         query = query.where(col(AuditEvent.at) >= filters.since)
     if filters.before is not None:
         query = query.where(col(AuditEvent.at) < filters.before)
+    if cursor and decode_cursor(cursor, SEARCH_ORDER)[0].tzinfo is None:
+        raise BadCursor(cursor)  # the portal writes times in UTC: a naive one was not written by it
     page = page_of(session, query, SEARCH_ORDER, lambda event: (event.at, event.id), cursor, per_page)
     actor_ids = {event.actor_id for event in page.items if event.actor_id is not None}
     actors = {user.id: user for user in session.exec(select(User).where(col(User.id).in_(actor_ids)))}

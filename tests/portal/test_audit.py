@@ -28,6 +28,7 @@ from portal.audit.services import (
 )
 from portal.clock import local_today
 from portal.db import get_engine
+from portal.keyset import encode_cursor
 from portal.matches.services import LiveIndex
 from portal.migrations import downgrade, upgrade
 from portal.models import (
@@ -771,7 +772,15 @@ def test_admins_search_the_trail_by_actor_record_action_and_date(
     assert "No events match" in client.get(f"/audit/?date_from={tomorrow}").get_data(as_text=True)
 
 
-@pytest.mark.parametrize("cursor", ["not-a-cursor", "WyJ4IiwieSJd", "e30"])
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "not-a-cursor",
+        "WyJ4IiwieSJd",
+        "e30",
+        encode_cursor(["2026-12-01T00:00:00", "7c1b7e2c-1f4c-4c3e-9a51-2f9c1d7e0b11"]),
+    ],
+)
 def test_a_page_link_not_made_for_the_search_is_refused(
     client: FlaskClient, login: Login, make_user: Callable[..., User], cursor: str
 ) -> None:
