@@ -105,8 +105,9 @@ _CLASSES: dict[str, dict[str, str]] = {
     "notification": {INTERNAL: "id user_id kind params target target_id created_at read_at"},
     "outboxmail": {PERSONAL: "to_address subject body", INTERNAL: "id created_at sent_at error"},
     "auditevent": {
-        INTERNAL: "id sequence at actor_id action record_type record_id previous_hash hash",
+        INTERNAL: "id sequence at actor_id action record_type record_id records_digest previous_hash hash",
     },
+    "auditeventrecord": {INTERNAL: "event_id record_id"},
     "idempotency_key": {INTERNAL: "id actor_id key record_type record_id created_at"},
     "job_lock": {INTERNAL: "id name holder taken_at expires_at"},
     # Aggregates before small-cell suppression, with providers' and volunteers' names (completion table).

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from portal import idempotency
-from portal.audit.services import Anchor, anchor_head
+from portal.audit.services import Anchor, anchor_head, link_pending
 from portal.clock import local_date, local_midnight
 from portal.db import session_scope
 from portal.exceptions import IllegalTransition, JobsRunning
@@ -63,6 +63,7 @@ class Report:
     anonymised: int = 0
     keys_purged: int = 0
     indicators_refreshed: int = 0
+    linked: int = 0
     anchor: Anchor | None = None
 
 
@@ -253,7 +254,9 @@ def _run_steps(session: Session, live: LiveIndex, now: datetime, config: dict[st
         local_date(now),
         now,
     )
-    # Last, so the anchor covers everything this run wrote to the trail.
+    # Last, so the anchor covers everything this run wrote to the trail, and every event a request
+    # left pending (its linker failed, or the server stopped between its commit and the linking).
+    report.linked = link_pending(session)
     anchor_file = str(config.get("AUDIT_ANCHOR_FILE") or "")
     report.anchor = anchor_head(session, Path(anchor_file) if anchor_file else None, now)
     return report
@@ -264,8 +267,8 @@ def _run_steps(session: Session, live: LiveIndex, now: datetime, config: dict[st
 def run_due_jobs_command() -> None:
     """Expire unanswered referrals, remind providers, open the follow-ups that are due, anonymise
     the records kept long enough, send the mail waiting in the outbox, forget create-form keys older
-    than a day, compute again the indicators people are looking at once they are stale, and anchor
-    the head of the audit trail outside the database."""
+    than a day, compute again the indicators people are looking at once they are stale, link audit
+    events left pending, and anchor the head of the audit trail outside the database."""
     with session_scope() as session:
         try:
             report = run_due_jobs(session, live_index(current_app), utcnow(), current_app.config)
@@ -276,7 +279,7 @@ def run_due_jobs_command() -> None:
     click.echo(
         f"expired {report.expired}, reminded {report.reminded}, follow-ups {report.follow_ups or 'none'}, "
         f"mailed {report.mailed}, anonymised {report.anonymised}, form keys purged {report.keys_purged}, "
-        f"indicator views refreshed {report.indicators_refreshed}"
+        f"indicator views refreshed {report.indicators_refreshed}, audit events linked {report.linked}"
     )
     if report.anchor is not None:
         click.echo(report.anchor.line())

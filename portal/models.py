@@ -709,20 +709,36 @@ class ContactLog(SQLModel, table=True):
 
 class AuditEvent(SQLModel, table=True):
     """An append-only record of who did what to which record, chained with a keyed MAC (`hash`); no
-    sensitive values."""
+    sensitive values.
+
+    Events are written pending (no `sequence`, empty MACs) with the change they log, so appending
+    takes no lock every server shares; one linker at a time then gives each pending event its
+    sequence and MAC, once (portal/audit/services.py). An event names one record (`record_id`) or,
+    for a list shown, several (`AuditEventRecord` rows, `record_id` empty)."""
 
     # "Who touched this record, and when": one index serves a record's trail and breach queries.
     __table_args__ = (sa.Index("ix_auditevent_record_id_at", "record_id", "at"),)
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    sequence: int = Field(unique=True)
+    sequence: int | None = Field(default=None, unique=True)  # None while pending
     at: datetime = timestamp(default_factory=utcnow, index=True)
     actor_id: uuid.UUID | None = Field(default=None, foreign_key="user.id", index=True)
     action: str = Field(max_length=60)
     record_type: str = Field(max_length=40)
     record_id: uuid.UUID | None = Field(default=None)
+    # A list's records as SHA-256 (portal.audit.services.digest_of), taken when it is written: the
+    # linker chains it without reading the records, and verification recomputes it from them.
+    records_digest: str = Field(default="", max_length=64)
     previous_hash: str = Field(default="", max_length=64)
-    hash: str = Field(max_length=64)
+    hash: str = Field(default="", max_length=64)
+
+
+class AuditEventRecord(SQLModel, table=True):
+    """One record a list event names: a list of 500 people is one event and 500 of these small rows,
+    found by record for "who viewed this record". The event's MAC covers a digest of them all."""
+
+    event_id: uuid.UUID = Field(foreign_key="auditevent.id", primary_key=True)
+    record_id: uuid.UUID = Field(primary_key=True, index=True)
 
 
 class ReferralEvent(SQLModel, table=True):

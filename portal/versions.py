@@ -41,7 +41,7 @@ def last_change(session: Session, record_id: uuid.UUID) -> tuple[str | None, dat
         select(AuditEvent.at, User.name)
         .join(User, col(User.id) == AuditEvent.actor_id, isouter=True)
         .where(AuditEvent.record_id == record_id, col(AuditEvent.action).not_in(READ_ACTIONS))
-        .order_by(col(AuditEvent.sequence).desc())
+        .order_by(col(AuditEvent.at).desc(), col(AuditEvent.id).desc())  # pending events have no sequence yet
         .limit(1)
     ).first()
     if row is None:

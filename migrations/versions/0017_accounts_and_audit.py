@@ -26,7 +26,7 @@ import sqlmodel.sql.sqltypes
 from alembic import context, op
 
 from portal.audit.services import canonical, chain_mac
-from portal.models import AuditEvent
+from portal.models import UTCDateTime
 
 revision: str = "0017"
 down_revision: str | None = "0016"
@@ -46,6 +46,14 @@ SQLITE_TRIGGERS = tuple(
 )
 
 Mac = Callable[[str, Mapping[str, Any]], str]
+# The trail's columns at this revision (the model has more since 0022).
+EVENTS = sa.table(
+    "auditevent",
+    *(sa.column(name, sa.Uuid()) for name in ("id", "actor_id", "record_id")),
+    sa.column("sequence", sa.Integer()),
+    sa.column("at", UTCDateTime()),
+    *(sa.column(name, sa.String()) for name in ("action", "record_type", "previous_hash", "hash")),
+)
 
 
 def _plain(previous_hash: str, fields: Mapping[str, Any]) -> str:
@@ -56,7 +64,7 @@ def _plain(previous_hash: str, fields: Mapping[str, Any]) -> str:
 def _rechain(old: Mac, new: Mac) -> None:
     """Check the chain made with `old`, then make it again with `new`, in sequence."""
     connection = op.get_bind()
-    table = AuditEvent.__table__  # type: ignore[attr-defined]
+    table = EVENTS
     postgres = connection.dialect.name == "postgresql"
     if postgres:
         op.execute("ALTER TABLE auditevent DISABLE TRIGGER auditevent_append_only")

@@ -6,7 +6,7 @@ The indexes serve the job's set-based selections: waiting referrals by answer da
 last contact, the follow-ups already opened for a referral, and records due for anonymisation.
 
 Revision ID: 0023
-Revises: 0021
+Revises: 0022
 Create Date: 2026-12-06 13:00:00.000000
 """
 
@@ -17,7 +17,7 @@ import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision: str = "0023"
-down_revision: str | None = "0021"
+down_revision: str | None = "0022"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -6,7 +6,7 @@ import click
 from flask import Flask
 from flask.cli import with_appcontext
 
-from portal.audit.services import newest_anchor, verify_chain
+from portal.audit.services import PENDING_GRACE, newest_anchor, verify_chain
 from portal.db import session_scope
 from portal.exceptions import BadAnchorFile
 
@@ -26,8 +26,8 @@ def audit_cli() -> None:
 )
 @with_appcontext
 def verify_command(anchor_file: Path | None) -> None:
-    """Recompute the MAC chain; exit 1 at the first event that was edited, removed or inserted, or
-    when the trail no longer reaches the newest anchor unchanged."""
+    """Recompute the MAC chain; exit 1 at the first event that was edited, removed or inserted, when
+    the trail no longer reaches the newest anchor unchanged, or when events wait too long to be linked."""
     anchor = None
     if anchor_file is not None:
         try:
@@ -45,6 +45,14 @@ def verify_command(anchor_file: Path | None) -> None:
         raise SystemExit(1)
     if verdict.anchor_problem is not None:
         click.echo(f"audit chain does not match its anchor: {verdict.anchor_problem}", err=True)
+        raise SystemExit(1)
+    if verdict.stale_pending:
+        click.echo(
+            f"audit chain incomplete: {verdict.stale_pending} event{'s' if verdict.stale_pending > 1 else ''} "
+            "waiting to be linked for more than "
+            f"{PENDING_GRACE.seconds // 60} minutes; is run-due-jobs running?",
+            err=True,
+        )
         raise SystemExit(1)
     reached = f", anchor at sequence {anchor.sequence} matches" if anchor else ""
     click.echo(f"audit chain intact: {verdict.events} events{reached}")

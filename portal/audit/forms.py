@@ -16,4 +16,5 @@ class AuditSearchForm(BaseModel):
     action: ActionCode | None = None
     date_from: date | None = None
     date_to: date | None = None
-    page: int = Field(default=1, ge=1, le=100_000)
+    # The keyset cursor of an older page (portal/keyset.py); checked when the search runs.
+    after: str | None = Field(default=None, max_length=400)

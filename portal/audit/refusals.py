@@ -46,7 +46,7 @@ def _log_refusal(response: Response) -> Response:
             record_view(current_user, "denied", record_type, [record_id])
         return response
     # A refusal changes nothing: whatever the request began is dropped, and the refusal is its only
-    # write (in its own transaction, which may already hold the chain's lock on SQLite).
+    # write (in the request's own transaction, which may already hold SQLite's write lock).
     session.rollback()
     for record_type, record_id in named:
         record(session, current_user, "denied", record_type, record_id)

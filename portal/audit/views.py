@@ -13,6 +13,7 @@ from portal.audit.forms import AuditSearchForm
 from portal.auth.access import fresh_sign_in_required, role_required
 from portal.clock import local_midnight
 from portal.db import get_session
+from portal.exceptions import BadCursor
 from portal.forms import query_values, validate
 from portal.htmx import render
 from portal.labels import label
@@ -65,8 +66,7 @@ def index() -> Response:
     data, errors = validate(AuditSearchForm, request.args)
     if data is not None and data.date_from and data.date_to and data.date_to < data.date_from:
         data, errors = None, {"date_to": _("The end date cannot be before the start date.")}
-    filters = services.Filters()
-    page = 1
+    found, status, refused = None, 422 if errors else 200, None
     if data is not None:
         filters = services.Filters(
             actor_email=data.actor.strip() or None if data.actor else None,
@@ -75,16 +75,20 @@ def index() -> Response:
             since=local_midnight(data.date_from) if data.date_from else None,
             before=local_midnight(data.date_to + timedelta(days=1)) if data.date_to else None,
         )
-        page = data.page
-    found = services.search(get_session(), filters, page, PER_PAGE) if data is not None else None
+        try:
+            found = services.search(get_session(), filters, data.after, PER_PAGE)
+        except BadCursor:
+            refused = _("This page link was not made for this search. Start again from the newest events.")
+            status = 400
+    form = query_values(AuditSearchForm.model_fields, request.args)
     return render(
         "audit/index.html",
         "audit/_results.html",
-        status=422 if errors else 200,
-        form=query_values(AuditSearchForm.model_fields, request.args),
+        status=status,
+        form={name: value for name, value in form.items() if name != "after"},
         errors=errors,
         found=found,
-        page_number=page,
-        pages=max(1, -(-found.total // PER_PAGE)) if found else 1,
+        refused=refused,
+        first_page=not (data and data.after),
         actions=[*ACTION_LABELS, *ReferralStatus],
     )

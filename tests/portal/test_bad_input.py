@@ -139,7 +139,7 @@ def test_reserved_query_names_on_the_audit_and_indicator_pages_are_ignored(
     session.commit()
     login(admin)
     audit = client.get("/audit/", query_string={"action": "create", name: RESERVED_QUERY[name]})
-    assert audit.status_code == 200 and 'href="/audit/?action=create&amp;page=2"' in audit.text
+    assert audit.status_code == 200 and 'href="/audit/?action=create&amp;after=' in audit.text
     indicators = client.get("/indicators", query_string={"period": "30", name: RESERVED_QUERY[name]})
     assert indicators.status_code == 200 and 'href="/indicators/export.csv?period=30"' in indicators.text
 

@@ -18,7 +18,6 @@ from portal.db import get_engine
 from portal.jobs import run_due_jobs
 from portal.matches.services import LiveIndex
 from portal.models import (
-    AuditEvent,
     ContactLog,
     FollowUp,
     FollowUpKind,
@@ -32,6 +31,7 @@ from portal.models import (
     utcnow,
 )
 from tests.conftest import consent_to_every_recipient, keyed
+from tests.portal.audit_trail import records_shown
 
 Login = Callable[[User], FlaskClient]
 S = ReferralStatus
@@ -275,14 +275,7 @@ def test_people_listed_on_the_home_page_are_logged_as_seen(
     refer(session, waiting, make_offer(provider), S.SENT)
     login(caseworker)
     assert client.get("/").status_code == 200
-    session.rollback()
-    seen = set(
-        session.exec(
-            select(AuditEvent.record_id).where(
-                AuditEvent.actor_id == caseworker.id, AuditEvent.action == "list", AuditEvent.record_type == "person"
-            )
-        )
-    )
+    seen = set(records_shown(session, caseworker.id, "list", "person"))
     assert seen == {called.person_id, waiting.person_id} and quiet.person_id not in seen
 
 

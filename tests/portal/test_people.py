@@ -20,6 +20,7 @@ from portal.models import Area, AuditEvent, ContactLog, Need, NeedStatus, Person
 from portal.people import services
 from portal.people.forms import id_check_character
 from tests.conftest import keyed
+from tests.portal.audit_trail import records_shown
 
 Login = Callable[[User], FlaskClient]
 MakePerson = Callable[..., Person]
@@ -687,10 +688,7 @@ def test_only_the_people_found_are_logged_as_seen(
 ) -> None:
     login(caseworker)
     client.post("/people/", data={"q": "wang"})
-    session.rollback()
-    seen = session.exec(
-        select(AuditEvent.record_id).where(AuditEvent.actor_id == caseworker.id, AuditEvent.action == "list")
-    ).all()
+    seen = records_shown(session, caseworker.id, "list")
     found = session.exec(select(Person.id).where(Person.code == "XA-2026-0402")).one()
     assert seen == [found]
 
