@@ -147,7 +147,7 @@ def test_searching_by_name_or_phone_leaves_neither_in_the_access_log(
     send("/auth/login", {"email": caseworker.email, "password": PASSWORD})
     found = [
         send("/people/", {"q": SENTINEL_NAME}),
-        send("/people/", {"q": SENTINEL_PHONE[-6:], "contact": "ok"}),
+        send("/people/", {"q": SENTINEL_PHONE, "contact": "ok"}),  # numbers are found whole (blind index)
         send("/people/", {"q": SENTINEL_NAME[:10]}, **{"HX-Request": "true"}),
     ]
     assert all("XA-T-0002" in page for page in found)  # the searches worked
