@@ -159,8 +159,10 @@ class Figures:
 @pytest.fixture
 def live_server_settings() -> dict[str, Any]:
     """The walk follows one person, so every change it checks on the indicators is a count of one:
-    small-cell suppression is off here (it is tested in tests/portal/test_indicators_suppression.py)."""
-    return {"SMALL_CELL_THRESHOLD": 1}
+    small-cell suppression is off here (it is tested in tests/portal/test_indicators_suppression.py).
+    It reads the figures before and after within a minute, so it asks for figures computed at each
+    view; the stated freshness is tested in tests/portal/test_indicators_snapshots.py."""
+    return {"SMALL_CELL_THRESHOLD": 1, "INDICATORS_FRESH_MINUTES": 0}
 
 
 def read_indicators(page: Page) -> Figures:
