@@ -158,16 +158,32 @@ def attention_count(session: Session, user: User, today: date) -> int:
     return session.exec(select(func.count()).select_from(_due_now(user, today).subquery())).one()
 
 
-def proposals(session: Session, user: User) -> list[tuple[Referral, Person]]:
-    """Referrals proposed for this user's people (after a decline or an expiry), waiting for approval."""
+def _proposed(user: User) -> list[ColumnElement[bool]]:
+    """Referrals proposed again (after a decline or an expiry) for this user's people."""
+    return [visibility(user), col(Referral.status) == ReferralStatus.PROPOSED]
+
+
+def proposals(session: Session, user: User, limit: int) -> list[tuple[Referral, Person]]:
+    """The oldest referrals waiting for approval; /people/?proposed=1 lists the people of them all."""
     rows = session.exec(
         select(Referral, Person)
         .join(Need, col(Need.id) == Referral.need_id)
         .join(Person, col(Person.id) == Need.person_id)
-        .where(visibility(user), Referral.status == ReferralStatus.PROPOSED)
-        .order_by(col(Referral.created_at))
+        .where(*_proposed(user))
+        .order_by(col(Referral.created_at), col(Referral.id))
+        .limit(limit)
     ).all()
     return [(referral, person) for referral, person in rows]
+
+
+def proposals_count(session: Session, user: User) -> int:
+    return session.exec(
+        select(func.count())
+        .select_from(Referral)
+        .join(Need, col(Need.id) == Referral.need_id)
+        .join(Person, col(Person.id) == Need.person_id)
+        .where(*_proposed(user))
+    ).one()
 
 
 def find_follow_up(session: Session, user: User, follow_up_id: uuid.UUID) -> FollowUp | None:

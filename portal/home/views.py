@@ -25,6 +25,9 @@ INBOX_PREVIEW = 5
 # How many follow-ups the attention list of a caseworker's or supervisor's home page shows, the
 # oldest due first; /followups/ has them all.
 ATTENTION_PREVIEW = 10
+# How many referrals proposed again for approval it shows, the oldest first; /people/?proposed=1
+# has the people of them all.
+PROPOSALS_PREVIEW = 10
 # How many referrals waiting for a provider's answer it shows, the soonest deadline first;
 # /people/?waiting=1 has the people of them all.
 WAITING_PREVIEW = 10
@@ -90,7 +93,7 @@ def _case_context(session: Session) -> dict[str, object]:
         followups.open_contact_follow_ups(writer, today, allowed_gap, current_user)
     session.commit()
     attention = followups.attention(session, current_user, today, per_page=ATTENTION_PREVIEW)
-    proposals = followups.proposals(session, current_user)
+    proposals = followups.proposals(session, current_user, PROPOSALS_PREVIEW)
     waiting = services.waiting_referrals(session, current_user, WAITING_PREVIEW)
     people = (
         [item.person.id for item in attention.items] + [p.id for _r, p in proposals] + [w.person.id for w in waiting]
@@ -102,6 +105,9 @@ def _case_context(session: Session) -> dict[str, object]:
             followups.attention_count(session, current_user, today) if attention.next_cursor else len(attention.items)
         ),
         "proposals": proposals,
+        "proposals_total": (
+            followups.proposals_count(session, current_user) if len(proposals) == PROPOSALS_PREVIEW else len(proposals)
+        ),
         "waiting": waiting,
         "waiting_total": services.waiting_count(session, current_user)
         if len(waiting) == WAITING_PREVIEW

@@ -9,18 +9,19 @@ in SQL: a phone or ID number is found when typed whole."""
 
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import ColumnElement
 from sqlmodel import Session, col, func, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from portal.clock import local_date, local_midnight
 from portal.crypto import blind_lookup, open_selected
-from portal.models import ContactLog, Need, NeedStatus, Person, Programme, Referral, UTCDateTime
+from portal.models import ContactLog, Need, NeedStatus, Person, Programme, Referral, ReferralStatus, UTCDateTime
 from portal.referrals.states import MOVES
 
 # Contact statuses a caseworker filters by; "ok" is neither overdue nor out of contact.
@@ -41,6 +42,8 @@ class CaseloadFilter:
     caseworker_id: uuid.UUID | None = None
     # People with a referral a provider has still to answer (the home page's waiting list, in full).
     waiting: bool = False
+    # People with a referral proposed again after a decline or an expiry, waiting for approval.
+    proposed: bool = False
 
     def link_args(self) -> dict[str, str]:
         """The filter as the query of a link (a next page, a home page figure): never the text,
@@ -52,6 +55,7 @@ class CaseloadFilter:
             "open_needs": "1" if self.open_needs else "",
             "caseworker": str(self.caseworker_id or ""),
             "waiting": "1" if self.waiting else "",
+            "proposed": "1" if self.proposed else "",
         }
         return {name: value for name, value in args.items() if value}
 
@@ -93,6 +97,7 @@ def parse_filter(
         open_needs=args.get("open_needs") == "1",
         caseworker_id=_uuid(args, "caseworker", ignored) if by_caseworker else None,
         waiting=args.get("waiting") == "1",
+        proposed=args.get("proposed") == "1",
     )
     return wanted, ignored
 
@@ -214,16 +219,23 @@ def filtered(
             .exists()
         )
     if wanted.waiting:
-        query = query.where(
-            select(Referral.id)
-            .join(Need, col(Need.id) == Referral.need_id)
-            .where(Need.person_id == Person.id, col(Referral.status).in_(AWAITING_ANSWER))
-            .correlate(Person)
-            .exists()
-        )
+        query = query.where(_has_referral_in(AWAITING_ANSWER))
+    if wanted.proposed:
+        query = query.where(_has_referral_in((ReferralStatus.PROPOSED,)))
     if wanted.text:
         query = query.where(_text_condition(session, query, wanted.text))
     return query
+
+
+def _has_referral_in(states: Iterable[ReferralStatus]) -> ColumnElement[bool]:
+    """The person has a referral in one of these states."""
+    return (
+        select(Referral.id)
+        .join(Need, col(Need.id) == Referral.need_id)
+        .where(Need.person_id == Person.id, col(Referral.status).in_(states))
+        .correlate(Person)
+        .exists()
+    )
 
 
 @dataclass(frozen=True)

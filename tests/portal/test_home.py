@@ -130,6 +130,33 @@ def test_every_referral_waiting_beyond_the_home_page_is_reached_through_its_link
     assert sorted(listed) == [f"XA-2026-06{number:02}" for number in range(12)]
 
 
+def test_every_referral_proposed_beyond_the_home_page_is_reached_through_its_link(
+    client: FlaskClient,
+    login: Login,
+    session: Session,
+    caseworker: User,
+    provider: User,
+    make_offer: Callable[..., Offer],
+) -> None:
+    """The attention list shows the ten oldest proposals; the link finds the people of all twelve."""
+    offer = make_offer(provider, title="Night shelter", capacity=20)
+    for number in range(12):
+        refer(session, person_with_need(session, caseworker, f"XA-2026-07{number:02}"), offer, S.PROPOSED)
+    person_with_need(session, caseworker, "XA-2026-0799")  # nothing proposed
+    login(caseworker)
+    attention = section(client.get("/").get_data(as_text=True), "attention")
+    assert len(set(re.findall(r"XA-2026-07\d\d", attention))) == 10  # the oldest ten, each once
+    link = re.search(
+        r'<a href="(/people/\?proposed=1)">See everyone with a referral proposed for approval \(12 referrals\)</a>',
+        attention,
+    )
+    assert link is not None
+    listed = re.findall(
+        r'<tr class="person-row[^"]*">\s*<td><a href="[^"]+">(XA-[\d-]+)</a>', client.get(link.group(1)).text
+    )
+    assert sorted(listed) == [f"XA-2026-07{number:02}" for number in range(12)]
+
+
 def test_the_caseworker_home_counts_the_caseload_and_links_to_it(
     client: FlaskClient, login: Login, session: Session, caseworker: User
 ) -> None:
