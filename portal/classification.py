@@ -56,7 +56,8 @@ _CLASSES: dict[str, dict[str, str]] = {
             "full_name phone phone_index id_number id_number_index birth_date address latitude longitude programme"
             " programme_start programme_end"
         ),
-        SENSITIVE: "gender languages area_id max_travel_km availability skills next_contact_due legal_hold_reason"
+        SENSITIVE: "gender languages area_id max_travel_km availability skills next_contact_due last_contact_on"
+        " legal_hold_reason"
         " refuses_ranked_suggestions",
         INTERNAL: "id version code caseworker_id created_at updated_at legal_hold anonymised_at",
     },
@@ -68,7 +69,9 @@ _CLASSES: dict[str, dict[str, str]] = {
     "referral": {
         PART2: "note summary",
         SENSITIVE: "score reasons reason_code contact_method",
-        INTERNAL: "id version need_id offer_id status respond_by reminded_at created_by_id created_at updated_at",
+        INTERNAL: (
+            "id version need_id person_id offer_id status respond_by reminded_at created_by_id created_at updated_at"
+        ),
     },
     "referralevent": {
         PART2: "note",

@@ -553,6 +553,9 @@ class Person(SQLModel, table=True):
     # The retention clock starts here: the record is anonymised a configured time after it.
     programme_end: date | None = Field(default=None, index=True)
     next_contact_due: date | None = Field(default=None)
+    # The latest contact's date, kept with each contact logged (portal/people/search.py), so that
+    # whether someone is out of contact is read off their row, not off their log.
+    last_contact_on: date | None = Field(default=None)
     # The person refused computer-ranked suggestions (PIPL Art. 24): their caseworker sees the
     # eligible offers unscored, by title, and nothing is proposed to them automatically.
     refuses_ranked_suggestions: bool = Field(default=False)
@@ -611,12 +614,18 @@ class Referral(SQLModel, table=True):
         sa.Index("ix_referral_status_respond_by", "status", "respond_by"),
         # The provider's inbox: referrals to these offers, in these states, by answer deadline.
         sa.Index("ix_referral_offer_id_status_respond_by", "offer_id", "status", "respond_by"),
+        # A caseload's referrals by state: the home page's lists and counts, the caseload's filters.
+        sa.Index("ix_referral_person_id_status", "person_id", "status"),
     )
     __mapper_args__ = {"version_id_col": _REFERRAL_VERSION}
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     version: int = Field(default=1, sa_column=_REFERRAL_VERSION)
     need_id: uuid.UUID = Field(foreign_key="need.id", index=True)
+    # The need's person, kept on the referral (a need never changes person) so that a caseload's
+    # referrals are found from its people without going through every need; filled in on insert
+    # (portal/referrals/services.py) when not given.
+    person_id: uuid.UUID | None = Field(default=None, foreign_key="person.id", nullable=False)
     offer_id: uuid.UUID = Field(foreign_key="offer.id", index=True)
     status: ReferralStatus = enum_column(default=ReferralStatus.PROPOSED, index=True)
     score: float | None = Field(default=None)

@@ -21,7 +21,6 @@ from portal.models import (
     FollowUp,
     FollowUpKind,
     FollowUpStatus,
-    Need,
     NoticeTarget,
     Person,
     Referral,
@@ -31,7 +30,7 @@ from portal.models import (
 )
 from portal.notifications.services import notify
 from portal.people.search import contact_gap_ends, last_contact, out_of_contact, overdue
-from portal.people.services import visibility
+from portal.people.services import first_of_caseload, visibility
 
 JOB_CHECKS = frozenset({FollowUpKind.EMPLOYMENT_30, FollowUpKind.EMPLOYMENT_90, FollowUpKind.EMPLOYMENT_180})
 # What a job check found; the 90-day one is the programme's job-retention figure.
@@ -158,32 +157,17 @@ def attention_count(session: Session, user: User, today: date) -> int:
     return session.exec(select(func.count()).select_from(_due_now(user, today).subquery())).one()
 
 
-def _proposed(user: User) -> list[ColumnElement[bool]]:
-    """Referrals proposed again (after a decline or an expiry) for this user's people."""
-    return [visibility(user), col(Referral.status) == ReferralStatus.PROPOSED]
-
-
 def proposals(session: Session, user: User, limit: int) -> list[tuple[Referral, Person]]:
-    """The oldest referrals waiting for approval; /people/?proposed=1 lists the people of them all."""
+    """The oldest referrals proposed again (after a decline or an expiry) for this user's approval;
+    /people/?proposed=1 lists the people of them all."""
+    first = first_of_caseload(user, [ReferralStatus.PROPOSED], col(Referral.created_at), limit)
     rows = session.exec(
         select(Referral, Person)
-        .join(Need, col(Need.id) == Referral.need_id)
-        .join(Person, col(Person.id) == Need.person_id)
-        .where(*_proposed(user))
-        .order_by(col(Referral.created_at), col(Referral.id))
-        .limit(limit)
+        .join(first, first.c.id == Referral.id)
+        .join(Person, col(Person.id) == Referral.person_id)
+        .order_by(first.c.key, first.c.id)
     ).all()
     return [(referral, person) for referral, person in rows]
-
-
-def proposals_count(session: Session, user: User) -> int:
-    return session.exec(
-        select(func.count())
-        .select_from(Referral)
-        .join(Need, col(Need.id) == Referral.need_id)
-        .join(Person, col(Person.id) == Need.person_id)
-        .where(*_proposed(user))
-    ).one()
 
 
 def find_follow_up(session: Session, user: User, follow_up_id: uuid.UUID) -> FollowUp | None:

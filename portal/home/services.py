@@ -4,10 +4,10 @@ answer, seen from the caseworker's side, and a provider's offers that need confi
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
-from portal.models import Need, Offer, OfferStatus, Person, Referral, User, utcnow
-from portal.people.services import visibility
+from portal.models import Offer, OfferStatus, Person, Referral, User, utcnow
+from portal.people.services import first_of_caseload
 from portal.referrals.states import AWAITING_ANSWER
 
 
@@ -22,30 +22,18 @@ class WaitingReferral:
         return respond_by is not None and respond_by < now
 
 
-def waiting_referrals(session: Session, user: User, limit: int | None = None) -> list[WaitingReferral]:
+def waiting_referrals(session: Session, user: User, limit: int) -> list[WaitingReferral]:
     """Referrals of the people this user sees that a provider has still to answer, soonest deadline
     first; the first `limit` of them (the home page's few: /people/?waiting=1 finds the people of all)."""
+    first = first_of_caseload(user, AWAITING_ANSWER, col(Referral.respond_by), limit)
     rows = session.exec(
         select(Referral, Offer.title, Person)
+        .join(first, first.c.id == Referral.id)
+        .join(Person, col(Person.id) == Referral.person_id)
         .join(Offer, col(Offer.id) == Referral.offer_id)
-        .join(Need, col(Need.id) == Referral.need_id)
-        .join(Person, col(Person.id) == Need.person_id)
-        .where(visibility(user), col(Referral.status).in_(AWAITING_ANSWER))
-        .order_by(col(Referral.respond_by), col(Referral.id))
-        .limit(limit)
+        .order_by(first.c.key, first.c.id)
     ).all()
     return [WaitingReferral(referral, title, person) for referral, title, person in rows]
-
-
-def waiting_count(session: Session, user: User) -> int:
-    """How many referrals of the people this user sees a provider has still to answer."""
-    return session.exec(
-        select(func.count())
-        .select_from(Referral)
-        .join(Need, col(Need.id) == Referral.need_id)
-        .join(Person, col(Person.id) == Need.person_id)
-        .where(visibility(user), col(Referral.status).in_(AWAITING_ANSWER))
-    ).one()
 
 
 def needs_confirming(offers: list[Offer], now: datetime | None = None) -> list[Offer]:

@@ -12,11 +12,12 @@ from portal.db import get_session, session_scope
 from portal.followups import services as followups
 from portal.home import services
 from portal.indicators.summary import summary
-from portal.models import Offer, OfferStatus, Organization, Role, User, VerificationStatus, utcnow
-from portal.offers.services import own_offers, visible_to_staff
+from portal.models import Organization, ReferralStatus, Role, User, VerificationStatus, utcnow
+from portal.offers.services import own_offers
 from portal.people.search import summarize
-from portal.people.services import caseworker_loads, visibility
+from portal.people.services import caseworker_loads, referral_counts, visibility
 from portal.referrals.services import INBOX_FILTERS, inbox_counts, inbox_page
+from portal.referrals.states import AWAITING_ANSWER
 
 bp = Blueprint("home", __name__)
 
@@ -56,9 +57,6 @@ def index() -> Response | str:
         context["loads"] = caseworker_loads(session, current_user, local_today())
     if current_user.role in (Role.SUPERVISOR, Role.ADMIN):
         context["indicator_summary"] = summary(session, current_user)
-    if current_user.is_staff:
-        visible_open = visible_to_staff(select(Offer).where(Offer.status == OfferStatus.OPEN))
-        context["open_offers"] = session.exec(select(func.count()).select_from(visible_open.subquery())).one()
     return render_template("home/index.html", **context)
 
 
@@ -99,19 +97,16 @@ def _case_context(session: Session) -> dict[str, object]:
         [item.person.id for item in attention.items] + [p.id for _r, p in proposals] + [w.person.id for w in waiting]
     )
     record_view(current_user, "list", "person", people)
+    counts = referral_counts(session, current_user)
     context: dict[str, object] = {
         "attention": attention.items,
         "attention_total": (
             followups.attention_count(session, current_user, today) if attention.next_cursor else len(attention.items)
         ),
         "proposals": proposals,
-        "proposals_total": (
-            followups.proposals_count(session, current_user) if len(proposals) == PROPOSALS_PREVIEW else len(proposals)
-        ),
+        "proposals_total": counts[ReferralStatus.PROPOSED],
         "waiting": waiting,
-        "waiting_total": services.waiting_count(session, current_user)
-        if len(waiting) == WAITING_PREVIEW
-        else len(waiting),
+        "waiting_total": sum(counts[state] for state in AWAITING_ANSWER),
         "now": utcnow(),
         "snooze_choices": followups.SNOOZE_CHOICES,
         "job_checks": followups.JOB_CHECKS,

@@ -115,15 +115,25 @@ def contact_gap_ends(person: Person, last_contact: date | None, allowed_gap: Map
 # row, so that the caseload's figures, its filters and the follow-ups opened agree with each other.
 
 
-def last_contact() -> sa.ScalarSelect[date]:
-    """The person's latest contact (NULL: never contacted); an index on (person_id, occurred_on)
-    answers it for each person without reading their log."""
-    return (
-        select(func.max(ContactLog.occurred_on))
-        .where(ContactLog.person_id == Person.id)
-        .correlate(Person)
-        .scalar_subquery()
+def last_contact() -> "sa.orm.Mapped[date | None]":
+    """The person's latest contact (NULL: never contacted), kept on their row as each contact is
+    logged (`_kept_as_last_contact`), so a caseload's figures read no one's log."""
+    return col(Person.last_contact_on)
+
+
+def _kept_as_last_contact(_mapper: Any, connection: sa.Connection, contact: ContactLog) -> None:
+    """Every contact written, by any service, moves its person's last contact forward (never back:
+    a contact logged late for an earlier day leaves a later one standing). One UPDATE, so two
+    contacts logged at once keep the later date."""
+    last = col(Person.last_contact_on)
+    connection.execute(
+        sa.update(Person)
+        .where(col(Person.id) == contact.person_id, sa.or_(last.is_(None), last < contact.occurred_on))
+        .values(last_contact_on=contact.occurred_on)
     )
+
+
+sa.event.listen(ContactLog, "after_insert", _kept_as_last_contact)
 
 
 def _by_programme(values: Mapping[str, Any], default: Any, type_: Any) -> sa.Case[Any]:
@@ -231,8 +241,7 @@ def _has_referral_in(states: Iterable[ReferralStatus]) -> ColumnElement[bool]:
     """The person has a referral in one of these states."""
     return (
         select(Referral.id)
-        .join(Need, col(Need.id) == Referral.need_id)
-        .where(Need.person_id == Person.id, col(Referral.status).in_(states))
+        .where(Referral.person_id == Person.id, col(Referral.status).in_(sorted(states)))
         .correlate(Person)
         .exists()
     )

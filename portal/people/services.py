@@ -8,9 +8,10 @@ import hashlib
 import hmac
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import func
@@ -36,6 +37,8 @@ from portal.models import (
     NeedStatus,
     NoticeTarget,
     Person,
+    Referral,
+    ReferralStatus,
     Role,
     User,
     id_number_key,
@@ -80,6 +83,34 @@ def visibility(user: User) -> sa.ColumnElement[bool]:
         return col(Person.area_id).in_(areas_within(user.area_id))
     # Administrators, providers, volunteers, and supervisors without an area see nobody.
     return sa.false()
+
+
+Query = TypeVar("Query", bound="sa.Select[*tuple[Any, ...]]")
+
+
+def of_caseload(query: Query, user: User, states: Iterable[ReferralStatus]) -> Query:
+    """The referrals, in these states, of the people this user may see: from those people, through
+    the referral's own person (an index on person and state), never from every referral in the city."""
+    return query.join(Person, col(Person.id) == Referral.person_id).where(
+        visibility(user), col(Referral.status).in_(sorted(states))
+    )
+
+
+def first_of_caseload(user: User, states: Iterable[ReferralStatus], key: Any, limit: int) -> sa.Subquery:
+    """The ids (and `key`, as `key`) of the first `limit` referrals of the people this user may see
+    in these states, by `key` then id. Their caseload's referrals are gathered first, behind a
+    materialised CTE: left to itself, PostgreSQL sorts every referral in the city in these states
+    to walk down to the first few of this caseload's."""
+    caseload = of_caseload(select(Referral.id, key.label("key")), user, states)
+    fenced = caseload.cte("caseload_referrals").prefix_with("MATERIALIZED")
+    return select(fenced.c.id, fenced.c.key).order_by(fenced.c.key, fenced.c.id).limit(limit).subquery("first")
+
+
+def referral_counts(session: Session, user: User) -> dict[ReferralStatus, int]:
+    """How many referrals of the people this user may see are in each state, from one count."""
+    counted = of_caseload(select(Referral.status, func.count()), user, ReferralStatus).group_by(col(Referral.status))
+    found: dict[ReferralStatus, int] = dict.fromkeys(ReferralStatus, 0)
+    return found | {ReferralStatus(state): number for state, number in session.exec(counted).all()}
 
 
 def visible_people_query(user: User) -> SelectOfScalar[Person]:
@@ -240,20 +271,13 @@ def caseload_rows(session: Session, people: list[Person]) -> list[CaseloadRow]:
             .group_by(col(Need.person_id))
         ).all()
     )
-    last_contacts = dict(
-        session.exec(
-            select(ContactLog.person_id, func.max(ContactLog.occurred_on))
-            .where(col(ContactLog.person_id).in_(ids))
-            .group_by(col(ContactLog.person_id))
-        ).all()
-    )
     caseworkers = _users(session, {p.caseworker_id for p in people if p.caseworker_id})
     areas = _areas(session, {p.area_id for p in people if p.area_id})
     return [
         CaseloadRow(
             person=person,
             open_needs=open_needs.get(person.id, 0),
-            last_contact=last_contacts.get(person.id),
+            last_contact=person.last_contact_on,
             caseworker=caseworkers.get(person.caseworker_id) if person.caseworker_id else None,
             area=areas.get(person.area_id) if person.area_id else None,
         )

@@ -541,3 +541,12 @@ def find_for_case(session: Session, user: User, referral_id: uuid.UUID) -> Refer
     if need is None or find_person(session, user, need.person_id) is None:
         return None
     return referral
+
+
+def _filed_under_the_needs_person(_mapper: Any, connection: sa.Connection, referral: Referral) -> None:
+    """A referral is its need's person's (`Referral.person_id`), whoever writes it."""
+    if referral.person_id is None:
+        referral.person_id = connection.scalar(select(Need.person_id).where(Need.id == referral.need_id))
+
+
+sa.event.listen(Referral, "before_insert", _filed_under_the_needs_person)

@@ -9,13 +9,15 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import pytest
+from babel.dates import format_date
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, col, func, select
 
-from portal.clock import local_today
+from portal.clock import local_midnight, local_today
 from portal.db import get_engine
 from portal.exceptions import NotAllowed, OutsideYourAreas, TooManyChecks
+from portal.migrations import downgrade, upgrade
 from portal.models import Area, AuditEvent, ContactLog, Need, NeedStatus, Person, Role, User
 from portal.people import services
 from portal.people.forms import id_check_character
@@ -807,6 +809,41 @@ def test_a_logged_contact_sets_the_next_contact_due(
     assert mine.next_contact_due == next_due
     (contact,) = session.exec(select(ContactLog).where(ContactLog.person_id == mine.id))
     assert (contact.kind, contact.outcome, contact.caseworker_id) == ("visit", "reached", caseworker.id)
+
+
+def test_a_contact_logged_late_for_an_earlier_day_leaves_the_later_one_as_the_last(
+    client: FlaskClient, login: Login, caseworker: User, make_person: MakePerson
+) -> None:
+    """The caseload's last contact and its out-of-contact filter read the person's row: each
+    contact logged moves it forward, never back."""
+    long_ago = local_midnight(TODAY - timedelta(days=400))
+    person = make_person(caseworker, code="XA-2026-0351", created_at=long_ago)
+    login(caseworker)
+    assert "XA-2026-0351" in client.get("/people/?contact=out_of_contact").get_data(as_text=True)
+    for day in (TODAY - timedelta(days=3), TODAY - timedelta(days=200)):
+        data = {"kind": "call", "occurred_on": day.isoformat(), "outcome": "reached", "note": ""}
+        assert client.post(f"/people/{person.id}/contacts", data=keyed(data)).status_code == 303
+    row = rows(client.get("/people/").get_data(as_text=True))["XA-2026-0351"]
+    assert format_date(TODAY - timedelta(days=3), format="d MMM yyyy", locale="en") in row
+    assert "XA-2026-0351" not in client.get("/people/?contact=out_of_contact").get_data(as_text=True)
+
+
+def test_the_migration_sets_each_persons_last_contact_from_their_log(
+    database_url: str, session: Session, caseworker: User, make_person: MakePerson
+) -> None:
+    seen, never = make_person(caseworker), make_person(caseworker)
+    for day in (date(2026, 3, 1), date(2026, 5, 9), date(2026, 4, 2)):
+        session.add(ContactLog(person_id=seen.id, kind="call", occurred_on=day, outcome="reached"))
+    session.commit()
+    ids = (seen.id, never.id)
+    session.close()
+    downgrade(database_url, "0025")
+    try:
+        upgrade(database_url)
+    finally:
+        upgrade(database_url)  # back to head whatever happened: the next tests need it
+    found = dict(session.exec(select(Person.id, Person.last_contact_on).where(col(Person.id).in_(ids))).all())
+    assert found == {seen.id: date(2026, 5, 9), never.id: None}
 
 
 def test_contacts_logged_with_htmx_return_the_log_newest_first(

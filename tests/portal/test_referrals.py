@@ -944,3 +944,18 @@ def test_the_migration_keeps_the_furthest_of_duplicate_referrals_and_gives_back_
         steps = fresh.exec(select(ReferralEvent).where(ReferralEvent.to_status == S.WITHDRAWN)).all()
         assert sorted(str(step.from_status) for step in steps) == ["accepted", "proposed", "sent"]
         assert fresh.get(Offer, offer.id).capacity == 4  # type: ignore[union-attr]
+
+
+def test_the_migration_files_each_referral_under_its_needs_person(
+    database_url: str, session: Session, need: Need, provider: User, make_offer: Callable[..., Offer]
+) -> None:
+    """0030 fills in the person of referrals written before it; those written since get it on insert."""
+    referral = Referral(need_id=need.id, offer_id=kitchen(make_offer, provider).id, status=S.SENT)
+    session.add(referral)
+    session.commit()
+    assert referral.person_id == need.person_id
+    referral_id, ring = referral.id, keyring_of(session.connection())
+    session.close()
+    downgrade(database_url, "0029", keyring=ring)
+    upgrade(database_url, keyring=ring)
+    assert session.get(Referral, referral_id).person_id == need.person_id  # type: ignore[union-attr]
