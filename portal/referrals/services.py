@@ -460,11 +460,9 @@ def _visible(session: Session, user: User) -> tuple[Viewer, Any] | None:
 
 
 def _joined(statement: Any) -> Any:
-    return (
-        statement.join(Offer, col(Offer.id) == Referral.offer_id)
-        .join(Need, col(Need.id) == Referral.need_id)
-        .join(Person, col(Person.id) == Need.person_id)
-    )
+    """What the inbox's conditions read: the referral's offer and person (through its own person,
+    not every referral's need)."""
+    return statement.join(Offer, col(Offer.id) == Referral.offer_id).join(Person, col(Person.id) == Referral.person_id)
 
 
 def _disclosed(session: Session, viewer: Viewer, referrals: Sequence[Referral]) -> list[InboxItem]:
@@ -473,7 +471,9 @@ def _disclosed(session: Session, viewer: Viewer, referrals: Sequence[Referral]) 
     if not referrals:
         return []
     rows = session.exec(
-        _joined(select(Referral, Offer, Need, Person)).where(col(Referral.id).in_([r.id for r in referrals]))
+        _joined(select(Referral, Offer, Need, Person))
+        .join(Need, col(Need.id) == Referral.need_id)
+        .where(col(Referral.id).in_([r.id for r in referrals]))
     ).all()
     by_id = {row[0].id: row for row in rows}
     seen = [by_id[referral.id] for referral in referrals if referral.id in by_id]
