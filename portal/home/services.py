@@ -6,7 +6,8 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from portal.models import Offer, OfferStatus, Person, Referral, User, utcnow
+from portal.models import STALE_AFTER, Offer, OfferStatus, Person, Referral, User, utcnow
+from portal.offers.services import owned_by
 from portal.people.services import first_of_caseload
 from portal.referrals.states import AWAITING_ANSWER
 
@@ -36,8 +37,14 @@ def waiting_referrals(session: Session, user: User, limit: int) -> list[WaitingR
     return [WaitingReferral(referral, title, person) for referral, title, person in rows]
 
 
-def needs_confirming(offers: list[Offer], now: datetime | None = None) -> list[Offer]:
-    """The owner's offers not confirmed for a long time (Offer.is_stale) and not closed: a draft or
-    paused one too, so that it is current when it opens."""
-    moment = now or utcnow()
-    return [offer for offer in offers if offer.status != OfferStatus.CLOSED and offer.is_stale(moment)]
+def needs_confirming(session: Session, user: User, limit: int) -> list[Offer]:
+    """The owner's offers not confirmed for a long time (Offer.is_stale) and not closed, a draft or
+    paused one too so that it is current when it opens: the `limit` confirmed longest ago."""
+    return list(
+        session.exec(
+            owned_by(user)
+            .where(Offer.status != OfferStatus.CLOSED, col(Offer.last_confirmed_at) < utcnow() - STALE_AFTER)
+            .order_by(col(Offer.last_confirmed_at), col(Offer.id))
+            .limit(limit)
+        )
+    )

@@ -23,6 +23,9 @@ bp = Blueprint("home", __name__)
 
 # How many referrals a provider's home page shows (the oldest waiting for an answer); the inbox has the rest.
 INBOX_PREVIEW = 5
+# How many of a provider's offers their home page lists (the latest changed), and how many of those
+# not confirmed for long (the longest first); "See all my offers" has them all.
+OFFERS_PREVIEW = 10
 # How many follow-ups the attention list of a caseworker's or supervisor's home page shows, the
 # oldest due first; /followups/ has them all.
 ATTENTION_PREVIEW = 10
@@ -64,18 +67,17 @@ def _provider_context(session: Session) -> dict[str, object]:
     """A provider's or volunteer's offers, the few referrals to answer first (a volunteer's first
     few people) as the inbox shows them, through the disclosure table, and how many wait: the
     home reads a handful of referrals and one count, never the whole inbox."""
-    offers = own_offers(session, current_user)
     first = INBOX_FILTERS["waiting"] if current_user.role == Role.PROVIDER else INBOX_FILTERS["all"]
     shown = inbox_page(session, current_user, first, per_page=INBOX_PREVIEW).items
     record_view(current_user, "list", "referral", [item.referral.id for item in shown])
     return {
-        "offers": offers,
+        "offers": own_offers(session, current_user, OFFERS_PREVIEW),
         "organization": (
             session.get(Organization, current_user.organization_id) if current_user.organization_id else None
         ),
         "waiting_count": inbox_counts(session, current_user)["waiting"],
         "inbox_items": shown,
-        "stale_offers": services.needs_confirming(offers),
+        "stale_offers": services.needs_confirming(session, current_user, OFFERS_PREVIEW),
     }
 
 

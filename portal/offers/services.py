@@ -85,13 +85,16 @@ def find_own_offer(session: Session, user: User, offer_id: uuid.UUID) -> Offer |
     return offer if offer is not None and owns(user, offer) else None
 
 
-def own_offers(session: Session, user: User) -> list[Offer]:
-    query = select(Offer)
+def owned_by(user: User) -> SelectOfScalar[Offer]:
+    """The offers of the user's organization, or the volunteer's own."""
     if user.role == Role.PROVIDER:
-        query = query.where(Offer.organization_id == user.organization_id)
-    else:
-        query = query.where(Offer.volunteer_id == user.id)
-    return list(session.exec(query.order_by(col(Offer.updated_at).desc(), col(Offer.id))))
+        return select(Offer).where(Offer.organization_id == user.organization_id)
+    return select(Offer).where(Offer.volunteer_id == user.id)
+
+
+def own_offers(session: Session, user: User, limit: int | None = None) -> list[Offer]:
+    """The user's offers, the latest changed first (the first `limit` of them)."""
+    return list(session.exec(owned_by(user).order_by(col(Offer.updated_at).desc(), col(Offer.id)).limit(limit)))
 
 
 @dataclass(frozen=True)

@@ -349,6 +349,22 @@ def test_the_provider_sees_places_left_and_confirms_stale_offers_without_javascr
     assert 'id="stale"' not in client.get("/").get_data(as_text=True)
 
 
+def test_the_provider_home_lists_a_few_offers_and_the_longest_unconfirmed_and_my_offers_has_them_all(
+    client: FlaskClient, login: Login, provider: User, make_offer: Callable[..., Offer]
+) -> None:
+    now = utcnow()
+    for number in range(12):
+        make_offer(provider, title=f"Workshop {number:02d}", last_confirmed_at=now - timedelta(days=100 + number))
+    login(provider)
+    html = client.get("/").get_data(as_text=True)
+    titles = re.compile(r"<strong>(Workshop \d+)</strong>")
+    assert titles.findall(section(html, "offers")) == [f"Workshop {n:02d}" for n in range(11, 1, -1)]
+    assert titles.findall(section(html, "stale")) == [f"Workshop {n:02d}" for n in range(11, 1, -1)]
+    assert sorted(titles.findall(client.get("/offers/mine").get_data(as_text=True))) == [
+        f"Workshop {n:02d}" for n in range(12)
+    ]
+
+
 # --- The volunteer -----------------------------------------------------------------------------
 
 
