@@ -610,31 +610,24 @@ class CaseworkerLoad:
 
 
 def caseworker_loads(session: Session, supervisor: User, today: date) -> list[CaseworkerLoad]:
-    """Each caseworker's load among the people of the supervisor's areas, with what is overdue."""
-    seen = visibility(supervisor)
-    people = dict(
-        session.exec(select(Person.caseworker_id, func.count()).where(seen).group_by(col(Person.caseworker_id))).all()
-    )
-    overdue = dict(
-        session.exec(
-            select(Person.caseworker_id, func.count())
-            .where(seen, col(Person.next_contact_due) < today)
-            .group_by(col(Person.caseworker_id))
-        ).all()
-    )
-    follow_ups = dict(
-        session.exec(
-            select(Person.caseworker_id, func.count())
-            .join(FollowUp, col(FollowUp.person_id) == Person.id)
-            .where(seen, FollowUp.status == FollowUpStatus.OPEN)
-            .group_by(col(Person.caseworker_id))
-        ).all()
-    )
-    caseworkers = _users(session, {cid for cid in people if cid is not None})
-    return [
-        CaseworkerLoad(user, people.get(user.id, 0), overdue.get(user.id, 0), follow_ups.get(user.id, 0))
-        for user in sorted(caseworkers.values(), key=lambda u: u.name)
-    ]
+    """Each caseworker's load among the people of the supervisor's areas, with what is overdue:
+    one count over the people and their open follow-ups."""
+    person = col(Person.id)
+    overdue = sa.case((col(Person.next_contact_due) < today, person))
+    loads = session.exec(
+        select(
+            Person.caseworker_id,
+            func.count(person.distinct()),
+            func.count(overdue.distinct()),
+            func.count(col(FollowUp.id)),
+        )
+        .outerjoin(FollowUp, sa.and_(col(FollowUp.person_id) == Person.id, col(FollowUp.status) == FollowUpStatus.OPEN))
+        .where(visibility(supervisor), col(Person.caseworker_id).is_not(None))
+        .group_by(col(Person.caseworker_id))
+    ).all()
+    counts = {caseworker_id: (people, late, follow_ups) for caseworker_id, people, late, follow_ups in loads}
+    caseworkers = _users(session, {cid for cid in counts if cid is not None})
+    return [CaseworkerLoad(user, *counts[user.id]) for user in sorted(caseworkers.values(), key=lambda u: u.name)]
 
 
 def caseworkers_for_handover(session: Session) -> list[User]:
