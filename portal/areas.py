@@ -1,7 +1,12 @@
 """Areas form a tree (district → street → community grid); what lies within one is asked of SQL."""
 
 import uuid
+from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.visitors import InternalTraversal
 from sqlmodel import select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -21,3 +26,36 @@ def areas_containing(area_id: uuid.UUID) -> SelectOfScalar[uuid.UUID]:
     tree = select(Area.id, Area.parent_id).where(Area.id == area_id).cte("area_path", recursive=True)
     tree = tree.union_all(select(Area.id, Area.parent_id).where(Area.id == tree.c.parent_id))
     return select(tree.c.id)
+
+
+class _InArea(sa.ColumnElement[bool]):
+    """`column IN (the area and the areas below it)`."""
+
+    inherit_cache = True
+    _traverse_internals = [
+        ("column", InternalTraversal.dp_clauseelement),
+        ("areas", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(self, column: Any, area_id: uuid.UUID) -> None:
+        self.column = column
+        self.areas = areas_within(area_id).scalar_subquery()
+
+
+def in_area(column: Any, area_id: uuid.UUID) -> sa.ColumnElement[bool]:
+    """Whether `column` (an area id) lies within the area: a supervisor's people, a directory's
+    offers."""
+    return _InArea(column, area_id)
+
+
+@compiles(_InArea)
+def _as_in(element: _InArea, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"{compiler.process(element.column, **kw)} IN {compiler.process(element.areas, **kw)}"
+
+
+@compiles(_InArea, "postgresql")
+def _as_any_array(element: _InArea, compiler: SQLCompiler, **kw: Any) -> str:
+    """PostgreSQL guesses a recursive CTE at ten times its start, so `IN (tree)` looks like half the
+    city and it reads every person; an array built first is a parameter to it, and a district's
+    people are found through the index on their area."""
+    return f"{compiler.process(element.column, **kw)} = ANY(ARRAY{compiler.process(element.areas, **kw)})"

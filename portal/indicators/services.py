@@ -17,7 +17,7 @@ from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 from sqlmodel import Session, col, func, select
 
-from portal.areas import areas_within
+from portal.areas import areas_within, in_area
 from portal.clock import local_midnight
 from portal.followups.services import STILL_EMPLOYED
 from portal.models import (
@@ -221,7 +221,7 @@ def areas_for(session: Session, user: User) -> list[Area] | None:
 def _in_area(scope: Scope) -> sa.ColumnElement[bool]:
     if scope.area_id is None:
         return sa.true()
-    return col(Person.area_id).in_(areas_within(scope.area_id))
+    return in_area(col(Person.area_id), scope.area_id)
 
 
 def _one_area(scopes: Sequence[Scope]) -> Scope:

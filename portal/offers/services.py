@@ -8,7 +8,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from portal.areas import areas_within
+from portal.areas import in_area
 from portal.exceptions import NotAllowed
 from portal.keyset import Page, SortKey, decode_cursor, encode_cursor, page_of
 from portal.models import (
@@ -174,7 +174,7 @@ def search_directory(session: Session, wanted: DirectoryFilter, page_size: int) 
     if wanted.category:
         query = query.where(Offer.category == wanted.category)
     if wanted.area_id:
-        query = query.where(col(Offer.area_id).in_(areas_within(wanted.area_id)))
+        query = query.where(in_area(col(Offer.area_id), wanted.area_id))
     if wanted.language:
         # Languages are a JSON list of two-letter codes; its text form holds "zh" with quotes.
         query = query.where(cast(Offer.languages, String).like(f'%"{wanted.language}"%'))

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from portal.areas import areas_within
+from portal.areas import areas_within, in_area
 from portal.audit.services import record
 from portal.auth import throttle
 from portal.clock import local_today
@@ -80,7 +80,7 @@ def visibility(user: User) -> sa.ColumnElement[bool]:
     if user.role == Role.CASEWORKER:
         return col(Person.caseworker_id) == user.id
     if user.role == Role.SUPERVISOR and user.area_id is not None:
-        return col(Person.area_id).in_(areas_within(user.area_id))
+        return in_area(col(Person.area_id), user.area_id)
     # Administrators, providers, volunteers, and supervisors without an area see nobody.
     return sa.false()
 
