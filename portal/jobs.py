@@ -264,6 +264,7 @@ def _run_steps(session: Session, live: LiveIndex, now: datetime, config: dict[st
     report.indicators_refreshed = snapshots.refresh_stale(
         session,
         Rules(contact_gap_days=gaps),
+        int(str(config["SMALL_CELL_THRESHOLD"])),
         timedelta(minutes=int(str(config["INDICATORS_FRESH_MINUTES"]))),
         local_date(now),
         now,
