@@ -77,6 +77,9 @@ def open_follow_ups(session: Session, due: Sequence[Due]) -> dict[str, int]:
     another (a caseworker's home page, a run that slipped past the job lock): only the rows this
     INSERT wrote are told of, so nobody is told twice."""
     opened: dict[str, int] = {}
+    # In one order for every writer: two writing the same occasions at once wait for each other in
+    # turn, and never each for the other (a deadlock on PostgreSQL).
+    due = sorted(due, key=lambda item: item.key)
     for start in range(0, len(due), OPEN_BATCH):
         batch = {item.key: item for item in due[start : start + OPEN_BATCH]}
         rows = sealed_rows(

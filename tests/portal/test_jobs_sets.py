@@ -376,3 +376,29 @@ def test_anonymised_records_get_no_follow_up_in_a_first_run(
     session.rollback()
     codes = {person.code for person in session.exec(select(Person).join(FollowUp)).all()}
     assert codes == {"L-0000", "W-0000", "R-0000"}
+
+
+def test_two_writers_opening_the_same_follow_ups_at_once_open_and_tell_each_once(
+    app: Flask, session: Session, caseload: Callable[[int, int], None]
+) -> None:
+    """The job and a caseworker's home page, say, each given the occasions in its own order."""
+    caseload(30, 0)
+    people = session.exec(select(Person)).all()
+    due = [Due(FollowUpKind.CONTACT_OVERDUE, p.id, p.caseworker_id, p.code, NOW.date()) for p in people]
+    start = threading.Barrier(2)
+    opened: list[int] = []
+
+    def writer(order: list[Due]) -> None:
+        with app.app_context(), Session(get_engine(app), expire_on_commit=False) as own:
+            start.wait(timeout=60)
+            opened.append(sum(followups.open_follow_ups(own, order).values()))
+
+    threads = [threading.Thread(target=writer, args=(order,)) for order in (due, due[::-1])]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert sum(opened) == len(people) == 120 and len(opened) == 2
+    session.rollback()
+    assert len(session.exec(select(FollowUp)).all()) == 120
+    assert len(session.exec(select(Notification)).all()) == 120
