@@ -45,6 +45,7 @@ from portal.notifications.mail import deliver_outbox
 from portal.notifications.services import notify_all, provider_notices
 from portal.people import retention
 from portal.referrals import services as referrals
+from portal.versions import bulk_update
 
 LOCK_NAME = "run-due-jobs"
 EMPLOYMENT_CHECKS = (
@@ -100,15 +101,16 @@ def remind(session: Session, referral_ids: Sequence[uuid.UUID], now: datetime) -
     """Remind the providers of a batch of referrals, in one transaction, with one audit event naming
     them; how many were reminded. One UPDATE marks them reminded and returns the ones it marked: a
     referral reminded or answered meanwhile (by a run that slipped past the job lock) is not among
-    them, so no reminder is sent twice."""
+    them, so no reminder is sent twice. Each marked referral's version moves, as with any change."""
     waiting = (ReferralStatus.SENT, ReferralStatus.WAITLISTED)
     marked = session.execute(
-        update(Referral)
-        .where(
-            col(Referral.id).in_(referral_ids), col(Referral.reminded_at).is_(None), col(Referral.status).in_(waiting)
-        )
-        .values(reminded_at=now)
-        .returning(col(Referral.id), col(Referral.offer_id)),
+        bulk_update(
+            Referral,
+            col(Referral.id).in_(referral_ids),
+            col(Referral.reminded_at).is_(None),
+            col(Referral.status).in_(waiting),
+            reminded_at=now,
+        ).returning(col(Referral.id), col(Referral.offer_id)),
         execution_options={"synchronize_session": False},
     ).all()
     offers = {

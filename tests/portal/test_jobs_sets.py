@@ -359,10 +359,41 @@ def test_a_follow_up_opened_a_moment_ago_by_another_is_neither_opened_nor_told_a
 def test_a_reminder_marked_meanwhile_is_not_sent_again_and_each_sent_is_on_the_trail(
     session: Session, reminder_due: Referral
 ) -> None:
+    version = reminder_due.version
     assert jobs.remind(session, [reminder_due.id], NOW) == 1
     assert jobs.remind(session, [reminder_due.id], NOW) == 0
     assert reminders(session) == 1
     assert [entry.action for entry in trail_of(session, [reminder_due.id])] == ["reminded"]
+    # A change like any other: a form loaded before the reminder is told the referral changed.
+    session.refresh(reminder_due)
+    assert (reminder_due.reminded_at, reminder_due.version) == (NOW, version + 1)
+
+
+def due_tomorrow(session: Session) -> None:
+    """Every referral waiting on its provider is due in twelve hours, and nobody was reminded."""
+    session.exec(
+        sa.update(Referral)
+        .where(col(Referral.status) == ReferralStatus.SENT)
+        .values(respond_by=NOW + timedelta(hours=12), reminded_at=None)
+    )
+    session.commit()
+
+
+def test_reminders_cost_as_many_queries_for_many_referrals_as_for_few(
+    app: Flask, session: Session, caseload: Callable[[int, int], None]
+) -> None:
+    caseload(8, 0)
+    run(app, session)
+    due_tomorrow(session)
+    with Watch(app) as few:
+        assert run(app, session).reminded == 8
+    caseload(100, 8)
+    run(app, session)
+    due_tomorrow(session)
+    with Watch(app) as many:
+        assert run(app, session).reminded == 108
+    assert many.statements == few.statements
+    assert reminders(session) == 8 + 108
 
 
 def test_anonymised_records_get_no_follow_up_in_a_first_run(
