@@ -15,7 +15,7 @@ import argparse
 import json
 import multiprocessing
 import statistics
-import tempfile
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -24,22 +24,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, func, select
 
-from portal import create_app
+if not __package__:  # run as a script: make the repository importable, as under pytest
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import add_database_argument, database, make_app
 from portal.audit.services import digest_of, link_pending, record_view, trail_of, verify_chain
 from portal.db import get_engine
-from portal.migrations import upgrade
 from portal.models import AuditEvent, AuditEventRecord, Role, User, utcnow
 
-CONFIG = {
-    "TESTING": True,
-    "ENV": "testing",
-    "SECRET_KEY": "bench-secret",
-    "MFA_REQUIRED": False,
-    "DATA_KEYS": {"1": "YmVuY2gtb25seS1kYXRhLWtleS0wMDAwMDAwMDAwMDE="},
-    "DATA_KEY_CURRENT": "1",
-    "BLIND_INDEX_KEY": "YmVuY2gtb25seS1ibGluZC1pbmRleC1rZXktMDAwMDA=",
-    "AUDIT_KEY": "YmVuY2gtb25seS1hdWRpdC1jaGFpbi1rZXktMDAwMDA=",
-}
 EVENTS = AuditEvent.__table__  # type: ignore[attr-defined]
 
 
@@ -79,7 +71,7 @@ def rows(session: Session) -> tuple[int, int]:
 
 def writer(url: str, actor_id: uuid.UUID, size: int, seconds: float, counts: Any) -> None:
     """One server: list views of `size` people, back to back, for `seconds`."""
-    app = create_app({**CONFIG, "DATABASE_URL": url})
+    app = make_app(url, migrate=False)
     with app.app_context():
         with Session(get_engine(app)) as session:
             actor = session.get(User, actor_id)
@@ -93,23 +85,15 @@ def writer(url: str, actor_id: uuid.UUID, size: int, seconds: float, counts: Any
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--database-url", default="")
+    add_database_argument(parser)
     parser.add_argument("--existing", type=int, default=250_000)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--writers", type=int, default=4, help="processes appending at once")
     parser.add_argument("--seconds", type=float, default=10)
     args = parser.parse_args()
     figures: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory() as folder:
-        url = args.database_url or f"sqlite:///{Path(folder) / 'bench.db'}"
-        if url.startswith("postgresql"):
-            engine = sa.create_engine(url)
-            with engine.begin() as connection:
-                connection.exec_driver_sql("DROP SCHEMA public CASCADE")
-                connection.exec_driver_sql("CREATE SCHEMA public")
-            engine.dispose()
-        upgrade(url)
-        app = create_app({**CONFIG, "DATABASE_URL": url})
+    with database(args.database_url) as url:
+        app = make_app(url)
         with app.app_context(), Session(get_engine(app), expire_on_commit=False) as session:
             actor = User(email="cw@bench.example", name="Bench", password_hash="x", role=Role.CASEWORKER)
             session.add(actor)

@@ -5,7 +5,8 @@ home pages, /people/ (the first page), /people/?contact=overdue, a name search (
 encrypted, so it decrypts the names of the caseload) and a person's page.
 
 Written to measure what field-level encryption costs (every name, phone, address, need and note is
-decrypted on load), but it only uses the app factory and the models, so it runs on any revision:
+decrypted on load), but it only uses the app factory and the models (and benchmarks/common.py), so it
+runs on any revision:
 
     .venv/bin/python benchmarks/bench_caseload.py                      # SQLite in a temp folder
     .venv/bin/python benchmarks/bench_caseload.py --database-url postgresql+psycopg://…/db
@@ -18,7 +19,7 @@ decrypted per request, then one JSON line.
 import argparse
 import json
 import statistics
-import tempfile
+import sys
 import time
 import uuid
 from datetime import date, timedelta
@@ -27,26 +28,14 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from portal import create_app
-from portal.auth import sessions as server_sessions
-from portal.auth.access import AGENT_KEY, TOKEN_KEY, agent_digest
+if not __package__:  # run as a script: make the repository importable, as under pytest
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+# CONFIG stays importable from here: bench_index.py reads it from this module.
+from benchmarks.common import CONFIG, add_database_argument, database, make_app, signed_in  # noqa: F401
 from portal.crypto import KeyRing
 from portal.db import get_engine
-from portal.migrations import upgrade
 from portal.models import Area, ContactLog, Need, Person, Role, User
-
-CONFIG = {
-    "TESTING": True,
-    "ENV": "testing",
-    "SECRET_KEY": "bench-secret",
-    "WTF_CSRF_ENABLED": False,
-    "SESSION_COOKIE_SECURE": False,
-    "MFA_REQUIRED": False,
-    "DATA_KEYS": {"1": "YmVuY2gtb25seS1kYXRhLWtleS0wMDAwMDAwMDAwMDE="},
-    "DATA_KEY_CURRENT": "1",
-    "BLIND_INDEX_KEY": "YmVuY2gtb25seS1ibGluZC1pbmRleC1rZXktMDAwMDA=",
-    "AUDIT_KEY": "YmVuY2gtb25seS1hdWRpdC1jaGFpbi1rZXktMDAwMDA=",
-}
 
 
 def seed(session: Session, people: int, area: Area, name: str, first: int = 0) -> tuple[User, list[uuid.UUID]]:
@@ -124,22 +113,6 @@ def timed(client: object, url: str, runs: int, form: dict[str, str] | None = Non
     return times
 
 
-def signed_in(app: object, session: Session, user: User) -> object:
-    token = server_sessions.start(session, user)
-    session.commit()
-    client = app.test_client()  # type: ignore[attr-defined]
-    with client.session_transaction() as flask_session:
-        flask_session.update(
-            {
-                "_user_id": str(user.id),
-                "_fresh": True,
-                TOKEN_KEY: token,
-                AGENT_KEY: agent_digest(client.environ_base["HTTP_USER_AGENT"]),
-            }
-        )
-    return client
-
-
 def per_request(client: object, url: str, form: dict[str, str] | None = None) -> dict[str, int]:
     """SQL statements and values decrypted by one request."""
     COUNTS.update(statements=0, decrypted=0)
@@ -152,18 +125,10 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=500)
     parser.add_argument("--others", type=int, default=734)
     parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--database-url", default="")
+    add_database_argument(parser)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        url = args.database_url or f"sqlite:///{Path(folder) / 'bench.db'}"
-        if url.startswith("postgresql"):
-            engine = sa.create_engine(url)
-            with engine.begin() as connection:
-                connection.exec_driver_sql("DROP SCHEMA public CASCADE")
-                connection.exec_driver_sql("CREATE SCHEMA public")
-            engine.dispose()
-        upgrade(url)
-        app = create_app({**CONFIG, "DATABASE_URL": url})
+    with database(args.database_url) as url:
+        app = make_app(url)
         with Session(get_engine(app), expire_on_commit=False) as session:
             area = Area(level="district", name_en="Bench", name_zh="测试区", code="BENCH")
             session.add(area)

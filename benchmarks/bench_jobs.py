@@ -10,15 +10,16 @@ four referrals each (one job in progress, one waiting on its provider, two finis
     .venv/bin/python benchmarks/bench_jobs.py --database-url postgresql+psycopg://…/db
         (the PostgreSQL database is emptied first)
 
-It uses the app factory, the models and `run_due_jobs` only, so it also runs on a revision before
-this one (the lines about the snapshot then read what that revision did). Prints one line a
-measure, then one JSON line.
+It uses the app factory, the models and `run_due_jobs` only (and benchmarks/common.py, which it
+takes along), so it also runs on a revision before this one (the lines about the snapshot then read
+what that revision did). Prints one line a
+measure (the job's CPU time is this process's, not the database server's), then one JSON line.
 """
 
 import argparse
 import json
 import random
-import tempfile
+import sys
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -28,13 +29,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from portal import create_app
-from portal.auth import sessions as server_sessions
-from portal.auth.access import AGENT_KEY, TOKEN_KEY, agent_digest
+if not __package__:  # run as a script: make the repository importable, as under pytest
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import add_database_argument, database, make_app, signed_in
 from portal.db import get_engine
 from portal.jobs import run_due_jobs
 from portal.matches.services import LiveIndex
-from portal.migrations import upgrade
 from portal.models import (
     Area,
     ContactLog,
@@ -50,19 +51,6 @@ from portal.models import (
     User,
     utcnow,
 )
-
-CONFIG = {
-    "TESTING": True,
-    "ENV": "testing",
-    "SECRET_KEY": "bench-secret",
-    "WTF_CSRF_ENABLED": False,
-    "SESSION_COOKIE_SECURE": False,
-    "MFA_REQUIRED": False,
-    "DATA_KEYS": {"1": "YmVuY2gtb25seS1kYXRhLWtleS0wMDAwMDAwMDAwMDE="},
-    "DATA_KEY_CURRENT": "1",
-    "BLIND_INDEX_KEY": "YmVuY2gtb25seS1ibGluZC1pbmRleC1rZXktMDAwMDA=",
-    "AUDIT_KEY": "YmVuY2gtb25seS1hdWRpdC1jaGFpbi1rZXktMDAwMDA=",
-}
 
 
 def seed(session: Session, people: int) -> User:
@@ -165,61 +153,53 @@ class Counter:
         self.statements += 1
 
 
-def measured(engine: sa.Engine, work: Callable[[], Any]) -> tuple[Any, int, float]:
+def measured(engine: sa.Engine, work: Callable[[], Any]) -> tuple[Any, int, float, float]:
+    """What `work` returned, the statements it ran, and its wall and CPU seconds (this process's
+    CPU: the database server's is not counted)."""
     counter = Counter()
     sa.event.listen(engine, "before_cursor_execute", counter)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     try:
         result = work()
     finally:
         sa.event.remove(engine, "before_cursor_execute", counter)
-    return result, counter.statements, time.perf_counter() - start
+    return result, counter.statements, time.perf_counter() - start, time.process_time() - cpu
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--people", type=int, default=5000)
-    parser.add_argument("--database-url", default="")
+    add_database_argument(parser)
     args = parser.parse_args()
     figures: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory() as folder:
-        url = args.database_url or f"sqlite:///{Path(folder) / 'bench.db'}"
-        if url.startswith("postgresql"):
-            engine = sa.create_engine(url)
-            with engine.begin() as connection:
-                connection.exec_driver_sql("DROP SCHEMA public CASCADE")
-                connection.exec_driver_sql("CREATE SCHEMA public")
-            engine.dispose()
-        upgrade(url)
-        app = create_app({**CONFIG, "DATABASE_URL": url})
+    with database(args.database_url) as url:
+        app = make_app(url)
         engine = get_engine(app)
         start = time.perf_counter()
         with Session(engine, expire_on_commit=False) as session:
             admin = seed(session, args.people)
-            token = server_sessions.start(session, admin)
-            session.commit()
         print(f"seeded {args.people} people in {time.perf_counter() - start:.0f} s")
         with app.app_context():
             for name in ("first_run", "nothing_due_run"):
                 with Session(engine, expire_on_commit=False) as session:
-                    report, statements, seconds = measured(
+                    report, statements, seconds, cpu = measured(
                         engine, lambda s=session: run_due_jobs(s, LiveIndex(), utcnow(), app.config)
                     )
                 opened = sum(report.follow_ups.values())
-                figures[name] = {"queries": statements, "seconds": round(seconds, 2), "follow_ups_opened": opened}
-                print(f"run-due-jobs {name}: {statements} queries, {seconds:.2f} s, {opened} follow-ups opened")
-        client = app.test_client()
-        with client.session_transaction() as flask_session:
-            flask_session.update(
-                {
-                    "_user_id": str(admin.id),
-                    "_fresh": True,
-                    TOKEN_KEY: token,
-                    AGENT_KEY: agent_digest(client.environ_base["HTTP_USER_AGENT"]),
+                figures[name] = {
+                    "queries": statements,
+                    "seconds": round(seconds, 2),
+                    "cpu_seconds": round(cpu, 2),
+                    "follow_ups_opened": opened,
                 }
-            )
+                print(
+                    f"run-due-jobs {name}: {statements} queries, {seconds:.2f} s (CPU {cpu:.2f} s),"
+                    f" {opened} follow-ups opened"
+                )
+        with Session(engine, expire_on_commit=False) as session:
+            client = signed_in(app, session, admin)
         for name in ("indicators_first_view", "indicators_next_view", "indicators_view_again"):
-            response, statements, seconds = measured(engine, lambda: client.get("/indicators"))
+            response, statements, seconds, _cpu = measured(engine, lambda: client.get("/indicators"))
             assert response.status_code == 200, response.status_code
             figures[name] = {"queries": statements, "ms": round(seconds * 1000, 1)}
             print(f"{name}: {statements} queries, {seconds * 1000:.1f} ms")

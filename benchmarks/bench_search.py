@@ -19,7 +19,7 @@ import json
 import random
 import re
 import statistics
-import tempfile
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -27,26 +27,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+if not __package__:  # run as a script: make the repository importable, as under pytest
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import add_database_argument, database, make_app, signed_in
 from matching.vocabulary import CONCEPTS
-from portal import create_app
-from portal.auth import sessions as server_sessions
-from portal.auth.access import AGENT_KEY, TOKEN_KEY, agent_digest
 from portal.db import get_engine
-from portal.migrations import upgrade
 from portal.models import Offer, OfferStatus, Organization, Role, User, VerificationStatus
 
-CONFIG = {
-    "TESTING": True,
-    "ENV": "testing",
-    "SECRET_KEY": "bench-secret",
-    "WTF_CSRF_ENABLED": False,
-    "SESSION_COOKIE_SECURE": False,
-    "MFA_REQUIRED": False,
-    "DATA_KEYS": {"1": "YmVuY2gtb25seS1kYXRhLWtleS0wMDAwMDAwMDAwMDE="},
-    "DATA_KEY_CURRENT": "1",
-    "BLIND_INDEX_KEY": "YmVuY2gtb25seS1ibGluZC1pbmRleC1rZXktMDAwMDA=",
-    "AUDIT_KEY": "YmVuY2gtb25seS1hdWRpdC1jaGFpbi1rZXktMDAwMDA=",
-}
 QUERIES = ["", "厨师", "保安", "心理", "心理咨询", "厨", "cook", "counselling", "warehouse 叉车", "xyzzy 无此词"]
 CATEGORIES = ["employment", "counselling", "training", "housing", "peer_support", "family_support"]
 ZH_WORDS = (
@@ -138,24 +126,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--offers", type=int, default=20_039)
     parser.add_argument("--runs", type=int, default=15)
-    parser.add_argument("--database-url", default="")
+    add_database_argument(parser)
     parser.add_argument(
         "--reuse", action="store_true", help="keep the PostgreSQL data set a run before wrote (to time two revisions)"
     )
     args = parser.parse_args()
     figures: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory() as folder:
-        url = args.database_url or f"sqlite:///{Path(folder) / 'bench.db'}"
-        reuse = args.reuse and url.startswith("postgresql")
-        if url.startswith("postgresql") and not reuse:
-            engine = sa.create_engine(url)
-            with engine.begin() as connection:
-                connection.exec_driver_sql("DROP SCHEMA public CASCADE")
-                connection.exec_driver_sql("CREATE SCHEMA public")
-            engine.dispose()
-        if not reuse:
-            upgrade(url)
-        app = create_app({**CONFIG, "DATABASE_URL": url})
+    reuse = args.reuse and args.database_url.startswith("postgresql")
+    with database(args.database_url, keep=reuse) as url:
+        app = make_app(url, migrate=not reuse)
         started = time.perf_counter()
         with Session(get_engine(app), expire_on_commit=False) as session:
             if reuse:
@@ -163,23 +142,12 @@ def main() -> None:
             else:
                 caseworker = seed(session, args.offers)
                 print(f"wrote {args.offers} offers in {time.perf_counter() - started:.0f} s")
-            token = server_sessions.start(session, caseworker)
-            session.commit()
+            client = signed_in(app, session, caseworker)
         if url.startswith("postgresql"):
             # What autovacuum does soon after a bulk load: statistics, and the visibility map that
             # lets an index be read without the table.
             with get_engine(app).connect() as connection:
                 connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
-        client = app.test_client()
-        with client.session_transaction() as flask_session:
-            flask_session.update(
-                {
-                    "_user_id": str(caseworker.id),
-                    "_fresh": True,
-                    TOKEN_KEY: token,
-                    AGENT_KEY: agent_digest(client.environ_base["HTTP_USER_AGENT"]),
-                }
-            )
         counter = StatementCounter()
         sa.event.listen(get_engine(app), "before_cursor_execute", counter)
         for query in QUERIES:

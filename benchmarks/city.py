@@ -18,6 +18,7 @@ event is appended (before issue 12), chained in bulk as `record_view` chains a l
 
 import argparse
 import random
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -29,14 +30,17 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, func, select
 
-from portal import create_app
+if not __package__:  # run as a script: make the repository importable, as under pytest
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+# CONFIG and reset stay importable from here: bench_pages.py reads them from this module.
+from benchmarks.common import CONFIG, add_database_argument, make_app, reset  # noqa: F401
 from portal.audit.services import chain_key, chain_mac, head, record
 from portal.clock import local_date
 from portal.consent_text import DEFAULT_DISCLOSER, REVOCATION_STATEMENT_VERSION, text_sha256_in
 from portal.db import get_engine
 from portal.demo import MARKER_EMAIL, load_demo_data
 from portal.i18n import LOCALES
-from portal.migrations import upgrade
 from portal.models import (
     Area,
     AreaLevel,
@@ -70,20 +74,6 @@ from portal.models import (
 )
 from portal.offers.forms import OfferForm
 from portal.offers.services import change_status, create_offer
-
-# The settings the benchmarks run the portal with: fixed keys, no CSRF, no second factor.
-CONFIG: dict[str, Any] = {
-    "TESTING": True,
-    "ENV": "testing",
-    "SECRET_KEY": "bench-secret",
-    "WTF_CSRF_ENABLED": False,
-    "SESSION_COOKIE_SECURE": False,
-    "MFA_REQUIRED": False,
-    "DATA_KEYS": {"1": "YmVuY2gtb25seS1kYXRhLWtleS0wMDAwMDAwMDAwMDE="},
-    "DATA_KEY_CURRENT": "1",
-    "BLIND_INDEX_KEY": "YmVuY2gtb25seS1ibGluZC1pbmRleC1rZXktMDAwMDA=",
-    "AUDIT_KEY": "YmVuY2gtb25seS1hdWRpdC1jaGFpbi1rZXktMDAwMDA=",
-}
 
 # The demo accounts the benchmark signs in as, and what the city data set gives them.
 CASEWORKER = "caseworker@bridge.example"  # the caseload of 500
@@ -148,20 +138,6 @@ COUNTED: dict[str, type[SQLModel]] = {
 
 def count_rows(session: Session) -> dict[str, int]:
     return {name: session.exec(select(func.count()).select_from(model)).one() for name, model in COUNTED.items()}
-
-
-def reset(url: str) -> None:
-    """Empty the database: drop PostgreSQL's public schema, or delete the SQLite file."""
-    if url.startswith("postgresql"):
-        engine = sa.create_engine(url)
-        with engine.begin() as connection:
-            connection.exec_driver_sql("DROP SCHEMA public CASCADE")
-            connection.exec_driver_sql("CREATE SCHEMA public")
-        engine.dispose()
-    elif url.startswith("sqlite:///"):
-        path = Path(url.removeprefix("sqlite:///"))
-        for suffix in ("", "-wal", "-shm"):
-            path.with_name(path.name + suffix).unlink(missing_ok=True)
 
 
 def has_data(url: str) -> bool:
@@ -880,8 +856,7 @@ def write(url: str, size: str = "city", scale: float = 1.0, out: Callable[[str],
     """Migrate the empty database at `url` and write the demo data set, and for "city" the city on
     top (`scale` shrinks it, for tests); rows per table are counted at the end."""
     start = time.perf_counter()
-    upgrade(url)
-    app = create_app({**CONFIG, "DATABASE_URL": url})
+    app = make_app(url)
     if get_engine(app).dialect.name == "postgresql":
         sa.event.listen(get_engine(app), "connect", _commits_without_waiting)
     try:
@@ -906,7 +881,7 @@ def write(url: str, size: str = "city", scale: float = 1.0, out: Callable[[str],
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--database-url", required=True)
+    add_database_argument(parser, required=True)
     parser.add_argument("--size", choices=["demo", "city"], default="city")
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--reset", action="store_true", help="empty the database first")

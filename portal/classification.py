@@ -114,7 +114,9 @@ _CLASSES: dict[str, dict[str, str]] = {
     "idempotency_key": {INTERNAL: "id actor_id key record_type record_id created_at"},
     "job_lock": {INTERNAL: "id name holder taken_at expires_at"},
     # Aggregates before small-cell suppression, with providers' and volunteers' names (completion table).
-    "indicator_snapshot": {SENSITIVE: "figures", INTERNAL: "id key computed_at"},
+    # Published figures (after small-cell suppression) naming the providers, volunteers among them,
+    # as the indicators page does: about providers, no longer about people in the programme.
+    "indicator_snapshot": {PERSONAL: "figures", INTERNAL: "id key computed_at"},
 }
 
 COLUMN_CLASSES: dict[tuple[str, str], str] = {

@@ -309,6 +309,26 @@ event.listen(Mapper, "load", _open_loaded)
 event.listen(Mapper, "refresh", _open_loaded)
 
 
+def sealed_rows(connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows for one Core INSERT of many, which the ORM events above never see, with every encrypted
+    value sealed as they seal it (each row carries its id: the associated data names it)."""
+    if any("blind_index" in column.info for column in table.columns):
+        raise ValueError(f"{table.name} has blind indexes: write its rows through the ORM")
+    ring = keyring_of(connection)
+    (pk,) = table.primary_key.columns
+    encrypted = [column.name for column in table.columns if isinstance(column.type, EncryptedText)]
+
+    def sealed(row: dict[str, Any]) -> dict[str, Any]:
+        plain = {
+            name: row[name]
+            for name in encrypted
+            if isinstance(row.get(name), str) and not isinstance(row[name], Sealed)
+        }
+        return {**row, **{name: ring.seal(value, aad(table.name, name, row[pk.name])) for name, value in plain.items()}}
+
+    return [sealed(row) for row in rows]
+
+
 # --- Rotation ----------------------------------------------------------------------------------
 
 

@@ -6,7 +6,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask, current_app, g, has_request_context, request
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Insert, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from portal.crypto import KEYRING_OPTION, KeyRing
@@ -111,3 +112,12 @@ def init_app(app: Flask) -> None:
         audit_key=app.extensions["portal_audit_key"],
     )
     app.teardown_appcontext(_close_session)
+
+
+def insert_new(session: Session, table: Any, unique: str, rows: list[dict[str, Any]]) -> Insert:
+    """An INSERT of `rows` that skips each row whose `unique` column is taken already (ON CONFLICT DO
+    NOTHING, which SQLite and PostgreSQL both write alike), waiting for a transaction that is writing
+    the same value: of two writers at once, one inserts the row and the other learns it did not."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(table).values(rows).on_conflict_do_nothing(index_elements=[unique])

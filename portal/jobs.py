@@ -5,12 +5,14 @@ minutes. Running it twice does nothing more than running it once: each step look
 import os
 import socket
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import click
+import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import case, delete, update
@@ -18,11 +20,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from portal import idempotency
-from portal.audit.services import Anchor, anchor_head, link_pending
+from portal.audit.services import Anchor, anchor_head, link_pending, record_list
 from portal.clock import local_date, local_midnight
 from portal.db import session_scope
 from portal.exceptions import IllegalTransition, JobsRunning
-from portal.followups.services import occasion_key, open_contact_follow_ups, open_follow_up
+from portal.followups.services import Due, open_contact_follow_ups, open_follow_ups
 from portal.indicators import snapshots
 from portal.indicators.services import Rules
 from portal.matches.services import LiveIndex, live_index
@@ -40,9 +42,10 @@ from portal.models import (
     utcnow,
 )
 from portal.notifications.mail import deliver_outbox
-from portal.notifications.services import notify_providers
+from portal.notifications.services import notify_all, provider_notices
 from portal.people import retention
 from portal.referrals import services as referrals
+from portal.versions import bulk_update
 
 LOCK_NAME = "run-due-jobs"
 EMPLOYMENT_CHECKS = (
@@ -50,6 +53,10 @@ EMPLOYMENT_CHECKS = (
     (90, FollowUpKind.EMPLOYMENT_90),
     (180, FollowUpKind.EMPLOYMENT_180),
 )
+# Reminders one transaction sends; follow-up keys one query looks for (well under any database's
+# limit on parameters).
+REMINDER_BATCH = 500
+KEYS_AT_ONCE = 5_000
 
 
 @dataclass
@@ -78,27 +85,41 @@ def expire_and_remind(session: Session, live: LiveIndex, now: datetime, grace: t
             report.expired += 1
         except IllegalTransition:  # answered meanwhile
             session.rollback()
-    due_soon = select(Referral.id).where(
-        col(Referral.status).in_(waiting),
-        col(Referral.reminded_at).is_(None),
-        col(Referral.respond_by) < now + timedelta(days=1),
-    )
-    for referral_id in session.exec(due_soon).all():
-        # Locked and looked at again: a reminder is sent once even if a run slipped past the job lock.
-        referral = session.exec(select(Referral).where(Referral.id == referral_id).with_for_update()).one()
-        session.refresh(referral)
-        offer = session.get(Offer, referral.offer_id)
-        if offer is None or referral.reminded_at is not None or referral.status not in waiting:
-            session.rollback()
-            continue
-        notify_providers(session, offer, "referral_reminder")
-        referral.reminded_at = now
-        session.commit()
-        report.reminded += 1
+    due_soon = session.exec(
+        select(Referral.id).where(
+            col(Referral.status).in_(waiting),
+            col(Referral.reminded_at).is_(None),
+            col(Referral.respond_by) < now + timedelta(days=1),
+        )
+    ).all()
+    session.rollback()  # end the read
+    for start in range(0, len(due_soon), REMINDER_BATCH):
+        report.reminded += remind(session, due_soon[start : start + REMINDER_BATCH], now)
 
 
-def _counted(report: Report, kind: str) -> None:
-    report.follow_ups[kind] = report.follow_ups.get(kind, 0) + 1
+def remind(session: Session, referral_ids: Sequence[uuid.UUID], now: datetime) -> int:
+    """Remind the providers of a batch of referrals, in one transaction, with one audit event naming
+    them; how many were reminded. One UPDATE marks them reminded and returns the ones it marked: a
+    referral reminded or answered meanwhile (by a run that slipped past the job lock) is not among
+    them, so no reminder is sent twice. Each marked referral's version moves, as with any change."""
+    waiting = (ReferralStatus.SENT, ReferralStatus.WAITLISTED)
+    marked = session.execute(
+        bulk_update(
+            Referral,
+            col(Referral.id).in_(referral_ids),
+            col(Referral.reminded_at).is_(None),
+            col(Referral.status).in_(waiting),
+            reminded_at=now,
+        ).returning(col(Referral.id), col(Referral.offer_id)),
+        execution_options={"synchronize_session": False},
+    ).all()
+    offers = {
+        offer.id: offer for offer in session.exec(select(Offer).where(col(Offer.id).in_({m.offer_id for m in marked})))
+    }
+    notify_all(session, provider_notices(session, [offers[offer_id] for _id, offer_id in marked], "referral_reminder"))
+    record_list(session, None, "reminded", "referral", [referral_id for referral_id, _offer_id in marked])
+    session.commit()
+    return len(marked)
 
 
 def _job_checks_due(started: Any, today: date) -> Any:
@@ -113,12 +134,14 @@ def _job_checks_due(started: Any, today: date) -> Any:
 
 def referral_follow_ups(session: Session, now: datetime, report: Report) -> None:
     """Referrals waiting on a provider past the deadline; jobs followed up 30, 90 and 180 days in.
-    Only what may be due is selected, by a few queries over ids and dates; only the people a
-    follow-up is opened for are loaded (and so decrypted)."""
+    Only what may be due is selected, by a few queries over ids and dates; nobody is loaded (and so
+    decrypted): a follow-up and its notice need the person's id and code only."""
     today = local_date(now)
     open_record = col(Person.anonymised_at).is_(None)
-    overdue = session.exec(
-        select(Referral.id, Need.person_id, Referral.respond_by)
+    overdue = session.execute(
+        sa.select(
+            col(Referral.id), col(Need.person_id), col(Person.caseworker_id), col(Person.code), col(Referral.respond_by)
+        )
         .join(Need, col(Need.id) == Referral.need_id)
         .join(Person, col(Person.id) == Need.person_id)
         .where(
@@ -127,9 +150,9 @@ def referral_follow_ups(session: Session, now: datetime, report: Report) -> None
             open_record,
         )
     ).all()
-    due: list[tuple[FollowUpKind, uuid.UUID, uuid.UUID, date]] = [
-        (FollowUpKind.REFERRAL_OVERDUE, referral_id, person_id, local_date(respond_by))
-        for referral_id, person_id, respond_by in overdue
+    due = [
+        Due(FollowUpKind.REFERRAL_OVERDUE, person_id, caseworker_id, code, local_date(respond_by), referral_id)
+        for referral_id, person_id, caseworker_id, code, respond_by in overdue
         if respond_by is not None
     ]
     in_progress = col(Referral.status) == ReferralStatus.IN_PROGRESS
@@ -149,8 +172,8 @@ def referral_follow_ups(session: Session, now: datetime, report: Report) -> None
         .group_by(col(FollowUp.referral_id))
         .subquery()
     )
-    jobs = session.exec(
-        select(Referral.id, Need.person_id, starts.c.started)
+    jobs = session.execute(
+        sa.select(col(Referral.id), col(Need.person_id), col(Person.caseworker_id), col(Person.code), starts.c.started)
         .join(Need, col(Need.id) == Referral.need_id)
         .join(Person, col(Person.id) == Need.person_id)
         .join(Offer, col(Offer.id) == Referral.offer_id)
@@ -158,30 +181,23 @@ def referral_follow_ups(session: Session, now: datetime, report: Report) -> None
         .outerjoin(opened, opened.c.referral_id == Referral.id)
         .where(
             in_progress,
-            Offer.category == Category.EMPLOYMENT,
+            col(Offer.category) == Category.EMPLOYMENT,
             open_record,
             func.coalesce(opened.c.checks, 0) < _job_checks_due(starts.c.started, today),
         )
     ).all()
-    for referral_id, person_id, started in jobs:
+    for referral_id, person_id, caseworker_id, code, started in jobs:
         for days, kind in EMPLOYMENT_CHECKS:
             check_due = local_date(started) + timedelta(days=days)
             if check_due <= today:
-                due.append((kind, referral_id, person_id, check_due))
-    if not due:
-        session.rollback()  # end the read
-        return
-    keys = [occasion_key(kind, person_id, day, referral_id) for kind, referral_id, person_id, day in due]
-    known = set(session.exec(select(FollowUp.key).where(col(FollowUp.key).in_(keys))).all())
-    missing = [item for item, key in zip(due, keys, strict=True) if key not in known]
-    if not missing:
-        session.rollback()
-        return
-    people = {p.id: p for p in session.exec(select(Person).where(col(Person.id).in_({m[2] for m in missing})))}
-    chosen = {r.id: r for r in session.exec(select(Referral).where(col(Referral.id).in_({m[1] for m in missing})))}
-    for kind, referral_id, person_id, day in missing:
-        if open_follow_up(session, kind, people[person_id], day, chosen[referral_id]):
-            _counted(report, str(kind))
+                due.append(Due(kind, person_id, caseworker_id, code, check_due, referral_id))
+    known: set[str] = set()
+    for start in range(0, len(due), KEYS_AT_ONCE):
+        keys = [item.key for item in due[start : start + KEYS_AT_ONCE]]
+        known.update(session.exec(select(FollowUp.key).where(col(FollowUp.key).in_(keys))).all())
+    session.rollback()  # end the read
+    for opened_kind, count in open_follow_ups(session, [item for item in due if item.key not in known]).items():
+        report.follow_ups[str(opened_kind)] = report.follow_ups.get(str(opened_kind), 0) + count
 
 
 def anonymise_ended(session: Session, now: datetime, keep_days: int, report: Report) -> None:
@@ -250,6 +266,7 @@ def _run_steps(session: Session, live: LiveIndex, now: datetime, config: dict[st
     report.indicators_refreshed = snapshots.refresh_stale(
         session,
         Rules(contact_gap_days=gaps),
+        int(str(config["SMALL_CELL_THRESHOLD"])),
         timedelta(minutes=int(str(config["INDICATORS_FRESH_MINUTES"]))),
         local_date(now),
         now,

@@ -918,14 +918,14 @@ class JobLock(SQLModel, table=True):
 
 
 class IndicatorSnapshot(SQLModel, table=True):
-    """The indicators of one area and period as computed at `computed_at`, before small-cell
-    suppression (applied as they are shown, with the threshold of the day): a view reads one row
+    """The indicators of one area and period as published at `computed_at`: after small-cell
+    suppression, as the page shows them (portal/indicators/snapshots.py); a view reads one row
     instead of running some twenty aggregate queries."""
 
     __tablename__ = "indicator_snapshot"
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    # The area, the first and last day, and the contact rules the figures were computed with.
+    # The area, the first and last day, and the contact rules and threshold the figures were published with.
     key: str = Field(max_length=200, unique=True)
     computed_at: datetime = timestamp(index=True)
     figures: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)

@@ -10,7 +10,9 @@ transaction has moved the version on, and the error page answers 409 (errors.py)
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from portal.exceptions import StaleEdit
@@ -61,3 +63,10 @@ def check_version(session: Session, record_id: uuid.UUID, current: int, expected
     changed_by, changed_at = last_change(session, record_id)
     session.rollback()
     raise StaleEdit(record_id, changed_by, changed_at)
+
+
+def bulk_update(model: Any, *where: sa.ColumnElement[bool], **values: Any) -> sa.Update:
+    """An UPDATE of many rows of a versioned table that moves each row's version counter, as an ORM
+    update of each would: a form or a session holding a row at its older version is refused after
+    it. For a batch the ORM would write one statement a row for (it never batches versioned rows)."""
+    return sa.update(model).where(*where).values(**values, version=model.version + 1)

@@ -3,17 +3,19 @@ benchmark's data cannot silently rot: what it reports is what it wrote, and what
 pages of issue 12 are measured on."""
 
 import json
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from benchmarks.city import CASEWORKER, CITY, CONFIG, PROVIDER, SUPERVISED_DISTRICT, write
-from portal import create_app
+from benchmarks.city import CASEWORKER, CITY, PROVIDER, SUPERVISED_DISTRICT, write
+from benchmarks.common import database, make_app
 from portal.areas import areas_within
 from portal.audit.services import trail_of, verify_chain
 from portal.db import get_engine
 from portal.demo import DATA_FILE
+from portal.migrations import upgrade
 from portal.models import (
     Area,
     Category,
@@ -51,7 +53,7 @@ def test_the_city_writer_reports_what_it_wrote_on_top_of_the_demo(written: tuple
     assert f"offers {counts['offers']:,}" in lines[-2]
     assert lines[-1].startswith("  total: ")
 
-    app = create_app({**CONFIG, "DATABASE_URL": url})
+    app = make_app(url, migrate=False)
     try:
         with app.app_context(), Session(get_engine(app)) as session:
             # Every category is offered, and the offers are open in the main.
@@ -98,3 +100,28 @@ def test_the_city_writer_reports_what_it_wrote_on_top_of_the_demo(written: tuple
             assert trail_of(session, [person.id]) or trail_of(session, session.exec(select(Person.id)).all())
     finally:
         get_engine(app).dispose()
+
+
+def tables_of(url: str) -> set[str]:
+    engine = sa.create_engine(url)
+    try:
+        return set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_a_benchmark_writes_into_an_emptied_database_or_a_temporary_file(database_url: str) -> None:
+    """The PostgreSQL database given is emptied (a run never measures what an earlier one left); a
+    SQLite file given is used as it is; without a URL, a temporary SQLite file, gone afterwards."""
+    with database(database_url) as url:
+        if url.startswith("postgresql"):
+            assert tables_of(url) == set()
+            upgrade(url)  # for the tests after this one
+        else:
+            assert "person" in tables_of(url)
+    with database() as temporary:
+        assert temporary.startswith("sqlite:///") and temporary != database_url
+        get_engine(make_app(temporary)).dispose()
+        assert "person" in tables_of(temporary)
+        path = Path(temporary.removeprefix("sqlite:///"))
+    assert not path.exists()

@@ -115,32 +115,44 @@ def record(
     return event
 
 
-def record_view(actor: User | None, action: str, record_type: str, record_ids: Iterable[uuid.UUID]) -> None:
-    """Log that records were shown (or refused) to someone: one event however many records, committed
-    at once in a session of its own (GET requests' own session is read-only, and a page shown is
-    logged even though nothing else is written). The records of a list are plain rows in one INSERT."""
+def record_list(
+    session: Session, actor: User | None, action: str, record_type: str, record_ids: Iterable[uuid.UUID]
+) -> None:
+    """Append one pending event naming every record (a single record is named as `record` names it),
+    to the session's transaction: the caller's commit writes it with the change, and links it right
+    after. The records of a list are plain rows in one INSERT."""
     ids = list(dict.fromkeys(record_ids))  # each record once
     if not ids:
         return
-    with Session(get_engine()) as session:
-        event_id = uuid.uuid4()
-        session.execute(
-            sa.insert(EVENTS).values(
-                id=event_id,
-                at=utcnow(),
-                actor_id=actor.id if actor else None,
-                action=action,
-                record_type=record_type,
-                record_id=ids[0] if len(ids) == 1 else None,
-                records_digest=digest_of(ids) if len(ids) > 1 else "",
-            )
+    event_id = uuid.uuid4()
+    session.execute(
+        sa.insert(EVENTS).values(
+            id=event_id,
+            at=utcnow(),
+            actor_id=actor.id if actor else None,
+            action=action,
+            record_type=record_type,
+            record_id=ids[0] if len(ids) == 1 else None,
+            records_digest=digest_of(ids) if len(ids) > 1 else "",
         )
-        if len(ids) > 1:
-            session.execute(
-                sa.insert(AuditEventRecord.__table__),  # type: ignore[attr-defined]
-                [{"event_id": event_id, "record_id": record_id} for record_id in ids],
-            )
-        session.info[_UNLINKED] = True
+    )
+    if len(ids) > 1:
+        session.execute(
+            sa.insert(AuditEventRecord.__table__),  # type: ignore[attr-defined]
+            [{"event_id": event_id, "record_id": record_id} for record_id in ids],
+        )
+    session.info[_UNLINKED] = True
+
+
+def record_view(actor: User | None, action: str, record_type: str, record_ids: Iterable[uuid.UUID]) -> None:
+    """Log that records were shown (or refused) to someone: one event however many records, committed
+    at once in a session of its own (GET requests' own session is read-only, and a page shown is
+    logged even though nothing else is written)."""
+    ids = list(record_ids)
+    if not ids:
+        return
+    with Session(get_engine()) as session:
+        record_list(session, actor, action, record_type, ids)
         session.commit()
 
 

@@ -33,6 +33,7 @@ ACTION_LABELS: dict[str, LazyString] = {
     "handover": _l("Handed over"),
     "moved": _l("Moved to another area"),
     "duplicate_found": _l("Found by a duplicate check"),
+    "reminded": _l("Provider reminded to answer"),
 }
 RECORD_TYPE_LABELS: dict[str, LazyString] = {
     "person": _l("Person"),

@@ -4,17 +4,18 @@ caseworker's start page too, so that the list and the caseload's figures beside 
 when the job last ran hours ago."""
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sqlalchemy import ColumnElement
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, and_, col, func, or_, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from portal.audit.services import record
+from portal.audit.services import record, record_list
 from portal.clock import local_today
+from portal.crypto import sealed_rows
+from portal.db import insert_new
 from portal.exceptions import MissingOutcome, NotAllowed
 from portal.keyset import DEFAULT_PER_PAGE, Page, SortKey, page_of
 from portal.models import (
@@ -28,7 +29,7 @@ from portal.models import (
     User,
     utcnow,
 )
-from portal.notifications.services import notify
+from portal.notifications.services import Notice, notify_all
 from portal.people.search import contact_gap_ends, last_contact, out_of_contact, overdue
 from portal.people.services import first_of_caseload, visibility
 
@@ -38,37 +39,74 @@ STILL_EMPLOYED = "still_employed"
 JOB_CHECK_OUTCOMES = (STILL_EMPLOYED, "no_longer_employed")
 # The days a follow-up may be snoozed for: the choices the home page offers.
 SNOOZE_CHOICES = (1, 3, 7, 14)
+FOLLOW_UPS = FollowUp.__table__  # type: ignore[attr-defined]
 
 
-def occasion(kind: FollowUpKind, person: Person, due: date, referral: Referral | None = None) -> str:
-    """The key that makes a follow-up one per occasion: its kind, person, referral and due date."""
-    return occasion_key(kind, person.id, due, referral.id if referral else None)
+# How many follow-ups one transaction opens: one INSERT, one notification each, one audit event.
+OPEN_BATCH = 500
 
 
 def occasion_key(kind: FollowUpKind, person_id: uuid.UUID, due: date, referral_id: uuid.UUID | None = None) -> str:
-    """`occasion` from ids, for the periodic job, which selects ids and loads no one it does not act on."""
+    """The key that makes a follow-up one per occasion: its kind, person, referral and due date."""
     return f"{kind}:{person_id}:{referral_id or ''}:{due.isoformat()}"
 
 
-def open_follow_up(
-    session: Session, kind: FollowUpKind, person: Person, due: date, referral: Referral | None = None
-) -> bool:
-    """Open a follow-up once per occasion and tell the caseworker; False when it already exists.
-    Committed here."""
-    key = occasion(kind, person, due, referral)
-    if session.exec(select(FollowUp.id).where(FollowUp.key == key)).first() is not None:
-        return False
-    session.add(
-        FollowUp(key=key, kind=kind, person_id=person.id, referral_id=referral.id if referral else None, due_on=due)
-    )
-    try:
+@dataclass(frozen=True)
+class Due:
+    """A follow-up due, and what telling the caseworker needs: ids and the person's code, so that
+    nobody is loaded (and decrypted) to open it."""
+
+    kind: FollowUpKind
+    person_id: uuid.UUID
+    caseworker_id: uuid.UUID | None
+    code: str
+    due_on: date
+    referral_id: uuid.UUID | None = None
+
+    @property
+    def key(self) -> str:
+        return occasion_key(self.kind, self.person_id, self.due_on, self.referral_id)
+
+
+def open_follow_ups(session: Session, due: Sequence[Due]) -> dict[str, int]:
+    """Open each follow-up once per occasion, tell the caseworkers, and log one audit event naming
+    the follow-ups opened, a batch per transaction; how many of each kind were opened. Committed here.
+
+    One INSERT a batch skips the occasions opened already, by an earlier run or a moment ago by
+    another (a caseworker's home page, a run that slipped past the job lock): only the rows this
+    INSERT wrote are told of, so nobody is told twice."""
+    opened: dict[str, int] = {}
+    # In one order for every writer: two writing the same occasions at once wait for each other in
+    # turn, and never each for the other (a deadlock on PostgreSQL).
+    due = sorted(due, key=lambda item: item.key)
+    for start in range(0, len(due), OPEN_BATCH):
+        batch = {item.key: item for item in due[start : start + OPEN_BATCH]}
+        rows = sealed_rows(
+            session.connection(),
+            FOLLOW_UPS,
+            [
+                FollowUp(
+                    key=key, kind=item.kind, person_id=item.person_id, referral_id=item.referral_id, due_on=item.due_on
+                ).model_dump()
+                for key, item in batch.items()
+            ],
+        )
+        written = session.execute(
+            insert_new(session, FOLLOW_UPS, "key", rows).returning(FOLLOW_UPS.c.id, FOLLOW_UPS.c.key)
+        ).all()
+        told = [batch[key] for _id, key in written]
+        notify_all(
+            session,
+            [
+                Notice(item.caseworker_id, f"follow_up_{item.kind}", NoticeTarget.HOME, params={"person": item.code})
+                for item in told
+            ],
+        )
+        record_list(session, None, "create", "follow_up", [follow_up_id for follow_up_id, _key in written])
         session.commit()
-    except IntegrityError:  # opened a moment ago, by the job or another page
-        session.rollback()
-        return False
-    notify(session, person.caseworker_id, f"follow_up_{kind}", NoticeTarget.HOME, person=person.code)
-    session.commit()
-    return True
+        for item in told:
+            opened[item.kind] = opened.get(item.kind, 0) + 1
+    return opened
 
 
 def open_contact_follow_ups(
@@ -103,14 +141,21 @@ def open_contact_follow_ups(
         FollowUp.kind == FollowUpKind.CONTACT_OVERDUE,
         col(FollowUp.due_on) == Person.next_contact_due,
     )
-    late = session.exec(select(Person).where(*on_caseload, overdue(today), ~this_date.exists())).all()
-    due_now = [(FollowUpKind.LOST_CONTACT, p, contact_gap_ends(p, last_on, allowed_gap)) for p, last_on in lost]
-    due_now += [(FollowUpKind.CONTACT_OVERDUE, p, p.next_contact_due) for p in late if p.next_contact_due]
-    opened: dict[str, int] = {}
-    for kind, person, due in due_now:
-        if open_follow_up(session, kind, person, due):
-            opened[kind] = opened.get(kind, 0) + 1
-    return opened
+    late = session.exec(
+        select(Person.id, col(Person.caseworker_id), Person.code, col(Person.next_contact_due)).where(
+            *on_caseload, overdue(today), ~this_date.exists()
+        )
+    ).all()
+    due = [
+        Due(FollowUpKind.LOST_CONTACT, p.id, p.caseworker_id, p.code, contact_gap_ends(p, last_on, allowed_gap))
+        for p, last_on in lost
+    ]
+    due += [
+        Due(FollowUpKind.CONTACT_OVERDUE, person_id, caseworker_id, code, next_due)
+        for person_id, caseworker_id, code, next_due in late
+        if next_due is not None
+    ]
+    return open_follow_ups(session, due) if due else {}
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,14 @@
-"""Indicators kept as computed, with a stated freshness: a view reads one stored row instead of
+"""Indicators kept as published, with a stated freshness: a view reads one stored row instead of
 running some twenty aggregate queries over the whole caseload. A snapshot holds the figures of one
-area, period and set of contact rules before small-cell suppression, which is applied as they are
-shown, so a changed threshold takes effect at once. A view finding no snapshot, or one older than
-INDICATORS_FRESH_MINUTES, computes the figures and stores them; run-due-jobs computes again the
-stale snapshots of periods that end today (those people are looking at) and drops the others, so
-the usual view never waits for the aggregates and the table holds about a day of views."""
+area, period, set of contact rules and small-cell threshold after suppression, exactly as the page
+shows them: no count under the threshold, no figure of an area of few people, and provider names
+only where the page shows them. The threshold is part of what a snapshot is of, so a changed
+threshold takes effect at once (the next view computes the figures again). Who reads them does not
+change what is published: a supervisor sees the figures of their own areas, an administrator those
+of any, and both see the same figures of an area. A view finding no snapshot, or one older than
+INDICATORS_FRESH_MINUTES, computes the figures and stores them; run-due-jobs computes again the stale
+snapshots of periods that end today (those people are looking at) and drops the others, so the
+usual view never waits for the aggregates and the table holds about a day of views."""
 
 import hashlib
 import json
@@ -18,39 +22,54 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from portal.indicators import services
-from portal.indicators.services import Indicators, Median, Month, ProviderCompletion, Retention, Rules, Scope
+from portal.indicators.services import Rules, Scope
+from portal.indicators.suppression import (
+    Cell,
+    PublishedCompletion,
+    PublishedIndicators,
+    PublishedMedian,
+    PublishedMonth,
+    PublishedRetention,
+    publish,
+    publish_month,
+)
 from portal.models import IndicatorSnapshot, utcnow
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """The figures of a scope and its monthly series, as they were at `computed_at`."""
+    """The published figures of a scope and its monthly series, as they were at `computed_at`."""
 
-    figures: Indicators
-    months: list[Month]
+    figures: PublishedIndicators
+    months: list[PublishedMonth]
     computed_at: datetime
 
 
-def key_of(scope: Scope, rules: Rules) -> str:
-    """What a snapshot is of: the area, the period and the contact rules the figures depend on."""
+def key_of(scope: Scope, rules: Rules, threshold: int) -> str:
+    """What a snapshot is of: the area, the period, and the contact rules and small-cell threshold
+    the published figures depend on."""
     gaps = json.dumps(sorted((str(k), int(v)) for k, v in rules.contact_gap_days.items()))
     digest = hashlib.sha256(gaps.encode()).hexdigest()[:16]
-    return f"{scope.area_id or 'all'}:{scope.start.isoformat()}:{scope.end.isoformat()}:{digest}"
+    return f"{scope.area_id or 'all'}:{scope.start.isoformat()}:{scope.end.isoformat()}:{digest}:{threshold}"
 
 
-def current(session: Session, scope: Scope, rules: Rules, fresh: timedelta, now: datetime) -> Snapshot | None:
+def current(
+    session: Session, scope: Scope, rules: Rules, threshold: int, fresh: timedelta, now: datetime
+) -> Snapshot | None:
     """The stored snapshot of the scope if it is younger than `fresh`, else None: one query."""
-    row = session.exec(select(IndicatorSnapshot).where(IndicatorSnapshot.key == key_of(scope, rules))).first()
+    key = key_of(scope, rules, threshold)
+    row = session.exec(select(IndicatorSnapshot).where(IndicatorSnapshot.key == key)).first()
     if row is None or row.computed_at < now - fresh:
         return None
     return _decoded(row.figures, row.computed_at)
 
 
-def compute(session: Session, scope: Scope, rules: Rules) -> Snapshot:
-    """The figures of the scope and its monthly series, from the aggregate queries, now."""
+def compute(session: Session, scope: Scope, rules: Rules, threshold: int) -> Snapshot:
+    """The figures of the scope and its monthly series, from the aggregate queries, now, published:
+    the figures before suppression never leave this function."""
     computed_at = utcnow()
-    figures = services.indicators(session, scope, rules)
-    months = services.monthly(session, scope.area_id, scope.end, rules)
+    figures = publish(services.indicators(session, scope, rules), threshold)
+    months = [publish_month(month, threshold) for month in services.monthly(session, scope.area_id, scope.end, rules)]
     return Snapshot(figures, months, computed_at)
 
 
@@ -58,7 +77,7 @@ def store(session: Session, snapshot: Snapshot, rules: Rules) -> None:
     """Keep the snapshot in place of the scope's earlier one; committed here. Two views storing the
     same scope at once both succeed: the second finds the first's row, or loses the race to insert
     and leaves the first's, which is as fresh."""
-    key = key_of(snapshot.figures.scope, rules)
+    key = key_of(snapshot.figures.scope, rules, snapshot.figures.threshold)
     row = session.exec(select(IndicatorSnapshot).where(IndicatorSnapshot.key == key)).first()
     if row is None:
         row = IndicatorSnapshot(key=key, computed_at=snapshot.computed_at)
@@ -71,17 +90,17 @@ def store(session: Session, snapshot: Snapshot, rules: Rules) -> None:
         session.rollback()
 
 
-def refresh_stale(session: Session, rules: Rules, fresh: timedelta, today: date, now: datetime) -> int:
+def refresh_stale(session: Session, rules: Rules, threshold: int, fresh: timedelta, today: date, now: datetime) -> int:
     """Compute again the stale snapshots of periods that end today or later under the current contact
-    rules, and drop the other stale ones (a past day's presets, obsolete rules): how many were
-    computed. With every snapshot fresh this is one query."""
+    rules and threshold, and drop the other stale ones (a past day's presets, obsolete rules or
+    threshold): how many were computed. With every snapshot fresh this is one query."""
     stale = session.exec(select(IndicatorSnapshot).where(col(IndicatorSnapshot.computed_at) < now - fresh)).all()
     refreshed = 0
     obsolete = []
     for row in stale:
         scope = _scope(row.figures["figures"]["scope"])
-        if scope.end >= today and row.key == key_of(scope, rules):
-            store(session, compute(session, scope, rules), rules)
+        if scope.end >= today and row.key == key_of(scope, rules, threshold):
+            store(session, compute(session, scope, rules, threshold), rules)
             refreshed += 1
         else:
             obsolete.append(row.id)
@@ -94,61 +113,80 @@ def refresh_stale(session: Session, rules: Rules, fresh: timedelta, today: date,
 # --- Stored as JSON ------------------------------------------------------------------------------
 
 
+# A cell is [value, small, hidden]: a suppressed one has no value, as on the page.
+
+
+def _cell(cell: Cell) -> list[Any]:
+    return [cell.value, cell.small, cell.hidden]
+
+
+def _cells(cells: dict[str, Cell]) -> dict[str, list[Any]]:
+    return {key: _cell(cell) for key, cell in cells.items()}
+
+
+def _read(data: list[Any]) -> Cell:
+    value, small, hidden = data
+    return Cell(value, small, hidden)
+
+
 def _encoded(snapshot: Snapshot) -> dict[str, Any]:
     figures = snapshot.figures
+    retention = figures.retention
     return {
         "figures": {
             "scope": _scope_json(figures.scope),
-            "people_registered": figures.people_registered,
-            "people_active": figures.people_active,
-            "people_contacted": figures.people_contacted,
-            "out_of_contact": figures.out_of_contact,
-            "needs_by_category": figures.needs_by_category,
-            "referrals_by_status": figures.referrals_by_status,
-            "need_to_approval": [figures.need_to_approval.days, figures.need_to_approval.count],
-            "approval_to_answer": [figures.approval_to_answer.days, figures.approval_to_answer.count],
-            "completion_by_provider": [[p.provider, p.completed, p.withdrawn] for p in figures.completion_by_provider],
-            "job_placements": figures.job_placements,
+            "threshold": figures.threshold,
+            "few_people": figures.few_people,
+            "people_active": _cell(figures.people_active),
+            "people_contacted": _cell(figures.people_contacted),
+            "contact_rate": _cell(figures.contact_rate),
+            "out_of_contact": _cell(figures.out_of_contact),
+            "needs_by_category": _cells(figures.needs_by_category),
+            "referrals_by_status": _cells(figures.referrals_by_status),
+            "need_to_approval": [_cell(figures.need_to_approval.days), _cell(figures.need_to_approval.count)],
+            "approval_to_answer": [_cell(figures.approval_to_answer.days), _cell(figures.approval_to_answer.count)],
+            "completion_by_provider": [
+                [row.provider, *(_cell(cell) for cell in row.cells)] for row in figures.completion_by_provider
+            ],
+            "job_placements": _cell(figures.job_placements),
             "retention": [
-                figures.retention.placements,
-                figures.retention.still_employed,
-                figures.retention.no_longer_employed,
+                _cell(cell)
+                for cell in (
+                    retention.placements,
+                    retention.still_employed,
+                    retention.no_longer_employed,
+                    retention.not_checked,
+                    retention.rate,
+                )
             ],
         },
-        "months": [
-            [
-                _scope_json(month.scope),
-                month.people_registered,
-                month.people_active,
-                month.people_contacted,
-                month.out_of_contact,
-                month.needs_recorded,
-                month.referrals_made,
-                month.job_placements,
-            ]
-            for month in snapshot.months
-        ],
+        "months": [[_scope_json(month.scope), *(_cell(cell) for cell in month.cells)] for month in snapshot.months],
     }
 
 
 def _decoded(data: dict[str, Any], computed_at: datetime) -> Snapshot:
     figures = data["figures"]
-    indicators = Indicators(
+    published = PublishedIndicators(
         scope=_scope(figures["scope"]),
-        people_registered=figures["people_registered"],
-        people_active=figures["people_active"],
-        people_contacted=figures["people_contacted"],
-        out_of_contact=figures["out_of_contact"],
-        needs_by_category=dict(figures["needs_by_category"]),
-        referrals_by_status=dict(figures["referrals_by_status"]),
-        need_to_approval=Median(*figures["need_to_approval"]),
-        approval_to_answer=Median(*figures["approval_to_answer"]),
-        completion_by_provider=[ProviderCompletion(*row) for row in figures["completion_by_provider"]],
-        job_placements=figures["job_placements"],
-        retention=Retention(*figures["retention"]),
+        threshold=figures["threshold"],
+        few_people=figures["few_people"],
+        people_active=_read(figures["people_active"]),
+        people_contacted=_read(figures["people_contacted"]),
+        contact_rate=_read(figures["contact_rate"]),
+        out_of_contact=_read(figures["out_of_contact"]),
+        needs_by_category={key: _read(cell) for key, cell in figures["needs_by_category"].items()},
+        referrals_by_status={key: _read(cell) for key, cell in figures["referrals_by_status"].items()},
+        need_to_approval=PublishedMedian(*(_read(cell) for cell in figures["need_to_approval"])),
+        approval_to_answer=PublishedMedian(*(_read(cell) for cell in figures["approval_to_answer"])),
+        completion_by_provider=[
+            PublishedCompletion(provider, *(_read(cell) for cell in cells))
+            for provider, *cells in figures["completion_by_provider"]
+        ],
+        job_placements=_read(figures["job_placements"]),
+        retention=PublishedRetention(*(_read(cell) for cell in figures["retention"])),
     )
-    months = [Month(_scope(scope), *counts) for scope, *counts in data["months"]]
-    return Snapshot(indicators, months, computed_at)
+    months = [PublishedMonth(_scope(scope), *(_read(cell) for cell in cells)) for scope, *cells in data["months"]]
+    return Snapshot(published, months, computed_at)
 
 
 def _scope_json(scope: Scope) -> dict[str, str | None]:

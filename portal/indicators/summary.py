@@ -13,7 +13,7 @@ from sqlmodel import Session
 from portal.clock import local_date, local_time, local_today
 from portal.db import get_engine
 from portal.indicators import services, snapshots
-from portal.indicators.suppression import Cell, Suppression, marker, notes
+from portal.indicators.suppression import Cell, marker, notes
 from portal.models import Role, User, utcnow
 
 
@@ -72,12 +72,13 @@ class Summary:
 
 
 def snapshot(session: Session, scope: services.Scope) -> snapshots.Snapshot:
-    """The scope's figures from its snapshot when fresh (one query); else computed now and stored for
-    the next views, in a short write transaction of its own, since a page reads in a read-only one."""
-    found = snapshots.current(session, scope, rules(), freshness(), utcnow())
+    """The scope's published figures from its snapshot when fresh (one query); else computed now and
+    stored for the next views, in a short write transaction of its own, since a page reads in a
+    read-only one."""
+    found = snapshots.current(session, scope, rules(), threshold(), freshness(), utcnow())
     if found is not None:
         return found
-    computed = snapshots.compute(session, scope, rules())
+    computed = snapshots.compute(session, scope, rules(), threshold())
     with Session(get_engine()) as writer:
         snapshots.store(writer, computed, rules())
     return computed
@@ -92,17 +93,12 @@ def summary(session: Session, user: User) -> Summary | None:
     scope = services.Scope(user.area_id if user.role == Role.SUPERVISOR else None, today - timedelta(days=29), today)
     stored = snapshot(session, scope)
     figures = stored.figures
-    registered, active, contacted = figures.people_registered, figures.people_active, figures.people_contacted
-    out, placements = figures.out_of_contact, figures.job_placements
-    rule = Suppression.over(threshold(), registered, active)
-    active_cell, contacted_cell = rule.count(active), rule.count(contacted)
-    rate = rule.rate(contacted / active if active else None, active_cell, contacted_cell)
-    out_cell, placements_cell = rule.count(out), rule.count(placements)
+    cells = [figures.people_active, figures.contact_rate, figures.out_of_contact, figures.job_placements]
     return Summary(
-        people_active=number(active_cell),
-        contact_rate=percent(rate),
-        out_of_contact=number(out_cell),
-        job_placements=number(placements_cell),
-        notes=cell_notes([active_cell, rate, out_cell, placements_cell]),
+        people_active=number(figures.people_active),
+        contact_rate=percent(figures.contact_rate),
+        out_of_contact=number(figures.out_of_contact),
+        job_placements=number(figures.job_placements),
+        notes=cell_notes(cells),
         as_of=as_of(stored.computed_at),
     )

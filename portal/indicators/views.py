@@ -29,9 +29,8 @@ from portal.indicators.summary import (
     percent,
     rules,
     snapshot,
-    threshold,
 )
-from portal.indicators.suppression import PublishedIndicators, PublishedMonth, publish, publish_month
+from portal.indicators.suppression import PublishedIndicators, PublishedMonth
 from portal.labels import label
 from portal.models import Area, Programme, Role, User
 
@@ -134,8 +133,7 @@ def published(session: Session, scope: services.Scope) -> tuple[PublishedIndicat
     """The period's indicators and the monthly series, small cells suppressed: all that leaves here;
     and when they were computed."""
     stored = snapshot(session, scope)
-    figures = publish(stored.figures, threshold())
-    return figures, [publish_month(month, threshold()) for month in stored.months], stored.computed_at
+    return stored.figures, stored.months, stored.computed_at
 
 
 def _charts(figures: PublishedIndicators, months: list[PublishedMonth]) -> dict[str, object]:

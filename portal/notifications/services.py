@@ -2,7 +2,8 @@
 parameters are stored, not a sentence, so each reader sees it in their own language."""
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
 from sqlmodel import Session, col, func, select, update
 
@@ -26,20 +27,76 @@ def notify(
     `target` and `target_id` say what it is about; the web layer makes that a link."""
     if user_id is None:
         return
-    session.add(Notification(user_id=user_id, kind=kind, params=params, target=target, target_id=target_id))
-    user = session.get(User, user_id)
+    _add(session, user_id, session.get(User, user_id), Notice(user_id, kind, target, target_id, params))
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One notification to add, as `notify` takes it."""
+
+    user_id: uuid.UUID | None
+    kind: str
+    target: NoticeTarget = NoticeTarget.NONE
+    target_id: uuid.UUID | None = None
+    params: dict[str, str] = field(default_factory=dict)
+
+
+def notify_all(session: Session, notices: Sequence[Notice]) -> None:
+    """`notify` for many at once, as the periodic job tells of a batch: the recipients are read in one
+    query, and the notifications and e-mails written with the caller's commit."""
+    recipients = {notice.user_id for notice in notices if notice.user_id is not None}
+    if not recipients:
+        return
+    users = {user.id: user for user in session.exec(select(User).where(col(User.id).in_(recipients)))}
+    for notice in notices:
+        if notice.user_id is not None:
+            _add(session, notice.user_id, users.get(notice.user_id), notice)
+
+
+def _add(session: Session, user_id: uuid.UUID, user: User | None, notice: Notice) -> None:
+    session.add(
+        Notification(
+            user_id=user_id, kind=notice.kind, params=notice.params, target=notice.target, target_id=notice.target_id
+        )
+    )
     if user is not None:
-        queue_mail(session, user, kind, target, target_id, params)
+        queue_mail(session, user, notice.kind, notice.target, notice.target_id, notice.params)
+
+
+def providers_of(session: Session, offers: Iterable[Offer]) -> dict[uuid.UUID, list[uuid.UUID]]:
+    """Who answers for each offer: its organization's staff, or its volunteer; staff in one query."""
+    offers = list(offers)
+    organizations = {offer.organization_id for offer in offers if offer.organization_id is not None}
+    staff: dict[uuid.UUID, list[uuid.UUID]] = {}
+    if organizations:
+        for user_id, organization_id in session.exec(
+            select(User.id, User.organization_id).where(col(User.organization_id).in_(organizations))
+        ):
+            if organization_id is not None:
+                staff.setdefault(organization_id, []).append(user_id)
+
+    def answering(offer: Offer) -> list[uuid.UUID]:
+        if offer.organization_id is not None:
+            return staff.get(offer.organization_id, [])
+        return [offer.volunteer_id] if offer.volunteer_id else []
+
+    return {offer.id: answering(offer) for offer in offers}
+
+
+def provider_notices(session: Session, offers: Iterable[Offer], kind: str, **params: str) -> list[Notice]:
+    """The notices that tell the people who answer for these offers (`offer` names each one's)."""
+    offers = list(offers)
+    recipients = providers_of(session, offers)
+    return [
+        Notice(user_id, kind, NoticeTarget.REFERRAL_INBOX, params={"offer": offer.title, **params})
+        for offer in offers
+        for user_id in recipients[offer.id]
+    ]
 
 
 def notify_providers(session: Session, offer: Offer, kind: str, **params: str) -> None:
     """Tell the people who answer for an offer: its organization's staff, or its volunteer."""
-    if offer.organization_id is not None:
-        recipients = list(session.exec(select(User.id).where(User.organization_id == offer.organization_id)))
-    else:
-        recipients = [offer.volunteer_id] if offer.volunteer_id else []
-    for user_id in recipients:
-        notify(session, user_id, kind, NoticeTarget.REFERRAL_INBOX, offer=offer.title, **params)
+    notify_all(session, provider_notices(session, [offer], kind, **params))
 
 
 @dataclass(frozen=True)

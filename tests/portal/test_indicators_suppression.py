@@ -1,20 +1,34 @@
 """Small cells: no indicator on the page, its charts, the CSV or the home page lets a reader pick
 out a person; an area of five people or more shows its real figures."""
 
+import json
 import re
 from collections.abc import Callable
 from datetime import date
 from html import unescape
+from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from portal import create_app
 from portal.config import ConfigError
 from portal.indicators.suppression import Cell, Suppression
-from portal.models import Area, ContactLog, Need, Offer, OfferStatus, Organization, Person, Referral, Role, User
+from portal.models import (
+    Area,
+    ContactLog,
+    IndicatorSnapshot,
+    Need,
+    Offer,
+    OfferStatus,
+    Organization,
+    Person,
+    Referral,
+    Role,
+    User,
+)
 from tests.conftest import TEST_CONFIG
 from tests.portal.test_indicators import JUNE_QUERY, S, add, at, history, read_csv
 
@@ -132,6 +146,56 @@ def test_a_one_person_grid_shows_nothing_about_that_person(
     assert all(row["Note"] for row in exports[0] if row["Value"] == "hidden")
 
 
+def cells_in(node: Any) -> list[list[Any]]:
+    """Every figure in stored snapshot figures, as stored: [value, small, hidden]."""
+    if isinstance(node, list) and len(node) == 3 and isinstance(node[2], bool):
+        return [node]
+    items = node.values() if isinstance(node, dict) else node if isinstance(node, list) else []
+    return [cell for item in items for cell in cells_in(item)]
+
+
+def stored_cells(session: Session) -> list[list[Any]]:
+    session.rollback()
+    return cells_in([row.figures for row in session.exec(select(IndicatorSnapshot)).all()])
+
+
+def test_the_stored_figures_of_a_one_person_grid_name_no_provider_and_hold_no_figure(
+    client: FlaskClient,
+    login: Login,
+    session: Session,
+    street: Area,
+    offers: tuple[Offer, Offer],
+    make_user: Callable[..., User],
+) -> None:
+    """A volunteer who took the grid's one person on is named nowhere, not even in the stored
+    figures: the page shows no provider of so few people, and the snapshot keeps what the page shows."""
+    caseworker, volunteer = make_user(Role.CASEWORKER), make_user(Role.VOLUNTEER, name="王志愿")
+    grid = grid_of(session, street, "Grid A")
+    [person] = register(session, grid, caseworker, 1, "A")
+    casework(session, person, *offers)
+    mentoring = Offer(volunteer_id=volunteer.id, category="counselling", title="Mentor", status=OfferStatus.OPEN)
+    need = Need(person_id=person.id, category="counselling", created_at=at("2026-06-02"))
+    add(session, mentoring, need)
+    done = Referral(need_id=need.id, offer_id=mentoring.id, created_at=at("2026-06-03"))
+    add(session, done)
+    history(
+        session,
+        done,
+        [(S.PROPOSED, at("2026-06-03")), (S.ACCEPTED, at("2026-06-04")), (S.COMPLETED, at("2026-06-20"))],
+    )
+    login(make_user(Role.ADMIN, locale="en"))
+    page = client.get(f"/indicators?area={grid.id}&{JUNE_QUERY}").get_data(as_text=True)
+    assert "Fewer than 5 people in this area" in page and "王志愿" not in page
+
+    session.rollback()
+    [stored] = session.exec(select(IndicatorSnapshot)).all()
+    text = json.dumps(stored.figures, ensure_ascii=False)
+    assert "王志愿" not in text and "Employer E" not in text
+    period = cells_in(stored.figures["figures"])
+    assert period and all(value is None and hidden for value, _small, hidden in period)
+    assert not any(value for value, _small, _hidden in cells_in(stored.figures["months"]))  # 0 before January
+
+
 def test_a_supervisor_of_a_one_person_grid_sees_no_figure_of_it_at_home(
     client: FlaskClient, login: Login, session: Session, street: Area, make_user: Callable[..., User]
 ) -> None:
@@ -179,6 +243,10 @@ def test_a_grid_of_five_or_more_shows_real_figures_and_hides_only_small_cells(
     assert june["Needs by category", "Legal aid"]["Value"] == "<5" and june["Needs by category", "Legal aid"]["Note"]
     assert june["Needs by category", "Housing"]["Value"] == "hidden"
     assert june["People active", ""]["Note"] == ""
+
+    # Stored as shown: the small cell and the one hidden with it keep no value.
+    stored = {value for value, small, hidden in stored_cells(session) if small or hidden}
+    assert stored == {None}
 
 
 def test_the_threshold_is_a_setting(

@@ -13,13 +13,18 @@ from flask import Flask
 from sqlmodel import Session, col, select
 
 from portal import jobs
+from portal.audit.services import trail_of, verify_chain
 from portal.db import get_engine
 from portal.exceptions import JobsRunning
+from portal.followups import services as followups
+from portal.followups.services import Due
 from portal.jobs import run_due_jobs
 from portal.matches.services import LiveIndex
 from portal.models import (
+    AuditEvent,
     ContactLog,
     FollowUp,
+    FollowUpKind,
     JobLock,
     Need,
     Notification,
@@ -298,3 +303,133 @@ def test_people_of_a_programme_with_a_longer_gap_are_out_of_contact_later(
     ids = {p.code: str(p.id) for p in session.exec(select(Person)).all()}
     assert due == {ids["D-1"]: last_contact + timedelta(days=30), ids["N-1"]: date(2026, 7, 31)}
     assert session.exec(select(FollowUp).where(col(FollowUp.person_id) == never.id)).one()
+
+
+def test_a_first_run_asks_as_much_for_many_people_as_for_few_and_loads_only_the_lost(
+    app: Flask, session: Session, caseload: Callable[[int, int], None]
+) -> None:
+    caseload(8, 0)
+    with Watch(app) as few:
+        assert sum(run(app, session).follow_ups.values()) == 8 * 5
+    session.rollback()
+    session.exec(sa.delete(Notification))
+    session.exec(sa.delete(FollowUp))
+    session.commit()
+    caseload(100, 8)  # 108 of each kind now, nobody followed up yet
+    with Watch(app) as many:
+        assert sum(run(app, session).follow_ups.values()) == 108 * 5
+    assert many.statements == few.statements < 80
+    # The people out of contact are read for their programme and registration; nobody else.
+    assert (few.people_loaded, many.people_loaded) == (8, 108)
+
+
+def test_follow_ups_opened_in_batches_are_each_told_once_and_named_on_the_trail(
+    app: Flask, session: Session, caseload: Callable[[int, int], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(followups, "OPEN_BATCH", 4)
+    caseload(5, 0)
+    assert sum(run(app, session).follow_ups.values()) == 25
+    session.rollback()
+    opened = session.exec(select(FollowUp)).all()
+    told = session.exec(select(Notification).where(col(Notification.kind).startswith("follow_up_"))).all()
+    assert sorted(n.params["person"] for n in told) == sorted(
+        session.get(Person, f.person_id).code  # type: ignore[union-attr]
+        for f in opened
+    )
+    events = session.exec(select(AuditEvent).where(AuditEvent.record_type == "follow_up")).all()
+    assert {event.action for event in events} == {"create"}
+    assert len(events) <= 8  # 5 lost in two batches; 20 about referrals in five
+    for follow_up in opened:
+        assert [entry.action for entry in trail_of(session, [follow_up.id])] == ["create"]
+    assert verify_chain(session).intact
+
+
+def test_a_follow_up_opened_a_moment_ago_by_another_is_neither_opened_nor_told_again(
+    session: Session, caseload: Callable[[int, int], None]
+) -> None:
+    caseload(1, 0)
+    person = session.exec(select(Person).where(Person.code == "L-0000")).one()
+    due = [Due(FollowUpKind.LOST_CONTACT, person.id, person.caseworker_id, person.code, NOW.date())]
+    assert followups.open_follow_ups(session, due) == {"lost_contact": 1}
+    assert followups.open_follow_ups(session, due * 2) == {}  # the other's INSERT skips it
+    assert len(session.exec(select(FollowUp)).all()) == 1
+    assert len(session.exec(select(Notification)).all()) == 1
+
+
+def test_a_reminder_marked_meanwhile_is_not_sent_again_and_each_sent_is_on_the_trail(
+    session: Session, reminder_due: Referral
+) -> None:
+    version = reminder_due.version
+    assert jobs.remind(session, [reminder_due.id], NOW) == 1
+    assert jobs.remind(session, [reminder_due.id], NOW) == 0
+    assert reminders(session) == 1
+    assert [entry.action for entry in trail_of(session, [reminder_due.id])] == ["reminded"]
+    # A change like any other: a form loaded before the reminder is told the referral changed.
+    session.refresh(reminder_due)
+    assert (reminder_due.reminded_at, reminder_due.version) == (NOW, version + 1)
+
+
+def due_tomorrow(session: Session) -> None:
+    """Every referral waiting on its provider is due in twelve hours, and nobody was reminded."""
+    session.exec(
+        sa.update(Referral)
+        .where(col(Referral.status) == ReferralStatus.SENT)
+        .values(respond_by=NOW + timedelta(hours=12), reminded_at=None)
+    )
+    session.commit()
+
+
+def test_reminders_cost_as_many_queries_for_many_referrals_as_for_few(
+    app: Flask, session: Session, caseload: Callable[[int, int], None]
+) -> None:
+    caseload(8, 0)
+    run(app, session)
+    due_tomorrow(session)
+    with Watch(app) as few:
+        assert run(app, session).reminded == 8
+    caseload(100, 8)
+    run(app, session)
+    due_tomorrow(session)
+    with Watch(app) as many:
+        assert run(app, session).reminded == 108
+    assert many.statements == few.statements
+    assert reminders(session) == 8 + 108
+
+
+def test_anonymised_records_get_no_follow_up_in_a_first_run(
+    app: Flask, session: Session, caseload: Callable[[int, int], None]
+) -> None:
+    caseload(2, 0)
+    for person in session.exec(select(Person).where(col(Person.code).endswith("-0001"))).all():
+        person.anonymised_at = NOW - timedelta(days=1)
+    session.commit()
+    assert sum(run(app, session).follow_ups.values()) == 5
+    session.rollback()
+    codes = {person.code for person in session.exec(select(Person).join(FollowUp)).all()}
+    assert codes == {"L-0000", "W-0000", "R-0000"}
+
+
+def test_two_writers_opening_the_same_follow_ups_at_once_open_and_tell_each_once(
+    app: Flask, session: Session, caseload: Callable[[int, int], None]
+) -> None:
+    """The job and a caseworker's home page, say, each given the occasions in its own order."""
+    caseload(30, 0)
+    people = session.exec(select(Person)).all()
+    due = [Due(FollowUpKind.CONTACT_OVERDUE, p.id, p.caseworker_id, p.code, NOW.date()) for p in people]
+    start = threading.Barrier(2)
+    opened: list[int] = []
+
+    def writer(order: list[Due]) -> None:
+        with app.app_context(), Session(get_engine(app), expire_on_commit=False) as own:
+            start.wait(timeout=60)
+            opened.append(sum(followups.open_follow_ups(own, order).values()))
+
+    threads = [threading.Thread(target=writer, args=(order,)) for order in (due, due[::-1])]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert sum(opened) == len(people) == 120 and len(opened) == 2
+    session.rollback()
+    assert len(session.exec(select(FollowUp)).all()) == 120
+    assert len(session.exec(select(Notification)).all()) == 120

@@ -312,7 +312,8 @@ def test_an_update_from_a_stale_read_fails_instead_of_overwriting(app: Flask, pe
 
 
 def test_no_bulk_update_or_delete_touches_a_versioned_table() -> None:
-    """Bulk statements bypass the version counter (SQLAlchemy's warning): none may name these tables."""
+    """Bulk statements bypass the version counter (SQLAlchemy's warning): none may name these tables.
+    `portal.versions.bulk_update`, which moves the counter itself, is the one way to write many rows."""
     versioned = "Person|Need|Referral|Consent|Offer"
     orm = rf"\b(?:update|delete)\(\s*(?:{versioned})\b"
     sql = r"\b(?:UPDATE|DELETE FROM)\s+\"?(?:person|need|referral|consent)\b"
