@@ -47,7 +47,7 @@ CONFIG = {
     "BLIND_INDEX_KEY": "YmVuY2gtb25seS1ibGluZC1pbmRleC1rZXktMDAwMDA=",
     "AUDIT_KEY": "YmVuY2gtb25seS1hdWRpdC1jaGFpbi1rZXktMDAwMDA=",
 }
-QUERIES = ["", "厨师", "保安", "心理", "心理咨询", "厨", "cook", "counselling", "warehouse 叉车", "xyzzy 无此词"]
+QUERIES = ["", "培训", "training", "厨师", "保安", "心理", "心理咨询", "厨", "cook", "counselling", "warehouse 叉车", "xyzzy 无此词"]
 CATEGORIES = ["employment", "counselling", "training", "housing", "peer_support", "family_support"]
 ZH_WORDS = (
     "欢迎 康复期人员 每周 提供 社区 服务 免费 需要 帮助 家属 工作日 上午 下午 报名 联系 地点 附近 经验 不限 年龄 "
