@@ -116,7 +116,9 @@ class DirectoryPage:
 
 
 # Counting every match of a broad query would read them all; past this many, the page says "more than".
-COUNT_LIMIT = 1000
+# A hundred can be counted offer by offer through the index; a thousand had PostgreSQL read the whole
+# list of a common word's offers (15,000 for "培训" and its synonyms at city size) into a hash.
+COUNT_LIMIT = 100
 # The directory's order, most recently confirmed first (the index ix_offer_last_confirmed_at_id).
 ORDER = [SortKey(col(Offer.last_confirmed_at), descending=True), SortKey(col(Offer.id), descending=True)]
 # A cursor in the second part of a search's list, the offers found through the vocabulary, starts
