@@ -21,7 +21,7 @@ The field's bilingual vocabulary (`matching.vocabulary`) widens a query: a word 
 names a concept ("厨师", "cook") also finds offers using any other term of that concept, in either
 language; those come after the offers that hold the query's own words. Which concepts an offer
 uses is read when it is written (as the matching engine reads them) and kept as one more term
-each ("~cook"), so a synonym costs one index range, not one for each of the concept's thirty-odd
+each ("~cooking"), so a synonym costs one index range, not one for each of the concept's thirty or so
 words: at city size "培训" otherwise read 21,000 index entries to show 25 offers.
 """
 
