@@ -34,7 +34,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from matching.vocabulary import concepts_in
 from portal.models import OFFER_TERM_LENGTH, Offer, OfferTerm
@@ -49,6 +49,8 @@ _LAST_CHAR = "\U0010ffff"
 SEARCHED = ("title", "description", "skills")
 # Begins the term that says an offer uses a word of a concept: no word or Chinese character does.
 CONCEPT_MARK = "~"
+# Offers' terms written in one statement when all are written anew.
+_BATCH = 500
 
 
 def normalise(text: str) -> str:
@@ -230,6 +232,25 @@ def text_match(query: str) -> TextMatch | None:
     widened = sa.and_(*(_widened(token) for token in tokens))
     lacking = sa.or_(*(_lacks_one(token) for token in tokens))
     return TextMatch(exact=exact, related=sa.and_(widened, lacking), condition=widened)
+
+
+def rewrite_concepts(session: Session) -> int:
+    """Write every offer's concept terms anew, for when the vocabulary changed: an offer keeps the
+    concepts it was written with until then. Returns how many offers were read."""
+    table: Any = OfferTerm.__table__  # type: ignore[attr-defined]
+    concept_rows = sa.and_(table.c.term >= CONCEPT_MARK, table.c.term < CONCEPT_MARK + _LAST_CHAR)
+    session.execute(sa.delete(table).where(concept_rows))
+    offers = session.exec(select(Offer.id, Offer.title, Offer.description, Offer.skills)).all()
+    for start in range(0, len(offers), _BATCH):
+        rows = [
+            {"term": term, "offer_id": offer_id}
+            for offer_id, title, description, skills in offers[start : start + _BATCH]
+            for term in sorted(concept_terms([title, description, *skills]))
+        ]
+        if rows:
+            session.execute(sa.insert(table), rows)
+    session.commit()
+    return len(offers)
 
 
 def _write_terms(connection: sa.Connection, offer: Offer, replacing: bool) -> None:

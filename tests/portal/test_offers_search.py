@@ -13,6 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, col, func, select
 
+from matching import vocabulary
 from portal.db import get_engine
 from portal.keyset import encode_cursor
 from portal.migrations import downgrade, upgrade
@@ -300,3 +301,23 @@ def test_the_migration_keeps_the_concepts_of_the_offers_already_written(
     upgrade(url)
     assert search(client, "厨师") == ["招聘厨师 包吃住", "Line cook at a noodle bar", "食堂大厨"]
     assert search(client, "security") == ["Security guard", "小区保安"]
+
+
+def test_after_the_vocabulary_changes_reindexing_finds_offers_written_before_by_the_new_synonym(
+    app: Flask,
+    client: FlaskClient,
+    login: Login,
+    make_user: Callable[..., User],
+    make_offer: Callable[..., Offer],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    make_offer(make_user(Role.PROVIDER), title="拉面馆 帮工")
+    chinese, english = vocabulary.CONCEPTS["cooking"]
+    monkeypatch.setattr(
+        vocabulary, "_CONCEPTS", vocabulary.Lexicon({**vocabulary.CONCEPTS, "cooking": ((*chinese, "拉面"), english)})
+    )
+    login(make_user(Role.CASEWORKER))
+    assert search(client, "厨师") == []  # written before 拉面 named cooking
+    result = app.test_cli_runner().invoke(args=["search", "reindex"])
+    assert result.exit_code == 0 and "offers read: 1" in result.output
+    assert search(client, "厨师") == ["拉面馆 帮工"]
