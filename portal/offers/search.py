@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
@@ -137,33 +136,11 @@ def parse(query: str) -> list[Token]:
     return [_token(kind, token) for kind, token in _tokens(query)]
 
 
-class _StartsWith(ColumnElement[bool]):
-    """Terms beginning with a prefix: a range of the index on either database. PostgreSQL is asked
-    with LIKE, which it reads as the same range but whose size it estimates from the column's
-    statistics: a range ending in the last character it takes for a handful of rows, and then
-    joins hundreds as if they were one."""
-
-    type = sa.Boolean()
-    inherit_cache = False  # the prefix is not part of a cache key
-
-    def __init__(self, prefix: str) -> None:
-        self.prefix = prefix
-
-
-@compiles(_StartsWith)
-def _range(element: _StartsWith, compiler: Any, **kw: Any) -> str:
-    column = col(OfferTerm.term)
-    return str(compiler.process(sa.and_(column >= element.prefix, column < element.prefix + _LAST_CHAR), **kw))
-
-
-@compiles(_StartsWith, "postgresql")
-def _like(element: _StartsWith, compiler: Any, **kw: Any) -> str:
-    escaped = element.prefix.replace("/", "//").replace("%", "/%").replace("_", "/_")
-    return str(compiler.process(col(OfferTerm.term).like(escaped + "%", escape="/"), **kw))
-
-
 def _where(term: Term) -> ColumnElement[bool]:
-    return _StartsWith(term.text) if term.prefix else col(OfferTerm.term) == term.text
+    column = col(OfferTerm.term)
+    if term.prefix:
+        return sa.and_(column >= term.text, column < term.text + _LAST_CHAR)
+    return column == term.text
 
 
 def _holding(condition: ColumnElement[bool]) -> ColumnElement[bool]:
@@ -176,10 +153,8 @@ def _holds_all(terms: Iterable[Term]) -> ColumnElement[bool]:
 
 
 def _lacks_one(token: Token) -> ColumnElement[bool]:
-    """Offers the token does not find. Asked offer by offer (NOT EXISTS): NOT IN would have
-    PostgreSQL read every offer the token finds, however few the page needs."""
-    held = [sa.exists().where(col(OfferTerm.offer_id) == Offer.id, _where(term)) for term in token.terms]
-    return sa.not_(sa.and_(*held, *([_contains(token.phrase)] if token.phrase else [])))
+    """Offers the token does not find."""
+    return sa.not_(_exact(token))
 
 
 def _contains(phrase: str) -> ColumnElement[bool]:

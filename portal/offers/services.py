@@ -3,7 +3,7 @@
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import String, cast, func, union_all
+from sqlalchemy import String, cast, exists, func, or_
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -50,13 +50,17 @@ def owns(user: User, offer: Offer) -> bool:
 
 def visible_to_staff(query: SelectOfScalar[Offer]) -> SelectOfScalar[Offer]:
     """Offers of pending organizations and unverified volunteers, and drafts, stay unseen."""
-    verified_orgs = select(Organization.id).where(Organization.status == VerificationStatus.VERIFIED)
-    verified_volunteers = select(User.id).where(col(User.verified_at).is_not(None), col(User.active).is_(True))
-    # An offer has exactly one owner (offer_has_one_owner), and ids are UUIDs: one test of the owner
-    # instead of an OR of two, which SQLite would answer by reading every visible offer through the
-    # two owner indexes and sorting them, rather than walking the directory's order index.
-    owner = func.coalesce(Offer.organization_id, Offer.volunteer_id)
-    return query.where(Offer.status != OfferStatus.DRAFT, owner.in_(union_all(verified_orgs, verified_volunteers)))
+    verified_org = exists().where(
+        Organization.id == Offer.organization_id, Organization.status == VerificationStatus.VERIFIED
+    )
+    verified_volunteer = exists().where(
+        User.id == Offer.volunteer_id, col(User.verified_at).is_not(None), col(User.active).is_(True)
+    )
+    # Asked of each offer (EXISTS), not as an IN of the owners: SQLite cannot answer an IN of two
+    # owner columns by reading every visible offer through their indexes and sorting them, and
+    # PostgreSQL tests each offer against its owner at once, where a join with the list of owners
+    # compared every offer of a search with each of them in turn.
+    return query.where(Offer.status != OfferStatus.DRAFT, or_(verified_org, verified_volunteer))
 
 
 def touch_offers_of(session: Session, owner: Organization | User) -> None:
