@@ -51,10 +51,10 @@ def owns(user: User, offer: Offer) -> bool:
 def visible_to_staff(query: SelectOfScalar[Offer]) -> SelectOfScalar[Offer]:
     """Offers of pending organizations and unverified volunteers, and drafts, stay unseen."""
     verified_org = exists().where(
-        Organization.id == Offer.organization_id, Organization.status == VerificationStatus.VERIFIED
+        col(Organization.id) == Offer.organization_id, col(Organization.status) == VerificationStatus.VERIFIED
     )
     verified_volunteer = exists().where(
-        User.id == Offer.volunteer_id, col(User.verified_at).is_not(None), col(User.active).is_(True)
+        col(User.id) == Offer.volunteer_id, col(User.verified_at).is_not(None), col(User.active).is_(True)
     )
     # Asked of each offer (EXISTS), not as an IN of the owners: SQLite cannot answer an IN of two
     # owner columns by reading every visible offer through their indexes and sorting them, and
