@@ -152,11 +152,6 @@ def _holds_all(terms: Iterable[Term]) -> ColumnElement[bool]:
     return sa.and_(*(_holding(_where(term)) for term in terms))
 
 
-def _lacks_one(token: Token) -> ColumnElement[bool]:
-    """Offers the token does not find."""
-    return sa.not_(_exact(token))
-
-
 def _contains(phrase: str) -> ColumnElement[bool]:
     """The phrase as written, in one of the searched columns (its characters have no case to fold)."""
     skills = sa.cast(Offer.skills, sa.String)
@@ -205,8 +200,7 @@ def text_match(query: str) -> TextMatch | None:
     if not any(token.concepts for token in tokens):
         return TextMatch(exact=exact, related=None, condition=exact)
     widened = sa.and_(*(_widened(token) for token in tokens))
-    lacking = sa.or_(*(_lacks_one(token) for token in tokens))
-    return TextMatch(exact=exact, related=sa.and_(widened, lacking), condition=widened)
+    return TextMatch(exact=exact, related=sa.and_(widened, sa.not_(exact)), condition=widened)
 
 
 def rewrite_concepts(session: Session) -> int:
