@@ -24,6 +24,7 @@ from portal.htmx import htmx
 from portal.indicators.views import bp as indicators_bp
 from portal.matches.views import bp as matches_bp
 from portal.notifications import views as notifications
+from portal.offers import commands as offer_commands
 from portal.offers.views import bp as offers_bp
 from portal.organizations.views import bp as organizations_bp
 from portal.people.views import bp as people_bp
@@ -59,6 +60,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     audit_commands.init_app(app)
     refusals.init_app(app)
     auth_commands.init_app(app)
+    offer_commands.init_app(app)
     access.init_app(app)
     # Cross-site requests are refused before the token is even looked at.
     fetch_metadata.init_app(app)

@@ -13,6 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, col, func, select
 
+from matching import vocabulary
 from portal.db import get_engine
 from portal.keyset import encode_cursor
 from portal.migrations import downgrade, upgrade
@@ -100,6 +101,44 @@ def test_a_word_finds_its_synonyms_in_the_other_language_after_its_own_matches(
     assert search(client, "厨师 noodle") == ["Line cook at a noodle bar"]
 
 
+def test_a_word_named_as_a_whole_word_still_finds_longer_words_then_its_synonyms(
+    client: FlaskClient, login: Login, make_user: Callable[..., User], make_offer: Callable[..., Offer]
+) -> None:
+    """The vocabulary names "training" by "class" as a whole word only: "Classic" is no class, but
+    the word typed still finds it, before the evening school found through the synonym."""
+    provider = make_user(Role.PROVIDER)
+    now = utcnow()
+    make_offer(provider, title="夜校 computer basics", last_confirmed_at=now)
+    make_offer(provider, title="Classic guitar evenings", last_confirmed_at=now - timedelta(days=1))
+    login(make_user(Role.CASEWORKER))
+    assert search(client, "class") == ["Classic guitar evenings", "夜校 computer basics"]
+    assert "2 offers found" in client.get("/offers/?q=class").get_data(as_text=True)
+
+
+def test_a_synonym_of_several_characters_is_found_as_written_only(
+    client: FlaskClient, login: Login, make_user: Callable[..., User], make_offer: Callable[..., Offer]
+) -> None:
+    """职业资格 (a qualification) names training; its pairs 职业, 业资 and 资格 apart do not."""
+    provider = make_user(Role.PROVIDER)
+    make_offer(provider, title="职业资格 辅导")
+    make_offer(provider, title="物业资金 职业 资格审查")
+    login(make_user(Role.CASEWORKER))
+    assert search(client, "培训") == ["职业资格 辅导"]
+
+
+def test_the_count_includes_synonyms_and_stays_on_every_page(
+    app: Flask, client: FlaskClient, login: Login, make_user: Callable[..., User], offers: dict[str, Offer]
+) -> None:
+    app.config["DIRECTORY_PAGE_SIZE"] = 2
+    login(make_user(Role.CASEWORKER))
+    first = client.get("/offers/?q=厨师").get_data(as_text=True)
+    second_address = next_page(first)
+    assert second_address is not None
+    second = client.get(second_address).get_data(as_text=True)
+    assert "3 offers found" in first and "3 offers found" in second
+    assert next_page(second) is None
+
+
 def test_filters_still_narrow_a_text_search(
     client: FlaskClient,
     login: Login,
@@ -121,11 +160,12 @@ def test_an_edited_offer_is_found_by_its_new_words_only(
     caseworker = make_user(Role.CASEWORKER)
     login(caseworker)
     assert search(client, "面点") == ["面点师 学徒"]
+    assert search(client, "培训") == ["面点师 学徒"]  # 学徒, an apprentice, through the vocabulary
     login(provider)
     edited = {**JOB, "title": "仓库拣货员", "description": "Picking in a warehouse", "version": "1"}
     assert client.post(f"/offers/{offer.id}/edit", data=edited).status_code == 303
     login(caseworker)
-    for old_words in ("面点", "dumpling", "擀面"):
+    for old_words in ("面点", "dumpling", "擀面", "培训"):
         assert search(client, old_words) == []
     assert search(client, "拣货") == ["仓库拣货员"]
     assert search(client, "forklift") == ["仓库拣货员"]  # the new skills
@@ -240,3 +280,44 @@ def test_the_migration_indexes_the_offers_already_written(
     with Session(get_engine(app)) as reader:
         indexed = set(reader.exec(select(OfferTerm.offer_id).distinct()))
         assert indexed == set(reader.exec(select(col(Offer.id))))
+
+
+def test_the_migration_keeps_the_concepts_of_the_offers_already_written(
+    app: Flask,
+    session: Session,
+    client: FlaskClient,
+    login: Login,
+    make_user: Callable[..., User],
+    offers: dict[str, Offer],
+) -> None:
+    caseworker = make_user(Role.CASEWORKER)
+    session.close()
+    url = app.config["DATABASE_URL"]
+    get_engine(app).dispose()
+    downgrade(url, revision_before("0027"))
+    login(caseworker)
+    assert search(client, "厨师") == ["招聘厨师 包吃住"]  # its own words only: no concept is kept
+    get_engine(app).dispose()
+    upgrade(url)
+    assert search(client, "厨师") == ["招聘厨师 包吃住", "Line cook at a noodle bar", "食堂大厨"]
+    assert search(client, "security") == ["Security guard", "小区保安"]
+
+
+def test_after_the_vocabulary_changes_reindexing_finds_offers_written_before_by_the_new_synonym(
+    app: Flask,
+    client: FlaskClient,
+    login: Login,
+    make_user: Callable[..., User],
+    make_offer: Callable[..., Offer],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    make_offer(make_user(Role.PROVIDER), title="拉面馆 帮工")
+    chinese, english = vocabulary.CONCEPTS["cooking"]
+    monkeypatch.setattr(
+        vocabulary, "_CONCEPTS", vocabulary.Lexicon({**vocabulary.CONCEPTS, "cooking": ((*chinese, "拉面"), english)})
+    )
+    login(make_user(Role.CASEWORKER))
+    assert search(client, "厨师") == []  # written before 拉面 named cooking
+    result = app.test_cli_runner().invoke(args=["search", "reindex"])
+    assert result.exit_code == 0 and "offers read: 1" in result.output
+    assert search(client, "厨师") == ["拉面馆 帮工"]
