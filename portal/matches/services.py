@@ -405,6 +405,12 @@ class LiveIndex:
             self.snapshot = made
         return made.index
 
+    def assembled_again(self, session: Session) -> matching.OfferIndex:
+        """The index assembled from the database (and written for the other workers), whatever
+        snapshot or files there were."""
+        self.snapshot = self._assembled(session, utcnow())
+        return self.snapshot.index
+
     def _first(self, session: Session, now: datetime) -> Snapshot:
         mapped = _mapped(session, self.folder, now) if self.folder is not None else None
         return mapped or self._assembled(session, now)
@@ -461,6 +467,16 @@ def _unscored(session: Session, live: LiveIndex, need: Need, person: matching.Pe
     )
 
 
+def _ranked(
+    session: Session, index: matching.OfferIndex, person: matching.Person, top: int, near_misses: int
+) -> tuple[matching.Ranking, dict[uuid.UUID, Offer]]:
+    """The ranking of the person's need, and the rows of the offers it names."""
+    ranking = index.rank(person, person.needs[0], top=top, near_misses=near_misses)
+    ids = [uuid.UUID(item.offer_id) for item in ranking.ranked] + [uuid.UUID(m.offer_id) for m in ranking.near_misses]
+    rows = {row.id: row for row in session.exec(select(Offer).where(col(Offer.id).in_(ids)))} if ids else {}
+    return ranking, rows
+
+
 def rank_need(
     session: Session, live: LiveIndex, need: Need, *, top: int = 10, near_misses: int = 5, today: date | None = None
 ) -> NeedMatches:
@@ -471,9 +487,12 @@ def rank_need(
     engine_person = to_engine_person(person, [need], today or local_today())
     if person.refuses_ranked_suggestions:
         return _unscored(session, live, need, engine_person)
-    ranking = live.current(session).rank(engine_person, engine_person.needs[0], top=top, near_misses=near_misses)
-    ids = [uuid.UUID(item.offer_id) for item in ranking.ranked] + [uuid.UUID(m.offer_id) for m in ranking.near_misses]
-    rows = {row.id: row for row in session.exec(select(Offer).where(col(Offer.id).in_(ids)))} if ids else {}
+    ranking, rows = _ranked(session, live.current(session), engine_person, top, near_misses)
+    if len(rows) < len(ranking.offer_ids) + len(ranking.near_misses):
+        # Offers the index holds and the database has not: files of another history (a restored
+        # database, say) that agreed in number and versions. Never shown: assembled again.
+        log.warning("the offer index named offers the database has not: assembled again")
+        ranking, rows = _ranked(session, live.assembled_again(session), engine_person, top, near_misses)
     return NeedMatches(
         need=need,
         ranked=[

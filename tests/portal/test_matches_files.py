@@ -4,12 +4,14 @@ are written again rather than used."""
 
 import json
 import multiprocessing
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
 from flask import Flask
@@ -133,6 +135,24 @@ def test_files_that_disagree_with_the_database_are_not_used(
     post(session, employer, title="后厨帮工", description="餐馆后厨切配、备料。")
 
     assert ranked_titles(session, services.LiveIndex(folder), kitchen_need) == ["后厨帮工", "小区保安"]
+
+
+def test_files_naming_offers_the_database_has_not_are_never_shown(
+    session: Session, make_user: Callable[..., User], kitchen_need: Need, folder: Path
+) -> None:
+    """As many offers at the same versions, yet not the same offers (a restored database, say)."""
+    catalogue(session, make_user(Role.PROVIDER))
+    ranked_titles(session, services.LiveIndex(folder), kitchen_need)
+    (written,) = snapshots.generations(folder)
+    meta = json.loads((written / snapshots.PORTAL_META).read_text())
+    later = (utcnow() + timedelta(days=1)).isoformat()
+    (written / snapshots.PORTAL_META).write_text(json.dumps({**meta, "synced_at": later}))
+    ids = np.load(written / "ids.npy")
+    ids[0] = str(uuid.uuid4())
+    np.save(written / "ids.npy", ids)
+
+    assert ranked_titles(session, services.LiveIndex(folder), kitchen_need) == ["后厨帮工", "小区保安"]
+    assert snapshots.generations(folder)[-1] != written
 
 
 def _write(folder: Path, snapshot: snapshots.Snapshot, ready: Any) -> None:
