@@ -395,7 +395,8 @@ def main() -> None:
         counter = QueryCounter(get_engine(app))
         need = a_need(app)
         figures: dict[str, Any] = {"size": args.size, "database": url.split(":")[0].split("+")[0], "runs": args.runs}
-        # Jobs first, so the pages are measured as cron leaves them; then once more with nothing due.
+        # Jobs first, so the pages are measured as cron leaves them (the matches index files among
+        # them, which the new process of the first matches page maps); then once more with nothing due.
         figures["jobs"] = {"first run": run_jobs(app, counter), "nothing due": run_jobs(app, counter)}
         clients: dict[str, FlaskClient] = {}
         figures["pages"] = {}
