@@ -9,6 +9,7 @@ the few offers a ranking explains.
 """
 
 import json
+import mmap
 import os
 import weakref
 from collections.abc import Iterator, Sequence
@@ -83,7 +84,7 @@ class StoredRows:
     bytes of those rows. What is read still comes from the page cache every process shares."""
 
     def __init__(self, folder: Path, name: str, shape: tuple[int, int]) -> None:
-        self.folder, self.name, self.shape = folder, name, shape
+        self.name, self.shape = name, shape
         self._parts: dict[str, tuple[int, int, np.dtype[Any]]] = {}
         for part in ("indptr", "indices", "data"):
             path = folder / f"{name}_{part}.npy"
@@ -122,11 +123,16 @@ class StoredRows:
             shape=(len(bounds), self.shape[1]),
         )
 
+    def _whole(self, part: str) -> npt.NDArray[Any]:
+        # From the descriptor opened with the others: the files may have been removed since (a
+        # newer generation replaced them), and what is open stays readable.
+        descriptor, offset, kind = self._parts[part]
+        mapping = mmap.mmap(descriptor, 0, access=mmap.ACCESS_READ)
+        return np.frombuffer(mapping, dtype=kind, offset=offset)
+
     def tocsr(self) -> sp.csr_matrix:
         """The whole matrix, mapped (to write it again, say)."""
-        parts = (
-            np.load(self.folder / f"{self.name}_{part}.npy", mmap_mode="r") for part in ("data", "indices", "indptr")
-        )
+        parts = (self._whole(part) for part in ("data", "indices", "indptr"))
         return sp.csr_matrix(tuple(parts), shape=self.shape, copy=False)
 
 
