@@ -180,7 +180,7 @@ def _arrays(index: OfferIndex) -> dict[str, npt.NDArray[Any]]:
         **{f"column_{name}": getattr(index.columns_, name) for name in COLUMN_TYPES},
     }
     for name, matrix in (
-        ("wording", index.wording_blocks_[0]),
+        ("wording", index.wording_blocks_[0].tocsr()),
         ("concepts", index.concepts_),
         ("skills", index.skills_),
     ):

@@ -64,6 +64,7 @@ def test_a_mapped_index_outlives_its_files(tmp_path: Path) -> None:
     before = loaded.rank(cook(), KITCHEN_NEED)
     shutil.rmtree(tmp_path / "index")
     assert loaded.rank(cook(), KITCHEN_NEED) == before
+    assert written(loaded, tmp_path / "copy").rank(cook(), KITCHEN_NEED) == before
     updates, removed = changed(offers)
     assert written(loaded.updated(updates, removed), tmp_path / "again").rank(cook(), KITCHEN_NEED).offer_ids
 
