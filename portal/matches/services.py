@@ -365,7 +365,7 @@ def _written(folder: Path, snapshot: Snapshot) -> Snapshot:
     try:
         generation = snapshots.write(folder, snapshot)
         return snapshot if generation is None else snapshots.read(generation)
-    except (OSError, ValueError) as exc:
+    except (OSError, EOFError, ValueError, KeyError, TypeError) as exc:
         log.warning("offer index not written in %s: %s", folder, exc)
         return snapshot
 

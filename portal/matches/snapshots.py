@@ -103,7 +103,8 @@ def write(folder: Path, snapshot: Snapshot) -> Path | None:
 def read(generation: Path) -> Snapshot:
     """The snapshot of one generation, mapped.
 
-    :raise ValueError: the files are of another scheme or do not fit together.
+    :raise ValueError: the files are of another scheme or do not fit together (KeyError,
+        TypeError, EOFError: a description or header not as written).
     :raise OSError: a file is missing (removed meanwhile) or unreadable.
     """
     index = mapped.load(generation)
@@ -125,6 +126,6 @@ def newest(folder: Path) -> Snapshot | None:
     for generation in reversed(generations(folder)):
         try:
             return read(generation)
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, EOFError, ValueError, KeyError, TypeError) as exc:
             log.warning("offer index files %s not used: %s", generation, exc)
     return None

@@ -100,7 +100,12 @@ def _versions_missing(generation: Path) -> None:
     (generation / "versions.npy").unlink()
 
 
-@pytest.mark.parametrize("damage", [_other_scheme, _cut_short, _versions_missing])
+def _garbled(generation: Path) -> None:
+    (generation / "ids.npy").write_bytes(b"\x93NUMPY garbled")
+    (generation / mapped.META).write_text("[")
+
+
+@pytest.mark.parametrize("damage", [_other_scheme, _cut_short, _versions_missing, _garbled])
 def test_files_of_another_scheme_or_cut_short_are_ignored_and_written_again(
     session: Session,
     make_user: Callable[..., User],
