@@ -5,7 +5,8 @@ mixed text) owned by verified organizations, and one person with a need, through
 starts fresh Python processes, as newly started workers would be, each of which makes the app and
 ranks the need with `rank_need` twice (the first ranking, then a warm one), and prints both times
 (wall and this process's CPU time, which a machine shared with other work does not inflate), the
-process's peak resident memory (ru_maxrss) and its resident memory after the rankings.
+process's peak resident memory (VmHWM: ru_maxrss would carry over the parent's through the exec)
+and its resident memory after the rankings.
 
 The workers share an index folder (PORTAL_INDEX_DIR), empty at first: the first worker is the cold
 case (no index files yet: it assembles the index from the database and writes the files); the next
@@ -24,7 +25,6 @@ The last line is one JSON line of the figures.
 import argparse
 import json
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -131,10 +131,10 @@ def write(url: str, offers: int) -> None:
     print(f"wrote {offers:,} offers in {time.perf_counter() - started:.1f} s")
 
 
-def rss_mib() -> float:
-    """The resident memory of this process now (Linux)."""
+def rss_mib(field: str = "VmRSS") -> float:
+    """The resident memory of this process now, or its peak with "VmHWM" (Linux)."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -164,7 +164,7 @@ def first_ranking(url: str, index_dir: str) -> None:
                 "warm_cpu_s": round(warm_cpu_s, 3),
                 "rss_before_mib": round(before, 1),
                 "rss_after_mib": round(rss_mib(), 1),
-                "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                "peak_rss_mib": round(rss_mib("VmHWM"), 1),
                 "ranked": len(first.ranked),
                 "ids": [str(m.offer.id) for m in first.ranked],
                 "top": [m.offer.title[:30] for m in first.ranked[:3]],
