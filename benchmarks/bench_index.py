@@ -2,10 +2,16 @@
 
 Writes N offers (default 20,000, the synthetic catalogue of bench_matching.py: Chinese, English and
 mixed text) owned by verified organizations, and one person with a need, through the models; then
-starts a fresh Python process, as a newly started worker would be, which makes the app and ranks
-the need with `rank_need` twice (the first ranking, then a warm one), and prints both times (wall
-and this process's CPU time, which a machine shared with other work does not inflate), the
-process's peak resident memory (ru_maxrss) and its resident memory after the rankings.
+starts fresh Python processes, as newly started workers would be, each of which makes the app and
+ranks the need with `rank_need` twice (the first ranking, then a warm one), and prints both times
+(wall and this process's CPU time, which a machine shared with other work does not inflate), the
+process's peak resident memory (VmHWM: ru_maxrss would carry over the parent's through the exec)
+and its resident memory after the rankings.
+
+The workers share an index folder (PORTAL_INDEX_DIR), empty at first: the first worker is the cold
+case (no index files yet: it assembles the index from the database and writes the files); the next
+ones are the case of a running server, where an earlier worker or `run-due-jobs` wrote them and a
+new worker maps them.
 
     .venv/bin/python benchmarks/bench_index.py                      # SQLite in a temp folder
     .venv/bin/python benchmarks/bench_index.py --database-url postgresql+psycopg://…/db
@@ -19,7 +25,6 @@ The last line is one JSON line of the figures.
 import argparse
 import json
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -126,19 +131,19 @@ def write(url: str, offers: int) -> None:
     print(f"wrote {offers:,} offers in {time.perf_counter() - started:.1f} s")
 
 
-def rss_mib() -> float:
-    """The resident memory of this process now (Linux)."""
+def rss_mib(field: str = "VmRSS") -> float:
+    """The resident memory of this process now, or its peak with "VmHWM" (Linux)."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
 
-def first_ranking(url: str) -> None:
+def first_ranking(url: str, index_dir: str) -> None:
     """Run in a fresh process: the app, then the need ranked twice. Prints one JSON line."""
     from portal.matches.services import live_index, rank_need
 
-    app = create_app({**CONFIG, "DATABASE_URL": url})
+    app = create_app({**CONFIG, "DATABASE_URL": url, "INDEX_DIR": index_dir})
     before = rss_mib()
     with app.app_context(), Session(get_engine(app)) as session:
         need = session.exec(select(Need)).one()
@@ -159,8 +164,9 @@ def first_ranking(url: str) -> None:
                 "warm_cpu_s": round(warm_cpu_s, 3),
                 "rss_before_mib": round(before, 1),
                 "rss_after_mib": round(rss_mib(), 1),
-                "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                "peak_rss_mib": round(rss_mib("VmHWM"), 1),
                 "ranked": len(first.ranked),
+                "ids": [str(m.offer.id) for m in first.ranked],
                 "top": [m.offer.title[:30] for m in first.ranked[:3]],
             },
             ensure_ascii=False,
@@ -172,28 +178,32 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--offers", type=int, default=20_000)
     parser.add_argument("--database-url", default="")
-    parser.add_argument("--first-ranking", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--first-ranking", help=argparse.SUPPRESS)  # the child's index folder
     parser.add_argument("--reuse", action="store_true", help="rank against the data already written")
     args = parser.parse_args()
-    if args.first_ranking:
-        first_ranking(args.database_url)
+    if args.first_ranking is not None:
+        first_ranking(args.database_url, args.first_ranking)
         return
     with tempfile.TemporaryDirectory() as folder:
         url = args.database_url or f"sqlite:///{Path(folder) / 'bench.db'}"
         if not args.reuse:
             write(url, args.offers)
+        index_dir = str(Path(folder) / "offer-index")
         runs = []
-        for _ in range(2):
+        for _ in range(3):
             done = subprocess.run(
-                [sys.executable, __file__, "--first-ranking", "--database-url", url],
+                [sys.executable, __file__, "--first-ranking", index_dir, "--database-url", url],
                 check=True,
                 capture_output=True,
                 text=True,
             )
             runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
-    for n, run in enumerate(runs, 1):
+    if any(run["ids"] != runs[0]["ids"] for run in runs):
+        raise SystemExit("the workers ranked differently")
+    for n, run in enumerate(runs):
+        case = "no index files yet (cold)" if n == 0 else "index files present"
         print(
-            f"new worker {n}: first ranking {run['first_s']:.2f} s, CPU {run['first_cpu_s']:.2f} s"
+            f"new worker {n + 1}, {case}: first ranking {run['first_s']:.2f} s, CPU {run['first_cpu_s']:.2f} s"
             f" (target ≤ {TARGET_FIRST_S} s); warm {run['warm_s'] * 1000:.0f} ms,"
             f" CPU {run['warm_cpu_s'] * 1000:.0f} ms;"
             f" memory {run['rss_before_mib']:.0f} MiB before,"

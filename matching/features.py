@@ -8,6 +8,7 @@ concept is among the offers) is applied when the index is assembled.
 """
 
 import hashlib
+import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,7 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import HashingVectorizer
 
 from matching.hours import offer_hours
 from matching.model import Offer
@@ -39,22 +39,65 @@ def normalise(text: str) -> str:
     return unicodedata.normalize("NFKC", text).lower()
 
 
-_HASHER = HashingVectorizer(
-    analyzer="char_wb",
-    ngram_range=NGRAM_RANGE,
-    preprocessor=normalise,
-    n_features=N_FEATURES,
-    alternate_sign=False,
-    norm=None,
-    dtype=np.float32,
-)
+# What scikit-learn's HashingVectorizer(analyzer="char_wb", alternate_sign=False, norm=None) does,
+# here in numpy: importing scikit-learn brings scipy.stats and the rest of it into every worker
+# (about 70 MiB and a second of start-up) for one hash function. tests/matching/test_features.py
+# holds the two to the same counts.
+_WHITE_SPACES = re.compile(r"\s\s+")
+_C1, _C2 = np.uint32(0xCC9E2D51), np.uint32(0x1B873593)
+
+
+def char_wb_ngrams(text: str) -> list[str]:
+    """The n-grams of each word padded with a space either side, as the char_wb analyzer makes them."""
+    grams: list[str] = []
+    for word in _WHITE_SPACES.sub(" ", normalise(text)).split():
+        word = f" {word} "
+        for n in range(NGRAM_RANGE[0], NGRAM_RANGE[1] + 1):
+            grams.extend(word[start : start + n] for start in range(max(1, len(word) - n + 1)))
+            if len(word) <= n:  # a short word counts once
+                break
+    return grams
+
+
+def _rotated(x: npt.NDArray[np.uint32], bits: int) -> npt.NDArray[np.uint32]:
+    return (x << np.uint32(bits)) | (x >> np.uint32(32 - bits))
+
+
+def murmurhash3_32(tokens: Sequence[bytes]) -> npt.NDArray[np.int32]:
+    """MurmurHash3 (x86, 32 bits, seed 0) of each token, signed: scikit-learn's murmurhash3_32."""
+    lengths = np.fromiter((len(token) for token in tokens), dtype=np.int64, count=len(tokens))
+    width = max(4, (int(lengths.max(initial=0)) + 3) // 4 * 4)
+    padded = np.zeros((len(tokens), width), dtype=np.uint8)
+    starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    rows = np.repeat(np.arange(len(tokens)), lengths)
+    padded[rows, np.arange(len(rows)) - starts] = np.frombuffer(b"".join(tokens), dtype=np.uint8)
+    blocks = padded.view("<u4").astype(np.uint32)
+    h = np.zeros(len(tokens), dtype=np.uint32)
+    with np.errstate(over="ignore"):
+        for n in range(width // 4):
+            k = _rotated(blocks[:, n] * _C1, 15) * _C2
+            whole, tail = lengths >= 4 * (n + 1), lengths > 4 * n
+            h = np.where(whole, _rotated(h ^ k, 13) * np.uint32(5) + np.uint32(0xE6546B64), np.where(tail, h ^ k, h))
+        h ^= lengths.astype(np.uint32)
+        h ^= h >> np.uint32(16)
+        h *= np.uint32(0x85EBCA6B)
+        h ^= h >> np.uint32(13)
+        h *= np.uint32(0xC2B2AE35)
+        h ^= h >> np.uint32(16)
+    return h.view(np.int32)
 
 
 def ngram_counts(texts: Sequence[str]) -> sp.csr_matrix:
     """Each text's n-grams counted, one row a text, the columns sorted within a row."""
     if not texts:
         return sp.csr_matrix((0, N_FEATURES), dtype=np.float32)
-    counts = sp.csr_matrix(_HASHER.transform(texts))
+    grams = [char_wb_ngrams(text) for text in texts]
+    hashed = murmurhash3_32([gram.encode() for found in grams for gram in found]).astype(np.int64)
+    # |h| mod 2^20, with |-2^31| taken as 2^31, as scikit-learn defines it.
+    columns = (np.abs(hashed) % N_FEATURES).astype(np.int32)
+    indptr = np.concatenate([[0], np.cumsum([len(found) for found in grams])]).astype(np.int32)
+    counts = sp.csr_matrix((np.ones(len(columns), dtype=np.float32), columns, indptr), shape=(len(texts), N_FEATURES))
+    counts.sum_duplicates()
     counts.sort_indices()
     return counts
 

@@ -1,12 +1,18 @@
 """The offer index: assembled from each offer's own features (computed when the offer was written,
 or here by `fit`), updated a few offers at a time, and ranked against one need in a few
-milliseconds (no refitting, no similarity against an untransposed matrix)."""
+milliseconds (no refitting, no similarity against an untransposed matrix).
+
+Every per-offer quantity is an array (or a sparse matrix) with one row an offer, so an index can be
+written to files and mapped back by any number of processes (matching.mapped). Updating never
+rewrites those arrays in place: a changed offer's old row is retired and its new one appended, so
+an index mapped from a file stays shared and only the appended rows are private to a process.
+"""
 
 import copy
 import math
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -25,6 +31,8 @@ CONCEPT_NAMES = tuple(CONCEPTS)
 CONCEPT_INDEX = {name: i for i, name in enumerate(CONCEPT_NAMES)}
 EARTH_RADIUS_KM = 6371.0088
 DEFAULT_TRAVEL_KM = 10.0
+# More rules than an offer can fail: a retired row is neither eligible nor a near miss.
+RETIRED_FAILURES = 100
 # The field's own words count as one more document, so an n-gram of the vocabulary is known to
 # the index even before an offer uses it.
 VOCABULARY_NGRAMS = np.zeros(N_FEATURES, dtype=np.int64)
@@ -46,37 +54,41 @@ CATEGORY_AFFINITY = np.array(
 )
 
 
-@dataclass
-class _Columns:
-    """The offers' fields as arrays, so eligibility is a handful of vector operations."""
-
-    open_with_room: npt.NDArray[np.bool_]
-    min_age: FloatArray
-    max_age: FloatArray
-    genders: "_CodeSets"
-    min_months: FloatArray
-    languages: "_CodeSets"
-    lat: FloatArray
-    lon: FloatArray
-    remote: npt.NDArray[np.bool_]
-    schedule_bits: npt.NDArray[np.int8]
-    category: npt.NDArray[np.int8]
-
-
 def _nan(value: float | None) -> float:
     return math.nan if value is None else float(value)
+
+
+def _slot_bits(slots: Iterable[str]) -> int:
+    return sum(1 << SLOTS.index(slot) for slot in slots if slot in SLOTS)
 
 
 class _CodeSets:
     """Each offer's set of codes (languages, genders) as a boolean offers × codes matrix, so the
     rule "shares at least one code, where given" is a column selection, for any number of codes."""
 
-    def __init__(self, sets: Sequence[Sequence[str]]) -> None:
-        self.column = {code: i for i, code in enumerate(sorted({code for codes in sets for code in codes}))}
-        self.matrix = np.zeros((len(sets), max(1, len(self.column))), dtype=bool)
-        for row, codes in enumerate(sets):
-            self.matrix[row, [self.column[code] for code in codes]] = True
-        self.given: npt.NDArray[np.bool_] = np.asarray(self.matrix.any(axis=1))
+    def __init__(self, codes: Sequence[str], matrix: npt.NDArray[np.bool_]) -> None:
+        self.codes = list(codes)
+        self.column = {code: i for i, code in enumerate(self.codes)}
+        self.matrix = matrix
+        self.given: npt.NDArray[np.bool_] = np.asarray(matrix.any(axis=1))
+
+    @classmethod
+    def of(cls, sets: Sequence[Sequence[str]], codes: Sequence[str] = ()) -> "_CodeSets":
+        """The sets as rows, with these columns first (those of rows the sets are appended to)."""
+        known = list(codes)
+        known += sorted({code for found in sets for code in found} - set(known))
+        column = {code: i for i, code in enumerate(known)}
+        matrix = np.zeros((len(sets), max(1, len(known))), dtype=bool)
+        for row, found in enumerate(sets):
+            matrix[row, [column[code] for code in found]] = True
+        return cls(known, matrix)
+
+    def appended(self, sets: Sequence[Sequence[str]]) -> "_CodeSets":
+        more = _CodeSets.of(sets, self.codes)
+        matrix = np.zeros((len(self.matrix) + len(more.matrix), more.matrix.shape[1]), dtype=bool)
+        matrix[: len(self.matrix), : self.matrix.shape[1]] = self.matrix
+        matrix[len(self.matrix) :] = more.matrix
+        return _CodeSets(more.codes, matrix)
 
     def only(self, code: str) -> npt.NDArray[np.bool_]:
         """Offers reserved for this one code (women-only groups, say)."""
@@ -94,6 +106,97 @@ class _CodeSets:
         return self.given & ~shared
 
 
+# The offers' fields kept as arrays, one element an offer, by name (matching.mapped writes them so).
+COLUMN_TYPES = {
+    "open_with_room": np.bool_,
+    "min_age": np.float32,
+    "max_age": np.float32,
+    "min_months": np.float32,
+    "lat": np.float64,
+    "lon": np.float64,
+    "remote": np.bool_,
+    "schedule_bits": np.int8,
+    "category": np.int8,
+}
+
+
+@dataclass
+class _Columns:
+    """The offers' fields as arrays, so eligibility is a handful of vector operations."""
+
+    open_with_room: npt.NDArray[np.bool_]
+    min_age: FloatArray
+    max_age: FloatArray
+    genders: _CodeSets
+    min_months: FloatArray
+    languages: _CodeSets
+    lat: FloatArray
+    lon: FloatArray
+    remote: npt.NDArray[np.bool_]
+    schedule_bits: npt.NDArray[np.int8]
+    category: npt.NDArray[np.int8]
+
+    @classmethod
+    def of(cls, offers: Sequence[Offer]) -> "_Columns":
+        values = {
+            "open_with_room": [o.status == "open" and o.capacity > 0 for o in offers],
+            "min_age": [_nan(o.eligibility.min_age) for o in offers],
+            "max_age": [_nan(o.eligibility.max_age) for o in offers],
+            "min_months": [_nan(o.eligibility.min_months_in_recovery) for o in offers],
+            "lat": [_nan(o.location.lat if o.location else None) for o in offers],
+            "lon": [_nan(o.location.lon if o.location else None) for o in offers],
+            "remote": [o.remote for o in offers],
+            "schedule_bits": [_slot_bits(o.schedule) for o in offers],
+            "category": [CATEGORY_INDEX.get(o.category or "", -1) for o in offers],
+        }
+        return cls(
+            genders=_CodeSets.of([o.eligibility.genders for o in offers]),
+            languages=_CodeSets.of([o.languages for o in offers]),
+            **{name: np.array(values[name], dtype=kind) for name, kind in COLUMN_TYPES.items()},
+        )
+
+    def appended(self, offers: Sequence[Offer]) -> "_Columns":
+        more = _Columns.of(offers)
+        return _Columns(
+            genders=self.genders.appended([o.eligibility.genders for o in offers]),
+            languages=self.languages.appended([o.languages for o in offers]),
+            **{name: np.concatenate([getattr(self, name), getattr(more, name)]) for name in COLUMN_TYPES},
+        )
+
+
+class OfferRows(Sequence[Offer]):
+    """Offers of an index by row: some rows of an earlier sequence (mapped from a file, say), then
+    offers appended since, without turning the earlier ones into objects until one is asked for."""
+
+    def __init__(self, earlier: Sequence[Offer], appended: Sequence[Offer]) -> None:
+        self.earlier: Sequence[Offer] = earlier
+        self.appended: list[Offer] = list(appended)
+        if isinstance(earlier, OfferRows):
+            self.earlier, self.appended = earlier.earlier, [*earlier.appended, *appended]
+
+    def __len__(self) -> int:
+        return len(self.earlier) + len(self.appended)
+
+    @overload
+    def __getitem__(self, i: int) -> Offer: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[Offer]: ...
+
+    def __getitem__(self, i: int | slice) -> Offer | Sequence[Offer]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if i < len(self.earlier):
+            return self.earlier[i]
+        return self.appended[i - len(self.earlier)]
+
+    def __iter__(self) -> Iterator[Offer]:
+        yield from self.earlier
+        yield from self.appended
+
+
 def _unit_rows(rows: sp.csr_matrix) -> sp.csr_matrix:
     """Each row divided by its length (rows of zeros left as they are), in place."""
     lengths = np.diff(rows.indptr)
@@ -106,8 +209,23 @@ def _unit_rows(rows: sp.csr_matrix) -> sp.csr_matrix:
     return rows
 
 
-def _slot_bits(slots: Iterable[str]) -> int:
-    return sum(1 << SLOTS.index(slot) for slot in slots if slot in SLOTS)
+def _hours_rows(hours: Sequence[frozenset[str]]) -> npt.NDArray[np.bool_]:
+    return np.array([[name in found for name in OFFER_HOURS] for found in hours], dtype=bool).reshape(
+        len(hours), len(OFFER_HOURS)
+    )
+
+
+def _skill_rows(offers: Sequence[Offer], index: dict[str, int]) -> sp.csr_matrix:
+    """The offers' skills as rows over `index`'s columns, which gains the skills it lacked."""
+    for skill in sorted({skill for o in offers for skill in o.skills} - set(index)):
+        index[skill] = len(index)
+    rows = [i for i, o in enumerate(offers) for _ in o.skills]
+    cols = [index[skill] for o in offers for skill in o.skills]
+    return sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(offers), max(1, len(index))))
+
+
+def _widened(rows: sp.csr_matrix, columns: int) -> sp.csr_matrix:
+    return sp.csr_matrix((rows.data, rows.indices, rows.indptr), shape=(rows.shape[0], columns))
 
 
 class OfferIndex:
@@ -116,6 +234,11 @@ class OfferIndex:
     How rare each n-gram and each concept is among the offers (their IDF weights) is learnt when
     the index is assembled; offers changed later are weighted with those weights, until the
     application assembles a new index (when the catalogue has changed a lot).
+
+    The offers' wording is kept as blocks of columns (n-grams × offers, transposed once so that a
+    need's row times a block is one fast sparse product): the block assembled (or mapped) and the
+    block of the rows appended since. `wording_row_` says which column holds each row's wording,
+    so an offer whose text did not change keeps its column when its other fields do.
     """
 
     def __init__(self, max_df: float = 0.5) -> None:
@@ -178,17 +301,24 @@ class OfferIndex:
             for name in found:
                 concept_frequency[CONCEPT_INDEX[name]] += 1
         self.concept_idf_ = np.log((1 + len(offers)) / (1 + concept_frequency)).astype(np.float32) + 1
-        self.offers_: list[Offer] = list(offers)
+        ids = [offer.id for offer in offers]
         self.position_: dict[str, int] = {}
-        for n, offer in enumerate(self.offers_):
-            if self.position_.setdefault(offer.id, n) != n:
-                raise ValueError(f"duplicate offer id: {offer.id}")
-        self._concepts: list[dict[str, int]] = list(concepts)
-        self._hours: list[frozenset[str]] = list(hours)
-        # Stored transposed once: a need's row times this is one fast sparse product.
-        self.wording_t_ = self._weighted(counts).T.tocsr()
-        self.concepts_ = self._concept_rows(self._concepts)
-        self._rebuild()
+        for n, offer_id in enumerate(ids):
+            if self.position_.setdefault(offer_id, n) != n:
+                raise ValueError(f"duplicate offer id: {offer_id}")
+        self.offers_: Sequence[Offer] = list(offers)
+        self.ids_: npt.NDArray[np.str_] = np.array(ids, dtype=str)
+        self.retired_ = np.zeros(len(offers), dtype=bool)
+        self.wording_blocks_: tuple[sp.csr_matrix, ...] = (
+            self._weighted(counts).T.tocsr(),
+            sp.csr_matrix((N_FEATURES, 0), dtype=np.float32),
+        )
+        self.wording_row_ = np.arange(len(offers), dtype=np.int64)
+        self.concepts_ = self._concept_rows(concepts)
+        self.columns_ = _Columns.of(offers)
+        self.hours_ = _hours_rows(hours)
+        self.skill_index_: dict[str, int] = {}
+        self.skills_ = _skill_rows(offers, self.skill_index_)
         return self
 
     def queries(self, texts: Sequence[str]) -> sp.csr_matrix:
@@ -225,6 +355,20 @@ class OfferIndex:
         norm = float(np.linalg.norm(vector))
         return vector / norm if norm else vector
 
+    def concepts_of(self, i: int) -> set[str]:
+        """The concepts the offer of row i names."""
+        start, end = self.concepts_.indptr[i], self.concepts_.indptr[i + 1]
+        return {CONCEPT_NAMES[c] for c in self.concepts_.indices[start:end]}
+
+    def hours_of(self, i: int) -> frozenset[str]:
+        """The fixed hours the offer of row i states."""
+        return frozenset(name for name, stated in zip(OFFER_HOURS, self.hours_[i], strict=True) if stated)
+
+    @property
+    def appended_rows(self) -> int:
+        """Rows added since the index was assembled or mapped: what an application may compact."""
+        return len(self.ids_) - int(self.wording_blocks_[0].shape[1])
+
     def updated(
         self, changed: Sequence[tuple[Offer, TextFeatures | None]], removed: Collection[str] = ()
     ) -> "OfferIndex":
@@ -244,67 +388,80 @@ class OfferIndex:
         self._change((), (offer_id,))
 
     def _change(self, changed: Sequence[tuple[Offer, TextFeatures | None]], removed: Collection[str]) -> None:
-        """Apply the changes by building new lists and matrices, never by editing the old ones."""
+        """Retire the rows of changed and removed offers and append the changed ones, by making new
+        arrays, never by editing the old ones (another index may share them, or a file)."""
         latest = {offer.id: (offer, features) for offer, features in changed}
-        in_place: dict[int, Offer] = {}
-        added: list[tuple[Offer, TextFeatures]] = []
-        dropped = {self.position_[offer_id] for offer_id in removed if offer_id in self.position_}
-        for offer_id, (offer, features) in latest.items():
-            i = self.position_.get(offer_id)
-            if features is None:
-                if i is None:
+        retiring = [self.position_[offer_id] for offer_id in (*removed, *latest) if offer_id in self.position_]
+        kept: list[tuple[Offer, int]] = []  # text unchanged: the row whose features it keeps
+        fresh: list[tuple[Offer, TextFeatures]] = []
+        for offer_id, (offer, found) in latest.items():
+            if found is None:
+                if offer_id not in self.position_:
                     raise ValueError(f"a new offer comes with its features: {offer_id}")
-                in_place[i] = offer
+                kept.append((offer, self.position_[offer_id]))
             else:
-                if i is not None:
-                    dropped.add(i)
-                added.append((offer, features))
-        if not (in_place or added or dropped):
+                fresh.append((offer, found))
+        if not (retiring or fresh):
             return
-        kept = [i for i in range(len(self.offers_)) if i not in dropped]
-        new_features = [features for _offer, features in added]
-        self.offers_ = [in_place.get(i, self.offers_[i]) for i in kept] + [offer for offer, _ in added]
-        self._concepts = [self._concepts[i] for i in kept] + [f.concepts for f in new_features]
-        self._hours = [self._hours[i] for i in kept] + [f.hours for f in new_features]
-        if dropped or added:
-            wording_t = self.wording_t_[:, kept] if dropped else self.wording_t_
-            self.wording_t_ = sp.hstack(
-                [wording_t, self._weighted(stacked_counts(new_features)).T], format="csr", dtype=np.float32
-            )
-            concepts = self.concepts_[kept] if dropped else self.concepts_
-            self.concepts_ = sp.vstack(
-                [concepts, self._concept_rows([f.concepts for f in new_features])], format="csr", dtype=np.float32
-            )
-        self.position_ = {offer.id: n for n, offer in enumerate(self.offers_)}
-        self._rebuild()
+        old_rows = [i for _offer, i in kept]
+        offers = [offer for offer, _i in kept] + [offer for offer, _f in fresh]
+        features = [f for _offer, f in fresh]
+        base, more = self.wording_blocks_
+        self.wording_blocks_ = (
+            base,
+            sp.hstack([more, self._weighted(stacked_counts(features)).T], format="csr", dtype=np.float32),
+        )
+        first_column = base.shape[1] + more.shape[1]
+        self.wording_row_ = np.concatenate(
+            [
+                self.wording_row_,
+                self.wording_row_[old_rows],
+                np.arange(first_column, first_column + len(fresh), dtype=np.int64),
+            ]
+        )
+        self.concepts_ = sp.vstack(
+            [self.concepts_, self.concepts_[old_rows], self._concept_rows([f.concepts for f in features])],
+            format="csr",
+            dtype=np.float32,
+        )
+        self.hours_ = np.concatenate([self.hours_, self.hours_[old_rows], _hours_rows([f.hours for f in features])])
+        self.columns_ = self.columns_.appended(offers)
+        self.skill_index_ = dict(self.skill_index_)
+        more_skills = _skill_rows(offers, self.skill_index_)
+        self.skills_ = sp.vstack(
+            [_widened(self.skills_, more_skills.shape[1]), more_skills], format="csr", dtype=np.float32
+        )
+        start = len(self.ids_)
+        self.ids_ = np.concatenate([self.ids_, np.array([offer.id for offer in offers], dtype=str)])
+        self.retired_ = np.concatenate([self.retired_, np.zeros(len(offers), dtype=bool)])
+        self.retired_[retiring] = True
+        self.offers_ = OfferRows(self.offers_, offers)
+        self.position_ = dict(self.position_)
+        for offer_id in removed:
+            self.position_.pop(offer_id, None)
+        for n, offer in enumerate(offers, start):
+            self.position_[offer.id] = n
 
-    def _rebuild(self) -> None:
-        """Recompute what is derived from the offers: the transposed matrix, the field arrays."""
-        offers = self.offers_
-        self.id_order_ = np.argsort(np.argsort(np.array([o.id for o in offers], dtype=object), kind="stable"))
-        self.columns_ = _Columns(
-            open_with_room=np.array([o.status == "open" and o.capacity > 0 for o in offers], dtype=bool),
-            min_age=np.array([_nan(o.eligibility.min_age) for o in offers], dtype=np.float32),
-            max_age=np.array([_nan(o.eligibility.max_age) for o in offers], dtype=np.float32),
-            genders=_CodeSets([o.eligibility.genders for o in offers]),
-            min_months=np.array([_nan(o.eligibility.min_months_in_recovery) for o in offers], dtype=np.float32),
-            languages=_CodeSets([o.languages for o in offers]),
-            lat=np.array([_nan(o.location.lat if o.location else None) for o in offers], dtype=np.float64),
-            lon=np.array([_nan(o.location.lon if o.location else None) for o in offers], dtype=np.float64),
-            remote=np.array([o.remote for o in offers], dtype=bool),
-            schedule_bits=np.array([_slot_bits(o.schedule) for o in offers], dtype=np.int8),
-            category=np.array([CATEGORY_INDEX.get(o.category or "", -1) for o in offers], dtype=np.int8),
-        )
-        self.hours_ = np.array([[name in hours for name in OFFER_HOURS] for hours in self._hours], dtype=bool).reshape(
-            len(offers), len(OFFER_HOURS)
-        )
-        skills = sorted({skill for o in offers for skill in o.skills})
-        self.skill_index_ = {skill: i for i, skill in enumerate(skills)}
-        rows = [i for i, o in enumerate(offers) for _ in o.skills]
-        cols = [self.skill_index_[skill] for o in offers for skill in o.skills]
-        self.skills_ = sp.csr_matrix(
-            (np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(offers), max(1, len(skills)))
-        )
+    def compacted(self) -> "OfferIndex":
+        """The same index without retired rows, its wording in one block: what is worth writing."""
+        if not self.appended_rows:
+            return self
+        live = np.flatnonzero(~self.retired_)
+        new = copy.copy(self)
+        blocks = [block.tocsr() for block in self.wording_blocks_]
+        wording = sp.hstack(blocks, format="csc", dtype=np.float32)[:, self.wording_row_[live]]
+        new.wording_blocks_ = (wording.tocsr(), sp.csr_matrix((N_FEATURES, 0), dtype=np.float32))
+        new.wording_row_ = np.arange(len(live), dtype=np.int64)
+        new.offers_ = [self.offers_[int(i)] for i in live]
+        new.ids_ = self.ids_[live]
+        new.retired_ = np.zeros(len(live), dtype=bool)
+        new.position_ = {offer.id: n for n, offer in enumerate(new.offers_)}
+        new.concepts_ = self.concepts_[live]
+        new.hours_ = self.hours_[live]
+        new.columns_ = _Columns.of(new.offers_)
+        new.skill_index_ = {}
+        new.skills_ = _skill_rows(new.offers_, new.skill_index_)
+        return new
 
     # Eligibility, vectorised (the same seven rules as matching.eligibility)
 
@@ -337,6 +494,7 @@ class OfferIndex:
         available = _slot_bits(person.availability)
         if available:
             count += (c.schedule_bits != 0) & ((c.schedule_bits & available) == 0)
+        count[self.retired_] = RETIRED_FAILURES
         return count
 
     def _beyond(self, person: Person, distances: FloatArray, limit: float) -> npt.NDArray[np.bool_]:
@@ -344,7 +502,7 @@ class OfferIndex:
         the last bit, so those few are measured again exactly as the rule itself measures."""
         beyond = distances > limit
         for i in np.flatnonzero(np.abs(distances - limit) < 1e-6):
-            place = self.offers_[i].location
+            place = self.offers_[int(i)].location
             if person.location is not None and place is not None:
                 beyond[i] = distance_km(person.location, place) > limit
         return beyond
@@ -378,7 +536,13 @@ class OfferIndex:
         meaning = np.asarray(self.concepts_ @ (CONCEPT_AFFINITY @ self._concept_vector(concepts))).ravel()
         if query is None:
             query = self.queries([need.description])
-        wording = np.asarray((query @ self.wording_t_).todense(), dtype=np.float32).ravel()
+        # Only the rows of the need's n-grams take part: picked first, they are all a block has to give.
+        values = sp.csr_matrix((query.data, np.arange(query.nnz), [0, query.nnz]), shape=(1, query.nnz))
+        by_column = [
+            np.asarray((values @ block[query.indices]).todense(), dtype=np.float32).ravel()
+            for block in self.wording_blocks_
+        ]
+        wording = np.concatenate(by_column)[self.wording_row_]
         skills = np.zeros(len(self.offers_), np.float32)
         if need.category in SKILL_CATEGORIES and person.skills:
             known = [self.skill_index_[s] for s in person.skills if s in self.skill_index_]
@@ -429,7 +593,7 @@ class OfferIndex:
             threshold = np.partition(rounded, -k)[-k]
             keep = rounded >= threshold
             candidates, rounded = candidates[keep], rounded[keep]
-        order = np.lexsort((self.id_order_[candidates], -rounded))
+        order = np.lexsort((self.ids_[candidates], -rounded))
         return [int(i) for i in candidates[order][:k]]
 
     def eligible_ids(self, person: Person, category: str | None = None) -> list[str]:
@@ -439,7 +603,7 @@ class OfferIndex:
         eligible = self.failed_rule_counts(person, self.distances_km(person)) == 0
         if category is not None:
             eligible &= self.columns_.category == CATEGORY_INDEX.get(category, -2)
-        return sorted(self.offers_[i].id for i in np.flatnonzero(eligible))
+        return sorted(str(self.ids_[i]) for i in np.flatnonzero(eligible))
 
     def rank(
         self,
@@ -461,7 +625,7 @@ class OfferIndex:
         ranked = []
         for i in self._best(total, np.flatnonzero(failed == 0), top):
             reasons = self._explain(i, person, concepts, need, parts, distances) if explain else ()
-            ranked.append(RankedOffer(self.offers_[i].id, round(float(total[i]), 4), reasons))
+            ranked.append(RankedOffer(str(self.ids_[i]), round(float(total[i]), 4), reasons))
         misses = []
         for i in self._best(total, np.flatnonzero(failed == 1), near_misses):
             offer = self.offers_[i]
@@ -498,7 +662,7 @@ class OfferIndex:
                 )
             )
         shared = sorted(
-            set(concepts) & set(self._concepts[i]),
+            set(concepts) & self.concepts_of(i),
             key=lambda name: -self.concept_idf_[CONCEPT_INDEX[name]],
         )
         if shared:
@@ -517,7 +681,7 @@ class OfferIndex:
             )
         if parts["hours"][i] < 0:
             taken = hours_taken(need.description)
-            clashing = sorted({fixed for free, fixed in CLASHES if free in taken and fixed in self._hours[i]})
+            clashing = sorted({fixed for free, fixed in CLASHES if free in taken and fixed in self.hours_of(i)})
             words = ", ".join(name.replace("_", " ") for name in clashing)
             reasons.append(
                 Reason(

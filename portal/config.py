@@ -79,6 +79,9 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         TIME_ZONE=DEFAULT_TIME_ZONE,
         BABEL_TRANSLATION_DIRECTORIES=str(Path(app.root_path) / "translations"),
         DIRECTORY_PAGE_SIZE=25,
+        # Where the offer index is written for every worker of this machine to map (a folder per
+        # database under it); empty: each worker assembles its own from the database.
+        INDEX_DIR=str(Path(app.instance_path) / "offer-index"),
         # Programmes whose referrals a supervisor approves (JSON list in PORTAL_SUPERVISOR_APPROVAL_PROGRAMMES).
         SUPERVISOR_APPROVAL_PROGRAMMES=[],
         # Days a provider has to answer a referral, by offer category (JSON object in the environment).

@@ -72,6 +72,7 @@ class Report:
     indicators_refreshed: int = 0
     linked: int = 0
     anchor: Anchor | None = None
+    index_offers: int = 0
 
 
 def expire_and_remind(session: Session, live: LiveIndex, now: datetime, grace: timedelta, report: Report) -> None:
@@ -263,6 +264,9 @@ def _run_steps(session: Session, live: LiveIndex, now: datetime, config: dict[st
     referral_follow_ups(session, now, report)
     report.mailed = deliver_outbox(session, config)
     report.keys_purged = idempotency.purge(session, now)
+    # The offer index caught up, and written for the machine's workers when it has no files yet or
+    # they lag too far behind: a worker started later maps it instead of assembling its own.
+    report.index_offers = len(live.current(session).position_)
     report.indicators_refreshed = snapshots.refresh_stale(
         session,
         Rules(contact_gap_days=gaps),
@@ -284,8 +288,9 @@ def _run_steps(session: Session, live: LiveIndex, now: datetime, config: dict[st
 def run_due_jobs_command() -> None:
     """Expire unanswered referrals, remind providers, open the follow-ups that are due, anonymise
     the records kept long enough, send the mail waiting in the outbox, forget create-form keys older
-    than a day, compute again the indicators people are looking at once they are stale, link audit
-    events left pending, and anchor the head of the audit trail outside the database."""
+    than a day, bring the matches index up to date (writing it for the workers when it lags), compute
+    again the indicators people are looking at once they are stale, link audit events left pending,
+    and anchor the head of the audit trail outside the database."""
     with session_scope() as session:
         try:
             report = run_due_jobs(session, live_index(current_app), utcnow(), current_app.config)
@@ -296,7 +301,8 @@ def run_due_jobs_command() -> None:
     click.echo(
         f"expired {report.expired}, reminded {report.reminded}, follow-ups {report.follow_ups or 'none'}, "
         f"mailed {report.mailed}, anonymised {report.anonymised}, form keys purged {report.keys_purged}, "
-        f"indicator views refreshed {report.indicators_refreshed}, audit events linked {report.linked}"
+        f"indicator views refreshed {report.indicators_refreshed}, audit events linked {report.linked}, "
+        f"offers in the matches index {report.index_offers}"
     )
     if report.anchor is not None:
         click.echo(report.anchor.line())

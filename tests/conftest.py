@@ -119,12 +119,14 @@ TEST_CONFIG: dict[str, Any] = {
     "BLIND_INDEX_KEY": "dGVzdC1vbmx5LWJsaW5kLWluZGV4LWtleS0wMDAwMDA=",
     # The audit chain's HMAC key (32 bytes, base64); never used outside tests.
     "AUDIT_KEY": "dGVzdC1vbmx5LWF1ZGl0LWNoYWluLWtleS0wMDAwMDA=",
+    # No offer index files unless a test gives a folder of its own (the app fixture does).
+    "INDEX_DIR": "",
 }
 
 
 @pytest.fixture
-def app(database_url: str) -> Iterator[Flask]:
-    app = create_app({**TEST_CONFIG, "DATABASE_URL": database_url})
+def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    app = create_app({**TEST_CONFIG, "DATABASE_URL": database_url, "INDEX_DIR": str(tmp_path / "offer-index")})
     yield app
     get_engine(app).dispose()
 

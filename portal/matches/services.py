@@ -1,19 +1,25 @@
 """The only place that turns the portal's rows into the matching engine's dataclasses.
 
 An offer's text features (matching.features) are computed when the offer is written and stored in
-`offer_features`. Each process holds one snapshot of the offer index, assembled from the stored
-features of the matchable offers; before every ranking it catches up with the offers changed since
-it last looked (by their indexed `updated_at`), so an offer created, edited, paused, closed or given
-more places in any process is ranked accordingly at the next request, without refitting. A
-snapshot is never changed: catching up makes a new one and replaces the reference, and a ranking
-finishes on the snapshot it began with, so no lock orders the rankings of a process.
+`offer_features`. Each process holds one snapshot of the offer index: mapped from the files the
+processes of the machine share (portal.matches.snapshots), or, when there are none yet or they
+cannot be used, assembled from the stored features of the matchable offers and written there.
+Before every ranking it catches up with the offers changed since it last looked (by their indexed
+`updated_at`), so an offer created, edited, paused, closed or given more places in any process is
+ranked accordingly at the next request, without refitting; the files only make this faster, the
+database decides. A snapshot is never changed: catching up makes a new one and replaces the
+reference, and a ranking finishes on the snapshot it began with, so no lock orders the rankings of
+a process.
 """
 
+import hashlib
 import json
+import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,6 +31,8 @@ from sqlmodel import Session, col, select
 import matching
 from matching.features import N_FEATURES, SCHEME, TextFeatures, stacked_counts, text_digest, text_features
 from portal.clock import local_today
+from portal.matches import snapshots
+from portal.matches.snapshots import Snapshot
 from portal.models import (
     Area,
     Need,
@@ -39,12 +47,17 @@ from portal.models import (
 )
 from portal.people.services import age_on, months_between
 
+log = logging.getLogger(__name__)
+
 # Transactions can commit a little after the timestamp they wrote: look back this far when catching up.
 SYNC_OVERLAP = timedelta(minutes=5)
 # Offers changed later are weighted with the weights learnt when the snapshot was assembled; once
 # the catalogue has grown well past it, the next catch-up assembles a new one from the stored features.
 REASSEMBLE_GROWTH = 2.0
 REASSEMBLE_MIN_NEW = 50
+# Offers changed since the snapshot was mapped or assembled, past which it is written anew for the
+# machine's workers (who otherwise each hold these rows privately and catch up further each time).
+REWRITE_AFTER = 500
 # The fields an offer's text features are computed from.
 TEXT_FIELDS = ("category", "title", "description", "skills")
 # Read as text and parsed together when a snapshot is loaded.
@@ -277,17 +290,6 @@ def _loaded(session: Session, condition: "sa.ColumnElement[bool]") -> _Loaded:
     return loaded
 
 
-@dataclass(frozen=True)
-class Snapshot:
-    """One state of the offer index, never changed once made, and what it was made from."""
-
-    index: matching.OfferIndex
-    synced_at: datetime
-    # offer id → (version, digest of its features): what a catch-up compares with
-    versions: Mapping[str, tuple[int, str]]
-    assembled_size: int
-
-
 def _assembled(session: Session, now: datetime) -> Snapshot:
     """A new snapshot from the stored features of every matchable offer."""
     loaded = _loaded(session, _matchable())
@@ -316,7 +318,7 @@ def _caught_up(session: Session, snapshot: Snapshot, now: datetime) -> Snapshot:
         if matchable and known.get(str(offer_id), (None, ""))[0] != version
     ]
     if not removed and not moved:
-        return Snapshot(snapshot.index, now, known, snapshot.assembled_size)
+        return replace(snapshot, synced_at=now)
     loaded = _loaded(session, col(Offer.id).in_(moved)) if moved else _Loaded.empty()
     versions = dict(known)
     for offer_id in removed:
@@ -326,17 +328,62 @@ def _caught_up(session: Session, snapshot: Snapshot, now: datetime) -> Snapshot:
         same_text = known.get(offer.id, (0, ""))[1] == loaded.digests[n]
         updates.append((offer, None if same_text else loaded.features(n)))
         versions[offer.id] = (loaded.versions[n], loaded.digests[n])
-    if len(versions) - snapshot.assembled_size >= REASSEMBLE_MIN_NEW and len(versions) > (
-        REASSEMBLE_GROWTH * snapshot.assembled_size
-    ):
-        return _assembled(session, now)
     return Snapshot(snapshot.index.updated(updates, removed), now, versions, snapshot.assembled_size)
+
+
+def _grown(snapshot: Snapshot) -> bool:
+    """Whether the catalogue has grown so much since the weights were learnt that they should be learnt again."""
+    size, assembled = len(snapshot.versions), snapshot.assembled_size
+    return size - assembled >= REASSEMBLE_MIN_NEW and size > REASSEMBLE_GROWTH * assembled
+
+
+def _agrees(session: Session, snapshot: Snapshot) -> bool:
+    """Whether the snapshot holds as many matchable offers as the database, at the same versions
+    in sum: files of another database, or of this one before a restore, do not."""
+    count, versions = session.exec(
+        _offers_with_owners(sa.func.count(), sa.func.coalesce(sa.func.sum(Offer.version), 0)).where(_matchable())
+    ).one()
+    return bool(count == len(snapshot.versions) and versions == sum(v for v, _digest in snapshot.versions.values()))
+
+
+def _mapped(session: Session, folder: Path, now: datetime) -> Snapshot | None:
+    """The newest snapshot written in the folder, caught up; None when there is none that agrees
+    with the database."""
+    stored = snapshots.newest(folder)
+    if stored is None:
+        return None
+    snapshot = _caught_up(session, stored, now)
+    if not _agrees(session, snapshot):
+        log.warning("offer index files in %s do not agree with the database: assembled again", folder)
+        return None
+    return snapshot
+
+
+def _written(folder: Path, snapshot: Snapshot) -> Snapshot:
+    """The snapshot written for the machine's workers and mapped back, so this process too holds
+    it in shared pages; the snapshot as it was when another process is writing, or writing fails."""
+    try:
+        generation = snapshots.write(folder, snapshot)
+        return snapshot if generation is None else snapshots.read(generation)
+    except (OSError, EOFError, ValueError, KeyError, TypeError) as exc:
+        log.warning("offer index not written in %s: %s", folder, exc)
+        return snapshot
+
+
+def _renewed(session: Session, folder: Path, snapshot: Snapshot, now: datetime) -> Snapshot:
+    """A snapshot with fewer private rows: a newer generation another process wrote, or this one written."""
+    newer = _mapped(session, folder, now)
+    if newer is not None and newer.index.appended_rows <= REWRITE_AFTER:
+        return newer
+    return _written(folder, snapshot)
 
 
 @dataclass
 class LiveIndex:
-    """The process's offer index: the newest snapshot, replaced whole, never edited."""
+    """The process's offer index: the newest snapshot, replaced whole, never edited. With a
+    folder, snapshots are mapped from the files there and written there for the other workers."""
 
+    folder: Path | None = None
     snapshot: Snapshot | None = None
 
     @property
@@ -348,16 +395,46 @@ class LiveIndex:
         catch up; whichever looked later leaves its snapshot for the next one."""
         now = utcnow()
         before = self.snapshot
-        made = _assembled(session, now) if before is None else _caught_up(session, before, now)
+        made = self._first(session, now) if before is None else _caught_up(session, before, now)
+        if _grown(made):
+            made = self._assembled(session, now)
+        elif self.folder is not None and made.index.appended_rows > REWRITE_AFTER:
+            made = _renewed(session, self.folder, made, now)
         latest = self.snapshot
         if latest is None or latest.synced_at <= made.synced_at:
             self.snapshot = made
         return made.index
 
+    def assembled_again(self, session: Session) -> matching.OfferIndex:
+        """The index assembled from the database (and written for the other workers), whatever
+        snapshot or files there were."""
+        self.snapshot = self._assembled(session, utcnow())
+        return self.snapshot.index
+
+    def _first(self, session: Session, now: datetime) -> Snapshot:
+        mapped = _mapped(session, self.folder, now) if self.folder is not None else None
+        return mapped or self._assembled(session, now)
+
+    def _assembled(self, session: Session, now: datetime) -> Snapshot:
+        snapshot = _assembled(session, now)
+        return snapshot if self.folder is None else _written(self.folder, snapshot)
+
+
+def _index_folder(app: Flask) -> Path | None:
+    """Where this app's index files are: one folder per database, so two databases served from
+    one machine (or tests) never map each other's."""
+    folder = str(app.config.get("INDEX_DIR") or "")
+    if not folder:
+        return None
+    database = sa.make_url(app.config["DATABASE_URL"]).render_as_string(hide_password=True)
+    return Path(folder) / hashlib.sha256(database.encode()).hexdigest()[:16]
+
 
 def live_index(app: Flask) -> LiveIndex:
     """The index of this process for this app."""
-    live: LiveIndex = app.extensions.setdefault("offer_index", LiveIndex())
+    live: LiveIndex | None = app.extensions.get("offer_index")
+    if live is None:
+        live = app.extensions["offer_index"] = LiveIndex(_index_folder(app))
     return live
 
 
@@ -390,6 +467,16 @@ def _unscored(session: Session, live: LiveIndex, need: Need, person: matching.Pe
     )
 
 
+def _ranked(
+    session: Session, index: matching.OfferIndex, person: matching.Person, top: int, near_misses: int
+) -> tuple[matching.Ranking, dict[uuid.UUID, Offer]]:
+    """The ranking of the person's need, and the rows of the offers it names."""
+    ranking = index.rank(person, person.needs[0], top=top, near_misses=near_misses)
+    ids = [uuid.UUID(item.offer_id) for item in ranking.ranked] + [uuid.UUID(m.offer_id) for m in ranking.near_misses]
+    rows = {row.id: row for row in session.exec(select(Offer).where(col(Offer.id).in_(ids)))} if ids else {}
+    return ranking, rows
+
+
 def rank_need(
     session: Session, live: LiveIndex, need: Need, *, top: int = 10, near_misses: int = 5, today: date | None = None
 ) -> NeedMatches:
@@ -400,9 +487,12 @@ def rank_need(
     engine_person = to_engine_person(person, [need], today or local_today())
     if person.refuses_ranked_suggestions:
         return _unscored(session, live, need, engine_person)
-    ranking = live.current(session).rank(engine_person, engine_person.needs[0], top=top, near_misses=near_misses)
-    ids = [uuid.UUID(item.offer_id) for item in ranking.ranked] + [uuid.UUID(m.offer_id) for m in ranking.near_misses]
-    rows = {row.id: row for row in session.exec(select(Offer).where(col(Offer.id).in_(ids)))} if ids else {}
+    ranking, rows = _ranked(session, live.current(session), engine_person, top, near_misses)
+    if len(rows) < len(ranking.offer_ids) + len(ranking.near_misses):
+        # Offers the index holds and the database has not: files of another history (a restored
+        # database, say) that agreed in number and versions. Never shown: assembled again.
+        log.warning("the offer index named offers the database has not: assembled again")
+        ranking, rows = _ranked(session, live.assembled_again(session), engine_person, top, near_misses)
     return NeedMatches(
         need=need,
         ranked=[

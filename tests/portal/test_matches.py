@@ -28,6 +28,11 @@ Login = Callable[[User], FlaskClient]
 
 @pytest.fixture
 def person(session: Session, make_user: Callable[..., User]) -> Person:
+    return a_cook(session, make_user)
+
+
+def a_cook(session: Session, make_user: Callable[..., User]) -> Person:
+    """A man in Beilin who cooks, in community rehabilitation, consenting to every recipient."""
     caseworker = make_user(Role.CASEWORKER)
     person = Person(
         code="XA-T-0001",
@@ -52,6 +57,10 @@ def person(session: Session, make_user: Callable[..., User]) -> Person:
 
 @pytest.fixture
 def kitchen_need(session: Session, person: Person) -> Need:
+    return a_kitchen_need(session, person)
+
+
+def a_kitchen_need(session: Session, person: Person) -> Need:
     need = Need(
         person_id=person.id,
         category="employment",
