@@ -21,7 +21,7 @@ from portal.migrations import downgrade, upgrade
 from portal.models import Area, AuditEvent, ContactLog, Need, NeedStatus, Person, Role, User
 from portal.people import services
 from portal.people.forms import id_check_character
-from tests.conftest import keyed
+from tests.conftest import keyed, revision_before
 from tests.portal.audit_trail import records_shown
 
 Login = Callable[[User], FlaskClient]
@@ -837,7 +837,7 @@ def test_the_migration_sets_each_persons_last_contact_from_their_log(
     session.commit()
     ids = (seen.id, never.id)
     session.close()
-    downgrade(database_url, "0025")
+    downgrade(database_url, revision_before("0029"))
     try:
         upgrade(database_url)
     finally:

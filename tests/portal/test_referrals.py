@@ -42,7 +42,7 @@ from portal.models import (
 )
 from portal.referrals import services
 from portal.referrals.states import MOVES
-from tests.conftest import consent_to_every_recipient, keyed, record_consent, sign_in_with_session
+from tests.conftest import consent_to_every_recipient, keyed, record_consent, revision_before, sign_in_with_session
 
 S = ReferralStatus
 D = DataCategory
@@ -956,6 +956,6 @@ def test_the_migration_files_each_referral_under_its_needs_person(
     assert referral.person_id == need.person_id
     referral_id, ring = referral.id, keyring_of(session.connection())
     session.close()
-    downgrade(database_url, "0029", keyring=ring)
+    downgrade(database_url, revision_before("0030"), keyring=ring)
     upgrade(database_url, keyring=ring)
     assert session.get(Referral, referral_id).person_id == need.person_id  # type: ignore[union-attr]
