@@ -124,10 +124,13 @@ def last_contact() -> "sa.orm.Mapped[date | None]":
 def _kept_as_last_contact(_mapper: Any, connection: sa.Connection, contact: ContactLog) -> None:
     """Every contact written, by any service, moves its person's last contact forward (never back:
     a contact logged late for an earlier day leaves a later one standing). One UPDATE, so two
-    contacts logged at once keep the later date."""
+    contacts logged at once keep the later date.
+
+    The person's version stays: the date is derived from their log, no form writes it, so no edit
+    can lose it; and the service logging the contact may be updating the same row in this flush."""
     last = col(Person.last_contact_on)
     connection.execute(
-        sa.update(Person)
+        sa.update(Person)  # versions: derived
         .where(col(Person.id) == contact.person_id, sa.or_(last.is_(None), last < contact.occurred_on))
         .values(last_contact_on=contact.occurred_on)
     )

@@ -313,7 +313,9 @@ def test_an_update_from_a_stale_read_fails_instead_of_overwriting(app: Flask, pe
 
 def test_no_bulk_update_or_delete_touches_a_versioned_table() -> None:
     """Bulk statements bypass the version counter (SQLAlchemy's warning): none may name these tables.
-    `portal.versions.bulk_update`, which moves the counter itself, is the one way to write many rows."""
+    `portal.versions.bulk_update`, which moves the counter itself, is the one way to write many rows.
+    The exception, marked `# versions: derived`, writes only a column derived from other tables that
+    no form writes (a person's last contact), so no edit can lose it to a stale version."""
     versioned = "Person|Need|Referral|Consent|Offer"
     orm = rf"\b(?:update|delete)\(\s*(?:{versioned})\b"
     sql = r"\b(?:UPDATE|DELETE FROM)\s+\"?(?:person|need|referral|consent)\b"
@@ -323,7 +325,7 @@ def test_no_bulk_update_or_delete_touches_a_versioned_table() -> None:
         f"{path.relative_to(portal)}:{number}"
         for path in sorted(portal.rglob("*.py"))
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
-        if bulk.search(line)
+        if bulk.search(line) and not line.endswith("# versions: derived")
     ]
     assert offenders == []
 
