@@ -32,7 +32,6 @@ import time
 from datetime import date
 from pathlib import Path
 
-import sqlalchemy as sa
 from sqlmodel import Session, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -40,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_caseload import CONFIG  # noqa: E402
 from bench_matching import TextMaker, make_offer  # noqa: E402
 
+from benchmarks.common import reset  # noqa: E402
 from portal import create_app  # noqa: E402
 from portal.db import get_engine  # noqa: E402
 from portal.migrations import upgrade  # noqa: E402
@@ -51,18 +51,9 @@ TARGET_FIRST_S = 1.5
 TARGET_RSS_MIB = 300.0
 
 
-def empty(url: str) -> None:
-    if url.startswith("postgresql"):
-        engine = sa.create_engine(url)
-        with engine.begin() as connection:
-            connection.exec_driver_sql("DROP SCHEMA public CASCADE")
-            connection.exec_driver_sql("CREATE SCHEMA public")
-        engine.dispose()
-
-
 def write(url: str, offers: int) -> None:
     """The catalogue and one person with an employment need, written through the models."""
-    empty(url)
+    reset(url)
     upgrade(url)
     app = create_app({**CONFIG, "DATABASE_URL": url})
     rng = random.Random(SEED)

@@ -46,9 +46,8 @@ from benchmarks.city import (  # noqa: E402
     reset,
     write,
 )
+from benchmarks.common import signed_in  # noqa: E402
 from portal import create_app  # noqa: E402
-from portal.auth import sessions as server_sessions  # noqa: E402
-from portal.auth.access import AGENT_KEY, TOKEN_KEY, agent_digest  # noqa: E402
 from portal.db import get_engine  # noqa: E402
 from portal.migrations import upgrade  # noqa: E402
 from portal.models import AuditEvent, Category, Need, NeedStatus, Person, User  # noqa: E402
@@ -92,20 +91,7 @@ class QueryCounter:
 def sign_in(app: Flask, email: str) -> FlaskClient:
     """A test client signed in as this user through a real server-side session (as the tests do)."""
     with Session(get_engine(app), expire_on_commit=False) as session:
-        user = session.exec(select(User).where(User.email == email)).one()
-        token = server_sessions.start(session, user)
-        session.commit()
-    client = app.test_client()
-    with client.session_transaction() as flask_session:
-        flask_session.update(
-            {
-                "_user_id": str(user.id),
-                "_fresh": True,
-                TOKEN_KEY: token,
-                AGENT_KEY: agent_digest(client.environ_base["HTTP_USER_AGENT"]),
-            }
-        )
-    return client
+        return signed_in(app, session, session.exec(select(User).where(User.email == email)).one())
 
 
 def audit_rows(app: Flask) -> int:
