@@ -71,7 +71,7 @@ def _provider_context(session: Session) -> dict[str, object]:
     shown = inbox_page(session, current_user, first, per_page=INBOX_PREVIEW).items
     record_view(current_user, "list", "referral", [item.referral.id for item in shown])
     return {
-        "offers": own_offers(session, current_user, OFFERS_PREVIEW),
+        "offers": own_offers(session, current_user, per_page=OFFERS_PREVIEW).items,
         "organization": (
             session.get(Organization, current_user.organization_id) if current_user.organization_id else None
         ),

@@ -10,7 +10,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from portal.areas import in_area
 from portal.exceptions import NotAllowed
-from portal.keyset import Page, SortKey, decode_cursor, encode_cursor, page_of
+from portal.keyset import DEFAULT_PER_PAGE, Page, SortKey, decode_cursor, encode_cursor, page_of
 from portal.models import (
     STAFF_ROLES,
     Category,
@@ -96,9 +96,18 @@ def owned_by(user: User) -> SelectOfScalar[Offer]:
     return select(Offer).where(Offer.volunteer_id == user.id)
 
 
-def own_offers(session: Session, user: User, limit: int | None = None) -> list[Offer]:
-    """The user's offers, the latest changed first (the first `limit` of them)."""
-    return list(session.exec(owned_by(user).order_by(col(Offer.updated_at).desc(), col(Offer.id)).limit(limit)))
+# The user's own offers, the latest changed first; the id makes the order total.
+OWN_ORDER = (SortKey(col(Offer.updated_at), descending=True), SortKey(col(Offer.id), descending=True))
+
+
+def own_offers(
+    session: Session, user: User, cursor: str | None = None, per_page: int = DEFAULT_PER_PAGE
+) -> Page[Offer]:
+    """A page of the user's offers, the latest changed first (the home page shows the first few).
+
+    :raise BadCursor: the cursor was not written for this list.
+    """
+    return page_of(session, owned_by(user), OWN_ORDER, lambda offer: (offer.updated_at, offer.id), cursor, per_page)
 
 
 @dataclass(frozen=True)

@@ -88,9 +88,11 @@ def _owner_names(session: Session, offers: list[Offer]) -> dict[uuid.UUID, str]:
 @bp.route("/mine")
 @role_required(*OWNERS)
 def mine() -> str:
-    """The offers of the user's organization, or the volunteer's own."""
-    offers = services.own_offers(get_session(), current_user)
-    return render_template("offers/mine.html", offers=offers)
+    """The offers of the user's organization, or the volunteer's own, the latest changed first, 50 a
+    page; the next page continues after the last one shown."""
+    after = request.args.get("after") or None
+    page = services.own_offers(get_session(), current_user, after)
+    return render_template("offers/mine.html", offers=page.items, next_cursor=page.next_cursor, after=after)
 
 
 @bp.route("/<uuid:offer_id>")

@@ -365,6 +365,26 @@ def test_the_provider_home_lists_a_few_offers_and_the_longest_unconfirmed_and_my
     ]
 
 
+def test_my_offers_come_fifty_a_page_and_the_pages_hold_every_one_once(
+    client: FlaskClient, login: Login, provider: User, make_offer: Callable[..., Offer]
+) -> None:
+    for number in range(53):
+        make_offer(provider, title=f"Offer {number:02d}")
+    login(provider)
+    seen: list[str] = []
+    pages: list[int] = []
+    address: str | None = "/offers/mine"
+    while address:
+        html = client.get(address).get_data(as_text=True)
+        shown = re.findall(r"<strong>(Offer \d+)</strong>", html)
+        seen, pages = seen + shown, [*pages, len(shown)]
+        found = re.search(r'rel="next" href="([^"]+)"', html)
+        address = found.group(1).replace("&amp;", "&") if found else None
+    assert pages == [50, 3]
+    assert seen == [f"Offer {n:02d}" for n in range(52, -1, -1)]  # the latest changed first, each once
+    assert client.get("/offers/mine?after=not-a-cursor").status_code == 400
+
+
 # --- The volunteer -----------------------------------------------------------------------------
 
 

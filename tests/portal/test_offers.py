@@ -118,7 +118,7 @@ def test_volunteer_posts_an_offer_of_their_own(
         data=keyed({"category": "peer_support", "title": "Accompaniment to appointments", "capacity": "2"}),
     )
     assert response.status_code == 303
-    (offer,) = services.own_offers(session, volunteer)
+    (offer,) = services.own_offers(session, volunteer).items
     assert offer.volunteer_id == volunteer.id and offer.organization_id is None
 
 
