@@ -30,7 +30,7 @@ from portal.models import (
     utcnow,
 )
 from portal.notifications.services import Notice, notify_all
-from portal.people.search import contact_gap_ends, last_contact, out_of_contact, overdue
+from portal.people.search import contact_gap_ends, out_of_contact, overdue
 from portal.people.services import first_of_caseload, visibility
 
 JOB_CHECKS = frozenset({FollowUpKind.EMPLOYMENT_30, FollowUpKind.EMPLOYMENT_90, FollowUpKind.EMPLOYMENT_180})
@@ -127,14 +127,14 @@ def open_contact_follow_ups(
     ]
     if seen_by is not None:
         on_caseload.append(visibility(seen_by))
-    last = last_contact()
+    last = col(Person.last_contact_on)
     this_stretch = select(FollowUp.id).where(
         FollowUp.person_id == Person.id,
         FollowUp.kind == FollowUpKind.LOST_CONTACT,
         or_(last.is_(None), col(FollowUp.due_on) > last),
     )
     lost = session.exec(
-        select(Person, last).where(*on_caseload, out_of_contact(today, allowed_gap), ~this_stretch.exists())
+        select(Person).where(*on_caseload, out_of_contact(today, allowed_gap), ~this_stretch.exists())
     ).all()
     this_date = select(FollowUp.id).where(
         FollowUp.person_id == Person.id,
@@ -147,8 +147,7 @@ def open_contact_follow_ups(
         )
     ).all()
     due = [
-        Due(FollowUpKind.LOST_CONTACT, p.id, p.caseworker_id, p.code, contact_gap_ends(p, last_on, allowed_gap))
-        for p, last_on in lost
+        Due(FollowUpKind.LOST_CONTACT, p.id, p.caseworker_id, p.code, contact_gap_ends(p, allowed_gap)) for p in lost
     ]
     due += [
         Due(FollowUpKind.CONTACT_OVERDUE, person_id, caseworker_id, code, next_due)

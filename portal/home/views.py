@@ -99,7 +99,7 @@ def _case_context(session: Session) -> dict[str, object]:
         [item.person.id for item in attention.items] + [p.id for _r, p in proposals] + [w.person.id for w in waiting]
     )
     record_view(current_user, "list", "person", people)
-    counts = referral_counts(session, current_user)
+    counts = referral_counts(session, current_user, [ReferralStatus.PROPOSED, *AWAITING_ANSWER])
     context: dict[str, object] = {
         "attention": attention.items,
         "attention_total": (

@@ -102,23 +102,17 @@ def parse_filter(
     return wanted, ignored
 
 
-def contact_gap_ends(person: Person, last_contact: date | None, allowed_gap: Mapping[str, int]) -> date:
+def contact_gap_ends(person: Person, allowed_gap: Mapping[str, int]) -> date:
     """The last day the person may go without contact: their last contact (never contacted: their
     registration) and the longest gap their programme allows. The day after, they are out of
     contact; the lost-contact follow-up is due on this day."""
     gap = allowed_gap.get(person.programme or "", allowed_gap["default"])
-    return (last_contact or local_date(person.created_at)) + timedelta(days=gap)
+    return (person.last_contact_on or local_date(person.created_at)) + timedelta(days=gap)
 
 
 # --- The rules in SQL -------------------------------------------------------------------------------
 # The same rules as `contact_gap_ends` and `CaseloadRow.overdue`, written as conditions on a person
 # row, so that the caseload's figures, its filters and the follow-ups opened agree with each other.
-
-
-def last_contact() -> "sa.orm.Mapped[date | None]":
-    """The person's latest contact (NULL: never contacted), kept on their row as each contact is
-    logged (`_kept_as_last_contact`), so a caseload's figures read no one's log."""
-    return col(Person.last_contact_on)
 
 
 def _kept_as_last_contact(_mapper: Any, connection: sa.Connection, contact: ContactLog) -> None:
@@ -150,7 +144,7 @@ def out_of_contact(today: date, allowed_gap: Mapping[str, int]) -> sa.ColumnElem
     their registration, is before today less the gap. An anonymised record is closed: never out of contact."""
     cutoffs = {p: today - timedelta(days=gap) for p, gap in allowed_gap.items() if p != "default"}
     default = today - timedelta(days=allowed_gap["default"])
-    last = last_contact()
+    last = col(Person.last_contact_on)
     return sa.and_(
         col(Person.anonymised_at).is_(None),
         sa.or_(

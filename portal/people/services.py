@@ -106,10 +106,11 @@ def first_of_caseload(user: User, states: Iterable[ReferralStatus], key: Any, li
     return select(fenced.c.id, fenced.c.key).order_by(fenced.c.key, fenced.c.id).limit(limit).subquery("first")
 
 
-def referral_counts(session: Session, user: User) -> dict[ReferralStatus, int]:
-    """How many referrals of the people this user may see are in each state, from one count."""
-    counted = of_caseload(select(Referral.status, func.count()), user, ReferralStatus).group_by(col(Referral.status))
-    found: dict[ReferralStatus, int] = dict.fromkeys(ReferralStatus, 0)
+def referral_counts(session: Session, user: User, states: Iterable[ReferralStatus]) -> dict[ReferralStatus, int]:
+    """How many referrals of the people this user may see are in each of these states, from one count."""
+    states = list(states)
+    counted = of_caseload(select(Referral.status, func.count()), user, states).group_by(col(Referral.status))
+    found: dict[ReferralStatus, int] = dict.fromkeys(states, 0)
     return found | {ReferralStatus(state): number for state, number in session.exec(counted).all()}
 
 
@@ -216,7 +217,6 @@ def _check_caseworker(user: User, person: Person) -> None:
 class CaseloadRow:
     person: Person
     open_needs: int
-    last_contact: date | None
     caseworker: User | None
     area: Area | None
 
@@ -277,7 +277,6 @@ def caseload_rows(session: Session, people: list[Person]) -> list[CaseloadRow]:
         CaseloadRow(
             person=person,
             open_needs=open_needs.get(person.id, 0),
-            last_contact=person.last_contact_on,
             caseworker=caseworkers.get(person.caseworker_id) if person.caseworker_id else None,
             area=areas.get(person.area_id) if person.area_id else None,
         )
@@ -613,7 +612,7 @@ def caseworker_loads(session: Session, supervisor: User, today: date) -> list[Ca
     """Each caseworker's load among the people of the supervisor's areas, with what is overdue:
     one count over the people and their open follow-ups."""
     person = col(Person.id)
-    overdue = sa.case((col(Person.next_contact_due) < today, person))
+    overdue = sa.case((search.overdue(today), person))
     loads = session.exec(
         select(
             Person.caseworker_id,
