@@ -45,6 +45,7 @@ from portal.notifications.mail import deliver_outbox
 from portal.notifications.services import notify_all, provider_notices
 from portal.people import retention
 from portal.referrals import services as referrals
+from portal.referrals.states import AWAITING_ANSWER
 from portal.versions import bulk_update
 
 LOCK_NAME = "run-due-jobs"
@@ -77,9 +78,8 @@ class Report:
 
 def expire_and_remind(session: Session, live: LiveIndex, now: datetime, grace: timedelta, report: Report) -> None:
     """Remind providers a day before the answer is due; expire what stays unanswered past the grace."""
-    waiting = (ReferralStatus.SENT, ReferralStatus.WAITLISTED)
     for referral in session.exec(
-        select(Referral).where(col(Referral.status).in_(waiting), col(Referral.respond_by) < now - grace)
+        select(Referral).where(col(Referral.status).in_(AWAITING_ANSWER), col(Referral.respond_by) < now - grace)
     ).all():
         try:
             referrals.transition(session, referral, "expire", None, note="no answer in time", live=live)
@@ -88,7 +88,7 @@ def expire_and_remind(session: Session, live: LiveIndex, now: datetime, grace: t
             session.rollback()
     due_soon = session.exec(
         select(Referral.id).where(
-            col(Referral.status).in_(waiting),
+            col(Referral.status).in_(AWAITING_ANSWER),
             col(Referral.reminded_at).is_(None),
             col(Referral.respond_by) < now + timedelta(days=1),
         )
@@ -103,13 +103,12 @@ def remind(session: Session, referral_ids: Sequence[uuid.UUID], now: datetime) -
     them; how many were reminded. One UPDATE marks them reminded and returns the ones it marked: a
     referral reminded or answered meanwhile (by a run that slipped past the job lock) is not among
     them, so no reminder is sent twice. Each marked referral's version moves, as with any change."""
-    waiting = (ReferralStatus.SENT, ReferralStatus.WAITLISTED)
     marked = session.execute(
         bulk_update(
             Referral,
             col(Referral.id).in_(referral_ids),
             col(Referral.reminded_at).is_(None),
-            col(Referral.status).in_(waiting),
+            col(Referral.status).in_(AWAITING_ANSWER),
             reminded_at=now,
         ).returning(col(Referral.id), col(Referral.offer_id)),
         execution_options={"synchronize_session": False},
@@ -146,7 +145,7 @@ def referral_follow_ups(session: Session, now: datetime, report: Report) -> None
         .join(Need, col(Need.id) == Referral.need_id)
         .join(Person, col(Person.id) == Need.person_id)
         .where(
-            col(Referral.status).in_((ReferralStatus.SENT, ReferralStatus.WAITLISTED)),
+            col(Referral.status).in_(AWAITING_ANSWER),
             col(Referral.respond_by) < now,
             open_record,
         )

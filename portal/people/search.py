@@ -22,13 +22,11 @@ from sqlmodel.sql.expression import SelectOfScalar
 from portal.clock import local_date, local_midnight
 from portal.crypto import blind_lookup, open_selected
 from portal.models import ContactLog, Need, NeedStatus, Person, Programme, Referral, ReferralStatus, UTCDateTime
-from portal.referrals.states import MOVES
+from portal.referrals.states import AWAITING_ANSWER
 
 # Contact statuses a caseworker filters by; "ok" is neither overdue nor out of contact.
 CONTACT_STATUSES = ("overdue", "out_of_contact", "ok")
 PHONE_QUERY = re.compile(r"^[\d\s+()-]+$")
-# Referrals a provider has still to answer: those they may accept.
-AWAITING_ANSWER = MOVES["accept"].sources
 
 
 @dataclass(frozen=True)
