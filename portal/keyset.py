@@ -93,6 +93,25 @@ def _after(keys: Sequence[SortKey], values: Sequence[Any]) -> ColumnElement[bool
     return sa.or_(*clauses)
 
 
+def one_page(statement: Any, keys: Sequence[SortKey], cursor: str | None, per_page: int) -> Any:
+    """`statement` ordered by `keys`, from after `cursor`, limited to one page and one row more
+    (which tells whether there is a next page): for a query that pages inside a larger one.
+
+    :raise BadCursor: the cursor was tampered with or belongs to another list.
+    """
+    if cursor:
+        statement = statement.where(_after(keys, decode_cursor(cursor, keys)))
+    ordered = statement.order_by(*(key.column.desc() if key.descending else key.column.asc() for key in keys))
+    return ordered.limit(per_page + 1)
+
+
+def page_from(rows: Sequence[T], sort_values: Callable[[T], Sequence[Any]], per_page: int) -> Page[T]:
+    """The page of the rows `one_page` read, in its order; its next cursor if it read one row more."""
+    shown = list(rows[:per_page])
+    more = len(rows) > per_page
+    return Page(items=shown, next_cursor=encode_cursor(sort_values(shown[-1])) if more and shown else None)
+
+
 def page_of(
     session: Session,
     statement: SelectOfScalar[T],
@@ -107,10 +126,4 @@ def page_of(
 
     :raise BadCursor: the cursor was tampered with or belongs to another list.
     """
-    if cursor:
-        statement = statement.where(_after(keys, decode_cursor(cursor, keys)))
-    ordered = statement.order_by(*(key.column.desc() if key.descending else key.column.asc() for key in keys))
-    rows = list(session.exec(ordered.limit(per_page + 1)))
-    shown = rows[:per_page]
-    more = len(rows) > per_page
-    return Page(items=shown, next_cursor=encode_cursor(sort_values(shown[-1])) if more and shown else None)
+    return page_from(list(session.exec(one_page(statement, keys, cursor, per_page))), sort_values, per_page)

@@ -15,6 +15,7 @@ from portal.audit.services import record
 from portal.clock import local_today
 from portal.consents.elements import missing_elements
 from portal.consents.forms import ConsentForm, OverrideForm
+from portal.crypto import EncryptedText
 from portal.exceptions import IncompleteConsent, NotAllowed, UnknownRecipient
 from portal.models import (
     Category,
@@ -188,6 +189,10 @@ def valid_consent(session: Session, person_id: uuid.UUID, offer: Offer, today: d
     return valid_consents(session, [(person, offer)], today)[(person.id, offer.id)]
 
 
+# A consent's sealed columns (portal.crypto), which deciding what it covers never reads.
+_SEALED = [name for name, column in sa.inspect(Consent).columns.items() if isinstance(column.type, EncryptedText)]
+
+
 def valid_consents(
     session: Session, wanted: Sequence[tuple[Person, Offer]], today: date | None = None
 ) -> dict[tuple[uuid.UUID, uuid.UUID], Consent | None]:
@@ -208,6 +213,9 @@ def valid_consents(
             sa.or_(col(Consent.valid_until).is_(None), col(Consent.valid_until) >= today),
         )
         .order_by(col(Consent.recorded_at).desc(), col(Consent.id))
+        # What a consent covers is in its plain columns; its sealed words (a note, who signed for
+        # the person) are opened only if someone reads them, not for every consent of an inbox.
+        .options(*(sa.orm.defer(getattr(Consent, name)) for name in _SEALED))
     )
     for consent in session.exec(query):
         candidates.setdefault(consent.person_id, []).append(consent)

@@ -16,7 +16,7 @@ from portal.models import Organization, ReferralStatus, Role, User, Verification
 from portal.offers.services import own_offers
 from portal.people.search import summarize
 from portal.people.services import caseworker_loads, referral_counts, visibility
-from portal.referrals.services import INBOX_FILTERS, inbox_counts, inbox_page
+from portal.referrals.services import INBOX_FILTERS, inbox
 from portal.referrals.states import AWAITING_ANSWER
 
 bp = Blueprint("home", __name__)
@@ -68,14 +68,15 @@ def _provider_context(session: Session) -> dict[str, object]:
     few people) as the inbox shows them, through the disclosure table, and how many wait: the
     home reads a handful of referrals and one count, never the whole inbox."""
     first = INBOX_FILTERS["waiting"] if current_user.role == Role.PROVIDER else INBOX_FILTERS["all"]
-    shown = inbox_page(session, current_user, first, per_page=INBOX_PREVIEW).items
+    preview = inbox(session, current_user, first, per_page=INBOX_PREVIEW)
+    shown = preview.page.items
     record_view(current_user, "list", "referral", [item.referral.id for item in shown])
     return {
         "offers": own_offers(session, current_user, per_page=OFFERS_PREVIEW).items,
         "organization": (
             session.get(Organization, current_user.organization_id) if current_user.organization_id else None
         ),
-        "waiting_count": inbox_counts(session, current_user)["waiting"],
+        "waiting_count": preview.counts["waiting"],
         "inbox_items": shown,
         "stale_offers": services.needs_confirming(session, current_user, OFFERS_PREVIEW),
     }

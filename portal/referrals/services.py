@@ -17,7 +17,7 @@ from portal.audit.services import record
 from portal.consents.services import Recipient, disclosable, may_disclose
 from portal.disclosure import VISIBLE_STATES, Disclosure, Viewer, disclose_all, organization_of, viewer_of
 from portal.exceptions import AlreadyReferred, IllegalTransition, MissingReason, NoConsent, NoPlaceLeft, NotAllowed
-from portal.keyset import DEFAULT_PER_PAGE, Page, SortKey, page_of
+from portal.keyset import DEFAULT_PER_PAGE, Page, SortKey, one_page, page_from
 from portal.matches.services import LiveIndex, rank_need
 from portal.models import (
     Dismissal,
@@ -420,15 +420,12 @@ INBOX_FILTERS: dict[str, frozenset[ReferralStatus]] = {
 # What needs an answer comes first, the nearest deadline (the longest sent) first; then the rest,
 # in the order they were sent. The id makes the order total, so a page never repeats a referral.
 _ANSWER_FIRST = sa.case((col(Referral.status).in_(AWAITING_ANSWER), 0), else_=1)
-INBOX_ORDER = (
-    SortKey(_ANSWER_FIRST),
-    SortKey(sa.func.coalesce(col(Referral.respond_by), col(Referral.created_at))),
-    SortKey(col(Referral.id)),
-)
+_DUE = sa.func.coalesce(col(Referral.respond_by), col(Referral.created_at))
 
 
-def _inbox_sort_values(referral: Referral) -> tuple[object, ...]:
-    return (0 if referral.status in AWAITING_ANSWER else 1, referral.respond_by or referral.created_at, referral.id)
+def _inbox_sort_values(row: Any) -> tuple[object, ...]:
+    """A row's place in the inbox's order (the columns `inbox` reads), as its cursor carries it."""
+    return (row.answer_first, row.due, row.id)
 
 
 def _own_offers(user: User) -> Any:
@@ -465,18 +462,18 @@ def _joined(statement: Any) -> Any:
     return statement.join(Offer, col(Offer.id) == Referral.offer_id).join(Person, col(Person.id) == Referral.person_id)
 
 
-def _disclosed(session: Session, viewer: Viewer, referrals: Sequence[Referral]) -> list[InboxItem]:
+def _disclosed(session: Session, viewer: Viewer, referral_ids: Sequence[uuid.UUID]) -> list[InboxItem]:
     """These referrals as the provider sees them, in the same order; each is checked again against
     the disclosure table and today's consent, and one it does not open is left out."""
-    if not referrals:
+    if not referral_ids:
         return []
     rows = session.exec(
         _joined(select(Referral, Offer, Need, Person))
         .join(Need, col(Need.id) == Referral.need_id)
-        .where(col(Referral.id).in_([r.id for r in referrals]))
+        .where(col(Referral.id).in_(referral_ids))
     ).all()
     by_id = {row[0].id: row for row in rows}
-    seen = [by_id[referral.id] for referral in referrals if referral.id in by_id]
+    seen = [by_id[referral_id] for referral_id in referral_ids if referral_id in by_id]
     disclosures = disclose_all(session, viewer, seen)
     return [
         InboxItem(referral, offer, disclosure)
@@ -485,42 +482,65 @@ def _disclosed(session: Session, viewer: Viewer, referrals: Sequence[Referral]) 
     ]
 
 
-def inbox_page(
+@dataclass(frozen=True)
+class Inbox:
+    """One page of an inbox's filter, and how many referrals each of its filters holds."""
+
+    page: Page[InboxItem]
+    counts: dict[str, int]
+
+
+def inbox(
     session: Session,
     user: User,
     states: frozenset[ReferralStatus] = VISIBLE_STATES,
     cursor: str | None = None,
     per_page: int = DEFAULT_PER_PAGE,
-) -> Page[InboxItem]:
+) -> Inbox:
     """One page of the referrals to the user's offers (the organization's, or the volunteer's own)
-    in these states, answers due first: only the referrals shown are loaded and decrypted.
+    in these states, answers due first, with the count of each filter. The counts need every
+    referral the provider may see, each checked against its consent: one statement makes that
+    check once (a materialised CTE of the columns the order needs) and returns the page's keys and
+    the counts. Only the referrals shown are then loaded and decrypted.
 
     :raise BadCursor: the cursor was not written for this inbox.
     """
-    visible = _visible(session, user)
-    if visible is None:
-        return Page(items=[], next_cursor=None)
-    viewer, where = visible
-    statement = _joined(select(Referral)).where(where, col(Referral.status).in_(sorted(states)))
-    page = page_of(session, statement, INBOX_ORDER, _inbox_sort_values, cursor, per_page)
-    return Page(items=_disclosed(session, viewer, page.items), next_cursor=page.next_cursor)
-
-
-def inbox_counts(session: Session, user: User) -> dict[str, int]:
-    """How many referrals the inbox holds in each of its filters, from one count by state."""
     counts = dict.fromkeys(INBOX_FILTERS, 0)
     visible = _visible(session, user)
     if visible is None:
-        return counts
-    _viewer, where = visible
-    by_state = session.exec(
-        _joined(select(Referral.status, sa.func.count())).where(where).group_by(col(Referral.status))
+        return Inbox(Page(items=[], next_cursor=None), counts)
+    viewer, where = visible
+    inbox_keys = sa.select(
+        col(Referral.id).label("id"),
+        col(Referral.status).label("status"),
+        _ANSWER_FIRST.label("answer_first"),
+        _DUE.label("due"),
+    )
+    keyed = _joined(inbox_keys).where(where).cte("inbox_referrals").prefix_with("MATERIALIZED")
+    order = (SortKey(keyed.c.answer_first), SortKey(keyed.c.due), SortKey(keyed.c.id))
+    in_filter = sa.select(keyed).where(keyed.c.status.in_(sorted(states)))
+    page = one_page(in_filter, order, cursor, per_page).subquery("page")
+    # One statement reads the inbox once: the page's rows, then one row per state with its count.
+    rows = session.execute(
+        sa.union_all(
+            sa.select(page.c.id, page.c.status, page.c.answer_first, page.c.due, sa.literal(0).label("number")),
+            sa.select(
+                sa.cast(sa.null(), keyed.c.id.type),
+                keyed.c.status,
+                sa.cast(sa.null(), keyed.c.answer_first.type),
+                sa.cast(sa.null(), keyed.c.due.type),
+                sa.func.count(),
+            ).group_by(keyed.c.status),
+        )
     ).all()
-    for state, number in by_state:
-        for name, states in INBOX_FILTERS.items():
-            if state in states:
-                counts[name] += number
-    return counts
+    for row in rows:
+        if row.id is None:
+            for name, filter_states in INBOX_FILTERS.items():
+                counts[name] += row.number if row.status in filter_states else 0
+    listed = sorted((row for row in rows if row.id is not None), key=_inbox_sort_values)
+    found = page_from(listed, _inbox_sort_values, per_page)
+    shown = _disclosed(session, viewer, [row.id for row in found.items])
+    return Inbox(Page(items=shown, next_cursor=found.next_cursor), counts)
 
 
 def find_for_provider(session: Session, user: User, referral_id: uuid.UUID) -> InboxItem | None:
@@ -529,7 +549,7 @@ def find_for_provider(session: Session, user: User, referral_id: uuid.UUID) -> I
     if visible is None:
         return None
     viewer, where = visible
-    found = session.exec(_joined(select(Referral)).where(where, Referral.id == referral_id)).first()
+    found = session.exec(_joined(select(Referral.id)).where(where, Referral.id == referral_id)).first()
     shown = _disclosed(session, viewer, [found]) if found is not None else []
     return shown[0] if shown else None
 

@@ -55,18 +55,18 @@ def _inbox(state: str, cursor: str | None, message: str = "", status: int = 200)
     try:
         if states is None:
             raise BadCursor(state)
-        page = services.inbox_page(session, current_user, states, cursor, INBOX_PAGE)
+        found = services.inbox(session, current_user, states, cursor, INBOX_PAGE)
     except BadCursor:
         refused = _("This link to the referral inbox is not one the portal wrote. Open the inbox again from the menu.")
         return make_response(render_template("errors/error.html", status=400, message=refused), 400)
     # The person is seen through the referral: the trail names the referrals shown, and only those.
-    record_view(current_user, "list", "referral", [item.referral.id for item in page.items])
+    record_view(current_user, "list", "referral", [item.referral.id for item in found.page.items])
     return render(
         "referrals/inbox.html",
         "referrals/_inbox.html",
         status=status,
-        inbox=page,
-        counts=services.inbox_counts(session, current_user),
+        inbox=found.page,
+        counts=found.counts,
         state=state,
         cursor=cursor,
         message=message,

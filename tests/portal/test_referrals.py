@@ -482,9 +482,9 @@ def test_the_inbox_counts_and_lists_exactly_the_referrals_a_consent_or_override_
         session.add(ConsentOverride(referral_id=referral.id, by_id=caseworker.id, basis=basis, note="夜间危险"))
         session.commit()
     assert (valid_consent(session, person.id, offer) is not None or override) is shown
-    listed = [item.referral.id for item in services.inbox_page(session, provider).items]
-    assert listed == ([referral.id] if shown else [])
-    assert services.inbox_counts(session, provider)["waiting"] == int(shown)
+    found = services.inbox(session, provider)
+    assert [item.referral.id for item in found.page.items] == ([referral.id] if shown else [])
+    assert found.counts["waiting"] == int(shown)
 
 
 def test_the_provider_acts_on_a_later_page_and_stays_on_it(
