@@ -524,6 +524,9 @@ class Person(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ix_person_caseworker_id_next_contact_due", "caseworker_id", "next_contact_due"),
         sa.Index("ix_person_area_id_next_contact_due", "area_id", "next_contact_due"),
+        # An inbox checks each referral's consent against the end of its person's programme: this
+        # index answers that without reading the person's wide row.
+        sa.Index("ix_person_id_programme_end", "id", "programme_end"),
     )
     __mapper_args__ = {"version_id_col": _PERSON_VERSION}
 
