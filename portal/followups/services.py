@@ -24,14 +24,12 @@ from portal.models import (
     FollowUpStatus,
     NoticeTarget,
     Person,
-    Referral,
-    ReferralStatus,
     User,
     utcnow,
 )
 from portal.notifications.services import Notice, notify_all
 from portal.people.search import contact_gap_ends, out_of_contact, overdue
-from portal.people.services import first_of_caseload, visibility
+from portal.people.services import visibility
 
 JOB_CHECKS = frozenset({FollowUpKind.EMPLOYMENT_30, FollowUpKind.EMPLOYMENT_90, FollowUpKind.EMPLOYMENT_180})
 # What a job check found; the 90-day one is the programme's job-retention figure.
@@ -199,19 +197,6 @@ def attention(
 def attention_count(session: Session, user: User, today: date) -> int:
     """How many follow-ups are due for the people this user may see."""
     return session.exec(select(func.count()).select_from(_due_now(user, today).subquery())).one()
-
-
-def proposals(session: Session, user: User, limit: int) -> list[tuple[Referral, Person]]:
-    """The oldest referrals proposed again (after a decline or an expiry) for this user's approval;
-    /people/?proposed=1 lists the people of them all."""
-    first = first_of_caseload(user, [ReferralStatus.PROPOSED], col(Referral.created_at), limit)
-    rows = session.exec(
-        select(Referral, Person)
-        .join(first, first.c.id == Referral.id)
-        .join(Person, col(Person.id) == Referral.person_id)
-        .order_by(first.c.key, first.c.id)
-    ).all()
-    return [(referral, person) for referral, person in rows]
 
 
 def find_follow_up(session: Session, user: User, follow_up_id: uuid.UUID) -> FollowUp | None:

@@ -12,12 +12,11 @@ from portal.db import get_session, session_scope
 from portal.followups import services as followups
 from portal.home import services
 from portal.indicators.summary import summary
-from portal.models import Organization, ReferralStatus, Role, User, VerificationStatus, utcnow
+from portal.models import Organization, Role, User, VerificationStatus, utcnow
 from portal.offers.services import own_offers
 from portal.people.search import summarize
-from portal.people.services import caseworker_loads, referral_counts, visibility
+from portal.people.services import caseworker_loads, visibility
 from portal.referrals.services import INBOX_FILTERS, inbox
-from portal.referrals.states import AWAITING_ANSWER
 
 bp = Blueprint("home", __name__)
 
@@ -29,12 +28,10 @@ OFFERS_PREVIEW = 10
 # How many follow-ups the attention list of a caseworker's or supervisor's home page shows, the
 # oldest due first; /followups/ has them all.
 ATTENTION_PREVIEW = 10
-# How many referrals proposed again for approval it shows, the oldest first; /people/?proposed=1
-# has the people of them all.
-PROPOSALS_PREVIEW = 10
-# How many referrals waiting for a provider's answer it shows, the soonest deadline first;
-# /people/?waiting=1 has the people of them all.
-WAITING_PREVIEW = 10
+# How many referrals of each list it shows: proposed again for approval (the oldest first), and
+# waiting for a provider's answer (the soonest deadline first); /people/?proposed=1 and
+# /people/?waiting=1 have the people of them all.
+REFERRALS_PREVIEW = 10
 
 
 @bp.route("/")
@@ -94,22 +91,22 @@ def _case_context(session: Session) -> dict[str, object]:
         followups.open_contact_follow_ups(writer, today, allowed_gap, current_user)
     session.commit()
     attention = followups.attention(session, current_user, today, per_page=ATTENTION_PREVIEW)
-    proposals = followups.proposals(session, current_user, PROPOSALS_PREVIEW)
-    waiting = services.waiting_referrals(session, current_user, WAITING_PREVIEW)
+    referrals = services.case_referrals(session, current_user, REFERRALS_PREVIEW)
     people = (
-        [item.person.id for item in attention.items] + [p.id for _r, p in proposals] + [w.person.id for w in waiting]
+        [item.person.id for item in attention.items]
+        + [p.id for _r, p in referrals.proposals]
+        + [w.person.id for w in referrals.waiting]
     )
     record_view(current_user, "list", "person", people)
-    counts = referral_counts(session, current_user, [ReferralStatus.PROPOSED, *AWAITING_ANSWER])
     context: dict[str, object] = {
         "attention": attention.items,
         "attention_total": (
             followups.attention_count(session, current_user, today) if attention.next_cursor else len(attention.items)
         ),
-        "proposals": proposals,
-        "proposals_total": counts[ReferralStatus.PROPOSED],
-        "waiting": waiting,
-        "waiting_total": sum(counts[state] for state in AWAITING_ANSWER),
+        "proposals": referrals.proposals,
+        "proposals_total": referrals.proposals_total,
+        "waiting": referrals.waiting,
+        "waiting_total": referrals.waiting_total,
         "now": utcnow(),
         "snooze_choices": followups.SNOOZE_CHOICES,
         "job_checks": followups.JOB_CHECKS,

@@ -96,24 +96,6 @@ def of_caseload(query: Query, user: User, states: Iterable[ReferralStatus]) -> Q
     )
 
 
-def first_of_caseload(user: User, states: Iterable[ReferralStatus], key: Any, limit: int) -> sa.Subquery:
-    """The ids (and `key`, as `key`) of the first `limit` referrals of the people this user may see
-    in these states, by `key` then id. Their caseload's referrals are gathered first, behind a
-    materialised CTE: left to itself, PostgreSQL sorts every referral in the city in these states
-    to walk down to the first few of this caseload's."""
-    caseload = of_caseload(select(Referral.id, key.label("key")), user, states)
-    fenced = caseload.cte("caseload_referrals").prefix_with("MATERIALIZED")
-    return select(fenced.c.id, fenced.c.key).order_by(fenced.c.key, fenced.c.id).limit(limit).subquery("first")
-
-
-def referral_counts(session: Session, user: User, states: Iterable[ReferralStatus]) -> dict[ReferralStatus, int]:
-    """How many referrals of the people this user may see are in each of these states, from one count."""
-    states = list(states)
-    counted = of_caseload(select(Referral.status, func.count()), user, states).group_by(col(Referral.status))
-    found: dict[ReferralStatus, int] = dict.fromkeys(states, 0)
-    return found | {ReferralStatus(state): number for state, number in session.exec(counted).all()}
-
-
 def visible_people_query(user: User) -> SelectOfScalar[Person]:
     """A query for the people this user may see; add filters and an order to it."""
     return select(Person).where(visibility(user))

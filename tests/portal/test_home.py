@@ -157,6 +157,32 @@ def test_every_referral_proposed_beyond_the_home_page_is_reached_through_its_lin
     assert sorted(listed) == [f"XA-2026-07{number:02}" for number in range(12)]
 
 
+def test_proposals_and_referrals_waiting_read_together_keep_to_their_own_lists(
+    client: FlaskClient,
+    login: Login,
+    session: Session,
+    caseworker: User,
+    provider: User,
+    make_offer: Callable[..., Offer],
+) -> None:
+    """Both lists come from one read of the caseload's referrals: each shows its own ten and
+    counts its own twelve, whichever is older or sooner due."""
+    offer = make_offer(provider, title="Night shelter", capacity=40)
+    for number in range(12):
+        refer(session, person_with_need(session, caseworker, f"XA-2026-08{number:02}"), offer, S.PROPOSED)
+        refer(session, person_with_need(session, caseworker, f"XA-2026-09{number:02}"), offer, S.SENT, number + 1)
+    login(caseworker)
+    page = client.get("/").get_data(as_text=True)
+    attention, waiting = section(page, "attention"), section(page, "waiting")
+    assert len(set(re.findall(r"XA-2026-08\d\d", attention))) == 10 and "XA-2026-09" not in attention
+    assert [re.search(r"XA-2026-09\d\d", item).group(0) for item in items(waiting)] == [  # type: ignore[union-attr]
+        f"XA-2026-09{number:02}" for number in range(10)
+    ]
+    assert "XA-2026-08" not in waiting
+    assert "referral proposed for approval (12 referrals)" in attention
+    assert "referral waiting (12 referrals)" in waiting
+
+
 def test_the_caseworker_home_counts_the_caseload_and_links_to_it(
     client: FlaskClient, login: Login, session: Session, caseworker: User
 ) -> None:
