@@ -619,6 +619,9 @@ class Referral(SQLModel, table=True):
         sa.Index("ix_referral_offer_id_status_respond_by", "offer_id", "status", "respond_by"),
         # A caseload's referrals by state: the home page's lists and counts, the caseload's filters.
         sa.Index("ix_referral_person_id_status", "person_id", "status"),
+        # Lists that read every referral of a caseload or an inbox in some states (to count them and
+        # to pick the first few) find what they need in this index alone, never in the wide rows.
+        sa.Index("ix_referral_status_keys", "status", "person_id", "offer_id", "created_at", "respond_by", "id"),
     )
     __mapper_args__ = {"version_id_col": _REFERRAL_VERSION}
 
@@ -630,7 +633,7 @@ class Referral(SQLModel, table=True):
     # (portal/referrals/services.py) when not given.
     person_id: uuid.UUID | None = Field(default=None, foreign_key="person.id", nullable=False)
     offer_id: uuid.UUID = Field(foreign_key="offer.id", index=True)
-    status: ReferralStatus = enum_column(default=ReferralStatus.PROPOSED, index=True)
+    status: ReferralStatus = enum_column(default=ReferralStatus.PROPOSED)
     score: float | None = Field(default=None)
     reasons: list[str] = list_column()
     reason_code: str = Field(default="", max_length=40)  # decline, withdrawal or outcome code
