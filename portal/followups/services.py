@@ -7,17 +7,18 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import ColumnElement
-from sqlmodel import Session, and_, col, func, or_, select
-from sqlmodel.sql.expression import SelectOfScalar
+from sqlmodel import Session, and_, col, or_, select
 
 from portal.audit.services import record, record_list
 from portal.clock import local_today
 from portal.crypto import sealed_rows
 from portal.db import insert_new
 from portal.exceptions import MissingOutcome, NotAllowed
-from portal.keyset import DEFAULT_PER_PAGE, Page, SortKey, page_of
+from portal.keyset import DEFAULT_PER_PAGE, Page, SortKey, one_page, page_from
 from portal.models import (
     FollowUp,
     FollowUpKind,
@@ -161,14 +162,11 @@ class AttentionItem:
     person: Person
 
 
-# Oldest due first; the id makes the order total, as keyset pages need.
-ATTENTION_ORDER = (SortKey(col(FollowUp.due_on)), SortKey(col(FollowUp.id)))
-
-
-def _due_now(user: User, today: date) -> SelectOfScalar[FollowUp]:
-    """Follow-ups due for the people this user may see; snoozed ones once they wake."""
+def _due_now(user: User, today: date) -> Any:
+    """The keys (id, due date) of the follow-ups due for the people this user may see; snoozed ones
+    once they wake."""
     return (
-        select(FollowUp)
+        sa.select(col(FollowUp.id), col(FollowUp.due_on))
         .join(Person, col(Person.id) == FollowUp.person_id)
         .where(
             visibility(user),
@@ -180,23 +178,43 @@ def _due_now(user: User, today: date) -> SelectOfScalar[FollowUp]:
     )
 
 
+@dataclass(frozen=True)
+class Attention:
+    """A page of the follow-ups due, and how many are due in all."""
+
+    page: Page[AttentionItem]
+    total: int
+
+
 def attention(
     session: Session, user: User, today: date, cursor: str | None = None, per_page: int = DEFAULT_PER_PAGE
-) -> Page[AttentionItem]:
+) -> Attention:
     """A page of the follow-ups due for the people this user may see, oldest first (the home page
-    shows the first few). Only the people of the page are loaded.
+    shows the first few), and how many are due: one statement reads the due follow-ups once (a
+    materialised CTE of their keys) for both. Only the follow-ups and people of the page are loaded.
 
     :raise BadCursor: the cursor was not written for this list.
     """
-    page = page_of(session, _due_now(user, today), ATTENTION_ORDER, lambda f: (f.due_on, f.id), cursor, per_page)
-    ids = {follow_up.person_id for follow_up in page.items}
+    due = _due_now(user, today).cte("due_follow_ups").prefix_with("MATERIALIZED")
+    order = (SortKey(due.c.due_on), SortKey(due.c.id))
+    page = one_page(sa.select(due.c.id, due.c.due_on), order, cursor, per_page).subquery("page")
+    rows = session.execute(
+        sa.union_all(
+            sa.select(page.c.id, page.c.due_on, sa.literal(0).label("number")),
+            sa.select(
+                sa.cast(sa.null(), due.c.id.type), sa.cast(sa.null(), due.c.due_on.type), sa.func.count()
+            ).select_from(due),
+        )
+    ).all()
+    keys = sorted((row for row in rows if row.id is not None), key=lambda row: (row.due_on, row.id))
+    total = sum(row.number for row in rows if row.id is None)
+    found = page_from(keys, lambda row: (row.due_on, row.id), per_page)
+    shown = [row.id for row in found.items]
+    follow_ups = {f.id: f for f in session.exec(select(FollowUp).where(col(FollowUp.id).in_(shown)))} if shown else {}
+    ids = {follow_up.person_id for follow_up in follow_ups.values()}
     people = {p.id: p for p in session.exec(select(Person).where(col(Person.id).in_(ids)))} if ids else {}
-    return Page([AttentionItem(f, people[f.person_id]) for f in page.items], page.next_cursor)
-
-
-def attention_count(session: Session, user: User, today: date) -> int:
-    """How many follow-ups are due for the people this user may see."""
-    return session.exec(select(func.count()).select_from(_due_now(user, today).subquery())).one()
+    items = [AttentionItem(follow_ups[i], people[follow_ups[i].person_id]) for i in shown if i in follow_ups]
+    return Attention(Page(items, found.next_cursor), total)
 
 
 def find_follow_up(session: Session, user: User, follow_up_id: uuid.UUID) -> FollowUp | None:

@@ -28,14 +28,14 @@ def index() -> str:
     continues after the last one shown."""
     session = get_session()
     today, after = local_today(), request.args.get("after") or None
-    page = services.attention(session, current_user, today, after)
-    record_view(current_user, "list", "person", [item.person.id for item in page.items])
+    due = services.attention(session, current_user, today, after)
+    record_view(current_user, "list", "person", [item.person.id for item in due.page.items])
     return render_template(
         "followups/index.html",
-        attention=page.items,
-        next_cursor=page.next_cursor,
+        attention=due.page.items,
+        next_cursor=due.page.next_cursor,
         after=after,
-        total=services.attention_count(session, current_user, today),
+        total=due.total,
         snooze_choices=services.SNOOZE_CHOICES,
         job_checks=services.JOB_CHECKS,
         job_check_outcomes=services.JOB_CHECK_OUTCOMES,

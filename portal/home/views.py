@@ -90,19 +90,17 @@ def _case_context(session: Session) -> dict[str, object]:
     with session_scope() as writer:
         followups.open_contact_follow_ups(writer, today, allowed_gap, current_user)
     session.commit()
-    attention = followups.attention(session, current_user, today, per_page=ATTENTION_PREVIEW)
+    due = followups.attention(session, current_user, today, per_page=ATTENTION_PREVIEW)
     referrals = services.case_referrals(session, current_user, REFERRALS_PREVIEW)
     people = (
-        [item.person.id for item in attention.items]
+        [item.person.id for item in due.page.items]
         + [p.id for _r, p in referrals.proposals]
         + [w.person.id for w in referrals.waiting]
     )
     record_view(current_user, "list", "person", people)
     context: dict[str, object] = {
-        "attention": attention.items,
-        "attention_total": (
-            followups.attention_count(session, current_user, today) if attention.next_cursor else len(attention.items)
-        ),
+        "attention": due.page.items,
+        "attention_total": due.total,
         "proposals": referrals.proposals,
         "proposals_total": referrals.proposals_total,
         "waiting": referrals.waiting,
