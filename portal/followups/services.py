@@ -111,9 +111,17 @@ def open_follow_ups(session: Session, due: Sequence[Due]) -> dict[str, int]:
 def open_contact_follow_ups(
     session: Session, today: date, allowed_gap: Mapping[str, int], seen_by: User | None = None
 ) -> dict[str, int]:
-    """Open the follow-ups of people out of contact for longer than their programme allows, and of
-    next contacts overdue, by the same rules as the caseload's figures (`portal/people/search.py`);
-    among the people `seen_by` sees, or everyone's. How many of each kind were opened.
+    """Open the follow-ups `contact_follow_ups_due` finds; how many of each kind were opened."""
+    due = contact_follow_ups_due(session, today, allowed_gap, seen_by)
+    return open_follow_ups(session, due) if due else {}
+
+
+def contact_follow_ups_due(
+    session: Session, today: date, allowed_gap: Mapping[str, int], seen_by: User | None = None
+) -> list[Due]:
+    """The follow-ups to open for people out of contact for longer than their programme allows, and
+    for next contacts overdue, by the same rules as the caseload's figures (`portal/people/search.py`);
+    among the people `seen_by` sees, or everyone's. Reads only: a page that finds none writes nothing.
 
     SQL finds the people due whose follow-up is not open yet, so a run (and each view of the home
     page) reads no one else: usually nobody, in two queries. A lost-contact follow-up belongs to a
@@ -153,7 +161,7 @@ def open_contact_follow_ups(
         for person_id, caseworker_id, code, next_due in late
         if next_due is not None
     ]
-    return open_follow_ups(session, due) if due else {}
+    return due
 
 
 @dataclass(frozen=True)

@@ -85,11 +85,13 @@ def _case_context(session: Session) -> dict[str, object]:
     /followups/, every overdue person on /people/?contact=overdue), and the figures are counts."""
     today, allowed_gap = local_today(), current_app.config["CONTACT_GAP_DAYS"]
     # The periodic job may have run hours ago: who became overdue since is listed now, as the
-    # caseload's figures below count them. Opened in a session of its own, as this request only
-    # reads; then a fresh read of its own session sees them.
-    with session_scope() as writer:
-        followups.open_contact_follow_ups(writer, today, allowed_gap, current_user)
-    session.commit()
+    # caseload's figures below count them. Found by this request's own reads; opened (rarely) in a
+    # session of its own, as this request only reads, and then a fresh read sees them.
+    opening = followups.contact_follow_ups_due(session, today, allowed_gap, current_user)
+    if opening:
+        with session_scope() as writer:
+            followups.open_follow_ups(writer, opening)
+        session.commit()
     due = followups.attention(session, current_user, today, per_page=ATTENTION_PREVIEW)
     referrals = services.case_referrals(session, current_user, REFERRALS_PREVIEW)
     people = (
