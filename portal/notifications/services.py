@@ -7,11 +7,17 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session, col, func, select, update
 
+from portal.keyset import DEFAULT_PER_PAGE, Page, SortKey, page_of
 from portal.models import NoticeTarget, Notification, Offer, OutboxMail, User, utcnow
 from portal.notifications.mail import queue_mail
 from portal.notifications.texts import sentence
 
-LIST_LIMIT = 200
+# Both lists run newest first; the id makes the order total.
+NOTIFICATION_ORDER = (
+    SortKey(col(Notification.created_at), descending=True),
+    SortKey(col(Notification.id), descending=True),
+)
+OUTBOX_ORDER = (SortKey(col(OutboxMail.created_at), descending=True), SortKey(col(OutboxMail.id), descending=True))
 
 
 def notify(
@@ -111,15 +117,16 @@ class Shown:
         return self.notification.read_at is None
 
 
-def notifications_of(session: Session, user: User, *, limit: int = LIST_LIMIT) -> list[Shown]:
-    """The user's own notifications, newest first, as sentences in the current language."""
-    rows = session.exec(
-        select(Notification)
-        .where(Notification.user_id == user.id)
-        .order_by(col(Notification.created_at).desc(), col(Notification.id))
-        .limit(limit)
-    )
-    return [Shown(row, sentence(row.kind, row.params or {})) for row in rows]
+def notifications_of(
+    session: Session, user: User, cursor: str | None = None, per_page: int = DEFAULT_PER_PAGE
+) -> Page[Shown]:
+    """A page of the user's own notifications, newest first, as sentences in the current language.
+
+    :raise BadCursor: the cursor was not written for this list.
+    """
+    own = select(Notification).where(Notification.user_id == user.id)
+    page = page_of(session, own, NOTIFICATION_ORDER, lambda row: (row.created_at, row.id), cursor, per_page)
+    return Page([Shown(row, sentence(row.kind, row.params or {})) for row in page.items], page.next_cursor)
 
 
 def count_unread(session: Session, user_id: uuid.UUID) -> int:
@@ -139,8 +146,9 @@ def mark_all_read(session: Session, user: User) -> int:
     return int(result.rowcount)
 
 
-def outbox(session: Session, *, limit: int = LIST_LIMIT) -> list[OutboxMail]:
-    """The latest e-mails, newest first, sent or waiting (for admins)."""
-    return list(
-        session.exec(select(OutboxMail).order_by(col(OutboxMail.created_at).desc(), col(OutboxMail.id)).limit(limit))
-    )
+def outbox(session: Session, cursor: str | None = None, per_page: int = DEFAULT_PER_PAGE) -> Page[OutboxMail]:
+    """A page of the e-mails, newest first, sent or waiting (for admins).
+
+    :raise BadCursor: the cursor was not written for this list.
+    """
+    return page_of(session, select(OutboxMail), OUTBOX_ORDER, lambda mail: (mail.created_at, mail.id), cursor, per_page)

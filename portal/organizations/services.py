@@ -4,24 +4,41 @@ import uuid
 
 from sqlmodel import Session, col, select
 
+from portal.keyset import DEFAULT_PER_PAGE, Page, SortKey, page_of
 from portal.models import Offer, Organization, Role, User, VerificationStatus, utcnow
 from portal.offers.services import touch_offers_of
 
+# "pending" sorts before "verified": the verification queue is on top of the first page.
+ORDER = (SortKey(col(Organization.status)), SortKey(col(Organization.name)), SortKey(col(Organization.id)))
+# An organization's offers by title: a city NGO has hundreds.
+OFFER_ORDER = (SortKey(col(Offer.title)), SortKey(col(Offer.id)))
 
-def list_organizations(session: Session) -> list[Organization]:
-    """Pending organizations first, so the verification queue is on top."""
-    rows = session.exec(select(Organization).order_by(col(Organization.status), col(Organization.name)))
-    return sorted(rows, key=lambda org: (org.status != VerificationStatus.PENDING, org.name))
+
+def list_organizations(
+    session: Session, cursor: str | None = None, per_page: int = DEFAULT_PER_PAGE
+) -> Page[Organization]:
+    """A page of organizations, pending ones first, then by name.
+
+    :raise BadCursor: the cursor was not written for this list.
+    """
+    return page_of(session, select(Organization), ORDER, lambda org: (org.status, org.name, org.id), cursor, per_page)
 
 
 def find_organization(session: Session, organization_id: uuid.UUID) -> Organization | None:
     return session.get(Organization, organization_id)
 
 
-def organization_members(session: Session, organization: Organization) -> tuple[list[User], list[Offer]]:
+def organization_members(
+    session: Session, organization: Organization, offers_cursor: str | None = None, per_page: int = DEFAULT_PER_PAGE
+) -> tuple[list[User], Page[Offer]]:
+    """Every staff member (a handful) and a page of the organization's offers.
+
+    :raise BadCursor: the offers' cursor was not written for this list.
+    """
     staff = session.exec(select(User).where(User.organization_id == organization.id).order_by(User.name))
-    offers = session.exec(select(Offer).where(Offer.organization_id == organization.id).order_by(Offer.title))
-    return list(staff), list(offers)
+    own = select(Offer).where(Offer.organization_id == organization.id)
+    offers = page_of(session, own, OFFER_ORDER, lambda offer: (offer.title, offer.id), offers_cursor, per_page)
+    return list(staff), offers
 
 
 def verify_organization(session: Session, admin: User, organization: Organization) -> Organization:

@@ -1,6 +1,7 @@
 """Admins create staff accounts, verify volunteers and deactivate accounts."""
 
 import uuid
+from typing import NamedTuple
 
 from sqlmodel import Session, col, delete, select
 
@@ -8,11 +9,13 @@ from portal.audit.services import record
 from portal.auth import sessions
 from portal.auth.services import commit_new_account, new_user
 from portal.exceptions import EmailTaken
-from portal.models import RecoveryCode, Role, User, utcnow
+from portal.keyset import DEFAULT_PER_PAGE, Page, SortKey, one_page, page_from
+from portal.models import Organization, RecoveryCode, Role, User, utcnow
 from portal.offers.services import touch_offers_of
 from portal.users.forms import StaffAccountForm
 
 __all__ = [
+    "Account",
     "EmailTaken",
     "create_staff_account",
     "end_sessions",
@@ -28,8 +31,26 @@ def _require_admin(actor: User) -> None:
         raise PermissionError("only admins manage accounts")
 
 
-def list_users(session: Session) -> list[User]:
-    return list(session.exec(select(User).order_by(col(User.role), col(User.name))))
+ORDER = (SortKey(col(User.role)), SortKey(col(User.name)), SortKey(col(User.id)))
+
+
+class Account(NamedTuple):
+    user: User
+    # The name of the user's organization; None for staff and volunteers.
+    organization: str | None
+
+
+def list_users(session: Session, cursor: str | None = None, per_page: int = DEFAULT_PER_PAGE) -> Page[Account]:
+    """A page of accounts by role, then name, with their organizations' names read in the same query
+    (not every organization of the city for a page of fifty users).
+
+    :raise BadCursor: the cursor was not written for this list.
+    """
+    with_organization = select(User, Organization.name).outerjoin(
+        Organization, col(User.organization_id) == Organization.id
+    )
+    rows = [Account(user, name) for user, name in session.exec(one_page(with_organization, ORDER, cursor, per_page))]
+    return page_from(rows, lambda account: (account.user.role, account.user.name, account.user.id), per_page)
 
 
 def find_user(session: Session, user_id: uuid.UUID) -> User | None:

@@ -15,7 +15,7 @@ from portal.auth.passwords import STAFF_MIN_LENGTH
 from portal.db import get_session
 from portal.exceptions import EmailTaken
 from portal.forms import validate
-from portal.models import Area, Organization, Role, User
+from portal.models import Area, Role, User
 from portal.users import services
 from portal.users.forms import StaffAccountForm
 
@@ -25,10 +25,10 @@ bp = Blueprint("users", __name__, url_prefix="/users")
 @bp.route("/")
 @role_required(Role.ADMIN)
 def index() -> str:
-    """Every account, with volunteers waiting for verification marked."""
-    session = get_session()
-    organizations = {org.id: org for org in session.exec(select(Organization))}
-    return render_template("users/index.html", users=services.list_users(session), organizations=organizations)
+    """The accounts, 50 a page, with volunteers waiting for verification marked."""
+    after = request.args.get("after") or None
+    page = services.list_users(get_session(), after)
+    return render_template("users/index.html", accounts=page.items, next_cursor=page.next_cursor, after=after)
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -69,6 +69,11 @@ def create() -> Response | str | tuple[str, int]:
     return page, 422
 
 
+def _back_to_list() -> Response:
+    """Back to the page of accounts the admin acted on, not the first one."""
+    return redirect(url_for("users.index", after=request.form.get("after") or None), code=303)
+
+
 @bp.route("/<uuid:user_id>/verify", methods=["POST"])
 @role_required(Role.ADMIN)
 @fresh_sign_in_required
@@ -81,7 +86,7 @@ def verify(user_id: uuid.UUID) -> Response:
     except ValueError:
         abort(409)
     flash(_("%(name)s is verified.", name=user.name), "success")
-    return redirect(url_for("users.index"), code=303)
+    return _back_to_list()
 
 
 @bp.route("/<uuid:user_id>/active", methods=["POST"])
@@ -99,12 +104,12 @@ def active(user_id: uuid.UUID) -> Response:
         services.set_active(session, current_user, user, make_active)
     except ValueError:
         flash(_("You cannot deactivate your own account."), "error")
-        return redirect(url_for("users.index"), code=303)
+        return _back_to_list()
     if make_active:
         flash(_("%(name)s can sign in again.", name=user.name), "success")
     else:
         flash(_("%(name)s is deactivated and signed out.", name=user.name), "success")
-    return redirect(url_for("users.index"), code=303)
+    return _back_to_list()
 
 
 @bp.route("/<uuid:user_id>/sessions/end", methods=["POST"])
@@ -115,7 +120,7 @@ def end_sessions(user_id: uuid.UUID) -> Response:
     user = services.find_user(session, user_id) or abort(404)
     services.end_sessions(session, current_user, user)
     flash(_("%(name)s is signed out everywhere.", name=user.name), "success")
-    return redirect(url_for("users.index"), code=303)
+    return _back_to_list()
 
 
 @bp.route("/<uuid:user_id>/two-step/reset", methods=["POST"])
@@ -130,4 +135,4 @@ def reset_second_factor(user_id: uuid.UUID) -> Response:
     except ValueError:
         abort(409)
     flash(_("%(name)s will set up two-step sign-in again at the next sign-in.", name=user.name), "success")
-    return redirect(url_for("users.index"), code=303)
+    return _back_to_list()

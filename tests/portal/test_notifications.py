@@ -25,6 +25,7 @@ from portal.models import NoticeTarget, Notification, OutboxMail, Person, Role, 
 from portal.notifications.mail import deliver_outbox
 from portal.notifications.services import notify
 from tests.conftest import revision_before
+from tests.portal.pager import rows, walk
 
 Login = Callable[[User], FlaskClient]
 PERSON_ID = uuid.uuid4()  # what a notice is about need not exist for its link
@@ -250,6 +251,64 @@ def test_mark_all_read_with_htmx_swaps_the_list_and_the_navigation_count(
     assert ">Unread<" not in html and "<html" not in html
 
 
+def test_the_list_comes_fifty_a_page_newest_first_and_older_pages_hold_every_one_once(
+    client: FlaskClient, login: Login, session: Session, make_user: Callable[..., User]
+) -> None:
+    me = make_user(Role.CASEWORKER)
+    start = utcnow() - timedelta(days=1)
+    # Two by two at the same moment: the order must still be total. The three oldest are unread.
+    session.add_all(
+        Notification(
+            user_id=me.id,
+            kind="referral_received",
+            params={"offer": f"Offer {n:02d}"},
+            created_at=start + timedelta(minutes=n // 2),
+            read_at=None if n < 3 else start,
+        )
+        for n in range(53)
+    )
+    session.commit()
+    expected = sorted(session.exec(select(Notification)), key=lambda row: (row.created_at, row.id), reverse=True)
+    login(me)
+    pages = walk(client, "/notifications/")
+    shown = rows(pages, r"New referral for (Offer \d+)")
+    assert [len(page) for page in shown] == [50, 3]
+    assert sum(shown, []) == [row.params["offer"] for row in expected]
+    assert "Older" in pages[0] and "Newest" not in pages[0] and "Newest" in pages[1]
+    assert "Mark all as read" in pages[0]  # the unread ones are on the older page, but it marks them too
+    assert client.get("/notifications/?after=not-a-cursor").status_code == 400
+
+
+def test_mark_all_read_on_an_older_page_marks_all_and_shows_that_page_again(
+    client: FlaskClient, login: Login, session: Session, make_user: Callable[..., User]
+) -> None:
+    me = make_user(Role.PROVIDER)
+    start = utcnow() - timedelta(days=1)
+    session.add_all(
+        Notification(
+            user_id=me.id,
+            kind="referral_received",
+            params={"offer": f"Offer {n:02d}"},
+            created_at=start + timedelta(minutes=n),
+        )
+        for n in range(52)
+    )
+    session.commit()
+    login(me)
+    first, older = walk(client, "/notifications/")
+    cursor = re.search(r'rel="next" href="/notifications/\?after=([^"]+)"', first).group(1)  # type: ignore[union-attr]
+    assert f'<input type="hidden" name="after" value="{cursor}">' in older
+    response = client.post("/notifications/read", data={"after": cursor}, headers=HTMX)
+    html = response.get_data(as_text=True)
+    assert html.startswith('<section id="notification-list"') and ">Unread<" not in html
+    assert re.findall(r"New referral for (Offer \d+)", html) == ["Offer 01", "Offer 00"]
+    assert ">Newest</a>" in html and "Mark all as read" not in html
+    session.rollback()
+    assert session.exec(select(Notification).where(col(Notification.read_at).is_(None))).all() == []
+    response = client.post("/notifications/read", data={"after": cursor})
+    assert response.status_code == 303 and response.headers["Location"] == f"/notifications/?after={cursor}"
+
+
 def test_anonymous_visitors_are_sent_to_sign_in(client: FlaskClient) -> None:
     response = client.get("/notifications/")
     assert response.status_code == 302 and response.headers["Location"].startswith("/auth/login")
@@ -279,6 +338,29 @@ def test_without_smtp_mail_stays_in_the_outbox_for_admins_to_read(
     html = client.get("/notifications/outbox").get_data(as_text=True)
     assert "anna@ngo.example" in html and "Bridge: New referral for Job club" in html
     assert "Hello Anna," in html and "Not sent" in html
+
+
+def test_the_outbox_comes_fifty_a_page_newest_first_each_mail_once(
+    client: FlaskClient, login: Login, session: Session, make_user: Callable[..., User]
+) -> None:
+    start = utcnow() - timedelta(days=1)
+    session.add_all(
+        OutboxMail(
+            to_address=f"to{n}@bridge.example",
+            subject=f"Mail {n:02d}",
+            body="Hello",
+            created_at=start + timedelta(minutes=n),
+        )
+        for n in range(53)
+    )
+    session.commit()
+    login(make_user(Role.ADMIN))
+    pages = walk(client, "/notifications/outbox")
+    shown = rows(pages, r"<td>(Mail \d+)</td>")
+    assert [len(page) for page in shown] == [50, 3]
+    assert sum(shown, []) == [f"Mail {n:02d}" for n in range(52, -1, -1)]
+    assert "Older" in pages[0] and "Newest" in pages[1]
+    assert client.get("/notifications/outbox?after=not-a-cursor").status_code == 400
 
 
 # E-mail: written at notify time in the recipient's language

@@ -1,5 +1,6 @@
 """Verification: an organization's offers stay unseen until an admin verifies it."""
 
+import re
 from collections.abc import Callable
 
 from flask.testing import FlaskClient
@@ -8,6 +9,7 @@ from sqlmodel import Session, select
 from portal.models import Offer, Organization, OrganizationKind, Role, User, VerificationStatus
 from portal.organizations import services
 from tests.conftest import keyed
+from tests.portal.pager import rows, walk
 
 Login = Callable[[User], FlaskClient]
 
@@ -62,7 +64,7 @@ def test_signup_to_verification_makes_offers_visible(
 def test_pending_organizations_come_first(make_organization: Callable[..., Organization], session: Session) -> None:
     make_organization(name="A verified", verified=True)
     make_organization(name="Z pending", verified=False, kind=OrganizationKind.EMPLOYER)
-    assert [o.name for o in services.list_organizations(session)] == ["Z pending", "A verified"]
+    assert [o.name for o in services.list_organizations(session).items] == ["Z pending", "A verified"]
 
 
 def test_only_admins_verify(
@@ -94,3 +96,45 @@ def test_supervisor_sees_an_organization_page_without_the_verify_button(
     html = client.get(f"/organizations/{pending.id}").get_data(as_text=True)
     assert "Staff Member" in html and "Their service" in html
     assert "Verify organization" not in html
+
+
+def test_the_organizations_come_fifty_a_page_pending_first_each_once(
+    client: FlaskClient, login: Login, make_user: Callable[..., User], session: Session
+) -> None:
+    pending = [Organization(name=f"Pending {n:02d}", kind=OrganizationKind.NGO) for n in range(2)]
+    verified = [
+        Organization(name=f"Verified {n:02d}", kind=OrganizationKind.EMPLOYER, status=VerificationStatus.VERIFIED)
+        for n in range(51, -1, -1)
+    ]
+    session.add_all([*verified, *pending])
+    session.commit()
+    login(make_user(Role.ADMIN))
+    pages = walk(client, "/organizations/")
+    names = rows(pages, r'<a href="/organizations/[^"]+">([^<]+)</a>')
+    assert [len(page) for page in names] == [50, 4]
+    assert sum(names, []) == ["Pending 00", "Pending 01", *(f"Verified {n:02d}" for n in range(52))]
+    assert "First page" not in pages[0] and "First page" in pages[1]
+    assert client.get("/organizations/?after=not-a-cursor").status_code == 400
+
+
+def test_an_organization_page_shows_every_offer_fifty_at_a_time_by_title(
+    client: FlaskClient,
+    login: Login,
+    make_user: Callable[..., User],
+    make_organization: Callable[..., Organization],
+    session: Session,
+) -> None:
+    ngo = make_organization(name="City NGO")
+    make_user(Role.PROVIDER, organization=ngo, name="Staff Member")
+    session.add_all(
+        [Offer(organization_id=ngo.id, category="counselling", title=f"Offer {n:03d}") for n in range(120, -1, -1)]
+    )
+    session.commit()
+    login(make_user(Role.SUPERVISOR))
+    pages = walk(client, f"/organizations/{ngo.id}")
+    titles = rows(pages, r"<li>(Offer \d+) · ")
+    assert [len(page) for page in titles] == [50, 50, 21]
+    assert sum(titles, []) == [f"Offer {n:03d}" for n in range(121)]
+    assert all("Staff Member" in page and "City NGO" in page for page in pages)
+    assert re.search(rf'rel="next" href="/organizations/{ngo.id}\?offers_after=[^"]+#offers"', pages[0])
+    assert client.get(f"/organizations/{ngo.id}?offers_after=bad").status_code == 400

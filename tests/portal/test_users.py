@@ -1,12 +1,14 @@
 """Admins create staff accounts, verify volunteers and deactivate accounts."""
 
+import re
 from collections.abc import Callable
 
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
-from portal.models import Offer, Role, User
+from portal.models import Offer, Organization, Role, User
 from tests.conftest import keyed, sign_in_with_session
+from tests.portal.pager import rows, walk
 
 Login = Callable[[User], FlaskClient]
 
@@ -89,3 +91,65 @@ def test_admin_cannot_deactivate_themselves(
     assert "You cannot deactivate your own account." in response.get_data(as_text=True)
     session.refresh(admin)
     assert admin.active
+
+
+def test_the_accounts_come_fifty_a_page_by_role_and_name_each_once(
+    client: FlaskClient,
+    login: Login,
+    make_user: Callable[..., User],
+    make_organization: Callable[..., Organization],
+    session: Session,
+) -> None:
+    lotus = make_organization(name="Lotus NGO")
+    make_organization(name="Unrelated NGO")
+    session.add_all(
+        [
+            *(
+                User(email=f"c{n}@bridge.example", password_hash="-", name=f"Caseworker {n:02d}", role=Role.CASEWORKER)
+                for n in range(50, -1, -1)
+            ),
+            *(
+                User(
+                    email=f"p{n}@lotus.example",
+                    password_hash="-",
+                    name=f"Provider {n:02d}",
+                    role=Role.PROVIDER,
+                    organization_id=lotus.id,
+                )
+                for n in range(2)
+            ),
+        ]
+    )
+    session.commit()
+    login(make_user(Role.ADMIN, name="Admin Tester"))
+    pages = walk(client, "/users/")
+    names = rows(pages, r"<tr>\s*<td>([^<]+)</td>")
+    assert [len(page) for page in names] == [50, 4]
+    assert sum(names, []) == [
+        "Admin Tester",
+        *(f"Caseworker {n:02d}" for n in range(51)),
+        "Provider 00",
+        "Provider 01",
+    ]
+    assert "Lotus NGO" not in pages[0] and pages[1].count("<td>Lotus NGO</td>") == 2
+    assert "Unrelated NGO" not in pages[0] + pages[1]
+    assert client.get("/users/?after=not-a-cursor").status_code == 400
+
+
+def test_an_action_on_a_later_page_comes_back_to_that_page(
+    client: FlaskClient, login: Login, make_user: Callable[..., User], session: Session
+) -> None:
+    session.add_all(
+        User(email=f"c{n}@bridge.example", password_hash="-", name=f"Caseworker {n:02d}", role=Role.CASEWORKER)
+        for n in range(51)
+    )
+    session.commit()
+    login(make_user(Role.ADMIN))
+    first, second = walk(client, "/users/")
+    cursor = re.search(r'rel="next" href="/users/\?after=([^"]+)"', first).group(1)  # type: ignore[union-attr]
+    assert f'<input type="hidden" name="after" value="{cursor}">' in second
+    last = session.exec(select(User).where(User.name == "Caseworker 50")).one()
+    response = client.post(f"/users/{last.id}/active", data={"active": "0", "after": cursor})
+    assert response.status_code == 303 and response.headers["Location"] == f"/users/?after={cursor}"
+    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Caseworker 50</td>" in html and "Deactivated" in html
