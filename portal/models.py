@@ -796,8 +796,11 @@ class NoticeTarget(StrEnum):
 class Notification(SQLModel, table=True):
     """A message in a user's in-app list; `kind` and `params` let it be shown in their language."""
 
+    # A user's list, newest first, a page at a time (and their unread count) from the index alone.
+    __table_args__ = (sa.Index("ix_notification_user_id_created_at", "user_id", "created_at", "id"),)
+
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    user_id: uuid.UUID = Field(foreign_key="user.id", index=True)
+    user_id: uuid.UUID = Field(foreign_key="user.id")
     kind: str = Field(max_length=40)
     params: dict[str, str] = Field(default_factory=dict, sa_type=sa.JSON)
     target: NoticeTarget = enum_column(default=NoticeTarget.NONE)
@@ -808,6 +811,9 @@ class Notification(SQLModel, table=True):
 
 class OutboxMail(SQLModel, table=True):
     """An e-mail to send: delivered by SMTP when configured, otherwise kept here for admins to read."""
+
+    # The admins' outbox, newest first, a page at a time: the table only grows.
+    __table_args__ = (sa.Index("ix_outboxmail_created_at", "created_at", "id"),)
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     to_address: str = Field(max_length=254)
