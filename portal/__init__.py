@@ -8,7 +8,20 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from portal import db, demo, errors, fetch_metadata, headers, i18n, idempotency, jobs, keys, labels, migrations
+from portal import (
+    db,
+    demo,
+    deployment,
+    errors,
+    fetch_metadata,
+    headers,
+    i18n,
+    idempotency,
+    jobs,
+    keys,
+    labels,
+    migrations,
+)
 from portal.audit import commands as audit_commands
 from portal.audit import refusals
 from portal.audit.views import bp as audit_bp
@@ -55,6 +68,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrations.init_app(app)
     keys.init_app(app)
+    deployment.init_app(app)
     demo.init_app(app)
     jobs.init_app(app)
     audit_commands.init_app(app)

@@ -116,6 +116,8 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         SMTP_PASSWORD="",
         SMTP_STARTTLS=True,
         MAIL_FROM="",
+        # SQLite outside development: refused unless this says yes, for a single-machine trial.
+        ALLOW_SQLITE=False,
         # How many reverse proxies stand in front of the portal (0: clients connect directly).
         TRUSTED_PROXIES=0,
         # Where the portal is reached from outside, e.g. https://bridge.example.org: links in e-mails.
@@ -166,6 +168,15 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         app.debug = False
     app.extensions["portal_keyring"] = _keyring(app.config, development)
     app.extensions["portal_audit_key"] = _audit_key(app.config, development)
+    if app.config["ENV"] == "production" and _is_sqlite(app.config["DATABASE_URL"]) and not app.config["ALLOW_SQLITE"]:
+        raise ConfigError(
+            "PORTAL_DATABASE_URL is SQLite, which serves one machine with one writer at a time: production "
+            "runs on PostgreSQL. For a trial on one machine, set PORTAL_ALLOW_SQLITE=true."
+        )
+
+
+def _is_sqlite(url: str) -> bool:
+    return str(url).startswith("sqlite")
 
 
 def _keyring(config: Mapping[str, Any], development: bool) -> KeyRing:

@@ -5,8 +5,11 @@ from pathlib import Path
 from typing import Any
 
 import click
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from flask import Flask, current_app
 
 from portal.crypto import KeyRing
@@ -55,6 +58,12 @@ def downgrade(
     settings: Mapping[str, Any] | None = None,
 ) -> None:
     command.downgrade(alembic_config(database_url, keyring, audit_key, settings), revision)
+
+
+def revisions(connection: sa.Connection) -> tuple[str | None, str | None]:
+    """The database's revision and the code's newest one; equal when the schema is up to date."""
+    head = ScriptDirectory.from_config(alembic_config("")).get_current_head()
+    return MigrationContext.configure(connection).get_current_revision(), head
 
 
 @click.group("db")

@@ -198,7 +198,7 @@ def test_session_cookie_is_hardened_in_production(
     for name in ("PORTAL_ENV", "PORTAL_SESSION_COOKIE_NAME", "PORTAL_SESSION_COOKIE_SECURE", "PORTAL_MFA_REQUIRED"):
         monkeypatch.delenv(name, raising=False)
     production = {key: value for key, value in TEST_CONFIG.items() if "SECURE" not in key and key != "MFA_REQUIRED"}
-    app = create_app({**production, "ENV": "production", "DATABASE_URL": database_url})
+    app = create_app({**production, "ENV": "production", "DATABASE_URL": database_url, "ALLOW_SQLITE": True})
     make_user(Role.VOLUNTEER, email="v@bridge.example")
     client = app.test_client()
     response = client.post(

@@ -27,6 +27,7 @@ def test_production_refuses_to_start_without_a_secret_key(monkeypatch: pytest.Mo
 def test_settings_come_from_portal_variables(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PORTAL_SECRET_KEY", "from-the-environment")
     monkeypatch.setenv("PORTAL_DATABASE_URL", f"sqlite:///{tmp_path / 'env.db'}")
+    monkeypatch.setenv("PORTAL_ALLOW_SQLITE", "true")
     monkeypatch.setenv("PORTAL_DEBUG", "true")
     monkeypatch.setenv("PORTAL_DATA_KEYS", json.dumps(TEST_CONFIG["DATA_KEYS"]))
     monkeypatch.setenv("PORTAL_DATA_KEY_CURRENT", "1")
@@ -65,6 +66,7 @@ def test_production_refuses_to_start_without_its_own_audit_key(tmp_path: Path) -
     production = {
         "SECRET_KEY": "production-secret",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+        "ALLOW_SQLITE": True,
         **{key: TEST_CONFIG[key] for key in ("DATA_KEYS", "DATA_KEY_CURRENT", "BLIND_INDEX_KEY")},
     }
     with pytest.raises(ConfigError, match="PORTAL_AUDIT_KEY must be set"):
@@ -109,3 +111,12 @@ def test_every_setting_the_portal_defines_is_read_somewhere() -> None:
     sources += [path.read_text(encoding="utf-8") for path in (ROOT / "templates").rglob("*.html")]
     unread = {key for key in keys - extensions if sum(len(re.findall(rf"\b{key}\b", s)) for s in sources) < 2}
     assert unread == set()
+
+
+def test_production_refuses_sqlite_unless_allowed(tmp_path: Path) -> None:
+    """A city's records on SQLite would have one writer and one machine: production starts on it
+    only when the operator says it is a trial."""
+    production = {**TEST_CONFIG, "ENV": "production", "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
+    with pytest.raises(ConfigError, match="PORTAL_ALLOW_SQLITE"):
+        create_app(production)
+    assert create_app({**production, "ALLOW_SQLITE": True}).config["ENV"] == "production"

@@ -232,12 +232,14 @@ def test_a_closed_record_leaves_the_caseworkers_attention_list(
 ) -> None:
     """Nobody is to be called about a record that was erased: its follow-ups are settled with it."""
     today = date(2026, 1, 1)
-    assert any(item.person.id == record.person.id for item in attention(session, caseworker, today).items)
+    assert any(item.person.id == record.person.id for item in attention(session, caseworker, today).page.items)
     login(supervisor)
     request_erasure(client)
     client.post(f"/erasure-requests/{the_request(session).id}/erase", data=CONFIRMED)
     session.rollback()
-    assert [item for item in attention(session, caseworker, today).items if item.person.id == record.person.id] == []
+    assert [
+        item for item in attention(session, caseworker, today).page.items if item.person.id == record.person.id
+    ] == []
     settled = session.exec(select(FollowUp).where(FollowUp.person_id == record.person.id)).all()
     assert settled and {(f.status, f.resolved_by_id) for f in settled} == {(FollowUpStatus.DONE, supervisor.id)}
 

@@ -55,6 +55,7 @@ def test_templates_hold_no_inline_script_or_style() -> None:
 def test_production_asks_browsers_to_use_https_only(tmp_path: Path) -> None:
 
     keys = {key: TEST_CONFIG[key] for key in ("DATA_KEYS", "DATA_KEY_CURRENT", "BLIND_INDEX_KEY", "AUDIT_KEY")}
-    app = create_app({"SECRET_KEY": "production-secret", "DATABASE_URL": f"sqlite:///{tmp_path}/p.db", **keys})
+    trial = {"DATABASE_URL": f"sqlite:///{tmp_path}/p.db", "ALLOW_SQLITE": True}
+    app = create_app({"SECRET_KEY": "production-secret", **trial, **keys})
     response = app.test_client().get("/healthz")
     assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
