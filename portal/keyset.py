@@ -112,6 +112,46 @@ def page_from(rows: Sequence[T], sort_values: Callable[[T], Sequence[Any]], per_
     return Page(items=shown, next_cursor=encode_cursor(sort_values(shown[-1])) if more and shown else None)
 
 
+def page_and_counts(
+    session: Session,
+    keyed: Any,
+    keys: Sequence[SortKey],
+    cursor: str | None,
+    per_page: int,
+    where: Any = None,
+    count_by: Any = None,
+) -> tuple[Page[Any], dict[Any, int]]:
+    """One page of a materialised CTE's rows (those `where` holds for, by `keys`, after `cursor`)
+    and how many rows the CTE holds by `count_by` (one of its columns), or in all (under the key
+    None), from one statement: a list that shows a page and counts what it could show reads its
+    rows once. `keys` are ascending columns of `keyed`; the rows carry its columns.
+
+    :raise BadCursor: the cursor was tampered with or belongs to another list.
+    """
+    if any(key.descending for key in keys):
+        raise ValueError("page_and_counts orders by ascending keys only")
+    shown = sa.select(keyed) if where is None else sa.select(keyed).where(where)
+    page = one_page(shown, keys, cursor, per_page).subquery("page")
+    grouped = [] if count_by is None else [count_by]
+    counted = [
+        column if count_by is not None and column.name == count_by.name else sa.cast(sa.null(), column.type)
+        for column in keyed.c
+    ]
+    rows = session.execute(
+        sa.union_all(
+            sa.select(sa.literal(0).label("part"), *page.c, sa.literal(0).label("number")),
+            sa.select(sa.literal(1), *counted, sa.func.count()).select_from(keyed).group_by(*grouped),
+        )
+    ).all()
+
+    def sort_values(row: Any) -> tuple[Any, ...]:
+        return tuple(row._mapping[key.column.name] for key in keys)
+
+    listed = sorted((row for row in rows if row.part == 0), key=sort_values)
+    counts = {None if count_by is None else row._mapping[count_by.name]: row.number for row in rows if row.part == 1}
+    return page_from(listed, sort_values, per_page), counts
+
+
 def page_of(
     session: Session,
     statement: SelectOfScalar[T],

@@ -18,7 +18,7 @@ from portal.clock import local_today
 from portal.crypto import sealed_rows
 from portal.db import insert_new
 from portal.exceptions import MissingOutcome, NotAllowed
-from portal.keyset import DEFAULT_PER_PAGE, Page, SortKey, one_page, page_from
+from portal.keyset import DEFAULT_PER_PAGE, Page, SortKey, page_and_counts
 from portal.models import (
     FollowUp,
     FollowUpKind,
@@ -204,19 +204,8 @@ def attention(
     :raise BadCursor: the cursor was not written for this list.
     """
     due = _due_now(user, today).cte("due_follow_ups").prefix_with("MATERIALIZED")
-    order = (SortKey(due.c.due_on), SortKey(due.c.id))
-    page = one_page(sa.select(due.c.id, due.c.due_on), order, cursor, per_page).subquery("page")
-    rows = session.execute(
-        sa.union_all(
-            sa.select(page.c.id, page.c.due_on, sa.literal(0).label("number")),
-            sa.select(
-                sa.cast(sa.null(), due.c.id.type), sa.cast(sa.null(), due.c.due_on.type), sa.func.count()
-            ).select_from(due),
-        )
-    ).all()
-    keys = sorted((row for row in rows if row.id is not None), key=lambda row: (row.due_on, row.id))
-    total = sum(row.number for row in rows if row.id is None)
-    found = page_from(keys, lambda row: (row.due_on, row.id), per_page)
+    found, counted = page_and_counts(session, due, (SortKey(due.c.due_on), SortKey(due.c.id)), cursor, per_page)
+    total = counted.get(None, 0)
     shown = [row.id for row in found.items]
     follow_ups = {f.id: f for f in session.exec(select(FollowUp).where(col(FollowUp.id).in_(shown)))} if shown else {}
     ids = {follow_up.person_id for follow_up in follow_ups.values()}

@@ -17,7 +17,7 @@ from portal.audit.services import record
 from portal.consents.services import Recipient, disclosable, may_disclose
 from portal.disclosure import VISIBLE_STATES, Disclosure, Viewer, disclose_all, organization_of, viewer_of
 from portal.exceptions import AlreadyReferred, IllegalTransition, MissingReason, NoConsent, NoPlaceLeft, NotAllowed
-from portal.keyset import DEFAULT_PER_PAGE, Page, SortKey, one_page, page_from
+from portal.keyset import DEFAULT_PER_PAGE, Page, SortKey, page_and_counts
 from portal.matches.services import LiveIndex, rank_need
 from portal.models import (
     Dismissal,
@@ -423,11 +423,6 @@ _ANSWER_FIRST = sa.case((col(Referral.status).in_(AWAITING_ANSWER), 0), else_=1)
 _DUE = sa.func.coalesce(col(Referral.respond_by), col(Referral.created_at))
 
 
-def _inbox_sort_values(row: Any) -> tuple[object, ...]:
-    """A row's place in the inbox's order (the columns `inbox` reads), as its cursor carries it."""
-    return (row.answer_first, row.due, row.id)
-
-
 def _own_offers(user: User) -> Any:
     if user.role == Role.PROVIDER and user.organization_id is not None:
         return Offer.organization_id == user.organization_id
@@ -518,27 +513,11 @@ def inbox(
     )
     keyed = _joined(inbox_keys).where(where).cte("inbox_referrals").prefix_with("MATERIALIZED")
     order = (SortKey(keyed.c.answer_first), SortKey(keyed.c.due), SortKey(keyed.c.id))
-    in_filter = sa.select(keyed).where(keyed.c.status.in_(sorted(states)))
-    page = one_page(in_filter, order, cursor, per_page).subquery("page")
-    # One statement reads the inbox once: the page's rows, then one row per state with its count.
-    rows = session.execute(
-        sa.union_all(
-            sa.select(page.c.id, page.c.status, page.c.answer_first, page.c.due, sa.literal(0).label("number")),
-            sa.select(
-                sa.cast(sa.null(), keyed.c.id.type),
-                keyed.c.status,
-                sa.cast(sa.null(), keyed.c.answer_first.type),
-                sa.cast(sa.null(), keyed.c.due.type),
-                sa.func.count(),
-            ).group_by(keyed.c.status),
-        )
-    ).all()
-    for row in rows:
-        if row.id is None:
-            for name, filter_states in INBOX_FILTERS.items():
-                counts[name] += row.number if row.status in filter_states else 0
-    listed = sorted((row for row in rows if row.id is not None), key=_inbox_sort_values)
-    found = page_from(listed, _inbox_sort_values, per_page)
+    in_filter = keyed.c.status.in_(sorted(states))
+    found, by_state = page_and_counts(session, keyed, order, cursor, per_page, in_filter, keyed.c.status)
+    for state, number in by_state.items():
+        for name, filter_states in INBOX_FILTERS.items():
+            counts[name] += number if state in filter_states else 0
     shown = _disclosed(session, viewer, [row.id for row in found.items])
     return Inbox(Page(items=shown, next_cursor=found.next_cursor), counts)
 

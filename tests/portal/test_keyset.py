@@ -7,7 +7,7 @@ import pytest
 from sqlmodel import Session, col, select
 
 from portal.exceptions import BadCursor
-from portal.keyset import SortKey, encode_cursor, page_of
+from portal.keyset import SortKey, encode_cursor, page_and_counts, page_of
 from portal.models import Person, Role, User
 
 KEYS = (SortKey(col(Person.next_contact_due), descending=True), SortKey(col(Person.id)))
@@ -89,3 +89,32 @@ def test_a_time_without_its_zone_is_refused(session: Session) -> None:
     naive = encode_cursor(["2026-12-01T10:00:00", "6f1c1f5e-8f6b-4f9e-9a43-7f3f5b0e2a11"])
     with pytest.raises(BadCursor):
         page_of(session, select(Person), keys, lambda p: (p.created_at, p.id), naive)
+
+
+def test_a_page_and_its_counts_from_one_read_match_a_page_and_a_count(
+    session: Session, make_user: Callable[..., User]
+) -> None:
+    """`page_and_counts` pages as `page_of` does (same rows, same cursors) and counts every row of
+    the list, by a column or in all, whatever the page shows."""
+    caseworker = make_user(Role.CASEWORKER)
+    _people(session, caseworker, 13)
+    keys_of = select(col(Person.id), col(Person.next_contact_due)).where(Person.caseworker_id == caseworker.id)
+    keyed = keys_of.cte("people_keys").prefix_with("MATERIALIZED")
+    order = (SortKey(keyed.c.next_contact_due), SortKey(keyed.c.id))
+    statement = select(Person).where(Person.caseworker_id == caseworker.id)
+    ascending = (SortKey(col(Person.next_contact_due)), SortKey(col(Person.id)))
+    latest = date(2026, 12, 3)
+    cursor: str | None = None
+    while True:
+        found, by_day = page_and_counts(
+            session, keyed, order, cursor, 4, keyed.c.next_contact_due < latest, keyed.c.next_contact_due
+        )
+        in_sql = page_of(session, statement.where(col(Person.next_contact_due) < latest), ascending, _values, cursor, 4)
+        assert [row.id for row in found.items] == [p.id for p in in_sql.items]
+        assert found.next_cursor == in_sql.next_cursor
+        assert by_day == {date(2026, 12, 1): 5, date(2026, 12, 2): 4, latest: 4}  # every row, not the page's
+        if found.next_cursor is None:
+            break
+        cursor = found.next_cursor
+    _, in_all = page_and_counts(session, keyed, order, None, 4)
+    assert in_all == {None: 13}
