@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from portal import create_app
 from portal.db import get_engine
@@ -58,11 +58,37 @@ def live_server_settings() -> dict[str, Any]:
     return {}
 
 
+RESPONSE_KEY = "bridge.tests.response"
+
+
+def remembering_responses(app: Any) -> Any:
+    """Keeps each response in its request's environ, for the handler below to close."""
+
+    def wsgi(environ: dict[str, Any], start_response: Any) -> Any:
+        environ[RESPONSE_KEY] = response = app(environ, start_response)
+        return response
+
+    return wsgi
+
+
+class ClosingRequestHandler(WSGIRequestHandler):
+    """Werkzeug skips closing a response when the browser drops the connection while the server
+    drains the request (a navigation cancels a stylesheet still loading); the open file then warns
+    at a random later moment and fails whichever test is running. Close it when the drop is seen."""
+
+    def connection_dropped(self, error: BaseException, environ: Any = None) -> None:
+        response = (environ or {}).get(RESPONSE_KEY)
+        if response is not None and hasattr(response, "close"):
+            response.close()
+
+
 @pytest.fixture
 def live_server(database_url: str, live_server_settings: dict[str, Any]) -> Iterator[str]:
     """The portal with CSRF protection on, as users get it, served in a background thread."""
     app = create_app({**TEST_CONFIG, "WTF_CSRF_ENABLED": True, "DATABASE_URL": database_url, **live_server_settings})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server(
+        "127.0.0.1", 0, remembering_responses(app), threaded=True, request_handler=ClosingRequestHandler
+    )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
