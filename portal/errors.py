@@ -1,10 +1,12 @@
 """Error pages: every failure gets a clear page in the user's language, never a traceback."""
 
 import uuid
+from contextlib import suppress
 
 from flask import Flask, abort, current_app, g, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -40,6 +42,24 @@ def _stale(_error: StaleDataError) -> tuple[str, int]:
     return render_template("errors/error.html", status=409), 409
 
 
+def _database_unavailable(error: OperationalError) -> tuple[str, int, dict[str, str]]:
+    """The database cannot be reached or cannot write just now (restarting, a full disk, a file made
+    read-only): the request's transaction is dropped whole, so nothing half-done stays, and the user
+    is asked to retry rather than told the portal broke. The pool checks each connection before use
+    (pool_pre_ping), so the first request after the database is back succeeds without a restart."""
+    current_app.logger.warning(
+        "database unavailable: %s %s: %s", request.method, request.path, type(error.orig).__name__
+    )
+    session = g.get("db_session")
+    if session is not None:
+        with suppress(SQLAlchemyError):
+            session.rollback()
+    # The page is rendered for nobody in particular: loading the signed-in user (for the menu and
+    # the language) would ask the database again. The language then follows the browser's.
+    current_app.login_manager._update_request_context_with_user()  # type: ignore[attr-defined]
+    return render_template("errors/error.html", status=503), 503, {"Retry-After": "30"}
+
+
 def _bad_cursor(_error: BadCursor) -> tuple[str, int]:
     """A "next page" link edited by hand, or taken from another list: say so, rather than guess a page."""
     message = _(
@@ -62,6 +82,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, _csrf)
     app.register_error_handler(StaleDataError, _stale)
     app.register_error_handler(BadCursor, _bad_cursor)
+    app.register_error_handler(OperationalError, _database_unavailable)
     app.register_error_handler(HTTPException, _render)
     app.register_error_handler(500, _unexpected)
     # Any exception no view caught: without this, Flask would answer with its bare 500 page.
