@@ -3,6 +3,8 @@ benchmark's data cannot silently rot: what it reports is what it wrote, and what
 pages of issue 12 are measured on."""
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -125,3 +127,23 @@ def test_a_benchmark_writes_into_an_emptied_database_or_a_temporary_file(databas
         assert "person" in tables_of(temporary)
         path = Path(temporary.removeprefix("sqlite:///"))
     assert not path.exists()
+
+
+def test_the_load_benchmark_checks_its_writes_and_prints_its_targets(tmp_path: Path) -> None:
+    """bench_load.py at a tiny size for a few seconds (on SQLite: the script empties a PostgreSQL
+    database it is given): every simulated user signs in and works, the writes are read back."""
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_load.py"
+    arguments = ["--database-url", f"sqlite:///{tmp_path / 'load.db'}", "--scale", "0.005"]
+    arguments += ["--seconds", "4", "--warmup", "1", "--think", "0.05"]
+    arguments += ["--caseworkers", "3", "--providers", "2", "--supervisors", "1"]
+    run = subprocess.run(
+        [sys.executable, str(script), *arguments], capture_output=True, text=True, timeout=600, check=True
+    )
+    figures = json.loads(run.stdout.strip().splitlines()[-1])
+    assert figures["contacts acknowledged"] > 0
+    assert figures["contacts written"] == figures["contacts acknowledged"] == figures["contact keys used"]
+    assert figures["lost contacts"] == figures["duplicated contacts"] == 0
+    assert figures["needs with two referrals to one offer"] == figures["offers overbooked by the run"] == 0
+    assert figures["rps"] > 0 and figures["bare_rps"] > 0
+    errors = [line for line in run.stdout.splitlines() if line.startswith(("| errors", "first errors"))]
+    assert errors == ["| errors (5xx, 4xx other than 409, no answer) | 0 | 0 | held |"]
