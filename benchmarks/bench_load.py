@@ -11,14 +11,18 @@ Each simulated user signs in with a session of their own and repeats their round
 - a provider: inbox, accepts a waiting referral, starts it, records its outcome;
 - a supervisor: the indicators.
 A write that meets a connection error is sent again with the same one-time key, as a browser would.
+`--kill-every N` kills a gunicorn worker with SIGKILL every N seconds of the mix, whatever it is
+doing (the fault of tests/test_faults.py).
 
 Before the mix, a bare page (/healthz) is served the same way to as many clients without pause:
 the server's ceiling on this machine, printed beside the mix's throughput. At the end the database
 is read back: every acknowledged contact is there exactly once, no need holds two referrals to one
-offer, and no offer has more people accepted than its capacity. Prints the figures and the targets.
+offer, no offer took more people than it had places, and every referral's state is the last step of
+its history. Prints the figures, the targets, and the figures as one JSON line.
 """
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -180,6 +184,32 @@ class Server:
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)
         self.process.wait(timeout=60)
+
+
+def workers_of(master: int) -> list[int]:
+    """The pids of gunicorn's workers: the processes whose parent is the master."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == master:
+                found.append(int(entry.name))
+    return found
+
+
+def kill_workers(server: "Server", every: float, stop: threading.Event, killed: list[int]) -> None:
+    """`kill -9` one worker every `every` seconds, whatever it is doing; gunicorn starts another."""
+    rng = random.Random(13)
+    while not stop.wait(every):
+        pids = workers_of(server.process.pid)
+        if pids:
+            pid = rng.choice(pids)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
 
 
 def request(
@@ -382,6 +412,26 @@ def overbooked(app: Any, before: dict[uuid.UUID, int], started: Any) -> int:
         return sum(1 for offer_id, count in session.exec(taken) if count > before.get(offer_id, 0))
 
 
+def half_written(app: Any, started: Any) -> int:
+    """Referrals the run moved whose state is not the last step their history records."""
+    last_step = (
+        select(ReferralEvent.referral_id, func.max(ReferralEvent.at).label("at"))
+        .where(ReferralEvent.at >= started)
+        .group_by(col(ReferralEvent.referral_id))
+        .subquery()
+    )
+    latest = (
+        select(Referral.status, ReferralEvent.to_status)
+        .join(last_step, last_step.c.referral_id == Referral.id)
+        .join(
+            ReferralEvent,
+            (col(ReferralEvent.referral_id) == Referral.id) & (col(ReferralEvent.at) == last_step.c.at),
+        )
+    )
+    with app.app_context(), Session(get_engine(app)) as session:
+        return sum(1 for status, step in session.exec(latest) if status != step)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_database_argument(parser)
@@ -392,6 +442,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=10.0, help="seconds of the mix not counted")
     parser.add_argument("--think", type=float, default=1.0, help="seconds a user pauses between requests")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--kill-every", type=float, default=0.0, help="kill -9 a worker every so many seconds")
     parser.add_argument("--caseworkers", type=int, default=50)
     parser.add_argument("--providers", type=int, default=20)
     parser.add_argument("--supervisors", type=int, default=5)
@@ -408,11 +459,18 @@ def main() -> None:
             bare, bare_seconds = run_bare(server.port, len(clients), min(10.0, args.seconds))
             # Not counted: every worker builds its caches (the matches index maps its files) once.
             warm, _ = run_mix(server.port, clients, args.warmup, args.think)
+            stop_killing, killed = threading.Event(), []
+            if args.kill_every:
+                killer = threading.Thread(target=kill_workers, args=(server, args.kill_every, stop_killing, killed))
+                killer.start()
             tally, seconds = run_mix(server.port, clients, args.seconds, args.think)
+            stop_killing.set()
         finally:
             server.stop()
         writes = check_writes(app, started, warm.contact_keys + tally.contact_keys)
         writes["offers overbooked by the run"] = overbooked(app, places, started)
+        writes["referrals whose state and history disagree"] = half_written(app, started)
+        writes["workers killed"] = len(killed)
         get_engine(app).dispose()
     report(args, url, bare, bare_seconds, tally, seconds, writes)
 
@@ -445,7 +503,10 @@ def report(
     for name, value in writes.items():
         print(f"{name}: {value}")
     lost_or_doubled = (
-        writes["lost contacts"] + writes["duplicated contacts"] + writes["needs with two referrals to one offer"]
+        writes["lost contacts"]
+        + writes["duplicated contacts"]
+        + writes["needs with two referrals to one offer"]
+        + writes["referrals whose state and history disagree"]
     )
     rows = [
         ("errors (5xx, 4xx other than 409, no answer)", "0", len(tally.errors) == 0, len(tally.errors)),
