@@ -8,6 +8,7 @@ The blind-index key (PORTAL_BLIND_INDEX_KEY) is changed with the portal stopped:
 run `keys reindex`, start the portal."""
 
 import base64
+import json
 import secrets
 
 import click
@@ -31,7 +32,31 @@ keys_cli = AppGroup("keys", help="Field-level encryption keys.")
 @keys_cli.command("new")
 def new_command() -> None:
     """Print a fresh random 256-bit key, base64, for PORTAL_DATA_KEYS, PORTAL_BLIND_INDEX_KEY or PORTAL_AUDIT_KEY."""
-    click.echo(base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode())
+    click.echo(_fresh_key())
+
+
+def _fresh_key() -> str:
+    return base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode()
+
+
+@keys_cli.command("env")
+def env_command() -> None:
+    """Print every secret a deployment needs, freshly made, as lines for its environment file.
+
+    Single quotes keep the JSON of PORTAL_DATA_KEYS whole both for systemd's EnvironmentFile and for
+    a shell that sources the file; base64 never holds a quote. Nothing is read from the database or
+    from the configured keys, so `PORTAL_ENV=development` is enough to run it on a new server."""
+    secrets_made = {
+        "PORTAL_SECRET_KEY": _fresh_key(),
+        "PORTAL_DATA_KEYS": json.dumps({"1": _fresh_key()}),
+        "PORTAL_DATA_KEY_CURRENT": "1",
+        "PORTAL_BLIND_INDEX_KEY": _fresh_key(),
+        "PORTAL_AUDIT_KEY": _fresh_key(),
+    }
+    click.echo("# Made by `flask --app wsgi keys env`. Keep a copy in the secret store, never with the")
+    click.echo("# database or its backups: without these keys a backup cannot be read.")
+    for name, value in secrets_made.items():
+        click.echo(f"{name}='{value}'")
 
 
 @keys_cli.command("status")

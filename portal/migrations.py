@@ -1,6 +1,10 @@
-"""Alembic, driven from the portal: `flask --app wsgi db upgrade|downgrade|check|revision`."""
+"""Alembic, driven from the portal: `flask --app wsgi db upgrade|downgrade|check|revision`, and the
+SQLite online backup, `db backup PATH`."""
 
+import os
+import sqlite3
 from collections.abc import Mapping
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +15,10 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from portal.crypto import KeyRing
+from portal.db import get_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -108,6 +114,39 @@ def check_command() -> None:
 def revision_command(message: str) -> None:
     """Write a new migration from the difference between the models and the database."""
     command.revision(alembic_config(current_app.config["DATABASE_URL"]), message=message, autogenerate=True)
+
+
+def backup_sqlite(engine: sa.Engine, path: Path) -> None:
+    """Copy a live SQLite database page by page (SQLite's online backup), consistent even while the
+    portal writes. The copy is made under another name and renamed when whole, so a file at `path` is
+    never a half-written backup."""
+    partial = path.with_name(path.name + ".partial")
+    source = engine.raw_connection()
+    try:
+        with closing(sqlite3.connect(partial)) as target:
+            source.driver_connection.backup(target)  # type: ignore[union-attr]
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    finally:
+        source.close()
+    os.replace(partial, path)
+
+
+@db_cli.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+@with_appcontext
+def backup_command(path: Path) -> None:
+    """Copy the SQLite database to PATH while the portal runs (PostgreSQL: pg_dump -Fc)."""
+    engine = get_engine()
+    if engine.dialect.name != "sqlite":
+        raise click.ClickException(
+            'db backup copies a SQLite database; back up PostgreSQL with `pg_dump -Fc` (README, "Backups and restore").'
+        )
+    if path.exists():
+        raise click.ClickException(f"{path} exists: give the backup a new name.")
+    backup_sqlite(engine, path)
+    click.echo(f"backed up to {path}; its personal fields open only with the data keys, which are not in it")
 
 
 def init_app(app: Flask) -> None:

@@ -8,6 +8,7 @@ from portal import create_app
 from portal.db import get_engine
 from portal.deployment import SERIOUS, findings
 from tests.conftest import TEST_CONFIG
+from tests.test_deploy_files import sourced
 
 # What a production configuration sets (tests/conftest.py's keys, which are not the development ones).
 PRODUCTION = {
@@ -70,3 +71,34 @@ def test_a_database_across_the_network_needs_tls_and_must_answer() -> None:
         {**PRODUCTION, "DATABASE_URL": "postgresql+psycopg://bridge@db.invalid/bridge?sslmode=verify-full"}
     )
     assert not any("without TLS" in finding.message for finding in findings(secure))
+
+
+def _keys_env() -> str:
+    """`keys env` as a new server runs it: development mode, no database to reach, no keys yet."""
+    portal = create_app({"ENV": "development", "DATABASE_URL": "postgresql+psycopg://bridge@db.invalid/bridge"})
+    result = portal.test_cli_runner().invoke(args=["keys", "env"])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+SECRETS = ["PORTAL_SECRET_KEY", "PORTAL_DATA_KEYS", "PORTAL_BLIND_INDEX_KEY", "PORTAL_AUDIT_KEY"]
+
+
+def test_keys_env_makes_every_secret_afresh_and_they_pass_the_check(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = tmp_path / "first.env", tmp_path / "second.env"
+    first.write_text(_keys_env())
+    second.write_text(_keys_env())
+    made, made_again = sourced(first), sourced(second)
+    assert sorted(made) == sorted([*SECRETS, "PORTAL_DATA_KEY_CURRENT"])
+    assert all(made[name] != made_again[name] for name in SECRETS)
+    for name, value in made.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("PORTAL_ENV", "production")
+    monkeypatch.setenv("PORTAL_DATABASE_URL", database_url)
+    monkeypatch.setenv("PORTAL_ALLOW_SQLITE", "true")
+    app = create_app()
+    about_keys = [finding for finding in findings(app) if finding.setting in SECRETS]
+    assert about_keys == []
+    get_engine(app).dispose()
