@@ -9,9 +9,11 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import pytest
+import sqlalchemy as sa
 from babel.dates import format_date
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import event
 from sqlmodel import Session, col, func, select
 
 from portal.clock import local_midnight, local_today
@@ -809,6 +811,44 @@ def test_a_logged_contact_sets_the_next_contact_due(
     assert mine.next_contact_due == next_due
     (contact,) = session.exec(select(ContactLog).where(ContactLog.person_id == mine.id))
     assert (contact.kind, contact.outcome, contact.caseworker_id) == ("visit", "reached", caseworker.id)
+
+
+def test_a_contact_logged_on_a_full_disk_gets_a_clear_page_and_the_record_stays_whole(
+    app: Flask, database_url: str, client: FlaskClient, login: Login, caseworker: User, mine: Person, session: Session
+) -> None:
+    """SQLite answers "database or disk is full" when it cannot grow its file; here the file may not
+    grow past a few pages more than it has, which is what a disk filling up looks like to SQLite."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("a database file on a full disk: SQLite")
+    login(caseworker)
+    engine = get_engine(app)
+    engine.dispose()
+
+    @event.listens_for(engine, "connect")
+    def _no_room_left(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA max_page_count = {cursor.execute('PRAGMA page_count').fetchone()[0] + 4}")
+        cursor.close()
+
+    data = {"kind": "visit", "occurred_on": TODAY.isoformat(), "outcome": "reached", "note": "家访" * 900}
+    statuses = [client.post(f"/people/{mine.id}/contacts", data=keyed(data)).status_code for _ in range(40)]
+    assert 503 in statuses, statuses
+    refused = client.post(f"/people/{mine.id}/contacts", data=keyed(data))
+    assert refused.status_code == 503
+    assert "cannot reach its database" in refused.get_data(as_text=True)
+    engine.dispose()
+    event.remove(engine, "connect", _no_room_left)
+    # The contacts that fitted are whole, and each was logged with its audit event; nothing else.
+    logged = statuses.index(503)
+    assert logged > 0
+    assert (
+        session.exec(select(func.count()).select_from(ContactLog).where(ContactLog.person_id == mine.id)).one()
+        == logged
+    )
+    audited = select(func.count()).where(AuditEvent.record_type == "contact", AuditEvent.action == "create")
+    assert session.exec(audited).one() == logged
+    assert statuses[:logged] == [303] * logged
+    assert session.exec(sa.text("PRAGMA integrity_check")).one() == ("ok",)
 
 
 def test_a_contact_logged_late_for_an_earlier_day_leaves_the_later_one_as_the_last(
