@@ -1,7 +1,5 @@
 """Error pages: every failure gets a clear page in the user's language, never a traceback."""
 
-import uuid
-
 from flask import Flask, abort, current_app, g, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
@@ -9,6 +7,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from portal.exceptions import BadCursor
+from portal.observability import logs
 
 
 def _render(error: HTTPException) -> tuple[str, int]:
@@ -21,9 +20,11 @@ def _csrf(_error: CSRFError) -> tuple[str, int]:
 
 
 def _unexpected(error: Exception) -> tuple[str, int, dict[str, str]]:
-    """The last resort: the detail goes to the log under a reference, the user gets the reference only."""
-    request_id = uuid.uuid4().hex[:12]
-    current_app.logger.error("request %s failed: %s %s", request_id, request.method, request.path, exc_info=error)
+    """The last resort: the detail goes to the log under a reference, the user gets the reference only.
+    The reference is the request's id, on each of its log lines; the route, not the path (record ids)."""
+    request_id = logs.request_id()
+    route = request.url_rule.rule if request.url_rule else None
+    current_app.logger.error("request %s failed: %s %s", request_id, request.method, route, exc_info=error)
     session = g.get("db_session")
     if session is not None:
         session.rollback()
