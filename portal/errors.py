@@ -19,7 +19,7 @@ def _csrf(_error: CSRFError) -> tuple[str, int]:
     return render_template("errors/error.html", status=400, csrf=True), 400
 
 
-def _unexpected(error: Exception) -> tuple[str, int, dict[str, str]]:
+def _unexpected(error: Exception) -> tuple[str, int]:
     """The last resort: the detail goes to the log under a reference, the user gets the reference only.
     The reference is the request's id, on each of its log lines; the route, not the path (record ids)."""
     request_id = logs.request_id()
@@ -28,8 +28,8 @@ def _unexpected(error: Exception) -> tuple[str, int, dict[str, str]]:
     session = g.get("db_session")
     if session is not None:
         session.rollback()
-    page = render_template("errors/error.html", status=500, request_id=request_id)
-    return page, 500, {"X-Request-ID": request_id}
+    # The X-Request-ID header carries it too, as on every answer (portal/observability).
+    return render_template("errors/error.html", status=500, request_id=request_id), 500
 
 
 def _stale(_error: StaleDataError) -> tuple[str, int]:

@@ -5,6 +5,7 @@ declared routes: never a path (it holds record ids), a query string, or a value 
 
 import json
 import logging
+import re
 import sys
 import time
 import uuid
@@ -21,6 +22,9 @@ REQUEST_FIELDS = ("user_id", "method", "route", "status", "duration_ms", "db_ms"
 # The root logger's handler this module installs, found by name when an app is configured again.
 _HANDLER_NAME = "portal-json"
 _QUERY_STARTED = "portal_query_started"
+# PostgreSQL's DETAIL line quotes values of the row a statement failed on (the duplicate e-mail, the
+# whole "failing row"): the error and its statement stay in the log, the values do not.
+_ROW_VALUES = re.compile(r"^DETAIL:.*$", re.MULTILINE)
 
 
 def request_id() -> str:
@@ -50,6 +54,9 @@ class JsonFormatter(logging.Formatter):
         if record.stack_info:
             entry["stack"] = self.formatStack(record.stack_info)
         return json.dumps(entry, ensure_ascii=False, default=str)
+
+    def formatException(self, ei: Any) -> str:  # noqa: N802 - logging's name
+        return _ROW_VALUES.sub("DETAIL: (withheld from the log)", super().formatException(ei))
 
 
 class StderrHandler(logging.StreamHandler):

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
@@ -61,10 +60,11 @@ class Walk:
         return answer
 
 
-def fail_the_search_in_the_database(session: Session, _user: User, wanted: Any, *_args: Any) -> None:
-    """A search that fails inside the database with the typed text bound to the statement, as a bug
-    would: SQLAlchemy's message quotes the values bound, unless the engine hides them."""
-    session.execute(sa.text("SELECT no_such_column FROM person WHERE code = :code"), {"code": wanted.text})
+def fail_in_the_database(session: Session, *_args: Any) -> None:
+    """A write the database refuses, as a race or a bug would have it: SQLAlchemy's message quotes
+    the values bound, and PostgreSQL's names the duplicate value (DETAIL: Key (email)=(...))."""
+    session.add(User(email=STAFF_EMAIL, name=STAFF_NAME, password_hash="-", role=Role.CASEWORKER))
+    session.flush()
 
 
 def test_no_log_line_holds_personal_data_and_each_request_has_its_line(
@@ -119,7 +119,7 @@ def test_no_log_line_holds_personal_data_and_each_request_has_its_line(
     walk("GET", f"/auth/reset/{TOKEN}")
     walk("GET", f"/people/{person.id}?q={NAME}")
     sign_in_with_session(client, session, caseworker)
-    monkeypatch.setattr(people_views.services, "caseload", fail_the_search_in_the_database)
+    monkeypatch.setattr(people_views.services, "caseload", fail_in_the_database)
     failed = walk("POST", "/people/", data={"q": NAME})
     assert failed.status_code == 500
 
@@ -145,7 +145,7 @@ def test_no_log_line_holds_personal_data_and_each_request_has_its_line(
     # The failure is told in full, under the request's id, with its statement but not its values.
     [error] = [line for line in lines if line["level"] == "ERROR"]
     assert error["request_id"] == failed.headers["X-Request-ID"]
-    assert "Traceback" in error["exception"] and "SELECT no_such_column FROM person" in error["exception"]
+    assert "Traceback" in error["exception"] and "IntegrityError" in error["exception"]
     assert "parameters hidden" in error["exception"]
 
 
@@ -172,6 +172,14 @@ def test_one_id_per_request_in_the_header_and_different_for_the_next(client: Fla
     first, second = client.get("/healthz"), client.get("/healthz")
     assert re.fullmatch(r"[0-9a-f]{12}", first.headers["X-Request-ID"])
     assert first.headers["X-Request-ID"] != second.headers["X-Request-ID"]
+
+
+def test_logs_are_json_unless_in_development_or_tests(tmp_path: Path) -> None:
+    database = {"DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}", "ALLOW_SQLITE": True}
+    production = {**TEST_CONFIG, **database, "TESTING": False, "ENV": "production"}
+    assert create_app(production).config["LOG_FORMAT"] == "json"
+    assert create_app({**TEST_CONFIG, **database}).config["LOG_FORMAT"] == "text"
+    assert create_app({"ENV": "development", **database}).config["LOG_FORMAT"] == "text"
 
 
 @pytest.mark.parametrize(
