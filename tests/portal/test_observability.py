@@ -4,6 +4,7 @@ import json
 import logging
 import re
 import socket
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -166,6 +167,17 @@ def test_records_of_the_portals_modules_are_json_lines_with_the_request_id_in_a_
     assert re.fullmatch(r"[0-9a-f]{12}", lines[0]["request_id"])
     assert "request_id" not in lines[1]  # outside a request (the periodic job)
     assert "RuntimeError: the linker failed" in lines[1]["exception"]
+
+
+def test_a_warning_is_a_json_line_too(database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with warnings.catch_warnings():  # pytest records warnings itself: let them reach the app's logging
+        warnings.simplefilter("always")
+        app = create_app({**TEST_CONFIG, "DATABASE_URL": database_url, "LOG_FORMAT": "json"})
+        warnings.warn("the offer index is old", UserWarning, stacklevel=1)
+    _written, lines = json_lines(capsys)
+    [warned] = [line for line in lines if line["logger"] == "py.warnings"]
+    assert warned["level"] == "WARNING" and "UserWarning: the offer index is old" in warned["message"]
+    get_engine(app).dispose()
 
 
 def test_one_id_per_request_in_the_header_and_different_for_the_next(client: FlaskClient) -> None:
