@@ -4,6 +4,8 @@ Every value can be changed from the environment (`GUNICORN_CMD_ARGS`, or the BRI
 below) without editing this file. The portal's own settings stay in `PORTAL_*` variables."""
 
 import os
+from pathlib import Path
+from typing import Any
 
 # Behind the reverse proxy on the same machine; nginx forwards to this address.
 bind = os.environ.get("BRIDGE_BIND", "127.0.0.1:8000")
@@ -33,3 +35,25 @@ loglevel = "info"
 # Only the local proxy may say the request came over https (X-Forwarded-Proto); the client's
 # address is taken from X-Forwarded-For by the portal itself (PORTAL_TRUSTED_PROXIES).
 forwarded_allow_ips = "127.0.0.1,::1"
+
+# Prometheus: with PROMETHEUS_MULTIPROC_DIR set in the environment (a folder of this server's own),
+# every worker writes its request counts there and a scrape of /metrics from any worker adds them
+# all up (portal/observability/metrics.py); unset, each worker would report only its own.
+_METRICS_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+
+
+def on_starting(_server: object) -> None:
+    """The counts of a previous run would be added to this one's: start from an empty folder."""
+    if _METRICS_DIR:
+        Path(_METRICS_DIR).mkdir(parents=True, exist_ok=True)
+        for leftover in Path(_METRICS_DIR).glob("*.db"):
+            leftover.unlink()
+
+
+def child_exit(_server: object, worker: Any) -> None:
+    """A worker gone (replaced after max_requests, or killed): its counts stay in the totals, but
+    the figures only a live process may report are dropped."""
+    if _METRICS_DIR:
+        from prometheus_client import multiprocess  # noqa: PLC0415 - only when the folder is set
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -21,6 +21,7 @@ from portal import (
     keys,
     labels,
     migrations,
+    observability,
 )
 from portal.audit import commands as audit_commands
 from portal.audit import refusals
@@ -66,6 +67,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     db.init_app(app)
+    # First of the request hooks: a request's time and log line cover all the others.
+    observability.init_app(app)
     migrations.init_app(app)
     keys.init_app(app)
     deployment.init_app(app)

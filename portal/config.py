@@ -2,6 +2,7 @@
 
 from collections.abc import Mapping
 from datetime import timedelta
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +123,14 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         TRUSTED_PROXIES=0,
         # Where the portal is reached from outside, e.g. https://bridge.example.org: links in e-mails.
         PUBLIC_URL="",
+        # Logs on stderr: "json" (one object a line, for a log collector) or "text". Unset: text in
+        # development and tests, so a terminal stays readable; json everywhere else.
+        LOG_FORMAT=None,
+        # Who may read /metrics: client addresses and networks (JSON list; after PORTAL_TRUSTED_PROXIES
+        # is applied), and, when set, anyone sending `Authorization: Bearer <PORTAL_METRICS_TOKEN>`.
+        # Everyone else gets 404, as if there were no such page.
+        METRICS_ALLOWED=["127.0.0.1", "::1"],
+        METRICS_TOKEN="",
     )
     app.config.from_prefixed_env("PORTAL")
     if overrides:
@@ -144,6 +153,17 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
     if app.config["SMTP_HOST"] and not app.config["MAIL_FROM"]:
         raise ConfigError("PORTAL_MAIL_FROM must be set when PORTAL_SMTP_HOST is.")
     development = app.config["ENV"] == "development"
+    if app.config["LOG_FORMAT"] is None:
+        app.config["LOG_FORMAT"] = "text" if development or app.config.get("TESTING") else "json"
+    if app.config["LOG_FORMAT"] not in ("json", "text"):
+        raise ConfigError("PORTAL_LOG_FORMAT must be json or text.")
+    allowed = app.config["METRICS_ALLOWED"]
+    try:
+        if not isinstance(allowed, list | tuple):
+            raise ValueError(f"{allowed!r} is not a list")
+        app.config["METRICS_ALLOWED"] = [ip_network(str(entry)) for entry in allowed]
+    except ValueError as exc:
+        raise ConfigError(f"PORTAL_METRICS_ALLOWED must be a JSON list of addresses or networks: {exc}.") from exc
     if app.config["MFA_REQUIRED"] is None:
         app.config["MFA_REQUIRED"] = not development
     if development:

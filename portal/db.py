@@ -27,6 +27,9 @@ def make_engine(url: str, keyring: KeyRing | None = None, audit_key: bytes | Non
     """Create an engine; on SQLite add WAL, foreign keys, a busy timeout and write locks taken up front.
     The keys travel with the engine, so every session on it encrypts, decrypts and chains with them."""
     kwargs.setdefault("json_serializer", _to_json)
+    # A failed statement's message would carry its values (a searched name, a token's digest) into
+    # the logs; the statement and the error stay.
+    kwargs.setdefault("hide_parameters", True)
     if keyring is not None:
         kwargs["execution_options"] = {**kwargs.get("execution_options", {}), KEYRING_OPTION: keyring}
     if audit_key is not None:

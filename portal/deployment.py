@@ -96,6 +96,32 @@ def _settings(config: Any) -> list[Finding]:
                 "is not set: removing the newest audit events cannot be detected (`audit verify --anchor`).",
             )
         )
+    return found + _metrics(config)
+
+
+def _metrics(config: Any) -> list[Finding]:
+    """/metrics is read from the allowed addresses as the portal sees them, after the proxies it trusts."""
+    found: list[Finding] = []
+    allowed = config["METRICS_ALLOWED"]
+    if not config["TRUSTED_PROXIES"] and any(network.is_loopback for network in allowed):
+        found.append(
+            Finding(
+                WARNING,
+                "PORTAL_METRICS_ALLOWED",
+                "allows this machine while PORTAL_TRUSTED_PROXIES is 0: behind a reverse proxy here, every "
+                "visitor seems to come from this machine and can read /metrics.",
+            )
+        )
+    public = [str(network) for network in allowed if not (network.is_private or network.is_loopback)]
+    if public:
+        found.append(
+            Finding(
+                WARNING,
+                "PORTAL_METRICS_ALLOWED",
+                f"allows addresses on the internet ({', '.join(public)}) to read /metrics: allow the "
+                "monitoring server's address, or use PORTAL_METRICS_TOKEN.",
+            )
+        )
     return found
 
 

@@ -1,6 +1,5 @@
 """Error pages: every failure gets a clear page in the user's language, never a traceback."""
 
-import uuid
 from contextlib import suppress
 
 from flask import Flask, abort, current_app, g, render_template, request
@@ -11,6 +10,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from portal.exceptions import BadCursor
+from portal.observability import logs
 
 
 def _render(error: HTTPException) -> tuple[str, int]:
@@ -22,15 +22,17 @@ def _csrf(_error: CSRFError) -> tuple[str, int]:
     return render_template("errors/error.html", status=400, csrf=True), 400
 
 
-def _unexpected(error: Exception) -> tuple[str, int, dict[str, str]]:
-    """The last resort: the detail goes to the log under a reference, the user gets the reference only."""
-    request_id = uuid.uuid4().hex[:12]
-    current_app.logger.error("request %s failed: %s %s", request_id, request.method, request.path, exc_info=error)
+def _unexpected(error: Exception) -> tuple[str, int]:
+    """The last resort: the detail goes to the log under a reference, the user gets the reference only.
+    The reference is the request's id, on each of its log lines; the route, not the path (record ids)."""
+    request_id = logs.request_id()
+    route = request.url_rule.rule if request.url_rule else None
+    current_app.logger.error("request %s failed: %s %s", request_id, request.method, route, exc_info=error)
     session = g.get("db_session")
     if session is not None:
         session.rollback()
-    page = render_template("errors/error.html", status=500, request_id=request_id)
-    return page, 500, {"X-Request-ID": request_id}
+    # The X-Request-ID header carries it too, as on every answer (portal/observability).
+    return render_template("errors/error.html", status=500, request_id=request_id), 500
 
 
 def _stale(_error: StaleDataError) -> tuple[str, int]:
@@ -47,9 +49,8 @@ def _database_unavailable(error: OperationalError) -> tuple[str, int, dict[str, 
     read-only): the request's transaction is dropped whole, so nothing half-done stays, and the user
     is asked to retry rather than told the portal broke. The pool checks each connection before use
     (pool_pre_ping), so the first request after the database is back succeeds without a restart."""
-    current_app.logger.warning(
-        "database unavailable: %s %s: %s", request.method, request.path, type(error.orig).__name__
-    )
+    route = request.url_rule.rule if request.url_rule else None
+    current_app.logger.warning("database unavailable: %s %s: %s", request.method, route, type(error.orig).__name__)
     session = g.get("db_session")
     if session is not None:
         with suppress(SQLAlchemyError):

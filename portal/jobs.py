@@ -19,7 +19,7 @@ from sqlalchemy import case, delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
-from portal import idempotency
+from portal import idempotency, job_runs
 from portal.audit.services import Anchor, anchor_head, link_pending, record_list
 from portal.clock import local_date, local_midnight
 from portal.db import session_scope
@@ -246,7 +246,9 @@ def run_due_jobs(session: Session, live: LiveIndex, now: datetime, config: dict[
     if holder is None:
         raise JobsRunning(LOCK_NAME)
     try:
-        return _run_steps(session, live, now, config)
+        report = _run_steps(session, live, now, config)
+        job_runs.record_success(session, LOCK_NAME, now)
+        return report
     finally:
         release_lock(session, holder)
 

@@ -929,6 +929,16 @@ class JobLock(SQLModel, table=True):
     expires_at: datetime = timestamp()
 
 
+class JobRun(SQLModel, table=True):
+    """When a periodic command last finished its work (run-due-jobs, a clean `audit verify`): the
+    metrics show it, so an operator learns that cron stopped before the follow-ups pile up."""
+
+    __tablename__ = "job_run"
+
+    name: str = Field(max_length=40, primary_key=True)
+    last_success_at: datetime = timestamp()
+
+
 class IndicatorSnapshot(SQLModel, table=True):
     """The indicators of one area and period as published at `computed_at`: after small-cell
     suppression, as the page shows them (portal/indicators/snapshots.py); a view reads one row

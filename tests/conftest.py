@@ -1,6 +1,7 @@
 """Shared fixtures: a migrated database per test (SQLite, and PostgreSQL when configured),
 the app, a client, and a cast of users in every role."""
 
+import logging
 import os
 import shutil
 import uuid
@@ -47,6 +48,19 @@ PASSWORD = "correct horse battery"
 PASSWORD_HASH = hash_password(PASSWORD)
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
 DATABASES = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_before() -> Iterator[None]:
+    """An app made with production settings logs JSON through a handler on the root logger, which
+    belongs to the process (portal/observability/logs.py): take it off after the test."""
+    root = logging.getLogger()
+    level = root.level
+    yield
+    for handler in [handler for handler in root.handlers if handler.get_name() == "portal-json"]:
+        root.removeHandler(handler)
+    root.setLevel(level)
+    logging.captureWarnings(False)
 
 
 @pytest.fixture(scope="session")

@@ -6,9 +6,14 @@ import click
 from flask import Flask
 from flask.cli import with_appcontext
 
+from portal import job_runs
 from portal.audit.services import PENDING_GRACE, newest_anchor, verify_chain
 from portal.db import session_scope
 from portal.exceptions import BadAnchorFile
+from portal.models import utcnow
+
+# The name the metrics know the last clean verification by (portal/job_runs.py).
+VERIFY_JOB = "audit-verify"
 
 
 @click.group("audit")
@@ -38,6 +43,8 @@ def verify_command(anchor_file: Path | None) -> None:
             raise click.ClickException(f"{anchor_file} holds no audit anchor")
     with session_scope() as session:
         verdict = verify_chain(session, anchor)
+        if verdict.intact:
+            job_runs.record_success(session, VERIFY_JOB, utcnow())
     if verdict.broken_at is not None:
         click.echo(
             f"audit chain broken at sequence {verdict.broken_at} (after {verdict.events} intact events)", err=True

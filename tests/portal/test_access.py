@@ -38,6 +38,9 @@ PUBLIC = "public"
 ROUTES: dict[tuple[str, str], tuple[str, Any]] = {
     ("home.index", "GET"): ("/", PUBLIC),
     ("home.health", "GET"): ("/healthz", PUBLIC),
+    ("observability.ready", "GET"): ("/readyz", PUBLIC),
+    # Public to the sign-in rules; readable only from allowed addresses (the test client's is local).
+    ("observability.figures", "GET"): ("/metrics", PUBLIC),
     ("auth.login", "GET"): ("/auth/login", PUBLIC),
     ("auth.login", "POST"): ("/auth/login", PUBLIC),
     ("auth.logout", "POST"): ("/auth/logout", EVERYONE),

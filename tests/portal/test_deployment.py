@@ -43,7 +43,8 @@ def test_the_development_settings_fail_the_check_naming_each_unsafe_one(tmp_path
     ):
         assert f"SERIOUS  {setting}: " in result.output
     assert "WARNING  PORTAL_SMTP_HOST: " in result.output
-    assert result.output.rstrip().endswith("8 serious, 4 warnings.")
+    assert "WARNING  PORTAL_METRICS_ALLOWED: allows this machine while PORTAL_TRUSTED_PROXIES is 0" in result.output
+    assert result.output.rstrip().endswith("8 serious, 5 warnings.")
 
 
 def test_a_production_configuration_on_postgresql_passes_but_for_the_server_itself(database_url: str) -> None:
@@ -101,4 +102,16 @@ def test_keys_env_makes_every_secret_afresh_and_they_pass_the_check(
     app = create_app()
     about_keys = [finding for finding in findings(app) if finding.setting in SECRETS]
     assert about_keys == []
+    get_engine(app).dispose()
+
+
+@pytest.mark.parametrize(
+    ("allowed", "warned"),
+    [(["127.0.0.1", "::1"], False), (["10.0.0.0/8", "fd00::/8"], False), (["0.0.0.0/0"], True), (["8.8.8.8"], True)],
+)
+def test_metrics_readable_from_the_internet_is_a_warning(tmp_path: Path, allowed: list[str], warned: bool) -> None:
+    settings = {"DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}", "ALLOW_SQLITE": True, "METRICS_ALLOWED": allowed}
+    app = create_app({**PRODUCTION, **settings})
+    metrics = [finding for finding in findings(app) if finding.setting == "PORTAL_METRICS_ALLOWED"]
+    assert [finding.level for finding in metrics] == (["warning"] if warned else [])
     get_engine(app).dispose()
