@@ -33,6 +33,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -166,10 +167,14 @@ class Server:
         for name in ("PORTAL_DATA_KEY_CURRENT", "PORTAL_BLIND_INDEX_KEY", "PORTAL_AUDIT_KEY"):
             environment[name] = str(CONFIG[name.removeprefix("PORTAL_")])
         gunicorn = Path(sys.executable).with_name("gunicorn")
+        # The portal logs each request as production does (a JSON line); into a file, not the report.
+        self.log = tempfile.NamedTemporaryFile(prefix="bench-load-", suffix=".log", delete=False)  # noqa: SIM115
         self.process = subprocess.Popen(
             [str(gunicorn), "-c", "gunicorn.conf.py", "--access-logfile", "/dev/null", "wsgi:app"],
             cwd=ROOT,
             env=environment,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 60
         while True:
@@ -178,12 +183,14 @@ class Server:
                     return
             except OSError:
                 if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise SystemExit("gunicorn did not start") from None
+                    raise SystemExit(f"gunicorn did not start; its log: {self.log.name}") from None
                 time.sleep(0.2)
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)
         self.process.wait(timeout=60)
+        self.log.close()
+        print(f"the server's log: {self.log.name}")
 
 
 def workers_of(master: int) -> list[int]:
