@@ -7,7 +7,8 @@ import pytest
 from portal import create_app
 from portal.db import get_engine
 from portal.deployment import SERIOUS, findings
-from tests.conftest import TEST_CONFIG
+from portal.migrations import revisions
+from tests.conftest import TEST_CONFIG, revision_before
 from tests.test_deploy_files import sourced
 
 # What a production configuration sets (tests/conftest.py's keys, which are not the development ones).
@@ -115,3 +116,26 @@ def test_metrics_readable_from_the_internet_is_a_warning(tmp_path: Path, allowed
     metrics = [finding for finding in findings(app) if finding.setting == "PORTAL_METRICS_ALLOWED"]
     assert [finding.level for finding in metrics] == (["warning"] if warned else [])
     get_engine(app).dispose()
+
+
+def test_a_schema_behind_the_code_is_serious(database_url: str) -> None:
+    """Code deployed without `db upgrade`: the check names the revisions and the command to run."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("production runs on PostgreSQL")
+    app = create_app({**PRODUCTION, "DATABASE_URL": database_url})
+    engine = get_engine(app)
+    with engine.connect() as connection:
+        _, head = revisions(connection)
+    assert head is not None
+    before = revision_before(head)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = %s", (before,))
+    try:
+        schema = [finding for finding in findings(app) if finding.setting == "database schema"]
+        assert [finding.level for finding in schema] == [SERIOUS]
+        assert f"revision {before}, the code at {head}" in schema[0].message and "db upgrade" in schema[0].message
+    finally:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("UPDATE alembic_version SET version_num = %s", (head,))
+    assert not any(finding.setting == "database schema" for finding in findings(app))
+    engine.dispose()
