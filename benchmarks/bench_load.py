@@ -12,7 +12,9 @@ Each simulated user signs in with a session of their own and repeats their round
 - a supervisor: the indicators.
 A write that meets a connection error is sent again with the same one-time key, as a browser would.
 `--kill-every N` kills a gunicorn worker with SIGKILL every N seconds of the mix, whatever it is
-doing (the fault of tests/test_faults.py).
+doing (the fault of tests/test_faults.py); `--restart-database "pg_ctlcluster 15 main restart"`
+restarts PostgreSQL a third of the way in (requests meanwhile must get the 503 page, never a 500,
+and the portal must answer again by itself once the database is back).
 
 Before the mix, a bare page (/healthz) is served the same way to as many clients without pause:
 the server's ceiling on this machine, printed beside the mix's throughput. At the end the database
@@ -94,6 +96,8 @@ class Tally:
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     statuses: dict[str, dict[int, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
     errors: list[str] = field(default_factory=list)
+    # 503 answers ("the database cannot be reached"), with when: expected while it restarts, not after.
+    unavailable: list[float] = field(default_factory=list)
     contact_keys: list[uuid.UUID] = field(default_factory=list)  # of the contacts the server acknowledged
     retries: int = 0
     taken: set[str] = field(default_factory=set)  # referrals a provider has begun to answer
@@ -219,6 +223,23 @@ def kill_workers(server: "Server", every: float, stop: threading.Event, killed: 
                 killed.append(pid)
 
 
+@dataclass
+class Restart:
+    """When the database was restarted during the mix (monotonic seconds), and how it went."""
+
+    began: float = 0.0
+    ended: float = 0.0
+    exit_code: int | None = None
+
+
+def restart_database(command: str, after: float, restart: Restart) -> None:
+    """Run the operator's restart command (e.g. `pg_ctlcluster 15 main restart`) `after` seconds in."""
+    time.sleep(after)
+    restart.began = time.monotonic()
+    restart.exit_code = subprocess.run(command, shell=True, check=False).returncode  # noqa: S602 - the operator's own
+    restart.ended = time.monotonic()
+
+
 def request(
     port: int, tally: Tally, action: str, method: str, path: str, headers: dict[str, str], form: dict[str, str] | None
 ) -> tuple[int, str]:
@@ -244,7 +265,10 @@ def request(
         finally:
             connection.close()
         tally.add(action, time.perf_counter() - start, response.status)
-        if response.status >= 500 or response.status in (400, 403, 404, 422):
+        if response.status == 503:
+            with tally.lock:
+                tally.unavailable.append(time.monotonic())
+        elif response.status >= 500 or response.status in (400, 403, 404, 422):
             with tally.lock:
                 tally.errors.append(f"{action}: {response.status}")
         return response.status, text
@@ -449,6 +473,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=10.0, help="seconds of the mix not counted")
     parser.add_argument("--think", type=float, default=1.0, help="seconds a user pauses between requests")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--restart-database", default="", help="a shell command that restarts the database, run a third of the way in"
+    )
     parser.add_argument("--kill-every", type=float, default=0.0, help="kill -9 a worker every so many seconds")
     parser.add_argument("--caseworkers", type=int, default=50)
     parser.add_argument("--providers", type=int, default=20)
@@ -470,6 +497,10 @@ def main() -> None:
             if args.kill_every:
                 killer = threading.Thread(target=kill_workers, args=(server, args.kill_every, stop_killing, killed))
                 killer.start()
+            restart = Restart()
+            if args.restart_database:
+                after = args.seconds / 3
+                threading.Thread(target=restart_database, args=(args.restart_database, after, restart)).start()
             tally, seconds = run_mix(server.port, clients, args.seconds, args.think)
             stop_killing.set()
         finally:
@@ -479,11 +510,26 @@ def main() -> None:
         writes["referrals whose state and history disagree"] = half_written(app, started)
         writes["workers killed"] = len(killed)
         get_engine(app).dispose()
-    report(args, url, bare, bare_seconds, tally, seconds, writes)
+    report(args, url, bare, bare_seconds, tally, seconds, writes, restart)
+
+
+def late_unavailable(tally: Tally, restart: Restart) -> int:
+    """503 answers outside a restart, or more than 5 s after it ended (time for the pool to replace
+    its broken connections): the portal did not come back by itself."""
+    if not restart.began:
+        return len(tally.unavailable)
+    return sum(1 for moment in tally.unavailable if not restart.began <= moment <= restart.ended + 5)
 
 
 def report(
-    args: Any, url: str, bare: Tally, bare_seconds: float, tally: Tally, seconds: float, writes: dict[str, int]
+    args: Any,
+    url: str,
+    bare: Tally,
+    bare_seconds: float,
+    tally: Tally,
+    seconds: float,
+    writes: dict[str, int],
+    restart: Restart,
 ) -> None:
     database_name = sa.make_url(url).get_backend_name()
     users = args.caseworkers + args.providers + args.supervisors
@@ -507,6 +553,12 @@ def report(
         f"{bare_rps:.1f} requests/s, p99 {percentile(bare_values, 0.99):.0f} ms"
     )
     print(f"writes sent again after a connection error: {tally.retries}")
+    if restart.began:
+        print(
+            f"database restarted (exit code {restart.exit_code}) in {restart.ended - restart.began:.1f} s; "
+            f"503 answers (the retry page): {len(tally.unavailable)}"
+        )
+    late = late_unavailable(tally, restart)
     for name, value in writes.items():
         print(f"{name}: {value}")
     lost_or_doubled = (
@@ -516,7 +568,8 @@ def report(
         + writes["referrals whose state and history disagree"]
     )
     rows = [
-        ("errors (5xx, 4xx other than 409, no answer)", "0", len(tally.errors) == 0, len(tally.errors)),
+        ("errors (5xx but 503, 4xx but 409, no answer)", "0", len(tally.errors) == 0, len(tally.errors)),
+        ("503 but while the database restarts", "0", late == 0, late),
         ("lost or duplicated writes", "0", lost_or_doubled == 0, lost_or_doubled),
         ("offers overbooked", "0", writes["offers overbooked by the run"] == 0, writes["offers overbooked by the run"]),
         ("p99 of every request", f"≤ {P99_TARGET_MS:.0f} ms", p99 <= P99_TARGET_MS, f"{p99:.0f} ms"),
@@ -527,7 +580,9 @@ def report(
         print(f"| {name} | {wanted} | {measured} | {'held' if held else 'NOT held'} |")
     if tally.errors:
         print("first errors:", "; ".join(tally.errors[:10]))
-    print(json.dumps({"rps": round(mixed_rps, 1), "bare_rps": round(bare_rps, 1), "p99_ms": round(p99), **writes}))
+    figures = {"rps": round(mixed_rps, 1), "bare_rps": round(bare_rps, 1), "p99_ms": round(p99)}
+    figures |= {"errors": len(tally.errors), "unavailable": len(tally.unavailable), "late_unavailable": late}
+    print(json.dumps({**figures, **writes}))
 
 
 if __name__ == "__main__":

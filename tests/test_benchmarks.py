@@ -145,5 +145,4 @@ def test_the_load_benchmark_checks_its_writes_and_prints_its_targets(tmp_path: P
     assert figures["lost contacts"] == figures["duplicated contacts"] == 0
     assert figures["needs with two referrals to one offer"] == figures["offers overbooked by the run"] == 0
     assert figures["rps"] > 0 and figures["bare_rps"] > 0
-    errors = [line for line in run.stdout.splitlines() if line.startswith(("| errors", "first errors"))]
-    assert errors == ["| errors (5xx, 4xx other than 409, no answer) | 0 | 0 | held |"]
+    assert figures["errors"] == figures["unavailable"] == 0, run.stdout[-2000:]
