@@ -9,6 +9,7 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal import (
+    area_import,
     db,
     demo,
     deployment,
@@ -72,6 +73,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     migrations.init_app(app)
     keys.init_app(app)
     deployment.init_app(app)
+    area_import.init_app(app)
     demo.init_app(app)
     jobs.init_app(app)
     audit_commands.init_app(app)
