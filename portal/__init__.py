@@ -21,6 +21,7 @@ from portal import (
     keys,
     labels,
     migrations,
+    queue,
 )
 from portal.audit import commands as audit_commands
 from portal.audit import refusals
@@ -71,6 +72,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     deployment.init_app(app)
     demo.init_app(app)
     jobs.init_app(app)
+    queue.init_app(app)
     audit_commands.init_app(app)
     refusals.init_app(app)
     auth_commands.init_app(app)

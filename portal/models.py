@@ -791,6 +791,7 @@ class NoticeTarget(StrEnum):
     PERSON = "person"  # the person's page; target_id is the person
     REFERRAL_INBOX = "referral_inbox"  # the provider's inbox
     HOME = "home"  # the start page, where the attention list is
+    OUTBOX = "outbox"  # the admins' outbox
 
 
 class Notification(SQLModel, table=True):
@@ -822,6 +823,11 @@ class OutboxMail(SQLModel, table=True):
     created_at: datetime = timestamp(default_factory=utcnow)
     sent_at: datetime | None = timestamp(default=None)
     error: str = Field(default="", max_length=500)
+    # Tries so far; after a temporary failure the next is not before `next_attempt_at`. A mail the
+    # server refused for good, or that failed every try, has `failed_at` and is never tried again.
+    attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    next_attempt_at: datetime | None = timestamp(default=None)
+    failed_at: datetime | None = timestamp(default=None)
 
 
 class FollowUpKind(StrEnum):
