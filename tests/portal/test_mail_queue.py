@@ -63,10 +63,18 @@ def queue(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[Queue]:
     connection.close()
 
 
+class BurstWorker(SimpleWorker):
+    """A worker in this process that takes no commands: the thread that listens for them can hold
+    the worker's end for up to a minute."""
+
+    def subscribe(self) -> None:
+        pass
+
+
 def work(app: Flask, queue: Queue) -> None:
     """What `flask --app wsgi mail-worker` does, until the queue is empty."""
     with app.app_context():
-        SimpleWorker([queue], connection=queue.connection).work(burst=True)
+        BurstWorker([queue], connection=queue.connection).work(burst=True)
 
 
 def mails(session: Session) -> list[OutboxMail]:
@@ -112,6 +120,18 @@ def test_without_a_queue_mail_written_in_a_request_goes_out_once_the_response_is
     assert sorted(message["To"] for message in smtp.messages) == ["new@bridge.example", "old@bridge.example"]
     assert all(mail.sent_at is not None and mail.attempts == 1 for mail in mails(session))
     assert deliver_outbox(session, app.config) == 0  # nothing left for the periodic run
+
+
+def test_without_a_queue_mail_written_by_a_command_goes_out_at_its_commit(
+    app: Flask, session: Session, make_user: Callable[..., User], smtp: SMTPServer
+) -> None:
+    tell(app, session, make_user(Role.PROVIDER, email="anna@ngo.example"))
+    assert [message["To"] for message in smtp.messages] == ["anna@ngo.example"]
+
+
+def test_the_worker_command_needs_a_queue(app: Flask) -> None:
+    result = app.test_cli_runner().invoke(args=["mail-worker"])
+    assert result.exit_code == 2 and "PORTAL_QUEUE_URL is not set" in result.output
 
 
 def test_with_a_queue_the_mail_is_enqueued_after_the_commit_and_the_worker_sends_it(
