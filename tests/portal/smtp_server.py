@@ -75,7 +75,7 @@ class SMTPServer:
     def keep(self, data: bytes) -> None:
         message = message_from_bytes(data, policy=policy.default)
         with self._lock:
-            self.messages.append(message)  # type: ignore[arg-type]
+            self.messages.append(message)
 
     def start(self) -> None:
         self._server = _Server(self, self.port)
