@@ -23,6 +23,7 @@ from portal import (
     labels,
     migrations,
     observability,
+    queue,
 )
 from portal.audit import commands as audit_commands
 from portal.audit import refusals
@@ -76,6 +77,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     area_import.init_app(app)
     demo.init_app(app)
     jobs.init_app(app)
+    queue.init_app(app)
     audit_commands.init_app(app)
     refusals.init_app(app)
     auth_commands.init_app(app)

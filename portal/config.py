@@ -117,6 +117,9 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         SMTP_PASSWORD="",
         SMTP_STARTTLS=True,
         MAIL_FROM="",
+        # Redis for the mail queue, e.g. redis://127.0.0.1:6379/0, served by `flask --app wsgi
+        # mail-worker`. Empty: each web process sends the mail it wrote once its response is out.
+        QUEUE_URL="",
         # SQLite outside development: refused unless this says yes, for a single-machine trial.
         ALLOW_SQLITE=False,
         # How many reverse proxies stand in front of the portal (0: clients connect directly).

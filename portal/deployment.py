@@ -13,7 +13,9 @@ import click
 import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import with_appcontext
+from redis.exceptions import RedisError
 
+from portal import queue
 from portal.config import (
     DEVELOPMENT_AUDIT_KEY,
     DEVELOPMENT_BLIND_INDEX_KEY,
@@ -74,6 +76,16 @@ def _settings(config: Any) -> list[Finding]:
     if not config["SMTP_HOST"]:
         found.append(
             Finding(WARNING, "PORTAL_SMTP_HOST", "is not set: no e-mail is sent; mails wait in the admins' outbox.")
+        )
+    if config["SMTP_HOST"] and not config["QUEUE_URL"]:
+        found.append(
+            Finding(
+                WARNING,
+                "PORTAL_QUEUE_URL",
+                "is not set: each web worker sends the mail it wrote after its response, held up to 30 s "
+                "by a slow mail server, and a failed mail waits for run-due-jobs. Set it to a Redis and "
+                "run `flask --app wsgi mail-worker`.",
+            )
         )
     if not str(config["PUBLIC_URL"]).startswith("https://"):
         found.append(
@@ -160,9 +172,20 @@ def _database(engine: sa.Engine) -> list[Finding]:
     return found
 
 
+def _queue(app: Flask) -> list[Finding]:
+    if not app.config["QUEUE_URL"]:
+        return []
+    try:
+        queue.connection(app).ping()
+    except RedisError as error:
+        message = f"cannot be reached ({type(error).__name__}): mail waits for run-due-jobs."
+        return [Finding(WARNING, "PORTAL_QUEUE_URL", message)]
+    return []
+
+
 def findings(app: Flask) -> list[Finding]:
     """Every setting of this app that is unsafe or missing for production, the serious ones first."""
-    found = _settings(app.config) + _database(get_engine(app))
+    found = _settings(app.config) + _database(get_engine(app)) + _queue(app)
     return sorted(found, key=lambda finding: finding.level != SERIOUS)
 
 

@@ -41,7 +41,7 @@ from portal.models import (
     ReferralStatus,
     utcnow,
 )
-from portal.notifications.mail import deliver_outbox
+from portal.notifications.delivery import deliver_outbox
 from portal.notifications.services import notify_all, provider_notices
 from portal.people import retention
 from portal.referrals import services as referrals
@@ -263,7 +263,7 @@ def _run_steps(session: Session, live: LiveIndex, now: datetime, config: dict[st
     for kind, opened in open_contact_follow_ups(session, local_date(now), gaps).items():
         report.follow_ups[str(kind)] = report.follow_ups.get(str(kind), 0) + opened
     referral_follow_ups(session, now, report)
-    report.mailed = deliver_outbox(session, config)
+    report.mailed = deliver_outbox(session, config, now)
     report.keys_purged = idempotency.purge(session, now)
     # The offer index caught up, and written for the machine's workers when it has no files yet or
     # they lag too far behind: a worker started later maps it instead of assembling its own.

@@ -791,6 +791,7 @@ class NoticeTarget(StrEnum):
     PERSON = "person"  # the person's page; target_id is the person
     REFERRAL_INBOX = "referral_inbox"  # the provider's inbox
     HOME = "home"  # the start page, where the attention list is
+    OUTBOX = "outbox"  # the admins' outbox
 
 
 class Notification(SQLModel, table=True):
@@ -812,8 +813,18 @@ class Notification(SQLModel, table=True):
 class OutboxMail(SQLModel, table=True):
     """An e-mail to send: delivered by SMTP when configured, otherwise kept here for admins to read."""
 
-    # The admins' outbox, newest first, a page at a time: the table only grows.
-    __table_args__ = (sa.Index("ix_outboxmail_created_at", "created_at", "id"),)
+    # The admins' outbox, newest first, a page at a time: the table only grows. The mails still to
+    # send, oldest first (the sweep of run-due-jobs, /metrics' count): a few among every mail sent.
+    __table_args__ = (
+        sa.Index("ix_outboxmail_created_at", "created_at", "id"),
+        sa.Index(
+            "ix_outboxmail_unsent",
+            "created_at",
+            "id",
+            postgresql_where=sa.text("sent_at IS NULL"),
+            sqlite_where=sa.text("sent_at IS NULL"),
+        ),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     to_address: str = Field(max_length=254)
@@ -822,6 +833,11 @@ class OutboxMail(SQLModel, table=True):
     created_at: datetime = timestamp(default_factory=utcnow)
     sent_at: datetime | None = timestamp(default=None)
     error: str = Field(default="", max_length=500)
+    # Tries so far; after a temporary failure the next is not before `next_attempt_at`. A mail the
+    # server refused for good, or that failed every try, has `failed_at` and is never tried again.
+    attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    next_attempt_at: datetime | None = timestamp(default=None)
+    failed_at: datetime | None = timestamp(default=None)
 
 
 class FollowUpKind(StrEnum):

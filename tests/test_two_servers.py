@@ -602,9 +602,9 @@ def test_the_periodic_work_started_on_both_servers_at_once_is_done_once(servers:
     assert sorted(_reported(o, "reminded") for o in outputs) == [0, 2]
     sent = db.exec(select(OutboxMail.id).where(col(OutboxMail.sent_at).is_not(None))).all()
     assert not db.exec(select(OutboxMail.id).where(col(OutboxMail.sent_at).is_(None))).all()
-    # One mail per notification (every user here has an address), each handed to the mail server once.
+    # One mail per notification (every user here has an address), each handed to the mail server once
+    # (sent as its run committed it, without a queue; the runs' sweeps found none left).
     assert len(sent) == len(db.exec(select(Notification.id)).all())
-    assert sum(_reported(o, "mailed") for o in outputs) == len(sent)
     delivered = servers.mail.message_ids()
     assert len(delivered) == len(set(delivered)) == len(sent)
     assert {i.strip("<>").partition("@")[0] for i in delivered} == {str(i) for i in sent}

@@ -13,6 +13,7 @@ ENDPOINTS: dict[NoticeTarget, tuple[str, str | None]] = {
     NoticeTarget.PERSON: ("people.detail", "person_id"),
     NoticeTarget.REFERRAL_INBOX: ("referrals.inbox", None),
     NoticeTarget.HOME: ("home.index", None),
+    NoticeTarget.OUTBOX: ("notifications.outbox", None),
 }
 
 

@@ -1,5 +1,5 @@
-"""E-mail: each notification written into the outbox in the recipient's language, and the outbox
-delivered by SMTP when a server is configured (otherwise admins read it in the portal)."""
+"""E-mail: each notification written into the outbox in the recipient's language, and the SMTP
+connection and message that deliver it (portal/notifications/delivery.py decides when)."""
 
 import smtplib
 import ssl
@@ -10,22 +10,19 @@ from email.utils import format_datetime
 
 from flask import current_app, has_app_context
 from flask_babel import force_locale, gettext
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
+from portal import queue
 from portal.i18n import LOCALES
-from portal.models import OutboxMail, User, utcnow
+from portal.models import OutboxMail, User
 from portal.notifications.links import notice_path
-from portal.notifications.texts import PROVIDER_KINDS, sentence
+from portal.notifications.texts import IN_APP_ONLY, PROVIDER_KINDS, sentence
 from portal.redisclosure import notice_line
 
 SUBJECT_MAX = 300
 BODY_MAX = 10000
 ERROR_MAX = 500
 SMTP_TIMEOUT_SECONDS = 30
-BATCH = 500
-
-# The message is refused, the server is fine: note it and go on with the next mail.
-MESSAGE_ERRORS = (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError)
 
 
 def _one_line(text: str) -> str:
@@ -55,8 +52,9 @@ def queue_mail(
     session: Session, user: User, kind: str, target: str, target_id: uuid.UUID | None, params: dict[str, str]
 ) -> OutboxMail | None:
     """Put the e-mail for a notification in the outbox, in the user's saved language (the caller
-    commits). Nobody without an address, and no deactivated account, gets mail."""
-    if not user.email or not user.active:
+    commits; once it has, the mail is handed on for delivery). Nobody without an address, and no
+    deactivated account, gets mail."""
+    if not user.email or not user.active or kind in IN_APP_ONLY:
         return None
     link = ""
     if has_app_context():
@@ -68,6 +66,7 @@ def queue_mail(
         subject, body = compose(user, kind, link, params)
     mail = OutboxMail(to_address=user.email, subject=subject, body=body)
     session.add(mail)
+    queue.hand_on(session, mail.id)
     return mail
 
 
@@ -78,7 +77,7 @@ def _flag(value: object) -> bool:
     return bool(value)
 
 
-def _message(mail: OutboxMail, sender: str) -> EmailMessage:
+def message_of(mail: OutboxMail, sender: str) -> EmailMessage:
     message = EmailMessage()
     message["From"] = sender
     message["To"] = mail.to_address
@@ -90,7 +89,7 @@ def _message(mail: OutboxMail, sender: str) -> EmailMessage:
     return message
 
 
-class _Mailer:
+class Mailer:
     """One SMTP connection for a run, opened at the first mail that needs it."""
 
     def __init__(self, config: Mapping[str, object]) -> None:
@@ -124,7 +123,7 @@ class _Mailer:
             self.smtp = None
 
 
-def _sender(config: Mapping[str, object], mailer: _Mailer) -> str:
+def sender_of(config: Mapping[str, object], mailer: Mailer) -> str:
     return str(config.get("MAIL_FROM") or mailer.user)
 
 
@@ -132,65 +131,13 @@ def send_now(mail: OutboxMail, config: Mapping[str, object]) -> str | None:
     """Send one mail at once, before it is stored: for a text that must never wait in the outbox
     (a reset link). None when the server took it, otherwise why not (no server configured, or
     the error), for the caller to store the mail without its secret."""
-    mailer = _Mailer(config)
+    mailer = Mailer(config)
     if not mailer.host:
         return "no SMTP server configured"
     try:
-        mailer.send(_message(mail, _sender(config, mailer)))
+        mailer.send(message_of(mail, sender_of(config, mailer)))
     except (OSError, smtplib.SMTPException) as error:
         return f"{type(error).__name__}: {error}"[:ERROR_MAX]
     finally:
         mailer.close()
     return None
-
-
-def deliver_outbox(session: Session, config: Mapping[str, object], *, limit: int = BATCH) -> int:
-    """Send the unsent mails by SMTP, oldest first, and return how many went out.
-
-    Without PORTAL_SMTP_HOST nothing is sent: the mails wait in the outbox for admins to read.
-    Each mail is marked sent in its own transaction right after the server took it, so a mail
-    sent once is never sent again. A failure is written on the mail, which is tried again at the
-    next run; a server that cannot be reached ends this run.
-    """
-    mailer = _Mailer(config)
-    if not mailer.host:
-        return 0
-    sender = _sender(config, mailer)
-    pending = list(
-        session.exec(
-            select(OutboxMail.id)
-            .where(col(OutboxMail.sent_at).is_(None))
-            .order_by(col(OutboxMail.created_at), col(OutboxMail.id))
-            .limit(limit)
-        )
-    )
-    session.commit()
-    sent = 0
-    try:
-        for mail_id in pending:
-            # Locked while it is sent: a second run at the same time skips it (PostgreSQL) or
-            # waits and then finds it sent (SQLite takes the write lock at BEGIN IMMEDIATE).
-            mail = session.exec(
-                select(OutboxMail)
-                .where(OutboxMail.id == mail_id, col(OutboxMail.sent_at).is_(None))
-                .with_for_update(skip_locked=True)
-            ).first()
-            if mail is None:
-                session.rollback()
-                continue
-            try:
-                mailer.send(_message(mail, sender))
-            except (OSError, smtplib.SMTPException) as error:
-                mail.error = f"{type(error).__name__}: {error}"[:ERROR_MAX]
-                session.commit()
-                if isinstance(error, MESSAGE_ERRORS):
-                    continue
-                mailer.close()
-                break
-            mail.sent_at = utcnow()
-            mail.error = ""
-            session.commit()
-            sent += 1
-    finally:
-        mailer.close()
-    return sent

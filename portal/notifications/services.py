@@ -147,7 +147,7 @@ def mark_all_read(session: Session, user: User) -> int:
 
 
 def outbox(session: Session, cursor: str | None = None, per_page: int = DEFAULT_PER_PAGE) -> Page[OutboxMail]:
-    """A page of the e-mails, newest first, sent or waiting (for admins).
+    """A page of the e-mails, newest first, sent, waiting or failed (for admins).
 
     :raise BadCursor: the cursor was not written for this list.
     """

@@ -23,11 +23,16 @@ TEXTS: dict[str, LazyString] = {
     "follow_up_employment_30": _l("Follow up with %(person)s: 30 days in the job"),
     "follow_up_employment_90": _l("Follow up with %(person)s: 90 days in the job"),
     "follow_up_employment_180": _l("Follow up with %(person)s: 180 days in the job"),
+    "mail_failed": _l("An e-mail to %(account)s could not be delivered and will not be tried again"),
 }
 GENERIC = _l("You have a new notification")
 
 # Kinds that go to a provider about a referred person: their e-mails carry the redisclosure notice.
 PROVIDER_KINDS = frozenset({"referral_received", "referral_reminder", "referral_withdrawn"})
+
+# Kinds never e-mailed: a mail telling of a failed mail would, with the server down, fail in turn
+# and tell every admin again, without end.
+IN_APP_ONLY = frozenset({"mail_failed"})
 
 
 class _Params(dict[str, str]):

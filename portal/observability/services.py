@@ -4,16 +4,15 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-import redis
 import sqlalchemy as sa
+from redis import Redis
+from redis.exceptions import RedisError
 from sqlmodel import Session, col, func, select
 
 from portal.job_runs import last_successes
 from portal.models import AuditEvent, OutboxMail
 
 logger = logging.getLogger(__name__)
-# Seconds the readiness check waits for the queue's server: a load balancer asks again soon.
-QUEUE_TIMEOUT = 2
 
 
 @dataclass(frozen=True)
@@ -39,7 +38,7 @@ def figures(session: Session) -> Figures:
     )
 
 
-def failed_checks(engine: sa.Engine, queue_url: str) -> list[str]:
+def failed_checks(engine: sa.Engine, queue: Redis | None) -> list[str]:
     """The names of what does not answer: "database", "queue" (when one is configured). Names only:
     the errors would carry host names and, for some drivers, the connection string."""
     failed = []
@@ -49,13 +48,10 @@ def failed_checks(engine: sa.Engine, queue_url: str) -> list[str]:
     except sa.exc.SQLAlchemyError as error:
         logger.warning("not ready: the database does not answer (%s)", type(error).__name__)
         failed.append("database")
-    if queue_url:
-        client = redis.Redis.from_url(queue_url, socket_connect_timeout=QUEUE_TIMEOUT, socket_timeout=QUEUE_TIMEOUT)
+    if queue is not None:
         try:
-            client.ping()
-        except redis.RedisError as error:
+            queue.ping()
+        except RedisError as error:
             logger.warning("not ready: the queue does not answer (%s)", type(error).__name__)
             failed.append("queue")
-        finally:
-            client.close()
     return failed

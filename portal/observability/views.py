@@ -4,6 +4,7 @@ from flask import Blueprint, abort, current_app, request
 from prometheus_client import CONTENT_TYPE_LATEST
 from werkzeug.wrappers import Response
 
+from portal import queue
 from portal.auth.access import public
 from portal.db import get_engine
 from portal.observability import metrics, services
@@ -16,7 +17,8 @@ bp = Blueprint("observability", __name__)
 def ready() -> Response:
     """Take this server out of the load balancer while what it needs does not answer (/healthz
     only says the process runs)."""
-    failed = services.failed_checks(get_engine(), current_app.config.get("QUEUE_URL") or "")
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    failed = services.failed_checks(get_engine(), queue.connection(app) if app.config["QUEUE_URL"] else None)
     if failed:
         return Response(f"not ready: {', '.join(failed)}", status=503, mimetype="text/plain")
     return Response("ready", mimetype="text/plain")

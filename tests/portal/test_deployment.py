@@ -22,6 +22,7 @@ PRODUCTION = {
     "MFA_REQUIRED": True,
     "SMTP_HOST": "mail.bridge.example",
     "MAIL_FROM": "bridge@bridge.example",
+    "QUEUE_URL": "redis://127.0.0.1:6379/15",
     "PUBLIC_URL": "https://bridge.example.org",
     "TRUSTED_PROXIES": 1,
     "AUDIT_ANCHOR_FILE": "/var/lib/bridge/audit-anchor",
@@ -139,3 +140,18 @@ def test_a_schema_behind_the_code_is_serious(database_url: str) -> None:
             connection.exec_driver_sql("UPDATE alembic_version SET version_num = %s", (head,))
     assert not any(finding.setting == "database schema" for finding in findings(app))
     engine.dispose()
+
+
+def test_mail_without_a_queue_or_with_one_that_does_not_answer_is_a_warning(tmp_path: Path) -> None:
+    """Mail still goes out either way (from the web workers, or from run-due-jobs), only later."""
+    sqlite = {**PRODUCTION, "ALLOW_SQLITE": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'trial.db'}"}
+    warned = {
+        queue_url: [
+            (f.level, f.message.split(":")[0])
+            for f in findings(create_app({**sqlite, "QUEUE_URL": queue_url}))
+            if f.setting == "PORTAL_QUEUE_URL"
+        ]
+        for queue_url in ("", "redis://127.0.0.1:1/15")
+    }
+    assert warned[""] == [("warning", "is not set")]
+    assert warned["redis://127.0.0.1:1/15"] == [("warning", "cannot be reached (ConnectionError)")]

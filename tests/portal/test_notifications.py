@@ -22,7 +22,7 @@ from portal.jobs import run_due_jobs
 from portal.matches.services import LiveIndex
 from portal.migrations import downgrade, upgrade
 from portal.models import NoticeTarget, Notification, OutboxMail, Person, Role, User, utcnow
-from portal.notifications.mail import deliver_outbox
+from portal.notifications.delivery import deliver_outbox
 from portal.notifications.services import notify
 from tests.conftest import revision_before
 from tests.portal.pager import rows, walk
@@ -58,6 +58,8 @@ class FakeSMTP:
     def send_message(self, message: EmailMessage) -> None:
         if message["To"] in self.server.refused:
             raise smtplib.SMTPRecipientsRefused({message["To"]: (550, b"mailbox unavailable")})
+        if message["To"] in self.server.deferred:
+            raise smtplib.SMTPRecipientsRefused({message["To"]: (452, b"mailbox full, try later")})
         self.server.messages.append(message)
 
     def quit(self) -> None:
@@ -72,7 +74,8 @@ class FakeServer:
         self.connections: list[tuple[str, int]] = []
         self.calls: list[str] = []
         self.messages: list[EmailMessage] = []
-        self.refused: set[str] = set()
+        self.refused: set[str] = set()  # for good (550)
+        self.deferred: set[str] = set()  # for now (452)
         self.unreachable = False
 
 
@@ -439,25 +442,27 @@ def test_deliver_outbox_sends_each_mail_once(
     assert len(smtp.messages) == 1 and len(smtp.connections) == 1  # nothing to send: no connection
 
 
-def test_a_refused_mail_is_recorded_and_tried_again_at_the_next_run(
+def test_a_deferred_mail_is_recorded_and_tried_again_once_its_wait_is_over(
     app: Flask, session: Session, make_user: Callable[..., User], smtp: FakeServer
 ) -> None:
-    refused = make_user(Role.PROVIDER, email="full@ngo.example")
+    deferred = make_user(Role.PROVIDER, email="full@ngo.example")
     fine = make_user(Role.PROVIDER, email="ok@ngo.example")
-    tell(app, session, refused, "referral_received", offer="Job club")
+    tell(app, session, deferred, "referral_received", offer="Job club")
     tell(app, session, fine, "referral_received", offer="Job club")
-    smtp.refused.add("full@ngo.example")
+    smtp.deferred.add("full@ngo.example")
     assert deliver_outbox(session, SMTP_CONFIG) == 1  # the other mail still goes out
     by_address = {mail.to_address: mail for mail in mails(session)}
-    assert by_address["full@ngo.example"].sent_at is None
-    assert "SMTPRecipientsRefused" in by_address["full@ngo.example"].error
+    waiting = by_address["full@ngo.example"]
+    assert waiting.sent_at is None and waiting.failed_at is None and waiting.attempts == 1
+    assert "SMTPRecipientsRefused" in waiting.error and waiting.next_attempt_at is not None
     assert by_address["ok@ngo.example"].sent_at is not None
 
-    smtp.refused.clear()
-    assert deliver_outbox(session, SMTP_CONFIG) == 1
+    smtp.deferred.clear()
+    assert deliver_outbox(session, SMTP_CONFIG) == 0  # not before its wait is over
+    assert deliver_outbox(session, SMTP_CONFIG, waiting.next_attempt_at) == 1
     assert [m["To"] for m in smtp.messages] == ["ok@ngo.example", "full@ngo.example"]
     retried = next(mail for mail in mails(session) if mail.to_address == "full@ngo.example")
-    assert retried.sent_at is not None and retried.error == ""
+    assert retried.sent_at is not None and retried.error == "" and retried.attempts == 2
 
 
 def test_an_unreachable_server_is_recorded_and_the_run_stops(
@@ -472,14 +477,15 @@ def test_an_unreachable_server_is_recorded_and_the_run_stops(
     assert second.error == ""  # not tried against a server that is down
 
     smtp.unreachable = False
-    assert deliver_outbox(session, SMTP_CONFIG) == 2
+    assert deliver_outbox(session, SMTP_CONFIG) == 1  # the first waits out its backoff
+    assert first.next_attempt_at is not None
+    assert deliver_outbox(session, SMTP_CONFIG, first.next_attempt_at) == 1
     assert all(mail.sent_at is not None and mail.error == "" for mail in mails(session))
 
 
 def test_the_periodic_job_delivers_the_outbox(
     app: Flask, session: Session, make_user: Callable[..., User], smtp: FakeServer
 ) -> None:
-    app.config.update(SMTP_CONFIG)
     tell(
         app,
         session,
@@ -489,6 +495,7 @@ def test_the_periodic_job_delivers_the_outbox(
         PERSON_ID,
         person="XA-0008",
     )
+    app.config.update(SMTP_CONFIG)  # configured since the mail was written: only the sweep can send it
     assert run_due_jobs(session, LiveIndex(), utcnow(), app.config).mailed == 1
     assert run_due_jobs(session, LiveIndex(), utcnow(), app.config).mailed == 0
     assert len(smtp.messages) == 1
