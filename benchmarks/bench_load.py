@@ -349,13 +349,17 @@ def run_mix(port: int, clients: list[Client], seconds: float, think: float) -> t
         while time.monotonic() < stop:
             ROUNDS[client.role](port, tally, client, rng, pause)
 
-    threads = [threading.Thread(target=user, args=(client, n)) for n, client in enumerate(clients)]
+    return tally, run_all([threading.Thread(target=user, args=(client, n)) for n, client in enumerate(clients)])
+
+
+def run_all(threads: list[threading.Thread]) -> float:
+    """Start the simulated users together, wait for every one; the seconds it took."""
     start = time.monotonic()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return tally, time.monotonic() - start
+    return time.monotonic() - start
 
 
 def run_bare(port: int, clients: int, seconds: float) -> tuple[Tally, float]:
@@ -367,13 +371,7 @@ def run_bare(port: int, clients: int, seconds: float) -> tuple[Tally, float]:
         while time.monotonic() < stop:
             request(port, tally, "bare", "GET", "/healthz", {}, None)
 
-    threads = [threading.Thread(target=user) for _ in range(clients)]
-    start = time.monotonic()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return tally, time.monotonic() - start
+    return tally, run_all([threading.Thread(target=user) for _ in range(clients)])
 
 
 def percentile(values: list[float], share: float) -> float:
