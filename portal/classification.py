@@ -106,13 +106,17 @@ _CLASSES: dict[str, dict[str, str]] = {
         INTERNAL: "id key person_id referral_id status snoozed_until resolved_by_id resolved_at created_at",
     },
     "notification": {INTERNAL: "id user_id kind params target target_id created_at read_at"},
-    "outboxmail": {PERSONAL: "to_address subject body", INTERNAL: "id created_at sent_at error"},
+    "outboxmail": {
+        PERSONAL: "to_address subject body",
+        INTERNAL: "id created_at sent_at error attempts next_attempt_at failed_at",
+    },
     "auditevent": {
         INTERNAL: "id sequence at actor_id action record_type record_id records_digest previous_hash hash",
     },
     "auditeventrecord": {INTERNAL: "event_id record_id"},
     "idempotency_key": {INTERNAL: "id actor_id key record_type record_id created_at"},
     "job_lock": {INTERNAL: "id name holder taken_at expires_at"},
+    "job_run": {INTERNAL: "name last_success_at"},
     # Aggregates before small-cell suppression, with providers' and volunteers' names (completion table).
     # Published figures (after small-cell suppression) naming the providers, volunteers among them,
     # as the indicators page does: about providers, no longer about people in the programme.
