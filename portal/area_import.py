@@ -9,6 +9,7 @@ written: one error anywhere and nothing is imported, each error named by its lin
 
 import csv
 import io
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,10 +64,11 @@ def import_areas(session: Session, rows: list[dict[str, str]]) -> Imported:
     """
     known = {area.code: area for area in session.exec(select(Area))}
     levels = {code: area.level for code, area in known.items()}
+    codes = {area.id: code for code, area in known.items()}
     errors: list[str] = []
     seen: set[str] = set()
     for line, row in enumerate(rows, start=2):
-        problems = _problems(row, levels, seen, known)
+        problems = _problems(row, levels, seen, known, codes)
         errors += [f"line {line} ({row['code'] or 'no code'}): {problem}" for problem in problems]
         if not problems:
             seen.add(row["code"])
@@ -98,7 +100,13 @@ def import_areas(session: Session, rows: list[dict[str, str]]) -> Imported:
     return result
 
 
-def _problems(row: dict[str, str], levels: dict[str, AreaLevel], seen: set[str], known: dict[str, Area]) -> list[str]:
+def _problems(
+    row: dict[str, str],
+    levels: dict[str, AreaLevel],
+    seen: set[str],
+    known: dict[str, Area],
+    codes: dict[uuid.UUID, str],
+) -> list[str]:
     problems = [f"{name} is empty" for name in ("code", "level", "name_zh", "name_en") if not row[name]]
     problems += [f"{name} is longer than {limit}" for name, limit in MAX_LENGTH.items() if len(row[name]) > limit]
     if row["code"] in seen:
@@ -116,8 +124,8 @@ def _problems(row: dict[str, str], levels: dict[str, AreaLevel], seen: set[str],
         problems.append(f"a {level.value}'s parent must be a {wanted.value} {where}")
     recorded = known.get(row["code"])
     if recorded is not None:
-        parent = next((area for area in known.values() if area.id == recorded.parent_id), None)
-        if recorded.level != level or (parent.code if parent else "") != row["parent"]:
+        parent = codes[recorded.parent_id] if recorded.parent_id else ""
+        if recorded.level != level or parent != row["parent"]:
             problems.append("this area is recorded at another place in the tree; an import does not move areas")
     return problems
 

@@ -15,8 +15,8 @@ bp = Blueprint("observability", __name__)
 @bp.route("/readyz")
 @public
 def ready() -> Response:
-    """Take this server out of the load balancer while what it needs does not answer (/healthz
-    only says the process runs)."""
+    """Take this server out of the load balancer while what it needs does not answer: the database
+    and, when one is configured, the mail queue (/healthz reads the database only)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     failed = services.failed_checks(get_engine(), queue.connection(app) if app.config["QUEUE_URL"] else None)
     if failed:
