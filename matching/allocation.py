@@ -109,8 +109,3 @@ def allocate(
         if row < len(needs) and column_offer[col] >= 0:
             assignments[str(needs[row])] = str(offers[column_offer[col]])
     return assignments
-
-
-def value_of(grade: float, urgency: int) -> float:
-    """What an assignment is worth: (2^relevance - 1) × urgency, as the programme scores it."""
-    return float((2.0**grade - 1.0) * urgency)

@@ -1,16 +1,27 @@
 """Whole-document operations: rank every need, or allocate places across all of them."""
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 
 import numpy as np
 import scipy.sparse as sp
 
-from matching.allocation import Candidate, allocate, value_of
+from matching.allocation import Candidate, allocate
 from matching.index import OfferIndex
 from matching.model import Need, Offer, Person, Ranking
+from matching.semantic import Encoder, e5_encode, need_meanings
 
-# The relevance scale is read as a caseworker's grade (0 none … 3 answers the need well).
-TOP_GRADE = 3.0
+
+def with_meanings(people: Sequence[Person], encode: Encoder = e5_encode) -> list[Person]:
+    """The people with every need's vectors computed, all texts encoded in one call."""
+    needs = [need for person in people for need in person.needs if need.meaning is None]
+    found = dict(zip((need.id for need in needs), need_meanings([n.description for n in needs], encode), strict=True))
+    return [
+        dataclasses.replace(
+            person, needs=tuple(dataclasses.replace(n, meaning=found.get(n.id, n.meaning)) for n in person.needs)
+        )
+        for person in people
+    ]
 
 
 def _needs_with_queries(index: OfferIndex, people: Sequence[Person]) -> Iterator[tuple[Person, Need, sp.csr_matrix]]:
@@ -28,7 +39,7 @@ def rank_all(
 ) -> dict[str, Ranking]:
     """Every need of every person, ranked against one index built once."""
     index = OfferIndex().fit(offers)
-    return rank_with(index, people, top=top, near_misses=near_misses, explain=explain)
+    return rank_with(index, with_meanings(people), top=top, near_misses=near_misses, explain=explain)
 
 
 def rank_with(
@@ -42,7 +53,8 @@ def rank_with(
 
 
 def candidates(index: OfferIndex, people: Sequence[Person]) -> list[Candidate]:
-    """Every eligible (need, offer) pair with its value: (2^relevance - 1) × urgency."""
+    """Every eligible (need, offer) pair with its value: the gain the grade of a caseworker is
+    expected to give it (the ranker's calibration of its score), times the need's urgency."""
     found: list[Candidate] = []
     eligible_of: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for person, need, query in _needs_with_queries(index, people):
@@ -51,10 +63,10 @@ def candidates(index: OfferIndex, people: Sequence[Person]) -> list[Candidate]:
             eligible_of[person.id] = (distances, np.flatnonzero(index.failed_rule_counts(person, distances) == 0))
         distances, eligible = eligible_of[person.id]
         total, _parts = index.scores(person, need, distances, query=query)
-        grades = np.clip(total[eligible], 0.0, TOP_GRADE)
+        gains = index.ranker_.calibration.expected_gain(total[eligible])
         found.extend(
-            Candidate(need.id, index.offers_[i].id, value_of(float(grade), need.urgency))
-            for i, grade in zip(eligible, grades, strict=True)
+            Candidate(need.id, index.offers_[i].id, float(gain) * need.urgency)
+            for i, gain in zip(eligible, gains, strict=True)
         )
     return found
 
@@ -64,4 +76,4 @@ def allocate_all(offers: Sequence[Offer], people: Sequence[Person]) -> dict[str,
     index = OfferIndex().fit(offers)
     person_of = {need.id: person.id for person in people for need in person.needs}
     capacity = {offer.id: max(0, offer.capacity) for offer in offers}
-    return allocate(candidates(index, people), capacity, person_of)
+    return allocate(candidates(index, with_meanings(people)), capacity, person_of)

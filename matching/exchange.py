@@ -170,3 +170,21 @@ def load(path: Path) -> tuple[list[Offer], list[Person]]:
     except json.JSONDecodeError as exc:
         raise FormatError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno})") from exc
     return parse(document)
+
+
+def load_qrels(path: Path) -> dict[str, dict[str, int]]:
+    """Relevance judgments: {need id: {offer id: grade 1..3}} (FORMAT.md)."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FormatError(f"{path}: {exc}") from exc
+    if not isinstance(document, dict):
+        raise FormatError(f"{path}: judgments are an object of needs")
+    judged: dict[str, dict[str, int]] = {}
+    for need, grades in document.items():
+        if not isinstance(grades, dict) or not all(
+            isinstance(g, int) and not isinstance(g, bool) and 0 <= g <= 3 for g in grades.values()
+        ):
+            raise FormatError(f"{path}: {need}: grades are whole numbers 0..3 by offer id")
+        judged[str(need)] = {str(offer): int(grade) for offer, grade in grades.items()}
+    return judged

@@ -17,13 +17,17 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from matching import semantic
 from matching.hours import offer_hours
 from matching.model import Offer
+from matching.semantic import Encoder, Vectors, e5_encode, offer_text, offer_vectors, vector_bytes, vectors_from_bytes
 from matching.vocabulary import CONCEPTS, concepts_in
 
 # Names how the features are computed: features stored under another scheme are computed anew.
 SCHEME = "char_wb-2-4-hash20-v1"
 # 2^20 columns: at 20,000 offers about one n-gram in a few hundred shares its column with another.
+# Names features stored with their vector: the n-grams' scheme and the model's.
+STORED_SCHEME = f"{SCHEME}+{semantic.SCHEME}"
 N_FEATURES = 2**20
 NGRAM_RANGE = (2, 4)
 
@@ -110,14 +114,21 @@ class TextFeatures:
     counts: npt.NDArray[np.uint16]
     concepts: dict[str, int]
     hours: frozenset[str]
+    # The offer's place in the space of meaning (matching.semantic), when it was computed.
+    vector: Vectors | None = None
+
+    def vector_bytes(self) -> bytes | None:
+        return None if self.vector is None else vector_bytes(self.vector)
 
     def ngram_bytes(self) -> bytes:
         """The n-grams in six bytes each (column, count), for storing."""
         return self.ngrams.astype(_INDEX_BYTES).tobytes() + self.counts.astype(_COUNT_BYTES).tobytes()
 
     @classmethod
-    def from_stored(cls, ngram_bytes: bytes, concepts: dict[str, int], hours: Sequence[str]) -> "TextFeatures":
-        """Features as stored by an application: `ngram_bytes` from `ngram_bytes()`."""
+    def from_stored(
+        cls, ngram_bytes: bytes, concepts: dict[str, int], hours: Sequence[str], vector: bytes | None = None
+    ) -> "TextFeatures":
+        """Features as stored by an application: `ngram_bytes` from `ngram_bytes()`, `vector` from `vector_bytes()`."""
         size = len(ngram_bytes) // (_INDEX_BYTES.itemsize + _COUNT_BYTES.itemsize)
         split = size * _INDEX_BYTES.itemsize
         return cls(
@@ -125,12 +136,15 @@ class TextFeatures:
             np.frombuffer(ngram_bytes, dtype=_COUNT_BYTES, count=size, offset=split),
             {str(name): int(hits) for name, hits in concepts.items() if name in CONCEPTS},
             frozenset(hours),
+            None if vector is None else vectors_from_bytes(vector)[0],
         )
 
 
-def text_features(offers: Sequence[Offer]) -> list[TextFeatures]:
-    """The features of each offer (all texts hashed in one call, far cheaper than one by one)."""
+def text_features(offers: Sequence[Offer], encode: Encoder | None = e5_encode) -> list[TextFeatures]:
+    """The features of each offer (all texts hashed in one call, far cheaper than one by one), with
+    their vectors unless `encode` is None (about 70 ms an offer: computed once, when it is written)."""
     counts = ngram_counts([offer.text for offer in offers])
+    vectors = None if encode is None else offer_vectors([offer_text(o.title, o.description) for o in offers], encode)
     found = []
     for row, offer in enumerate(offers):
         start, end = counts.indptr[row], counts.indptr[row + 1]
@@ -140,6 +154,7 @@ def text_features(offers: Sequence[Offer]) -> list[TextFeatures]:
                 np.minimum(counts.data[start:end], _MAX_COUNT).astype(np.uint16),
                 concepts_in(offer.text),
                 offer_hours(offer.category, offer.text),
+                None if vectors is None else vectors[row],
             )
         )
     return found

@@ -23,7 +23,9 @@ from matching.features import N_FEATURES, VOCABULARY_TEXT, TextFeatures, ngram_c
 from matching.geo import distance_km
 from matching.hours import CLASHES, OFFER_HOURS, hours_taken
 from matching.model import CATEGORIES, SLOTS, NearMiss, Need, Offer, Person, RankedOffer, Ranking, Reason
-from matching.relevance import CATEGORY_INDEX, GROUP_CONCEPTS, SKILL_CATEGORIES, WEIGHTS, category_affinity
+from matching.ranker import RANKER, SIGNALS, Ranker
+from matching.relevance import CATEGORY_INDEX, GROUP_CONCEPTS, SKILL_CATEGORIES, category_affinity
+from matching.semantic import DIMENSIONS, Encoder, NeedMeaning, Vectors, e5_encode, need_meaning
 from matching.vocabulary import CONCEPTS, RELATED, concepts_in
 
 FloatArray = npt.NDArray[np.floating[Any]]
@@ -31,6 +33,8 @@ CONCEPT_NAMES = tuple(CONCEPTS)
 CONCEPT_INDEX = {name: i for i, name in enumerate(CONCEPT_NAMES)}
 EARTH_RADIUS_KM = 6371.0088
 DEFAULT_TRAVEL_KM = 10.0
+# A TF-IDF cosine from which two texts are said to be worded alike.
+SIMILAR_WORDING = 0.1
 # More rules than an offer can fail: a retired row is neither eligible nor a near miss.
 RETIRED_FAILURES = 100
 # The field's own words count as one more document, so an n-gram of the vocabulary is known to
@@ -224,6 +228,16 @@ def _skill_rows(offers: Sequence[Offer], index: dict[str, int]) -> sp.csr_matrix
     return sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(offers), max(1, len(index))))
 
 
+def _stacked_vectors(features: Sequence[TextFeatures]) -> Vectors | None:
+    """The offers' vectors, one row each; None when they were computed without (all or none)."""
+    found = [f.vector for f in features if f.vector is not None]
+    if not found:
+        return None
+    if len(found) != len(features):
+        raise ValueError("every offer comes with its vector, or none does")
+    return np.vstack(found).astype(np.float32)
+
+
 def _widened(rows: sp.csr_matrix, columns: int) -> sp.csr_matrix:
     return sp.csr_matrix((rows.data, rows.indices, rows.indptr), shape=(rows.shape[0], columns))
 
@@ -247,11 +261,16 @@ class OfferIndex:
 
     # Building and updating
 
-    def fit(self, offers: Sequence[Offer]) -> "OfferIndex":
-        """The index of these offers, their features computed here."""
-        features = text_features(offers)
+    def fit(self, offers: Sequence[Offer], encode: Encoder | None = e5_encode) -> "OfferIndex":
+        """The index of these offers, their features computed here (without vectors if `encode` is
+        None: the signals of meaning are then left out)."""
+        features = text_features(offers, encode)
         return self._assemble(
-            offers, stacked_counts(features), [f.concepts for f in features], [f.hours for f in features]
+            offers,
+            stacked_counts(features),
+            [f.concepts for f in features],
+            [f.hours for f in features],
+            _stacked_vectors(features),
         )
 
     @classmethod
@@ -260,7 +279,12 @@ class OfferIndex:
     ) -> "OfferIndex":
         """The index of these offers from their stored features (one per offer, in the same order)."""
         return cls.from_counts(
-            offers, stacked_counts(features), [f.concepts for f in features], [f.hours for f in features], max_df
+            offers,
+            stacked_counts(features),
+            [f.concepts for f in features],
+            [f.hours for f in features],
+            max_df,
+            _stacked_vectors(features),
         )
 
     @classmethod
@@ -271,11 +295,13 @@ class OfferIndex:
         concepts: Sequence[dict[str, int]],
         hours: Sequence[frozenset[str]],
         max_df: float = 0.5,
+        vectors: Vectors | None = None,
     ) -> "OfferIndex":
         """The index from the offers' features already stacked: `counts` holds one row of n-gram
         counts an offer (as `stacked_counts` makes them), so an application reading many stored
-        features can stack them a few hundred at a time and keep none of them."""
-        return cls(max_df)._assemble(offers, counts, concepts, hours)
+        features can stack them a few hundred at a time and keep none of them; `vectors` one
+        row of meaning an offer, or None for an index without the signals of meaning."""
+        return cls(max_df)._assemble(offers, counts, concepts, hours, vectors)
 
     def _assemble(
         self,
@@ -283,9 +309,14 @@ class OfferIndex:
         counts: sp.csr_matrix,
         concepts: Sequence[dict[str, int]],
         hours: Sequence[frozenset[str]],
+        vectors: Vectors | None = None,
     ) -> "OfferIndex":
         if not len(offers) == counts.shape[0] == len(concepts) == len(hours):
             raise ValueError("one set of features per offer")
+        if vectors is not None and vectors.shape != (len(offers), DIMENSIONS):
+            raise ValueError("one vector per offer")
+        self.vectors_: Vectors | None = vectors
+        self.ranker_: Ranker = RANKER
         # Document frequencies as TfidfVectorizer's smooth IDF counts them, the vocabulary one more document.
         documents = len(offers) + 1
         frequency = np.bincount(counts.indices, minlength=N_FEATURES) + VOCABULARY_NGRAMS
@@ -381,7 +412,8 @@ class OfferIndex:
 
     def upsert(self, offer: Offer) -> None:
         """Add a new offer or replace a changed one, with the weights learnt when the index was assembled."""
-        self._change([(offer, text_features([offer])[0])], ())
+        encode = None if self.vectors_ is None else e5_encode
+        self._change([(offer, text_features([offer], encode)[0])], ())
 
     def remove(self, offer_id: str) -> None:
         """Forget an offer (deleted, or no longer to be matched at all)."""
@@ -425,6 +457,13 @@ class OfferIndex:
             dtype=np.float32,
         )
         self.hours_ = np.concatenate([self.hours_, self.hours_[old_rows], _hours_rows([f.hours for f in features])])
+        if self.vectors_ is not None:
+            more_vectors = _stacked_vectors(features)
+            if more_vectors is None and features:
+                raise ValueError("this index ranks by meaning: offers come with their vectors")
+            self.vectors_ = np.vstack(
+                [self.vectors_, self.vectors_[old_rows], *(() if more_vectors is None else (more_vectors,))]
+            )
         self.columns_ = self.columns_.appended(offers)
         self.skill_index_ = dict(self.skill_index_)
         more_skills = _skill_rows(offers, self.skill_index_)
@@ -458,6 +497,7 @@ class OfferIndex:
         new.position_ = {offer.id: n for n, offer in enumerate(new.offers_)}
         new.concepts_ = self.concepts_[live]
         new.hours_ = self.hours_[live]
+        new.vectors_ = None if self.vectors_ is None else self.vectors_[live]
         new.columns_ = _Columns.of(new.offers_)
         new.skill_index_ = {}
         new.skills_ = _skill_rows(new.offers_, new.skill_index_)
@@ -515,16 +555,24 @@ class OfferIndex:
             text = f"{text}\n{' '.join(person.skills)}"
         return concepts_in(text)
 
-    def scores(
+    def meaning_of(self, need: Need) -> NeedMeaning | None:
+        """The need's vectors as stored with it, or computed here (once the application stores
+        them, never): None when this index has no vectors to compare them with."""
+        if self.vectors_ is None:
+            return None
+        return need.meaning if need.meaning is not None else need_meaning(need.description)
+
+    def signals(
         self,
         person: Person,
         need: Need,
         distances: FloatArray | None = None,
         concepts: dict[str, int] | None = None,
         query: sp.csr_matrix | None = None,
-    ) -> tuple[FloatArray, dict[str, FloatArray]]:
-        """Relevance of every offer to the need, and its weighted parts. The need's concepts and
-        its TF-IDF row may be given when already at hand (batch work transforms all needs at once)."""
+        meaning: NeedMeaning | None = None,
+    ) -> dict[str, FloatArray]:
+        """Each signal of every offer's relevance to the need, in its own units (matching.ranker.SIGNALS).
+        What the need gives (its concepts, TF-IDF row, vectors) may be given when already at hand."""
         category = (
             CATEGORY_AFFINITY[CATEGORY_INDEX[need.category]][self.columns_.category]
             if need.category in CATEGORY_INDEX
@@ -533,7 +581,7 @@ class OfferIndex:
         category = np.where(self.columns_.category < 0, 0, category)
         if concepts is None:
             concepts = self.need_concepts(person, need)
-        meaning = np.asarray(self.concepts_ @ (CONCEPT_AFFINITY @ self._concept_vector(concepts))).ravel()
+        shared_concepts = np.asarray(self.concepts_ @ (CONCEPT_AFFINITY @ self._concept_vector(concepts))).ravel()
         if query is None:
             query = self.queries([need.description])
         # Only the rows of the need's n-grams take part: picked first, they are all a block has to give.
@@ -553,15 +601,37 @@ class OfferIndex:
             distances = self.distances_km(person)
         nearness = np.where(self.columns_.remote, 0.5, np.clip(1 - distances / limit, 0, 1))
         nearness = np.nan_to_num(nearness, nan=0.5).astype(np.float32)
-        parts = {
-            "hours": -WEIGHTS["hours"] * self.hours_clash(need).astype(np.float32),
-            "group": WEIGHTS["group"] * self.reserved_as_asked(concepts).astype(np.float32),
-            "category": WEIGHTS["category"] * category,
-            "meaning": WEIGHTS["meaning"] * meaning,
-            "wording": WEIGHTS["wording"] * wording,
-            "skills": WEIGHTS["skills"] * skills,
-            "nearness": WEIGHTS["nearness"] * nearness,
+        semantic = semantic_sentence = np.zeros(len(self.offers_), np.float32)
+        if meaning is None:
+            meaning = self.meaning_of(need)
+        if self.vectors_ is not None and meaning is not None:
+            semantic = self.vectors_ @ meaning.whole
+            semantic_sentence = (self.vectors_ @ meaning.sentence_vectors.T).max(axis=1)
+        return {
+            "category": category.astype(np.float32),
+            "meaning": shared_concepts,
+            "wording": wording,
+            "semantic": semantic,
+            "semantic_sentence": semantic_sentence,
+            "skills": skills,
+            "nearness": nearness,
+            "hours": -self.hours_clash(need).astype(np.float32),
+            "group": self.reserved_as_asked(concepts).astype(np.float32),
         }
+
+    def scores(
+        self,
+        person: Person,
+        need: Need,
+        distances: FloatArray | None = None,
+        concepts: dict[str, int] | None = None,
+        query: sp.csr_matrix | None = None,
+        meaning: NeedMeaning | None = None,
+    ) -> tuple[FloatArray, dict[str, FloatArray]]:
+        """Relevance of every offer to the need, and its parts: each signal times its learnt weight."""
+        found = self.signals(person, need, distances, concepts, query, meaning)
+        weights = self.ranker_.weights
+        parts = {name: (weights[name] * found[name]).astype(np.float32) for name in SIGNALS}
         total = sum(parts.values(), np.zeros(len(self.offers_), np.float32))
         return total.astype(np.float32), parts
 
@@ -621,10 +691,16 @@ class OfferIndex:
         distances = self.distances_km(person)
         failed = self.failed_rule_counts(person, distances)
         concepts = self.need_concepts(person, need)
-        total, parts = self.scores(person, need, distances, concepts, query)
+        meaning = self.meaning_of(need)
+        total, parts = self.scores(person, need, distances, concepts, query, meaning)
+        eligible = np.flatnonzero(failed == 0)
+        # Closeness in meaning is worth saying where an offer is closer than most the person can take.
+        usual_closeness = float(np.median(parts["semantic_sentence"][eligible])) if eligible.size else 0.0
         ranked = []
-        for i in self._best(total, np.flatnonzero(failed == 0), top):
-            reasons = self._explain(i, person, concepts, need, parts, distances) if explain else ()
+        for i in self._best(total, eligible, top):
+            reasons = (
+                self._explain(i, person, concepts, need, parts, distances, meaning, usual_closeness) if explain else ()
+            )
             ranked.append(RankedOffer(str(self.ids_[i]), round(float(total[i]), 4), reasons))
         misses = []
         for i in self._best(total, np.flatnonzero(failed == 1), near_misses):
@@ -640,10 +716,13 @@ class OfferIndex:
         need: Need,
         parts: dict[str, FloatArray],
         distances: FloatArray,
+        meaning: NeedMeaning | None,
+        usual_closeness: float,
     ) -> tuple[Reason, ...]:
         offer = self.offers_[i]
+        weights = self.ranker_.weights
         reasons = []
-        if parts["category"][i] >= WEIGHTS["category"]:
+        if weights["category"] > 0 and parts["category"][i] >= weights["category"]:
             reasons.append(
                 Reason(
                     "same_category",
@@ -672,7 +751,18 @@ class OfferIndex:
             )
         elif parts["meaning"][i] > 0:
             reasons.append(Reason("related_meaning", "close in meaning", {}, float(parts["meaning"][i])))
-        if parts["wording"][i] >= 0.02:
+        if meaning is not None and self.vectors_ is not None and parts["semantic_sentence"][i] > usual_closeness:
+            closest = int(np.argmax(meaning.sentence_vectors @ self.vectors_[i]))
+            need_words, offer_words = meaning.sentences[closest], offer.title
+            reasons.append(
+                Reason(
+                    "close_in_meaning",
+                    f"close in meaning: '{need_words}' <-> '{offer_words}'",
+                    {"need_words": need_words, "offer_words": offer_words},
+                    float(parts["semantic"][i] + parts["semantic_sentence"][i]),
+                )
+            )
+        if parts["wording"][i] > 0 and parts["wording"][i] >= SIMILAR_WORDING * weights["wording"]:
             reasons.append(Reason("similar_wording", "similar wording", {}, float(parts["wording"][i])))
         if parts["skills"][i] > 0:
             used = sorted(set(person.skills) & set(offer.skills))

@@ -20,10 +20,12 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from matching import semantic
 from matching.features import N_FEATURES, SCHEME
 from matching.hours import OFFER_HOURS
 from matching.index import COLUMN_TYPES, CONCEPT_NAMES, OfferIndex, _CodeSets, _Columns
 from matching.model import Eligibility, Location, Offer
+from matching.ranker import RANKER
 
 FORMAT = "bridge-offer-index-1"
 META = "index.json"
@@ -179,6 +181,8 @@ def _arrays(index: OfferIndex) -> dict[str, npt.NDArray[Any]]:
         "languages": index.columns_.languages.matrix,
         **{f"column_{name}": getattr(index.columns_, name) for name in COLUMN_TYPES},
     }
+    if index.vectors_ is not None:
+        arrays["vectors"] = index.vectors_.astype(np.float32)
     for name, matrix in (
         ("wording", index.wording_blocks_[0].tocsr()),
         ("concepts", index.concepts_),
@@ -201,6 +205,7 @@ def save(index: OfferIndex, folder: Path) -> None:
     meta = {
         "format": FORMAT,
         "scheme": SCHEME,
+        "semantic_scheme": semantic.SCHEME,
         "n_features": N_FEATURES,
         "concepts": list(CONCEPT_NAMES),
         "offer_hours": list(OFFER_HOURS),
@@ -219,6 +224,7 @@ def _checked(meta: dict[str, Any], arrays: dict[str, npt.NDArray[Any]]) -> None:
     if (
         meta.get("format") != FORMAT
         or meta.get("scheme") != SCHEME
+        or meta.get("semantic_scheme") != semantic.SCHEME
         or meta.get("n_features") != N_FEATURES
         or meta.get("concepts") != list(CONCEPT_NAMES)
         or meta.get("offer_hours") != list(OFFER_HOURS)
@@ -232,6 +238,8 @@ def _checked(meta: dict[str, Any], arrays: dict[str, npt.NDArray[Any]]) -> None:
     rows |= {f"column_{name}": offers for name in COLUMN_TYPES}
     rows |= {"idf": N_FEATURES, "wording_indptr": N_FEATURES + 1, "concepts_indptr": offers + 1}
     rows |= {"skills_indptr": offers + 1, "concept_idf": len(CONCEPT_NAMES)}
+    if "vectors" in arrays:
+        rows["vectors"] = offers
     if any(len(arrays[name]) != length for name, length in rows.items()):
         raise ValueError("the index files do not describe the same offers")
     for name in SPARSE:
@@ -279,6 +287,8 @@ def load(folder: Path) -> OfferIndex:
     index.hours_ = arrays["hours"]
     index.skill_index_ = {skill: n for n, skill in enumerate(meta["skills"])}
     index.skills_ = matrices["skills"]
+    index.vectors_ = arrays.get("vectors")
+    index.ranker_ = RANKER
     index.columns_ = _Columns(
         genders=_CodeSets(meta["genders"], arrays["genders"]),
         languages=_CodeSets(meta["languages"], arrays["languages"]),

@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass, field
 
+from matching.semantic import NeedMeaning
+
 CATEGORIES = (
     "employment",
     "training",
@@ -57,6 +59,8 @@ class Need:
     category: str | None = None
     description: str = ""
     urgency: int = 1
+    # Its vectors as the application stored them when the need was written (matching.semantic).
+    meaning: NeedMeaning | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -1,22 +1,22 @@
-"""How well an eligible offer answers a need: the weights, and the words that explain a score.
+"""How well an eligible offer answers a need: the signals, and the words that explain a score.
 
-The parts, each in [0, 1] before weighting:
+The signals, each in [0, 1] (hours and group 0 or 1); their weights are learnt (matching.learning,
+matching.ranker):
 - category: the same category, or one that can answer it (family therapy listed as counselling
   meets a family-support need);
 - meaning: the concepts of the bilingual vocabulary that need and offer share, weighted by how
   rare they are among offers, with partial credit for related concepts; this works across
   Chinese and English;
 - wording: char n-gram TF-IDF similarity (same-language words the vocabulary does not know);
+- semantic, semantic_sentence: closeness in a multilingual model's space of meaning, of the whole
+  need and of its closest sentence (matching.semantic): words no list foresaw;
 - skills: for work and training needs, the person's skills that the offer asks for;
-- hours: minus, when a job's or course's fixed hours clash with what the need says the person
+- hours: -1 when a job's or course's fixed hours clash with what the need says the person
   cannot do (an 8 am start after a school run or a morning methadone dose: see matching/hours.py);
 - group: an offer reserved for the group the need asks to be among (women-only for "other women").
-Weights were chosen on the dev set with round numbers; rankings barely move within ±50 % of them.
 """
 
 from matching.model import CATEGORIES
-
-WEIGHTS = {"category": 1.0, "meaning": 1.0, "wording": 0.2, "skills": 0.5, "nearness": 0.2, "hours": 0.7, "group": 0.1}
 
 # A need that mentions one of these concepts asks for offers reserved for that gender.
 GROUP_CONCEPTS = {"women": "female", "men": "male"}

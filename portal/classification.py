@@ -49,7 +49,7 @@ _CLASSES: dict[str, dict[str, str]] = {
             " version created_by_id created_at updated_at"
         ),
     },
-    "offer_features": {INTERNAL: "offer_id scheme digest ngrams concepts hours computed_at"},
+    "offer_features": {INTERNAL: "offer_id scheme digest ngrams concepts hours vector computed_at"},
     "offer_term": {INTERNAL: "term offer_id"},
     "person": {
         PART2: (
@@ -62,7 +62,7 @@ _CLASSES: dict[str, dict[str, str]] = {
         INTERNAL: "id version code caseworker_id created_at updated_at legal_hold anonymised_at",
     },
     "need": {
-        PART2: "description",
+        PART2: "description meaning",
         SENSITIVE: "category urgency status",
         INTERNAL: "id version person_id created_by_id created_at",
     },

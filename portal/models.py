@@ -493,13 +493,15 @@ class OfferFeatures(SQLModel, table=True):
     __tablename__ = "offer_features"
 
     offer_id: uuid.UUID = Field(foreign_key="offer.id", primary_key=True, ondelete="CASCADE")
-    scheme: str = Field(max_length=40)
+    scheme: str = Field(max_length=80)
     # SHA-256 of the text the features were computed from: an edit that leaves it alone keeps them.
     digest: str = Field(max_length=64)
     # Hashed character n-grams and their counts (matching.features.TextFeatures.ngram_bytes).
     ngrams: bytes = Field(sa_type=sa.LargeBinary)
     concepts: dict[str, int] = Field(default_factory=dict, sa_type=sa.JSON)
     hours: list[str] = list_column()
+    # The offer's place in the space of meaning (matching.features.TextFeatures.vector_bytes).
+    vector: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
     computed_at: datetime = timestamp(default_factory=utcnow)
 
 
@@ -590,6 +592,10 @@ class Need(SQLModel, table=True):
     person_id: uuid.UUID = Field(foreign_key="person.id", index=True)
     category: Category = enum_column()
     description: str = encrypted_column(default="")
+    # The description's place in the matching engine's space of meaning, computed when it is
+    # written (portal/matches/services.py): as revealing as the text, so sealed like it. None
+    # until computed (needs written before there were vectors) or when there is no description.
+    meaning: str | None = encrypted_column(default=None)
     urgency: int = Field(default=2)  # 1 can wait, 2 soon, 3 urgent
     status: NeedStatus = enum_column(default=NeedStatus.OPEN)
     created_by_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")

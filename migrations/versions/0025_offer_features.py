@@ -73,7 +73,9 @@ def upgrade() -> None:
                 "hours": sorted(found.hours),
                 "computed_at": now,
             }
-            for row, offer, found in zip(rows[start : start + BATCH], offers, text_features(offers), strict=True)
+            for row, offer, found in zip(
+                rows[start : start + BATCH], offers, text_features(offers, encode=None), strict=True
+            )
         ]
         op.bulk_insert(features, values)
 

@@ -29,7 +29,8 @@ from flask import Flask
 from sqlmodel import Session, col, select
 
 import matching
-from matching.features import N_FEATURES, SCHEME, TextFeatures, stacked_counts, text_digest, text_features
+from matching import semantic
+from matching.features import N_FEATURES, STORED_SCHEME, TextFeatures, stacked_counts, text_digest, text_features
 from portal.clock import local_today
 from portal.matches import snapshots
 from portal.matches.snapshots import Snapshot
@@ -127,10 +128,27 @@ def to_engine_person(person: Person, needs: list[Need], today: date) -> matching
         months_in_recovery=months_between(person.programme_start, today) if person.programme_start else None,
         skills=tuple(person.skills),
         needs=tuple(
-            matching.Need(id=str(need.id), category=need.category, description=need.description, urgency=need.urgency)
+            matching.Need(
+                id=str(need.id),
+                category=need.category,
+                description=need.description,
+                urgency=need.urgency,
+                meaning=semantic.meaning_from_text(need.meaning, need.description),
+            )
             for need in needs
         ),
     )
+
+
+@sa.event.listens_for(Session, "before_flush")
+def _meaning_of_written_needs(session: Session, _context: Any, _instances: Any) -> None:
+    """A need's vectors follow its description, computed before it is sealed and written (an
+    emptied description, as retention leaves it, takes its vectors with it)."""
+    for need in (*session.new, *session.dirty):
+        if isinstance(need, Need) and (
+            need in session.new or sa.inspect(need).attrs["description"].history.has_changes()
+        ):
+            need.meaning = semantic.meaning_text(need.description)
 
 
 # Stored features
@@ -140,9 +158,10 @@ def _features_values(offer: Offer) -> dict[str, Any]:
     engine_offer = to_engine_offer(offer, {})
     (features,) = text_features([engine_offer])
     return {
-        "scheme": SCHEME,
+        "scheme": STORED_SCHEME,
         "digest": text_digest(engine_offer),
         "ngrams": features.ngram_bytes(),
+        "vector": features.vector_bytes(),
         "concepts": features.concepts,
         "hours": sorted(features.hours),
         "computed_at": utcnow(),
@@ -219,10 +238,11 @@ class _Loaded:
     hours: list[frozenset[str]]
     digests: list[str]
     versions: list[int]
+    vectors: list[semantic.Vectors]
 
     @classmethod
     def empty(cls) -> "_Loaded":
-        return cls([], sp.csr_matrix((0, N_FEATURES), dtype=np.float32), [], [], [], [])
+        return cls([], sp.csr_matrix((0, N_FEATURES), dtype=np.float32), [], [], [], [], [])
 
     def features(self, n: int) -> TextFeatures:
         start, end = self.counts.indptr[n], self.counts.indptr[n + 1]
@@ -231,6 +251,14 @@ class _Loaded:
             self.counts.data[start:end].astype(np.uint16),
             self.concepts[n],
             self.hours[n],
+            self.vectors[n],
+        )
+
+    def stacked_vectors(self) -> semantic.Vectors:
+        return (
+            np.vstack(self.vectors).astype(np.float32)
+            if self.vectors
+            else np.zeros((0, semantic.DIMENSIONS), dtype=np.float32)
         )
 
 
@@ -250,6 +278,7 @@ def _loaded(session: Session, condition: "sa.ColumnElement[bool]") -> _Loaded:
             col(OfferFeatures.scheme),
             col(OfferFeatures.digest),
             col(OfferFeatures.ngrams),
+            col(OfferFeatures.vector),
             _as_text(OfferFeatures.concepts, "concepts"),
             _as_text(OfferFeatures.hours, "hours"),
         )
@@ -264,27 +293,35 @@ def _loaded(session: Session, condition: "sa.ColumnElement[bool]") -> _Loaded:
         parsed = {
             name: _json_lists([getattr(row, name) for row in rows]) for name in (*JSON_FIELDS, "concepts", "hours")
         }
-        stale = [row.id for row in rows if row.scheme != SCHEME]
+        stale = [row.id for row in rows if row.scheme != STORED_SCHEME]
         texts: dict[uuid.UUID, tuple[str, str]] = {}
         if stale:
             text_query = select(Offer.id, Offer.title, Offer.description).where(col(Offer.id).in_(stale))
             texts = {offer_id: (title, description) for offer_id, title, description in session.exec(text_query)}
-        features = []
+        offers = []
         for n, row in enumerate(rows):
             fields = {**row._mapping, **{name: parsed[name][n] for name in JSON_FIELDS}}
             fields["title"], fields["description"] = texts.get(row.id, ("", ""))
-            offer = _engine_offer(fields, row.area_code)
-            if row.scheme == SCHEME:
-                features.append(TextFeatures.from_stored(row.ngrams, parsed["concepts"][n], parsed["hours"][n]))
+            offers.append(_engine_offer(fields, row.area_code))
+        # Features of the stale rows computed together: one call to the model for the chunk.
+        stale_offers = [offer for offer, row in zip(offers, rows, strict=True) if row.scheme != STORED_SCHEME]
+        computed = iter(text_features(stale_offers) if stale_offers else [])
+        features = []
+        for n, (offer, row) in enumerate(zip(offers, rows, strict=True)):
+            if row.scheme == STORED_SCHEME:
+                features.append(
+                    TextFeatures.from_stored(row.ngrams, parsed["concepts"][n], parsed["hours"][n], row.vector)
+                )
                 loaded.digests.append(row.digest)
             else:
-                features.append(text_features([offer])[0])
+                features.append(next(computed))
                 loaded.digests.append(text_digest(offer))
             loaded.offers.append(offer)
             loaded.versions.append(row.version)
         chunks.append(stacked_counts(features))
         loaded.concepts.extend(f.concepts for f in features)
         loaded.hours.extend(f.hours for f in features)
+        loaded.vectors.extend(f.vector for f in features if f.vector is not None)
     if chunks:
         loaded = replace(loaded, counts=sp.vstack(chunks, format="csr", dtype=np.float32))
     return loaded
@@ -293,7 +330,9 @@ def _loaded(session: Session, condition: "sa.ColumnElement[bool]") -> _Loaded:
 def _assembled(session: Session, now: datetime) -> Snapshot:
     """A new snapshot from the stored features of every matchable offer."""
     loaded = _loaded(session, _matchable())
-    index = matching.OfferIndex.from_counts(loaded.offers, loaded.counts, loaded.concepts, loaded.hours)
+    index = matching.OfferIndex.from_counts(
+        loaded.offers, loaded.counts, loaded.concepts, loaded.hours, vectors=loaded.stacked_vectors()
+    )
     versions = {
         offer.id: (version, digest)
         for offer, version, digest in zip(loaded.offers, loaded.versions, loaded.digests, strict=True)

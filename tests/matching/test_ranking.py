@@ -335,7 +335,8 @@ def test_an_index_from_stored_features_ranks_as_one_fitted_on_the_offers() -> No
     offers = mixed_catalogue()
     fitted = OfferIndex().fit(offers)
     stored = [
-        TextFeatures.from_stored(f.ngram_bytes(), dict(f.concepts), sorted(f.hours)) for f in text_features(offers)
+        TextFeatures.from_stored(f.ngram_bytes(), dict(f.concepts), sorted(f.hours), f.vector_bytes())
+        for f in text_features(offers)
     ]
     assembled = OfferIndex.from_features(offers, stored)
     for need in (

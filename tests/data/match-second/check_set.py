@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Check the second labelled matching set (match-exchange/1) and its qrels.
 
-    python3 check_set.py [set.json [set.qrels.json]]
+    python3 check_set.py [second.json [second.qrels.json]]
 
 Validates the format, ids and field values, re-applies the seven eligibility rules of
 FORMAT.md (written out here so the check needs nothing outside this folder), and prints
 per need how many ELIGIBLE offers are graded >= 1 and >= 2. Exits 1 on any problem.
 Standard library only.
 """
+
 import json
 import math
 import os
@@ -32,7 +33,7 @@ def km(a, b):
 
 
 def eligible(p, o):
-    if o.get("status", "open") != "open" or o.get("capacity", 1) <= 0:          # 1 open, places left
+    if o.get("status", "open") != "open" or o.get("capacity", 1) <= 0:  # 1 open, places left
         return False
     r = o.get("eligibility") or {}
     age = p.get("age")
@@ -42,12 +43,17 @@ def eligible(p, o):
         return False
     if r.get("genders") and p.get("gender") is not None and p["gender"] not in r["genders"]:  # 3
         return False
-    if p.get("months_in_recovery", 0) < r.get("min_months_in_recovery", 0):    # 4
+    if p.get("months_in_recovery", 0) < r.get("min_months_in_recovery", 0):  # 4
         return False
     if o.get("languages") and p.get("languages") and not set(o["languages"]) & set(p["languages"]):  # 5
         return False
-    if (not o.get("remote") and o.get("location") and p.get("location")
-            and p.get("max_travel_km") is not None and km(p["location"], o["location"]) > p["max_travel_km"]):  # 6
+    if (
+        not o.get("remote")
+        and o.get("location")
+        and p.get("location")
+        and p.get("max_travel_km") is not None
+        and km(p["location"], o["location"]) > p["max_travel_km"]
+    ):  # 6
         return False
     if o.get("schedule") and p.get("availability") and not set(o["schedule"]) & set(p["availability"]):  # 7
         return False
@@ -63,8 +69,8 @@ def text_lang(s):
 
 
 def main():
-    set_path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "set.json")
-    qrels_path = sys.argv[2] if len(sys.argv) > 2 else os.path.join(HERE, "set.qrels.json")
+    set_path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "second.json")
+    qrels_path = sys.argv[2] if len(sys.argv) > 2 else os.path.join(HERE, "second.qrels.json")
     doc = json.load(open(set_path, encoding="utf-8"))
     qrels = json.load(open(qrels_path, encoding="utf-8"))
     errors = []
@@ -74,13 +80,17 @@ def main():
         err("format is not match-exchange/1")
 
     def check_loc(where, loc):
-        if not (isinstance(loc, dict) and isinstance(loc.get("lat"), (int, float)) and isinstance(loc.get("lon"), (int, float))):
+        if not (
+            isinstance(loc, dict)
+            and isinstance(loc.get("lat"), (int, float))
+            and isinstance(loc.get("lon"), (int, float))
+        ):
             err(f"{where}: bad location")
         elif not (30.3 < loc["lat"] < 31.0 and 103.6 < loc["lon"] < 104.5):
             err(f"{where}: location outside Chengdu")
 
     def check_langs(where, langs):
-        if not langs or any(l not in LANGS for l in langs):
+        if not langs or any(code not in LANGS for code in langs):
             err(f"{where}: bad languages {langs}")
 
     offers, ids = {}, Counter()
@@ -173,20 +183,31 @@ def main():
         cross += bool(is_cross)
         no_good += ge2 == 0
         flag = "" if ge2 else "   <-- no eligible grade>=2"
-        print(f"{nid:7} {n['category']:15} {n['urgency']:3} {nl:5} {len(judged):6} {ge1:8} {ge2:7}  {'yes' if is_cross else '':5}{flag}")
+        print(
+            f"{nid:7} {n['category']:15} {n['urgency']:3} {nl:5} {len(judged):6} {ge1:8} {ge2:7}"
+            f"  {'yes' if is_cross else '':5}{flag}"
+        )
 
     grades = Counter(g for j in qrels.values() for g in j.values())
     elig_pairs = sum(eligible(owner[n], offers[o]) for n, j in qrels.items() for o in j if n in owner and o in offers)
     print()
     print(f"offers {len(offers)}  people {len(doc.get('people', []))}  needs {len(needs)}")
-    print("offers by category:", dict(sorted(Counter(o['category'] for o in offers.values()).items())))
-    print("needs by category: ", dict(sorted(Counter(n['category'] for n in needs.values()).items())))
-    print("offer description language:", dict(Counter(text_lang(o['description']) for o in offers.values())))
-    print("need description language: ", dict(Counter(text_lang(n['description']) for n in needs.values())))
-    print("offer status:", dict(Counter(o['status'] for o in offers.values())), " capacity 0:",
-          sum(o['capacity'] == 0 for o in offers.values()), " remote:", sum(o['remote'] for o in offers.values()))
-    print(f"graded pairs {sum(grades.values())}: grade 3 {grades[3]}, grade 2 {grades[2]}, grade 1 {grades[1]};"
-          f" of them eligible {elig_pairs}, ineligible {sum(grades.values()) - elig_pairs}")
+    print("offers by category:", dict(sorted(Counter(o["category"] for o in offers.values()).items())))
+    print("needs by category: ", dict(sorted(Counter(n["category"] for n in needs.values()).items())))
+    print("offer description language:", dict(Counter(text_lang(o["description"]) for o in offers.values())))
+    print("need description language: ", dict(Counter(text_lang(n["description"]) for n in needs.values())))
+    print(
+        "offer status:",
+        dict(Counter(o["status"] for o in offers.values())),
+        " capacity 0:",
+        sum(o["capacity"] == 0 for o in offers.values()),
+        " remote:",
+        sum(o["remote"] for o in offers.values()),
+    )
+    print(
+        f"graded pairs {sum(grades.values())}: grade 3 {grades[3]}, grade 2 {grades[2]}, grade 1 {grades[1]};"
+        f" of them eligible {elig_pairs}, ineligible {sum(grades.values()) - elig_pairs}"
+    )
     print(f"cross-lingual needs (best eligible offers written in the other language): {cross}")
     print(f"needs without an eligible grade>=2 offer: {no_good}")
     if errors:
