@@ -220,6 +220,7 @@ REASON_TEXTS: dict[str, LazyString] = {
     "related_category": _l("%(offer_category)s can answer a %(need_category)s need"),
     "shared_meaning": _l("Both about: %(concepts)s"),
     "related_meaning": _l("Close in meaning"),
+    "close_in_meaning": _l("Close in meaning: “%(need_words)s” ↔ “%(offer_words)s”"),
     "similar_wording": _l("Similar wording"),
     "skills": _l("Uses their skills: %(skills)s"),
     "hours_clash": _l("Hours clash with what they said they cannot do: %(hours)s"),
@@ -238,6 +239,10 @@ REASON_TEXTS: dict[str, LazyString] = {
 }
 
 
+# Values a reason quotes as they were written (a need's sentence, an offer's title), never as codes.
+QUOTED = frozenset({"need_words", "offer_words"})
+
+
 def reason_text(code: str, values: dict[str, object]) -> str:
     """A matching engine's reason in the reader's language (its codes and figures, not its English)."""
     template = REASON_TEXTS.get(code)
@@ -245,7 +250,9 @@ def reason_text(code: str, values: dict[str, object]) -> str:
         return code
     shown = {}
     for name, value in values.items():
-        if name == "concepts" and isinstance(value, list):
+        if name in QUOTED:
+            shown[name] = str(value)
+        elif name == "concepts" and isinstance(value, list):
             language = "zh" if str(get_locale()).startswith("zh") else "en"
             shown[name] = ", ".join(CONCEPT_LABELS.get(str(c), {}).get(language, str(c)) for c in value)
         elif isinstance(value, list):

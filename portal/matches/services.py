@@ -477,6 +477,22 @@ def live_index(app: Flask) -> LiveIndex:
     return live
 
 
+def _titled(reasons: Sequence[matching.Reason], title: str) -> tuple[matching.Reason, ...]:
+    """The reasons with the offer's title where they quote it: the index keeps no offer's text."""
+    return tuple(
+        replace(reason, values={**reason.values, "offer_words": title}) if "offer_words" in reason.values else reason
+        for reason in reasons
+    )
+
+
+def recorded_reasons(reasons: Sequence[matching.Reason]) -> list[str]:
+    """A match's reasons as a referral keeps them: in words, but never quoting the need, whose
+    text is sealed and must not be copied into a column that is not."""
+    return [
+        "close in meaning to the need" if "need_words" in reason.values else reason.text for reason in reasons
+    ]
+
+
 @dataclass(frozen=True)
 class RankedMatch:
     offer: Offer
@@ -535,9 +551,9 @@ def rank_need(
     return NeedMatches(
         need=need,
         ranked=[
-            RankedMatch(rows[uuid.UUID(item.offer_id)], item.score, item.reasons)
+            RankedMatch(row, item.score, _titled(item.reasons, row.title))
             for item in ranking.ranked
-            if uuid.UUID(item.offer_id) in rows
+            if (row := rows.get(uuid.UUID(item.offer_id))) is not None
         ],
         near_misses=[
             (rows[uuid.UUID(m.offer_id)], m.failures) for m in ranking.near_misses if uuid.UUID(m.offer_id) in rows

@@ -18,7 +18,7 @@ from portal.consents.services import Recipient, disclosable, may_disclose
 from portal.disclosure import VISIBLE_STATES, Disclosure, Viewer, disclose_all, organization_of, viewer_of
 from portal.exceptions import AlreadyReferred, IllegalTransition, MissingReason, NoConsent, NoPlaceLeft, NotAllowed
 from portal.keyset import DEFAULT_PER_PAGE, Page, SortKey, page_and_counts
-from portal.matches.services import LiveIndex, rank_need
+from portal.matches.services import LiveIndex, rank_need, recorded_reasons
 from portal.models import (
     Dismissal,
     Need,
@@ -273,7 +273,7 @@ def propose_next_best(session: Session, live: LiveIndex, need_id: uuid.UUID) -> 
     if best is None:
         return None
     try:
-        referral = _propose_once(session, need, best.offer.id, None, best.score, [r.text for r in best.reasons])
+        referral = _propose_once(session, need, best.offer.id, None, best.score, recorded_reasons(best.reasons))
     except AlreadyReferred:
         return None  # the caseworker approved it in the meantime
     notify(session, person.caseworker_id, "referral_proposed", NoticeTarget.PERSON, person.id, offer=best.offer.title)
@@ -307,7 +307,7 @@ def approve_match(
     match = ranked.get(offer_id)
     if match is None and open_referral(session, need.id, offer_id) is None:
         raise IllegalTransition("the offer is not an eligible match for this need any more")
-    score, reasons = (match.score, [r.text for r in match.reasons]) if match else (None, [])
+    score, reasons = (match.score, recorded_reasons(match.reasons)) if match else (None, [])
     referral = _propose_once(session, need, offer_id, user, score, reasons)
     referral.contact_method = contact_method if contact_method in CONTACT_METHODS else "via_caseworker"
     referral.summary = summary

@@ -455,3 +455,77 @@ def test_offers_written_before_the_features_were_stored_get_them_from_the_migrat
     upgrade(database_url)
     _no_features_computed_here(monkeypatch)
     assert ranked_titles(session, services.LiveIndex(), kitchen_need) == ["后厨帮工"]
+
+
+def a_craving_need(session: Session, person: Person) -> Need:
+    need = Need(
+        person_id=person.id,
+        category="counselling",
+        urgency=2,
+        description="出来以后一到晚上就想那口。一个人在出租屋里越坐越难受，怕自己扛不住。",
+    )
+    session.add(need)
+    session.commit()
+    return need
+
+
+def test_an_offer_worded_unlike_the_need_is_found_by_meaning_and_says_why_in_the_readers_language(
+    client: FlaskClient, login: Login, session: Session, make_user: Callable[..., User], person: Person
+) -> None:
+    need = a_craving_need(session, person)
+    provider = make_user(Role.PROVIDER)
+    counselling = {"category": "counselling", "languages": ["zh", "en"], "schedule": ["weekday_evening", "weekend"]}
+    post(
+        session,
+        provider,
+        title="Evening relapse-prevention group",
+        description="For urges that come at night.",
+        **counselling,
+    )
+    post(session, provider, title="Couples communication workshop", description="Talking about money.", **counselling)
+    assert ranked_titles(session, services.LiveIndex(), need)[0] == "Evening relapse-prevention group"
+    caseworker = session.get(User, person.caseworker_id)
+    assert caseworker is not None
+    login(caseworker)
+    html = client.get(f"/matches/needs/{need.id}").get_data(as_text=True)
+    assert re.search(r"Close in meaning: “[^”]*想那口[^”]*” ↔ “Evening relapse-prevention group”", html)
+    caseworker.locale = "zh"
+    session.commit()
+    html = client.get(f"/matches/needs/{need.id}").get_data(as_text=True)
+    assert "含义相近：“" in html and "Close in meaning" not in html
+
+
+def test_a_referral_keeps_its_reasons_without_quoting_the_need(
+    client: FlaskClient, login: Login, session: Session, make_user: Callable[..., User], person: Person
+) -> None:
+    need = a_craving_need(session, person)
+    counselling = {"category": "counselling", "languages": ["zh"], "schedule": ["weekday_evening", "weekend"]}
+    offer = post(
+        session, make_user(Role.PROVIDER), title="夜间防复吸小组", description="晚上心瘾上来时。", **counselling
+    )
+    login(session.get(User, person.caseworker_id))  # type: ignore[arg-type]
+    form = keyed(offer_id=str(offer.id), summary="Wants an evening group.")
+    assert client.post(f"/matches/needs/{need.id}/approve", data=form).status_code == 303
+    referral = session.exec(select(Referral).where(Referral.need_id == need.id)).one()
+    assert "close in meaning to the need" in referral.reasons
+    assert not any("想那口" in reason or "出租屋" in reason for reason in referral.reasons)
+
+
+def test_a_needs_vectors_are_stored_with_it_and_follow_its_description(
+    session: Session, person: Person, make_user: Callable[..., User], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    need = a_craving_need(session, person)
+    stored = matching.semantic.meaning_from_text(need.meaning, need.description)
+    assert stored is not None and stored.sentences[0].startswith("出来以后")
+    post(
+        session, make_user(Role.PROVIDER), title="夜间防复吸小组", category="counselling", schedule=["weekend"]
+    )
+
+    def refuse(*_args: object) -> None:
+        raise AssertionError("a ranking computed the need's vectors")
+
+    monkeypatch.setattr(matching.index, "need_meaning", refuse)
+    assert ranked_titles(session, services.LiveIndex(), need) == ["夜间防复吸小组"]
+    need.description = ""  # as retention leaves it: the vectors go with the text
+    session.commit()
+    assert need.meaning is None
