@@ -38,6 +38,7 @@ from portal.followups.views import bp as followups_bp
 from portal.home.views import bp as home_bp
 from portal.htmx import htmx
 from portal.indicators.views import bp as indicators_bp
+from portal.matches import commands as matching_commands
 from portal.matches.views import bp as matches_bp
 from portal.notifications import views as notifications
 from portal.offers import commands as offer_commands
@@ -82,6 +83,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     refusals.init_app(app)
     auth_commands.init_app(app)
     offer_commands.init_app(app)
+    matching_commands.init_app(app)
     access.init_app(app)
     # Cross-site requests are refused before the token is even looked at.
     fetch_metadata.init_app(app)

@@ -5,11 +5,12 @@ import logging
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
@@ -17,6 +18,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session
 
+from matching import semantic
+from matching.semantic import Vectors
 from portal import create_app
 from portal.auth import sessions as server_sessions
 from portal.auth.access import AGENT_KEY, TOKEN_KEY, agent_digest
@@ -48,6 +51,26 @@ PASSWORD = "correct horse battery"
 PASSWORD_HASH = hash_password(PASSWORD)
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
 DATABASES = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _each_text_encoded_once() -> Iterator[None]:
+    """The model's vectors of a text are the same every time; the suite writes the same few
+    hundred offers and needs thousands of times, so each text is encoded once a test process
+    (about 0.1 s a text otherwise). Still the real model: only repeats are saved."""
+    encoded: dict[str, Vectors] = {}
+    model = semantic.model_vectors
+
+    def remembered(texts: Sequence[str]) -> Vectors:
+        new = [text for text in dict.fromkeys(texts) if text not in encoded]
+        if new:
+            encoded.update(zip(new, model(new), strict=True))
+        return np.array([encoded[text] for text in texts], dtype=np.float32).reshape(len(texts), semantic.DIMENSIONS)
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(semantic, "model_vectors", remembered)
+    yield
+    patch.undo()
 
 
 @pytest.fixture(autouse=True)

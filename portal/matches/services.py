@@ -16,7 +16,7 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -157,6 +157,10 @@ def _meaning_of_written_needs(session: Session, _context: Any, _instances: Any) 
 def _features_values(offer: Offer) -> dict[str, Any]:
     engine_offer = to_engine_offer(offer, {})
     (features,) = text_features([engine_offer])
+    return _stored_values(engine_offer, features)
+
+
+def _stored_values(engine_offer: matching.Offer, features: TextFeatures) -> dict[str, Any]:
     return {
         "scheme": STORED_SCHEME,
         "digest": text_digest(engine_offer),
@@ -488,9 +492,7 @@ def _titled(reasons: Sequence[matching.Reason], title: str) -> tuple[matching.Re
 def recorded_reasons(reasons: Sequence[matching.Reason]) -> list[str]:
     """A match's reasons as a referral keeps them: in words, but never quoting the need, whose
     text is sealed and must not be copied into a column that is not."""
-    return [
-        "close in meaning to the need" if "need_words" in reason.values else reason.text for reason in reasons
-    ]
+    return ["close in meaning to the need" if "need_words" in reason.values else reason.text for reason in reasons]
 
 
 @dataclass(frozen=True)
@@ -559,3 +561,45 @@ def rank_need(
             (rows[uuid.UUID(m.offer_id)], m.failures) for m in ranking.near_misses if uuid.UUID(m.offer_id) in rows
         ],
     )
+
+
+def backfill_vectors(
+    session: Session, batch: int = 100, progress: Callable[[int], None] | None = None
+) -> tuple[int, int]:
+    """Store the features of every offer whose stored ones are missing or of an older scheme, and
+    the vectors of every need that has none, a batch at a time (each batch committed): what a
+    worker or a ranking would otherwise compute itself. Returns (offers, needs) computed."""
+    stale = (
+        select(Offer)
+        .outerjoin(OfferFeatures, col(OfferFeatures.offer_id) == Offer.id)
+        .where(sa.or_(col(OfferFeatures.scheme).is_(None), col(OfferFeatures.scheme) != STORED_SCHEME))
+        .order_by(col(Offer.id))
+        .limit(batch)
+    )
+    offers = 0
+    while rows := session.exec(stale).all():
+        found = text_features([to_engine_offer(offer, {}) for offer in rows])
+        for offer, features in zip(rows, found, strict=True):
+            values = _stored_values(to_engine_offer(offer, {}), features)
+            existing = session.get(OfferFeatures, offer.id)
+            if existing is None:
+                session.add(OfferFeatures(offer_id=offer.id, **values))
+            else:
+                for name, value in values.items():
+                    setattr(existing, name, value)
+        session.commit()
+        offers += len(rows)
+        if progress:
+            progress(offers)
+    without = select(Need).where(col(Need.meaning).is_(None)).order_by(col(Need.id))
+    needs = 0
+    for need in list(session.exec(without)):
+        if need.description.strip():
+            need.meaning = semantic.meaning_text(need.description)
+            needs += 1
+            if needs % batch == 0:
+                session.commit()
+                if progress:
+                    progress(offers + needs)
+    session.commit()
+    return offers, needs

@@ -7,15 +7,17 @@ from datetime import date
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
 import matching
+from matching.features import SCHEME, STORED_SCHEME
 from portal.db import get_engine
 from portal.matches import services
 from portal.migrations import downgrade, upgrade
-from portal.models import Need, Offer, OfferStatus, Organization, Person, Referral, Role, User
+from portal.models import Need, Offer, OfferFeatures, OfferStatus, Organization, Person, Referral, Role, User
 from portal.offers import services as offer_services
 from portal.offers.forms import OfferForm
 from portal.organizations.services import verify_organization
@@ -517,9 +519,7 @@ def test_a_needs_vectors_are_stored_with_it_and_follow_its_description(
     need = a_craving_need(session, person)
     stored = matching.semantic.meaning_from_text(need.meaning, need.description)
     assert stored is not None and stored.sentences[0].startswith("出来以后")
-    post(
-        session, make_user(Role.PROVIDER), title="夜间防复吸小组", category="counselling", schedule=["weekend"]
-    )
+    post(session, make_user(Role.PROVIDER), title="夜间防复吸小组", category="counselling", schedule=["weekend"])
 
     def refuse(*_args: object) -> None:
         raise AssertionError("a ranking computed the need's vectors")
@@ -529,3 +529,23 @@ def test_a_needs_vectors_are_stored_with_it_and_follow_its_description(
     need.description = ""  # as retention leaves it: the vectors go with the text
     session.commit()
     assert need.meaning is None
+
+
+def test_backfill_computes_the_vectors_that_rows_written_before_them_lack(
+    app: Flask, session: Session, person: Person, make_user: Callable[..., User]
+) -> None:
+    need = a_craving_need(session, person)
+    provider = make_user(Role.PROVIDER)
+    offer = post(session, provider, title="夜间防复吸小组", category="counselling", schedule=["weekend"])
+    session.execute(sa.update(OfferFeatures).values(scheme=SCHEME, vector=None))
+    session.execute(sa.update(Need).values(meaning=None))
+    session.commit()
+    result = app.test_cli_runner().invoke(args=["matching", "backfill"])
+    assert result.exit_code == 0 and "features computed: 1 offers, 1 needs" in result.output
+    session.expire_all()
+    features = session.get(OfferFeatures, offer.id)
+    assert features is not None and features.scheme == STORED_SCHEME and features.vector
+    stored = session.get(Need, need.id)
+    assert stored is not None and matching.semantic.meaning_from_text(stored.meaning, stored.description)
+    again = app.test_cli_runner().invoke(args=["matching", "backfill"])
+    assert "features computed: 0 offers, 0 needs" in again.output
