@@ -47,12 +47,12 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
+from stand_in import stand_in_vectors
 
 from matching import Candidate, Eligibility, Location, Need, Offer, OfferIndex, Person, allocate
 from matching.engine import rank_with, with_meanings
 from matching.features import text_features
 from matching.model import CATEGORIES, SLOTS
-from matching.semantic import DIMENSIONS, Vectors
 from matching.vocabulary import concepts_in
 
 SEED = 20250611
@@ -172,20 +172,6 @@ CODAS = ("", "", "", "n", "r", "s", "t", "l", "m", "ck", "nd", "st")
 
 
 # Synthetic text
-
-
-def stand_in_vectors(texts: Sequence[str]) -> Vectors:
-    """A unit vector for each text, fixed by the text's hash: what the model's vectors cost to
-    store and to rank with, without the 70 ms a text the model takes (some 25 minutes for 20,000
-    offers; an application pays it once, as each offer is written, and section 1 measures it)."""
-    rows = [
-        np.random.default_rng(int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")).standard_normal(
-            DIMENSIONS
-        )
-        for text in texts
-    ]
-    vectors = np.array(rows, dtype=np.float32).reshape(len(texts), DIMENSIONS)
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
 def bench_model(index: OfferIndex, offers: list[Offer], summary: dict[str, Any], full_size: bool) -> None:

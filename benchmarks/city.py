@@ -35,6 +35,8 @@ if not __package__:  # run as a script: make the repository importable, as under
 
 # CONFIG and reset stay importable from here: bench_pages.py reads them from this module.
 from benchmarks.common import CONFIG, add_database_argument, make_app, reset  # noqa: F401
+from benchmarks.stand_in import stand_in_vectors
+from matching import semantic
 from portal.audit.services import chain_key, chain_mac, head, record
 from portal.clock import local_date
 from portal.consent_text import DEFAULT_DISCLOSER, REVOCATION_STATEMENT_VERSION, text_sha256_in
@@ -870,7 +872,12 @@ def write(url: str, size: str = "city", scale: float = 1.0, out: Callable[[str],
             if size == "city":
                 writer = Writer(session, CITY.scaled(scale), out)
                 writer.written = written
-                writer.write()
+                # Offers' and needs' vectors as they are written: stand-ins (benchmarks/stand_in.py).
+                model, semantic.model_vectors = semantic.model_vectors, stand_in_vectors
+                try:
+                    writer.write()
+                finally:
+                    semantic.model_vectors = model
             written.counts = count_rows(session)
     finally:
         get_engine(app).dispose()

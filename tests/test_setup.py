@@ -17,7 +17,17 @@ from packaging.utils import canonicalize_name
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 # The benchmarks import each other by file name (bench_caseload, bench_matching), run as scripts.
-FIRST_PARTY = {"portal", "matching", "tests", "migrations", "wsgi", "benchmarks", "bench_caseload", "bench_matching"}
+FIRST_PARTY = {
+    "portal",
+    "matching",
+    "tests",
+    "migrations",
+    "wsgi",
+    "benchmarks",
+    "bench_caseload",
+    "bench_matching",
+    "stand_in",
+}
 
 
 def _pins(requirements: list[str]) -> dict[str, str]:
