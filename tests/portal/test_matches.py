@@ -63,12 +63,16 @@ def kitchen_need(session: Session, person: Person) -> Need:
 
 
 def a_kitchen_need(session: Session, person: Person) -> Need:
-    need = Need(
-        person_id=person.id,
-        category="employment",
-        urgency=3,
-        description="Eight years as a line cook in a hotel kitchen; wants kitchen work close to home.",
+    return a_need(
+        session,
+        person,
+        "employment",
+        "Eight years as a line cook in a hotel kitchen; wants kitchen work close to home.",
     )
+
+
+def a_need(session: Session, person: Person, category: str, description: str) -> Need:
+    need = Need(person_id=person.id, category=category, urgency=3, description=description)
     session.add(need)
     session.commit()
     return need
@@ -460,15 +464,9 @@ def test_offers_written_before_the_features_were_stored_get_them_from_the_migrat
 
 
 def a_craving_need(session: Session, person: Person) -> Need:
-    need = Need(
-        person_id=person.id,
-        category="counselling",
-        urgency=2,
-        description="出来以后一到晚上就想那口。一个人在出租屋里越坐越难受，怕自己扛不住。",
+    return a_need(
+        session, person, "counselling", "出来以后一到晚上就想那口。一个人在出租屋里越坐越难受，怕自己扛不住。"
     )
-    session.add(need)
-    session.commit()
-    return need
 
 
 def test_an_offer_worded_unlike_the_need_is_found_by_meaning_and_says_why_in_the_readers_language(
