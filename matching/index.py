@@ -759,7 +759,9 @@ class OfferIndex:
                     "close_in_meaning",
                     f"close in meaning: '{need_words}' <-> '{offer_words}'",
                     {"need_words": need_words, "offer_words": offer_words},
-                    float(parts["semantic"][i] + parts["semantic_sentence"][i]),
+                    # Rounded as scores are: a product over the offers' rows may differ in its last
+                    # bits with the order of the rows.
+                    round(float(parts["semantic"][i] + parts["semantic_sentence"][i]), 4),
                 )
             )
         if parts["wording"][i] > 0 and parts["wording"][i] >= SIMILAR_WORDING * weights["wording"]:
