@@ -74,8 +74,8 @@ def learning_on(programmes: Sequence[str], person: Person) -> bool:
 
 
 def record_shown(session: Session, result: NeedMatches) -> RankingShown | None:
-    """Record the ranking the caseworker is shown (the caller commits); None for an unscored list
-    or an empty one. A ranking identical to the need's latest (a page shown again) is not stored twice."""
+    """Record the ranking the caseworker is shown, and commit; None for an unscored list or an
+    empty one. A ranking identical to the need's latest (a page shown again) is not stored twice."""
     if not result.scored or not result.ranked:
         return None
     offers = [
@@ -87,6 +87,7 @@ def record_shown(session: Session, result: NeedMatches) -> RankingShown | None:
         return latest
     shown = RankingShown(need_id=result.need.id, ranker_digest=result.ranker_digest, offers=offers)
     session.add(shown)
+    session.commit()
     return shown
 
 

@@ -12,7 +12,7 @@ from portal import idempotency
 from portal.audit.services import record_view
 from portal.auth.access import role_required
 from portal.consents.services import may_disclose, valid_consents
-from portal.db import get_session
+from portal.db import get_engine, get_session, is_read_only_request
 from portal.exceptions import AlreadyReferred, NoConsent
 from portal.forms import validate
 from portal.htmx import render, wants_partial
@@ -35,8 +35,8 @@ def _page(need_id: uuid.UUID, status: int = 200, message: str = "", typed: dict[
         record_view(current_user, "view", "person", [person.id])
     result = services.rank_need(session, services.live_index(current_app), need)
     recording = _learning(person)
-    if recording and learning.record_shown(session, result) is not None:
-        session.commit()
+    if recording:
+        _record_shown(session, result)
     decided = referrals.decided_offers(session, need.id)
     # Warned early: approving these would be refused until the person consents.
     consents = valid_consents(session, [(person, m.offer) for m in result.ranked])
@@ -56,6 +56,16 @@ def _page(need_id: uuid.UUID, status: int = 200, message: str = "", typed: dict[
         message=message,
         learning_recorded=recording and result.scored,
     )
+
+
+def _record_shown(session: Session, result: services.NeedMatches) -> None:
+    """Record the ranking shown: a GET's own session only reads, so (as the audit trail's record of
+    a page shown) the row is written in a session of its own; a POST's session writes already."""
+    if not is_read_only_request():
+        learning.record_shown(session, result)
+        return
+    with Session(get_engine()) as own:
+        learning.record_shown(own, result)
 
 
 def _learning(person: Person) -> bool:
