@@ -633,7 +633,10 @@ class OfferIndex:
         meaning: NeedMeaning | None = None,
     ) -> tuple[FloatArray, dict[str, FloatArray]]:
         """Relevance of every offer to the need, and its parts: each signal times its learnt weight."""
-        found = self.signals(person, need, distances, concepts, query, meaning)
+        return self.combined(self.signals(person, need, distances, concepts, query, meaning))
+
+    def combined(self, found: dict[str, FloatArray]) -> tuple[FloatArray, dict[str, FloatArray]]:
+        """The signals combined by the ranker's weights: the total, and each signal's part of it."""
         weights = self.ranker_.weights
         parts = {name: (weights[name] * found[name]).astype(np.float32) for name in SIGNALS}
         total = sum(parts.values(), np.zeros(len(self.offers_), np.float32))
@@ -696,11 +699,13 @@ class OfferIndex:
         failed = self.failed_rule_counts(person, distances)
         concepts = self.need_concepts(person, need)
         meaning = self.meaning_of(need)
-        total, parts = self.scores(person, need, distances, concepts, query, meaning)
+        found = self.signals(person, need, distances, concepts, query, meaning)
+        total, parts = self.combined(found)
         ranked = []
         for i in self._best(total, np.flatnonzero(failed == 0), top):
             reasons = self._explain(i, person, concepts, need, parts, distances, meaning) if explain else ()
-            ranked.append(RankedOffer(str(self.ids_[i]), round(float(total[i]), 4), reasons))
+            signals = {name: float(found[name][i]) for name in SIGNALS}
+            ranked.append(RankedOffer(str(self.ids_[i]), round(float(total[i]), 4), reasons, signals))
         misses = []
         for i in self._best(total, np.flatnonzero(failed == 1), near_misses):
             offer = self.offers_[i]

@@ -236,12 +236,15 @@ def _figures(labelled: LabelledSet, rankers: dict[str, Ranker]) -> dict[str, flo
     return {**ranking_figures(labelled.examples, scores), "allocation": labelled.allocation(values)}
 
 
-def study(sets: Sequence[LabelledSet], folds: int = 5) -> dict[str, dict[str, dict[str, float]]]:
+def study(
+    sets: Sequence[LabelledSet], folds: int = 5, extra: Sequence[Example] = ()
+) -> dict[str, dict[str, dict[str, float]]]:
     """Each set's figures: the hand-weighted engine; the ranker fitted on every set (which flatters
     it); cross-validated, grouped by person (a person's needs are scored by a fit that saw none of
     them, the other sets being in every fit); and, with several sets, fitted on the others alone
-    (how a set written apart fares: the nearest this can come to a held-out set)."""
-    everything = [e for labelled in sets for e in labelled.examples]
+    (how a set written apart fares: the nearest this can come to a held-out set). `extra` examples
+    (caseworkers' recorded decisions, say) are in every fit and scored in none."""
+    everything = [*extra, *(e for labelled in sets for e in labelled.examples)]
     whole = fit(everything)
     found: dict[str, dict[str, dict[str, float]]] = {}
     for labelled in sets:
@@ -249,7 +252,7 @@ def study(sets: Sequence[LabelledSet], folds: int = 5) -> dict[str, dict[str, di
         fold_of = {person: n % folds for n, person in enumerate(people)}
         others = [e for other in sets if other is not labelled for e in other.examples]
         by_fold = {
-            fold: fit([*others, *(e for e in labelled.examples if fold_of[e.person_id] != fold)])
+            fold: fit([*extra, *others, *(e for e in labelled.examples if fold_of[e.person_id] != fold)])
             for fold in range(folds)
         }
         found[labelled.name] = {
@@ -258,5 +261,7 @@ def study(sets: Sequence[LabelledSet], folds: int = 5) -> dict[str, dict[str, di
             "cross-validated": _figures(labelled, {p: by_fold[fold_of[p]] for p in people}),
         }
         if others:
-            found[labelled.name]["fitted on the others"] = _figures(labelled, dict.fromkeys(people, fit(others)))
+            found[labelled.name]["fitted on the others"] = _figures(
+                labelled, dict.fromkeys(people, fit([*extra, *others]))
+            )
     return found

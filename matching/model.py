@@ -95,6 +95,9 @@ class RankedOffer:
     offer_id: str
     score: float
     reasons: tuple[Reason, ...]
+    # Each signal of the offer's relevance in its own units (matching.ranker.SIGNALS), before the
+    # weights: what a learner needs to score the offer again under other weights.
+    signals: dict[str, float] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 score into the gain a caseworker's grade would give. Read from `ranker.json` (written by
 `python -m matching learn`, see matching.learning), so ranking needs no learning library."""
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,6 +82,15 @@ class Ranker:
             Calibration((float(slopes[0]), float(slopes[1])), tuple(float(t) for t in calibration["thresholds"])),
             tuple(data.get("trained_on", ())),
         )
+
+    def digest(self) -> str:
+        """A short SHA-256 of the weights and calibration: which ranker ranked, in a record of it."""
+        text = json.dumps({k: v for k, v in self.to_json().items() if k != "trained_on"}, sort_keys=True)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+    def weight_vector(self) -> FloatArray:
+        """The weights in the order of SIGNALS, for scoring rows of signals."""
+        return np.array([self.weights.get(name, 0.0) for name in SIGNALS], dtype=np.float64)
 
     @classmethod
     def load(cls, path: Path = RANKER_FILE) -> "Ranker":

@@ -100,6 +100,10 @@ _CLASSES: dict[str, dict[str, str]] = {
     },
     "handover": {PART2: "note", INTERNAL: "id person_id from_caseworker_id to_caseworker_id by_id at"},
     "dismissal": {PART2: "note", SENSITIVE: "reason", INTERNAL: "id need_id offer_id by_id at"},
+    # Numbers derived from the person's need and place (closeness of meaning, nearness): no text,
+    # but about a person in the programme, like a referral's score.
+    "ranking_shown": {SENSITIVE: "offers", INTERNAL: "id need_id shown_at ranker_digest"},
+    "ranking_decision": {SENSITIVE: "decision reason", INTERNAL: "id ranking_id offer_id at"},
     "followup": {
         PART2: "note",
         SENSITIVE: "kind due_on outcome",

@@ -85,6 +85,10 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         INDEX_DIR=str(Path(app.instance_path) / "offer-index"),
         # Programmes whose referrals a supervisor approves (JSON list in PORTAL_SUPERVISOR_APPROVAL_PROGRAMMES).
         SUPERVISOR_APPROVAL_PROGRAMMES=[],
+        # Programmes whose needs' rankings, and the caseworkers' decisions on them, are recorded for
+        # the ranker to learn from (portal/matches/learning.py; JSON list in PORTAL_LEARNING_PROGRAMMES).
+        # Empty: recorded nowhere.
+        LEARNING_PROGRAMMES=[],
         # Days a provider has to answer a referral, by offer category (JSON object in the environment).
         REFERRAL_RESPONSE_DAYS={"default": 5, "employment": 3, "housing": 2, "health": 3},
         # Minutes a run of run-due-jobs may hold its lock; a lock older than this belonged to a run
@@ -142,6 +146,9 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
     app.config["SMALL_CELL_THRESHOLD"] = int(app.config["SMALL_CELL_THRESHOLD"])
     if app.config["SMALL_CELL_THRESHOLD"] < 1:
         raise ConfigError("PORTAL_SMALL_CELL_THRESHOLD must be 1 (no suppression) or more.")
+    learning = app.config["LEARNING_PROGRAMMES"]
+    if not isinstance(learning, list | tuple) or not all(isinstance(code, str) for code in learning):
+        raise ConfigError("PORTAL_LEARNING_PROGRAMMES must be a JSON list of programmes, e.g. '[\"community_rehab\"]'.")
     lifetime = app.config["PERMANENT_SESSION_LIFETIME"]
     if not isinstance(lifetime, timedelta):  # seconds, from the environment
         app.config["PERMANENT_SESSION_LIFETIME"] = lifetime = timedelta(seconds=int(lifetime))

@@ -789,6 +789,49 @@ class Dismissal(SQLModel, table=True):
     at: datetime = timestamp(default_factory=utcnow)
 
 
+class RankingShown(SQLModel, table=True):
+    """A ranking of a need's offers as the caseworker's matches page showed it, kept so the ranker
+    can learn from what caseworkers then decided (portal/matches/learning.py). Only for people in
+    the programmes of PORTAL_LEARNING_PROGRAMMES; never for an unscored list.
+
+    One row a ranking, the shown offers a JSON list in the order shown, not one row an offer: a
+    ranking is only ever written and read whole (replaying it needs every offer of it together),
+    so ten rows and their index entries a page view would cost ten times the space for nothing.
+    The list holds numbers and ids only: each offer's id and its signals in the order of
+    matching.ranker.SIGNALS, never a text, a reason's words or a field of the person."""
+
+    __tablename__ = "ranking_shown"
+    # The latest ranking of a need, to record a decision against it.
+    __table_args__ = (sa.Index("ix_ranking_shown_need_id_shown_at", "need_id", "shown_at"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    need_id: uuid.UUID = Field(foreign_key="need.id")
+    shown_at: datetime = timestamp(default_factory=utcnow)
+    # Which weights ranked (matching.ranker.Ranker.digest).
+    ranker_digest: str = Field(max_length=16)
+    # [{"offer": "<uuid>", "signals": [9 numbers]}, ...], best first: the position is the place in the list.
+    offers: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)
+
+
+class DecisionKind(StrEnum):
+    APPROVED = "approved"
+    SET_ASIDE = "set_aside"
+
+
+class RankingDecision(SQLModel, table=True):
+    """What the caseworker did with one offer of a recorded ranking: approved it (a referral, whose
+    outcome is read from the referral itself) or set it aside, with the reason code."""
+
+    __tablename__ = "ranking_decision"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    ranking_id: uuid.UUID = Field(foreign_key="ranking_shown.id", index=True, ondelete="CASCADE")
+    offer_id: uuid.UUID = Field(foreign_key="offer.id")
+    decision: DecisionKind = enum_column()
+    reason: str = Field(default="", max_length=40)
+    at: datetime = timestamp(default_factory=utcnow)
+
+
 class NoticeTarget(StrEnum):
     """What a notification is about, so it can open that page; the web layer builds the address
     (portal/notifications/links.py), services never do."""

@@ -17,7 +17,7 @@ import json
 import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -500,6 +500,8 @@ class RankedMatch:
     offer: Offer
     score: float
     reasons: tuple[matching.Reason, ...]
+    # The engine's signals of the offer (matching.ranker.SIGNALS), numbers only; empty when unscored.
+    signals: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -510,6 +512,8 @@ class NeedMatches:
     # False when the person refused computer-ranked suggestions: `ranked` is then every eligible
     # offer of the need's category, by title, without scores or reasons.
     scored: bool = True
+    # Which ranker ranked (matching.ranker.Ranker.digest); empty when unscored.
+    ranker_digest: str = ""
 
 
 def _unscored(session: Session, live: LiveIndex, need: Need, person: matching.Person) -> NeedMatches:
@@ -544,16 +548,19 @@ def rank_need(
     engine_person = to_engine_person(person, [need], today or local_today())
     if person.refuses_ranked_suggestions:
         return _unscored(session, live, need, engine_person)
-    ranking, rows = _ranked(session, live.current(session), engine_person, top, near_misses)
+    index = live.current(session)
+    ranking, rows = _ranked(session, index, engine_person, top, near_misses)
     if len(rows) < len(ranking.offer_ids) + len(ranking.near_misses):
         # Offers the index holds and the database has not: files of another history (a restored
         # database, say) that agreed in number and versions. Never shown: assembled again.
         log.warning("the offer index named offers the database has not: assembled again")
-        ranking, rows = _ranked(session, live.assembled_again(session), engine_person, top, near_misses)
+        index = live.assembled_again(session)
+        ranking, rows = _ranked(session, index, engine_person, top, near_misses)
     return NeedMatches(
         need=need,
+        ranker_digest=index.ranker_.digest(),
         ranked=[
-            RankedMatch(row, item.score, _titled(item.reasons, row.title))
+            RankedMatch(row, item.score, _titled(item.reasons, row.title), item.signals)
             for item in ranking.ranked
             if (row := rows.get(uuid.UUID(item.offer_id))) is not None
         ],

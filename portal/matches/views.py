@@ -12,13 +12,13 @@ from portal import idempotency
 from portal.audit.services import record_view
 from portal.auth.access import role_required
 from portal.consents.services import may_disclose, valid_consents
-from portal.db import get_session
+from portal.db import get_engine, get_session, is_read_only_request
 from portal.exceptions import AlreadyReferred, NoConsent
 from portal.forms import validate
 from portal.htmx import render, wants_partial
 from portal.labels import label
-from portal.matches import services
-from portal.models import Referral, ReferralStatus, Role
+from portal.matches import learning, services
+from portal.models import DecisionKind, Person, Referral, ReferralStatus, Role
 from portal.people.services import find_own_need
 from portal.referrals import services as referrals
 from portal.referrals.pages import ApproveForm, no_consent_message, policy_for
@@ -34,6 +34,9 @@ def _page(need_id: uuid.UUID, status: int = 200, message: str = "", typed: dict[
     if request.method == "GET":
         record_view(current_user, "view", "person", [person.id])
     result = services.rank_need(session, services.live_index(current_app), need)
+    recording = _learning(person)
+    if recording:
+        _record_shown(session, result)
     decided = referrals.decided_offers(session, need.id)
     # Warned early: approving these would be refused until the person consents.
     consents = valid_consents(session, [(person, m.offer) for m in result.ranked])
@@ -51,7 +54,23 @@ def _page(need_id: uuid.UUID, status: int = 200, message: str = "", typed: dict[
         contact_methods=CONTACT_METHODS,
         typed=typed or {},
         message=message,
+        learning_recorded=recording and result.scored,
     )
+
+
+def _record_shown(session: Session, result: services.NeedMatches) -> None:
+    """Record the ranking shown: a GET's own session only reads, so (as the audit trail's record of
+    a page shown) the row is written in a session of its own; a POST's session writes already."""
+    if not is_read_only_request():
+        learning.record_shown(session, result)
+        return
+    with Session(get_engine()) as own:
+        learning.record_shown(own, result)
+
+
+def _learning(person: Person) -> bool:
+    """Whether the person's rankings and the decisions on them are recorded (PORTAL_LEARNING_PROGRAMMES)."""
+    return learning.learning_on(current_app.config["LEARNING_PROGRAMMES"], person)
 
 
 @bp.route("/needs/<uuid:need_id>")
@@ -107,6 +126,8 @@ def approve(need_id: uuid.UUID) -> Response:
     except ValueError:
         message = _("This offer can no longer be referred to: it is full, closed, or no longer eligible.")
         return _answer(need_id, message, 409)
+    if _learning(person):
+        learning.record_decision(session, need.id, offer_id, DecisionKind.APPROVED)
     return _answer(need_id, _approved(session, referral, policy))
 
 
@@ -129,7 +150,7 @@ def _approved(session: Session, referral: Referral, policy: referrals.Policy) ->
 def dismiss(need_id: uuid.UUID) -> Response:
     """Set a ranked offer aside for this need, with a reason from the list."""
     session = get_session()
-    need, _person = find_own_need(session, current_user, need_id) or abort(404)
+    need, person = find_own_need(session, current_user, need_id) or abort(404)
     reason = request.form.get("reason", "")
     try:
         offer_id = uuid.UUID(request.form.get("offer_id", ""))
@@ -138,6 +159,8 @@ def dismiss(need_id: uuid.UUID) -> Response:
     if reason not in DISMISS_REASONS:
         return _answer(need_id, _("Choose why this offer does not fit."), 422)
     referrals.dismiss_match(session, current_user, need, offer_id, reason, request.form.get("note", "")[:2000])
+    if _learning(person):
+        learning.record_decision(session, need.id, offer_id, DecisionKind.SET_ASIDE, reason)
     return _answer(need_id, _("Offer set aside for this need."))
 
 

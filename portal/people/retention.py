@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from portal.audit.services import record
 from portal.exceptions import OnLegalHold
+from portal.matches.learning import delete_rankings
 from portal.models import (
     Consent,
     ConsentOverride,
@@ -141,6 +142,9 @@ def _scrub_linked(session: Session, person: Person, actor: User | None, now: dat
         request.outcome = ""  # an earlier refusal quoted the hold, which may name the person
     if not need_ids:
         return
+    # The signals of the rankings shown say how near the person lived to each offer and how close
+    # the need's words were to it: they go with the rest.
+    delete_rankings(session, need_ids)
     referrals = list(session.exec(select(Referral).where(col(Referral.need_id).in_(need_ids))))
     for referral in referrals:
         if referral.status in OPEN_STATES:
