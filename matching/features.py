@@ -91,10 +91,20 @@ def murmurhash3_32(tokens: Sequence[bytes]) -> npt.NDArray[np.int32]:
     return h.view(np.int32)
 
 
+# Texts hashed together: the hashing's arrays grow with every byte of every n-gram hashed at once
+# (gigabytes for a whole catalogue), so a large batch is hashed this many texts at a time.
+HASHED_TOGETHER = 1000
+
+
 def ngram_counts(texts: Sequence[str]) -> sp.csr_matrix:
     """Each text's n-grams counted, one row a text, the columns sorted within a row."""
     if not texts:
         return sp.csr_matrix((0, N_FEATURES), dtype=np.float32)
+    if len(texts) > HASHED_TOGETHER:
+        return sp.vstack(
+            [ngram_counts(texts[start : start + HASHED_TOGETHER]) for start in range(0, len(texts), HASHED_TOGETHER)],
+            format="csr",
+        )
     grams = [char_wb_ngrams(text) for text in texts]
     hashed = murmurhash3_32([gram.encode() for found in grams for gram in found]).astype(np.int64)
     # |h| mod 2^20, with |-2^31| taken as 2^31, as scikit-learn defines it.

@@ -609,8 +609,9 @@ class OfferIndex:
         if meaning is None:
             meaning = self.meaning_of(need)
         if self.vectors_ is not None and meaning is not None:
-            semantic = self.vectors_ @ meaning.whole
-            semantic_sentence = (self.vectors_ @ meaning.sentence_vectors.T).max(axis=1)
+            # One product for the whole need and its sentences: one pass over the offers' vectors.
+            closeness = self.vectors_ @ np.vstack([meaning.whole, meaning.sentence_vectors]).T
+            semantic, semantic_sentence = closeness[:, 0], closeness[:, 1:].max(axis=1)
         return {
             "category": category.astype(np.float32),
             "meaning": shared_concepts,
