@@ -227,11 +227,11 @@ def fit(examples: Sequence[Example], trained_on: Sequence[str] = ()) -> Ranker:
 
 def _figures(labelled: LabelledSet, rankers: dict[str, Ranker]) -> dict[str, float]:
     """The set's figures when each need is scored by the ranker named for its person."""
-    scores, values = {}, {}
+    scores: dict[str, FloatArray] = {}
+    values: dict[str, FloatArray] = {}
     for e in labelled.examples:
         ranker = rankers[e.person_id]
-        weights = np.array([ranker.weights[s] for s in SIGNALS])
-        scores[e.need_id] = e.signals @ weights
+        scores[e.need_id] = e.signals @ ranker.weight_vector()
         values[e.need_id] = ranker.calibration.expected_gain(scores[e.need_id]) * e.urgency
     return {**ranking_figures(labelled.examples, scores), "allocation": labelled.allocation(values)}
 

@@ -585,15 +585,16 @@ def backfill_vectors(
     )
     offers = 0
     while rows := session.exec(stale).all():
-        found = text_features([to_engine_offer(offer, {}) for offer in rows])
-        for offer, features in zip(rows, found, strict=True):
-            values = _stored_values(to_engine_offer(offer, {}), features)
-            existing = session.get(OfferFeatures, offer.id)
-            if existing is None:
+        engine_offers = [to_engine_offer(offer, {}) for offer in rows]
+        stored = session.exec(select(OfferFeatures).where(col(OfferFeatures.offer_id).in_([o.id for o in rows])))
+        existing = {features.offer_id: features for features in stored}
+        for offer, engine_offer, features in zip(rows, engine_offers, text_features(engine_offers), strict=True):
+            values = _stored_values(engine_offer, features)
+            if offer.id not in existing:
                 session.add(OfferFeatures(offer_id=offer.id, **values))
             else:
                 for name, value in values.items():
-                    setattr(existing, name, value)
+                    setattr(existing[offer.id], name, value)
         session.commit()
         offers += len(rows)
         if progress:
