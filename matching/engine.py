@@ -8,7 +8,7 @@ import scipy.sparse as sp
 
 from matching.allocation import Candidate, allocate
 from matching.index import OfferIndex
-from matching.model import Need, Offer, Person, Ranking
+from matching.model import Offer, Person, Ranking
 from matching.semantic import Encoder, e5_encode, need_meanings
 
 
@@ -24,14 +24,17 @@ def with_meanings(people: Sequence[Person], encode: Encoder = e5_encode) -> list
     ]
 
 
-def _needs_with_queries(index: OfferIndex, people: Sequence[Person]) -> Iterator[tuple[Person, Need, sp.csr_matrix]]:
-    """Every need with its TF-IDF row, all transformed in one call (far cheaper than one by one)."""
-    pairs = [(person, need) for person in people for need in person.needs]
-    if not pairs:
+def _people_with_queries(index: OfferIndex, people: Sequence[Person]) -> Iterator[tuple[Person, list[sp.csr_matrix]]]:
+    """Every person with their needs' TF-IDF rows, all transformed in one call (far cheaper than
+    one by one)."""
+    texts = [need.description for person in people for need in person.needs]
+    if not texts:
         return
-    queries = index.queries([need.description for _person, need in pairs])
-    for row, (person, need) in enumerate(pairs):
-        yield person, need, queries[row]
+    queries = index.queries(texts)
+    start = 0
+    for person in people:
+        yield person, [queries[row] for row in range(start, start + len(person.needs))]
+        start += len(person.needs)
 
 
 def rank_all(
@@ -45,10 +48,11 @@ def rank_all(
 def rank_with(
     index: OfferIndex, people: Sequence[Person], top: int = 10, near_misses: int = 0, explain: bool = False
 ) -> dict[str, Ranking]:
-    """Every need of every person, ranked against an existing index."""
+    """Every need of every person, ranked against an existing index, one person at a time."""
     return {
-        need.id: index.rank(person, need, top=top, near_misses=near_misses, explain=explain, query=query)
-        for person, need, query in _needs_with_queries(index, people)
+        ranking.need_id: ranking
+        for person, queries in _people_with_queries(index, people)
+        for ranking in index.rank_needs(person, person.needs, top, near_misses, explain, queries)
     }
 
 
@@ -56,18 +60,18 @@ def candidates(index: OfferIndex, people: Sequence[Person]) -> list[Candidate]:
     """Every eligible (need, offer) pair with its value: the gain the grade of a caseworker is
     expected to give it (the ranker's calibration of its score), times the need's urgency."""
     found: list[Candidate] = []
-    eligible_of: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    for person, need, query in _needs_with_queries(index, people):
-        if person.id not in eligible_of:
-            distances = index.distances_km(person)
-            eligible_of[person.id] = (distances, np.flatnonzero(index.failed_rule_counts(person, distances) == 0))
-        distances, eligible = eligible_of[person.id]
-        total, _parts = index.scores(person, need, distances, query=query)
-        gains = index.ranker_.calibration.expected_gain(total[eligible])
-        found.extend(
-            Candidate(need.id, index.offers_[i].id, float(gain) * need.urgency)
-            for i, gain in zip(eligible, gains, strict=True)
-        )
+    for person, queries in _people_with_queries(index, people):
+        distances = index.distances_km(person)
+        eligible = np.flatnonzero(index.failed_rule_counts(person, distances) == 0)
+        meanings = [index.meaning_of(need) for need in person.needs]
+        closeness = index.closeness_to(meanings)
+        for need, query, meaning, near in zip(person.needs, queries, meanings, closeness, strict=True):
+            total, _parts = index.combined(index.signals(person, need, distances, None, query, meaning, near))
+            gains = index.ranker_.calibration.expected_gain(total[eligible])
+            found.extend(
+                Candidate(need.id, index.offers_[int(i)].id, float(gain) * need.urgency)
+                for i, gain in zip(eligible, gains, strict=True)
+            )
     return found
 
 

@@ -574,9 +574,11 @@ class OfferIndex:
         concepts: dict[str, int] | None = None,
         query: sp.csr_matrix | None = None,
         meaning: NeedMeaning | None = None,
+        closeness: FloatArray | None = None,
     ) -> dict[str, FloatArray]:
         """Each signal of every offer's relevance to the need, in its own units (matching.ranker.SIGNALS).
-        What the need gives (its concepts, TF-IDF row, vectors) may be given when already at hand."""
+        What the need gives (its concepts, TF-IDF row, vectors, and the offers' closeness to them
+        from `closeness_to`) may be given when already at hand."""
         category = (
             CATEGORY_AFFINITY[CATEGORY_INDEX[need.category]][self.columns_.category]
             if need.category in CATEGORY_INDEX
@@ -606,11 +608,9 @@ class OfferIndex:
         nearness = np.where(self.columns_.remote, 0.5, np.clip(1 - distances / limit, 0, 1))
         nearness = np.nan_to_num(nearness, nan=0.5).astype(np.float32)
         semantic = semantic_sentence = np.zeros(len(self.offers_), np.float32)
-        if meaning is None:
-            meaning = self.meaning_of(need)
-        if self.vectors_ is not None and meaning is not None:
-            # One product for the whole need and its sentences: one pass over the offers' vectors.
-            closeness = self.vectors_ @ np.vstack([meaning.whole, meaning.sentence_vectors]).T
+        if closeness is None:
+            (closeness,) = self.closeness_to([self.meaning_of(need) if meaning is None else meaning])
+        if closeness is not None:
             semantic, semantic_sentence = closeness[:, 0], closeness[:, 1:].max(axis=1)
         return {
             "category": category.astype(np.float32),
@@ -623,6 +623,16 @@ class OfferIndex:
             "hours": -self.hours_clash(need).astype(np.float32),
             "group": self.reserved_as_asked(concepts).astype(np.float32),
         }
+
+    def closeness_to(self, meanings: Sequence[NeedMeaning | None]) -> list[FloatArray | None]:
+        """Each offer's cosine with each need's whole text (column 0) and sentences (the others),
+        for many needs in one product: one pass over the offers' vectors, however many needs."""
+        if self.vectors_ is None or not any(m is not None for m in meanings):
+            return [None] * len(meanings)
+        rows = [np.vstack([m.whole, m.sentence_vectors]) for m in meanings if m is not None]
+        products = np.split(self.vectors_ @ np.vstack(rows).T, np.cumsum([len(r) for r in rows])[:-1], axis=1)
+        found = iter(products)
+        return [next(found) if m is not None else None for m in meanings]
 
     def scores(
         self,
@@ -694,24 +704,45 @@ class OfferIndex:
     ) -> Ranking:
         """Eligible offers for this need, best first, with the parts of each score in words;
         then, if asked, the most relevant offers that failed exactly one rule, with that rule."""
+        queries = None if query is None else [query]
+        (ranking,) = self.rank_needs(person, [need], top, near_misses, explain, queries)
+        return ranking
+
+    def rank_needs(
+        self,
+        person: Person,
+        needs: Sequence[Need],
+        top: int = 10,
+        near_misses: int = 0,
+        explain: bool = True,
+        queries: Sequence[sp.csr_matrix] | None = None,
+    ) -> list[Ranking]:
+        """Several needs of one person ranked as `rank` ranks one: what depends on the person alone
+        (distances, eligibility) is computed once, and every need meets the offers' vectors in one
+        product, far cheaper than one product a need."""
         if not self.offers_:
-            return Ranking(need.id, ())
+            return [Ranking(need.id, ()) for need in needs]
         distances = self.distances_km(person)
         failed = self.failed_rule_counts(person, distances)
-        concepts = self.need_concepts(person, need)
-        meaning = self.meaning_of(need)
-        found = self.signals(person, need, distances, concepts, query, meaning)
-        total, parts = self.combined(found)
-        ranked = []
-        for i in self._best(total, np.flatnonzero(failed == 0), top):
-            reasons = self._explain(i, person, concepts, need, parts, distances, meaning) if explain else ()
-            signals = {name: float(found[name][i]) for name in SIGNALS}
-            ranked.append(RankedOffer(str(self.ids_[i]), round(float(total[i]), 4), reasons, signals))
-        misses = []
-        for i in self._best(total, np.flatnonzero(failed == 1), near_misses):
-            offer = self.offers_[i]
-            misses.append(NearMiss(offer.id, tuple(failures(person, offer)), round(float(total[i]), 4)))
-        return Ranking(need.id, tuple(ranked), tuple(misses))
+        eligible, missed_one = np.flatnonzero(failed == 0), np.flatnonzero(failed == 1)
+        meanings = [self.meaning_of(need) for need in needs]
+        found_rankings = []
+        for n, (need, meaning, closeness) in enumerate(zip(needs, meanings, self.closeness_to(meanings), strict=True)):
+            concepts = self.need_concepts(person, need)
+            query = None if queries is None else queries[n]
+            found = self.signals(person, need, distances, concepts, query, meaning, closeness)
+            total, parts = self.combined(found)
+            ranked = []
+            for i in self._best(total, eligible, top):
+                reasons = self._explain(i, person, concepts, need, parts, distances, meaning) if explain else ()
+                signals = {name: float(found[name][i]) for name in SIGNALS}
+                ranked.append(RankedOffer(str(self.ids_[i]), round(float(total[i]), 4), reasons, signals))
+            misses = []
+            for i in self._best(total, missed_one, near_misses):
+                offer = self.offers_[i]
+                misses.append(NearMiss(offer.id, tuple(failures(person, offer)), round(float(total[i]), 4)))
+            found_rankings.append(Ranking(need.id, tuple(ranked), tuple(misses)))
+        return found_rankings
 
     def _explain(
         self,
