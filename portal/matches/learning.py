@@ -105,13 +105,12 @@ def record_decision(
     session: Session, need_id: uuid.UUID, offer_id: uuid.UUID, decision: DecisionKind, reason: str = ""
 ) -> RankingDecision | None:
     """Record an approval or a set-aside against the need's latest recorded ranking that showed the
-    offer, and commit; None when no recorded ranking showed it (learning off, or never shown)."""
+    offer (the caller commits, with the decision itself); None when no recorded ranking showed it."""
     ranking = _latest(session, need_id, offer_id)
     if ranking is None:
         return None
     found = RankingDecision(ranking_id=ranking.id, offer_id=offer_id, decision=decision, reason=reason)
     session.add(found)
-    session.commit()
     return found
 
 

@@ -18,7 +18,7 @@ from portal.forms import validate
 from portal.htmx import render, wants_partial
 from portal.labels import label
 from portal.matches import learning, services
-from portal.models import DecisionKind, Person, Referral, ReferralStatus, Role
+from portal.models import Person, Referral, ReferralStatus, Role
 from portal.people.services import find_own_need
 from portal.referrals import services as referrals
 from portal.referrals.pages import ApproveForm, no_consent_message, policy_for
@@ -115,6 +115,7 @@ def approve(need_id: uuid.UUID) -> Response:
             policy,
             request.form.get("contact_method", "via_caseworker"),
             data.summary,
+            current_app.config["LEARNING_PROGRAMMES"],
         )
     except AlreadyReferred as already:
         message = _(
@@ -126,8 +127,6 @@ def approve(need_id: uuid.UUID) -> Response:
     except ValueError:
         message = _("This offer can no longer be referred to: it is full, closed, or no longer eligible.")
         return _answer(need_id, message, 409)
-    if _learning(person):
-        learning.record_decision(session, need.id, offer_id, DecisionKind.APPROVED)
     return _answer(need_id, _approved(session, referral, policy))
 
 
@@ -158,9 +157,10 @@ def dismiss(need_id: uuid.UUID) -> Response:
         abort(400)
     if reason not in DISMISS_REASONS:
         return _answer(need_id, _("Choose why this offer does not fit."), 422)
-    referrals.dismiss_match(session, current_user, need, offer_id, reason, request.form.get("note", "")[:2000])
-    if _learning(person):
-        learning.record_decision(session, need.id, offer_id, DecisionKind.SET_ASIDE, reason)
+    note = request.form.get("note", "")[:2000]
+    referrals.dismiss_match(
+        session, current_user, need, offer_id, reason, note, current_app.config["LEARNING_PROGRAMMES"]
+    )
     return _answer(need_id, _("Offer set aside for this need."))
 
 

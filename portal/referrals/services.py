@@ -18,8 +18,10 @@ from portal.consents.services import Recipient, disclosable, may_disclose
 from portal.disclosure import VISIBLE_STATES, Disclosure, Viewer, disclose_all, organization_of, viewer_of
 from portal.exceptions import AlreadyReferred, IllegalTransition, MissingReason, NoConsent, NoPlaceLeft, NotAllowed
 from portal.keyset import DEFAULT_PER_PAGE, Page, SortKey, page_and_counts
+from portal.matches.learning import learning_on, record_decision
 from portal.matches.services import LiveIndex, rank_need, recorded_reasons
 from portal.models import (
+    DecisionKind,
     Dismissal,
     Need,
     NeedStatus,
@@ -290,10 +292,12 @@ def approve_match(
     policy: Policy,
     contact_method: str = "via_caseworker",
     summary: str = "",
+    learning_programmes: Sequence[str] = (),
 ) -> Referral:
     """The caseworker approves a ranked offer for a need: a referral is made and, unless the
     programme needs a supervisor's approval, approved and sent to the provider at once. `summary`
     is what the provider will read about the need, in place of the caseworker's own description.
+    In the programmes that let the ranker learn, the approval is recorded against the ranking shown.
 
     :raise AlreadyReferred: the need has an open referral to this offer already; nothing changes.
     """
@@ -311,6 +315,8 @@ def approve_match(
     referral = _propose_once(session, need, offer_id, user, score, reasons)
     referral.contact_method = contact_method if contact_method in CONTACT_METHODS else "via_caseworker"
     referral.summary = summary
+    if learning_on(learning_programmes, person):
+        record_decision(session, need.id, offer_id, DecisionKind.APPROVED)
     session.commit()
     if policy.supervisor_approval:
         notify_supervisors(session, person, referral)
@@ -353,8 +359,17 @@ def notify_supervisors(session: Session, person: Person, referral: Referral) -> 
     session.commit()
 
 
-def dismiss_match(session: Session, user: User, need: Need, offer_id: uuid.UUID, reason: str, note: str) -> Dismissal:
-    """Set a ranked offer aside for this need, with the reason; it is not proposed again."""
+def dismiss_match(
+    session: Session,
+    user: User,
+    need: Need,
+    offer_id: uuid.UUID,
+    reason: str,
+    note: str,
+    learning_programmes: Sequence[str] = (),
+) -> Dismissal:
+    """Set a ranked offer aside for this need, with the reason; it is not proposed again. In the
+    programmes that let the ranker learn, the set-aside is recorded against the ranking shown."""
     person = session.get(Person, need.person_id)
     if person is None or user.role != Role.CASEWORKER or person.caseworker_id != user.id:
         raise NotAllowed("not this caseworker's person")
@@ -365,6 +380,8 @@ def dismiss_match(session: Session, user: User, need: Need, offer_id: uuid.UUID,
         return existing
     dismissal = Dismissal(need_id=need.id, offer_id=offer_id, reason=reason, note=note, by_id=user.id)
     session.add(dismissal)
+    if learning_on(learning_programmes, person):
+        record_decision(session, need.id, offer_id, DecisionKind.SET_ASIDE, reason)
     session.commit()
     return dismissal
 
