@@ -22,8 +22,10 @@ INTERNAL: Final = "internal"
 _CLASSES: dict[str, dict[str, str]] = {
     "area": {INTERNAL: "id parent_id level name_en name_zh code"},
     "organization": {
-        PERSONAL: "phone email",
-        INTERNAL: "id name kind status description website area_id created_at verified_at",
+        PERSONAL: "phone email contact_person contact_phone",
+        INTERNAL: (
+            "id name kind status description website area_id credit_code registered_address created_at verified_at"
+        ),
     },
     "user": {
         PERSONAL: "email password_hash name phone totp_secret",
@@ -45,7 +47,8 @@ _CLASSES: dict[str, dict[str, str]] = {
         INTERNAL: (
             "id organization_id volunteer_id category title description skills languages area_id address latitude"
             " longitude remote schedule capacity status min_age max_age genders min_months_in_recovery"
-            " employment_type pay_min pay_max pay_period hours_per_week fair_chance_statement last_confirmed_at"
+            " employment_type pay_min pay_max pay_period hours_per_week fair_chance_statement fair_chance_none_given"
+            " last_confirmed_at"
             " version created_by_id created_at updated_at"
         ),
     },

@@ -83,6 +83,10 @@ class MissingReason(ValueError):
     """This action needs a reason from its fixed list."""
 
 
+class MissingFairChance(ValueError):
+    """A job is published with a fair-chance statement, or with its employer's word that it gives none."""
+
+
 class NoPlaceLeft(RuntimeError):
     """The offer has no open place left."""
 

@@ -283,6 +283,12 @@ class Organization(SQLModel, table=True):
     email: str = Field(default="", max_length=254)
     website: str = Field(default="", max_length=300)
     area_id: uuid.UUID | None = Field(default=None, foreign_key="area.id")
+    # What an admin checks before verifying: the unified social credit code (统一社会信用代码) on
+    # the registration papers, the registered address, and a person to call.
+    credit_code: str = Field(default="", max_length=18, sa_column_kwargs={"server_default": ""})
+    registered_address: str = Field(default="", max_length=300, sa_column_kwargs={"server_default": ""})
+    contact_person: str = Field(default="", max_length=120, sa_column_kwargs={"server_default": ""})
+    contact_phone: str = Field(default="", max_length=40, sa_column_kwargs={"server_default": ""})
     created_at: datetime = timestamp(default_factory=utcnow)
     verified_at: datetime | None = timestamp(default=None)
 
@@ -443,6 +449,8 @@ class Offer(SQLModel, table=True):
     pay_period: PayPeriod | None = enum_column(default=None, nullable=True)
     hours_per_week: int | None = Field(default=None)
     fair_chance_statement: str = Field(default="", max_length=2000)
+    # The employer said it gives no fair-chance statement: caseworkers are shown so.
+    fair_chance_none_given: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     # Who takes referrals for this offer.
     contact_name: str = Field(default="", max_length=120)
     contact_phone: str = Field(default="", max_length=40)

@@ -267,6 +267,16 @@ CONSENT_ELEMENTS: dict[str, Any] = {
 }
 
 
+# What an organization's sign-up asks for its verification: a unified social credit code with a
+# right check character (GB 32100-2015), its registered address and a person to call.
+ORGANIZATION_PAPERS = {
+    "credit_code": "52510100MJ00000016",
+    "registered_address": "成都市金牛区营门口路 88 号",
+    "contact_person": "陈静",
+    "contact_phone": "028-8765 4321",
+}
+
+
 def keyed(data: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
     """A create form's data with the one-time key its page would carry (portal/idempotency.py)."""
     return {"idempotency_key": str(uuid.uuid4()), **(data or {}), **fields}

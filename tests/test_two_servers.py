@@ -460,6 +460,7 @@ def test_an_offer_edited_on_one_server_is_ranked_as_edited_by_the_other_at_its_n
     edit(
         category="employment",
         employment_type="full_time",
+        fair_chance_statement="不因既往经历拒绝录用。",
         title="物流仓库打包工",
         description="物流仓库的分拣、打包、装卸工作。",
     )

@@ -51,7 +51,14 @@ def commit_new_account(session: Session) -> None:
 def register_organization(session: Session, form: OrganizationSignupForm) -> User:
     """Create a pending organization and its first staff account."""
     organization = Organization(
-        name=form.organization_name, kind=form.kind, description=form.description, email=form.email
+        name=form.organization_name,
+        kind=form.kind,
+        description=form.description,
+        email=form.email,
+        credit_code=form.credit_code,
+        registered_address=form.registered_address,
+        contact_person=form.contact_person,
+        contact_phone=form.contact_phone,
     )
     session.add(organization)
     user = new_user(session, form, Role.PROVIDER, organization_id=organization.id)

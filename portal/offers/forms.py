@@ -36,6 +36,7 @@ class OfferForm(BaseModel):
     pay_period: PayPeriod | None = None
     hours_per_week: int | None = Field(default=None, ge=1, le=80)
     fair_chance_statement: str = Field(default="", max_length=2000)
+    fair_chance_none_given: bool = False
     contact_name: str = Field(default="", max_length=120)
     contact_phone: str = Field(default="", max_length=40)
     contact_email: EmailStr | None = None
@@ -49,7 +50,7 @@ class OfferForm(BaseModel):
                 raise ValueError(_("Use two-letter language codes such as zh or en."))
         return sorted(set(codes))
 
-    @field_validator("remote", mode="before")
+    @field_validator("remote", "fair_chance_none_given", mode="before")
     @classmethod
     def _checkbox(cls, value: object) -> object:
         return value in {True, "on", "true", "1", "yes"}
@@ -67,6 +68,13 @@ class OfferForm(BaseModel):
             broken["employment_type"] = _("Say what kind of employment this job is.")
         if (self.pay_min is not None or self.pay_max is not None) and self.pay_period is None:
             broken["pay_period"] = _("Say whether the pay is per hour, day or month.")
+        self.fair_chance_statement = self.fair_chance_statement.strip()
+        if self.fair_chance_statement:
+            self.fair_chance_none_given = False
+        elif self.category == Category.EMPLOYMENT and not self.fair_chance_none_given:
+            broken["fair_chance_statement"] = _(
+                "Say how you welcome applicants in recovery or with a record, or tick that you give no statement."
+            )
         if broken:
             raise FieldErrors(broken)
         return self
@@ -87,6 +95,7 @@ class OfferForm(BaseModel):
             "pay_period": None,
             "hours_per_week": None,
             "fair_chance_statement": "",
+            "fair_chance_none_given": False,
         }
 
 

@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from portal.areas import in_area
-from portal.exceptions import NotAllowed
+from portal.exceptions import MissingFairChance, NotAllowed
 from portal.keyset import DEFAULT_PER_PAGE, Page, SortKey, decode_cursor, encode_cursor, page_of
 from portal.models import (
     STAFF_ROLES,
@@ -254,6 +254,12 @@ def update_offer(session: Session, user: User, offer: Offer, form: OfferForm) ->
     return offer
 
 
+def has_fair_chance_answer(offer: Offer) -> bool:
+    """Whether the offer may be open: a job says how it treats applicants in recovery or with a
+    record, or its employer said it gives no statement (older jobs may have neither)."""
+    return offer.category != Category.EMPLOYMENT or bool(offer.fair_chance_statement) or offer.fair_chance_none_given
+
+
 def change_status(session: Session, user: User, offer: Offer, action: str) -> Offer:
     """Publish, pause, reopen or close an offer; other moves are refused."""
     if not owns(user, offer):
@@ -263,6 +269,9 @@ def change_status(session: Session, user: User, offer: Offer, action: str) -> Of
     if target is None or offer.status not in sources:
         session.rollback()
         raise NotAllowed(f"cannot {action} an offer that is {offer.status}")
+    if target == OfferStatus.OPEN and not has_fair_chance_answer(offer):
+        session.rollback()
+        raise MissingFairChance("a job is published with a fair-chance statement, or with none given")
     offer.status = target
     offer.updated_at = utcnow()
     if target == OfferStatus.OPEN:

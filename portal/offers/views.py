@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from portal import idempotency
 from portal.auth.access import role_required
 from portal.db import get_session
-from portal.exceptions import NotAllowed, StaleEdit
+from portal.exceptions import MissingFairChance, NotAllowed, StaleEdit
 from portal.forms import query_values, validate
 from portal.htmx import render
 from portal.models import STAFF_ROLES, Area, Category, Offer, OfferStatus, Organization, Role, User
@@ -198,6 +198,15 @@ def status(offer_id: uuid.UUID) -> Response:
         services.change_status(session, current_user, offer, action)
     except NotAllowed:
         abort(409)
+    except MissingFairChance:
+        flash(
+            _(
+                "A job is published with a fair-chance statement. Write one, or tick that you give none, "
+                "then publish again."
+            ),
+            "error",
+        )
+        return redirect(url_for("offers.update", offer_id=offer_id, _anchor="fair_chance_statement"), code=303)
     flash(_("Offer updated."), "success")
     return redirect(url_for("offers.detail", offer_id=offer_id), code=303)
 

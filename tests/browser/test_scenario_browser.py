@@ -21,7 +21,7 @@ from sqlmodel import Session
 
 from portal.clock import local_today
 from portal.models import Area, Role, User
-from tests.conftest import PASSWORD
+from tests.conftest import ORGANIZATION_PAPERS, PASSWORD
 
 pytestmark = pytest.mark.browser
 
@@ -124,6 +124,8 @@ def sign_up_organization(page: Page, base: str, text: dict, name: str, kind: str
     page.locator("input[name=name]").fill(f"{name} staff")
     page.locator("input[name=email]").fill(email)
     page.locator("input[name=password]").fill(PASSWORD)
+    for field, value in ORGANIZATION_PAPERS.items():
+        page.locator(f"input[name={field}]").fill(value)
     page.locator("main form button[type=submit]").click()
     expect(page.get_by_role("status").filter(has_text=text["sign_up_welcome"])).to_be_visible()
 
@@ -142,6 +144,7 @@ def post_offer(page: Page, text: dict, fields: dict[str, str], area: str, employ
     page.locator("input[name=schedule][value=weekday_day]").check()
     if employment_type:
         page.locator("select[name=employment_type]").select_option(employment_type)
+        page.locator("textarea[name=fair_chance_statement]").fill(fields["fair_chance_statement"])
     page.locator("form.offer-form button[type=submit]").click()
     expect(page.get_by_role("heading", level=1)).to_have_text(fields["title"])
     expect(page.get_by_text(text["draft_saved"])).to_be_visible()
@@ -248,6 +251,7 @@ def test_the_whole_programme_in_one_walk_across_roles(
         "category": "employment",
         "title": JOB[language],
         "description": "物流园仓库招聘分拣员，白天上班，欢迎康复人员。 Sorting parcels, day shifts, fair chance.",
+        "fair_chance_statement": "不因既往吸毒经历拒绝录用。 We do not ask about drug history.",
     }
     post_offer(page, text, job, area_name, "full_time")
     shot("06-job-posted")

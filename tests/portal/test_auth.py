@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 from portal.auth.passwords import hash_password
 from portal.auth.views import safe_next
 from portal.models import Organization, OutboxMail, Role, User, VerificationStatus, utcnow
-from tests.conftest import PASSWORD, keyed, sign_in_with_session
+from tests.conftest import ORGANIZATION_PAPERS, PASSWORD, keyed, sign_in_with_session
 
 Login = Callable[[User], FlaskClient]
 
@@ -84,12 +84,17 @@ def test_organization_signs_up_and_stays_pending(client: FlaskClient, session: S
                 "name": "Chen Jing",
                 "email": "chen@sunshine.bridge.example",
                 "password": "a long password",
+                **ORGANIZATION_PAPERS,
+                "credit_code": "5251 0100 mj00 0000 16",  # typed with spaces, in lower case
             }
         ),
     )
     assert response.status_code == 303 and response.headers["Location"] == "/auth/login"
     organization = session.exec(select(Organization)).one()
     assert organization.status == VerificationStatus.PENDING
+    assert organization.credit_code == "52510100MJ00000016"
+    assert organization.registered_address == ORGANIZATION_PAPERS["registered_address"]
+    assert (organization.contact_person, organization.contact_phone) == ("陈静", "028-8765 4321")
     user = session.exec(select(User).where(User.email == "chen@sunshine.bridge.example")).one()
     assert user.role == Role.PROVIDER and user.organization_id == organization.id
     assert client.get("/offers/mine").status_code == 302  # not signed in: a known address could not be either
@@ -118,6 +123,37 @@ def test_sign_up_errors_keep_what_was_typed(client: FlaskClient, make_user: Call
     assert "short" not in html  # passwords are never echoed back
 
 
+@pytest.mark.parametrize(
+    ("typed", "locale", "message"),
+    [
+        ("52510100MJ00000017", "en", "last character does not match"),
+        ("52510100MJ00000017", "zh-CN", "校验码"),
+        ("5251010", "en", "18-character unified social credit code"),
+        ("52510100MJ0000001O", "zh-CN", "18 位统一社会信用代码"),
+        ("", "en", "This field is required"),
+    ],
+)
+def test_an_organization_signs_up_only_with_a_credit_code_whose_check_character_holds(
+    client: FlaskClient, session: Session, typed: str, locale: str, message: str
+) -> None:
+    fields = {
+        "organization_name": "阳光社工服务中心",
+        "kind": "ngo",
+        "name": "Chen Jing",
+        "email": "chen@sunshine.bridge.example",
+        "password": "a long password",
+        **ORGANIZATION_PAPERS,
+        "credit_code": typed,
+    }
+    response = client.post("/auth/signup/organization", data=keyed(fields), headers={"Accept-Language": locale})
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    error = html[html.index('id="credit_code-error"') :]
+    assert message in error[: error.index("</")]
+    assert ORGANIZATION_PAPERS["registered_address"] in html  # what was typed is kept
+    assert session.exec(select(Organization)).all() == []
+
+
 def _signup_answer(client: FlaskClient, url: str, fields: dict[str, str], address: str) -> tuple[int, str, str]:
     response = client.post(url, data=keyed(fields), environ_base={"REMOTE_ADDR": address}, follow_redirects=True)
     body = re.sub(r'(csrf_token" value="|X-CSRFToken": ")[^"]*', r"\1", response.get_data(as_text=True))
@@ -130,7 +166,8 @@ def _signup_answer(client: FlaskClient, url: str, fields: dict[str, str], addres
         ("/auth/signup/volunteer", {"name": "Li", "password": "a long password"}),
         (
             "/auth/signup/organization",
-            {"organization_name": "Sunrise", "kind": "ngo", "name": "Li", "password": "a long password"},
+            {"organization_name": "Sunrise", "kind": "ngo", "name": "Li", "password": "a long password"}
+            | ORGANIZATION_PAPERS,
         ),
     ],
 )

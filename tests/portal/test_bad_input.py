@@ -74,7 +74,8 @@ FORMS: dict[str, tuple[Role | None, list[str]]] = {
     "/users/new": (Role.ADMIN, ["role", "area_id", "name", "email", "phone", "password", "idempotency_key"]),
     "/auth/signup/organization": (
         None,
-        ["organization_name", "kind", "description", "name", "email", "password", "idempotency_key"],
+        ["organization_name", "kind", "description", "name", "email", "password", "idempotency_key"]
+        + ["credit_code", "registered_address", "contact_person", "contact_phone"],
     ),
     "/auth/login": (None, ["email", "password"]),
 }

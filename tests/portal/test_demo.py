@@ -9,6 +9,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import func
 from sqlmodel import Session, select
+from stdnum.cn import uscc
 
 from portal.auth.services import authenticate
 from portal.auth.throttle import Policy
@@ -49,6 +50,13 @@ def test_loading_twice_changes_nothing(demo: Session) -> None:
     assert load_demo_data(demo) is False
     assert load_if_empty(demo) is False
     assert row_counts(demo) == before
+
+
+def test_demo_organizations_carry_what_verifying_them_needs(demo: Session) -> None:
+    organizations = demo.exec(select(Organization)).all()
+    assert all(uscc.is_valid(o.credit_code) for o in organizations)
+    assert len({o.credit_code for o in organizations}) == len(organizations)
+    assert all(o.registered_address and o.contact_person and o.contact_phone for o in organizations)
 
 
 def test_load_if_empty_leaves_real_accounts_alone(session: Session) -> None:

@@ -82,6 +82,7 @@ def job(**fields: object) -> dict[str, object]:
     return {
         "category": "employment",
         "employment_type": "full_time",
+        "fair_chance_statement": "欢迎康复期人员应聘。",
         "languages": ["zh"],
         "schedule": ["weekday_day"],
         "capacity": 2,

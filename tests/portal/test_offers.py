@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 from flask.testing import FlaskClient
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from portal.models import Offer, OfferStatus, Organization, Role, User, utcnow
 from portal.offers import services
@@ -99,6 +99,58 @@ def test_cross_field_rules_each_show_at_their_field(
     )
     assert response.status_code == 422
     assert {"max_age", "employment_type", "pay_period"} <= set(field_errors(response.get_data(as_text=True)))
+
+
+def test_a_job_says_how_it_treats_applicants_in_recovery_or_that_it_gives_no_statement(
+    client: FlaskClient, login: Login, make_user: Callable[..., User], session: Session
+) -> None:
+    login(make_user(Role.PROVIDER, locale="zh"))
+    silent = client.post("/offers/new", data=keyed({**JOB, "fair_chance_statement": "  "}))
+    assert silent.status_code == 422
+    assert "不作公平机会声明" in field_errors(silent.get_data(as_text=True))["fair_chance_statement"]
+    assert session.exec(select(Offer)).all() == []
+
+    declined = client.post(
+        "/offers/new", data=keyed({**JOB, "fair_chance_statement": "", "fair_chance_none_given": "on"})
+    )
+    assert declined.status_code == 303
+    page = client.get(declined.headers["Location"]).get_data(as_text=True)
+    assert "未提供：雇主选择不说明" in page  # caseworkers read that the employer gave none
+
+    stated = client.post("/offers/new", data=keyed({**JOB, "fair_chance_none_given": "on"}))
+    session.commit()  # end the read begun above, to see what was written since
+    offer = session.get(Offer, uuid.UUID(stated.headers["Location"].rsplit("/", 1)[1]))
+    assert offer is not None and offer.fair_chance_statement and not offer.fair_chance_none_given
+
+
+@pytest.mark.parametrize(("start", "action"), [(OfferStatus.DRAFT, "publish"), (OfferStatus.PAUSED, "reopen")])
+def test_an_older_job_with_no_fair_chance_answer_is_not_published_until_it_has_one(
+    client: FlaskClient,
+    login: Login,
+    make_user: Callable[..., User],
+    make_offer: Callable[..., Offer],
+    session: Session,
+    start: OfferStatus,
+    action: str,
+) -> None:
+    provider = make_user(Role.PROVIDER)
+    job = make_offer(provider, category="employment", employment_type="full_time", status=start)
+    login(provider)
+    refused = client.post(f"/offers/{job.id}/status", data={"action": action}, follow_redirects=True)
+    assert refused.request.path == f"/offers/{job.id}/edit"
+    assert "A job is published with a fair-chance statement" in refused.get_data(as_text=True)
+    session.refresh(job)
+    assert job.status == start
+    edit = client.get(f"/offers/{job.id}/edit").get_data(as_text=True)
+    version = re.search(r'name="version" value="(\d+)"', edit)
+    assert version is not None
+    answered = {**JOB, "version": version.group(1)}
+    assert client.post(f"/offers/{job.id}/edit", data=answered).status_code == 303
+    published = client.post(f"/offers/{job.id}/status", data={"action": action})
+    assert published.headers["Location"] == f"/offers/{job.id}"
+    session.commit()  # end the read begun above: it would still see the job as it was
+    session.refresh(job)
+    assert job.status == OfferStatus.OPEN
 
 
 def test_job_fields_are_dropped_from_a_service(session: Session, make_user: Callable[..., User]) -> None:

@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 
 from portal.models import Offer, Organization, OrganizationKind, Role, User, VerificationStatus
 from portal.organizations import services
-from tests.conftest import keyed
+from tests.conftest import ORGANIZATION_PAPERS, keyed
 from tests.portal.pager import rows, walk
 
 Login = Callable[[User], FlaskClient]
@@ -29,6 +29,7 @@ def test_signup_to_verification_makes_offers_visible(
                 "name": "Ma Jun",
                 "email": "ma@changan.bridge.example",
                 "password": "a long password",
+                **ORGANIZATION_PAPERS,
             }
         ),
     )
@@ -36,7 +37,13 @@ def test_signup_to_verification_makes_offers_visible(
     created = client.post(
         "/offers/new",
         data=keyed(
-            {"category": "employment", "title": "Warehouse picker", "capacity": "2", "employment_type": "full_time"}
+            {
+                "category": "employment",
+                "title": "Warehouse picker",
+                "capacity": "2",
+                "employment_type": "full_time",
+                "fair_chance_none_given": "on",
+            }
         ),
     )
     offer_url = created.headers["Location"]
@@ -52,6 +59,10 @@ def test_signup_to_verification_makes_offers_visible(
     assert "Chang&#39;an Logistics" in queue and "Pending verification" in queue
     organization = session.exec(select(Organization)).one()
     session.commit()
+    # The admin reads what to check against the registration papers before verifying.
+    papers = client.get(f"/organizations/{organization.id}").get_data(as_text=True)
+    for value in ORGANIZATION_PAPERS.values():
+        assert value in papers
     assert client.post(f"/organizations/{organization.id}/verify").status_code == 303
     session.refresh(organization)
     assert organization.status == VerificationStatus.VERIFIED and organization.verified_at is not None
