@@ -5,8 +5,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from babel.dates import format_skeleton
 from flask import Blueprint, Response, request
-from flask_babel import format_date
+from flask_babel import format_date, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlmodel import Session, select
@@ -88,7 +89,8 @@ def definitions() -> dict[str, str]:
 
 
 def month_label(scope: services.Scope) -> str:
-    return format_date(scope.start, format="MMM yyyy")
+    """A month and its year in the order the language writes them ("Jun 2026", "2026年6月")."""
+    return format_skeleton("yMMM", scope.start, locale=get_locale())
 
 
 def month_tick(scope: services.Scope) -> str:

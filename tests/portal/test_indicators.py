@@ -618,6 +618,8 @@ def test_numbers_and_dates_follow_the_language(
     login(make_user(Role.SUPERVISOR, area_id=world.district.id, locale="zh"))
     html = client.get(f"/indicators?{JUNE_QUERY}").get_data(as_text=True)
     assert "2026年6月1日" in html and "项目指标" in html and "33.3%" in html
+    months = re.findall(r'<tr><th scope="row">([^<]+)</th>', html)
+    assert "2026年6月" in months and not [month for month in months if re.fullmatch(r"\d{1,2}月 \d{4}", month)]
 
 
 @pytest.mark.usefixtures("every_figure_shown")
