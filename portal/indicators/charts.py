@@ -3,6 +3,7 @@ accessible SVG (a title and a description, text labels on every bar and point, c
 in app.css: the CSP forbids inline styles and scripts). The page puts the same numbers in a table
 beside each chart. Autoescaped templates draw the text, so no label can become markup."""
 
+import math
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,12 +18,20 @@ LINE_HEIGHT = 240
 MARGIN = 12
 
 
+def character_width(character: str) -> float:
+    """About how wide a character is drawn (wide CJK characters count double)."""
+    return FONT_SIZE if unicodedata.east_asian_width(character) in "WF" else FONT_SIZE * 0.6
+
+
+def text_width(text: str) -> float:
+    return sum(character_width(character) for character in text)
+
+
 def fit(label: str, width: float = LABEL_WIDTH - 12) -> str:
-    """The label, shortened with an ellipsis to fit the width (wide CJK characters count double);
-    the table beside the chart has it in full."""
+    """The label, shortened with an ellipsis to fit the width; the table beside the chart has it in full."""
     used = 0.0
     for index, character in enumerate(label):
-        used += FONT_SIZE if unicodedata.east_asian_width(character) in "WF" else FONT_SIZE * 0.6
+        used += character_width(character)
         if used > width:
             return label[: max(index - 1, 1)] + "…"
     return label
@@ -106,8 +115,12 @@ def line_chart(
     values: Sequence[float | None],
     shown: Sequence[str],
 ) -> LineChart:
-    """A point per label at the height of its value; a missing value breaks the line."""
-    left, right, top, bottom = 48, WIDTH - MARGIN, 24, LINE_HEIGHT - 40
+    """A point per label at the height of its value; a missing value breaks the line. The first and
+    last points stand far enough from the edges for their texts, centred on them, to be drawn whole."""
+    half = [max(text_width(label), text_width(text)) / 2 for label, text in zip(labels, shown, strict=True)]
+    left = max(48, MARGIN + math.ceil(half[0])) if half else 48
+    right = WIDTH - MARGIN - (math.ceil(half[-1]) if half else 0)
+    top, bottom = 24, LINE_HEIGHT - 40
     largest = max((v for v in values if v is not None), default=0) or 1
     step = (right - left) / max(len(labels) - 1, 1)
     points = [

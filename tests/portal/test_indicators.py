@@ -750,3 +750,13 @@ def test_long_provider_names_are_shortened_on_the_chart_and_kept_whole_in_the_ta
     login(supervisor)
     html = client.get(f"/indicators?{JUNE_QUERY}").get_data(as_text=True)
     assert f'<th scope="row">{ngo.name}</th>' in html and charts.fit(ngo.name) in html
+
+
+@pytest.mark.parametrize(
+    ("labels", "shown"), [(["Jul", "Jun"], ["100.0%", "33.3%"]), (["7月", "6月"], ["100.0%", "100.0%"])]
+)
+def test_the_first_and_last_points_of_a_line_chart_are_drawn_whole(labels: list[str], shown: list[str]) -> None:
+    line = charts.line_chart("chart", "Contact rate", "By month", labels * 6, [1.0, 0.3] * 6, shown * 6)
+    for point in (line.points[0], line.points[-1]):
+        for text in (point.label, point.shown):
+            assert 0 <= point.x - charts.text_width(text) / 2 and point.x + charts.text_width(text) / 2 <= line.width
