@@ -3,6 +3,8 @@
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 
+from portal.labels import label
+
 # One sentence per stored kind; its %(name)s placeholders are the params `notify` was given.
 TEXTS: dict[str, LazyString] = {
     "referral_received": _l("New referral for %(offer)s"),
@@ -25,6 +27,12 @@ TEXTS: dict[str, LazyString] = {
     "follow_up_employment_180": _l("Follow up with %(person)s: 180 days in the job"),
     "mail_failed": _l("An e-mail to %(account)s could not be delivered and will not be tried again"),
 }
+# The same kinds when the step's reason or outcome was stored with them (`reason`, a code read in
+# the reader's language): the caseworker learns which outcome without opening the record.
+WITH_REASON: dict[str, LazyString] = {
+    "referral_decline": _l("%(person)s: referral to %(offer)s was declined: %(reason)s"),
+    "referral_complete": _l("%(person)s: the outcome at %(offer)s was recorded: %(reason)s"),
+}
 GENERIC = _l("You have a new notification")
 
 # Kinds that go to a provider about a referred person: their e-mails carry the redisclosure notice.
@@ -44,6 +52,8 @@ class _Params(dict[str, str]):
 
 def sentence(kind: str, params: dict[str, str]) -> str:
     """The notification as a sentence in the current language; unknown kinds read generically."""
+    if params.get("reason") and kind in WITH_REASON:
+        return str(WITH_REASON[kind]) % _Params({**params, "reason": label(params["reason"])})
     template = TEXTS.get(kind)
     if template is None:
         return str(GENERIC)

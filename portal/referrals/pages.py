@@ -35,6 +35,21 @@ def no_consent_message() -> str:
     )
 
 
+def step_taken(action: str, offer: str, reason: str = "") -> str:
+    """What a step did, to the referral to which offer: the sentence the person who took it reads."""
+    sentences = {
+        "approve": lambda: _("Referral to %(offer)s approved and sent to the provider.", offer=offer),
+        "accept": lambda: _("Referral to %(offer)s accepted.", offer=offer),
+        "decline": lambda: _("Referral to %(offer)s declined: %(reason)s.", offer=offer, reason=label(reason)),
+        "waitlist": lambda: _("Referral to %(offer)s put on the waiting list.", offer=offer),
+        "start": lambda: _("Service at %(offer)s marked as started.", offer=offer),
+        "complete": lambda: _("Outcome at %(offer)s recorded: %(outcome)s.", offer=offer, outcome=label(reason)),
+        "withdraw": lambda: _("Referral to %(offer)s withdrawn: %(reason)s.", offer=offer, reason=label(reason)),
+    }
+    found = sentences.get(action)
+    return found() if found is not None else _("Referral updated.")
+
+
 def policy_for(programme: str | None) -> Policy:
     """The programme's approval rule and the provider's answer time, from the configuration."""
     config = current_app.config

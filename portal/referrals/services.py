@@ -159,7 +159,7 @@ def transition(
     _record(session, referral, move.target, actor, reason, note)
     if action == "send":
         referral.respond_by = utcnow() + timedelta(days=policy.days_for(offer.category))
-    _tell(session, referral, offer, action, before)
+    _tell(session, referral, offer, action, before, reason)
     session.commit()
     if action in {"decline", "expire"} and live is not None:
         propose_next_best(session, live, referral.need_id)
@@ -186,8 +186,11 @@ def _take_place(offer: Offer, change: int) -> None:
     offer.updated_at = utcnow()  # the matching index catches up with the new capacity
 
 
-def _tell(session: Session, referral: Referral, offer: Offer, action: str, before: ReferralStatus) -> None:
-    """Who hears about this step: providers of new referrals, caseworkers of decisions."""
+def _tell(
+    session: Session, referral: Referral, offer: Offer, action: str, before: ReferralStatus, reason: str = ""
+) -> None:
+    """Who hears about this step: providers of new referrals, caseworkers of decisions (with the
+    reason of a decline and the outcome of a completion)."""
     need = session.get(Need, referral.need_id)
     person = session.get(Person, need.person_id) if need else None
     if action == "send":
@@ -205,6 +208,7 @@ def _tell(session: Session, referral: Referral, offer: Offer, action: str, befor
             offer=offer.title,
             person=person.code,
             before=str(before),
+            **({"reason": reason} if action in {"decline", "complete"} and reason else {}),
         )
 
 

@@ -24,9 +24,9 @@ from portal.exceptions import (
 from portal.forms import validate
 from portal.htmx import render, wants_partial
 from portal.matches.services import live_index
-from portal.models import Need, Person, Referral, Role
+from portal.models import Need, Offer, Person, Referral, Role
 from portal.referrals import services
-from portal.referrals.pages import ApproveForm, labels_for_one_response, no_consent_message, policy_for
+from portal.referrals.pages import ApproveForm, labels_for_one_response, no_consent_message, policy_for, step_taken
 from portal.referrals.states import DECLINE_REASONS, MOVES, OUTCOMES, WITHDRAW_REASONS, actions_from
 from portal.versions import form_version
 
@@ -132,7 +132,9 @@ def act(referral_id: uuid.UUID) -> Response:
         abort(403)
     except NoConsent:
         return refused_for_consent(session, person, no_consent_message()) if person else abort(404)
-    return _after(side, referral_id, person, _("Referral updated."))
+    offer = session.get(Offer, referral.offer_id)
+    done = step_taken(action, offer.title if offer else "", request.form.get("reason", ""))
+    return _after(side, referral_id, person, done)
 
 
 def _after(side: str, referral_id: uuid.UUID, person: Person | None, message: str, status: int = 200) -> Response:

@@ -54,7 +54,9 @@ TEXT = {
         "sent": "Sent to provider",
         "referral_sent": "Referral sent to the provider.",
         "referrals": "Referrals",
-        "referral_updated": "Referral updated.",
+        "step_accept": "Referral to {offer} accepted.",
+        "step_start": "Service at {offer} marked as started.",
+        "step_complete": "Outcome at {offer} recorded: Got the help.",
         "accepted": "Accepted",
         "in_progress": "In progress",
         "completed": "Completed",
@@ -79,7 +81,9 @@ TEXT = {
         "sent": "已发送至服务机构",
         "referral_sent": "转介已发送至服务机构。",
         "referrals": "转介",
-        "referral_updated": "转介已更新。",
+        "step_accept": "转介至“{offer}”已接受。",
+        "step_start": "“{offer}”的服务已标记为开始。",
+        "step_complete": "“{offer}”的结果已记录：已获得帮助。",
         "accepted": "已接收",
         "in_progress": "服务中",
         "completed": "已完成",
@@ -336,12 +340,12 @@ def test_the_whole_programme_in_one_walk_across_roles(
     shot("11-inbox")
     for action, status in (("accept", "accepted"), ("start", "in_progress")):
         referral.locator(f"form:has(input[name=action][value={action}]) button").click()
-        expect(page.get_by_role("status")).to_have_text(text["referral_updated"])
+        expect(page.get_by_role("status")).to_have_text(text[f"step_{action}"].format(offer=SERVICE[language]))
         expect(referral.locator(".status")).to_have_text(text[status])
     outcome = referral.locator("form:has(input[name=action][value=complete])")
     outcome.locator("select[name=reason]").select_option("got_help")
     outcome.locator("button").click()
-    expect(page.get_by_role("status")).to_have_text(text["referral_updated"])
+    expect(page.get_by_role("status")).to_have_text(text["step_complete"].format(offer=SERVICE[language]))
     expect(referral).to_have_count(0)  # the inbox keeps only the referrals still to act on
     shot("12-outcome-recorded")
     sign_out(page)

@@ -159,7 +159,7 @@ def test_a_need_goes_from_recording_to_the_providers_acceptance(
     expect(page.get_by_text(NEED_TEXT)).to_have_count(0)
     page.screenshot(path=str(screenshot_dir / f"workflow-inbox-{db}.png"), full_page=True)
     referral.get_by_role("button", name="Accept", exact=True).click()
-    expect(page.get_by_role("status")).to_have_text("Referral updated.")
+    expect(page.get_by_role("status")).to_have_text(f"Referral to {OFFER_TITLE} accepted.")
     expect(referral.locator(".status")).to_have_text("Accepted")
     page.screenshot(path=str(screenshot_dir / f"workflow-accepted-{db}.png"), full_page=True)
     sign_out(page)

@@ -549,3 +549,42 @@ def test_the_migration_turns_stored_links_into_targets_and_back(
     with Session(get_engine(app)) as reader:
         stored = {(n.target, n.target_id) for n in reader.exec(select(Notification))}
     assert stored == {*targets, (NoticeTarget.NONE, None)}  # a link to elsewhere opens nothing
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason", "zh_subject", "en_subject"),
+    [
+        (
+            "referral_complete",
+            "got_help",
+            "桥梁：XA-0006：仓库分拣员 的服务结果已记录：已获得帮助",
+            "Bridge: XA-0006: the outcome at Warehouse was recorded: Got the help",
+        ),
+        (
+            "referral_decline",
+            "",
+            "桥梁：XA-0006：仓库分拣员 未接收转介",
+            "Bridge: XA-0006: referral to Warehouse was declined",
+        ),
+    ],
+)
+def test_an_outcome_or_a_decline_says_which_in_the_readers_language(
+    app: Flask,
+    session: Session,
+    make_user: Callable[..., User],
+    kind: str,
+    reason: str,
+    zh_subject: str,
+    en_subject: str,
+) -> None:
+    chinese = make_user(Role.CASEWORKER, locale="zh", email="wang@bridge.example")
+    english = make_user(Role.CASEWORKER, email="sam@bridge.example")
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        for reader, offer in ((chinese, "仓库分拣员"), (english, "Warehouse")):
+            # Notices stored before reasons were (no `reason`) read as they always did.
+            given = {"reason": reason} if reason else {}
+            notify(session, reader.id, kind, NoticeTarget.PERSON, PERSON_ID, offer=offer, person="XA-0006", **given)
+        session.commit()
+    by_address = {mail.to_address: mail for mail in mails(session)}
+    assert by_address["wang@bridge.example"].subject == zh_subject
+    assert by_address["sam@bridge.example"].subject == en_subject

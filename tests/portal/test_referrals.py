@@ -187,6 +187,9 @@ def test_the_whole_lifecycle_to_an_outcome(
     events = services.timeline(session, [need.id])[0][2]
     assert [e.to_status for e in events][-1] == S.COMPLETED and events[-1].reason_code == "got_help"
     assert all(e.actor_id for e in events)
+    told = session.exec(select(Notification).where(Notification.user_id == caseworker.id)).all()
+    (outcome,) = [n for n in told if n.kind == "referral_complete"]
+    assert outcome.params["reason"] == "got_help"  # the caseworker reads which outcome
 
 
 ILLEGAL = [(action, status) for action, move in sorted(MOVES.items()) for status in S if status not in move.sources]
@@ -338,7 +341,10 @@ def test_the_provider_accepts_inline_and_without_javascript(
     item = response.get_data(as_text=True)
     assert response.status_code == 200 and item.lstrip().startswith(f'<li class="card" id="referral-{first.id}"')
     assert ">Accepted<" in item and str(second.id) not in item  # the one referral, in place
-    assert '<div id="inbox-status" hx-swap-oob="true"><p class="flash" role="status">Referral updated.' in item
+    assert (
+        '<div id="inbox-status" hx-swap-oob="true"><p class="flash" role="status">Referral to 后厨帮工 accepted.'
+        in item
+    )
     response = client.post(f"/referrals/{second.id}/act", data={"action": "waitlist"})
     assert response.status_code == 303 and response.headers["Location"] == "/referrals/inbox"
     declined = client.post(f"/referrals/{second.id}/act", data={"action": "decline"}, headers=HTMX)
@@ -506,11 +512,12 @@ def test_the_provider_acts_on_a_later_page_and_stays_on_it(
     form = {"action": "accept", "state": "waiting", "after": cursor}
     response = client.post(f"/referrals/{shown[0]}/act", data=form)
     assert response.status_code == 303 and response.headers["Location"] == later
-    assert "Referral updated." in client.get(later).get_data(as_text=True)
+    assert "Referral to 后厨帮工 accepted." in client.get(later).get_data(as_text=True)
     declined = client.post(
         f"/referrals/{shown[1]}/act", data=form | {"action": "decline", "reason": "no_capacity"}, headers=HTMX
     )
     assert declined.status_code == 200 and "has left your inbox" in declined.get_data(as_text=True)
+    assert "Referral to 后厨帮工 declined: No place left." in declined.get_data(as_text=True)
     refused = client.post(f"/referrals/{shown[1]}/act", data=form | {"action": "accept"})
     assert refused.status_code == 404
 
