@@ -104,6 +104,7 @@ def _page_context(session: Session, person: Person, **forms: object) -> dict[str
     today = local_today()  # once: a page loaded at midnight shows one date throughout
     contacts = services.contacts_of(session, person)
     needs = services.needs_of(session, person)
+    referrals = timeline(session, [need.id for need in needs])
     context: dict[str, object] = {
         "person": person,
         "area": session.get(Area, person.area_id) if person.area_id else None,
@@ -115,7 +116,8 @@ def _page_context(session: Session, person: Person, **forms: object) -> dict[str
         "masked_id_number": mask_id_number(person.id_number),
         "age": age_on(person.birth_date, today) if person.birth_date else None,
         "today": today,
-        "referrals": timeline(session, [need.id for need in needs]),
+        "referrals": referrals,
+        "step_actors": _names(session, {e.actor_id for _r, _t, steps in referrals for e in steps if e.actor_id}),
         "handovers": services.handovers_of(session, person),
         "move_to": (
             services.areas_open_to(session, current_user)
@@ -165,7 +167,7 @@ def mask_id_number(number: str) -> str:
 
 
 def _names(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
-    """Who logged each contact: a person may have been handed over since."""
+    """Who logged each contact or took each referral step: a person may have been handed over since."""
     if not ids:
         return {}
     return {user.id: user.name for user in session.exec(select(User).where(col(User.id).in_(ids)))}

@@ -603,6 +603,9 @@ def test_the_persons_page_shows_each_referral_with_its_steps(
     assert "后厨帮工（时间线）" in html
     for step in ("Proposed", "Approved", "Sent to provider", "Declined", "Documents missing", "需要身份证复印件"):
         assert step in html
+    steps = re.findall(r"<li>([^<]*)</li>", html[html.index('<ol class="steps">') :])[:4]
+    # Who took each step: the caseworker proposed, approved and sent; the provider declined.
+    assert [step.split(" · ")[2] for step in steps] == [caseworker.name] * 3 + [provider.name]
     needs = html[html.index('<section id="needs"') :]
     needs = needs[: needs.index("</section>")]
     assert "后厨帮工（时间线）" in needs and "Declined" in needs  # the case plan: each need with its referrals
