@@ -134,6 +134,14 @@ def sign_up_organization(page: Page, base: str, text: dict, name: str, kind: str
     expect(page.get_by_role("status").filter(has_text=text["sign_up_welcome"])).to_be_visible()
 
 
+def step_pattern(step: str, actor: str) -> re.Pattern[str]:
+    """A timeline step as the page writes it: when · status · who [· reason]."""
+    status, _, reason = step.partition(" · ")
+    return re.compile(
+        rf"· {re.escape(status)} · {re.escape(actor)}" + (rf" · {re.escape(reason)}" if reason else "") + "$"
+    )
+
+
 def post_offer(page: Page, text: dict, fields: dict[str, str], area: str, employment_type: str | None) -> None:
     """Fill the new-offer form, save the draft, publish it."""
     page.get_by_role("link", name=text["new_offer"], exact=True).click()
@@ -355,7 +363,11 @@ def test_the_whole_programme_in_one_walk_across_roles(
     page.goto(person_url)
     timeline = page.locator("#referrals li.card").filter(has_text=SERVICE[language])
     expect(timeline.locator("p .status")).to_have_text(text["completed"])
-    expect(timeline.locator(".steps li")).to_have_text([re.compile(rf"· {step}$") for step in text["steps"]])
+    # Each step says who took it: the caseworker the first three, the NGO's staff the rest.
+    actors = ["Caseworker Zhang"] * 3 + [f"{NGO[language]} staff"] * 3
+    expect(timeline.locator(".steps li")).to_have_text(
+        [step_pattern(step, actor) for step, actor in zip(text["steps"], actors, strict=True)]
+    )
     shot("13-timeline")
     sign_out(page)
 

@@ -22,6 +22,7 @@ pytestmark = pytest.mark.browser
 
 PERSON_NAME = "王建国"
 OFFER_TITLE = "仓库分拣员"
+CASEWORKER = "Caseworker Zhang"
 NEED_TEXT = "想找一份仓库的工作，做分拣或者打包都可以，白天上班。"
 SUMMARY = "找仓库分拣或打包的白班工作。"
 # Lianhu district, Xi'an: the offer and the person about 1 km apart.
@@ -122,7 +123,7 @@ def test_a_need_goes_from_recording_to_the_providers_acceptance(
         latitude=OFFER_AT[0],
         longitude=OFFER_AT[1],
     )
-    make_user(Role.CASEWORKER, email="cw@bridge.example", name="Caseworker Zhang", area_id=area.id)
+    make_user(Role.CASEWORKER, email="cw@bridge.example", name=CASEWORKER, area_id=area.id)
 
     # The caseworker records the person and their need, and approves the best match.
     sign_in(page, live_server, "cw@bridge.example")
@@ -169,6 +170,7 @@ def test_a_need_goes_from_recording_to_the_providers_acceptance(
     page.goto(person_url)
     timeline = page.locator("#referrals li.card").filter(has_text=OFFER_TITLE)
     expect(timeline.locator("p .status")).to_have_text("Accepted")
-    steps = ["Proposed", "Approved", "Sent to provider", "Accepted"]
+    steps = [f"Proposed · {CASEWORKER}", f"Approved · {CASEWORKER}", f"Sent to provider · {CASEWORKER}"]
+    steps.append("Accepted · Provider Li")  # each step says who took it
     expect(timeline.locator(".steps li")).to_have_text([re.compile(rf"· {step}$") for step in steps])
     page.screenshot(path=str(screenshot_dir / f"workflow-timeline-{db}.png"), full_page=True)
