@@ -28,6 +28,9 @@ SIGNALS = (
     "group",
 )
 GAINS = 2.0 ** np.arange(4) - 1
+# How well an offer fits, in words, from the gain its grade is expected to give: "strong" from the
+# gain of a good fit (grade 2) up, "good" from that of a partial fit (grade 1), else "possible".
+FIT_WORDS = ((GAINS[2], "strong"), (GAINS[1], "good"))
 
 
 def sigmoid(x: FloatArray) -> FloatArray:
@@ -49,6 +52,14 @@ class Calibration:
         scores = np.asarray(scores, dtype=np.float64)
         latent = np.column_stack([scores, scores - scores.max()]) @ np.array(self.slopes)
         return expected_gain(latent, np.array(self.thresholds))
+
+    def fit_words(self, scores: FloatArray) -> list[str]:
+        """Each of one need's offers' fit in a word a caseworker reads (FIT_WORDS), best first
+        as the scores are."""
+        return [
+            next((word for least, word in FIT_WORDS if gain >= least), "possible")
+            for gain in self.expected_gain(scores)
+        ]
 
 
 def expected_gain(latent: FloatArray, thresholds: FloatArray) -> FloatArray:

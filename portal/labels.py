@@ -163,6 +163,10 @@ REFERRAL_LABELS: dict[str, LazyString] = {
     "action_start": _l("Start"),
     "action_complete": _l("Record outcome"),
     "action_withdraw": _l("Withdraw"),
+    # How well a ranked offer fits (matching.ranker.FIT_WORDS).
+    "fit_strong": _l("Strong match"),
+    "fit_good": _l("Good match"),
+    "fit_possible": _l("Possible match"),
     "contact_via_caseworker": _l("Contact through the caseworker"),
     "contact_phone": _l("The provider may phone the person"),
     "contact_visit": _l("Meet at a visit the caseworker arranges"),

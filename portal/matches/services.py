@@ -502,6 +502,8 @@ class RankedMatch:
     reasons: tuple[matching.Reason, ...]
     # The engine's signals of the offer (matching.ranker.SIGNALS), numbers only; empty when unscored.
     signals: dict[str, float] = field(default_factory=dict)
+    # How well it fits in a word (matching.ranker.FIT_WORDS: strong, good, possible); empty when unscored.
+    fit: str = ""
 
 
 @dataclass(frozen=True)
@@ -556,12 +558,13 @@ def rank_need(
         log.warning("the offer index named offers the database has not: assembled again")
         index = live.assembled_again(session)
         ranking, rows = _ranked(session, index, engine_person, top, near_misses)
+    fits = index.ranker_.calibration.fit_words(np.array([item.score for item in ranking.ranked]))
     return NeedMatches(
         need=need,
         ranker_digest=index.ranker_.digest(),
         ranked=[
-            RankedMatch(row, item.score, _titled(item.reasons, row.title), item.signals)
-            for item in ranking.ranked
+            RankedMatch(row, item.score, _titled(item.reasons, row.title), item.signals, fit)
+            for item, fit in zip(ranking.ranked, fits, strict=True)
             if (row := rows.get(uuid.UUID(item.offer_id))) is not None
         ],
         near_misses=[

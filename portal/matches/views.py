@@ -19,6 +19,7 @@ from portal.htmx import render, wants_partial
 from portal.labels import label
 from portal.matches import learning, services
 from portal.models import Person, Referral, ReferralStatus, Role
+from portal.offers.services import owner_names
 from portal.people.services import find_own_need
 from portal.referrals import services as referrals
 from portal.referrals.pages import ApproveForm, no_consent_message, policy_for
@@ -55,6 +56,7 @@ def _page(need_id: uuid.UUID, status: int = 200, message: str = "", typed: dict[
         typed=typed or {},
         message=message,
         learning_recorded=recording and result.scored,
+        providers=owner_names(session, [match.offer for match in result.ranked]),
     )
 
 

@@ -254,6 +254,20 @@ def update_offer(session: Session, user: User, offer: Offer, form: OfferForm) ->
     return offer
 
 
+def owner_names(session: Session, offers: list[Offer]) -> dict[uuid.UUID, str]:
+    """Who offers each offer (its organization, or the volunteer), in one query per kind of owner."""
+    org_ids = {o.organization_id for o in offers if o.organization_id}
+    volunteer_ids = {o.volunteer_id for o in offers if o.volunteer_id}
+    names: dict[uuid.UUID, str] = {}
+    if org_ids:
+        for org in session.exec(select(Organization).where(col(Organization.id).in_(org_ids))):
+            names[org.id] = org.name
+    if volunteer_ids:
+        for user in session.exec(select(User).where(col(User.id).in_(volunteer_ids))):
+            names[user.id] = user.name
+    return {o.id: names.get(o.organization_id or o.volunteer_id or o.id, "") for o in offers}
+
+
 def has_fair_chance_answer(offer: Offer) -> bool:
     """Whether the offer may be open: a job says how it treats applicants in recovery or with a
     record, or its employer said it gives no statement (older jobs may have neither)."""

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 from werkzeug.wrappers import Response
 
 from portal import idempotency
@@ -15,7 +15,7 @@ from portal.db import get_session
 from portal.exceptions import MissingFairChance, NotAllowed, StaleEdit
 from portal.forms import query_values, validate
 from portal.htmx import render
-from portal.models import STAFF_ROLES, Area, Category, Offer, OfferStatus, Organization, Role, User
+from portal.models import STAFF_ROLES, Area, Category, Offer, OfferStatus, Organization, Role
 from portal.offers import services
 from portal.offers.forms import LANGUAGE_CODE, LIST_FIELDS, OfferForm
 
@@ -67,22 +67,8 @@ def index() -> Response:
         query=query_values(FILTER_NAMES, request.args),
         count_limit=services.COUNT_LIMIT,
         areas=_areas(session),
-        owners=_owner_names(session, found.offers),
+        owners=services.owner_names(session, found.offers),
     )
-
-
-def _owner_names(session: Session, offers: list[Offer]) -> dict[uuid.UUID, str]:
-    """Who offers each offer, in one query per kind of owner."""
-    org_ids = {o.organization_id for o in offers if o.organization_id}
-    volunteer_ids = {o.volunteer_id for o in offers if o.volunteer_id}
-    names: dict[uuid.UUID, str] = {}
-    if org_ids:
-        for org in session.exec(select(Organization).where(col(Organization.id).in_(org_ids))):
-            names[org.id] = org.name
-    if volunteer_ids:
-        for user in session.exec(select(User).where(col(User.id).in_(volunteer_ids))):
-            names[user.id] = user.name
-    return {o.id: names.get(o.organization_id or o.volunteer_id or o.id, "") for o in offers}
 
 
 @bp.route("/mine")
@@ -106,7 +92,7 @@ def detail(offer_id: uuid.UUID) -> str:
         "offers/detail.html",
         offer=offer,
         area=area,
-        owner=_owner_names(session, [offer])[offer.id],
+        owner=services.owner_names(session, [offer])[offer.id],
         organization=session.get(Organization, offer.organization_id) if offer.organization_id else None,
         can_edit=services.owns(current_user, offer),
         actions=services.available_actions(offer),

@@ -548,3 +548,31 @@ def test_backfill_computes_the_vectors_that_rows_written_before_them_lack(
     assert stored is not None and matching.semantic.meaning_from_text(stored.meaning, stored.description)
     again = app.test_cli_runner().invoke(args=["matching", "backfill"])
     assert "features computed: 0 offers, 0 needs" in again.output
+
+
+def test_each_card_names_its_provider_and_says_how_well_it_fits_in_words(
+    client: FlaskClient, login: Login, session: Session, make_user: Callable[..., User], kitchen_need: Need
+) -> None:
+    employer = make_user(Role.PROVIDER)
+    post(session, employer, title="Zhongshan canteen cook", description="Kitchen work: a line cook in a hotel kitchen.")
+    post(session, employer, title="Courier", description="Deliver parcels.")
+    organization = session.get(Organization, employer.organization_id)
+    person = session.get(Person, kitchen_need.person_id)
+    assert organization is not None and person is not None
+    caseworker = session.get(User, person.caseworker_id)
+    assert caseworker is not None
+    caseworker.locale = "zh"
+    session.add(caseworker)
+    session.commit()
+    login(caseworker)
+    html = client.get(f"/matches/needs/{kitchen_need.id}").get_data(as_text=True)
+    cards = re.findall(r'<li class="card match-item".*?</li>\s*(?=<li class="card match-item"|</ol>)', html, re.S)
+    assert len(cards) == 2
+    for card in cards:
+        meta = card[card.index('<p class="offer-meta">') : card.index("</p>")]
+        assert f'<span class="provider">{organization.name}</span>' in meta
+        (word,) = re.findall(r'<span class="fit fit-(strong|good|possible)">([^<]+)</span>', meta)
+        assert word[1] == {"strong": "高度匹配", "good": "较为匹配", "possible": "可能匹配"}[word[0]]
+        assert re.search(r'<li class="muted">匹配分 \d+\.\d\d</li>', card)  # the figure, among the reasons
+    first, second = (re.search(r"fit-(\w+)", card).group(1) for card in cards)  # type: ignore[union-attr]
+    assert ["strong", "good", "possible"].index(first) <= ["strong", "good", "possible"].index(second)
