@@ -540,16 +540,49 @@ def _ranked(
     return ranking, rows
 
 
+# How many of the best offers are looked through for the remote ones, when only those are asked for.
+REMOTE_POOL = 200
+
+
+@dataclass(frozen=True)
+class Narrowing:
+    """What the caseworker narrowed the matches to: offers within so many km (remote ones are
+    always within reach), or remote ones only."""
+
+    within_km: float | None = None
+    remote_only: bool = False
+
+    def applied(self, person: matching.Person) -> matching.Person:
+        """The person as the engine sees them with a shorter reach: farther offers are then near misses."""
+        if self.within_km is None:
+            return person
+        reach = self.within_km if person.max_travel_km is None else min(person.max_travel_km, self.within_km)
+        return replace(person, max_travel_km=reach)
+
+
 def rank_need(
-    session: Session, live: LiveIndex, need: Need, *, top: int = 10, near_misses: int = 5, today: date | None = None
+    session: Session,
+    live: LiveIndex,
+    need: Need,
+    *,
+    top: int = 10,
+    near_misses: int = 5,
+    today: date | None = None,
+    narrowing: Narrowing = Narrowing(),
 ) -> NeedMatches:
     """The eligible offers for one need, best first, with the reasons; then the near misses."""
     person = session.get(Person, need.person_id)
     if person is None:
         raise LookupError("the need's person is gone")
-    engine_person = to_engine_person(person, [need], today or local_today())
+    engine_person = narrowing.applied(to_engine_person(person, [need], today or local_today()))
     if person.refuses_ranked_suggestions:
-        return _unscored(session, live, need, engine_person)
+        found = _unscored(session, live, need, engine_person)
+        return replace(found, ranked=[m for m in found.ranked if m.offer.remote or not narrowing.remote_only])
+    if narrowing.remote_only:
+        # Ranked among all, then the remote ones kept: as many as asked, if there are.
+        wider = Narrowing(narrowing.within_km)
+        found = rank_need(session, live, need, top=REMOTE_POOL, near_misses=near_misses, today=today, narrowing=wider)
+        return replace(found, ranked=[m for m in found.ranked if m.offer.remote][:top])
     index = live.current(session)
     ranking, rows = _ranked(session, index, engine_person, top, near_misses)
     if len(rows) < len(ranking.offer_ids) + len(ranking.near_misses):

@@ -1,6 +1,8 @@
 """The caseworker's matches for a need: ranked offers with reasons, near misses, approve or dismiss."""
 
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from flask_babel import gettext as _
@@ -14,7 +16,7 @@ from portal.auth.access import role_required
 from portal.consents.services import may_disclose, valid_consents
 from portal.db import get_engine, get_session, is_read_only_request
 from portal.exceptions import AlreadyReferred, NoConsent
-from portal.forms import validate
+from portal.forms import validate, whole_number
 from portal.htmx import render, wants_partial
 from portal.labels import label
 from portal.matches import learning, services
@@ -27,14 +29,60 @@ from portal.referrals.states import CONTACT_METHODS, DISMISS_REASONS
 
 bp = Blueprint("matches", __name__, url_prefix="/matches")
 
+PAGE_STEP, MOST_SHOWN, FARTHEST_KM = 10, 50, 500
 
-def _page(need_id: uuid.UUID, status: int = 200, message: str = "", typed: dict[str, str] | None = None) -> Response:
-    """The ranked list; `typed` is an approve form sent back with its error (`offer_id`, `summary`, `error`)."""
+
+@dataclass(frozen=True)
+class Shown:
+    """What the caseworker asked the list to show: how many offers, and how it is narrowed."""
+
+    top: int = PAGE_STEP
+    within_km: int | None = None
+    remote_only: bool = False
+
+    @property
+    def narrowing(self) -> services.Narrowing:
+        return services.Narrowing(None if self.within_km is None else float(self.within_km), self.remote_only)
+
+    @property
+    def more(self) -> dict[str, str]:
+        """The query of the same list with ten more offers."""
+        return {"show": str(min(self.top + PAGE_STEP, MOST_SHOWN)), **self.query}
+
+    @property
+    def query(self) -> dict[str, str]:
+        within = {"within_km": str(self.within_km)} if self.within_km is not None else {}
+        return within | ({"remote": "1"} if self.remote_only else {})
+
+    @classmethod
+    def read(cls, args: Mapping[str, str]) -> "tuple[Shown, str]":
+        """The choice from the query string; a distance that cannot be used is left out, with a
+        message saying so."""
+        top = min(max(whole_number(args.get("show", ""), 3) or PAGE_STEP, PAGE_STEP), MOST_SHOWN)
+        typed = args.get("within_km", "").strip()
+        within = whole_number(typed, 3) if typed else None
+        problem = ""
+        if typed and (within is None or not 1 <= within <= FARTHEST_KM):
+            within, problem = None, _("Enter a distance from 1 to %(most)s km.", most=FARTHEST_KM)
+        return cls(top, within, args.get("remote") == "1"), problem
+
+
+def _page(
+    need_id: uuid.UUID,
+    status: int = 200,
+    message: str = "",
+    typed: dict[str, str] | None = None,
+    shown: Shown | None = None,
+) -> Response:
+    """The ranked list; `typed` is an approve form sent back with its error (`offer_id`, `summary`,
+    `error`); `shown` what the caseworker asked to see (how many, how near, remote only)."""
     session = get_session()
     need, person = find_own_need(session, current_user, need_id) or abort(404)
     if request.method == "GET":
         record_view(current_user, "view", "person", [person.id])
-    result = services.rank_need(session, services.live_index(current_app), need)
+    shown = shown or Shown()
+    live = services.live_index(current_app)
+    result = services.rank_need(session, live, need, top=shown.top, narrowing=shown.narrowing)
     recording = _learning(person)
     if recording:
         _record_shown(session, result)
@@ -57,6 +105,7 @@ def _page(need_id: uuid.UUID, status: int = 200, message: str = "", typed: dict[
         message=message,
         learning_recorded=recording and result.scored,
         providers=owner_names(session, [match.offer for match in result.ranked]),
+        shown=shown,
     )
 
 
@@ -78,8 +127,10 @@ def _learning(person: Person) -> bool:
 @bp.route("/needs/<uuid:need_id>")
 @role_required(Role.CASEWORKER)
 def index(need_id: uuid.UUID) -> Response:
-    """The ranked eligible offers for one need, with the reasons, and the near misses below."""
-    return _page(need_id)
+    """The ranked eligible offers for one need, with the reasons, and the near misses below; ten at
+    first, ten more at each "show more", narrowed to the near or the remote ones if asked."""
+    shown, problem = Shown.read(request.args)
+    return _page(need_id, 422 if problem else 200, problem, shown=shown)
 
 
 @bp.route("/needs/<uuid:need_id>/approve", methods=["POST"])

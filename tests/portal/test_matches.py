@@ -576,3 +576,56 @@ def test_each_card_names_its_provider_and_says_how_well_it_fits_in_words(
         assert re.search(r'<li class="muted">匹配分 \d+\.\d\d</li>', card)  # the figure, among the reasons
     first, second = (re.search(r"fit-(\w+)", card).group(1) for card in cards)  # type: ignore[union-attr]
     assert ["strong", "good", "possible"].index(first) <= ["strong", "good", "possible"].index(second)
+
+
+def card_titles(html: str) -> list[str]:
+    return re.findall(r'<li class="card match-item"[^>]*>\s*<h3 class="offer-title"><a [^>]*>([^<]+)</a>', html)
+
+
+def caseworker_of(session: Session, need: Need) -> User:
+    person = session.get(Person, need.person_id)
+    caseworker = session.get(User, person.caseworker_id) if person else None
+    assert caseworker is not None
+    return caseworker
+
+
+def test_ten_matches_at_first_then_ten_more_at_each_show_more(
+    client: FlaskClient, login: Login, session: Session, make_user: Callable[..., User], kitchen_need: Need
+) -> None:
+    employer = make_user(Role.PROVIDER)
+    for n in range(12):
+        post(session, employer, title=f"Kitchen job {n:02d}", description="Kitchen work: a line cook.")
+    login(caseworker_of(session, kitchen_need))
+    url = f"/matches/needs/{kitchen_need.id}"
+    first = client.get(url).get_data(as_text=True)
+    assert len(card_titles(first)) == 10
+    more = re.search(r'<a class="button" href="([^"]+)">Show more</a>', first)
+    assert more is not None and "show=20" in more.group(1)
+    everything = client.get(more.group(1).replace("&amp;", "&")).get_data(as_text=True)
+    assert len(card_titles(everything)) == 12 and "Show more" not in everything
+    assert card_titles(everything)[:10] == card_titles(first)  # the same order, ten more below
+
+
+def test_matches_narrowed_to_the_near_or_the_remote_ones(
+    client: FlaskClient, login: Login, session: Session, make_user: Callable[..., User], kitchen_need: Need
+) -> None:
+    employer = make_user(Role.PROVIDER)
+    post(session, employer, title="Near kitchen", description="Kitchen work: a line cook.")  # about 4 km away
+    post(session, employer, title="Far kitchen", description="Kitchen work: a line cook.", latitude=34.33)  # 8 km
+    post(session, employer, title="Online kitchen course job", description="Kitchen work online.", remote=True)
+    login(caseworker_of(session, kitchen_need))
+    url = f"/matches/needs/{kitchen_need.id}"
+    assert set(card_titles(client.get(url).get_data(as_text=True))) == {
+        "Near kitchen",
+        "Far kitchen",
+        "Online kitchen course job",
+    }
+    near = client.get(f"{url}?within_km=5").get_data(as_text=True)
+    assert set(card_titles(near)) == {"Near kitchen", "Online kitchen course job"}  # remote is always within reach
+    assert "Far kitchen" in near[near.index("Near misses") :]  # said why it is left out
+    assert 'value="5"' in near
+    remote = client.get(f"{url}?remote=1").get_data(as_text=True)
+    assert card_titles(remote) == ["Online kitchen course job"]
+    refused = client.get(f"{url}?within_km=far")
+    assert refused.status_code == 422 and "Enter a distance from 1 to 500 km." in refused.get_data(as_text=True)
+    assert len(card_titles(refused.get_data(as_text=True))) == 3  # the list, unnarrowed, is still there
