@@ -557,10 +557,8 @@ def test_each_card_names_its_provider_and_says_how_well_it_fits_in_words(
     post(session, employer, title="Zhongshan canteen cook", description="Kitchen work: a line cook in a hotel kitchen.")
     post(session, employer, title="Courier", description="Deliver parcels.")
     organization = session.get(Organization, employer.organization_id)
-    person = session.get(Person, kitchen_need.person_id)
-    assert organization is not None and person is not None
-    caseworker = session.get(User, person.caseworker_id)
-    assert caseworker is not None
+    assert organization is not None
+    caseworker = caseworker_of(session, kitchen_need)
     caseworker.locale = "zh"
     session.add(caseworker)
     session.commit()
