@@ -5,8 +5,9 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from flask_babel import format_datetime
 from flask_babel import gettext as _
+
+from portal.i18n import moment
 
 if TYPE_CHECKING:
     from portal.auth.throttle import Verdict
@@ -45,7 +46,7 @@ class StaleEdit(RuntimeError):
             "%(name)s changed this record at %(time)s, while you had it open. "
             "Your changes are not saved: reload it, then try again.",
             name=self.changed_by or _("The portal"),
-            time=format_datetime(self.changed_at, "short"),
+            time=moment(self.changed_at),
         )
 
 

@@ -1,7 +1,9 @@
 """Languages: English and Simplified Chinese, chosen by the user, then the browser."""
 
+from datetime import datetime
+
 from flask import Flask, Response, request, session
-from flask_babel import Babel, get_locale
+from flask_babel import Babel, format_date, format_time, get_locale
 from flask_login import current_user
 
 # Babel looks the catalogue up by the parsed locale: "zh_CN" parses to zh_Hans_CN.
@@ -33,9 +35,17 @@ def html_lang() -> str:
     return "zh-Hans-CN" if language_code() == "zh" else "en"
 
 
+def moment(value: datetime) -> str:
+    """A moment as every page writes it: its day as days are written everywhere (`dateformat`),
+    then hours and minutes, in the portal's time zone ("7 Dec 2026, 11:54", "2026年12月7日 11:54")."""
+    joined: str = get_locale().datetime_formats["medium"]
+    return joined.replace("{1}", format_date(value, "medium")).replace("{0}", format_time(value, "short"))
+
+
 def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.globals.update(language_code=language_code, html_lang=html_lang)
+    app.jinja_env.filters["moment"] = moment
 
     @app.after_request
     def _vary_on_language(response: Response) -> Response:

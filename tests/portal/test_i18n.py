@@ -4,12 +4,14 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from babel.messages.pofile import read_po
-from flask import Flask
+from flask import Flask, render_template_string
 from flask.testing import FlaskClient
 
+from portal.i18n import moment
 from portal.labels import LABELS, reason_text
 from portal.models import Role, User
 
@@ -83,3 +85,19 @@ def test_distances_in_reasons_are_written_as_numbers_of_the_language(app: Flask)
         assert reason_text("too_far", {"km": 1234.56, "limit_km": 10.0}) == "Too far: 1,234.6 km, limit 10 km"
     with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
         assert reason_text("distance", {"km": 2.0}) == "相距 2 公里"
+
+
+def test_a_moment_is_written_one_way_everywhere_in_local_time(app: Flask) -> None:
+    """Its day as every date on the pages is written, then hours and minutes, in UTC+8."""
+    at = datetime(2026, 12, 6, 19, 54, tzinfo=UTC)  # 03:54 on the 7th in Beijing
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert moment(at) == "7 Dec 2026, 03:54"
+        assert moment(at).startswith(str(render_template_string("{{ day|dateformat }}", day=at)))
+    with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
+        assert moment(at) == "2026年12月7日 03:54"
+    used = {
+        path.name
+        for path in (Path(__file__).parents[2] / "templates").rglob("*.html")
+        if "datetimeformat" in path.read_text()
+    }
+    assert not used, f"templates writing moments another way: {sorted(used)}"
