@@ -2,7 +2,8 @@
 
 The records live in demo_data.json so that they can be read and corrected without touching code;
 they refer to each other by stable keys (area codes, organization keys, e-mail addresses), which
-the loader turns into UUIDs.
+the loader turns into UUIDs. Referrals are taken through the referral services step by step, so
+they leave what a real one leaves (history, places taken, notices, audit events).
 """
 
 import json
@@ -34,6 +35,8 @@ from portal.models import (
     VerificationStatus,
     utcnow,
 )
+from portal.referrals.services import propose, transition
+from portal.referrals.states import MOVES
 
 DATA_FILE = Path(__file__).with_name("demo_data.json")
 
@@ -123,18 +126,37 @@ def load_demo_data(session: Session) -> bool:
         )
     _flushed(session, {**offers, **people})
 
+    needs: dict[str, list[Need]] = {}
     for row in data["people"]:
         person = people[row["code"]]
-        session.add_all(
+        needs[row["code"]] = [
             Need.model_validate({**need, "person_id": person.id, "created_by_id": person.caseworker_id})
             for need in row["needs"]
-        )
+        ]
+        session.add_all(needs[row["code"]])
         session.add_all(
             _consent(consent, index, person, organizations, local_date(now))
             for index, consent in enumerate(row.get("consents", []))
         )
     session.commit()
+    for row in data["referrals"]:
+        need = needs[row["person"]][row["need"]]
+        _refer(session, need, offers[row["offer"]], row["steps"])
     return True
+
+
+def _refer(session: Session, need: Need, offer: Offer, steps: list[str]) -> None:
+    """A referral taken through the referral services step by step ("action" or "action:reason"),
+    each by whoever takes it in the portal: the person's caseworker, or the offer's provider, so
+    the demo's inboxes, timelines, places left and notifications are those the steps would leave."""
+    caseworker = session.get(User, need.created_by_id)
+    provider = session.exec(select(User).where(User.organization_id == offer.organization_id)).first()
+    referral = propose(session, need, offer.id, caseworker, None, [])
+    session.commit()
+    for step in steps:
+        action, _, reason = step.partition(":")
+        actor = caseworker if MOVES[action].side == "case" else provider
+        transition(session, referral, action, actor, reason=reason)
 
 
 def _consent(

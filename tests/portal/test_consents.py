@@ -504,7 +504,8 @@ def test_demo_people_have_consents_and_a_demo_referral_can_be_sent(session: Sess
     need = session.exec(select(Need).where(Need.person_id == person.id, Need.category == "employment")).one()
     caseworker = session.get(User, person.caseworker_id)
     assert caseworker is not None
-    best = rank_need(session, LiveIndex(), need).ranked[0]
+    ranked = rank_need(session, LiveIndex(), need).ranked
+    best = next(match for match in ranked if referrals.open_referral(session, need.id, match.offer.id) is None)
     referral = referrals.approve_match(session, LiveIndex(), caseworker, need, best.offer.id, referrals.Policy())
     assert referral.status == S.SENT
 

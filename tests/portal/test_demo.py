@@ -3,10 +3,12 @@
 import json
 import re
 from datetime import timedelta
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import func
 from sqlmodel import Session, select
 from stdnum.cn import uscc
@@ -22,6 +24,9 @@ from portal.models import (
     OfferStatus,
     Organization,
     Person,
+    Referral,
+    ReferralEvent,
+    ReferralStatus,
     Role,
     User,
     VerificationStatus,
@@ -121,3 +126,21 @@ def test_demo_accounts_are_never_loaded_outside_development_and_tests(app: Flask
     result = app.test_cli_runner().invoke(args=["seed-demo"])
     assert result.exit_code != 0
     assert "PORTAL_ENV=development" in result.output
+
+
+def test_demo_providers_have_referrals_in_every_stage(demo: Session, login: Callable[[User], FlaskClient]) -> None:
+    """Signed in as the demo NGO, the inbox holds referrals to answer and to follow; the caseworker's
+    person shows the steps each referral went through, taken by whoever takes them in the portal."""
+    ngo = demo.exec(select(User).where(User.email == "ngo@bridge.example")).one()
+    inbox = login(ngo).get("/referrals/inbox")
+    assert inbox.status_code == 200
+    page = inbox.get_data(as_text=True)
+    for title in ("个体心理辅导", "过渡性住房", "职业指导与简历面试工作坊"):
+        assert title in page
+    states = dict(demo.exec(select(Referral.status, func.count()).group_by(Referral.status)).all())
+    assert {ReferralStatus.SENT, ReferralStatus.WAITLISTED, ReferralStatus.ACCEPTED} <= set(states)
+    assert {ReferralStatus.IN_PROGRESS, ReferralStatus.COMPLETED, ReferralStatus.DECLINED} <= set(states)
+    completed = demo.exec(select(Referral).where(Referral.status == ReferralStatus.COMPLETED)).one()
+    actors = demo.exec(select(ReferralEvent.actor_id).where(ReferralEvent.referral_id == completed.id)).all()
+    roles = {demo.get(User, actor).role for actor in actors if actor}  # type: ignore[union-attr]
+    assert roles == {Role.CASEWORKER, Role.PROVIDER}
