@@ -4,6 +4,11 @@ each state of the referral, and the function every provider-facing page and e-ma
 What is shown is the table's row for the recipient and the referral's state, intersected with the
 data categories of the consent that covers the referral today (re-read at every request, so a
 revocation takes effect at the next one). Templates get a `Disclosure`, never the Person row.
+
+A referral that reached a recipient also stays in the recipient's history (portal/referrals/
+history.py) in every state, whatever the consent today, as its record only: the person's code, the
+kind of need, the offer, when it was sent, its state, reason or outcome. No field of the person is
+shown there; those are this table's, while the referral is under way.
 """
 
 from collections.abc import Sequence

@@ -88,6 +88,16 @@ class MissingFairChance(ValueError):
     """A job is published with a fair-chance statement, or with its employer's word that it gives none."""
 
 
+class StillReferred(RuntimeError):
+    """Pausing or closing an offer that people hold places on, or whose referrals wait for an
+    answer: the owner is told what happens to them and confirms first."""
+
+    def __init__(self, holding: int, waiting: int) -> None:
+        super().__init__(f"{holding} holding a place, {waiting} waiting for an answer")
+        self.holding = holding
+        self.waiting = waiting
+
+
 class NoPlaceLeft(RuntimeError):
     """The offer has no open place left."""
 

@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from portal.areas import in_area
-from portal.exceptions import MissingFairChance, NotAllowed
+from portal.exceptions import MissingFairChance, NotAllowed, StillReferred
 from portal.keyset import DEFAULT_PER_PAGE, Page, SortKey, decode_cursor, encode_cursor, page_of
 from portal.models import (
     STAFF_ROLES,
@@ -17,6 +17,7 @@ from portal.models import (
     Offer,
     OfferStatus,
     Organization,
+    Referral,
     Role,
     User,
     VerificationStatus,
@@ -24,6 +25,7 @@ from portal.models import (
 )
 from portal.offers.forms import OfferForm
 from portal.offers.search import text_match
+from portal.referrals.states import AWAITING_ANSWER, HOLDS_A_PLACE
 from portal.versions import check_version
 
 # Which status an action leads to, from which statuses.
@@ -274,8 +276,13 @@ def has_fair_chance_answer(offer: Offer) -> bool:
     return offer.category != Category.EMPLOYMENT or bool(offer.fair_chance_statement) or offer.fair_chance_none_given
 
 
-def change_status(session: Session, user: User, offer: Offer, action: str) -> Offer:
-    """Publish, pause, reopen or close an offer; other moves are refused."""
+def change_status(session: Session, user: User, offer: Offer, action: str, confirmed: bool = False) -> Offer:
+    """Publish, pause, reopen or close an offer; other moves are refused. Pausing or closing an
+    offer with referrals under way needs `confirmed`: it stops new referrals only, and those under
+    way go on (people keep their places, waiting ones are still answered, outcomes recorded).
+
+    :raise StillReferred: unconfirmed, with how many referrals hold a place and wait for an answer.
+    """
     if not owns(user, offer):
         raise NotAllowed("not the owner")
     offer = _lock(session, offer)
@@ -286,12 +293,28 @@ def change_status(session: Session, user: User, offer: Offer, action: str) -> Of
     if target == OfferStatus.OPEN and not has_fair_chance_answer(offer):
         session.rollback()
         raise MissingFairChance("a job is published with a fair-chance statement, or with none given")
+    if target in (OfferStatus.PAUSED, OfferStatus.CLOSED) and not confirmed:
+        holding, waiting = _under_way(session, offer.id)
+        if holding or waiting:
+            session.rollback()
+            raise StillReferred(holding, waiting)
     offer.status = target
     offer.updated_at = utcnow()
     if target == OfferStatus.OPEN:
         offer.last_confirmed_at = offer.updated_at
     session.commit()
     return offer
+
+
+def _under_way(session: Session, offer_id: uuid.UUID) -> tuple[int, int]:
+    """How many of the offer's referrals hold a place, and how many wait for the owner's answer."""
+    counted = session.exec(
+        select(Referral.status, func.count())
+        .where(Referral.offer_id == offer_id, col(Referral.status).in_([*HOLDS_A_PLACE, *AWAITING_ANSWER]))
+        .group_by(col(Referral.status))
+    ).all()
+    by_state: dict[str, int] = dict(counted)
+    return sum(by_state.get(s, 0) for s in HOLDS_A_PLACE), sum(by_state.get(s, 0) for s in AWAITING_ANSWER)
 
 
 def confirm_offer(session: Session, user: User, offer: Offer) -> Offer:

@@ -3,7 +3,7 @@
 import uuid
 from collections.abc import Mapping
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlmodel import Session, select
@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from portal import idempotency
 from portal.auth.access import role_required
 from portal.db import get_session
-from portal.exceptions import MissingFairChance, NotAllowed, StaleEdit
+from portal.exceptions import MissingFairChance, NotAllowed, StaleEdit, StillReferred
 from portal.forms import query_values, validate
 from portal.htmx import render
 from portal.models import STAFF_ROLES, Area, Category, Offer, OfferStatus, Organization, Role
@@ -181,9 +181,13 @@ def status(offer_id: uuid.UUID) -> Response:
     offer = services.find_own_offer(session, current_user, offer_id) or abort(404)
     action = request.form.get("action", "")
     try:
-        services.change_status(session, current_user, offer, action)
+        services.change_status(session, current_user, offer, action, confirmed=request.form.get("confirmed") == "1")
     except NotAllowed:
         abort(409)
+    except StillReferred as under_way:
+        return make_response(
+            render_template("offers/confirm_status.html", offer=offer, action=action, under_way=under_way)
+        )
     except MissingFairChance:
         flash(
             _(
@@ -193,8 +197,19 @@ def status(offer_id: uuid.UUID) -> Response:
             "error",
         )
         return redirect(url_for("offers.update", offer_id=offer_id, _anchor="fair_chance_statement"), code=303)
-    flash(_("Offer updated."), "success")
+    flash(status_changed(action), "success")
     return redirect(url_for("offers.detail", offer_id=offer_id), code=303)
+
+
+def status_changed(action: str) -> str:
+    """What an owner's action did to the offer, said as such."""
+    sentences = {
+        "publish": lambda: _("Offer published: caseworkers can now find it and refer people to it."),
+        "pause": lambda: _("Offer paused: no new referrals until you reopen it."),
+        "reopen": lambda: _("Offer reopened: caseworkers can refer people to it again."),
+        "close": lambda: _("Offer closed: no new referrals."),
+    }
+    return sentences[action]()
 
 
 @bp.route("/<uuid:offer_id>/confirm", methods=["POST"])

@@ -1,13 +1,18 @@
 """What the match and referral pages share: the programme's rules from the configuration, the
 sentence for a step refused for want of consent, and the approve form's summary for the provider."""
 
+import uuid
 from collections.abc import Callable, Hashable
+from datetime import date
+from typing import Literal
 
 from flask import Flask, current_app
 from flask_babel import gettext as _
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
+from portal.forms import FieldErrors
 from portal.labels import label
+from portal.referrals.history import HISTORY_FILTERS
 from portal.referrals.services import Policy
 
 # Short: what the provider needs to decide, not the person's story.
@@ -18,6 +23,30 @@ class ApproveForm(BaseModel):
     """The summary the provider will read instead of the caseworker's description of the need."""
 
     summary: str = Field(min_length=1, max_length=SUMMARY_LENGTH)
+
+
+class HistoryForm(BaseModel):
+    """The provider's search of its history: a state, one of its offers, a person's code, the dates
+    sent between; `after` is the page's cursor, checked when the search runs."""
+
+    state: Literal["all", "waiting", "accepted", "in_progress", "completed", "declined", "withdrawn", "expired"] = "all"
+    offer: uuid.UUID | None = None
+    code: str = Field(default="", max_length=20)
+    sent_from: date | None = None
+    sent_to: date | None = None
+    after: str | None = Field(default=None, max_length=400)
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> "HistoryForm":
+        if self.sent_from and self.sent_to and self.sent_to < self.sent_from:
+            raise FieldErrors({"sent_to": _("The end date cannot be before the start date.")})
+        return self
+
+
+def history_filter_names() -> dict[str, str]:
+    """The history's filters as the provider reads them: the inbox's words, then the states."""
+    names = {"all": _("All"), "waiting": _("Waiting for your answer")}
+    return names | {name: label(name) for name in HISTORY_FILTERS if name not in names}
 
 
 def neutral_summary(category: str) -> str:

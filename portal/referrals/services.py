@@ -99,6 +99,8 @@ def _record(
         )
     )
     referral.status = target
+    if reason:  # the referral carries its last decline, withdrawal or outcome code, as its step does
+        referral.reason_code = reason
     referral.updated_at = utcnow()
     record(session, actor, str(target), "referral", referral.id)  # "sent" discloses the person to the provider
 
@@ -444,7 +446,9 @@ _ANSWER_FIRST = sa.case((col(Referral.status).in_(AWAITING_ANSWER), 0), else_=1)
 _DUE = sa.func.coalesce(col(Referral.respond_by), col(Referral.created_at))
 
 
-def _own_offers(user: User) -> Any:
+def own_offers(user: User) -> Any:
+    """The SQL condition of the offers whose referrals this provider receives: the organization's, or
+    the volunteer's own."""
     if user.role == Role.PROVIDER and user.organization_id is not None:
         return Offer.organization_id == user.organization_id
     if user.role == Role.VOLUNTEER:
@@ -469,7 +473,7 @@ def _visible(session: Session, user: User) -> tuple[Viewer, Any] | None:
     viewer, recipient = viewer_of(user, organization), _recipient(organization, user)
     if viewer is None or recipient is None:
         return None
-    return viewer, sa.and_(_own_offers(user), col(Referral.status).in_(VISIBLE_STATES), disclosable(recipient))
+    return viewer, sa.and_(own_offers(user), col(Referral.status).in_(VISIBLE_STATES), disclosable(recipient))
 
 
 def _joined(statement: Any) -> Any:

@@ -21,12 +21,21 @@ from portal.exceptions import (
     NotAllowed,
     StaleEdit,
 )
-from portal.forms import validate
+from portal.forms import query_values, validate
 from portal.htmx import render, wants_partial
 from portal.matches.services import live_index
 from portal.models import Need, Offer, Person, Referral, Role
+from portal.referrals import history as history_of
 from portal.referrals import services
-from portal.referrals.pages import ApproveForm, labels_for_one_response, no_consent_message, policy_for, step_taken
+from portal.referrals.pages import (
+    ApproveForm,
+    HistoryForm,
+    history_filter_names,
+    labels_for_one_response,
+    no_consent_message,
+    policy_for,
+    step_taken,
+)
 from portal.referrals.states import DECLINE_REASONS, MOVES, OUTCOMES, WITHDRAW_REASONS, actions_from
 from portal.versions import form_version
 
@@ -71,6 +80,47 @@ def _inbox(state: str, cursor: str | None, message: str = "", status: int = 200)
         cursor=cursor,
         message=message,
         **_item_context(),
+    )
+
+
+@bp.route("/history")
+@role_required(*PROVIDERS)
+def history() -> Response:
+    """Every referral sent to the provider's offers, in any state, newest first, by offer, state,
+    person's code and dates; with the provider's own figures over the same offer and dates."""
+    session = get_session()
+    data, errors = validate(HistoryForm, request.args)
+    offers = history_of.offers_of(session, current_user)
+    if data is not None and data.offer is not None and data.offer not in {offer.id for offer in offers}:
+        data, errors = None, {"offer": _("Choose one of your offers.")}
+    found, figures, refused = None, None, ""
+    if data is not None:
+        query = history_of.HistoryQuery(data.state, data.offer, data.code.strip().upper(), data.sent_from, data.sent_to)
+        try:
+            found = history_of.history(session, current_user, query, data.after, INBOX_PAGE)
+        except BadCursor:
+            refused = _("This page link was not made for this search. Start again from the newest referrals.")
+        else:
+            figures = history_of.figures(session, current_user, query)
+            record_view(current_user, "list", "referral", [item.referral_id for item in found.page.items])
+    form = query_values(HistoryForm.model_fields, request.args)
+    names = history_filter_names()
+    return render(
+        "referrals/history.html",
+        "referrals/_history.html",
+        status=400 if refused else 422 if errors else 200,
+        found=found,
+        figures=figures,
+        offers=offers,
+        form={name: value for name, value in form.items() if name != "after"},
+        first_page=not (data and data.after),
+        errors=errors,
+        refused=refused,
+        filters=list(history_of.HISTORY_FILTERS),
+        state_names=names,
+        state_options=list(names.items()),
+        offer_options=[(offer.id, offer.title) for offer in offers],
+        label=labels_for_one_response(),
     )
 
 

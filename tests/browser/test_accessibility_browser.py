@@ -66,7 +66,7 @@ def _pages_by_account(session: Session) -> dict[str | None, list[str]]:
             "/audit/",
             "/erasure-requests/",
         ],
-        "ngo@bridge.example": ["/", "/referrals/inbox", "/offers/mine", "/offers/new"],
+        "ngo@bridge.example": ["/", "/referrals/inbox", "/referrals/history", "/offers/mine", "/offers/new"],
         "volunteer@bridge.example": ["/", "/offers/mine"],
     }
 

@@ -56,7 +56,7 @@ NOT_PAGES = {
 # Pages the check must have reached, so that it cannot pass by opening nothing.
 MUST_SEE = {
     "caseworker": {"/people/new", "/people/{person}", "/matches/needs/{need}", "/offers/{offer}"},
-    "ngo": {"/referrals/inbox", "/offers/new", "/offers/{offer}/edit"},
+    "ngo": {"/referrals/inbox", "/referrals/history", "/offers/new", "/offers/{offer}/edit"},
     "admin": {"/users/new", "/indicators"},
 }
 

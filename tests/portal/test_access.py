@@ -97,6 +97,7 @@ ROUTES: dict[tuple[str, str], tuple[str, Any]] = {
     ("matches.approve", "POST"): ("/matches/needs/{need}/approve", {Role.CASEWORKER}),
     ("matches.dismiss", "POST"): ("/matches/needs/{need}/dismiss", {Role.CASEWORKER}),
     ("referrals.inbox", "GET"): ("/referrals/inbox", OWNERS),
+    ("referrals.history", "GET"): ("/referrals/history", OWNERS),
     ("people.handover", "POST"): ("/people/{person}/handover", {Role.SUPERVISOR}),
     ("people.move", "POST"): ("/people/{person}/area", {Role.SUPERVISOR}),
     ("people.legal_hold", "POST"): ("/people/{person}/legal-hold", {Role.SUPERVISOR}),

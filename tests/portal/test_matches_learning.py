@@ -16,8 +16,20 @@ import matching.learning
 from matching.learning import Example, LabelledSet
 from matching.ranker import RANKER, SIGNALS, Ranker
 from portal.matches import learning
-from portal.models import DecisionKind, Need, Offer, Person, RankingDecision, RankingShown, Role, User, utcnow
+from portal.models import (
+    DecisionKind,
+    Need,
+    Offer,
+    Person,
+    RankingDecision,
+    RankingShown,
+    Referral,
+    Role,
+    User,
+    utcnow,
+)
 from portal.people.retention import anonymise
+from portal.referrals.services import transition
 from tests.conftest import keyed
 from tests.portal.test_matches import SUMMARY, a_cook, a_kitchen_need, post
 
@@ -240,6 +252,20 @@ def test_decisions_become_graded_examples(session: Session) -> None:
     found = learning.retrain(session, [tiny_set()])
     assert set(found.before["tiny"]) >= {"ndcg@5", "allocation"} and set(found.after) == {"tiny"}
     assert "portal decisions (1)" in found.ranker.trained_on
+
+
+@pytest.mark.usefixtures("learning_on", "decided")
+def test_an_approval_whose_referral_helped_the_person_grades_higher(session: Session) -> None:
+    """The provider records the outcome through the referral's steps; the ranker learns from it."""
+    session.commit()
+    referral = session.exec(select(Referral)).one()
+    offer = session.get(Offer, referral.offer_id)
+    assert offer is not None
+    provider = session.exec(select(User).where(User.organization_id == offer.organization_id)).first()
+    for action, reason in (("accept", ""), ("start", ""), ("complete", "got_help")):
+        transition(session, referral, action, provider, reason=reason)
+    (example,) = learning.decision_examples(session)
+    assert example.grades.tolist()[:2] == [0, 3]
 
 
 def test_retrain_refuses_when_nothing_was_decided(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:

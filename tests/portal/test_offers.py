@@ -9,7 +9,8 @@ import pytest
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
-from portal.models import Offer, OfferStatus, Organization, Role, User, utcnow
+from portal.demo import load_demo_data
+from portal.models import Offer, OfferStatus, Organization, Referral, ReferralStatus, Role, User, utcnow
 from portal.offers import services
 from portal.offers.forms import OfferForm
 from tests.conftest import keyed
@@ -429,3 +430,45 @@ def test_directory_pages_through_many_offers_even_confirmed_at_the_same_moment(
     assert len(titles(first)) == 25 and "30 offers found" in first
     shown = walk(client, "/offers/")
     assert len(shown) == 30 and set(shown) == {f"Offer {number:02d}" for number in range(30)}
+
+
+@pytest.mark.parametrize("action", ["pause", "close"])
+def test_pausing_or_closing_an_offer_with_referrals_under_way_says_what_happens_first(
+    client: FlaskClient, login: Login, session: Session, action: str
+) -> None:
+    """The demo's training workshop has one person under way; the owner confirms, and that
+    referral goes on untouched."""
+    assert load_demo_data(session)
+    owner = session.exec(select(User).where(User.email == "ngo@bridge.example")).one()
+    owner.locale = "en"
+    session.commit()
+    workshop = session.exec(select(Offer).where(Offer.title == "职业指导与简历面试工作坊")).one()
+    login(owner)
+
+    asked = client.post(f"/offers/{workshop.id}/status", data={"action": action})
+    assert asked.status_code == 200
+    page = asked.get_data(as_text=True)
+    assert "1 person holds a place on it (accepted or started). They keep it" in page
+    assert 'name="confirmed" value="1"' in page
+    session.commit()
+    session.refresh(workshop)
+    assert workshop.status == OfferStatus.OPEN
+
+    done = client.post(f"/offers/{workshop.id}/status", data={"action": action, "confirmed": "1"})
+    assert done.status_code == 303
+    session.commit()
+    session.refresh(workshop)
+    assert workshop.status == (OfferStatus.PAUSED if action == "pause" else OfferStatus.CLOSED)
+    referral = session.exec(select(Referral).where(Referral.offer_id == workshop.id)).one()
+    assert referral.status == ReferralStatus.IN_PROGRESS
+    followed = client.get(f"/offers/{workshop.id}").get_data(as_text=True)
+    assert ("Offer paused: no new referrals" if action == "pause" else "Offer closed: no new referrals") in followed
+
+
+def test_an_offer_without_referrals_under_way_pauses_at_once(
+    client: FlaskClient, login: Login, make_user: Callable[..., User], make_offer: Callable[..., Offer]
+) -> None:
+    provider = make_user(Role.PROVIDER)
+    offer = make_offer(provider, status=OfferStatus.OPEN)
+    login(provider)
+    assert client.post(f"/offers/{offer.id}/status", data={"action": "pause"}).status_code == 303
