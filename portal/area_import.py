@@ -3,8 +3,10 @@ community grids 网格) from the city's own list, on a new deployment and whenev
 
 A caseworker can record a person only in an area, and only `seed-demo` wrote areas before: a new
 deployment had none. The file has the columns `code,parent,level,name_zh,name_en` (UTF-8, a header
-line; `parent` empty for a district); an area is found again by its code, so importing the same
-file twice changes nothing and a corrected file renames. Every row is checked before anything is
+line; `parent` empty for a district), and may add `latitude,longitude`: the area's centre, where an
+offer or a person placed in it is taken to be unless a pin says otherwise. An area is found again
+by its code, so importing the same file twice changes nothing, and a corrected file renames it or
+moves its centre. Every row is checked before anything is
 written: one error anywhere and nothing is imported, each error named by its line."""
 
 import csv
@@ -22,6 +24,7 @@ from portal.db import session_scope
 from portal.models import Area, AreaLevel
 
 COLUMNS = ("code", "parent", "level", "name_zh", "name_en")
+CENTRE = ("latitude", "longitude")
 # What an area's parent must be, by level.
 PARENT_LEVEL: dict[AreaLevel, AreaLevel | None] = {
     AreaLevel.DISTRICT: None,
@@ -43,6 +46,7 @@ class AreaFileError(ValueError):
 class Imported:
     added: list[str] = field(default_factory=list)
     renamed: list[str] = field(default_factory=list)
+    recentred: list[str] = field(default_factory=list)
     unchanged: int = 0
 
 
@@ -52,7 +56,14 @@ def read_rows(text: str) -> list[dict[str, str]]:
     missing = [name for name in COLUMNS if name not in (reader.fieldnames or [])]
     if missing:
         raise AreaFileError([f"line 1: the header lacks {', '.join(missing)} (it must name {','.join(COLUMNS)})"])
-    return [{name: (row.get(name) or "").strip() for name in COLUMNS} for row in reader]
+    return [{name: (row.get(name) or "").strip() for name in (*COLUMNS, *CENTRE)} for row in reader]
+
+
+def _centre(row: dict[str, str]) -> tuple[float | None, float | None]:
+    """The row's centre, checked by `_problems` first; (None, None) when it gives none."""
+    if not row["latitude"]:
+        return None, None
+    return float(row["latitude"]), float(row["longitude"])
 
 
 def import_areas(session: Session, rows: list[dict[str, str]]) -> Imported:
@@ -88,14 +99,21 @@ def import_areas(session: Session, rows: list[dict[str, str]]) -> Imported:
                 name_zh=row["name_zh"],
                 name_en=row["name_en"],
             )
+            area.latitude, area.longitude = _centre(row)
             session.add(area)
             ids[area.code] = area.id
             result.added.append(area.code)
-        elif (area.name_zh, area.name_en) != (row["name_zh"], row["name_en"]):
+            continue
+        changed = False
+        if (area.name_zh, area.name_en) != (row["name_zh"], row["name_en"]):
             area.name_zh, area.name_en = row["name_zh"], row["name_en"]
             result.renamed.append(area.code)
-        else:
-            result.unchanged += 1
+            changed = True
+        if row["latitude"] and (area.latitude, area.longitude) != _centre(row):
+            area.latitude, area.longitude = _centre(row)
+            result.recentred.append(area.code)
+            changed = True
+        result.unchanged += not changed
     session.commit()
     return result
 
@@ -111,6 +129,7 @@ def _problems(
     problems += [f"{name} is longer than {limit}" for name, limit in MAX_LENGTH.items() if len(row[name]) > limit]
     if row["code"] in seen:
         problems.append("this code is on an earlier line too")
+    problems += _centre_problems(row)
     if row["level"] and row["level"] not in PARENT_LEVEL:
         return [*problems, f"level must be one of {', '.join(PARENT_LEVEL)}"]
     if problems:
@@ -130,13 +149,31 @@ def _problems(
     return problems
 
 
+def _centre_problems(row: dict[str, str]) -> list[str]:
+    if bool(row["latitude"]) != bool(row["longitude"]):
+        return ["give both latitude and longitude, or neither"]
+    problems = []
+    for name, limit in (("latitude", 90.0), ("longitude", 180.0)):
+        if row[name]:
+            try:
+                value = float(row[name])
+            except ValueError:
+                problems.append(f"{name} is not a number")
+                continue
+            if not -limit <= value <= limit:  # also refuses nan; inf is out of range
+                problems.append(f"{name} must be between -{limit:g} and {limit:g}")
+    return problems
+
+
 areas_cli = AppGroup("areas", help="The area tree: districts, streets and community grids.")
 
 
 @areas_cli.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_command(path: Path) -> None:
-    """Add and rename areas from a CSV file (code,parent,level,name_zh,name_en); nothing if any row is wrong."""
+    """Add areas, rename them or move their centres from a CSV file; nothing if any row is wrong.
+
+    Columns: code,parent,level,name_zh,name_en, and optionally latitude,longitude (the centre)."""
     try:
         with session_scope() as session:
             result = import_areas(session, read_rows(path.read_text(encoding="utf-8")))
@@ -146,7 +183,10 @@ def import_command(path: Path) -> None:
         for problem in error.errors:
             click.echo(problem, err=True)
         raise click.ClickException(f"nothing imported: {len(error.errors)} problem(s) in {path}") from error
-    click.echo(f"areas added: {len(result.added)}, renamed: {len(result.renamed)}, unchanged: {result.unchanged}")
+    click.echo(
+        f"areas added: {len(result.added)}, renamed: {len(result.renamed)}, "
+        f"centre moved: {len(result.recentred)}, unchanged: {result.unchanged}"
+    )
 
 
 def init_app(app: Flask) -> None:

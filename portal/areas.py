@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.visitors import InternalTraversal
-from sqlmodel import select
+from sqlmodel import Session, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from portal.models import Area
@@ -59,3 +59,33 @@ def _as_any_array(element: _InArea, compiler: SQLCompiler, **kw: Any) -> str:
     city and it reads every person; an array built first is a parameter to it, and a district's
     people are found through the index on their area."""
     return f"{compiler.process(element.column, **kw)} = ANY(ARRAY{compiler.process(element.areas, **kw)})"
+
+
+def centre_of(session: Session, area_id: uuid.UUID | None) -> tuple[float, float] | None:
+    """Where a place in this area is taken to be when no pin says otherwise: the area's centre, or
+    else the nearest centre above it (a grid without one is placed at its street's)."""
+    while area_id is not None:
+        area = session.get(Area, area_id)
+        if area is None:
+            return None
+        if area.latitude is not None and area.longitude is not None:
+            return area.latitude, area.longitude
+        area_id = area.parent_id
+    return None
+
+
+def place(
+    session: Session,
+    area_id: uuid.UUID | None,
+    pinned: tuple[float | None, float | None],
+    before: tuple[uuid.UUID | None, float | None, float | None] | None = None,
+) -> tuple[float | None, float | None]:
+    """The coordinates to keep for a record placed in this area: the pin when one is given, else
+    the area's centre. `before` (the record's area and coordinates until now) tells a pin from a
+    centre: coordinates that were the old area's centre follow the record to its new area."""
+    latitude, longitude = pinned
+    if latitude is not None and longitude is not None:
+        if before is None or before[0] == area_id or (latitude, longitude) != centre_of(session, before[0]):
+            return latitude, longitude
+    centre = centre_of(session, area_id)
+    return centre if centre is not None else (None, None)

@@ -20,7 +20,7 @@ PERSONAL: Final = "personal"
 INTERNAL: Final = "internal"
 
 _CLASSES: dict[str, dict[str, str]] = {
-    "area": {INTERNAL: "id parent_id level name_en name_zh code"},
+    "area": {INTERNAL: "id parent_id level name_en name_zh code latitude longitude"},
     "organization": {
         PERSONAL: "phone email contact_person contact_phone",
         INTERNAL: (

@@ -266,6 +266,9 @@ class Area(SQLModel, table=True):
     name_en: str = Field(max_length=120)
     name_zh: str = Field(max_length=120)
     code: str = Field(max_length=40, unique=True)
+    # The area's centre: where an offer or a person placed in it is, unless a pin says otherwise.
+    latitude: float | None = Field(default=None)
+    longitude: float | None = Field(default=None)
 
     def name(self, locale: str) -> str:
         return self.name_zh if locale.startswith("zh") else self.name_en

@@ -8,7 +8,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from portal.areas import in_area
+from portal.areas import in_area, place
 from portal.exceptions import MissingFairChance, NotAllowed, StillReferred
 from portal.keyset import DEFAULT_PER_PAGE, Page, SortKey, decode_cursor, encode_cursor, page_of
 from portal.models import (
@@ -212,13 +212,15 @@ def search_directory(session: Session, wanted: DirectoryFilter, page_size: int) 
     return DirectoryPage(offers=page.items, total=total, related=related, next_cursor=page.next_cursor)
 
 
-def _apply(offer: Offer, form: OfferForm) -> None:
+def _apply(session: Session, offer: Offer, form: OfferForm, new: bool = False) -> None:
+    before = None if new else (offer.area_id, offer.latitude, offer.longitude)
     values = form.model_dump(exclude={"skills", "version"})
     values.update(form.job_fields_cleared())
     for name, value in values.items():
         setattr(offer, name, value)
     offer.skills = form.skill_list()
     offer.contact_email = form.contact_email or ""
+    offer.latitude, offer.longitude = place(session, form.area_id, (form.latitude, form.longitude), before)
 
 
 def create_offer(session: Session, user: User, form: OfferForm) -> Offer:
@@ -229,7 +231,7 @@ def create_offer(session: Session, user: User, form: OfferForm) -> Offer:
         offer = Offer(volunteer_id=user.id, category=form.category, title=form.title)
     else:
         raise NotAllowed("only providers and volunteers post offers")
-    _apply(offer, form)
+    _apply(session, offer, form, new=True)
     offer.created_by_id = user.id
     session.add(offer)
     session.commit()
@@ -249,7 +251,7 @@ def update_offer(session: Session, user: User, offer: Offer, form: OfferForm) ->
         raise NotAllowed("not the owner")
     offer = _lock(session, offer)
     check_version(session, offer.id, offer.version, form.version)
-    _apply(offer, form)
+    _apply(session, offer, form)
     # Editing is a confirmation that the offer is current.
     offer.last_confirmed_at = offer.updated_at = utcnow()
     session.commit()

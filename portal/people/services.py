@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from portal.areas import areas_within, in_area
+from portal.areas import areas_within, in_area, place
 from portal.audit.services import record
 from portal.auth import throttle
 from portal.clock import local_today
@@ -179,6 +179,8 @@ def move_person(
     person = _lock(session, person)
     check_version(session, person.id, person.version, version)
     ensure_open(person)
+    before = (person.area_id, person.latitude, person.longitude)
+    person.latitude, person.longitude = place(session, area_id, (person.latitude, person.longitude), before)
     person.area_id = area_id
     person.updated_at = utcnow()
     record(session, supervisor, "moved", "person", person.id)
@@ -424,12 +426,14 @@ def _next_code(session: Session, year: int) -> str:
     return f"{prefix}{number:04d}"
 
 
-def _apply(person: Person, form: PersonForm, today: date) -> None:
+def _apply(session: Session, person: Person, form: PersonForm, today: date, new: bool = False) -> None:
+    before = None if new else (person.area_id, person.latitude, person.longitude)
     values = form.model_dump(exclude={"age", "skills", "birth_date", "version"})
     for name, value in values.items():
         setattr(person, name, value)
     person.birth_date = form.birth_date_or_estimate(today)
     person.skills = form.skill_list()
+    person.latitude, person.longitude = place(session, form.area_id, (form.latitude, form.longitude), before)
 
 
 def create_person(session: Session, user: User, form: PersonForm) -> Person:
@@ -446,7 +450,7 @@ def create_person(session: Session, user: User, form: PersonForm) -> Person:
     today = local_today()
     for attempt in range(CODE_ATTEMPTS):
         person = Person(code=_next_code(session, today.year), caseworker_id=caseworker_id, full_name=form.full_name)
-        _apply(person, form, today)
+        _apply(session, person, form, today, new=True)
         # Before the add: the trail's read must not flush the person ahead of the commit below.
         record(session, user, "create", "person", person.id)
         session.add(person)
@@ -482,7 +486,7 @@ def update_person(session: Session, user: User, person: Person, form: PersonForm
         raise OutsideYourAreas(str(form.area_id))
     person = _lock(session, person)
     check_version(session, person.id, person.version, form.version)
-    _apply(person, form, local_today())
+    _apply(session, person, form, local_today())
     person.updated_at = utcnow()
     record(session, user, "update", "person", person.id)
     session.commit()

@@ -27,12 +27,12 @@ def _areas(session: Session) -> dict[str, tuple[str, str | None, str, str]]:
 def test_the_example_file_builds_the_tree_and_a_second_import_changes_nothing(app: Flask, session: Session) -> None:
     code, output = _import(app, EXAMPLE)
     assert code == 0, output
-    assert "areas added: 4, renamed: 0, unchanged: 0" in output
+    assert "areas added: 4, renamed: 0, centre moved: 0, unchanged: 0" in output
     areas = _areas(session)
     assert areas["LH-BYM-02"] == (AreaLevel.GRID, "LH-BYM", "北院门社区第2网格", "Beiyuanmen Community Grid 2")
     assert areas["LH"][1] is None and areas["LH-BYM"][1] == "LH"
     code, output = _import(app, EXAMPLE)
-    assert code == 0 and "areas added: 0, renamed: 0, unchanged: 4" in output
+    assert code == 0 and "areas added: 0, renamed: 0, centre moved: 0, unchanged: 4" in output
     assert _areas(session) == areas
 
 
@@ -47,7 +47,7 @@ def test_a_corrected_file_renames_and_adds_under_areas_already_recorded(
         encoding="utf-8",
     )
     code, output = _import(app, corrected)
-    assert code == 0 and "areas added: 1, renamed: 1, unchanged: 0" in output
+    assert code == 0 and "areas added: 1, renamed: 1, centre moved: 0, unchanged: 0" in output
     areas = _areas(session)
     assert areas["LH-BYM"][2:] == ("北院门街道办事处", "Beiyuanmen Subdistrict Office")
     assert areas["LH-BYM-03"][:2] == (AreaLevel.GRID, "LH-BYM")
@@ -89,3 +89,41 @@ def test_an_import_never_moves_a_recorded_area_and_refuses_a_bad_header(
     code, output = _import(app, headless)
     assert code == 1 and "the header lacks parent, name_zh, name_en" in output
     assert _areas(session) == before
+
+
+def test_centres_are_imported_and_a_corrected_centre_moves(app: Flask, session: Session, tmp_path: Path) -> None:
+    """The example gives the district, street and first grid a centre; the second grid has none
+    (its street's stands for it, see portal.areas.centre_of)."""
+    assert _import(app, EXAMPLE)[0] == 0
+    session.rollback()
+    grid = session.exec(select(Area).where(Area.code == "LH-BYM-01")).one()
+    assert (grid.latitude, grid.longitude) == (34.2668, 108.9415)
+    assert session.exec(select(Area.latitude).where(Area.code == "LH-BYM-02")).one() is None
+
+    moved = tmp_path / "areas.csv"
+    moved.write_text(
+        "code,parent,level,name_zh,name_en,latitude,longitude\n"
+        "LH-BYM-01,LH-BYM,grid,北院门社区第1网格,Beiyuanmen Community Grid 1,34.2671,108.9420\n",
+        encoding="utf-8",
+    )
+    code, output = _import(app, moved)
+    assert code == 0 and "areas added: 0, renamed: 0, centre moved: 1, unchanged: 0" in output
+    session.rollback()
+    assert session.exec(select(Area.longitude).where(Area.code == "LH-BYM-01")).one() == 108.942
+
+
+def test_a_centre_that_cannot_be_one_is_refused_by_line(app: Flask, session: Session, tmp_path: Path) -> None:
+    wrong = tmp_path / "areas.csv"
+    wrong.write_text(
+        "code,parent,level,name_zh,name_en,latitude,longitude\n"
+        "XA,,district,西安,Xi'an,34.3,\n"
+        "XB,,district,西安二,Xi'an 2,north,108.9\n"
+        "XC,,district,西安三,Xi'an 3,34.3,200\n",
+        encoding="utf-8",
+    )
+    code, output = _import(app, wrong)
+    assert code != 0
+    assert "line 2 (XA): give both latitude and longitude, or neither" in output
+    assert "line 3 (XB): latitude is not a number" in output
+    assert "line 4 (XC): longitude must be between -180 and 180" in output
+    assert _areas(session) == {}

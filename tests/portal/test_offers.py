@@ -10,7 +10,18 @@ from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
 from portal.demo import load_demo_data
-from portal.models import Offer, OfferStatus, Organization, Referral, ReferralStatus, Role, User, utcnow
+from portal.models import (
+    Area,
+    AreaLevel,
+    Offer,
+    OfferStatus,
+    Organization,
+    Referral,
+    ReferralStatus,
+    Role,
+    User,
+    utcnow,
+)
 from portal.offers import services
 from portal.offers.forms import OfferForm
 from tests.conftest import keyed
@@ -472,3 +483,39 @@ def test_an_offer_without_referrals_under_way_pauses_at_once(
     offer = make_offer(provider, status=OfferStatus.OPEN)
     login(provider)
     assert client.post(f"/offers/{offer.id}/status", data={"action": "pause"}).status_code == 303
+
+
+def test_an_offer_placed_by_its_grid_is_at_the_grids_centre_unless_pinned(
+    client: FlaskClient, login: Login, make_user: Callable[..., User], session: Session
+) -> None:
+    """Nobody knows their coordinates: a grid and a street address place an offer; a pin on the
+    map (the coordinates) overrides; a centre follows the offer to another grid, a pin stays."""
+    street = Area(code="S", level=AreaLevel.STREET, name_zh="街道", name_en="Street", latitude=34.26, longitude=108.94)
+    session.add(street)
+    session.flush()
+    centred = Area(code="S-1", parent_id=street.id, level=AreaLevel.GRID, name_zh="网格一", name_en="Grid 1")
+    centred.latitude, centred.longitude = 34.2668, 108.9415
+    bare = Area(code="S-2", parent_id=street.id, level=AreaLevel.GRID, name_zh="网格二", name_en="Grid 2")
+    session.add_all([centred, bare])
+    session.commit()
+    login(make_user(Role.PROVIDER))
+    by_grid = {**JOB, "area_id": str(centred.id), "latitude": "", "longitude": ""}
+    created = client.post("/offers/new", data=keyed(by_grid))
+    offer = session.get(Offer, uuid.UUID(created.headers["Location"].rsplit("/", 1)[1]))
+    assert offer is not None and (offer.latitude, offer.longitude) == (34.2668, 108.9415)
+
+    moved = {**by_grid, "area_id": str(bare.id), "latitude": "34.2668", "longitude": "108.9415", "version": "1"}
+    assert client.post(f"/offers/{offer.id}/edit", data=keyed(moved)).status_code == 303
+    session.commit()
+    session.refresh(offer)
+    assert (offer.latitude, offer.longitude) == (34.26, 108.94)  # the bare grid's street
+
+    pinned = {**moved, "latitude": "34.2701", "longitude": "108.9502", "version": str(offer.version)}
+    assert client.post(f"/offers/{offer.id}/edit", data=keyed(pinned)).status_code == 303
+    session.commit()
+    session.refresh(offer)
+    back = {**pinned, "area_id": str(centred.id), "version": str(offer.version)}
+    assert client.post(f"/offers/{offer.id}/edit", data=keyed(back)).status_code == 303
+    session.commit()
+    session.refresh(offer)
+    assert (offer.latitude, offer.longitude) == (34.2701, 108.9502)  # a pin stays where it was put

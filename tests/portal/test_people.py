@@ -1180,3 +1180,28 @@ def test_a_supervisor_moves_a_person_between_their_areas_only(
     assert client.get(f"/people/{person.id}").status_code == 200  # still supervised
     events = session.exec(select(AuditEvent).where(AuditEvent.action == "moved")).all()
     assert [(e.actor_id, e.record_id) for e in events] == [(supervisor.id, person.id)]
+
+
+def test_a_person_placed_by_grid_and_address_takes_the_nearest_centre_and_moves_with_it(
+    client: FlaskClient,
+    login: Login,
+    make_user: Callable[..., User],
+    caseworker: User,
+    areas: dict[str, Area],
+    session: Session,
+) -> None:
+    """The grid has no centre of its own: its street's stands for it; moved by a supervisor to the
+    district, the person's derived place follows to the district's centre."""
+    areas["street"].latitude, areas["street"].longitude = 34.2655, 108.9405
+    areas["district"].latitude, areas["district"].longitude = 34.2679, 108.9368
+    session.commit()
+    login(caseworker)
+    response = client.post("/people/new", data=keyed(person_data(areas, latitude="", longitude="")))
+    person = session.get(Person, uuid.UUID(response.headers["Location"].rsplit("/", 1)[1]))
+    assert person is not None and (person.latitude, person.longitude) == (34.2655, 108.9405)
+
+    login(make_user(Role.SUPERVISOR, area_id=areas["district"].id))
+    data = {"area_id": str(areas["district"].id), "version": person.version}
+    assert client.post(f"/people/{person.id}/area", data=data).status_code == 303
+    reread(session, person)
+    assert (person.latitude, person.longitude) == (34.2679, 108.9368)
