@@ -21,6 +21,7 @@ from portal import (
     jobs,
     keys,
     labels,
+    maps,
     migrations,
     observability,
     queue,
@@ -92,6 +93,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     htmx.init_app(app)
     i18n.init_app(app)
     labels.init_app(app)
+    maps.init_app(app)
     errors.init_app(app)
     headers.init_app(app)
     notifications.init_app(app)

@@ -138,6 +138,11 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         # Everyone else gets 404, as if there were no such page.
         METRICS_ALLOWED=["127.0.0.1", "::1"],
         METRICS_TOKEN="",
+        # The map tiles for pinning a place (portal/maps.py): an address with {z}, {x} and {y}, e.g.
+        # https://tiles.example.org/{z}/{x}/{y}.png, and the words its licence asks to show. Empty:
+        # no map; places follow the grid's centre or typed coordinates.
+        MAP_TILE_URL="",
+        MAP_ATTRIBUTION="",
     )
     app.config.from_prefixed_env("PORTAL")
     if overrides:
@@ -160,6 +165,11 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         raise ConfigError(f"PORTAL_TIME_ZONE: {exc}, e.g. Asia/Shanghai.") from exc
     # One time zone: dates and times are shown in the zone "today" is reckoned in.
     app.config["BABEL_DEFAULT_TIMEZONE"] = app.config["TIME_ZONE"]
+    tiles = app.config["MAP_TILE_URL"]
+    if tiles and not (all(part in tiles for part in ("{z}", "{x}", "{y}")) and tiles.startswith(("https://", "/"))):
+        raise ConfigError(
+            "PORTAL_MAP_TILE_URL must be an https:// (or the portal's own /) address with {z}, {x} and {y}."
+        )
     if app.config["SMTP_HOST"] and not app.config["MAIL_FROM"]:
         raise ConfigError("PORTAL_MAIL_FROM must be set when PORTAL_SMTP_HOST is.")
     development = app.config["ENV"] == "development"

@@ -5,6 +5,8 @@ import secrets
 
 from flask import Flask, Response, g, request
 
+from portal.maps import tile_origin
+
 # Pages of signed-in users carry personal data; only static files may be cached.
 CACHEABLE_PREFIXES = ("/static/",)
 
@@ -17,13 +19,13 @@ def csp_nonce() -> str:
     return nonce
 
 
-def _policy(nonce: str) -> str:
+def _policy(nonce: str, tiles: str) -> str:
     return "; ".join(
         (
             "default-src 'self'",
             f"script-src 'self' 'nonce-{nonce}'",
             "style-src 'self'",
-            "img-src 'self' data:",
+            f"img-src 'self' data:{' ' + tiles if tiles else ''}",
             "connect-src 'self'",
             "font-src 'self'",
             "object-src 'none'",
@@ -37,10 +39,11 @@ def _policy(nonce: str) -> str:
 def init_app(app: Flask) -> None:
     app.jinja_env.globals["csp_nonce"] = csp_nonce
     production = app.config["ENV"] not in ("development", "testing")
+    tiles = tile_origin(app)  # the map's tiles are images from their own server
 
     @app.after_request
     def _harden(response: Response) -> Response:
-        response.headers["Content-Security-Policy"] = _policy(csp_nonce())
+        response.headers["Content-Security-Policy"] = _policy(csp_nonce(), tiles)
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["Referrer-Policy"] = "same-origin"

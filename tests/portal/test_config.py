@@ -95,6 +95,19 @@ def test_vendored_htmx_is_the_pinned_release() -> None:
     assert digest == "2OatzQy1H+Zd/IIrjr1TcuDGqLXeHhbooAyJY1KdQMKnr4LZ22k31GBLdYKHmVjg"
 
 
+@pytest.mark.parametrize(
+    ("name", "digest"),
+    [
+        ("leaflet.js", "cxOPjt7s7Iz04uaHJceBmS+qpjv2JkIHNVcuOrM+YHwZOmJGBXI00mdUXEq65HTH"),
+        ("leaflet.css", "sHL9NAb7lN7rfvG5lfHpm643Xkcjzp4jFvuavGOndn6pjVqS6ny56CAt3nsEVT4H"),
+    ],
+)
+def test_vendored_leaflet_is_the_pinned_release(name: str, digest: str) -> None:
+    """Leaflet 1.9.4 from the npm registry, byte for byte (the map of portal/maps.py)."""
+    data = (ROOT / "static/vendor/leaflet-1.9.4" / name).read_bytes()
+    assert base64.b64encode(hashlib.sha384(data).digest()).decode() == digest
+
+
 def test_every_setting_the_portal_defines_is_read_somewhere() -> None:
     """A default nobody reads documents a rule that does not exist. Flask and its extensions read
     their own keys; each of the portal's own must appear in the code again besides its default."""
@@ -120,3 +133,12 @@ def test_production_refuses_sqlite_unless_allowed(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="PORTAL_ALLOW_SQLITE"):
         create_app(production)
     assert create_app({**production, "ALLOW_SQLITE": True}).config["ENV"] == "production"
+
+
+@pytest.mark.parametrize(
+    "tiles",
+    ["http://tiles.example.org/{z}/{x}/{y}.png", "https://tiles.example.org/tile.png", "tiles/{z}/{x}/{y}.png"],
+)
+def test_a_map_tile_address_must_be_https_with_its_three_numbers(tiles: str) -> None:
+    with pytest.raises(ConfigError, match="PORTAL_MAP_TILE_URL"):
+        create_app({**TEST_CONFIG, "MAP_TILE_URL": tiles})

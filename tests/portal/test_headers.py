@@ -59,3 +59,14 @@ def test_production_asks_browsers_to_use_https_only(tmp_path: Path) -> None:
     app = create_app({"SECRET_KEY": "production-secret", **trial, **keys})
     response = app.test_client().get("/healthz")
     assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+
+
+def test_a_map_tile_server_is_the_only_other_place_images_may_come_from(tmp_path: Path) -> None:
+    assert (
+        "img-src 'self' data:;"
+        in create_app(TEST_CONFIG).test_client().get("/auth/login").headers["Content-Security-Policy"]
+    )
+    mapped = create_app({**TEST_CONFIG, "MAP_TILE_URL": "https://tiles.example.org/{z}/{x}/{y}.png"})
+    policy = mapped.test_client().get("/auth/login").headers["Content-Security-Policy"]
+    assert "img-src 'self' data: https://tiles.example.org;" in policy
+    assert "script-src 'self' 'nonce-" in policy and "tiles.example.org" not in policy.split("img-src")[0]

@@ -519,3 +519,13 @@ def test_an_offer_placed_by_its_grid_is_at_the_grids_centre_unless_pinned(
     session.commit()
     session.refresh(offer)
     assert (offer.latitude, offer.longitude) == (34.2701, 108.9502)  # a pin stays where it was put
+
+
+def test_without_a_tile_source_the_form_asks_for_the_grid_and_keeps_coordinates_optional(
+    client: FlaskClient, login: Login, make_user: Callable[..., User]
+) -> None:
+    login(make_user(Role.PROVIDER))
+    page = client.get("/offers/new").get_data(as_text=True)
+    assert "Community grid (网格)" in page and "Street address" in page
+    assert '<details class="place-pin">' in page  # folded: the grid's centre is enough
+    assert 'name="latitude"' in page and "place-map" not in page and "leaflet" not in page
