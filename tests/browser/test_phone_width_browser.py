@@ -207,3 +207,23 @@ def test_no_page_of_any_role_scrolls_sideways_on_a_phone_in_either_language(
     for who, required in MUST_SEE.items():
         assert {path.format(**short) for path in required} <= seen[who], who
     assert not too_wide, "pages that scroll sideways at 390 px:\n" + "\n".join(f"{k}: {v}" for k, v in too_wide.items())
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_the_menu_of_the_role_with_most_pages_fits_one_line_on_a_desktop(
+    browser: Browser, live_server: str, session: Session, screenshot_dir: Path, language: str
+) -> None:
+    """The administrator's menu at 1280 px: one row of links; who is signed in and the way out sit
+    in the header's top row beside the languages."""
+    assert load_demo_data(session)
+    context = browser.new_context(viewport=DESKTOP, locale=LOCALES[language])
+    page = context.new_page()
+    _sign_in(page, live_server, "admin@bridge.example")
+    page.locator(f".lang-switch button[name=lang][value={language}]").click()
+    tops = page.locator(".main-nav a").evaluate_all("links => links.map(link => link.getBoundingClientRect().top)")
+    assert len(tops) >= 8 and len(set(tops)) == 1, tops
+    header_row = page.locator(".header-row").bounding_box()
+    sign_out = page.locator("form[action$='/auth/logout'] button").bounding_box()
+    assert header_row and sign_out and sign_out["y"] < header_row["y"] + header_row["height"]
+    page.screenshot(path=str(screenshot_dir / f"admin-menu-1280-{language}.png"))
+    context.close()

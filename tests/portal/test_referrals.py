@@ -19,6 +19,7 @@ from portal.clock import local_today
 from portal.consents.services import valid_consent
 from portal.crypto import aad, keyring_of
 from portal.db import get_engine
+from portal.demo import load_demo_data
 from portal.exceptions import AlreadyReferred, IllegalTransition, MissingReason, NoPlaceLeft, NotAllowed
 from portal.matches.services import LiveIndex
 from portal.migrations import downgrade, upgrade
@@ -969,3 +970,21 @@ def test_the_migration_files_each_referral_under_its_needs_person(
     downgrade(database_url, revision_before("0030"), keyring=ring)
     upgrade(database_url, keyring=ring)
     assert session.get(Referral, referral_id).person_id == need.person_id  # type: ignore[union-attr]
+
+
+def test_the_decline_reason_sits_with_the_decline_button_after_the_steps_without_one(
+    client: FlaskClient, session: Session
+) -> None:
+    assert load_demo_data(session)
+    ngo = session.exec(select(User).where(User.email == "ngo@bridge.example")).one()
+    ngo.locale = "en"
+    sign_in_with_session(client, session, ngo)
+    html = client.get("/referrals/inbox?state=waiting").get_data(as_text=True)
+    card = html[html.index("XA-2026-0002") :]
+    card = card[: card.index("</li>")]
+    forms = re.findall(r'<form [^>]*class="inline( with-reason)?"[^>]*>(.*?)</form>', card, flags=re.DOTALL)
+    actions = [re.search(r'name="action" value="(\w+)"', body).group(1) for _cls, body in forms]  # type: ignore[union-attr]
+    assert actions == ["accept", "waitlist", "decline"]
+    reasoned, body = forms[-1]
+    assert reasoned and 'name="reason"' in body and ">Reason</label>" in body
+    assert all('name="reason"' not in body for _cls, body in forms[:-1])
