@@ -307,6 +307,7 @@ def test_the_whole_programme_in_one_walk_across_roles(
         expect(needs.locator(".need-item")).to_have_count(count)
 
     consents = page.locator("#consents")
+    consents.locator(".consent-add > summary").click()  # the form opens on request
     consents.locator("select[name=recipient]").select_option(label=f"{NGO[language]} ({text['ngo']})")
     consents.locator("select[name=purpose]").select_option("referral")
     consents.locator("input[name=data_categories][value=needs]").check()

@@ -83,6 +83,7 @@ def add_need(page: Page) -> None:
 def give_consent(page: Page, organization: str) -> None:
     """The person consents to the organization seeing their need, for employment (posted through htmx)."""
     consents = page.locator("#consents")
+    consents.locator(".consent-add > summary").click()  # the form opens on request
     consents.get_by_label("Recipient").select_option(label=f"{organization} (NGO)")
     consents.get_by_label("Purpose").select_option(label="Employment")
     consents.get_by_label("Needs: what the person needs help with", exact=False).check()

@@ -18,12 +18,13 @@ from sqlmodel import Session, col, func, select
 
 from portal.clock import local_midnight, local_today
 from portal.db import get_engine
+from portal.demo import load_demo_data
 from portal.exceptions import NotAllowed, OutsideYourAreas, TooManyChecks
 from portal.migrations import downgrade, upgrade
 from portal.models import Area, AuditEvent, ContactLog, Need, NeedStatus, Person, Role, User
 from portal.people import services
 from portal.people.forms import id_check_character
-from tests.conftest import keyed, revision_before
+from tests.conftest import keyed, revision_before, sign_in_with_session
 from tests.portal.audit_trail import records_shown
 
 Login = Callable[[User], FlaskClient]
@@ -1205,3 +1206,22 @@ def test_a_person_placed_by_grid_and_address_takes_the_nearest_centre_and_moves_
     assert client.post(f"/people/{person.id}/area", data=data).status_code == 303
     reread(session, person)
     assert (person.latitude, person.longitude) == (34.2679, 108.9368)
+
+
+def test_the_person_page_opens_with_a_summary_and_a_way_to_each_section(client: FlaskClient, session: Session) -> None:
+    """马晓军 in the demo: two open needs, a referral waiting for the provider and one under way, two
+    consents in force; the consent text and form are folded until asked for."""
+    assert load_demo_data(session)
+    person = session.exec(select(Person).where(Person.code == "XA-2026-0002")).one()
+    caseworker = session.get(User, person.caseworker_id)
+    assert caseworker is not None
+    caseworker.locale = "en"
+    sign_in_with_session(client, session, caseworker)
+    html = client.get(f"/people/{person.id}").get_data(as_text=True)
+    summary = html[html.index('class="card person-summary"') : html.index('id="profile"')]
+    figures = dict(re.findall(r"<dt>([^<]+)</dt><dd><a href=\"#\w+\">([^<]+)</a>", summary))
+    assert figures["Open needs"] == "2" and figures["Referrals waiting for the provider"] == "1"
+    assert figures["Consents in force"] == "2" and "1 under way" in summary
+    for anchor in ("profile", "needs", "contacts", "consents", "referrals", "handover", "retention"):
+        assert f'href="#{anchor}"' in summary and f'id="{anchor}"' in html
+    assert '<details class="consent-text">' in html and '<details class="consent-add">' in html
