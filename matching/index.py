@@ -26,7 +26,7 @@ from matching.model import CATEGORIES, SLOTS, NearMiss, Need, Offer, Person, Ran
 from matching.ranker import RANKER, SIGNALS, Ranker
 from matching.relevance import CATEGORY_INDEX, GROUP_CONCEPTS, SKILL_CATEGORIES, category_affinity
 from matching.semantic import DIMENSIONS, Encoder, NeedMeaning, Vectors, e5_encode, need_meaning
-from matching.vocabulary import CONCEPTS, RELATED, concepts_in
+from matching.vocabulary import CONCEPTS, RELATED, concepts_in, words_for
 
 FloatArray = npt.NDArray[np.floating[Any]]
 CONCEPT_NAMES = tuple(CONCEPTS)
@@ -554,10 +554,7 @@ class OfferIndex:
     # Relevance
 
     def need_concepts(self, person: Person, need: Need) -> dict[str, int]:
-        text = need.description
-        if need.category in SKILL_CATEGORIES and person.skills:
-            text = f"{text}\n{' '.join(person.skills)}"
-        return concepts_in(text)
+        return concepts_in(need_text(person, need))
 
     def meaning_of(self, need: Need) -> NeedMeaning | None:
         """The need's vectors as stored with it, or computed here (once the application stores
@@ -781,9 +778,14 @@ class OfferIndex:
         )
         if shared:
             words = ", ".join(name.replace("_", " ") for name in shared[:4])
-            reasons.append(
-                Reason("shared_meaning", f"both about {words}", {"concepts": shared[:4]}, float(parts["meaning"][i]))
-            )
+            # The words that matched, on each side: a concept's name alone can mislead ("about
+            # training" for a family need that says 学习怎么沟通).
+            matched: dict[str, object] = {
+                "concepts": shared[:4],
+                "need_words": words_for(need_text(person, need), shared[:4])[:4],
+                "offer_words": words_for(offer.text, shared[:4])[:4],
+            }
+            reasons.append(Reason("shared_meaning", f"both about {words}", matched, float(parts["meaning"][i])))
         elif parts["meaning"][i] > 0:
             reasons.append(Reason("related_meaning", "close in meaning", {}, float(parts["meaning"][i])))
         closeness = (
@@ -831,3 +833,11 @@ class OfferIndex:
             km = round(float(distances[i]), 1)
             reasons.append(Reason("distance", f"{km:g} km away", {"km": km}))
         return tuple(reasons)
+
+
+def need_text(person: Person, need: Need) -> str:
+    """What a need says for matching: its description, and the person's skills where the kind of
+    need puts them to use."""
+    if need.category in SKILL_CATEGORIES and person.skills:
+        return f"{need.description}\n{' '.join(person.skills)}"
+    return need.description

@@ -8,6 +8,7 @@ spaces); English terms match at the start of a word, so "cook" also finds "cooki
 """
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,10 @@ class Lexicon:
 
     def find(self, text: str) -> dict[str, int]:
         """The names a text mentions, with how many of their distinct terms it uses."""
+        return {name: len(found) for name, found in self.terms(text).items()}
+
+    def terms(self, text: str) -> dict[str, set[str]]:
+        """The names a text mentions, each with the terms of it found there (English ones lower-cased)."""
         terms: dict[str, set[str]] = {}
         for name, han_terms in self._han:
             for term in han_terms:
@@ -79,7 +84,7 @@ class Lexicon:
                 for name, term, whole_word in node.get(_END, ()):
                     if not whole_word or position == len(lowered) or not _is_word_char(lowered[position]):
                         terms.setdefault(name, set()).add(term)
-        return {name: len(found) for name, found in terms.items()}
+        return terms
 
 
 _CONCEPTS = Lexicon(CONCEPTS)
@@ -88,3 +93,11 @@ _CONCEPTS = Lexicon(CONCEPTS)
 def concepts_in(text: str) -> dict[str, int]:
     """The concepts a text mentions, with how many of their distinct terms it uses."""
     return _CONCEPTS.find(text)
+
+
+def words_for(text: str, concepts: Sequence[str]) -> list[str]:
+    """The words of a text that made it mention these concepts, longest first: what a reader sees
+    matched, rather than the concept's name."""
+    found = _CONCEPTS.terms(text)
+    words = {term.strip() for name in concepts for term in found.get(name, ())}
+    return sorted(words, key=lambda word: (-len(word), word))

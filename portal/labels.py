@@ -223,6 +223,8 @@ REASON_TEXTS: dict[str, LazyString] = {
     "same_category": _l("Same category: %(category)s"),
     "related_category": _l("%(offer_category)s can answer a %(need_category)s need"),
     "shared_meaning": _l("Both about: %(concepts)s"),
+    # The same, with the words that matched (reasons recorded before the words were kept lack them).
+    "shared_meaning+words": _l("Both about: %(concepts)s (need: “%(need_words)s”; offer: “%(offer_words)s”)"),
     "related_meaning": _l("Close in meaning"),
     "close_in_meaning": _l("Close in meaning: “%(need_words)s” ↔ “%(offer_words)s”"),
     "similar_wording": _l("Similar wording"),
@@ -249,13 +251,14 @@ QUOTED = frozenset({"need_words", "offer_words"})
 
 def reason_text(code: str, values: dict[str, object]) -> str:
     """A matching engine's reason in the reader's language (its codes and figures, not its English)."""
-    template = REASON_TEXTS.get(code)
+    template = REASON_TEXTS.get(f"{code}+words" if values.get("need_words") and values.get("offer_words") else code)
+    template = template if template is not None else REASON_TEXTS.get(code)
     if template is None:
         return code
     shown = {}
     for name, value in values.items():
-        if name in QUOTED:
-            shown[name] = str(value)
+        if name in QUOTED:  # the person's and the provider's own words, never translated
+            shown[name] = " / ".join(map(str, value)) if isinstance(value, list) else str(value)
         elif name == "concepts" and isinstance(value, list):
             language = "zh" if str(get_locale()).startswith("zh") else "en"
             shown[name] = ", ".join(CONCEPT_LABELS.get(str(c), {}).get(language, str(c)) for c in value)

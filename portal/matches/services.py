@@ -31,6 +31,8 @@ from sqlmodel import Session, col, select
 import matching
 from matching import semantic
 from matching.features import N_FEATURES, STORED_SCHEME, TextFeatures, stacked_counts, text_digest, text_features
+from matching.semantic import offer_text
+from matching.vocabulary import words_for
 from portal.clock import local_today
 from portal.matches import snapshots
 from portal.matches.snapshots import Snapshot
@@ -481,12 +483,22 @@ def live_index(app: Flask) -> LiveIndex:
     return live
 
 
-def _titled(reasons: Sequence[matching.Reason], title: str) -> tuple[matching.Reason, ...]:
-    """The reasons with the offer's title where they quote it: the index keeps no offer's text."""
-    return tuple(
-        replace(reason, values={**reason.values, "offer_words": title}) if "offer_words" in reason.values else reason
-        for reason in reasons
-    )
+def _quoting(reasons: Sequence[matching.Reason], offer: Offer) -> tuple[matching.Reason, ...]:
+    """The reasons with the offer's own words where they quote it, read from its row: the index
+    keeps no offer's text. A closeness in meaning quotes its title; a shared meaning, the words of
+    its title and description that name the concepts shared."""
+
+    def quoted(reason: matching.Reason) -> matching.Reason:
+        if reason.code == "shared_meaning" and "offer_words" in reason.values:
+            concepts = reason.values.get("concepts", [])
+            names = [str(name) for name in concepts] if isinstance(concepts, list) else []
+            words = words_for(offer_text(offer.title, offer.description), names)[:4]
+            return replace(reason, values={**reason.values, "offer_words": words})
+        if "offer_words" in reason.values:
+            return replace(reason, values={**reason.values, "offer_words": offer.title})
+        return reason
+
+    return tuple(quoted(reason) for reason in reasons)
 
 
 def recorded_reasons(reasons: Sequence[matching.Reason]) -> list[str]:
@@ -596,7 +608,7 @@ def rank_need(
         need=need,
         ranker_digest=index.ranker_.digest(),
         ranked=[
-            RankedMatch(row, item.score, _titled(item.reasons, row.title), item.signals, fit)
+            RankedMatch(row, item.score, _quoting(item.reasons, row), item.signals, fit)
             for item, fit in zip(ranking.ranked, fits, strict=True)
             if (row := rows.get(uuid.UUID(item.offer_id))) is not None
         ],

@@ -333,6 +333,7 @@ def test_the_whole_programme_in_one_walk_across_roles(
     expect(page.locator(".match-item").first).to_contain_text(SERVICE[language])
     expect(match.locator(".reasons")).to_contain_text(text["same_category"].format(text["counselling"]))
     shot("09-counselling-matches")
+    match.locator(".decide-approve > summary").click()
     match.locator("form[action$='/approve'] button").click()
     expect(page.get_by_role("status")).to_have_text(text["referral_sent"])
     expect(match.get_by_text(text["sent"])).to_be_visible()

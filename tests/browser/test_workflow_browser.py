@@ -143,6 +143,7 @@ def test_a_need_goes_from_recording_to_the_providers_acceptance(
     expect(page.locator(".match-item").first).to_contain_text(OFFER_TITLE)
     expect(match.get_by_text("Same category: Employment")).to_be_visible()
     page.screenshot(path=str(screenshot_dir / f"workflow-matches-{db}.png"), full_page=True)
+    match.locator(".decide-approve > summary").click()  # one place to decide: approve opens its form
     match.get_by_label("Summary for the provider").fill(SUMMARY)
     match.get_by_role("button", name="Approve referral").click()
     expect(page.get_by_role("status")).to_have_text("Referral sent to the provider.")

@@ -360,3 +360,14 @@ def test_an_updated_index_leaves_the_one_it_came_from_as_it_was() -> None:
     assert "kitchen" in before.offer_ids and "course" in before.offer_ids
     after = new.rank(cook(), KITCHEN_NEED).offer_ids
     assert "kitchen" not in after and "course" not in after and "guard" in after
+
+
+def test_a_shared_meaning_names_the_words_that_matched_on_each_side() -> None:
+    """What a caseworker reads is the need's own words and the offer's, not only a concept's name."""
+    ranking = OfferIndex().fit([kitchen_job("a")]).rank(cook(), KITCHEN_NEED)
+    (shared,) = [reason for reason in ranking.ranked[0].reasons if reason.code == "shared_meaning"]
+    assert shared.values["need_words"] and shared.values["offer_words"]
+    need_words, offer_words = shared.values["need_words"], shared.values["offer_words"]
+    assert isinstance(need_words, list) and all(word in KITCHEN_NEED.description.lower() for word in need_words)
+    offer_text = "后厨帮工\n餐馆后厨招帮厨，负责切配、炒菜，包吃"
+    assert isinstance(offer_words, list) and all(word in offer_text for word in offer_words)

@@ -101,3 +101,11 @@ def test_a_moment_is_written_one_way_everywhere_in_local_time(app: Flask) -> Non
         if "datetimeformat" in path.read_text()
     }
     assert not used, f"templates writing moments another way: {sorted(used)}"
+
+
+def test_a_shared_meaning_quotes_the_words_that_matched_and_reads_older_reasons_too(app: Flask) -> None:
+    values = {"concepts": ["cooking"], "need_words": ["cook", "kitchen"], "offer_words": ["后厨"]}
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        text = reason_text("shared_meaning", values)
+        assert "“cook / kitchen”" in text and "“后厨”" in text
+        assert reason_text("shared_meaning", {"concepts": ["cooking"]}).startswith("Both about: ")  # recorded before

@@ -126,6 +126,12 @@ def test_an_english_need_finds_a_chinese_kitchen_job_first(
     assert titles[0] == "后厨帮工（泡馍馆）"
     match = services.rank_need(session, services.LiveIndex(), kitchen_need, today=TODAY).ranked[0]
     assert match.score > 0 and any(reason.code == "shared_meaning" for reason in match.reasons)
+    # The words that matched, on each side: the need's own, and the offer's from its title and description.
+    (shared,) = [reason for reason in match.reasons if reason.code == "shared_meaning"]
+    assert "kitchen" in shared.values["need_words"]  # type: ignore[operator]
+    offer_words = shared.values["offer_words"]
+    assert isinstance(offer_words, list) and offer_words
+    assert all(word in "后厨帮工（泡馍馆）择菜、切配、备料，收拾灶台和后厨卫生。" for word in offer_words)
 
 
 def test_the_index_follows_offer_changes_in_any_process(
@@ -384,6 +390,11 @@ def test_the_approve_form_starts_from_the_kind_of_need_never_from_the_descriptio
     summary = re.search(r'<textarea [^>]*name="summary"[^>]*>([^<]*)</textarea>', form.group(0))
     assert summary is not None and summary.group(1) == "Looking for help with: Employment."
     assert "line cook" in html  # the caseworker reads their own words above the list, the form does not
+    # One place to decide on each card: approving and setting aside each open on request.
+    card = html[html.index('class="card match-item"') :]
+    card = card[: card.index("</ol>")]  # the one offer's card
+    assert card.count("<details") == 2 and card.count("<form") == 2 and card.count("<select") == 2
+    assert '<details class="decide-approve">' in card and '<details class="decide-aside">' in card
 
 
 @pytest.mark.parametrize("summary", ["", "   ", "x" * 301])
@@ -403,6 +414,7 @@ def test_a_blank_or_long_summary_is_refused_with_a_field_error_and_nothing_is_se
     html = response.get_data(as_text=True)
     assert response.status_code == 422 and 'class="field-error"' in html and 'aria-invalid="true"' in html
     assert form["idempotency_key"] in html  # sent again after fixing, it is still the same submission
+    assert '<details class="decide-approve" open>' in html  # the refused form comes back open
     session.commit()
     assert session.exec(select(Referral)).first() is None
 
