@@ -13,18 +13,10 @@ from flask_babel import gettext as _
 from portal.indicators.services import NAMES
 from portal.indicators.suppression import Cell, PublishedIndicators, PublishedMonth, marker, notes
 from portal.labels import label
-
-# A cell starting with one of these is run as a formula by spreadsheets (CSV injection).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+from portal.spreadsheets import safe_cell
 
 Kind = Literal["count", "share", "days"]
 Row = tuple[str, str, Cell, Kind]  # indicator key, detail, figure, what it measures
-
-
-def safe_cell(value: object) -> str:
-    """The cell's text, quoted with ' when a spreadsheet would otherwise read it as a formula."""
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def _value(cell: Cell, kind: Kind) -> str:

@@ -214,13 +214,15 @@ def search_directory(session: Session, wanted: DirectoryFilter, page_size: int) 
 
 def _apply(session: Session, offer: Offer, form: OfferForm, new: bool = False) -> None:
     before = None if new else (offer.area_id, offer.latitude, offer.longitude)
+    # Placed first: reading the areas must not flush half a change (one save, one new version).
+    latitude, longitude = place(session, form.area_id, (form.latitude, form.longitude), before)
     values = form.model_dump(exclude={"skills", "version"})
     values.update(form.job_fields_cleared())
     for name, value in values.items():
         setattr(offer, name, value)
     offer.skills = form.skill_list()
     offer.contact_email = form.contact_email or ""
-    offer.latitude, offer.longitude = place(session, form.area_id, (form.latitude, form.longitude), before)
+    offer.latitude, offer.longitude = latitude, longitude
 
 
 def create_offer(session: Session, user: User, form: OfferForm) -> Offer:

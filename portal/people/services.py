@@ -243,6 +243,23 @@ def caseload(
     return CaseloadPage(rows=caseload_rows(session, page.items), total=total, next_cursor=page.next_cursor)
 
 
+def whole_caseload(session: Session, user: User) -> list[CaseloadRow]:
+    """Every person on a caseworker's own caseload (anonymised records aside), in the caseload's
+    order, for the file they take away.
+
+    :raise NotAllowed: if the user is not a caseworker.
+    """
+    if user.role != Role.CASEWORKER:
+        raise NotAllowed("only a caseworker exports their caseload")
+    ordered = [key.column.asc() for key in CASELOAD_ORDER]
+    people = session.exec(
+        select(Person)
+        .where(Person.caseworker_id == user.id, col(Person.anonymised_at).is_(None))
+        .order_by(*ordered)
+    ).all()
+    return caseload_rows(session, list(people))
+
+
 def caseload_rows(session: Session, people: list[Person]) -> list[CaseloadRow]:
     """The people with their open needs, last contact, caseworker and area: a query for each, not for each person."""
     ids = [person.id for person in people]
@@ -428,12 +445,14 @@ def _next_code(session: Session, year: int) -> str:
 
 def _apply(session: Session, person: Person, form: PersonForm, today: date, new: bool = False) -> None:
     before = None if new else (person.area_id, person.latitude, person.longitude)
+    # Placed first: reading the areas must not flush half a change (one save, one new version).
+    latitude, longitude = place(session, form.area_id, (form.latitude, form.longitude), before)
     values = form.model_dump(exclude={"age", "skills", "birth_date", "version"})
     for name, value in values.items():
         setattr(person, name, value)
     person.birth_date = form.birth_date_or_estimate(today)
     person.skills = form.skill_list()
-    person.latitude, person.longitude = place(session, form.area_id, (form.latitude, form.longitude), before)
+    person.latitude, person.longitude = latitude, longitude
 
 
 def create_person(session: Session, user: User, form: PersonForm) -> Person:

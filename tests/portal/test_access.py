@@ -102,6 +102,7 @@ ROUTES: dict[tuple[str, str], tuple[str, Any]] = {
     ("people.move", "POST"): ("/people/{person}/area", {Role.SUPERVISOR}),
     ("people.legal_hold", "POST"): ("/people/{person}/legal-hold", {Role.SUPERVISOR}),
     ("people.export_json", "GET"): ("/people/{person}/export.json", {Role.SUPERVISOR, Role.CASEWORKER}),
+    ("people.export_caseload", "GET"): ("/people/export.csv", {Role.CASEWORKER}),
     ("people.export_page", "GET"): ("/people/{person}/export", {Role.SUPERVISOR, Role.CASEWORKER}),
     ("followups.index", "GET"): ("/followups/", {Role.SUPERVISOR, Role.CASEWORKER}),
     ("followups.settle", "POST"): ("/followups/{follow_up}/settle", {Role.CASEWORKER}),

@@ -21,6 +21,7 @@ from tests.portal.test_auth_mfa import enrol
 # (endpoint, method, url template, who uses it here). Every view marked fresh_sign_in_required.
 PROTECTED = [
     ("people.export_json", "GET", "/people/{person}/export.json", Role.CASEWORKER),
+    ("people.export_caseload", "GET", "/people/export.csv", Role.CASEWORKER),
     ("people.export_page", "GET", "/people/{person}/export", Role.SUPERVISOR),
     ("indicators.export_csv", "GET", "/indicators/export.csv", Role.ADMIN),
     ("consents.override", "POST", "/referrals/{referral}/override", Role.SUPERVISOR),

@@ -20,7 +20,6 @@ from sqlmodel import Session, select
 
 from portal.demo import load_demo_data
 from portal.indicators import charts, services
-from portal.indicators.export import safe_cell
 from portal.indicators.services import Rules, Scope
 from portal.models import (
     Area,
@@ -41,6 +40,7 @@ from portal.models import (
     Role,
     User,
 )
+from portal.spreadsheets import safe_cell
 
 XIAN = ZoneInfo("Asia/Shanghai")
 JUNE = Scope(None, date(2026, 6, 1), date(2026, 6, 30))

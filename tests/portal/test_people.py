@@ -1,5 +1,7 @@
 """People: recording a person, duplicates, who sees whom, needs assessments and the contact log."""
 
+import csv
+import io
 import re
 import threading
 import uuid
@@ -21,7 +23,7 @@ from portal.db import get_engine
 from portal.demo import load_demo_data
 from portal.exceptions import NotAllowed, OutsideYourAreas, TooManyChecks
 from portal.migrations import downgrade, upgrade
-from portal.models import Area, AuditEvent, ContactLog, Need, NeedStatus, Person, Role, User
+from portal.models import Area, AuditEvent, AuditEventRecord, ContactLog, Need, NeedStatus, Person, Role, User
 from portal.people import services
 from portal.people.forms import id_check_character
 from tests.conftest import keyed, revision_before, sign_in_with_session
@@ -1225,3 +1227,34 @@ def test_the_person_page_opens_with_a_summary_and_a_way_to_each_section(client: 
     for anchor in ("profile", "needs", "contacts", "consents", "referrals", "handover", "retention"):
         assert f'href="#{anchor}"' in summary and f'id="{anchor}"' in html
     assert '<details class="consent-text">' in html and '<details class="consent-add">' in html
+
+
+def test_a_caseworker_exports_their_whole_caseload_as_csv_once_on_the_trail(
+    client: FlaskClient,
+    login: Login,
+    caseworker: User,
+    colleague: User,
+    make_person: MakePerson,
+    session: Session,
+) -> None:
+    mine = [make_person(caseworker, code=f"XA-E-{n:04d}", full_name=f"陈{n}") for n in range(60)]  # past one page
+    formula = make_person(caseworker, code="XA-E-9999", full_name="=HYPERLINK(1)", phone="+86 139 0000 0000")
+    theirs = make_person(colleague, code="XA-E-OTHER")
+    login(caseworker)
+    caseworker.locale = "en"
+    session.commit()
+    response = client.get("/people/export.csv")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    body = response.get_data()
+    assert body.startswith("\ufeff".encode())  # Excel reads the Chinese right
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+    header = ["Code", "Name", "Phone", "Area", "Programme", "Next contact", "Overdue", "Last contact", "Open needs"]
+    assert rows[0] == header
+    codes = {row[0] for row in rows[1:]}
+    assert codes == {p.code for p in [*mine, formula]} and theirs.code not in codes
+    (quoted,) = [row for row in rows if row[0] == formula.code]
+    assert quoted[1] == "'=HYPERLINK(1)" and quoted[2] == "'+86 139 0000 0000"
+    session.commit()
+    (event,) = session.exec(select(AuditEvent).where(AuditEvent.action == "export")).all()
+    named = session.exec(select(AuditEventRecord.record_id).where(AuditEventRecord.event_id == event.id)).all()
+    assert set(named) == {p.id for p in [*mine, formula]}
