@@ -253,9 +253,7 @@ def whole_caseload(session: Session, user: User) -> list[CaseloadRow]:
         raise NotAllowed("only a caseworker exports their caseload")
     ordered = [key.column.asc() for key in CASELOAD_ORDER]
     people = session.exec(
-        select(Person)
-        .where(Person.caseworker_id == user.id, col(Person.anonymised_at).is_(None))
-        .order_by(*ordered)
+        select(Person).where(Person.caseworker_id == user.id, col(Person.anonymised_at).is_(None)).order_by(*ordered)
     ).all()
     return caseload_rows(session, list(people))
 
