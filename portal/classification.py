@@ -48,7 +48,7 @@ _CLASSES: dict[str, dict[str, str]] = {
             "id organization_id volunteer_id category title description skills languages area_id address latitude"
             " longitude remote schedule capacity status min_age max_age genders min_months_in_recovery"
             " employment_type pay_min pay_max pay_period hours_per_week fair_chance_statement fair_chance_none_given"
-            " last_confirmed_at"
+            " last_confirmed_at reference"
             " version created_by_id created_at updated_at"
         ),
     },

@@ -88,6 +88,10 @@ class MissingFairChance(ValueError):
     """A job is published with a fair-chance statement, or with its employer's word that it gives none."""
 
 
+class ReferenceTaken(ValueError):
+    """Another of the owner's offers already carries this reference."""
+
+
 class StillReferred(RuntimeError):
     """Pausing or closing an offer that people hold places on, or whose referrals wait for an
     answer: the owner is told what happens to them and confirms first."""

@@ -416,12 +416,32 @@ class PasswordReset(SQLModel, table=True):
 _OFFER_VERSION = version_column()
 
 
+_REFERENCED = sa.text("reference <> ''")
+
+
 class Offer(SQLModel, table=True):
     """What a provider or a volunteer offers: a service, a job, or a volunteer's help."""
 
     __table_args__ = (
         sa.CheckConstraint("(organization_id IS NULL) <> (volunteer_id IS NULL)", name="offer_has_one_owner"),
         sa.CheckConstraint("capacity >= 0", name="offer_capacity_not_negative"),
+        # An owner's own reference names one of its offers, so a spreadsheet imported twice updates.
+        sa.Index(
+            "offer_reference_once_per_organization",
+            "organization_id",
+            "reference",
+            unique=True,
+            postgresql_where=_REFERENCED,
+            sqlite_where=_REFERENCED,
+        ),
+        sa.Index(
+            "offer_reference_once_per_volunteer",
+            "volunteer_id",
+            "reference",
+            unique=True,
+            postgresql_where=_REFERENCED,
+            sqlite_where=_REFERENCED,
+        ),
     )
     __mapper_args__ = {"version_id_col": _OFFER_VERSION}
 
@@ -440,6 +460,8 @@ class Offer(SQLModel, table=True):
     remote: bool = Field(default=False)
     schedule: list[str] = list_column()
     capacity: int = Field(default=1)
+    # The owner's own code for the offer ('' for none): a spreadsheet's rows find their offers by it.
+    reference: str = Field(default="", max_length=60, sa_column_kwargs={"server_default": ""})
     status: OfferStatus = enum_column(default=OfferStatus.DRAFT, index=True)
     min_age: int | None = Field(default=None)
     max_age: int | None = Field(default=None)

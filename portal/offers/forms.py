@@ -40,6 +40,8 @@ class OfferForm(BaseModel):
     contact_name: str = Field(default="", max_length=120)
     contact_phone: str = Field(default="", max_length=40)
     contact_email: EmailStr | None = None
+    # The owner's own code for the offer, which a spreadsheet import finds it by.
+    reference: str = Field(default="", max_length=60)
     version: int | None = None
 
     @field_validator("languages")

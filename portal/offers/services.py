@@ -4,12 +4,13 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import String, cast, exists, func, or_
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from portal.areas import in_area, place
-from portal.exceptions import MissingFairChance, NotAllowed, StillReferred
+from portal.exceptions import MissingFairChance, NotAllowed, ReferenceTaken, StillReferred
 from portal.keyset import DEFAULT_PER_PAGE, Page, SortKey, decode_cursor, encode_cursor, page_of
 from portal.models import (
     STAFF_ROLES,
@@ -236,8 +237,36 @@ def create_offer(session: Session, user: User, form: OfferForm) -> Offer:
     _apply(session, offer, form, new=True)
     offer.created_by_id = user.id
     session.add(offer)
-    session.commit()
+    _commit_with_reference(session, offer)
     return offer
+
+
+def _commit_with_reference(session: Session, offer: Offer) -> None:
+    """Commit the offer unless another of its owner's offers has its reference (checked first, and
+    by the unique index when two saves race).
+
+    :raise ReferenceTaken: nothing is saved.
+    """
+    owner = (
+        col(Offer.organization_id) == offer.organization_id
+        if offer.organization_id
+        else col(Offer.volunteer_id) == offer.volunteer_id
+    )
+    with session.no_autoflush:
+        taken = (
+            offer.reference
+            and session.exec(
+                select(Offer.id).where(owner, Offer.reference == offer.reference, Offer.id != offer.id)
+            ).first()
+        )
+    if taken:
+        session.rollback()
+        raise ReferenceTaken(offer.reference)
+    try:
+        session.commit()
+    except IntegrityError as error:
+        session.rollback()
+        raise ReferenceTaken(offer.reference) from error
 
 
 def _lock(session: Session, offer: Offer) -> Offer:
@@ -256,7 +285,7 @@ def update_offer(session: Session, user: User, offer: Offer, form: OfferForm) ->
     _apply(session, offer, form)
     # Editing is a confirmation that the offer is current.
     offer.last_confirmed_at = offer.updated_at = utcnow()
-    session.commit()
+    _commit_with_reference(session, offer)
     return offer
 
 

@@ -1,5 +1,6 @@
 """Offer pages: the staff directory, an offer's page, and the owner's forms and actions."""
 
+import json
 import uuid
 from collections.abc import Mapping
 
@@ -12,11 +13,12 @@ from werkzeug.wrappers import Response
 from portal import idempotency
 from portal.auth.access import role_required
 from portal.db import get_session
-from portal.exceptions import MissingFairChance, NotAllowed, StaleEdit, StillReferred
+from portal.exceptions import MissingFairChance, NotAllowed, ReferenceTaken, StaleEdit, StillReferred
 from portal.forms import query_values, validate
 from portal.htmx import render
+from portal.i18n import language_code
 from portal.models import STAFF_ROLES, Area, Category, Offer, OfferStatus, Organization, Role
-from portal.offers import services
+from portal.offers import bulk, services
 from portal.offers.forms import LANGUAGE_CODE, LIST_FIELDS, OfferForm
 
 bp = Blueprint("offers", __name__, url_prefix="/offers")
@@ -81,6 +83,53 @@ def mine() -> str:
     return render_template("offers/mine.html", offers=page.items, next_cursor=page.next_cursor, after=after)
 
 
+@bp.route("/import", methods=["GET", "POST"])
+@role_required(*OWNERS)
+def import_offers() -> Response | str | tuple[str, int]:
+    """Offers from a spreadsheet: a file is checked first (every problem by row and column), then,
+    when it has none, imported from the rows the check page sends back (checked again)."""
+    session = get_session()
+    if request.method == "GET":
+        return render_template("offers/import.html", checked=None, rows_json="", refused="")
+    try:
+        if request.form.get("confirm") == "1":
+            rows = bulk.as_rows(json.loads(request.form.get("rows", "")))
+        else:
+            upload = request.files.get("file")
+            rows = bulk.read_table(upload.filename or "", upload.read()) if upload else []
+            if not rows:
+                raise bulk.NotATable(str(bulk.NOT_A_TABLE))
+    except (bulk.NotATable, ValueError) as problem:
+        refused = problem.message if isinstance(problem, bulk.NotATable) else str(bulk.NOT_A_TABLE)
+        return render_template("offers/import.html", checked=None, rows_json="", refused=refused), 422
+    checked = bulk.check(session, current_user, rows)
+    if checked.problems or request.form.get("confirm") != "1":
+        columns = bulk.HEADERS[language_code()]  # a problem names its column as the template does
+        page = render_template(
+            "offers/import.html", checked=checked, rows_json=json.dumps(rows), refused="", columns=columns
+        )
+        return page, 422 if checked.problems else 200
+    try:
+        created, updated = bulk.import_rows(session, current_user, checked)
+    except (ReferenceTaken, StaleEdit):
+        refused = _("Your offers changed while you were importing. Check the file again.")
+        return render_template("offers/import.html", checked=None, rows_json="", refused=refused), 409
+    flash(_("Offers imported: %(created)d new (drafts), %(updated)d updated.", created=created, updated=updated))
+    return redirect(url_for("offers.mine"), code=303)
+
+
+@bp.route("/import/template.<any(csv, xlsx):kind>")
+@role_required(*OWNERS)
+def import_template(kind: str) -> Response:
+    """The spreadsheet to fill in, with its headers in the language asked for (or the reader's)."""
+    asked = request.args.get("lang", "")
+    language = asked if asked in bulk.HEADERS else language_code()
+    body = bulk.template_csv(language) if kind == "csv" else bulk.template_xlsx(language)
+    mimetype = "text/csv" if kind == "csv" else bulk.XLSX
+    filename = f"bridge-offers-{language}.{kind}"
+    return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
 @bp.route("/<uuid:offer_id>")
 @role_required(*VIEWERS)
 def detail(offer_id: uuid.UUID) -> str:
@@ -126,7 +175,10 @@ def create() -> Response | str | tuple[str, int]:
             return redirect(url_for("offers.detail", offer_id=idempotency.replayed_id(earlier, Offer)), code=303)
         except idempotency.BadKey:
             abort(400)
-    offer = services.create_offer(session, current_user, data)
+    try:
+        offer = services.create_offer(session, current_user, data)
+    except ReferenceTaken:
+        return _form_again(session, None, {"reference": reference_taken()}, 409)
     flash(_("Offer saved as a draft. Publish it when it is ready."), "success")
     return redirect(url_for("offers.detail", offer_id=offer.id), code=303)
 
@@ -150,6 +202,8 @@ def update(offer_id: uuid.UUID) -> Response | str | tuple[str, int]:
     except StaleEdit as stale:
         session.refresh(offer)
         return _form_again(session, offer, {"__all__": stale.message()}, 409, version=offer.version)
+    except ReferenceTaken:
+        return _form_again(session, offer, {"reference": reference_taken()}, 409)
     flash(_("Offer saved."), "success")
     return redirect(url_for("offers.detail", offer_id=offer_id), code=303)
 
@@ -199,6 +253,10 @@ def status(offer_id: uuid.UUID) -> Response:
         return redirect(url_for("offers.update", offer_id=offer_id, _anchor="fair_chance_statement"), code=303)
     flash(status_changed(action), "success")
     return redirect(url_for("offers.detail", offer_id=offer_id), code=303)
+
+
+def reference_taken() -> str:
+    return _("Another of your offers has this reference. Each reference names one offer.")
 
 
 def status_changed(action: str) -> str:
