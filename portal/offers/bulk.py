@@ -23,35 +23,11 @@ from portal.offers import services
 from portal.offers.forms import LIST_FIELDS, OfferForm
 from portal.spreadsheets import csv_bytes
 
-# The template's columns, in order: the form's fields, the area by its code instead of its id.
+# The template's columns: the owner's reference, then the offer form's fields in the form's order,
+# the area by its code instead of its id.
 COLUMNS = (
     "reference",
-    "category",
-    "title",
-    "description",
-    "skills",
-    "languages",
-    "capacity",
-    "area",
-    "address",
-    "latitude",
-    "longitude",
-    "remote",
-    "schedule",
-    "min_age",
-    "max_age",
-    "genders",
-    "min_months_in_recovery",
-    "employment_type",
-    "pay_min",
-    "pay_max",
-    "pay_period",
-    "hours_per_week",
-    "fair_chance_statement",
-    "fair_chance_none_given",
-    "contact_name",
-    "contact_phone",
-    "contact_email",
+    *("area" if name == "area_id" else name for name in OfferForm.model_fields if name not in ("reference", "version")),
 )
 # What each column is called in the Chinese template (the English one uses the names above).
 CHINESE = {
