@@ -1,6 +1,7 @@
 """Areas form a tree (district → street → community grid); what lies within one is asked of SQL."""
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -61,17 +62,22 @@ def _as_any_array(element: _InArea, compiler: SQLCompiler, **kw: Any) -> str:
     return f"{compiler.process(element.column, **kw)} = ANY(ARRAY{compiler.process(element.areas, **kw)})"
 
 
-def centre_of(session: Session, area_id: uuid.UUID | None) -> tuple[float, float] | None:
+def nearest_centre(area: Area | None, parent: Callable[[uuid.UUID], Area | None]) -> tuple[float, float] | None:
     """Where a place in this area is taken to be when no pin says otherwise: the area's centre, or
-    else the nearest centre above it (a grid without one is placed at its street's)."""
-    while area_id is not None:
-        area = session.get(Area, area_id)
-        if area is None:
-            return None
+    else the nearest centre above it (a grid without one is placed at its street's); `parent`
+    finds an area by its id."""
+    while area is not None:
         if area.latitude is not None and area.longitude is not None:
             return area.latitude, area.longitude
-        area_id = area.parent_id
+        area = parent(area.parent_id) if area.parent_id else None
     return None
+
+
+def centre_of(session: Session, area_id: uuid.UUID | None) -> tuple[float, float] | None:
+    """`nearest_centre` of the area with this id, read from the database."""
+    return nearest_centre(
+        session.get(Area, area_id) if area_id else None, lambda parent_id: session.get(Area, parent_id)
+    )
 
 
 def place(

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, current_app
 
+from portal.areas import nearest_centre
 from portal.models import Area
 
 
@@ -23,14 +24,8 @@ def area_centres(areas: list[Area]) -> str:
     """Each area's centre, or the nearest above it among these areas, as JSON for the map: where
     it opens when a grid is chosen and nothing is pinned yet."""
     by_id = {area.id: area for area in areas}
-    centres: dict[str, list[float]] = {}
-    for area in areas:
-        found: Area | None = area
-        while found is not None and (found.latitude is None or found.longitude is None):
-            found = by_id.get(found.parent_id) if found.parent_id else None
-        if found is not None and found.latitude is not None and found.longitude is not None:
-            centres[str(area.id)] = [found.latitude, found.longitude]
-    return json.dumps(centres, separators=(",", ":"))
+    centres = {str(area.id): nearest_centre(area, by_id.get) for area in areas}
+    return json.dumps({area_id: list(centre) for area_id, centre in centres.items() if centre}, separators=(",", ":"))
 
 
 def map_tiles() -> dict[str, str]:

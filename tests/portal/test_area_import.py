@@ -1,11 +1,13 @@
 """`areas import`: a new deployment gets its districts, streets and grids (the places people and
 accounts are recorded in) from the city's own list."""
 
+import json
 from pathlib import Path
 
 from flask import Flask
 from sqlmodel import Session, select
 
+from portal.maps import area_centres
 from portal.models import Area, AreaLevel
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "areas.example.csv"
@@ -127,3 +129,14 @@ def test_a_centre_that_cannot_be_one_is_refused_by_line(app: Flask, session: Ses
     assert "line 3 (XB): latitude is not a number" in output
     assert "line 4 (XC): longitude must be between -180 and 180" in output
     assert _areas(session) == {}
+
+
+def test_the_map_opens_each_area_at_its_centre_or_the_nearest_above(app: Flask, session: Session) -> None:
+    assert _import(app, EXAMPLE)[0] == 0
+    session.rollback()
+    areas = list(session.exec(select(Area)))
+    centres = json.loads(area_centres(areas))
+    ids = {area.code: str(area.id) for area in areas}
+    assert centres[ids["LH-BYM-01"]] == [34.2668, 108.9415]  # its own
+    assert centres[ids["LH-BYM-02"]] == [34.2655, 108.9405]  # none of its own: its street's
+    assert centres[ids["LH"]] == [34.2679, 108.9368]
