@@ -9,6 +9,7 @@ as from the form; lists (languages, times, genders) are codes separated by comma
 
 import csv
 import io
+import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,6 +94,8 @@ EXAMPLE = {
     },
 }
 MAX_ROWS = 200
+# Far more than 200 rows of offers unpack to; a workbook past it is refused unread.
+MAX_UNPACKED = 20 * 1024 * 1024
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 NOT_A_TABLE = _l("Upload the template filled in, as .xlsx or .csv (UTF-8).")
@@ -146,6 +149,9 @@ def read_table(filename: str, data: bytes) -> list[dict[str, str]]:
     """
     try:
         if filename.lower().endswith(".xlsx"):
+            # A workbook is a zip: what it unpacks to is bounded before openpyxl reads it.
+            if sum(entry.file_size for entry in zipfile.ZipFile(io.BytesIO(data)).infolist()) > MAX_UNPACKED:
+                raise NotATable(str(NOT_A_TABLE))
             sheet = load_workbook(io.BytesIO(data), read_only=True, data_only=True).worksheets[0]
             table = [["" if cell is None else str(cell) for cell in row] for row in sheet.iter_rows(values_only=True)]
         elif filename.lower().endswith(".csv"):

@@ -5,6 +5,7 @@ import csv
 import html
 import io
 import re
+import zipfile
 from collections.abc import Callable
 
 import pytest
@@ -184,3 +185,13 @@ def test_a_reference_names_one_offer_of_its_owner_in_the_form_too(
 def test_only_owners_import(client: FlaskClient, make_user: Callable[..., User], login: Login) -> None:
     login(make_user(Role.CASEWORKER))
     assert client.get("/offers/import").status_code == 403
+
+
+def test_a_workbook_that_unpacks_to_more_than_a_spreadsheet_is_refused_unread(
+    client: FlaskClient, provider: User
+) -> None:
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", b"\0" * (bulk.MAX_UNPACKED + 1))
+    page, status = upload(client, "offers.xlsx", packed.getvalue())
+    assert status == 422 and "Upload the template filled in" in page
