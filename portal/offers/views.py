@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 from werkzeug.wrappers import Response
 
 from portal import idempotency
+from portal.areas import centre_of
 from portal.auth.access import role_required
 from portal.db import get_session
 from portal.exceptions import MissingFairChance, NotAllowed, ReferenceTaken, StaleEdit, StillReferred
@@ -145,6 +146,7 @@ def detail(offer_id: uuid.UUID) -> str:
         organization=session.get(Organization, offer.organization_id) if offer.organization_id else None,
         can_edit=services.owns(current_user, offer),
         actions=services.available_actions(offer),
+        at_centre=(offer.latitude, offer.longitude) == centre_of(session, offer.area_id),
     )
 
 

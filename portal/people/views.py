@@ -12,6 +12,7 @@ from sqlmodel import Session, SQLModel, col, select
 from werkzeug.wrappers import Response
 
 from portal import idempotency
+from portal.areas import centre_of
 from portal.audit.services import record_view, trail_of
 from portal.auth.access import fresh_sign_in_required, role_required
 from portal.clock import local_today
@@ -110,6 +111,7 @@ def _page_context(session: Session, person: Person, **forms: object) -> dict[str
     context: dict[str, object] = {
         "person": person,
         "area": session.get(Area, person.area_id) if person.area_id else None,
+        "at_centre": (person.latitude, person.longitude) == centre_of(session, person.area_id),
         "caseworker": session.get(User, person.caseworker_id) if person.caseworker_id else None,
         "needs": needs,
         "contacts": contacts,

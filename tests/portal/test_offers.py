@@ -503,6 +503,7 @@ def test_an_offer_placed_by_its_grid_is_at_the_grids_centre_unless_pinned(
     created = client.post("/offers/new", data=keyed(by_grid))
     offer = session.get(Offer, uuid.UUID(created.headers["Location"].rsplit("/", 1)[1]))
     assert offer is not None and (offer.latitude, offer.longitude) == (34.2668, 108.9415)
+    assert "(the grid" in client.get(f"/offers/{offer.id}").get_data(as_text=True)  # its coordinates, said so
 
     moved = {**by_grid, "area_id": str(bare.id), "latitude": "34.2668", "longitude": "108.9415", "version": "1"}
     assert client.post(f"/offers/{offer.id}/edit", data=keyed(moved)).status_code == 303
@@ -519,6 +520,7 @@ def test_an_offer_placed_by_its_grid_is_at_the_grids_centre_unless_pinned(
     session.commit()
     session.refresh(offer)
     assert (offer.latitude, offer.longitude) == (34.2701, 108.9502)  # a pin stays where it was put
+    assert "(the grid" not in client.get(f"/offers/{offer.id}").get_data(as_text=True)
 
 
 def test_without_a_tile_source_the_form_asks_for_the_grid_and_keeps_coordinates_optional(
