@@ -50,6 +50,8 @@ NOT_PAGES = {
     "home.health",
     "indicators.export_csv",
     "people.export_json",
+    "people.export_caseload",
+    "offers.import_template",
     "auth.reset_password",
     "auth.mfa_verify",
 }

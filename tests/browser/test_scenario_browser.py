@@ -151,6 +151,7 @@ def post_offer(page: Page, text: dict, fields: dict[str, str], area: str, employ
     page.locator("input[name=languages][value=zh]").check()
     page.locator("input[name=capacity]").fill("3")
     page.locator("select[name=area_id]").select_option(label=area)
+    page.locator(".place-pin > summary").click()  # the exact place, folded under the grid and address
     page.locator("input[name=latitude]").fill(str(OFFER_AT[0]))
     page.locator("input[name=longitude]").fill(str(OFFER_AT[1]))
     page.locator("input[name=schedule][value=weekday_day]").check()
@@ -279,6 +280,7 @@ def test_the_whole_programme_in_one_walk_across_roles(
     page.locator("select[name=gender]").select_option("male")
     page.locator("input[name=languages][value=zh]").check()
     page.locator("select[name=area_id]").select_option(label=area_name)
+    page.locator(".place-pin > summary").click()  # the exact place, folded under the grid and address
     page.locator("input[name=latitude]").fill(str(PERSON_AT[0]))
     page.locator("input[name=longitude]").fill(str(PERSON_AT[1]))
     page.locator("input[name=max_travel_km]").fill("10")

@@ -54,7 +54,8 @@ def record_person(page: Page) -> str:
     page.get_by_label("Date of birth", exact=True).fill("1985-03-14")
     page.get_by_label("Gender").select_option(label="Male")
     page.get_by_label("Chinese").check()
-    page.get_by_role("combobox", name="Area", exact=True).select_option(label="Lianhu")
+    page.get_by_role("combobox", name="Community grid (网格)", exact=True).select_option(label="Lianhu")
+    page.locator(".place-pin > summary").click()  # the exact place, folded under the grid and address
     page.get_by_label("Latitude").fill(str(PERSON_AT[0]))
     page.get_by_label("Longitude").fill(str(PERSON_AT[1]))
     page.get_by_label("How far they can travel (km)").fill("10")
