@@ -119,10 +119,14 @@ def import_offers() -> Response | str | tuple[str, int]:
     return redirect(url_for("offers.mine"), code=303)
 
 
-@bp.route("/import/template.<any(csv, xlsx):kind>")
+@bp.route("/import/template")
 @role_required(*OWNERS)
-def import_template(kind: str) -> Response:
-    """The spreadsheet to fill in, with its headers in the language asked for (or the reader's)."""
+def import_template() -> Response:
+    """The spreadsheet to fill in (`format`: csv, the default, or xlsx), with its headers in the
+    language asked for (`lang`), else the reader's."""
+    kind = request.args.get("format", "csv")
+    if kind not in ("csv", "xlsx"):
+        abort(404)
     asked = request.args.get("lang", "")
     language = asked if asked in bulk.HEADERS else language_code()
     body = bulk.template_csv(language) if kind == "csv" else bulk.template_xlsx(language)

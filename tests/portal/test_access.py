@@ -68,7 +68,7 @@ ROUTES: dict[tuple[str, str], tuple[str, Any]] = {
     ("offers.mine", "GET"): ("/offers/mine", OWNERS),
     ("offers.import_offers", "GET"): ("/offers/import", OWNERS),
     ("offers.import_offers", "POST"): ("/offers/import", OWNERS),
-    ("offers.import_template", "GET"): ("/offers/import/template.csv", OWNERS),
+    ("offers.import_template", "GET"): ("/offers/import/template", OWNERS),
     ("offers.detail", "GET"): ("/offers/{offer}", EVERYONE),
     ("offers.create", "GET"): ("/offers/new", OWNERS),
     ("offers.create", "POST"): ("/offers/new", OWNERS),

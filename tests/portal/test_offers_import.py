@@ -156,11 +156,11 @@ def test_a_file_that_is_not_the_template_gets_a_clear_message(
 def test_the_templates_carry_the_headers_of_their_language_and_read_back_clean(
     client: FlaskClient, provider: User, session: Session, language: str
 ) -> None:
-    workbook = client.get(f"/offers/import/template.xlsx?lang={language}")
+    workbook = client.get(f"/offers/import/template?format=xlsx&lang={language}")
     assert workbook.status_code == 200 and workbook.mimetype == bulk.XLSX
     sheet = load_workbook(io.BytesIO(workbook.get_data())).worksheets[0]
     assert [cell.value for cell in sheet[1]] == [bulk.HEADERS[language][name] for name in HEADER]
-    sheet_csv = client.get(f"/offers/import/template.csv?lang={language}").get_data()
+    sheet_csv = client.get(f"/offers/import/template?format=csv&lang={language}").get_data()
     assert bulk.check(session, provider, bulk.read_table("t.csv", sheet_csv)).problems == 0  # the example is valid
 
 
@@ -195,3 +195,8 @@ def test_a_workbook_that_unpacks_to_more_than_a_spreadsheet_is_refused_unread(
         archive.writestr("xl/worksheets/sheet1.xml", b"\0" * (bulk.MAX_UNPACKED + 1))
     page, status = upload(client, "offers.xlsx", packed.getvalue())
     assert status == 422 and "Upload the template filled in" in page
+
+
+def test_a_template_is_csv_unless_asked_for_a_workbook(client: FlaskClient, provider: User) -> None:
+    assert client.get("/offers/import/template").mimetype == "text/csv"
+    assert client.get("/offers/import/template?format=pdf").status_code == 404
