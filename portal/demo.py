@@ -150,7 +150,11 @@ def _refer(session: Session, need: Need, offer: Offer, steps: list[str]) -> None
     each by whoever takes it in the portal: the person's caseworker, or the offer's provider, so
     the demo's inboxes, timelines, places left and notifications are those the steps would leave."""
     caseworker = session.get(User, need.created_by_id)
-    provider = session.exec(select(User).where(User.organization_id == offer.organization_id)).first()
+    provider = (
+        session.get(User, offer.volunteer_id)
+        if offer.volunteer_id
+        else session.exec(select(User).where(User.organization_id == offer.organization_id)).first()
+    )
     referral = propose(session, need, offer.id, caseworker, None, [])
     session.commit()
     for step in steps:

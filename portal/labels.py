@@ -223,7 +223,7 @@ REASON_TEXTS: dict[str, LazyString] = {
     "same_category": _l("Same category: %(category)s"),
     "related_category": _l("%(offer_category)s can answer a %(need_category)s need"),
     "shared_meaning": _l("Both about: %(concepts)s"),
-    # The same, with the words that matched (reasons recorded before the words were kept lack them).
+    # The same, quoting the words that matched on each side, whenever both sides have some.
     "shared_meaning+words": _l("Both about: %(concepts)s (need: “%(need_words)s”; offer: “%(offer_words)s”)"),
     "related_meaning": _l("Close in meaning"),
     "close_in_meaning": _l("Close in meaning: “%(need_words)s” ↔ “%(offer_words)s”"),

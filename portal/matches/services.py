@@ -503,8 +503,10 @@ def _quoting(reasons: Sequence[matching.Reason], offer: Offer) -> tuple[matching
 
 def recorded_reasons(reasons: Sequence[matching.Reason]) -> list[str]:
     """A match's reasons as a referral keeps them: in words, but never quoting the need, whose
-    text is sealed and must not be copied into a column that is not."""
-    return ["close in meaning to the need" if "need_words" in reason.values else reason.text for reason in reasons]
+    text is sealed and must not be copied into a column that is not. Only a closeness in meaning
+    quotes it in its text; a shared meaning's text names the concepts alone (its words stay in
+    its values, shown on the page and never stored)."""
+    return ["close in meaning to the need" if reason.code == "close_in_meaning" else reason.text for reason in reasons]
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,11 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from openpyxl import Workbook, load_workbook
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 from werkzeug.datastructures import MultiDict
 
 from portal.forms import validate
-from portal.models import Area, Offer, Role, User
+from portal.models import Area, Offer, User
 from portal.offers import services
 from portal.offers.forms import LIST_FIELDS, OfferForm
 from portal.spreadsheets import csv_bytes
@@ -234,13 +234,7 @@ def import_rows(session: Session, user: User, checked: Check) -> tuple[int, int]
 
 
 def _own_referenced(session: Session, user: User) -> list[Offer]:
-    if user.role == Role.PROVIDER and user.organization_id is not None:
-        owner = col(Offer.organization_id) == user.organization_id
-    elif user.role == Role.VOLUNTEER:
-        owner = col(Offer.volunteer_id) == user.id
-    else:
-        return []
-    return list(session.exec(select(Offer).where(owner, Offer.reference != "")))
+    return list(session.exec(services.owned_by(user).where(Offer.reference != "")))
 
 
 def template_csv(language: str) -> bytes:

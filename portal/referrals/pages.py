@@ -4,11 +4,10 @@ sentence for a step refused for want of consent, and the approve form's summary 
 import uuid
 from collections.abc import Callable, Hashable
 from datetime import date
-from typing import Literal
 
 from flask import Flask, current_app
 from flask_babel import gettext as _
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from portal.forms import FieldErrors
 from portal.labels import label
@@ -29,12 +28,19 @@ class HistoryForm(BaseModel):
     """The provider's search of its history: a state, one of its offers, a person's code, the dates
     sent between; `after` is the page's cursor, checked when the search runs."""
 
-    state: Literal["all", "waiting", "accepted", "in_progress", "completed", "declined", "withdrawn", "expired"] = "all"
+    state: str = "all"
     offer: uuid.UUID | None = None
     code: str = Field(default="", max_length=20)
     sent_from: date | None = None
     sent_to: date | None = None
     after: str | None = Field(default=None, max_length=400)
+
+    @field_validator("state")
+    @classmethod
+    def _a_filter(cls, state: str) -> str:
+        if state not in HISTORY_FILTERS:
+            raise ValueError(_("Choose one of the options."))
+        return state
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> "HistoryForm":

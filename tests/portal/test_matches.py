@@ -522,6 +522,9 @@ def test_a_referral_keeps_its_reasons_without_quoting_the_need(
     referral = session.exec(select(Referral).where(Referral.need_id == need.id)).one()
     assert "close in meaning to the need" in referral.reasons
     assert not any("想那口" in reason or "出租屋" in reason for reason in referral.reasons)
+    # A shared meaning is kept as the concepts it names, not taken for a closeness in meaning.
+    assert any(reason.startswith("both about ") for reason in referral.reasons)
+    assert referral.reasons.count("close in meaning to the need") == 1
 
 
 def test_a_needs_vectors_are_stored_with_it_and_follow_its_description(
