@@ -31,7 +31,7 @@ _CLASSES: dict[str, dict[str, str]] = {
         PERSONAL: "email password_hash name phone totp_secret",
         INTERNAL: (
             "id role organization_id area_id locale active verified_at created_at last_login_at totp_last_step"
-            " mfa_enrolled_at password_expires_at"
+            " mfa_enrolled_at password_expires_at id_type"
         ),
     },
     "user_session": {
@@ -100,6 +100,12 @@ _CLASSES: dict[str, dict[str, str]] = {
         PART2: "note",
         SENSITIVE: "kind occurred_on outcome",
         INTERNAL: "id person_id caseworker_id created_at",
+    },
+    "volunteer_activity": {
+        PART2: "description",
+        SENSITIVE: "referral_id",
+        PERSONAL: "volunteer_id minutes done_on kind returned_reason",
+        INTERNAL: "id version organization_id area_id status decided_by_id decided_at created_at",
     },
     "handover": {PART2: "note", INTERNAL: "id person_id from_caseworker_id to_caseworker_id by_id at"},
     "dismissal": {PART2: "note", SENSITIVE: "reason", INTERNAL: "id need_id offer_id by_id at"},

@@ -318,6 +318,8 @@ class User(UserMixin, SQLModel, table=True):
     verified_at: datetime | None = timestamp(default=None)
     created_at: datetime = timestamp(default_factory=utcnow)
     last_login_at: datetime | None = timestamp(default=None)
+    # A volunteer's identity document type, for the volunteer service record export; no number.
+    id_type: str = Field(default="", max_length=20, sa_column_kwargs={"server_default": ""})
     # The TOTP seed (portal/auth/mfa.py), encrypted like the case notes; None until enrolled.
     totp_secret: str | None = encrypted_column(default=None)
     # The last 30-second step whose code was accepted: a code is never accepted twice.
@@ -976,6 +978,67 @@ class Handover(SQLModel, table=True):
     note: str = encrypted_column()
     by_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
     at: datetime = timestamp(default_factory=utcnow)
+
+
+class ActivityKind(StrEnum):
+    """What a volunteer (禁毒志愿者) did, as volunteer service records name it."""
+
+    MENTORING = "mentoring"
+    ACCOMPANIMENT = "accompaniment"
+    TUTORING = "tutoring"
+    PEER_SUPPORT = "peer_support"
+    AWARENESS = "awareness"
+    COMMUNITY = "community"
+    OTHER = "other"
+
+
+class ActivityStatus(StrEnum):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    RETURNED = "returned"
+
+
+class IdType(StrEnum):
+    """The identity document a volunteer service record names (证件类型); the number is never asked."""
+
+    RESIDENT_ID = "resident_id"
+    HK_MACAO_PERMIT = "hk_macao_permit"
+    TAIWAN_PERMIT = "taiwan_permit"
+    PASSPORT = "passport"
+    FOREIGN_RESIDENCE = "foreign_residence"
+
+
+_ACTIVITY_VERSION = version_column()
+
+
+class VolunteerActivity(SQLModel, table=True):
+    """Hours a volunteer gave on one day. They count once confirmed: by the caseworker of the
+    referral it served, or else by the organization the volunteer served with."""
+
+    __tablename__ = "volunteer_activity"
+    __mapper_args__ = {"version_id_col": _ACTIVITY_VERSION}
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    version: int = Field(default=1, sa_column=_ACTIVITY_VERSION)
+    volunteer_id: uuid.UUID = Field(foreign_key="user.id", index=True)
+    done_on: date
+    minutes: int
+    kind: ActivityKind = enum_column()
+    # What was done, in the volunteer's words; it may name the person helped, so it is encrypted.
+    description: str = encrypted_column(default="")
+    referral_id: uuid.UUID | None = Field(default=None, foreign_key="referral.id", index=True)
+    organization_id: uuid.UUID | None = Field(default=None, foreign_key="organization.id", index=True)
+    # Where the hours count in the indicators: the referral's person's grid, or the organization's area.
+    area_id: uuid.UUID | None = Field(default=None, foreign_key="area.id", index=True)
+    status: ActivityStatus = enum_column(default=ActivityStatus.PENDING, index=True)
+    decided_by_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
+    decided_at: datetime | None = timestamp(default=None)
+    returned_reason: str = Field(default="", max_length=300)
+    created_at: datetime = timestamp(default_factory=utcnow)
+
+    @property
+    def hours(self) -> float:
+        return self.minutes / 60
 
 
 class ErasureRequest(SQLModel, table=True):

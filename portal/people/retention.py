@@ -27,6 +27,7 @@ from portal.models import (
     Referral,
     ReferralEvent,
     User,
+    VolunteerActivity,
 )
 from portal.referrals.services import withdraw_for_closed_record
 from portal.referrals.states import OPEN_STATES
@@ -160,5 +161,10 @@ def _scrub_linked(session: Session, person: Person, actor: User | None, now: dat
             event.note = ""
         for override in session.exec(select(ConsentOverride).where(col(ConsentOverride.referral_id).in_(referral_ids))):
             override.note = ""
+        # A volunteer's words about the hours they gave may name the person they accompanied.
+        for activity in session.exec(
+            select(VolunteerActivity).where(col(VolunteerActivity.referral_id).in_(referral_ids))
+        ):
+            activity.description = ""
     for dismissal in session.exec(select(Dismissal).where(col(Dismissal.need_id).in_(need_ids))):
         dismissal.note = ""
