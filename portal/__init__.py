@@ -37,6 +37,7 @@ from portal.consents.views import bp as consents_bp
 from portal.erasure.views import bp as erasure_bp
 from portal.followups.views import bp as followups_bp
 from portal.home.views import bp as home_bp
+from portal.hours.views import bp as hours_bp
 from portal.htmx import htmx
 from portal.indicators.views import bp as indicators_bp
 from portal.matches import commands as matching_commands
@@ -108,6 +109,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         matches_bp,
         referrals_bp,
         followups_bp,
+        hours_bp,
         indicators_bp,
         notifications.bp,
         audit_bp,

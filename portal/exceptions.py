@@ -142,7 +142,7 @@ class AlreadyRequested(RuntimeError):
 
 
 class AlreadyDecided(RuntimeError):
-    """The request was carried out or refused already."""
+    """The request was carried out or refused already, or the hours were confirmed or returned."""
 
 
 class MissingOutcome(ValueError):

@@ -993,7 +993,7 @@ class ActivityKind(StrEnum):
 
 
 class ActivityStatus(StrEnum):
-    PENDING = "pending"
+    PENDING = "to_confirm"
     CONFIRMED = "confirmed"
     RETURNED = "returned"
 

@@ -11,6 +11,7 @@ from portal.clock import local_today
 from portal.db import get_session, session_scope
 from portal.followups import services as followups
 from portal.home import services
+from portal.hours import services as hours
 from portal.indicators.summary import summary
 from portal.models import Organization, Role, User, VerificationStatus, utcnow
 from portal.offers.services import own_offers
@@ -51,6 +52,10 @@ def index() -> Response | str:
         context["pending_volunteers"] = session.exec(
             select(func.count()).where(User.role == Role.VOLUNTEER, User.verified_at == None)  # noqa: E711
         ).one()
+    if current_user.role == Role.VOLUNTEER:
+        context["hours_totals"] = hours.totals(session, current_user, local_today())
+    if current_user.role in (Role.PROVIDER, Role.CASEWORKER, Role.SUPERVISOR):
+        context["hours_waiting"] = hours.count_waiting(session, current_user)
     if current_user.role in (Role.CASEWORKER, Role.SUPERVISOR):
         context.update(_case_context(session))
     if current_user.role == Role.SUPERVISOR:

@@ -64,6 +64,8 @@ def _rows(figures: PublishedIndicators) -> Iterator[Row]:
     yield "retention", label("still_employed"), retention.still_employed, count
     yield "retention", label("no_longer_employed"), retention.no_longer_employed, count
     yield "retention", _("not checked yet"), retention.not_checked, count
+    yield "volunteer_hours", _("hours"), figures.volunteer_hours, count
+    yield "volunteer_hours", _("volunteers"), figures.volunteers, count
 
 
 def _monthly_rows(month: PublishedMonth) -> Iterator[Row]:

@@ -21,6 +21,7 @@ from portal.areas import areas_within, in_area
 from portal.clock import local_midnight
 from portal.followups.services import STILL_EMPLOYED
 from portal.models import (
+    ActivityStatus,
     Area,
     Category,
     ContactLog,
@@ -38,6 +39,7 @@ from portal.models import (
     Role,
     User,
     UTCDateTime,
+    VolunteerActivity,
 )
 
 # A provider has answered a referral when it accepted, declined or waitlisted it.
@@ -58,6 +60,7 @@ NAMES: dict[str, LazyString] = {
     "completion_by_provider": _l("Completion rate per provider"),
     "job_placements": _l("Job placements"),
     "retention": _l("90-day job retention"),
+    "volunteer_hours": _l("Volunteer hours confirmed"),
 }
 
 # What exactly each indicator counts: shown on the page beside it and written into the CSV.
@@ -100,6 +103,11 @@ DEFINITIONS: dict[str, LazyString] = {
         "Job placements whose 90th day fell in the period: the share whose 90-day job check the caseworker "
         'marked done with "Still employed". A job left or ended before, or a check not yet done, '
         "counts as not retained."
+    ),
+    "volunteer_hours": _l(
+        "Hours volunteers gave on days in the period that an organization or a caseworker confirmed, "
+        "and how many volunteers gave them. Hours done for a referral count in the area of its person; "
+        "other hours in the area of the organization they were done with."
     ),
 }
 
@@ -173,6 +181,7 @@ class Indicators:
     completion_by_provider: list[ProviderCompletion]
     job_placements: int
     retention: Retention
+    volunteer_hours: "VolunteerHours"
 
     @property
     def contact_rate(self) -> float | None:
@@ -517,6 +526,30 @@ def retention(session: Session, scope: Scope) -> Retention:
     return Retention(placements, still, sum(found.values()) - still)
 
 
+@dataclass(frozen=True)
+class VolunteerHours:
+    hours: float
+    volunteers: int
+
+
+def volunteer_hours(session: Session, scope: Scope) -> VolunteerHours:
+    """Confirmed volunteer hours done in the period and counted in the area, and by how many volunteers."""
+    where: list[sa.ColumnElement[bool]] = [
+        col(VolunteerActivity.status) == ActivityStatus.CONFIRMED,
+        col(VolunteerActivity.done_on) >= scope.start,
+        col(VolunteerActivity.done_on) <= scope.end,
+    ]
+    if scope.area_id is not None:
+        where.append(in_area(col(VolunteerActivity.area_id), scope.area_id))
+    minutes, volunteers = session.exec(
+        select(
+            func.coalesce(func.sum(VolunteerActivity.minutes), 0),
+            func.count(sa.distinct(col(VolunteerActivity.volunteer_id))),
+        ).where(*where)
+    ).one()
+    return VolunteerHours(int(minutes) / 60, volunteers)
+
+
 def indicators(session: Session, scope: Scope, rules: Rules) -> Indicators:
     """Every indicator for the scope."""
     return Indicators(
@@ -532,6 +565,7 @@ def indicators(session: Session, scope: Scope, rules: Rules) -> Indicators:
         completion_by_provider=completion_by_provider(session, scope),
         job_placements=job_placements(session, [scope])[0],
         retention=retention(session, scope),
+        volunteer_hours=volunteer_hours(session, scope),
     )
 
 

@@ -159,6 +159,8 @@ def _encoded(snapshot: Snapshot) -> dict[str, Any]:
                     retention.rate,
                 )
             ],
+            "volunteer_hours": _cell(figures.volunteer_hours),
+            "volunteers": _cell(figures.volunteers),
         },
         "months": [[_scope_json(month.scope), *(_cell(cell) for cell in month.cells)] for month in snapshot.months],
     }
@@ -184,6 +186,9 @@ def _decoded(data: dict[str, Any], computed_at: datetime) -> Snapshot:
         ],
         job_placements=_read(figures["job_placements"]),
         retention=PublishedRetention(*(_read(cell) for cell in figures["retention"])),
+        # Snapshots published before volunteers' hours were counted have no figure for them.
+        volunteer_hours=_read(figures.get("volunteer_hours", [None, 0, False])),
+        volunteers=_read(figures.get("volunteers", [None, 0, False])),
     )
     months = [PublishedMonth(_scope(scope), *(_read(cell) for cell in cells)) for scope, *cells in data["months"]]
     return Snapshot(published, months, computed_at)

@@ -166,6 +166,10 @@ class PublishedIndicators:
     completion_by_provider: list[PublishedCompletion]
     job_placements: Cell
     retention: PublishedRetention
+    # Volunteers' hours are about volunteers, not the people in the programme: the hours are shown
+    # as they are; how many volunteers gave them is a count like any other.
+    volunteer_hours: Cell
+    volunteers: Cell
 
 
 @dataclass(frozen=True)
@@ -233,6 +237,8 @@ def publish(figures: Indicators, threshold: int) -> PublishedIndicators:
             parts["not_checked"],
             rule.rate(retention.rate, parts["still_employed"], placements),
         ),
+        volunteer_hours=Cell(figures.volunteer_hours.hours),
+        volunteers=rule.count(figures.volunteer_hours.volunteers),
     )
 
 

@@ -51,6 +51,7 @@ NOT_PAGES = {
     "indicators.export_csv",
     "people.export_json",
     "people.export_caseload",
+    "hours.export",
     "offers.import_template",
     "auth.reset_password",
     "auth.mfa_verify",

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, func, select
 
 from portal.audit.refusals import RECORD_TYPES
 from portal.models import (
+    ActivityKind,
     Area,
     AuditEvent,
     ErasureRequest,
@@ -24,6 +25,7 @@ from portal.models import (
     ReferralStatus,
     Role,
     User,
+    VolunteerActivity,
 )
 from tests.conftest import consent_to_every_recipient, record_consent
 
@@ -101,6 +103,16 @@ ROUTES: dict[tuple[str, str], tuple[str, Any]] = {
     ("matches.dismiss", "POST"): ("/matches/needs/{need}/dismiss", {Role.CASEWORKER}),
     ("referrals.inbox", "GET"): ("/referrals/inbox", OWNERS),
     ("referrals.history", "GET"): ("/referrals/history", OWNERS),
+    ("hours.index", "GET"): ("/hours/", {Role.VOLUNTEER}),
+    ("hours.create", "GET"): ("/hours/new", {Role.VOLUNTEER}),
+    ("hours.create", "POST"): ("/hours/new", {Role.VOLUNTEER}),
+    ("hours.withdraw", "POST"): ("/hours/{activity}/withdraw", {Role.VOLUNTEER}),
+    ("hours.id_type", "POST"): ("/hours/id-type", {Role.VOLUNTEER}),
+    ("hours.certificate", "GET"): ("/hours/certificate", {Role.VOLUNTEER}),
+    ("hours.confirm", "GET"): ("/hours/confirm", {Role.PROVIDER, Role.CASEWORKER, Role.SUPERVISOR}),
+    ("hours.decide", "POST"): ("/hours/{activity}/decide", {Role.PROVIDER, Role.CASEWORKER, Role.SUPERVISOR}),
+    ("hours.export", "GET"): ("/hours/export.csv", {Role.PROVIDER, Role.SUPERVISOR, Role.ADMIN}),
+    ("hours.export_page", "GET"): ("/hours/export", {Role.PROVIDER, Role.SUPERVISOR, Role.ADMIN}),
     ("people.handover", "POST"): ("/people/{person}/handover", {Role.SUPERVISOR}),
     ("people.move", "POST"): ("/people/{person}/area", {Role.SUPERVISOR}),
     ("people.legal_hold", "POST"): ("/people/{person}/legal-hold", {Role.SUPERVISOR}),
@@ -173,6 +185,20 @@ def cast(
     follow_up = FollowUp(key="access", kind="lost_contact", person_id=person.id, due_on=date(2026, 1, 1))
     session.add(follow_up)
     session.commit()
+    # Hours each confirmer confirms: done with the provider's organization, or for the volunteer's referral.
+    hours = {
+        Role.PROVIDER: VolunteerActivity(organization_id=users[Role.PROVIDER].organization_id),
+        Role.VOLUNTEER: VolunteerActivity(referral_id=referrals[Role.VOLUNTEER].id),
+    }
+    for activity in hours.values():
+        activity.volunteer_id, activity.done_on, activity.minutes, activity.kind = (
+            users[Role.VOLUNTEER].id,
+            date(2026, 1, 1),
+            60,
+            ActivityKind.MENTORING,
+        )
+    session.add_all(hours.values())
+    session.commit()
     # On legal hold, so that carrying the request out is refused (409) and the cast stays whole.
     person.legal_hold, person.legal_hold_reason = True, "Audit of the access rules"
     erasure_request = ErasureRequest(
@@ -182,6 +208,7 @@ def cast(
     session.commit()
     return {
         "follow_up": follow_up,
+        "activities": hours,
         "referrals": referrals,
         "users": users,
         "offers": {Role.PROVIDER: provider_offer, Role.VOLUNTEER: volunteer_offer},
@@ -215,6 +242,7 @@ def test_route_answers_each_role_as_the_table_says(
         need=cast["need"].id,
         referral=cast["referrals"].get(role, cast["referrals"][Role.PROVIDER]).id,
         follow_up=cast["follow_up"].id,
+        activity=cast["activities"].get(role, cast["activities"][Role.VOLUNTEER]).id,
         consent=cast["consent"].id,
         erasure_request=cast["erasure_request"].id,
     )
