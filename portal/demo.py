@@ -21,8 +21,10 @@ from portal.auth.passwords import hash_password
 from portal.clock import local_date
 from portal.consent_text import DEFAULT_DISCLOSER, REVOCATION_STATEMENT_VERSION, text_sha256_in
 from portal.db import session_scope
+from portal.hours import services as hours
 from portal.i18n import LOCALES
 from portal.models import (
+    ActivityKind,
     Area,
     Consent,
     ExpiryEvent,
@@ -142,7 +144,30 @@ def load_demo_data(session: Session) -> bool:
     for row in data["referrals"]:
         need = needs[row["person"]][row["need"]]
         _refer(session, need, offers[row["offer"]], row["steps"])
+    for row in data["volunteer_hours"]:
+        _volunteer_hours(session, users[row["volunteer"]], organizations[row["organization"]], row, local_date(now))
     return True
+
+
+def _volunteer_hours(session: Session, volunteer: User, host: Organization, row: dict[str, Any], today: date) -> None:
+    """Hours the volunteer logged with an organization, confirmed or returned by its staff as the
+    row says (or left waiting), through the hours' services like any in the portal."""
+    activity = hours.log(
+        session,
+        volunteer,
+        hours.Activity(
+            today - timedelta(days=row["days_ago"]),
+            int(row["hours"] * 60),
+            ActivityKind(row["kind"]),
+            row["description"],
+            None,
+            host.id,
+        ),
+    )
+    if row["decision"]:
+        decision, _, reason = row["decision"].partition(":")
+        staff = session.exec(select(User).where(User.organization_id == host.id).limit(1)).one()
+        hours.decide(session, staff, activity, decision == "confirm", reason)
 
 
 def _refer(session: Session, need: Need, offer: Offer, steps: list[str]) -> None:

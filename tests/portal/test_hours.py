@@ -14,10 +14,10 @@ from sqlmodel import Session, col, select
 
 from portal.audit.services import naming
 from portal.clock import local_today
+from portal.demo import load_demo_data
 from portal.exceptions import AlreadyDecided
 from portal.hours import services
 from portal.indicators import services as indicators
-from portal.people.retention import anonymise
 from portal.models import (
     ActivityStatus,
     Area,
@@ -34,6 +34,7 @@ from portal.models import (
     VolunteerActivity,
     utcnow,
 )
+from portal.people.retention import anonymise
 from tests.conftest import keyed
 
 Login = Callable[[User], FlaskClient]
@@ -55,7 +56,9 @@ def host_staff(make_user: Callable[..., User], host: Organization) -> User:
 
 
 @pytest.fixture
-def referral(session: Session, volunteer: User, caseworker: User, grid: Area, make_offer: Callable[..., Offer]) -> Referral:
+def referral(
+    session: Session, volunteer: User, caseworker: User, grid: Area, make_offer: Callable[..., Offer]
+) -> Referral:
     """A referral the volunteer took on: a person on the caseworker's caseload, to the volunteer's offer."""
     person = Person(code="XA-H-0001", full_name="王强", caseworker_id=caseworker.id, area_id=grid.id)
     session.add(person)
@@ -221,7 +224,12 @@ def test_returned_hours_carry_the_reason_and_can_be_taken_back(
 
 
 def test_two_confirmers_at_once_decide_once(
-    session: Session, login: Login, volunteer: User, host: Organization, host_staff: User, make_user: Callable[..., User]
+    session: Session,
+    login: Login,
+    volunteer: User,
+    host: Organization,
+    host_staff: User,
+    make_user: Callable[..., User],
 ) -> None:
     login(volunteer).post("/hours/new", data=activity_form(f"organization:{host.id}"))
     [activity] = logged(session, volunteer)
@@ -247,7 +255,9 @@ def test_confirmed_hours_cannot_be_taken_back(
     assert len(logged(session, volunteer)) == 1
 
 
-def confirm_hours(session: Session, volunteer: User, host: Organization, staff: User, days_ago: int, hours: str) -> None:
+def confirm_hours(
+    session: Session, volunteer: User, host: Organization, staff: User, days_ago: int, hours: str
+) -> None:
     activity = services.log(
         session,
         volunteer,
@@ -371,3 +381,15 @@ def test_the_indicators_count_confirmed_hours_in_the_area_they_were_given(
     page = login(make_user(Role.SUPERVISOR, area_id=grid.id, locale="en")).get("/indicators")
     html = page.get_data(as_text=True)
     assert "Volunteer hours confirmed" in html and '<p class="stat-number">3.5</p>' in html
+
+
+def test_the_demo_volunteer_has_hours_confirmed_returned_and_waiting(session: Session, login: Login) -> None:
+    assert load_demo_data(session)
+    volunteer = session.exec(select(User).where(User.email == "volunteer@bridge.example")).one()
+    totals = services.totals(session, volunteer, local_today())
+    assert (totals.confirmed_hours, totals.pending, totals.returned) == (5, 1, 1)
+    staff = session.exec(select(User).where(User.email == "staff.chunhui@bridge.example")).one()
+    staff.locale = "en"
+    session.commit()
+    waiting = login(staff).get("/hours/confirm").get_data(as_text=True)
+    assert "Cleaned the community garden with the peer group" in waiting
