@@ -55,6 +55,8 @@ def _pages_by_account(session: Session) -> dict[str | None, list[str]]:
             "/organizations/",
             "/indicators",
             "/erasure-requests/",
+            "/hours/confirm",
+            "/hours/export",
         ],
         "admin@bridge.example": [
             "/",
@@ -66,8 +68,16 @@ def _pages_by_account(session: Session) -> dict[str | None, list[str]]:
             "/audit/",
             "/erasure-requests/",
         ],
-        "ngo@bridge.example": ["/", "/referrals/inbox", "/referrals/history", "/offers/mine", "/offers/new"],
-        "volunteer@bridge.example": ["/", "/offers/mine"],
+        "ngo@bridge.example": [
+            "/",
+            "/referrals/inbox",
+            "/referrals/history",
+            "/offers/mine",
+            "/offers/new",
+            "/offers/import",
+        ],
+        "volunteer@bridge.example": ["/", "/offers/mine", "/hours/", "/hours/new", "/hours/certificate"],
+        "staff.chunhui@bridge.example": ["/", "/hours/confirm", "/hours/export"],
     }
 
 
