@@ -28,13 +28,21 @@ def export_csv(rows: Sequence[ExportRow]) -> bytes:
                 row.volunteer.name,
                 label(row.volunteer.id_type) if row.volunteer.id_type else "",
                 f"{row.activity.hours:g}",
-                f"{label(row.activity.kind)}: {row.activity.description}",
+                _activity(row),
                 row.activity.done_on.isoformat(),
                 row.organization,
             ]
             for row in rows
         ),
     )
+
+
+def _activity(row: ExportRow) -> str:
+    """The kind, and the volunteer's words when the hours served an organization. Words about hours
+    for a referral may name its person, who is in a drug programme: they stay with the caseworker."""
+    if row.activity.referral_id is not None:
+        return label(row.activity.kind)
+    return f"{label(row.activity.kind)}: {row.activity.description}"
 
 
 def period_errors_page(errors: dict[str, str]) -> Response:

@@ -146,6 +146,9 @@ def confirm() -> Response | str:
         found = services.waiting(session, current_user, request.args.get("after") or None, PER_PAGE)
     except BadCursor:
         abort(400)
+    # A caseworker reads which of their people each volunteer's hours served.
+    served = [item.activity.referral_id for item in found.items if item.activity.referral_id]
+    record_view(current_user, "list", "referral", served)
     today = local_today()
     totals = []
     if current_user.role == Role.PROVIDER:

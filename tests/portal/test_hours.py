@@ -393,3 +393,28 @@ def test_the_demo_volunteer_has_hours_confirmed_returned_and_waiting(session: Se
     session.commit()
     waiting = login(staff).get("/hours/confirm").get_data(as_text=True)
     assert "Cleaned the community garden with the peer group" in waiting
+
+
+def test_words_about_hours_for_a_referral_stay_with_the_caseworker(
+    session: Session,
+    login: Login,
+    volunteer: User,
+    caseworker: User,
+    referral: Referral,
+    make_user: Callable[..., User],
+    grid: Area,
+) -> None:
+    login(volunteer).post("/hours/new", data=activity_form(f"referral:{referral.id}"))
+    [activity] = logged(session, volunteer)
+    worker = login(caseworker)
+    assert "Went with him to a job interview" in worker.get("/hours/confirm").get_data(as_text=True)
+    session.commit()
+    shown = session.exec(select(AuditEvent).where(col(AuditEvent.id).in_(naming([referral.id])))).one()
+    assert (shown.action, shown.record_type, shown.actor_id) == ("list", "referral", caseworker.id)
+    session.commit()  # end the read before the portal writes
+    worker.post(f"/hours/{activity.id}/decide", data={"decision": "confirm"})
+
+    supervisor = login(make_user(Role.SUPERVISOR, area_id=grid.id, locale="en"))
+    exported = supervisor.get("/hours/export.csv").get_data().decode("utf-8-sig")
+    assert "Accompaniment" in exported and "2.5" in exported
+    assert "job interview" not in exported
