@@ -36,6 +36,7 @@ from portal.config import load_config
 from portal.consents.views import bp as consents_bp
 from portal.erasure.views import bp as erasure_bp
 from portal.followups.views import bp as followups_bp
+from portal.grid.views import bp as grid_bp
 from portal.home.views import bp as home_bp
 from portal.hours.views import bp as hours_bp
 from portal.htmx import htmx
@@ -110,6 +111,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         referrals_bp,
         followups_bp,
         hours_bp,
+        grid_bp,
         indicators_bp,
         notifications.bp,
         audit_bp,

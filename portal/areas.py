@@ -11,6 +11,8 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from sqlmodel import Session, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from matching.geo import distance_km
+from matching.model import Location
 from portal.models import Area
 
 
@@ -95,3 +97,8 @@ def place(
             return latitude, longitude
     centre = centre_of(session, area_id)
     return centre if centre is not None else (None, None)
+
+
+def metres_between(a: tuple[float, float], b: tuple[float, float]) -> int:
+    """The distance between two (latitude, longitude) points, as the matching engine measures it."""
+    return round(distance_km(Location(*a), Location(*b)) * 1000)

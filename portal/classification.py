@@ -62,7 +62,9 @@ _CLASSES: dict[str, dict[str, str]] = {
         SENSITIVE: "gender languages area_id max_travel_km availability skills next_contact_due last_contact_on"
         " legal_hold_reason"
         " refuses_ranked_suggestions",
-        INTERNAL: "id version code caseworker_id created_at updated_at legal_hold anonymised_at",
+        INTERNAL: (
+            "id version code caseworker_id grid_worker_id specialist_id created_at updated_at legal_hold anonymised_at"
+        ),
     },
     "need": {
         PART2: "description meaning",
@@ -97,7 +99,7 @@ _CLASSES: dict[str, dict[str, str]] = {
     },
     "consentoverride": {PART2: "note", SENSITIVE: "basis", INTERNAL: "id referral_id by_id at"},
     "contactlog": {
-        PART2: "note",
+        PART2: "note latitude longitude",
         SENSITIVE: "kind occurred_on outcome",
         INTERNAL: "id person_id caseworker_id created_at",
     },
@@ -107,7 +109,7 @@ _CLASSES: dict[str, dict[str, str]] = {
         PERSONAL: "volunteer_id minutes done_on kind returned_reason",
         INTERNAL: "id version organization_id area_id status decided_by_id decided_at created_at",
     },
-    "handover": {PART2: "note", INTERNAL: "id person_id from_caseworker_id to_caseworker_id by_id at"},
+    "handover": {PART2: "note", INTERNAL: "id person_id duty from_user_id to_user_id by_id at"},
     "dismissal": {PART2: "note", SENSITIVE: "reason", INTERNAL: "id need_id offer_id by_id at"},
     # Numbers derived from the person's need and place (closeness of meaning, nearness): no text,
     # but about a person in the programme, like a referral's score.

@@ -81,12 +81,18 @@ class VerificationStatus(StrEnum):
 class Role(StrEnum):
     ADMIN = "admin"
     SUPERVISOR = "supervisor"
-    CASEWORKER = "caseworker"
+    CASEWORKER = "caseworker"  # the social worker (社工)
+    GRID_WORKER = "grid_worker"  # 网格员
+    SPECIALIST = "specialist"  # the anti-drug specialist (禁毒专干)
     PROVIDER = "provider"
     VOLUNTEER = "volunteer"
 
 
-STAFF_ROLES = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.CASEWORKER})
+# Who works inside the programme: they sign in with a second factor, a longer password and a
+# shorter idle time, as the records they read are Part 2 records.
+STAFF_ROLES = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.CASEWORKER, Role.GRID_WORKER, Role.SPECIALIST})
+# Who reads the directory of offers to refer people to them.
+DIRECTORY_ROLES = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.CASEWORKER})
 
 
 class AreaLevel(StrEnum):
@@ -571,6 +577,10 @@ class Person(SQLModel, table=True):
     version: int = Field(default=1, sa_column=_PERSON_VERSION)
     code: str = Field(max_length=20, unique=True)
     caseworker_id: uuid.UUID | None = Field(default=None, foreign_key="user.id", index=True)
+    # The person's grid worker and anti-drug specialist, beside their social worker (the caseworker):
+    # each sees and does what portal/duties.py gives their role; a supervisor assigns them.
+    grid_worker_id: uuid.UUID | None = Field(default=None, foreign_key="user.id", index=True)
+    specialist_id: uuid.UUID | None = Field(default=None, foreign_key="user.id", index=True)
     # Names, numbers, the address and every free-text note are encrypted (portal/crypto.py); the
     # blind indexes let the duplicate check find the same phone or ID number without decrypting.
     full_name: str = encrypted_column()
@@ -748,7 +758,8 @@ class ConsentOverride(SQLModel, table=True):
 
 
 class ContactLog(SQLModel, table=True):
-    """One contact between a caseworker and a person: the trail that prevents 脱失漏管."""
+    """One contact between a worker (caseworker, grid worker, specialist; `caseworker_id` names
+    whoever recorded it) and a person: the trail that prevents 脱失漏管."""
 
     # A person's last contact (out of contact or not) is the top of this index, not a read of their log.
     __table_args__ = (sa.Index("ix_contactlog_person_id_occurred_on", "person_id", "occurred_on"),)
@@ -760,6 +771,10 @@ class ContactLog(SQLModel, table=True):
     occurred_on: date
     outcome: str = Field(default="", max_length=40)
     note: str = encrypted_column(default="")
+    # Where a visit was recorded, from the worker's phone with their permission; the supervisor
+    # reads it as a distance from the person's address, never as a place.
+    latitude: float | None = Field(default=None)
+    longitude: float | None = Field(default=None)
     created_at: datetime = timestamp(default_factory=utcnow)
 
 
@@ -968,13 +983,23 @@ class FollowUp(SQLModel, table=True):
     created_at: datetime = timestamp(default_factory=utcnow)
 
 
+class Duty(StrEnum):
+    """What a worker does for a person; each role has one (portal/duties.py)."""
+
+    SOCIAL_WORK = "social_work"  # the caseworker: needs, consents, matches, referrals
+    GRID = "grid_work"  # the grid worker: visits and contacts
+    PROGRAMME = "programme"  # the anti-drug specialist: the agreement, check-ins and tests
+
+
 class Handover(SQLModel, table=True):
-    """A person handed from one caseworker to another, with the note that goes with them."""
+    """A person handed from one worker to another for one duty (social work, the grid, the
+    programme), with the note that goes with them."""
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     person_id: uuid.UUID = Field(foreign_key="person.id", index=True)
-    from_caseworker_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
-    to_caseworker_id: uuid.UUID = Field(foreign_key="user.id")
+    duty: Duty = enum_column(default=Duty.SOCIAL_WORK, sa_column_kwargs={"server_default": "social_work"})
+    from_user_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
+    to_user_id: uuid.UUID = Field(foreign_key="user.id")
     note: str = encrypted_column()
     by_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
     at: datetime = timestamp(default_factory=utcnow)

@@ -1,9 +1,11 @@
-"""Refusals on the audit trail: every 403 or 404 answered to a request whose URL names a person's
-record (the person, a need, consent, contact, referral or follow-up, or an erasure request) is a
-"denied" event for each record named, whichever layer refused it: the role decorator, a lookup that
-found nothing the user may see, or a service. One hook after every request, so no view can forget."""
+"""Refusals on the audit trail: every 403 or 404 answered to a request that names a person's record
+(the person, a need, consent, contact, referral or follow-up, or an erasure request) in its path,
+query or form is a "denied" event for each record named, whichever layer refused it: the role
+decorator, a lookup that found nothing the user may see, or a service. One hook after every
+request, so no view can forget."""
 
 import uuid
+from collections.abc import Mapping
 
 from flask import Flask, g, request
 from flask_login import current_user
@@ -23,6 +25,8 @@ RECORD_TYPES: dict[str, str] = {
     "follow_up_id": "follow_up",
     "request_id": "erasure_request",
 }
+# ... and the query or form parameters that do (the grid worker's pages name the person so).
+PARAMETER_TYPES: dict[str, str] = {"person": "person"}
 
 
 def records_named(view_args: dict[str, object] | None) -> list[tuple[str, uuid.UUID]]:
@@ -34,10 +38,21 @@ def records_named(view_args: dict[str, object] | None) -> list[tuple[str, uuid.U
     ]
 
 
+def records_in_parameters(values: Mapping[str, str]) -> list[tuple[str, uuid.UUID]]:
+    """The records a request's query or form names, as (record type, id); a malformed id names none."""
+    named = []
+    for name, record_type in PARAMETER_TYPES.items():
+        try:
+            named.append((record_type, uuid.UUID(values.get(name, ""))))
+        except ValueError:
+            continue
+    return named
+
+
 def _log_refusal(response: Response) -> Response:
     if response.status_code not in REFUSED or not current_user.is_authenticated:
         return response
-    named = records_named(request.view_args)
+    named = records_named(request.view_args) + records_in_parameters(request.values)
     if not named:
         return response
     session = g.get("db_session")

@@ -13,7 +13,7 @@ from portal.areas import in_area, place
 from portal.exceptions import MissingFairChance, NotAllowed, ReferenceTaken, StillReferred
 from portal.keyset import DEFAULT_PER_PAGE, Page, SortKey, decode_cursor, encode_cursor, page_of
 from portal.models import (
-    STAFF_ROLES,
+    DIRECTORY_ROLES,
     Category,
     Offer,
     OfferStatus,
@@ -80,7 +80,7 @@ def find_offer(session: Session, user: User, offer_id: uuid.UUID) -> Offer | Non
         return None
     if owns(user, offer):
         return offer
-    if user.role in STAFF_ROLES:
+    if user.role in DIRECTORY_ROLES:
         visible = session.exec(visible_to_staff(select(Offer).where(Offer.id == offer_id))).first()
         return visible
     return None

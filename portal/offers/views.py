@@ -18,14 +18,14 @@ from portal.exceptions import MissingFairChance, NotAllowed, ReferenceTaken, Sta
 from portal.forms import query_values, validate
 from portal.htmx import render
 from portal.i18n import language_code
-from portal.models import STAFF_ROLES, Area, Category, Offer, OfferStatus, Organization, Role
+from portal.models import DIRECTORY_ROLES, Area, Category, Offer, OfferStatus, Organization, Role
 from portal.offers import bulk, services
 from portal.offers.forms import LANGUAGE_CODE, LIST_FIELDS, OfferForm
 
 bp = Blueprint("offers", __name__, url_prefix="/offers")
 
 OWNERS = (Role.PROVIDER, Role.VOLUNTEER)
-VIEWERS = (*STAFF_ROLES, *OWNERS)
+VIEWERS = (*DIRECTORY_ROLES, *OWNERS)
 
 
 def _areas(session: Session) -> list[Area]:
@@ -55,7 +55,7 @@ def _parse_filter(args: Mapping[str, str]) -> services.DirectoryFilter:
 
 
 @bp.route("/")
-@role_required(*STAFF_ROLES)
+@role_required(*DIRECTORY_ROLES)
 def index() -> Response:
     """The directory: search as you type by text, category, area, language and status."""
     session = get_session()

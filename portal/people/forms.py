@@ -166,6 +166,9 @@ class ContactForm(BaseModel):
     outcome: ContactOutcome
     note: str = Field(default="", max_length=2000)
     next_contact_due: date | None = None
+    # Where a visit was recorded: the phone's location, sent only with the worker's permission.
+    latitude: float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False)
+    longitude: float | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

@@ -123,6 +123,7 @@ def _scrub_linked(session: Session, person: Person, actor: User | None, now: dat
         need.description = ""
     for contact in session.exec(select(ContactLog).where(ContactLog.person_id == person.id)):
         contact.note = ""
+        contact.latitude = contact.longitude = None
     for handover in session.exec(select(Handover).where(Handover.person_id == person.id)):
         handover.note = ""
     for follow_up in session.exec(select(FollowUp).where(FollowUp.person_id == person.id)):

@@ -24,6 +24,7 @@ from portal.audit.services import record
 from portal.auth import throttle
 from portal.clock import local_today
 from portal.crypto import blind_lookup
+from portal.duties import DUTY_OF, HOLDER_COLUMN, ROLE_OF, works_with
 from portal.exceptions import NotAllowed, OutsideYourAreas, RecordClosed, TooManyChecks
 from portal.keyset import DEFAULT_PER_PAGE, SortKey, page_of
 from portal.models import (
@@ -554,8 +555,11 @@ def contacts_of(session: Session, person: Person) -> list[ContactLog]:
 
 
 def log_contact(session: Session, user: User, person: Person, form: ContactForm) -> ContactLog:
-    """Record a contact; a next contact date given with it becomes the person's next contact due."""
-    _check_caseworker(user, person)
+    """Record a contact, by the person's caseworker, or their grid worker or specialist (whose
+    duties include contacts); a next contact date given with it becomes the person's next contact due."""
+    if not (is_caseworker_of(user, person) or works_with(session, user, person.id)):
+        raise NotAllowed("only the person's workers record contacts with them")
+    ensure_open(person)
     person = _lock(session, person)
     contact = ContactLog(
         person_id=person.id,
@@ -564,6 +568,8 @@ def log_contact(session: Session, user: User, person: Person, form: ContactForm)
         occurred_on=form.occurred_on,
         outcome=form.outcome,
         note=form.note,
+        latitude=form.latitude if form.longitude is not None else None,
+        longitude=form.longitude if form.latitude is not None else None,
     )
     session.add(contact)
     if form.next_contact_due is not None:
@@ -632,42 +638,49 @@ def caseworker_loads(session: Session, supervisor: User, today: date) -> list[Ca
     return [CaseworkerLoad(user, *counts[user.id]) for user in sorted(caseworkers.values(), key=lambda u: u.name)]
 
 
-def caseworkers_for_handover(session: Session) -> list[User]:
+def workers_for_handover(session: Session) -> list[User]:
+    """The active users who may hold a duty for a person (caseworkers, grid workers, specialists),
+    by role then name."""
     return list(
         session.exec(
-            select(User).where(User.role == Role.CASEWORKER, col(User.active).is_(True)).order_by(col(User.name))
+            select(User)
+            .where(col(User.role).in_(list(ROLE_OF.values())), col(User.active).is_(True))
+            .order_by(col(User.role), col(User.name))
         )
     )
 
 
 def hand_over(
-    session: Session, supervisor: User, person: Person, to_caseworker: User, note: str, version: int | None = None
+    session: Session, supervisor: User, person: Person, to_user: User, note: str, version: int | None = None
 ) -> Handover:
-    """Move a person to another caseworker with a required note; nothing of the record changes hands
-    but the caseworker, and both caseworkers are told.
+    """Give the person's duty of the new worker's role (social work, the grid, the programme) to
+    them, with a required note; nothing else of the record changes hands, and both workers are told.
 
     :raise StaleEdit: if the record changed since the page was loaded, a hand-over sent twice included.
     """
     if supervisor.role != Role.SUPERVISOR or find_person(session, supervisor, person.id) is None:
         raise NotAllowed("only a supervisor of the person's area hands them over")
-    if to_caseworker.role != Role.CASEWORKER or not to_caseworker.active:
-        raise ValueError("hand over to an active caseworker")
+    duty = DUTY_OF.get(to_user.role)
+    if duty is None or not to_user.active:
+        raise ValueError("hand over to an active caseworker, grid worker or specialist")
     if not note.strip():
         raise ValueError("a hand-over needs a note")
     person = _lock(session, person)
     check_version(session, person.id, person.version, version)
+    column = HOLDER_COLUMN[duty]
+    previous = getattr(person, column)
     handover = Handover(
         person_id=person.id,
-        from_caseworker_id=person.caseworker_id,
-        to_caseworker_id=to_caseworker.id,
+        duty=duty,
+        from_user_id=previous,
+        to_user_id=to_user.id,
         note=note.strip(),
         by_id=supervisor.id,
     )
     session.add(handover)
-    previous = person.caseworker_id
-    person.caseworker_id = to_caseworker.id
+    setattr(person, column, to_user.id)
     person.updated_at = utcnow()
-    for user_id in (previous, to_caseworker.id):
+    for user_id in (previous, to_user.id):
         notify(session, user_id, "person_handed_over", NoticeTarget.PERSON, person.id, person=person.code)
     record(session, supervisor, "handover", "person", person.id)
     session.commit()

@@ -18,6 +18,7 @@ from portal.auth.access import fresh_sign_in_required, role_required
 from portal.clock import local_today
 from portal.consents import ledger
 from portal.db import get_engine, get_session, reads_only
+from portal.duties import DUTY_OF
 from portal.exceptions import NotAllowed, OutsideYourAreas, RecordClosed, StaleEdit, TooManyChecks
 from portal.forms import validate
 from portal.htmx import render, wants_partial
@@ -123,13 +124,16 @@ def _page_context(session: Session, person: Person, **forms: object) -> dict[str
         "referrals": referrals,
         "step_actors": _names(session, {e.actor_id for _r, _t, steps in referrals for e in steps if e.actor_id}),
         "handovers": services.handovers_of(session, person),
+        "workers": _names(
+            session, {w for w in (person.caseworker_id, person.grid_worker_id, person.specialist_id) if w}
+        ),
         "move_to": (
             services.areas_open_to(session, current_user)
             if current_user.role == Role.SUPERVISOR and not person.is_anonymised
             else []
         ),
         "handover_to": (
-            services.caseworkers_for_handover(session)
+            services.workers_for_handover(session)
             if current_user.role == Role.SUPERVISOR and not person.is_anonymised
             else []
         ),
@@ -437,15 +441,16 @@ def add_contact(person_id: uuid.UUID) -> Response:
 @bp.route("/<uuid:person_id>/handover", methods=["POST"])
 @role_required(Role.SUPERVISOR)
 def handover(person_id: uuid.UUID) -> Response:
-    """A supervisor hands a person to another caseworker, with the note that goes with them."""
+    """A supervisor hands a person's duty to another worker (a caseworker, a grid worker or a
+    specialist: the worker's role names the duty), with the note that goes with them."""
     session = get_session()
     person = services.find_person(session, current_user, person_id) or abort(404)
     services.ensure_open(person)
-    target_id = _parse_uuid(request.form.get("caseworker_id"))
+    target_id = _parse_uuid(request.form.get("to_user_id"))
     target = session.get(User, target_id) if target_id else None
     note = request.form.get("note", "")[:2000]
     if target is None or not note.strip():
-        flash(_("Choose the caseworker and write a hand-over note."), "error")
+        flash(_("Choose the worker and write a hand-over note."), "error")
         return redirect(url_for("people.detail", person_id=person_id), code=303)
     try:
         version = form_version(request.form)
@@ -457,9 +462,13 @@ def handover(person_id: uuid.UUID) -> Response:
         flash(stale.message(), "error")
         return redirect(url_for("people.detail", person_id=person_id), code=303)
     except ValueError:
-        flash(_("Choose an active caseworker."), "error")
+        flash(_("Choose an active caseworker, grid worker or specialist."), "error")
         return redirect(url_for("people.detail", person_id=person_id), code=303)
-    flash(_("%(code)s is now on %(name)s's caseload.", code=person.code, name=target.name), "success")
+    if target.role == Role.CASEWORKER:
+        flash(_("%(code)s is now on %(name)s's caseload.", code=person.code, name=target.name), "success")
+    else:
+        duty = label(DUTY_OF[target.role])
+        flash(_("%(code)s: %(duty)s handed to %(name)s.", code=person.code, duty=duty, name=target.name), "success")
     return redirect(url_for("people.detail", person_id=person_id), code=303)
 
 

@@ -8,5 +8,5 @@ from portal.models import Role
 
 
 class StaffAccountForm(AccountFields):
-    role: Literal[Role.CASEWORKER, Role.SUPERVISOR]
+    role: Literal[Role.CASEWORKER, Role.GRID_WORKER, Role.SPECIALIST, Role.SUPERVISOR]
     area_id: uuid.UUID | None = None

@@ -58,7 +58,7 @@ def find_user(session: Session, user_id: uuid.UUID) -> User | None:
 
 
 def create_staff_account(session: Session, admin: User, form: StaffAccountForm) -> User:
-    """A caseworker or supervisor account, ready to use."""
+    """A staff account (caseworker, grid worker, anti-drug specialist or supervisor), ready to use."""
     _require_admin(admin)
     user = new_user(session, form, form.role, area_id=form.area_id, verified_at=utcnow())
     commit_new_account(session)

@@ -158,8 +158,8 @@ def build_record(
         ),
         Handover(
             person_id=person.id,
-            from_caseworker_id=None,
-            to_caseworker_id=caseworker.id,
+            from_user_id=None,
+            to_user_id=caseworker.id,
             note=f"{mark} prefers afternoon visits",
         ),
         Consent(

@@ -267,7 +267,7 @@ def test_changes_are_logged_with_no_sensitive_value(
     contact = {"kind": "call", "occurred_on": local_today().isoformat(), "outcome": "reached", "note": NOTE}
     assert client.post(f"/people/{person.id}/contacts", data=keyed(contact)).status_code == 303
     login(supervisor)
-    handover = {"caseworker_id": str(colleague.id), "note": NOTE}
+    handover = {"to_user_id": str(colleague.id), "note": NOTE}
     assert client.post(f"/people/{person.id}/handover", data=handover).status_code == 303
     changes = [(e.action, e.record_type) for e in events(session) if e.action not in ("view", "list")]
     assert changes == [

@@ -41,6 +41,9 @@ CLEAR_PART2 = {
     # Used for distance to offers; cleared at anonymisation. Encrypting them is left for later.
     ("person", "latitude"): "distance to offers",
     ("person", "longitude"): "distance to offers",
+    # Where a visit was recorded: compared with the person's address; cleared at anonymisation.
+    ("contactlog", "latitude"): "distance from the address",
+    ("contactlog", "longitude"): "distance from the address",
 }
 
 

@@ -98,6 +98,10 @@ ALLOWED: dict[str, frozenset[str]] = {
     "ngo": frozenset({"summary_ngo_sent", "summary_ngo_accepted", "skill", "name", "id_number", "phone"}),
     "employer": frozenset({"summary_job_sent", "summary_training_accepted", "address"}),
     "volunteer": frozenset({"summary_volunteer_sent"}),
+    # What a visit needs (portal/duties.py): never needs, consents, referrals, notes or treatment.
+    "grid_worker": frozenset({"name", "phone", "address"}),
+    "other_grid_worker": frozenset(),
+    "specialist": frozenset(),
 }
 
 
@@ -158,6 +162,9 @@ def world(
         "ngo": make_user(Role.PROVIDER, organization=ngo),
         "employer": make_user(Role.PROVIDER, organization=employer_org),
         "volunteer": make_user(Role.VOLUNTEER),
+        "grid_worker": make_user(Role.GRID_WORKER, area_id=grid.id),
+        "other_grid_worker": make_user(Role.GRID_WORKER),
+        "specialist": make_user(Role.SPECIALIST, area_id=grid.id),
     }
     person = Person(
         code="XA-S-0001",
@@ -171,6 +178,7 @@ def world(
         birth_date=date(1990, 1, 2),
         programme="community_detox",
         programme_start=date(2025, 2, 3),
+        next_contact_due=date(2026, 1, 10),  # overdue: on the grid worker's visits
     )
     elsewhere = Person(code="XA-S-0002", full_name="Someone else", caseworker_id=users["other_caseworker"].id)
     session.add_all([person, elsewhere])
@@ -234,7 +242,7 @@ def world(
             ConsentOverride(
                 referral_id=planted[5].id, by_id=supervisor.id, basis="court_order", note=SENTINELS["override_note"]
             ),
-            Handover(person_id=person.id, to_caseworker_id=users["caseworker"].id, note=SENTINELS["handover_note"]),
+            Handover(person_id=person.id, to_user_id=users["caseworker"].id, note=SENTINELS["handover_note"]),
             Dismissal(
                 need_id=needs["need_ngo_sent"].id,
                 offer_id=offers["ngo_legal"].id,
@@ -307,7 +315,7 @@ def test_no_page_or_partial_shows_a_sentinel_the_table_does_not_allow(
     print(f"\ncrawled {len(urls)} URLs × 2 variants × {len(ALLOWED)} roles = {pages} responses; {len(leaks)} leaks")
     assert leaks == []
     # The crawl reached what each role is allowed to see (so it proves something about the rest).
-    for role in ("ngo", "employer", "volunteer"):
+    for role in ("ngo", "employer", "volunteer", "grid_worker"):
         assert seen[role] == ALLOWED[role], role
     for role in ("caseworker", "supervisor"):
         assert {"name", "phone", "contact_note", "consent_note", "event_note", "handover_note"} <= seen[role], role

@@ -122,16 +122,16 @@ def test_hand_over_needs_a_note_and_keeps_the_record(
     login(make_user(Role.SUPERVISOR, area_id=grid.id))
     url = f"/people/{person.id}/handover"
     session.commit()
-    client.post(url, data={"caseworker_id": str(new.id), "note": ""})
+    client.post(url, data={"to_user_id": str(new.id), "note": ""})
     session.commit()
     session.refresh(person)
     assert person.caseworker_id == old.id
-    client.post(url, data={"caseworker_id": str(new.id), "note": "Moving districts; prefers calls after 6pm"})
+    client.post(url, data={"to_user_id": str(new.id), "note": "Moving districts; prefers calls after 6pm"})
     session.commit()
     session.refresh(person)
     assert person.caseworker_id == new.id
     (handover,) = session.exec(select(Handover)).all()
-    assert handover.from_caseworker_id == old.id and "after 6pm" in handover.note
+    assert handover.from_user_id == old.id and "after 6pm" in handover.note
     assert session.exec(select(Need).where(Need.person_id == person.id)).one().description == "需要临时住处"
     told = {n.user_id for n in session.exec(select(Notification).where(Notification.kind == "person_handed_over"))}
     assert told == {old.id, new.id}
@@ -150,6 +150,6 @@ def test_a_supervisor_of_another_area_cannot_hand_over(
     session.commit()
     login(make_user(Role.SUPERVISOR, area_id=elsewhere.id))
     response = client.post(
-        f"/people/{person.id}/handover", data={"caseworker_id": str(make_user(Role.CASEWORKER).id), "note": "x"}
+        f"/people/{person.id}/handover", data={"to_user_id": str(make_user(Role.CASEWORKER).id), "note": "x"}
     )
     assert response.status_code == 404

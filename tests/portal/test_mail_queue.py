@@ -94,7 +94,7 @@ def handed_over(
     session.add(person)
     session.commit()
     login(make_user(Role.SUPERVISOR, area_id=grid.id))
-    response = client.post(f"/people/{person.id}/handover", data={"caseworker_id": str(new.id), "note": "moving"})
+    response = client.post(f"/people/{person.id}/handover", data={"to_user_id": str(new.id), "note": "moving"})
     assert response.status_code == 303
     response.close()
     return old, new

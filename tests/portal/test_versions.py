@@ -371,7 +371,7 @@ def test_a_hand_over_sent_twice_hands_over_once(
     desk = signed_in(app, session, supervisor)
     action = f"/people/{person.id}/handover"
     loaded = version_in(desk.get(f"/people/{person.id}").get_data(as_text=True), action)
-    form = {"caseworker_id": str(colleague.id), "note": "家访时间改到周末", "version": loaded}
+    form = {"to_user_id": str(colleague.id), "note": "家访时间改到周末", "version": loaded}
     assert desk.post(action, data=form).status_code == 303
     again = desk.post(action, data=form)
     assert CHANGED in desk.get(again.headers["Location"]).get_data(as_text=True)
