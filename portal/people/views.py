@@ -12,7 +12,7 @@ from sqlmodel import Session, SQLModel, col, select
 from werkzeug.wrappers import Response
 
 from portal import idempotency
-from portal.areas import centre_of
+from portal.areas import centre_of, metres_between
 from portal.audit.services import record_view, trail_of
 from portal.auth.access import fresh_sign_in_required, role_required
 from portal.clock import local_today
@@ -117,6 +117,7 @@ def _page_context(session: Session, person: Person, **forms: object) -> dict[str
         "needs": needs,
         "contacts": contacts,
         "contact_authors": _names(session, {c.caseworker_id for c in contacts if c.caseworker_id}),
+        "contact_distances": _distances(person, contacts) if current_user.role == Role.SUPERVISOR else {},
         "can_edit": services.is_caseworker_of(current_user, person) and not person.is_anonymised,
         "masked_id_number": mask_id_number(person.id_number),
         "age": age_on(person.birth_date, today) if person.birth_date else None,
@@ -153,6 +154,19 @@ def _page_context(session: Session, person: Person, **forms: object) -> dict[str
     context.update(ledger.context(session, current_user, person))
     context.update(forms)
     return context
+
+
+def _distances(person: Person, contacts: list[ContactLog]) -> dict[uuid.UUID, int]:
+    """How far from the person's address each visit was recorded, in metres: what a supervisor
+    checks of a visit, without the place itself."""
+    if person.latitude is None or person.longitude is None:
+        return {}
+    home = (person.latitude, person.longitude)
+    return {
+        contact.id: metres_between(home, (contact.latitude, contact.longitude))
+        for contact in contacts
+        if contact.latitude is not None and contact.longitude is not None
+    }
 
 
 def _record_ids(person: Person, needs: list[Need], contacts: list[ContactLog], referrals: Any) -> list[uuid.UUID]:

@@ -185,3 +185,22 @@ def test_the_pages_read_in_chinese(
     session.commit()
     page = login(grid_worker).get("/grid/").get_data(as_text=True)
     assert "今日走访" in page and "记录联系" in page
+
+
+def test_the_supervisor_reads_how_far_from_the_address_a_visit_was_recorded(
+    session: Session,
+    login: Login,
+    grid_worker: User,
+    caseworker: User,
+    make_user: Callable[..., User],
+    grid: Area,
+) -> None:
+    someone = person(session, caseworker, grid, "XA-G-0012", latitude=34.26, longitude=108.94)
+    client = login(grid_worker)
+    client.post("/grid/contact", data=contact_form(someone, latitude="34.2607", longitude="108.94"))
+    client.post("/grid/contact", data=contact_form(someone, note="Phoned instead", kind="call"))
+    page = login(make_user(Role.SUPERVISOR, area_id=grid.id, locale="en")).get(f"/people/{someone.id}")
+    html = page.get_data(as_text=True)
+    assert "recorded 78 m from the address" in html
+    assert html.count("m from the address") == 1  # the call carried no place
+    assert "34.2607" not in html  # the distance, never the place
