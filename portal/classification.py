@@ -103,6 +103,14 @@ _CLASSES: dict[str, dict[str, str]] = {
         SENSITIVE: "kind occurred_on outcome",
         INTERNAL: "id person_id caseworker_id created_at",
     },
+    "programme_agreement": {
+        PART2: "programme signed_on starts_on ends_on check_in_every_days test_every_days note",
+        INTERNAL: "id version person_id recorded_by_id created_at",
+    },
+    "programme_check": {
+        PART2: "kind due_on done_on result note",
+        INTERNAL: "id person_id agreement_id recorded_by_id created_at",
+    },
     "volunteer_activity": {
         PART2: "description",
         SENSITIVE: "referral_id",

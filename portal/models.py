@@ -983,6 +983,66 @@ class FollowUp(SQLModel, table=True):
     created_at: datetime = timestamp(default_factory=utcnow)
 
 
+class CheckKind(StrEnum):
+    CHECK_IN = "report_in"  # 报到: the person reports to the programme office
+    TEST = "drug_test"  # 尿检 (or another test the agreement names)
+
+
+class CheckResult(StrEnum):
+    """How a scheduled check went. A check-in is attended or missed; a test is negative, positive,
+    refused or missed."""
+
+    ATTENDED = "attended"
+    NEGATIVE = "negative"
+    POSITIVE = "positive"
+    REFUSED = "refused"
+    MISSED = "missed"
+
+
+_AGREEMENT_VERSION = version_column()
+
+
+class ProgrammeAgreement(SQLModel, table=True):
+    """The person's community detox or rehabilitation agreement (社区戒毒/社区康复协议): its term,
+    and how often they report in and are tested. The anti-drug specialist keeps it."""
+
+    __tablename__ = "programme_agreement"
+    __mapper_args__ = {"version_id_col": _AGREEMENT_VERSION}
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    version: int = Field(default=1, sa_column=_AGREEMENT_VERSION)
+    person_id: uuid.UUID = Field(foreign_key="person.id", index=True)
+    programme: Programme = enum_column()
+    signed_on: date
+    starts_on: date
+    ends_on: date
+    check_in_every_days: int
+    test_every_days: int
+    note: str = encrypted_column(default="")
+    recorded_by_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = timestamp(default_factory=utcnow)
+
+
+class ProgrammeCheck(SQLModel, table=True):
+    """One check-in or test the agreement schedules: when it is due, and once done, when and how it
+    went. Recording one schedules the next of its kind, until the agreement ends."""
+
+    __tablename__ = "programme_check"
+    # The specialist's list and the indicators: a person's checks by kind and due date.
+    __table_args__ = (sa.Index("ix_programme_check_person_id_kind_due_on", "person_id", "kind", "due_on"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    person_id: uuid.UUID = Field(foreign_key="person.id")
+    agreement_id: uuid.UUID = Field(foreign_key="programme_agreement.id", index=True)
+    kind: CheckKind = enum_column()
+    due_on: date
+    done_on: date | None = Field(default=None)
+    result: CheckResult | None = enum_column(default=None, nullable=True)
+    note: str = encrypted_column(default="")
+    recorded_by_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = timestamp(default_factory=utcnow)
+
+
 class Duty(StrEnum):
     """What a worker does for a person; each role has one (portal/duties.py)."""
 

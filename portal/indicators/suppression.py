@@ -237,7 +237,7 @@ def publish(figures: Indicators, threshold: int) -> PublishedIndicators:
             parts["not_checked"],
             rule.rate(retention.rate, parts["still_employed"], placements),
         ),
-        volunteer_hours=Cell(figures.volunteer_hours.hours),
+        volunteer_hours=Cell(hidden=True) if rule.few_people else Cell(figures.volunteer_hours.hours),
         volunteers=rule.count(figures.volunteer_hours.volunteers),
     )
 

@@ -23,9 +23,12 @@ from portal.models import (
     Offer,
     Organization,
     Person,
+    ProgrammeAgreement,
+    ProgrammeCheck,
     Referral,
     ReferralEvent,
     User,
+    VolunteerActivity,
 )
 from portal.redisclosure import REDISCLOSURE_NOTICE, REDISCLOSURE_NOTICE_VERSION
 
@@ -58,6 +61,9 @@ class PersonRecord:
     dismissals: list[Dismissal]
     follow_ups: list[FollowUp]
     erasure_requests: list[ErasureRequest]
+    agreements: list[ProgrammeAgreement]
+    checks: list[ProgrammeCheck]
+    volunteer_activities: list[VolunteerActivity]
 
 
 def collect(session: Session, person: Person) -> PersonRecord:
@@ -138,6 +144,29 @@ def collect(session: Session, person: Person) -> PersonRecord:
                 .order_by(col(ErasureRequest.requested_at))
             )
         ),
+        agreements=list(
+            session.exec(
+                select(ProgrammeAgreement)
+                .where(ProgrammeAgreement.person_id == person.id)
+                .order_by(col(ProgrammeAgreement.starts_on))
+            )
+        ),
+        checks=list(
+            session.exec(
+                select(ProgrammeCheck).where(ProgrammeCheck.person_id == person.id).order_by(col(ProgrammeCheck.due_on))
+            )
+        ),
+        volunteer_activities=(
+            list(
+                session.exec(
+                    select(VolunteerActivity)
+                    .where(col(VolunteerActivity.referral_id).in_(referral_ids))
+                    .order_by(col(VolunteerActivity.done_on))
+                )
+            )
+            if referral_ids
+            else []
+        ),
     )
 
 
@@ -184,6 +213,9 @@ def as_json(person_record: PersonRecord, exported_at: datetime) -> dict[str, Any
         "dismissals": [_dump(dismissal) for dismissal in person_record.dismissals],
         "follow_ups": [_dump(follow_up) for follow_up in person_record.follow_ups],
         "erasure_requests": [_dump(request) for request in person_record.erasure_requests],
+        "programme_agreements": [_dump(agreement) for agreement in person_record.agreements],
+        "programme_checks": [_dump(check) for check in person_record.checks],
+        "volunteer_hours": [_dump(activity) for activity in person_record.volunteer_activities],
     }
 
 

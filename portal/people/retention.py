@@ -24,6 +24,8 @@ from portal.models import (
     Handover,
     Need,
     Person,
+    ProgrammeAgreement,
+    ProgrammeCheck,
     Referral,
     ReferralEvent,
     User,
@@ -140,6 +142,10 @@ def _scrub_linked(session: Session, person: Person, actor: User | None, now: dat
         # Typed on the form too: the paper form's number, and a discloser other than this programme.
         consent.signature_ref = ""
         consent.discloser = ""
+    for agreement in session.exec(select(ProgrammeAgreement).where(ProgrammeAgreement.person_id == person.id)):
+        agreement.note = ""
+    for check in session.exec(select(ProgrammeCheck).where(ProgrammeCheck.person_id == person.id)):
+        check.note = ""
     for request in session.exec(select(ErasureRequest).where(ErasureRequest.person_id == person.id)):
         request.outcome = ""  # an earlier refusal quoted the hold, which may name the person
     if not need_ids:
@@ -167,5 +173,6 @@ def _scrub_linked(session: Session, person: Person, actor: User | None, now: dat
             select(VolunteerActivity).where(col(VolunteerActivity.referral_id).in_(referral_ids))
         ):
             activity.description = ""
+            activity.returned_reason = ""
     for dismissal in session.exec(select(Dismissal).where(col(Dismissal.need_id).in_(need_ids))):
         dismissal.note = ""

@@ -20,10 +20,13 @@ from portal.models import (
     Need,
     Offer,
     Person,
+    ProgrammeAgreement,
+    ProgrammeCheck,
     Referral,
     ReferralEvent,
     ReferralStatus,
     User,
+    VolunteerActivity,
     utcnow,
 )
 from tests.conftest import CONSENT_ELEMENTS
@@ -43,6 +46,11 @@ NOT_FREE_TEXT = {
     ("followup", "outcome"): "a code from a fixed list",
     ("consent", "revocation_statement_version"): "the version of the portal's own text",
     ("consent", "text_version_sha256"): "the SHA-256 of the portal's own text",
+    ("volunteer_activity", "kind"): "a code from a fixed list",
+    ("volunteer_activity", "status"): "a code from a fixed list",
+    ("programme_agreement", "programme"): "a code from a fixed list",
+    ("programme_check", "kind"): "a code from a fixed list",
+    ("programme_check", "result"): "a code from a fixed list",
 }
 
 
@@ -191,8 +199,29 @@ def build_record(
         respond_by=utcnow() + timedelta(days=3),
     )
     session.add(referral)
+    agreement = ProgrammeAgreement(
+        person_id=person.id,
+        programme="community_rehab",
+        signed_on=date(2018, 7, 1),
+        starts_on=date(2018, 7, 1),
+        ends_on=date(2021, 6, 30),
+        check_in_every_days=30,
+        test_every_days=60,
+        note=f"{mark} agreed in the presence of their mother",
+    )
+    session.add(agreement)
     session.commit()
+    check = ProgrammeCheck(
+        person_id=person.id,
+        agreement_id=agreement.id,
+        kind="drug_test",
+        due_on=date(2019, 2, 1),
+        done_on=date(2019, 2, 1),
+        result="negative",
+        note=f"{mark} tested at the street office",
+    )
     steps: list[SQLModel] = [
+        check,
         ReferralEvent(referral_id=referral.id, to_status=ReferralStatus.APPROVED, note=f"{mark} approved"),
         ReferralEvent(
             referral_id=referral.id,
@@ -213,6 +242,15 @@ def build_record(
             due_on=date(2019, 5, 1),
             note=f"{mark} moved to another district",
         ),
+        VolunteerActivity(
+            volunteer_id=caseworker.id,
+            referral_id=referral.id,
+            done_on=date(2019, 6, 2),
+            minutes=90,
+            kind="accompaniment",
+            description=f"{mark} went with them to the clinic",
+        ),
+        agreement,
         FollowUp(
             key=f"referral_overdue:{person.id}:{referral.id}",
             kind="referral_overdue",

@@ -41,6 +41,17 @@ CLEAR_PART2 = {
     # Used for distance to offers; cleared at anonymisation. Encrypting them is left for later.
     ("person", "latitude"): "distance to offers",
     ("person", "longitude"): "distance to offers",
+    # The programme's schedule is read by the specialist's lists and the indicators (dates, counts).
+    ("programme_agreement", "programme"): "the programme's rules are chosen by it",
+    ("programme_agreement", "signed_on"): "dates the lists sort on",
+    ("programme_agreement", "starts_on"): "dates the lists sort on",
+    ("programme_agreement", "ends_on"): "dates the lists sort on",
+    ("programme_agreement", "check_in_every_days"): "the schedule is computed from it",
+    ("programme_agreement", "test_every_days"): "the schedule is computed from it",
+    ("programme_check", "kind"): "the lists and indicators count by it",
+    ("programme_check", "due_on"): "the lists and indicators count by it",
+    ("programme_check", "done_on"): "the lists and indicators count by it",
+    ("programme_check", "result"): "the indicators count by it",
     # Where a visit was recorded: compared with the person's address; cleared at anonymisation.
     ("contactlog", "latitude"): "distance from the address",
     ("contactlog", "longitude"): "distance from the address",

@@ -135,7 +135,7 @@ def test_a_one_person_grid_shows_nothing_about_that_person(
     page = pages[0]
     assert "Fewer than 5 people in this area" in page
     stat_numbers = re.findall(r'class="stat-number">([^<]*)<', page)
-    assert len(stat_numbers) == 7 and set(stat_numbers) == {"hidden"}
+    assert len(stat_numbers) == 8 and set(stat_numbers) == {"hidden"}
     june_cells = re.findall(r"<td>([^<]*)</td>", page.split('id="monthly-table"')[0])
     assert june_cells and set(june_cells) == {"hidden"}
     assert "Employer E" not in page and "referral" not in page.split("ind-approval")[1].split("</section>")[0]

@@ -69,8 +69,8 @@ def test_the_json_export_holds_every_row_linked_to_the_person(
     rows = linked_rows(session, record.person.id)
     tables = {table for table, _id in rows}
     # person, 2 needs, 2 contacts, a hand-over, a consent, a referral with 2 steps and an override,
-    # a dismissal, 2 follow-ups
-    assert len(rows) == 14
+    # a dismissal, 2 follow-ups, a programme agreement and a test, a volunteer's hours for the referral
+    assert len(rows) == 17
     assert tables == {
         "person",
         "need",
@@ -82,6 +82,9 @@ def test_the_json_export_holds_every_row_linked_to_the_person(
         "referralevent",
         "dismissal",
         "followup",
+        "programme_agreement",
+        "programme_check",
+        "volunteer_activity",
     }
     assert {row_id for _table, row_id in rows} <= ids_in(document)
     assert "OTHERPERSON" not in json.dumps(document, ensure_ascii=False)
