@@ -48,6 +48,7 @@ from portal.offers import commands as offer_commands
 from portal.offers.views import bp as offers_bp
 from portal.organizations.views import bp as organizations_bp
 from portal.people.views import bp as people_bp
+from portal.programme.views import bp as programme_bp
 from portal.referrals import pages as referral_pages
 from portal.referrals.views import bp as referrals_bp
 from portal.users.views import bp as users_bp
@@ -112,6 +113,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         followups_bp,
         hours_bp,
         grid_bp,
+        programme_bp,
         indicators_bp,
         notifications.bp,
         audit_bp,

@@ -58,9 +58,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_programme_check_agreement_id", "programme_check", ["agreement_id"])
-    op.create_index(
-        "ix_programme_check_person_id_kind_due_on", "programme_check", ["person_id", "kind", "due_on"]
-    )
+    op.create_index("ix_programme_check_person_id_kind_due_on", "programme_check", ["person_id", "kind", "due_on"])
 
 
 def downgrade() -> None:

@@ -106,6 +106,10 @@ ROUTES: dict[tuple[str, str], tuple[str, Any]] = {
     ("grid.index", "GET"): ("/grid/", {Role.GRID_WORKER}),
     ("grid.contact", "GET"): ("/grid/contact?person={person}", {Role.GRID_WORKER}),
     ("grid.contact", "POST"): ("/grid/contact", {Role.GRID_WORKER}),
+    ("programme.index", "GET"): ("/programme/", {Role.SPECIALIST}),
+    ("programme.person", "GET"): ("/programme/person?person={person}", {Role.SPECIALIST}),
+    ("programme.agreement", "POST"): ("/programme/agreement", {Role.SPECIALIST}),
+    ("programme.check", "POST"): ("/programme/check", {Role.SPECIALIST}),
     ("hours.index", "GET"): ("/hours/", {Role.VOLUNTEER}),
     ("hours.create", "GET"): ("/hours/new", {Role.VOLUNTEER}),
     ("hours.create", "POST"): ("/hours/new", {Role.VOLUNTEER}),
@@ -173,6 +177,7 @@ def cast(
         full_name="测试",
         caseworker_id=users[Role.CASEWORKER].id,
         grid_worker_id=users[Role.GRID_WORKER].id,
+        specialist_id=users[Role.SPECIALIST].id,
         area_id=grid.id,
     )
     session.add(person)
@@ -305,8 +310,8 @@ def test_the_walk_covers_every_route_whose_url_names_a_persons_record(app: Flask
         if rule.arguments & set(RECORD_TYPES)
         for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}
     }
-    # The grid worker's contact form names its person in the query (a phone's links stay short).
-    assert named | {("grid.contact", "GET")} == set(person_data_routes())
+    # The grid worker's and specialist's pages name their person in the query.
+    assert named | {("grid.contact", "GET"), ("programme.person", "GET")} == set(person_data_routes())
 
 
 @pytest.mark.parametrize("who", [*Role, ELSEWHERE_CASEWORKER, ELSEWHERE_SUPERVISOR], ids=str)

@@ -31,6 +31,8 @@ from portal.models import (
     OrganizationKind,
     OutboxMail,
     Person,
+    ProgrammeAgreement,
+    ProgrammeCheck,
     RecipientKind,
     Referral,
     ReferralEvent,
@@ -76,6 +78,8 @@ SENTINELS = {
     "summary_volunteer_sent": "SENTINEL_SUMMARY_VOLUNTEER_t5",
     "summary_proposed": "SENTINEL_SUMMARY_PROPOSED_t6",
     "summary_completed": "SENTINEL_SUMMARY_COMPLETED_t7",
+    "agreement_note": "SENTINEL_AGREEMENT_u1",
+    "check_note": "SENTINEL_CHECK_u2",
     "treatment": TREATMENT_MARK,
 }
 ALL = frozenset(SENTINELS)
@@ -101,8 +105,10 @@ ALLOWED: dict[str, frozenset[str]] = {
     # What a visit needs (portal/duties.py): never needs, consents, referrals, notes or treatment.
     "grid_worker": frozenset({"name", "phone", "address"}),
     "other_grid_worker": frozenset(),
-    "specialist": frozenset(),
+    "specialist": frozenset({"name", "phone", "address", "agreement_note", "check_note"}),
 }
+# Pages that name their person in the query, not the path: the crawl visits them for each person.
+QUERY_NAMED = ("grid.contact", "programme.person")
 
 
 @dataclass
@@ -229,6 +235,29 @@ def world(
         _referral(session, needs["need_completed"], offers["ngo_health"], S.COMPLETED, "phone"),
     ]
     supervisor = users["supervisor"]
+    agreement = ProgrammeAgreement(
+        person_id=person.id,
+        programme="community_detox",
+        signed_on=date(2025, 2, 3),
+        starts_on=date(2025, 2, 3),
+        ends_on=date(2028, 2, 2),
+        check_in_every_days=30,
+        test_every_days=60,
+        note=SENTINELS["agreement_note"],
+    )
+    session.add(agreement)
+    session.commit()
+    session.add(
+        ProgrammeCheck(
+            person_id=person.id,
+            agreement_id=agreement.id,
+            kind="drug_test",
+            due_on=date(2026, 1, 2),
+            done_on=date(2026, 1, 2),
+            result="negative",
+            note=SENTINELS["check_note"],
+        )
+    )
     follow_up = FollowUp(
         key="sentinel",
         kind="lost_contact",
@@ -279,6 +308,11 @@ def get_urls(app: Flask, world: World) -> Iterator[str]:
         arguments = sorted(rule.arguments)
         missing = [name for name in arguments if name not in world.ids]
         assert not missing, f"{rule.endpoint}: plant a record for {missing} in this test"
+        if rule.endpoint in QUERY_NAMED:
+            for person_id in world.ids["person_id"]:
+                with app.test_request_context():
+                    yield url_for(rule.endpoint, person=person_id)
+            continue
         for values in itertools.product(*(world.ids[name] for name in arguments)):
             with app.test_request_context():
                 yield url_for(rule.endpoint, **dict(zip(arguments, values, strict=True)))
@@ -315,7 +349,7 @@ def test_no_page_or_partial_shows_a_sentinel_the_table_does_not_allow(
     print(f"\ncrawled {len(urls)} URLs × 2 variants × {len(ALLOWED)} roles = {pages} responses; {len(leaks)} leaks")
     assert leaks == []
     # The crawl reached what each role is allowed to see (so it proves something about the rest).
-    for role in ("ngo", "employer", "volunteer", "grid_worker"):
+    for role in ("ngo", "employer", "volunteer", "grid_worker", "specialist"):
         assert seen[role] == ALLOWED[role], role
     for role in ("caseworker", "supervisor"):
         assert {"name", "phone", "contact_note", "consent_note", "event_note", "handover_note"} <= seen[role], role
