@@ -15,7 +15,7 @@ from typing import Any
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from portal.auth.passwords import hash_password
 from portal.clock import local_date
@@ -26,17 +26,22 @@ from portal.i18n import LOCALES
 from portal.models import (
     ActivityKind,
     Area,
+    CheckResult,
     Consent,
     ExpiryEvent,
     Need,
     Offer,
     Organization,
     Person,
+    Programme,
+    ProgrammeAgreement,
+    ProgrammeCheck,
     RecipientKind,
     User,
     VerificationStatus,
     utcnow,
 )
+from portal.programme import services as programme
 from portal.referrals.services import propose, transition
 from portal.referrals.states import MOVES
 
@@ -144,9 +149,40 @@ def load_demo_data(session: Session) -> bool:
     for row in data["referrals"]:
         need = needs[row["person"]][row["need"]]
         _refer(session, need, offers[row["offer"]], row["steps"])
+    for row in data["programme_agreements"]:
+        _agreement(session, people[row["person"]], users[row["specialist"]], row, local_date(now))
     for row in data["volunteer_hours"]:
         _volunteer_hours(session, users[row["volunteer"]], organizations[row["organization"]], row, local_date(now))
     return True
+
+
+def _agreement(session: Session, person: Person, specialist: User, row: dict[str, Any], today: date) -> None:
+    """An agreement recorded by the specialist, and its checks' results in the order they came due,
+    through the programme's services, so each schedules the next as it would in the portal."""
+    starts_on = today - timedelta(days=row["started_days_ago"])
+    person.specialist_id = specialist.id
+    session.commit()
+    agreement = ProgrammeAgreement(
+        person_id=person.id,
+        programme=Programme(row["programme"]),
+        signed_on=starts_on,
+        starts_on=starts_on,
+        ends_on=starts_on.replace(year=starts_on.year + row["years"]),
+        check_in_every_days=row["check_in_every_days"],
+        test_every_days=row["test_every_days"],
+        note=row["note"],
+    )
+    programme.record_agreement(session, specialist, person, agreement)
+    for kind, results in row["results"].items():
+        for result in results:
+            due = session.exec(
+                select(ProgrammeCheck).where(
+                    ProgrammeCheck.person_id == person.id,
+                    ProgrammeCheck.kind == kind,
+                    col(ProgrammeCheck.done_on).is_(None),
+                )
+            ).one()
+            programme.record_check(session, specialist, person, due.id, due.due_on, CheckResult(result), "")
 
 
 def _volunteer_hours(session: Session, volunteer: User, host: Organization, row: dict[str, Any], today: date) -> None:

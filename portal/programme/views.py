@@ -94,7 +94,8 @@ def agreement() -> Response | tuple[str, int]:
         return _page(someone, 422, typed, errors)
     session = get_session()
     if idempotency.claim(session, current_user, key, ProgrammeAgreement) is None:
-        services.record_agreement(session, current_user, someone, ProgrammeAgreement(**data.model_dump()))
+        terms = ProgrammeAgreement(person_id=someone.id, **data.model_dump())
+        services.record_agreement(session, current_user, someone, terms)
     flash(_("Agreement recorded: the first report-in and test are due %(day)s.", day=data.starts_on), "success")
     return redirect(url_for("programme.person", person=someone.id), code=303)
 

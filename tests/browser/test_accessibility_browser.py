@@ -78,6 +78,8 @@ def _pages_by_account(session: Session) -> dict[str | None, list[str]]:
         ],
         "volunteer@bridge.example": ["/", "/offers/mine", "/hours/", "/hours/new", "/hours/certificate"],
         "staff.chunhui@bridge.example": ["/", "/hours/confirm", "/hours/export"],
+        "grid@bridge.example": ["/", "/grid/", "/grid/?show=all", f"/grid/contact?person={person.id}"],
+        "specialist@bridge.example": ["/", "/programme/", f"/programme/person?person={person.id}"],
     }
 
 

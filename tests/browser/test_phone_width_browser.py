@@ -43,7 +43,12 @@ ACCOUNTS = [
     "ngo@bridge.example",
     "employer@bridge.example",
     "volunteer@bridge.example",
+    "staff.chunhui@bridge.example",
+    "grid@bridge.example",
+    "specialist@bridge.example",
 ]
+# Pages that name their person in the query: opened for the records' person.
+QUERY_NAMED = {"grid.contact", "programme.person"}
 # GET routes that are no page to look at: files, data for machines, links only a mail carries.
 NOT_PAGES = {
     "static",
@@ -60,6 +65,9 @@ NOT_PAGES = {
 MUST_SEE = {
     "caseworker": {"/people/new", "/people/{person}", "/matches/needs/{need}", "/offers/{offer}"},
     "ngo": {"/referrals/inbox", "/referrals/history", "/offers/new", "/offers/{offer}/edit"},
+    "grid": {"/grid/", "/grid/contact?person={person}"},
+    "specialist": {"/programme/", "/programme/person?person={person}"},
+    "volunteer": {"/hours/", "/hours/new", "/hours/certificate"},
     "admin": {"/users/new", "/indicators"},
 }
 
@@ -100,6 +108,8 @@ def _candidates(app: Flask, ids: dict[str, str]) -> dict[str, str]:
         path = rule.rule
         for argument in rule.arguments:
             path = path.replace(f"<uuid:{argument}>", ids[argument])
+        if rule.endpoint in QUERY_NAMED:
+            path = f"{path}?person={ids['person_id']}"
         pages[path] = re.sub(r"<uuid:(\w+)_id>", r"\1", rule.rule).strip("/").replace("/", "-") or "home"
     return dict(sorted(pages.items()))
 

@@ -9,6 +9,7 @@ from flask.testing import FlaskClient
 from sqlmodel import Session, col, select
 
 from portal.clock import local_today
+from portal.demo import load_demo_data
 from portal.exceptions import AlreadyDecided
 from portal.models import (
     Area,
@@ -192,3 +193,20 @@ def test_the_pages_read_in_chinese(session: Session, login: Login, specialist: U
     client.post("/programme/agreement", data=agreement_form(someone, local_today()))
     page = client.get(f"/programme/person?person={someone.id}").get_data(as_text=True)
     assert "尿检" in page and "报到" in page and "协议" in page
+
+
+def test_the_demo_specialist_and_grid_worker_have_their_people(session: Session, login: Login) -> None:
+    assert load_demo_data(session)
+    specialist = session.exec(select(User).where(User.email == "specialist@bridge.example")).one()
+    grid_worker = session.exec(select(User).where(User.email == "grid@bridge.example")).one()
+    for user in (specialist, grid_worker):
+        user.locale = "en"
+    session.commit()
+    rows = services.caseload(session, specialist, local_today(), {"default": 30})
+    kept = [row for row in rows if row.next_check_in]  # those with an agreement
+    assert {row.person.code for row in kept} == {"XA-2026-0001", "XA-2026-0004"}
+    assert not any(row.overdue(local_today()) for row in kept)
+    page = login(specialist).get("/programme/").get_data(as_text=True)
+    assert "XA-2026-0004" in page
+    everyone = login(grid_worker).get("/grid/?show=all").get_data(as_text=True)
+    assert "XA-2026-0001" in everyone and "XA-2026-0004" in everyone
