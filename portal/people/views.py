@@ -48,6 +48,7 @@ from portal.people.forms import (
     PersonForm,
 )
 from portal.people.services import age_on
+from portal.programme import services as programme
 from portal.referrals.services import timeline
 from portal.referrals.states import WITHDRAW_REASONS, actions_from
 from portal.spreadsheets import csv_bytes
@@ -125,6 +126,11 @@ def _page_context(session: Session, person: Person, **forms: object) -> dict[str
         "referrals": referrals,
         "step_actors": _names(session, {e.actor_id for _r, _t, steps in referrals for e in steps if e.actor_id}),
         "handovers": services.handovers_of(session, person),
+        # The programme side is the specialist's duty; of the rest only the supervisor reads it.
+        "programme_agreements": (
+            programme.agreements_of(session, person) if current_user.role == Role.SUPERVISOR else []
+        ),
+        "programme_checks": programme.checks_of(session, person) if current_user.role == Role.SUPERVISOR else None,
         "workers": _names(
             session, {w for w in (person.caseworker_id, person.grid_worker_id, person.specialist_id) if w}
         ),

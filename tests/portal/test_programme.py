@@ -210,3 +210,12 @@ def test_the_demo_specialist_and_grid_worker_have_their_people(session: Session,
     assert "XA-2026-0004" in page
     everyone = login(grid_worker).get("/grid/?show=all").get_data(as_text=True)
     assert "XA-2026-0001" in everyone and "XA-2026-0004" in everyone
+
+
+def test_the_supervisor_reads_the_programme_side_on_the_person_page(
+    session: Session, login: Login, specialist: User, someone: Person, make_user: Callable[..., User], grid: Area
+) -> None:
+    login(specialist).post("/programme/agreement", data=agreement_form(someone, local_today()))
+    page = login(make_user(Role.SUPERVISOR, area_id=grid.id, locale="en")).get(f"/people/{someone.id}")
+    html = page.get_data(as_text=True)
+    assert "Programme agreement, check-ins and tests" in html and "Drug test" in html
