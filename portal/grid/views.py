@@ -1,8 +1,18 @@
 """The grid worker's day on a phone: whose visit is due, and a contact recorded in one tap."""
 
 import uuid
+from pathlib import Path
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
@@ -56,6 +66,22 @@ def _person(raw: str | None) -> Person:
     except ValueError:
         abort(400)
     return services.person_for_contact(get_session(), current_user, person_id) or abort(404)
+
+
+@bp.route("/sw.js")
+@role_required(Role.GRID_WORKER)
+def service_worker() -> Response:
+    """The service worker of the grid's pages, served from here so that its scope is /grid/ (the
+    portal's headers keep browsers from caching it, so a new version is picked up at once)."""
+    script = Path(current_app.static_folder or "static", "grid-sw.js").read_text(encoding="utf-8")
+    return Response(script, mimetype="text/javascript")
+
+
+@bp.route("/offline")
+@role_required(Role.GRID_WORKER)
+def offline() -> str:
+    """What the service worker shows for a page of /grid/ that needs the network it does not have."""
+    return render_template("grid/offline.html")
 
 
 @bp.route("/contact", methods=["GET", "POST"])

@@ -57,6 +57,7 @@ NOT_PAGES = {
     "people.export_json",
     "people.export_caseload",
     "hours.export",
+    "grid.service_worker",
     "offers.import_template",
     "auth.reset_password",
     "auth.mfa_verify",

@@ -104,6 +104,8 @@ ROUTES: dict[tuple[str, str], tuple[str, Any]] = {
     ("referrals.inbox", "GET"): ("/referrals/inbox", OWNERS),
     ("referrals.history", "GET"): ("/referrals/history", OWNERS),
     ("grid.index", "GET"): ("/grid/", {Role.GRID_WORKER}),
+    ("grid.service_worker", "GET"): ("/grid/sw.js", {Role.GRID_WORKER}),
+    ("grid.offline", "GET"): ("/grid/offline", {Role.GRID_WORKER}),
     ("grid.contact", "GET"): ("/grid/contact?person={person}", {Role.GRID_WORKER}),
     ("grid.contact", "POST"): ("/grid/contact", {Role.GRID_WORKER}),
     ("programme.index", "GET"): ("/programme/", {Role.SPECIALIST}),

@@ -108,6 +108,13 @@ def test_vendored_leaflet_is_the_pinned_release(name: str, digest: str) -> None:
     assert base64.b64encode(hashlib.sha384(data).digest()).decode() == digest
 
 
+def test_vendored_idb_keyval_is_the_pinned_release() -> None:
+    """idb-keyval 6.3.0 (dist/umd.js) from the npm registry, byte for byte (static/waiting-contacts.js)."""
+    data = (ROOT / "static/vendor/idb-keyval-6.3.0/idb-keyval.umd.js").read_bytes()
+    digest = "heZBNbZ5qOuEy6kN0six3ZVIzCVxqm0GmdO13Biy02ZPr/Ec/pXgGK5IBi2+z+XP"
+    assert base64.b64encode(hashlib.sha384(data).digest()).decode() == digest
+
+
 def test_every_setting_the_portal_defines_is_read_somewhere() -> None:
     """A default nobody reads documents a rule that does not exist. Flask and its extensions read
     their own keys; each of the portal's own must appear in the code again besides its default."""

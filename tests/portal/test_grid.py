@@ -204,3 +204,16 @@ def test_the_supervisor_reads_how_far_from_the_address_a_visit_was_recorded(
     assert "recorded 78 m from the address" in html
     assert html.count("m from the address") == 1  # the call carried no place
     assert "34.2607" not in html  # the distance, never the place
+
+
+def test_the_service_worker_keeps_the_offline_page_and_no_record(login: Login, grid_worker: User) -> None:
+    client = login(grid_worker)
+    worker = client.get("/grid/sw.js")
+    assert worker.status_code == 200 and worker.mimetype == "text/javascript"
+    assert worker.headers["Cache-Control"] == "no-store"
+    script = worker.get_data(as_text=True)
+    assert '"/grid/offline"' in script and "/grid/contact" not in script and "/people" not in script
+    offline = client.get("/grid/offline").get_data(as_text=True)
+    assert "This page needs the network" in offline
+    page = client.get("/grid/").get_data(as_text=True)
+    assert 'data-grid-worker="/grid/sw.js"' in page and "waiting-contacts.js" in page
