@@ -6,11 +6,11 @@ from datetime import datetime
 from typing import Any
 
 from babel.dates import format_skeleton
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, render_template, request
 from flask_babel import format_date, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from portal.audit import services as audit
 from portal.auth.access import fresh_sign_in_required, role_required
@@ -20,6 +20,7 @@ from portal.forms import query_values, validate
 from portal.htmx import render
 from portal.i18n import language_code
 from portal.indicators import charts, export, services
+from portal.indicators import grids as grid_indicators
 from portal.indicators.forms import Filters
 from portal.indicators.summary import (
     as_of,
@@ -33,7 +34,7 @@ from portal.indicators.summary import (
 )
 from portal.indicators.suppression import PublishedIndicators, PublishedMonth
 from portal.labels import label
-from portal.models import Area, Programme, Role, User
+from portal.models import Area, AreaLevel, Programme, Role, User
 
 bp = Blueprint("indicators", __name__, url_prefix="/indicators")
 
@@ -219,4 +220,25 @@ def export_csv() -> Response:
         body.encode("utf-8-sig"),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@bp.route("/grids")
+@role_required(*VIEWERS)
+def grids() -> str:
+    """Each grid's figures by duty over the last 30 days: people seen, grid workers' contacts, tests
+    done on time, people found again; small cells suppressed."""
+    session = get_session()
+    allowed = services.areas_for(session, current_user)
+    query = select(Area).where(Area.level == AreaLevel.GRID).order_by(Area.code)
+    if allowed is not None:
+        query = query.where(col(Area.id).in_([area.id for area in allowed]))
+    rows = grid_indicators.figures(session, list(session.exec(query)), local_today(), rules().contact_gap_days)
+    threshold = current_app.config["SMALL_CELL_THRESHOLD"]
+    return render_template(
+        "indicators/grids.html",
+        rows=grid_indicators.publish(rows, threshold),
+        number=number,
+        percent=percent,
+        days=grid_indicators.DAYS,
     )

@@ -57,6 +57,7 @@ def _pages_by_account(session: Session) -> dict[str | None, list[str]]:
             "/erasure-requests/",
             "/hours/confirm",
             "/hours/export",
+            "/indicators/grids",
         ],
         "admin@bridge.example": [
             "/",

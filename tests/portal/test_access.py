@@ -133,6 +133,7 @@ ROUTES: dict[tuple[str, str], tuple[str, Any]] = {
     ("referrals.act", "POST"): ("/referrals/{referral}/act", OWNERS | {Role.CASEWORKER, Role.SUPERVISOR}),
     ("indicators.index", "GET"): ("/indicators", {Role.ADMIN, Role.SUPERVISOR}),
     ("indicators.export_csv", "GET"): ("/indicators/export.csv", {Role.ADMIN, Role.SUPERVISOR}),
+    ("indicators.grids", "GET"): ("/indicators/grids", {Role.ADMIN, Role.SUPERVISOR}),
     ("notifications.index", "GET"): ("/notifications/", EVERYONE),
     ("notifications.read", "POST"): ("/notifications/read", EVERYONE),
     ("notifications.outbox", "GET"): ("/notifications/outbox", {Role.ADMIN}),
