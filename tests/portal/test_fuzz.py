@@ -196,6 +196,7 @@ def real_ids(records: dict[Any, Any]) -> dict[str, list[str]]:
         "follow_up_id": [str(records["follow_up"].id)],
         "consent_id": [str(records["consent"].id)],
         "request_id": [str(records["erasure_request"].id)],
+        "activity_id": [str(activity.id) for activity in records["activities"].values()],
         "token": ["a-reset-link-that-was-never-sent"],
     }
 
@@ -316,7 +317,7 @@ def test_the_fuzzer_knows_the_fields_of_every_form(
     cast: dict[Any, Any],  # noqa: F811 - the fixture imported above
 ) -> None:
     """If the field discovery broke, the fuzzer would only send fields no view reads."""
-    for expected in ("full_name", "description", "legal_hold_reason", "caseworker_id", "password", "pay_min"):
+    for expected in ("full_name", "description", "legal_hold_reason", "to_user_id", "password", "pay_min"):
         assert expected in FIELDS
     assert {"legal_hold", "legal_hold_reason"} <= ENDPOINT_FIELDS["people.legal_hold"]
     assert {"description", "category", "urgency"} <= ENDPOINT_FIELDS["people.add_need"]
