@@ -1,6 +1,7 @@
 """Form validation with pydantic schemas: one validation system, messages in the user's language."""
 
 import re
+import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
@@ -26,6 +27,14 @@ class FieldErrors(ValueError):
 def whole_number(raw: str, max_digits: int = 9) -> int | None:
     """A whole number typed in ASCII digits (a page, a version, a number of days), or None."""
     return int(raw) if len(raw) <= max_digits and ASCII_DIGITS.fullmatch(raw) else None
+
+
+def parse_id(raw: str | None) -> uuid.UUID | None:
+    """A record's id as a form or query names it, or None when it names none."""
+    try:
+        return uuid.UUID(raw) if raw else None
+    except ValueError:
+        return None
 
 
 def query_values(names: Iterable[str], args: Mapping[str, str]) -> dict[str, str]:

@@ -1,6 +1,5 @@
 """The grid worker's day on a phone: whose visit is due, and a contact recorded in one tap."""
 
-import uuid
 from pathlib import Path
 
 from flask import (
@@ -24,7 +23,7 @@ from portal.auth.access import role_required
 from portal.clock import local_today
 from portal.db import get_session
 from portal.duties import card
-from portal.forms import validate
+from portal.forms import parse_id, validate
 from portal.grid import services
 from portal.models import ContactLog, Duty, Person, Role
 from portal.people.forms import ContactForm
@@ -61,10 +60,7 @@ def _point(raw: str) -> tuple[float, float] | None:
 def _person(raw: str | None) -> Person:
     """The person a request names: a malformed name is a bad request; one the worker does not work
     with looks like one that does not exist."""
-    try:
-        person_id = uuid.UUID(raw or "")
-    except ValueError:
-        abort(400)
+    person_id = parse_id(raw) or abort(400)
     return services.person_for_contact(get_session(), current_user, person_id) or abort(404)
 
 

@@ -20,7 +20,7 @@ from portal.consents import ledger
 from portal.db import get_engine, get_session, reads_only
 from portal.duties import DUTY_OF
 from portal.exceptions import NotAllowed, OutsideYourAreas, RecordClosed, StaleEdit, TooManyChecks
-from portal.forms import validate
+from portal.forms import parse_id, validate
 from portal.htmx import render, wants_partial
 from portal.i18n import language_code
 from portal.labels import label
@@ -57,13 +57,6 @@ from portal.versions import form_version
 bp = Blueprint("people", __name__, url_prefix="/people")
 
 VIEWERS = (Role.CASEWORKER, Role.SUPERVISOR)
-
-
-def _parse_uuid(value: str | None) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value) if value else None
-    except ValueError:
-        return None
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -466,7 +459,7 @@ def handover(person_id: uuid.UUID) -> Response:
     session = get_session()
     person = services.find_person(session, current_user, person_id) or abort(404)
     services.ensure_open(person)
-    target_id = _parse_uuid(request.form.get("to_user_id"))
+    target_id = parse_id(request.form.get("to_user_id"))
     target = session.get(User, target_id) if target_id else None
     note = request.form.get("note", "")[:2000]
     if target is None or not note.strip():
@@ -499,7 +492,7 @@ def move(person_id: uuid.UUID) -> Response:
     session = get_session()
     person = services.find_person(session, current_user, person_id) or abort(404)
     services.ensure_open(person)
-    area_id = _parse_uuid(request.form.get("area_id"))
+    area_id = parse_id(request.form.get("area_id"))
     try:
         version = form_version(request.form)
     except ValueError:

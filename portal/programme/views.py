@@ -1,8 +1,6 @@
 """The anti-drug specialist's pages: their people with the next checks due, and one person's
 agreement and checks, each recorded in a form of its own."""
 
-import uuid
-
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -15,7 +13,7 @@ from portal.clock import local_today
 from portal.db import get_session
 from portal.duties import card
 from portal.exceptions import AlreadyDecided, NotAllowed
-from portal.forms import validate
+from portal.forms import parse_id, validate
 from portal.models import Duty, Person, Programme, ProgrammeAgreement, Role
 from portal.programme import services
 from portal.programme.forms import AgreementForm, CheckForm
@@ -36,10 +34,7 @@ def index() -> str:
 def _person(raw: str | None) -> Person:
     """The person a request names: a malformed name is a bad request; one the specialist does not
     work with looks like one that does not exist."""
-    try:
-        person_id = uuid.UUID(raw or "")
-    except ValueError:
-        abort(400)
+    person_id = parse_id(raw) or abort(400)
     return services.find_person(get_session(), current_user, person_id) or abort(404)
 
 
