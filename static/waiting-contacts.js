@@ -19,10 +19,23 @@
     return new URL(response.url).pathname.indexOf("/auth/") === 0;
   }
 
-  function send(entry) {
+  function send(entry, retried) {
     var body = new URLSearchParams(entry.fields);
     body.set("csrf_token", token());  // the page's own: a kept form's may have expired
-    return fetch(entry.action, { method: "POST", body: body, credentials: "same-origin" });
+    return fetch(entry.action, { method: "POST", body: body, credentials: "same-origin" }).then(function (response) {
+      if (response.status !== 400 || retried) return response;
+      // The page's token may have expired while the phone was offline: fetch a fresh one and try
+      // once more. A session that ended meanwhile leads to the sign-in page, and the form waits.
+      return fetch(banner.dataset.tokenFrom, { credentials: "same-origin" }).then(function (page) {
+        if (signInPage(page)) return page;
+        return page.text().then(function (html) {
+          var found = html.match(/<meta name="csrf-token" content="([^"]+)">/);
+          if (!found) return response;
+          document.querySelector("meta[name=csrf-token]").content = found[1];
+          return send(entry, true);
+        });
+      });
+    });
   }
 
   function show(state) {

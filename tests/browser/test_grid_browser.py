@@ -110,3 +110,21 @@ def test_signing_out_deletes_what_waits_on_the_phone(
 
 
 KEPT = "idbKeyval.keys(idbKeyval.createStore('bridge-waiting-contacts', 'contacts')).then(keys => keys.length)"
+
+
+def test_a_kept_contact_is_sent_even_when_the_pages_token_expired_meanwhile(
+    phone: tuple[BrowserContext, Page], live_server: str, session: Session
+) -> None:
+    context, page = phone
+    person = session.exec(select(Person).where(Person.code == "XA-2026-0004")).one()
+    page.goto(f"{live_server}/grid/contact?person={person.id}")
+    page.locator("#outcome").select_option("reached")
+    page.locator("#note").fill("Met at the market")
+    context.set_offline(True)
+    page.locator("form.grid-contact button[type=submit]").click()
+    expect(page.locator("[data-kept]")).to_be_visible()
+    # Hours offline: the page's token is no longer one the portal accepts.
+    page.evaluate("document.querySelector('meta[name=csrf-token]').content = 'expired'")
+    context.set_offline(False)
+    expect(page.locator("#waiting-contacts")).to_be_hidden(timeout=10_000)
+    assert _contacts(session, person, "Met at the market") == 1
