@@ -19,6 +19,8 @@ TEXTS: dict[str, LazyString] = {
     "referral_proposed": _l("A new offer is proposed for your review: %(offer)s"),
     "referral_needs_approval": _l("%(person)s: a referral is waiting for your approval"),
     "person_handed_over": _l("%(person)s: handed over to a new caseworker"),
+    "grid_visits_handed_over": _l("%(person)s: grid visits handed over to a new grid worker"),
+    "programme_handed_over": _l("%(person)s: the programme handed over to a new anti-drug specialist"),
     "follow_up_lost_contact": _l("Follow up with %(person)s: no contact for too long"),
     "follow_up_contact_overdue": _l("Follow up with %(person)s: the planned contact is overdue"),
     "follow_up_referral_overdue": _l("Follow up with %(person)s: a provider has not answered in time"),

@@ -30,6 +30,7 @@ from portal.keyset import DEFAULT_PER_PAGE, SortKey, page_of
 from portal.models import (
     Area,
     ContactLog,
+    Duty,
     FollowUp,
     FollowUpKind,
     FollowUpStatus,
@@ -638,6 +639,15 @@ def caseworker_loads(session: Session, supervisor: User, today: date) -> list[Ca
     return [CaseworkerLoad(user, *counts[user.id]) for user in sorted(caseworkers.values(), key=lambda u: u.name)]
 
 
+# What each duty's workers are told of a hand-over, and the page it opens: the caseworker's the
+# person's page, the others their start page (they have no access to the person page).
+HANDOVER_NOTICES: dict[Duty, tuple[str, NoticeTarget]] = {
+    Duty.SOCIAL_WORK: ("person_handed_over", NoticeTarget.PERSON),
+    Duty.GRID: ("grid_visits_handed_over", NoticeTarget.HOME),
+    Duty.PROGRAMME: ("programme_handed_over", NoticeTarget.HOME),
+}
+
+
 def workers_for_handover(session: Session) -> list[User]:
     """The active users who may hold a duty for a person (caseworkers, grid workers, specialists),
     by role then name."""
@@ -680,8 +690,9 @@ def hand_over(
     session.add(handover)
     setattr(person, column, to_user.id)
     person.updated_at = utcnow()
+    kind, target = HANDOVER_NOTICES[duty]
     for user_id in (previous, to_user.id):
-        notify(session, user_id, "person_handed_over", NoticeTarget.PERSON, person.id, person=person.code)
+        notify(session, user_id, kind, target, person.id, person=person.code)
     record(session, supervisor, "handover", "person", person.id)
     session.commit()
     return handover

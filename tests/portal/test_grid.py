@@ -10,7 +10,19 @@ from flask.testing import FlaskClient
 from sqlmodel import Session, col, select
 
 from portal.clock import local_today
-from portal.models import Area, AuditEvent, ContactLog, Duty, Handover, Need, Person, Role, User, utcnow
+from portal.models import (
+    Area,
+    AuditEvent,
+    ContactLog,
+    Duty,
+    Handover,
+    Need,
+    Notification,
+    Person,
+    Role,
+    User,
+    utcnow,
+)
 from tests.conftest import keyed
 
 Login = Callable[[User], FlaskClient]
@@ -173,6 +185,8 @@ def test_a_supervisor_assigns_a_grid_worker_and_the_hand_over_is_recorded(
     assert (someone.grid_worker_id, someone.caseworker_id) == (other_worker.id, caseworker.id)
     handover = session.exec(select(Handover).where(Handover.person_id == someone.id)).one()
     assert (handover.duty, handover.to_user_id, handover.from_user_id) == (Duty.GRID, other_worker.id, None)
+    told = session.exec(select(Notification).where(Notification.user_id == other_worker.id)).one()
+    assert (told.kind, told.target) == ("grid_visits_handed_over", "home")  # a page they may open
     assert "XA-G-0010" in login(other_worker).get("/grid/?show=all").get_data(as_text=True)
     assert session.exec(select(col(Need.id))).all() == []
 
