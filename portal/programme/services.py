@@ -56,10 +56,17 @@ class Caseload:
 
 def caseload(session: Session, user: User, today: date, allowed_gap: Mapping[str, int]) -> list[Caseload]:
     """The people this specialist works with, the soonest check due first (no agreement: last)."""
+    next_due = (
+        select(ProgrammeCheck.person_id, sa.func.min(ProgrammeCheck.due_on).label("due_on"))
+        .where(col(ProgrammeCheck.done_on).is_(None))
+        .group_by(col(ProgrammeCheck.person_id))
+        .subquery()
+    )
     people = session.exec(
         select(Person)
+        .outerjoin(next_due, next_due.c.person_id == Person.id)
         .where(duty_visibility(user), col(Person.anonymised_at).is_(None))
-        .order_by(col(Person.code))
+        .order_by(sa.nulls_last(next_due.c.due_on), col(Person.code))
         .limit(MOST_SHOWN)
     ).all()
     due = _next_due(session, [person.id for person in people])
