@@ -58,11 +58,13 @@ FIELDS: dict[Duty, tuple[str, ...]] = {
         "programme_end",
     ),
 }
-# What each duty records about a person.
+# What each duty records about a person, of what more than one duty writes (`may_record` checks
+# it). The social worker's own records (needs, consents, referrals, the profile) keep the people
+# blueprint's checks: only the person's caseworker writes them.
 RECORDS: dict[Duty, frozenset[str]] = {
-    Duty.SOCIAL_WORK: frozenset({"contact", "need", "consent", "referral", "profile"}),
+    Duty.SOCIAL_WORK: frozenset({"contact"}),
     Duty.GRID: frozenset({"contact"}),
-    Duty.PROGRAMME: frozenset({"contact", "agreement", "check_in", "test"}),
+    Duty.PROGRAMME: frozenset({"contact", "agreement", "check"}),
 }
 
 
@@ -78,9 +80,25 @@ def duty_visibility(user: User) -> sa.ColumnElement[bool]:
     return sa.or_(assigned, in_area(col(Person.area_id), user.area_id))
 
 
-def works_with(session: Session, user: User, person_id: uuid.UUID) -> bool:
-    """Whether the grid worker or specialist works with this person (always False for other roles)."""
-    return session.exec(select(Person.id).where(Person.id == person_id, duty_visibility(user))).first() is not None
+def find_for_duty(session: Session, user: User, duty: Duty, person_id: uuid.UUID) -> Person | None:
+    """A person whose record is open and whom this grid worker or specialist works with, when the
+    user holds `duty`; missing and not-theirs look the same."""
+    if DUTY_OF.get(user.role) != duty:
+        return None
+    return session.exec(
+        select(Person).where(Person.id == person_id, duty_visibility(user), col(Person.anonymised_at).is_(None))
+    ).first()
+
+
+def may_record(session: Session, user: User, person: Person, what: str) -> bool:
+    """Whether the user's duty records `what` (RECORDS) for this person: the caseworker for their own
+    caseload, a grid worker or specialist for the people they work with."""
+    duty = DUTY_OF.get(user.role)
+    if duty is None or what not in RECORDS[duty]:
+        return False
+    if duty == Duty.SOCIAL_WORK:
+        return person.caseworker_id == user.id
+    return find_for_duty(session, user, duty, person.id) is not None
 
 
 @dataclass(frozen=True)

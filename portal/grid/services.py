@@ -1,7 +1,6 @@
 """What a grid worker's day is made of: the people of their grids whose contact is due, overdue or
 lost, nearest first when the phone says where the worker is; every one of them on request."""
 
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -52,10 +51,3 @@ def _metres(person: Person, near: tuple[float, float] | None) -> int | None:
     if near is None or person.latitude is None or person.longitude is None:
         return None
     return metres_between(near, (person.latitude, person.longitude))
-
-
-def person_for_contact(session: Session, user: User, person_id: uuid.UUID) -> Person | None:
-    """A person this grid worker works with; missing and not-theirs look the same."""
-    return session.exec(
-        select(Person).where(Person.id == person_id, duty_visibility(user), col(Person.anonymised_at).is_(None))
-    ).first()

@@ -18,11 +18,11 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from portal import idempotency
-from portal.audit.services import record, record_view
+from portal.audit.services import record_view
 from portal.auth.access import role_required
 from portal.clock import local_today
 from portal.db import get_session
-from portal.duties import card
+from portal.duties import card, find_for_duty
 from portal.forms import parse_id, validate
 from portal.grid import services
 from portal.models import ContactLog, Duty, Person, Role
@@ -61,7 +61,7 @@ def _person(raw: str | None) -> Person:
     """The person a request names: a malformed name is a bad request; one the worker does not work
     with looks like one that does not exist."""
     person_id = parse_id(raw) or abort(400)
-    return services.person_for_contact(get_session(), current_user, person_id) or abort(404)
+    return find_for_duty(get_session(), current_user, Duty.GRID, person_id) or abort(404)
 
 
 @bp.route("/sw.js")
@@ -106,12 +106,7 @@ def contact() -> Response | tuple[str, int]:
 
 
 def _form(person: Person, typed: dict[str, str], errors: dict[str, str], status: int = 200) -> tuple[str, int]:
-    if request.method == "GET":
+    if request.method == "GET":  # a form sent back with its errors shows what the GET logged
         record_view(current_user, "view", "person", [person.id])
-    else:  # a POST holds the database's write lock: the event goes in with its own transaction
-        session = get_session()
-        session.rollback()
-        record(session, current_user, "view", "person", person.id)
-        session.commit()
     shown = card(person, Duty.GRID, local_today(), current_app.config["CONTACT_GAP_DAYS"])
     return render_template("grid/contact.html", person=shown, form=typed, errors=errors), status

@@ -12,7 +12,6 @@ from datetime import date
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
-from sqlmodel.sql.expression import SelectOfScalar
 
 from portal.areas import in_area
 from portal.exceptions import AlreadyDecided, NotAllowed
@@ -33,6 +32,7 @@ from portal.models import (
     utcnow,
 )
 from portal.people.services import visibility
+from portal.users.services import names_of
 
 # The referrals a volunteer can say their hours served: those they took on.
 SERVED = (ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS, ReferralStatus.COMPLETED)
@@ -253,19 +253,22 @@ def waiting(session: Session, user: User, cursor: str | None, per_page: int) -> 
     """
     query = select(VolunteerActivity).where(VolunteerActivity.status == ActivityStatus.PENDING, confirmable_by(user))
     found = page_of(session, query, WAITING_ORDER, lambda row: (row.created_at, row.id), cursor, per_page)
-    return Page([_waiting(session, activity) for activity in found.items], found.next_cursor)
-
-
-def _waiting(session: Session, activity: VolunteerActivity) -> Waiting:
-    volunteer = session.get(User, activity.volunteer_id)
-    code = ""
-    if activity.referral_id is not None:
-        code = session.exec(
-            select(Person.code)
-            .join(Referral, col(Referral.person_id) == Person.id)
-            .where(Referral.id == activity.referral_id)
-        ).one()
-    return Waiting(activity, volunteer.name if volunteer else "", code)
+    names = names_of(session, {activity.volunteer_id for activity in found.items})
+    served = {activity.referral_id for activity in found.items if activity.referral_id}
+    codes: dict[uuid.UUID | None, str] = dict(
+        session.exec(
+            select(Referral.id, Person.code)
+            .join(Person, col(Person.id) == Referral.person_id)
+            .where(col(Referral.id).in_(served))
+        ).all()
+    )
+    return Page(
+        [
+            Waiting(activity, names.get(activity.volunteer_id, ""), codes.get(activity.referral_id, ""))
+            for activity in found.items
+        ],
+        found.next_cursor,
+    )
 
 
 def count_waiting(session: Session, user: User) -> int:
@@ -310,25 +313,16 @@ def decide(session: Session, user: User, activity: VolunteerActivity, confirmed:
 
 def decided_by(session: Session, activities: Sequence[VolunteerActivity]) -> dict[uuid.UUID, str]:
     """Who confirmed or returned each activity: the organization's name, or the caseworker's."""
-    users = {a.decided_by_id for a in activities if a.decided_by_id}
-    organizations = {a.organization_id for a in activities if a.organization_id}
-    names: dict[uuid.UUID, str] = {}
-    if users:
-        names.update(session.exec(select(User.id, User.name).where(col(User.id).in_(users))).all())
-    if organizations:
-        names.update(
-            session.exec(
-                select(Organization.id, Organization.name).where(col(Organization.id).in_(organizations))
-            ).all()
-        )
-    return names
+    return names_of(
+        session,
+        {a.decided_by_id for a in activities if a.decided_by_id},
+        {a.organization_id for a in activities if a.organization_id},
+    )
 
 
-def confirmed_between(
-    query: SelectOfScalar[VolunteerActivity], first: date, last: date
-) -> SelectOfScalar[VolunteerActivity]:
-    return query.where(
-        VolunteerActivity.status == ActivityStatus.CONFIRMED,
+def confirmed_between(first: date, last: date) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        col(VolunteerActivity.status) == ActivityStatus.CONFIRMED,
         col(VolunteerActivity.done_on) >= first,
         col(VolunteerActivity.done_on) <= last,
     )
@@ -336,10 +330,11 @@ def confirmed_between(
 
 def certificate(session: Session, volunteer: User, first: date, last: date) -> list[VolunteerActivity]:
     """The volunteer's confirmed activities done in the period, in the order they were done."""
-    query = select(VolunteerActivity).where(VolunteerActivity.volunteer_id == volunteer.id)
     return list(
         session.exec(
-            confirmed_between(query, first, last).order_by(col(VolunteerActivity.done_on), col(VolunteerActivity.id))
+            select(VolunteerActivity)
+            .where(VolunteerActivity.volunteer_id == volunteer.id, confirmed_between(first, last))
+            .order_by(col(VolunteerActivity.done_on), col(VolunteerActivity.id))
         )
     )
 
@@ -365,12 +360,11 @@ class ExportRow:
 
 def export_rows(session: Session, user: User, first: date, last: date) -> list[ExportRow]:
     """The confirmed activities this user exports, done in the period, by date then volunteer."""
-    query = confirmed_between(select(VolunteerActivity).where(exportable_by(user)), first, last)
     rows = session.exec(
         select(VolunteerActivity, User, Organization.name)
         .join(User, col(User.id) == VolunteerActivity.volunteer_id)
         .outerjoin(Organization, col(Organization.id) == VolunteerActivity.organization_id)
-        .where(col(VolunteerActivity.id).in_(query.with_only_columns(col(VolunteerActivity.id))))
+        .where(exportable_by(user), confirmed_between(first, last))
         .order_by(col(VolunteerActivity.done_on), User.name, col(VolunteerActivity.id))
     ).all()
     return [ExportRow(activity, volunteer, organization or "") for activity, volunteer, organization in rows]
@@ -378,11 +372,10 @@ def export_rows(session: Session, user: User, first: date, last: date) -> list[E
 
 def volunteer_totals(session: Session, user: User, first: date, last: date) -> list[VolunteerTotal]:
     """Each volunteer's confirmed hours in the period among those this user exports, most first."""
-    query = confirmed_between(select(VolunteerActivity).where(exportable_by(user)), first, last)
     rows = session.exec(
         select(User.name, func.sum(VolunteerActivity.minutes), func.count())
         .join(User, col(User.id) == VolunteerActivity.volunteer_id)
-        .where(col(VolunteerActivity.id).in_(query.with_only_columns(col(VolunteerActivity.id))))
+        .where(exportable_by(user), confirmed_between(first, last))
         .group_by(col(User.id), User.name)
         .order_by(func.sum(VolunteerActivity.minutes).desc(), User.name)
     ).all()

@@ -30,7 +30,6 @@ from portal.models import (
     FollowUpStatus,
     Need,
     Offer,
-    Organization,
     Person,
     Programme,
     Referral,
@@ -41,6 +40,7 @@ from portal.models import (
     UTCDateTime,
     VolunteerActivity,
 )
+from portal.users.services import names_of
 
 # A provider has answered a referral when it accepted, declined or waitlisted it.
 ANSWERS = (ReferralStatus.ACCEPTED, ReferralStatus.DECLINED, ReferralStatus.WAITLISTED)
@@ -449,7 +449,7 @@ def completion_by_provider(session: Session, scope: Scope) -> list[ProviderCompl
     ).all()
     organizations = {o for o, _v, _s, _n in rows if o is not None}
     volunteers = {v for o, v, _s, _n in rows if o is None and v is not None}
-    names = _names(session, organizations, volunteers)
+    names = names_of(session, volunteers, organizations)
     counts: dict[uuid.UUID, dict[str, int]] = {}
     for organization_id, volunteer_id, status, count in rows:
         owner = organization_id or volunteer_id
@@ -463,19 +463,6 @@ def completion_by_provider(session: Session, scope: Scope) -> list[ProviderCompl
         ),
         key=lambda row: row.provider,
     )
-
-
-def _names(session: Session, organizations: set[uuid.UUID], volunteers: set[uuid.UUID]) -> dict[uuid.UUID, str]:
-    names: dict[uuid.UUID, str] = {}
-    if organizations:
-        names.update(
-            session.exec(
-                select(Organization.id, Organization.name).where(col(Organization.id).in_(organizations))
-            ).all()
-        )
-    if volunteers:
-        names.update(session.exec(select(User.id, User.name).where(col(User.id).in_(volunteers))).all())
-    return names
 
 
 def _job_starts(scope: Scope) -> Any:

@@ -24,7 +24,7 @@ from portal.audit.services import record
 from portal.auth import throttle
 from portal.clock import local_today
 from portal.crypto import blind_lookup
-from portal.duties import DUTY_OF, HOLDER_COLUMN, ROLE_OF, works_with
+from portal.duties import DUTY_OF, HOLDER_COLUMN, ROLE_OF, may_record
 from portal.exceptions import NotAllowed, OutsideYourAreas, RecordClosed, TooManyChecks
 from portal.keyset import DEFAULT_PER_PAGE, SortKey, page_of
 from portal.models import (
@@ -558,7 +558,7 @@ def contacts_of(session: Session, person: Person) -> list[ContactLog]:
 def log_contact(session: Session, user: User, person: Person, form: ContactForm) -> ContactLog:
     """Record a contact, by the person's caseworker, or their grid worker or specialist (whose
     duties include contacts); a next contact date given with it becomes the person's next contact due."""
-    if not (is_caseworker_of(user, person) or works_with(session, user, person.id)):
+    if not may_record(session, user, person, "contact"):
         raise NotAllowed("only the person's workers record contacts with them")
     ensure_open(person)
     person = _lock(session, person)

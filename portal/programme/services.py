@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from portal.audit.services import record
-from portal.duties import PersonCard, card, duty_visibility
+from portal.duties import PersonCard, card, duty_visibility, may_record
 from portal.exceptions import AlreadyDecided, NotAllowed
 from portal.models import (
     CheckKind,
@@ -26,7 +26,6 @@ from portal.models import (
     Person,
     ProgrammeAgreement,
     ProgrammeCheck,
-    Role,
     User,
     utcnow,
 )
@@ -92,15 +91,6 @@ def _next_due(session: Session, person_ids: list[uuid.UUID]) -> dict[tuple[uuid.
     return {(person_id, CheckKind(kind)): due_on for person_id, kind, due_on in rows}
 
 
-def find_person(session: Session, user: User, person_id: uuid.UUID) -> Person | None:
-    """A person this specialist works with; missing and not-theirs look the same."""
-    if user.role != Role.SPECIALIST:
-        return None
-    return session.exec(
-        select(Person).where(Person.id == person_id, duty_visibility(user), col(Person.anonymised_at).is_(None))
-    ).first()
-
-
 def agreements_of(session: Session, person: Person) -> list[ProgrammeAgreement]:
     """The person's agreements, the latest first."""
     return list(
@@ -123,7 +113,8 @@ def checks_of(session: Session, person: Person) -> list[ProgrammeCheck]:
 def record_agreement(session: Session, user: User, person: Person, agreement: ProgrammeAgreement) -> ProgrammeAgreement:
     """Record a signed agreement: it gives the person's programme and its dates, and schedules the
     first report-in and test on its first day. Checks an earlier agreement still had due are dropped."""
-    _check_specialist(session, user, person)
+    if not may_record(session, user, person, "agreement"):
+        raise NotAllowed("only the person's anti-drug specialist keeps the programme side")
     locked = session.exec(select(Person).where(Person.id == person.id).with_for_update()).one()
     session.refresh(locked)
     earlier = select(ProgrammeAgreement.id).where(ProgrammeAgreement.person_id == locked.id)
@@ -158,7 +149,8 @@ def record_check(
     :raise AlreadyDecided: someone recorded this check a moment ago.
     :raise NotAllowed: not a check of this person, or not this specialist's person.
     """
-    _check_specialist(session, user, person)
+    if not may_record(session, user, person, "check"):
+        raise NotAllowed("only the person's anti-drug specialist keeps the programme side")
     check = session.exec(
         select(ProgrammeCheck)
         .where(ProgrammeCheck.id == check_id, ProgrammeCheck.person_id == person.id)
@@ -193,8 +185,3 @@ def record_check(
     record(session, user, "update", "programme_check", check.id)
     session.commit()
     return check
-
-
-def _check_specialist(session: Session, user: User, person: Person) -> None:
-    if find_person(session, user, person.id) is None:
-        raise NotAllowed("only the person's anti-drug specialist keeps the programme side")

@@ -7,11 +7,11 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from portal import idempotency
-from portal.audit.services import record, record_view
+from portal.audit.services import record_view
 from portal.auth.access import role_required
 from portal.clock import local_today
 from portal.db import get_session
-from portal.duties import card
+from portal.duties import card, find_for_duty
 from portal.exceptions import AlreadyDecided, NotAllowed
 from portal.forms import parse_id, validate
 from portal.models import Duty, Person, Programme, ProgrammeAgreement, Role
@@ -35,7 +35,7 @@ def _person(raw: str | None) -> Person:
     """The person a request names: a malformed name is a bad request; one the specialist does not
     work with looks like one that does not exist."""
     person_id = parse_id(raw) or abort(400)
-    return services.find_person(get_session(), current_user, person_id) or abort(404)
+    return find_for_duty(get_session(), current_user, Duty.PROGRAMME, person_id) or abort(404)
 
 
 @bp.route("/person")
@@ -53,12 +53,8 @@ def _page(
     check_errors: dict[str, str] | None = None,
 ) -> tuple[str, int]:
     session = get_session()
-    if request.method == "GET":
+    if request.method == "GET":  # a form sent back with its errors shows what the GET logged
         record_view(current_user, "view", "person", [someone.id])
-    else:  # a POST holds the database's write lock: the event goes in with its own transaction
-        session.rollback()
-        record(session, current_user, "view", "person", someone.id)
-        session.commit()
     today = local_today()
     return render_template(
         "programme/person.html",
@@ -110,6 +106,7 @@ def check() -> Response | tuple[str, int]:
     except NotAllowed:
         abort(404)
     except ValueError:
+        get_session().rollback()  # the check's row lock
         return _page(someone, 422, check_errors={"__all__": _("Choose a result this kind of check can have.")})
     except AlreadyDecided:
         flash(_("Someone recorded this check a moment ago: nothing was changed."), "error")

@@ -1,6 +1,7 @@
 """Admins create staff accounts, verify volunteers and deactivate accounts."""
 
 import uuid
+from collections.abc import Iterable
 from typing import NamedTuple
 
 from sqlmodel import Session, col, delete, select
@@ -113,3 +114,21 @@ def reset_second_factor(session: Session, admin: User, user: User) -> None:
     sessions.revoke_all(session, user.id)
     record(session, admin, "mfa_reset", "user", user.id)
     session.commit()
+
+
+def names_of(
+    session: Session, users: Iterable[uuid.UUID] = (), organizations: Iterable[uuid.UUID] = ()
+) -> dict[uuid.UUID, str]:
+    """The names of these accounts and organizations by id, in two queries at most, for lists that
+    name who did something (a provider, a volunteer, who confirmed)."""
+    names: dict[uuid.UUID, str] = {}
+    user_ids, organization_ids = set(users), set(organizations)
+    if user_ids:
+        names.update(session.exec(select(User.id, User.name).where(col(User.id).in_(user_ids))).all())
+    if organization_ids:
+        names.update(
+            session.exec(
+                select(Organization.id, Organization.name).where(col(Organization.id).in_(organization_ids))
+            ).all()
+        )
+    return names

@@ -49,6 +49,15 @@ def _contacts(session: Session, person: Person, note: str) -> int:
     ].count(note)
 
 
+def _record_offline(context: BrowserContext, page: Page, outcome: str, note: str) -> None:
+    """On the open contact form: fill it in, cut the network, send it; the form says it is kept."""
+    page.locator("#outcome").select_option(outcome)
+    page.locator("#note").fill(note)
+    context.set_offline(True)
+    page.locator("form.grid-contact button[type=submit]").click()
+    expect(page.locator("[data-kept]")).to_be_visible()
+
+
 def test_a_contact_recorded_offline_is_sent_once_when_the_network_returns(
     phone: tuple[BrowserContext, Page], live_server: str, session: Session, language: str, screenshot_dir: Path
 ) -> None:
@@ -65,11 +74,7 @@ def test_a_contact_recorded_offline_is_sent_once_when_the_network_returns(
     page.screenshot(path=str(screenshot_dir / f"grid-visits-{language}-phone.png"), full_page=True)
 
     card.get_by_role("link", name=words["record"]).click()
-    page.locator("#outcome").select_option("reached")
-    page.locator("#note").fill(note)
-    context.set_offline(True)
-    page.locator("form.grid-contact button[type=submit]").click()
-    expect(page.locator("[data-kept]")).to_be_visible()
+    _record_offline(context, page, "reached", note)
     expect(page.locator("#waiting-contacts")).to_contain_text(words["kept"])
     _fits_and_reads_well(page)
     page.screenshot(path=str(screenshot_dir / f"grid-contact-offline-{language}-phone.png"), full_page=True)
@@ -90,11 +95,7 @@ def test_signing_out_deletes_what_waits_on_the_phone(
     context, page = phone
     person = session.exec(select(Person).where(Person.code == "XA-2026-0001")).one()
     page.goto(f"{live_server}/grid/contact?person={person.id}")
-    page.locator("#outcome").select_option("not_reached")
-    page.locator("#note").fill("Nobody home")
-    context.set_offline(True)
-    page.locator("form.grid-contact button[type=submit]").click()
-    expect(page.locator("[data-kept]")).to_be_visible()
+    _record_offline(context, page, "not_reached", "Nobody home")
     assert page.evaluate(KEPT) == 1
     # Signing out with a contact waiting asks first, then deletes it from the phone (the sign-out
     # itself needs the network, which is still down: the session stays, the contact does not).
@@ -118,11 +119,7 @@ def test_a_kept_contact_is_sent_even_when_the_pages_token_expired_meanwhile(
     context, page = phone
     person = session.exec(select(Person).where(Person.code == "XA-2026-0004")).one()
     page.goto(f"{live_server}/grid/contact?person={person.id}")
-    page.locator("#outcome").select_option("reached")
-    page.locator("#note").fill("Met at the market")
-    context.set_offline(True)
-    page.locator("form.grid-contact button[type=submit]").click()
-    expect(page.locator("[data-kept]")).to_be_visible()
+    _record_offline(context, page, "reached", "Met at the market")
     # Hours offline: the page's token is no longer one the portal accepts.
     page.evaluate("document.querySelector('meta[name=csrf-token]').content = 'expired'")
     context.set_offline(False)
