@@ -39,6 +39,8 @@ from portal.followups.views import bp as followups_bp
 from portal.grid.views import bp as grid_bp
 from portal.home.views import bp as home_bp
 from portal.hours.views import bp as hours_bp
+from portal.hsds import commands as hsds_commands
+from portal.hsds.views import bp as hsds_bp
 from portal.htmx import htmx
 from portal.indicators.views import bp as indicators_bp
 from portal.matches import commands as matching_commands
@@ -87,6 +89,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     refusals.init_app(app)
     auth_commands.init_app(app)
     offer_commands.init_app(app)
+    hsds_commands.init_app(app)
     matching_commands.init_app(app)
     access.init_app(app)
     # Cross-site requests are refused before the token is even looked at.
@@ -119,6 +122,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         audit_bp,
         consents_bp,
         erasure_bp,
+        hsds_bp,
     ):
         app.register_blueprint(blueprint)
     return app

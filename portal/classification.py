@@ -25,8 +25,10 @@ _CLASSES: dict[str, dict[str, str]] = {
         PERSONAL: "phone email contact_person contact_phone",
         INTERNAL: (
             "id name kind status description website area_id credit_code registered_address created_at verified_at"
+            " api_publication api_contacts"
         ),
     },
+    "api_token": {PERSONAL: "token_hash", INTERNAL: "id name created_by_id created_at last_used_at revoked_at"},
     "user": {
         PERSONAL: "email password_hash name phone totp_secret",
         INTERNAL: (

@@ -59,6 +59,8 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         # Looks for people already recorded, per user and hour (the new-person form and a changed
         # phone or ID number each ask once): every answer tells whether someone is on the register.
         DUPLICATE_CHECKS_PER_HOUR=30,
+        # Reads of the directory API (HSDS) an hour, per partner token or, without one, per address.
+        API_READS_PER_HOUR=3600,
         # Staff must use a second factor (TOTP). Unset: required everywhere but in development.
         MFA_REQUIRED=None,
         # Field-level encryption (portal/crypto.py), two-step seeds included: {"1": base64 of 32

@@ -280,6 +280,15 @@ class Area(SQLModel, table=True):
         return self.name_zh if locale.startswith("zh") else self.name_en
 
 
+class Publication(StrEnum):
+    """Who may read an organization's offers through the directory API (HSDS): nobody, partner
+    systems holding a token, or anyone."""
+
+    NONE = "none"
+    PARTNERS = "partners"
+    PUBLIC = "public"
+
+
 class Organization(SQLModel, table=True):
     """An NGO, employer, government body or volunteer group; unseen by others until verified."""
 
@@ -298,6 +307,10 @@ class Organization(SQLModel, table=True):
     registered_address: str = Field(default="", max_length=300, sa_column_kwargs={"server_default": ""})
     contact_person: str = Field(default="", max_length=120, sa_column_kwargs={"server_default": ""})
     contact_phone: str = Field(default="", max_length=40, sa_column_kwargs={"server_default": ""})
+    # The organization's own choice: an employer may not want it known that it hires people in
+    # recovery, so nothing is published until it says so; its contacts only if it says so too.
+    api_publication: Publication = enum_column(default=Publication.NONE, sa_column_kwargs={"server_default": "none"})
+    api_contacts: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     created_at: datetime = timestamp(default_factory=utcnow)
     verified_at: datetime | None = timestamp(default=None)
 
@@ -365,6 +378,21 @@ class UserSession(SQLModel, table=True):
     # When the user last proved who they are in this browser: at sign-in, and again on
     # /auth/confirm before exports, overrides, account changes and the audit trail.
     authenticated_at: datetime = timestamp(default_factory=utcnow)
+    revoked_at: datetime | None = timestamp(default=None)
+
+
+class ApiToken(SQLModel, table=True):
+    """A partner system's key to the directory API; only its hash is kept, so the token is shown
+    once, when it is made."""
+
+    __tablename__ = "api_token"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    name: str = Field(max_length=120)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_by_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = timestamp(default_factory=utcnow)
+    last_used_at: datetime | None = timestamp(default=None)
     revoked_at: datetime | None = timestamp(default=None)
 
 

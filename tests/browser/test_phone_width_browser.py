@@ -61,6 +61,19 @@ NOT_PAGES = {
     "offers.import_template",
     "auth.reset_password",
     "auth.mfa_verify",
+    # The directory API answers JSON, not pages (its admins' page of tokens is a page).
+    "hsds.index",
+    "hsds.openapi_document",
+    "hsds.services_list",
+    "hsds.service",
+    "hsds.service_at_locations_list",
+    "hsds.service_at_location",
+    "hsds.organizations_list",
+    "hsds.organization",
+    "hsds.taxonomies_list",
+    "hsds.taxonomy_detail",
+    "hsds.taxonomy_terms_list",
+    "hsds.taxonomy_term",
 }
 # Pages the check must have reached, so that it cannot pass by opening nothing.
 MUST_SEE = {

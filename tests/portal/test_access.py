@@ -10,16 +10,20 @@ from flask.testing import FlaskClient
 from sqlmodel import Session, col, func, select
 
 from portal.audit.refusals import RECORD_TYPES
+from portal.hsds import services, taxonomy
+from portal.hsds.documents import linked_id
 from portal.models import (
     ActivityKind,
     Area,
     AuditEvent,
+    Category,
     ErasureRequest,
     FollowUp,
     Need,
     Offer,
     Organization,
     Person,
+    Publication,
     RecipientKind,
     Referral,
     ReferralStatus,
@@ -145,6 +149,22 @@ ROUTES: dict[tuple[str, str], tuple[str, Any]] = {
     ("erasure.index", "GET"): ("/erasure-requests/", {Role.ADMIN, Role.SUPERVISOR}),
     ("erasure.create", "POST"): ("/erasure-requests/", {Role.ADMIN, Role.SUPERVISOR}),
     ("erasure.erase", "POST"): ("/erasure-requests/{erasure_request}/erase", {Role.ADMIN, Role.SUPERVISOR}),
+    # The directory API answers partner systems and, for what organizations publish to everyone, anyone.
+    ("hsds.index", "GET"): ("/api/hsds/", PUBLIC),
+    ("hsds.openapi_document", "GET"): ("/api/hsds/openapi.json", PUBLIC),
+    ("hsds.services_list", "GET"): ("/api/hsds/services", PUBLIC),
+    ("hsds.service", "GET"): ("/api/hsds/services/{published}", PUBLIC),
+    ("hsds.service_at_locations_list", "GET"): ("/api/hsds/service_at_locations", PUBLIC),
+    ("hsds.service_at_location", "GET"): ("/api/hsds/service_at_locations/{service_at_location}", PUBLIC),
+    ("hsds.organizations_list", "GET"): ("/api/hsds/organizations", PUBLIC),
+    ("hsds.organization", "GET"): ("/api/hsds/organizations/{publisher}", PUBLIC),
+    ("hsds.taxonomies_list", "GET"): ("/api/hsds/taxonomies", PUBLIC),
+    ("hsds.taxonomy_detail", "GET"): (f"/api/hsds/taxonomies/{taxonomy.CATEGORIES.id}", PUBLIC),
+    ("hsds.taxonomy_terms_list", "GET"): ("/api/hsds/taxonomy_terms", PUBLIC),
+    ("hsds.taxonomy_term", "GET"): (f"/api/hsds/taxonomy_terms/{taxonomy.category_term(Category.HOUSING).id}", PUBLIC),
+    ("hsds.tokens", "GET"): ("/api/hsds/tokens", {Role.ADMIN}),
+    ("hsds.create_token", "POST"): ("/api/hsds/tokens", {Role.ADMIN}),
+    ("hsds.revoke_token", "POST"): ("/api/hsds/tokens/{api_token}/revoke", {Role.ADMIN}),
 }
 
 
@@ -190,7 +210,10 @@ def cast(
     session.commit()
     consent_to_every_recipient(session, person)
     consent = record_consent(session, person, kind=RecipientKind.NGO)
-    provider_offer = make_offer(users[Role.PROVIDER])
+    provider_offer = make_offer(users[Role.PROVIDER], address="北院门12号")
+    publisher = session.get(Organization, users[Role.PROVIDER].organization_id)
+    assert publisher is not None
+    publisher.api_publication = Publication.PUBLIC  # the directory API's records to read
     volunteer_offer = make_offer(users[Role.VOLUNTEER], category="peer_support")
     pending = make_organization(verified=False)
     referrals = {
@@ -235,6 +258,7 @@ def cast(
         "need": need,
         "consent": consent,
         "erasure_request": erasure_request,
+        "api_token": services.create_token(session, "Partner", None)[0],
     }
 
 
@@ -262,6 +286,10 @@ def test_route_answers_each_role_as_the_table_says(
         activity=cast["activities"].get(role, cast["activities"][Role.VOLUNTEER]).id,
         consent=cast["consent"].id,
         erasure_request=cast["erasure_request"].id,
+        published=cast["offers"][Role.PROVIDER].id,
+        publisher=cast["offers"][Role.PROVIDER].organization_id,
+        service_at_location=linked_id("service_at_location", cast["offers"][Role.PROVIDER].id),
+        api_token=cast["api_token"].id,
     )
     if role is not None:
         login(cast["users"][role])

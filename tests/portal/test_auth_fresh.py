@@ -35,6 +35,9 @@ PROTECTED = [
     ("erasure.erase", "POST", "/erasure-requests/{erasure_request}/erase", Role.ADMIN),
     # Verifying an organization lets its staff receive referrals: a permission change.
     ("organizations.verify", "POST", "/organizations/{organization}/verify", Role.ADMIN),
+    # A partner's token reads the directory: making and revoking one are permission changes.
+    ("hsds.create_token", "POST", "/api/hsds/tokens", Role.ADMIN),
+    ("hsds.revoke_token", "POST", "/api/hsds/tokens/{api_token}/revoke", Role.ADMIN),
 ]
 HTMX = {"HX-Request": "true"}
 
@@ -46,6 +49,7 @@ def url_of(template: str, records: dict[Any, Any]) -> str:
         volunteer=records["volunteer"].id,
         erasure_request=records["erasure_request"].id,
         organization=records["organization"].id,
+        api_token=records["api_token"].id,
     )
 
 

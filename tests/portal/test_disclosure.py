@@ -15,8 +15,11 @@ from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
 from portal.disclosure import TABLE, Viewer, allowed_categories
+from portal.hsds import taxonomy
+from portal.hsds.documents import linked_id
 from portal.models import (
     Area,
+    Category,
     Consent,
     ConsentOverride,
     ConsentPurpose,
@@ -33,6 +36,7 @@ from portal.models import (
     Person,
     ProgrammeAgreement,
     ProgrammeCheck,
+    Publication,
     RecipientKind,
     Referral,
     ReferralEvent,
@@ -158,8 +162,9 @@ def world(
     grid = Area(level="grid", name_en="Grid 9", name_zh="第九网格", code="SENTINEL-G9")
     session.add(grid)
     session.commit()
-    ngo = make_organization(OrganizationKind.NGO, name="NGO Org")
-    employer_org = make_organization(OrganizationKind.EMPLOYER, name="Employer Org")
+    # Both publish their offers to everyone: the crawl reads the directory API too.
+    ngo = make_organization(OrganizationKind.NGO, name="NGO Org", api_publication=Publication.PUBLIC, api_contacts=True)
+    employer_org = make_organization(OrganizationKind.EMPLOYER, name="Employer Org", api_publication=Publication.PUBLIC)
     users = {
         "admin": make_user(Role.ADMIN),
         "supervisor": make_user(Role.SUPERVISOR, area_id=grid.id),
@@ -296,6 +301,11 @@ def world(
             "volunteer_id": [volunteer.id],
             "follow_up_id": [follow_up.id],
             "token": ["a-reset-link-that-was-never-sent"],
+            "service_id": [offer.id for offer in offers.values()],
+            "service_at_location_id": [linked_id("service_at_location", offer.id) for offer in offers.values()],
+            "taxonomy_id": [taxonomy.CATEGORIES.id],
+            "term_id": [taxonomy.category_term(Category.HOUSING).id],
+            "token_id": [],
         },
     )
 

@@ -19,6 +19,8 @@ from sqlmodel import Session
 
 from portal.auth import forms as auth_forms
 from portal.db import get_engine
+from portal.hsds import taxonomy
+from portal.hsds.documents import linked_id
 from portal.models import (
     Category,
     ContactKind,
@@ -198,6 +200,11 @@ def real_ids(records: dict[Any, Any]) -> dict[str, list[str]]:
         "request_id": [str(records["erasure_request"].id)],
         "activity_id": [str(activity.id) for activity in records["activities"].values()],
         "token": ["a-reset-link-that-was-never-sent"],
+        "service_id": [str(offer.id) for offer in records["offers"].values()],
+        "service_at_location_id": [linked_id("service_at_location", records["offers"][Role.PROVIDER].id)],
+        "taxonomy_id": [str(taxonomy.CATEGORIES.id)],
+        "term_id": [str(taxonomy.category_term(Category.HOUSING).id)],
+        "token_id": [str(records["api_token"].id)],
     }
 
 

@@ -82,6 +82,11 @@ def test_no_get_form_on_any_page_asks_for_person_data(
         "follow_up_id": cast["follow_up"].id,
         "consent_id": cast["consent"].id,
         "token": "no-such-token",
+        # The directory API's records (JSON, not pages: walked for their forms all the same).
+        "service_id": cast["offers"][Role.PROVIDER].id,
+        "service_at_location_id": "no-such-record",
+        "taxonomy_id": "no-such-record",
+        "term_id": "no-such-record",
     }
     pages = 0
     for rule in app.url_map.iter_rules():

@@ -1,0 +1,1 @@
+"""The directory in Open Referral's Human Services Data Specification (HSDS 3.0): the read API, its tokens."""
