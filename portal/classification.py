@@ -25,7 +25,7 @@ _CLASSES: dict[str, dict[str, str]] = {
         PERSONAL: "phone email contact_person contact_phone",
         INTERNAL: (
             "id name kind status description website area_id credit_code registered_address created_at verified_at"
-            " api_publication api_contacts"
+            " api_publication api_contacts source_id source"
         ),
     },
     "api_token": {PERSONAL: "token_hash", INTERNAL: "id name created_by_id created_at last_used_at revoked_at"},
@@ -51,7 +51,7 @@ _CLASSES: dict[str, dict[str, str]] = {
             " longitude remote schedule capacity status min_age max_age genders min_months_in_recovery"
             " employment_type pay_min pay_max pay_period hours_per_week fair_chance_statement fair_chance_none_given"
             " last_confirmed_at reference"
-            " version created_by_id created_at updated_at"
+            " version created_by_id created_at updated_at source_id"
         ),
     },
     "offer_features": {INTERNAL: "offer_id scheme digest ngrams concepts hours vector computed_at"},

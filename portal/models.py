@@ -292,6 +292,17 @@ class Publication(StrEnum):
 class Organization(SQLModel, table=True):
     """An NGO, employer, government body or volunteer group; unseen by others until verified."""
 
+    # An HSDS id names one record everywhere: an import finds the organization it made by it.
+    __table_args__ = (
+        sa.Index(
+            "organization_source_id_once",
+            "source_id",
+            unique=True,
+            postgresql_where=sa.text("source_id <> ''"),
+            sqlite_where=sa.text("source_id <> ''"),
+        ),
+    )
+
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     name: str = Field(max_length=200)
     kind: OrganizationKind = enum_column()
@@ -313,6 +324,10 @@ class Organization(SQLModel, table=True):
     api_contacts: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     created_at: datetime = timestamp(default_factory=utcnow)
     verified_at: datetime | None = timestamp(default=None)
+    # Imported from another HSDS directory (portal/hsds/importing.py): the record's id there, which a
+    # second import finds it by, and where it came from last ('' for the portal's own).
+    source_id: str = Field(default="", max_length=100, sa_column_kwargs={"server_default": ""})
+    source: str = Field(default="", max_length=300, sa_column_kwargs={"server_default": ""})
 
     @property
     def is_verified(self) -> bool:
@@ -453,6 +468,7 @@ _OFFER_VERSION = version_column()
 
 
 _REFERENCED = sa.text("reference <> ''")
+_SOURCED = sa.text("source_id <> ''")
 
 
 class Offer(SQLModel, table=True):
@@ -478,6 +494,8 @@ class Offer(SQLModel, table=True):
             postgresql_where=_REFERENCED,
             sqlite_where=_REFERENCED,
         ),
+        # An HSDS id names one record everywhere: an import finds the offer it made by it.
+        sa.Index("offer_source_id_once", "source_id", unique=True, postgresql_where=_SOURCED, sqlite_where=_SOURCED),
     )
     __mapper_args__ = {"version_id_col": _OFFER_VERSION}
 
@@ -522,6 +540,8 @@ class Offer(SQLModel, table=True):
     created_at: datetime = timestamp(default_factory=utcnow)
     # Indexed: every worker's matching index catches up with the offers changed since it last looked.
     updated_at: datetime = timestamp(default_factory=utcnow, index=True)
+    # Imported from another HSDS directory: the service's id there ('' for an offer made here).
+    source_id: str = Field(default="", max_length=100, sa_column_kwargs={"server_default": ""})
 
     def is_stale(self, now: datetime | None = None) -> bool:
         """Not confirmed by its owner for STALE_AFTER (90 days): their home page asks them to confirm it."""

@@ -153,3 +153,18 @@ def test_the_load_benchmark_checks_its_writes_and_prints_its_targets(tmp_path: P
     assert figures["needs with two referrals to one offer"] == figures["offers overbooked by the run"] == 0
     assert figures["rps"] > 0 and figures["bare_rps"] > 0
     assert figures["errors"] == figures["unavailable"] == 0, run.stdout[-2000:]
+
+
+def test_the_directory_api_benchmark_reads_every_address_and_prints_its_target(tmp_path: Path) -> None:
+    """bench_hsds.py at a tiny size: every address answers pages of published services to the
+    partner's token, and the figures end with one JSON line."""
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_hsds.py"
+    arguments = ["--database-url", f"sqlite:///{tmp_path / 'hsds.db'}", "--offers", "120", "--runs", "3"]
+    run = subprocess.run(
+        [sys.executable, str(script), *arguments], capture_output=True, text=True, timeout=600, check=True
+    )
+    assert "page 1 of 50 services" in run.stdout and "held" in run.stdout
+    figures = json.loads(run.stdout.strip().splitlines()[-1])["addresses"]
+    assert figures["page 1 of 50 services"]["items"] == 50
+    assert figures["services at locations"]["items"] > 0
+    assert figures["organizations"]["items"] == 50

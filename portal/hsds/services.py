@@ -238,3 +238,23 @@ def offers_of(session: Session, reader: Reader, organization: Organization) -> F
     query = _published_offers(reader).where(Offer.organization_id == organization.id)
     offers = session.exec(query.order_by(col(Offer.title), col(Offer.id))).all()
     return Found(list(offers), len(offers), _directory(session, offers))
+
+
+# --- The whole directory, for an export ---------------------------------------------------------
+
+# Stands for any partner's token: an export is what a token holder may read.
+ANY_PARTNER = Reader(token_id=uuid.UUID(int=0))
+
+
+def everything_published(session: Session) -> tuple[list[Organization], Found]:
+    """Every organization and offer a partner holding a token may read (published to partners or
+    to everyone), for `hsds export`: organizations by name, offers by organization and title."""
+    organizations = session.exec(
+        select(Organization)
+        .where(_published_organizations(ANY_PARTNER))
+        .order_by(col(Organization.name), col(Organization.id))
+    ).all()
+    offers = session.exec(
+        _published_offers(ANY_PARTNER).order_by(col(Offer.organization_id), col(Offer.title), col(Offer.id))
+    ).all()
+    return list(organizations), Found(list(offers), len(offers), _directory(session, offers))

@@ -4,8 +4,9 @@ import uuid
 
 from sqlmodel import Session, col, select
 
+from portal.audit import services as audit
 from portal.keyset import DEFAULT_PER_PAGE, Page, SortKey, page_of
-from portal.models import Offer, Organization, Role, User, VerificationStatus, utcnow
+from portal.models import Offer, Organization, Publication, Role, User, VerificationStatus, utcnow
 from portal.offers.services import touch_offers_of
 
 # "pending" sorts before "verified": the verification queue is on top of the first page.
@@ -51,3 +52,27 @@ def verify_organization(session: Session, admin: User, organization: Organizatio
         touch_offers_of(session, organization)
         session.commit()
     return organization
+
+
+def own_organization(session: Session, user: User) -> Organization | None:
+    """The provider's own organization; nobody else's."""
+    if user.role != Role.PROVIDER or user.organization_id is None:
+        return None
+    return session.get(Organization, user.organization_id)
+
+
+def set_publication(
+    session: Session, user: User, organization: Organization, publication: Publication, contacts: bool
+) -> Organization:
+    """The organization's choice of who reads its offers through the directory API (HSDS), and
+    whether its contacts go with them. Its offers are marked changed, so partners reading what
+    changed since their last read see them appear, or go."""
+    if user.role != Role.PROVIDER or user.organization_id != organization.id:
+        raise PermissionError("only the organization's own staff choose what it publishes")
+    locked = session.exec(select(Organization).where(Organization.id == organization.id).with_for_update()).one()
+    if (locked.api_publication, locked.api_contacts) != (publication, contacts):
+        locked.api_publication, locked.api_contacts = publication, contacts
+        touch_offers_of(session, locked)
+        audit.record(session, user, "publication", "organization", locked.id)
+    session.commit()
+    return locked

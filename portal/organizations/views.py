@@ -1,4 +1,5 @@
-"""The verification queue and organization pages (admins and supervisors)."""
+"""The verification queue and organization pages (admins and supervisors); a provider's choice of
+what its organization publishes to the directory API."""
 
 import uuid
 
@@ -9,7 +10,8 @@ from werkzeug.wrappers import Response
 
 from portal.auth.access import fresh_sign_in_required, role_required
 from portal.db import get_session
-from portal.models import Role
+from portal.labels import label
+from portal.models import Publication, Role
 from portal.organizations import services
 
 bp = Blueprint("organizations", __name__, url_prefix="/organizations")
@@ -54,3 +56,22 @@ def verify(organization_id: uuid.UUID) -> Response:
     services.verify_organization(session, current_user, organization)
     flash(_("%(name)s is verified; its published offers are now in the directory.", name=organization.name), "success")
     return redirect(url_for("organizations.detail", organization_id=organization_id), code=303)
+
+
+@bp.route("/publication", methods=["GET", "POST"])
+@role_required(Role.PROVIDER)
+def publication() -> str | Response | tuple[str, int]:
+    """Who may read the organization's offers through the directory API: nobody (the default),
+    partner systems with a token, or everyone; and whether its contacts are published too."""
+    session = get_session()
+    organization = services.own_organization(session, current_user) or abort(404)
+    if request.method == "GET":
+        return render_template("organizations/publication.html", organization=organization)
+    try:
+        chosen = Publication(request.form.get("publication", ""))
+    except ValueError:
+        flash(_("Choose who may read your offers."), "error")
+        return render_template("organizations/publication.html", organization=organization), 422
+    services.set_publication(session, current_user, organization, chosen, request.form.get("contacts") == "1")
+    flash(_("Saved: %(choice)s.", choice=label(chosen)), "success")
+    return redirect(url_for("organizations.publication"), code=303)

@@ -149,6 +149,8 @@ ROUTES: dict[tuple[str, str], tuple[str, Any]] = {
     ("erasure.index", "GET"): ("/erasure-requests/", {Role.ADMIN, Role.SUPERVISOR}),
     ("erasure.create", "POST"): ("/erasure-requests/", {Role.ADMIN, Role.SUPERVISOR}),
     ("erasure.erase", "POST"): ("/erasure-requests/{erasure_request}/erase", {Role.ADMIN, Role.SUPERVISOR}),
+    ("organizations.publication", "GET"): ("/organizations/publication", {Role.PROVIDER}),
+    ("organizations.publication", "POST"): ("/organizations/publication", {Role.PROVIDER}),
     # The directory API answers partner systems and, for what organizations publish to everyone, anyone.
     ("hsds.index", "GET"): ("/api/hsds/", PUBLIC),
     ("hsds.openapi_document", "GET"): ("/api/hsds/openapi.json", PUBLIC),

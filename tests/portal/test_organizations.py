@@ -6,7 +6,8 @@ from collections.abc import Callable
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
-from portal.models import Offer, Organization, OrganizationKind, Role, User, VerificationStatus
+from portal.hsds import services as directory
+from portal.models import AuditEvent, Offer, Organization, OrganizationKind, Publication, Role, User, VerificationStatus
 from portal.organizations import services
 from tests.conftest import ORGANIZATION_PAPERS, keyed
 from tests.portal.pager import rows, walk
@@ -149,3 +150,57 @@ def test_an_organization_page_shows_every_offer_fifty_at_a_time_by_title(
     assert all("Staff Member" in page and "City NGO" in page for page in pages)
     assert re.search(rf'rel="next" href="/organizations/{ngo.id}\?offers_after=[^"]+#offers"', pages[0])
     assert client.get(f"/organizations/{ngo.id}?offers_after=bad").status_code == 400
+
+
+def test_an_organization_chooses_who_reads_its_offers_through_the_directory_api(
+    client: FlaskClient,
+    login: Login,
+    make_user: Callable[..., User],
+    make_offer: Callable[..., Offer],
+    session: Session,
+) -> None:
+    """Nothing is published until the organization says so; then partners with a token read its
+    offers, or everyone does; its contacts only when it chooses that too."""
+    provider = make_user(Role.PROVIDER, locale="en")
+    make_offer(provider, title="Kitchen helper", contact_name="Wang Li", contact_phone="029-8731 4620")
+    _token, secret = directory.create_token(session, "12345 hotline", None)
+    partner = {"Authorization": f"Bearer {secret}"}
+
+    def read(headers: dict[str, str] | None = None) -> list[dict[str, object]]:
+        answer = client.get("/api/hsds/services?full=true", headers=headers or {}).get_json()
+        return list(answer["contents"])
+
+    assert read(partner) == []  # the default: not published
+    page = login(provider).get("/organizations/publication").get_data(as_text=True)
+    assert 'value="none" checked' in page and "Nothing about any person" in page
+    response = client.post("/organizations/publication", data={"publication": "partners"})
+    assert response.status_code == 303
+    assert [service["name"] for service in read(partner)] == ["Kitchen helper"]
+    assert read() == []  # not to everyone
+    assert read(partner)[0].get("contacts", []) == []
+    client.post("/organizations/publication", data={"publication": "public", "contacts": "1"})
+    assert read()[0]["contacts"][0]["name"] == "Wang Li"  # type: ignore[index]
+    assert client.post("/organizations/publication", data={"publication": "everyone"}).status_code == 422
+    session.commit()
+    session.expire_all()
+    organization = session.get(Organization, provider.organization_id)
+    assert organization is not None and organization.api_publication == Publication.PUBLIC
+    events = session.exec(select(AuditEvent).where(AuditEvent.action == "publication")).all()
+    assert [event.record_id for event in events] == [organization.id] * 2
+
+
+def test_the_publication_page_speaks_chinese_and_only_staff_of_the_organization_choose(
+    client: FlaskClient, login: Login, make_user: Callable[..., User], session: Session
+) -> None:
+    provider = make_user(Role.PROVIDER, locale="zh")
+    page = login(provider).get("/organizations/publication").get_data(as_text=True)
+    assert "向所有人公开" in page and "合作系统" in page
+    other = make_user(Role.PROVIDER)
+    organization = session.get(Organization, other.organization_id)
+    assert organization is not None
+    try:
+        services.set_publication(session, provider, organization, Publication.PUBLIC, True)
+    except PermissionError:
+        pass
+    else:
+        raise AssertionError("a provider chose for another organization")
