@@ -494,6 +494,8 @@ class Offer(SQLModel, table=True):
             postgresql_where=_REFERENCED,
             sqlite_where=_REFERENCED,
         ),
+        # The directory API counts an organization's published offers from the index alone.
+        sa.Index("offer_organization_status", "organization_id", "status"),
         # An HSDS id names one record everywhere: an import finds the offer it made by it.
         sa.Index("offer_source_id_once", "source_id", unique=True, postgresql_where=_SOURCED, sqlite_where=_SOURCED),
     )

@@ -1,4 +1,5 @@
-"""directory records imported from another HSDS directory keep their id there
+"""directory records imported from another HSDS directory keep their id there; the directory API's
+count of published offers reads an index
 
 `flask --app wsgi hsds import` (portal/hsds/importing.py) creates organizations and offers from
 another directory's HSDS 3.0 data, and finds them again by the source's id, so importing the same
@@ -46,7 +47,12 @@ def upgrade() -> None:
         )
 
 
+    # The directory API counts an organization's published offers from this index alone.
+    op.create_index("offer_organization_status", "offer", ["organization_id", "status"])
+
+
 def downgrade() -> None:
+    op.drop_index("offer_organization_status", table_name="offer")
     for table in ("organization", "offer"):
         op.drop_index(f"{table}_source_id_once", table_name=table)
     with op.batch_alter_table("offer") as batch:

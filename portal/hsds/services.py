@@ -133,11 +133,10 @@ def _published_organizations(reader: Reader) -> ColumnElement[bool]:
 
 
 def _published_offers(reader: Reader) -> SelectOfScalar[Offer]:
-    return (
-        select(Offer)
-        .join(Organization, col(Organization.id) == Offer.organization_id)
-        .where(_published_organizations(reader), Offer.status != OfferStatus.DRAFT)
-    )
+    # Asked of each offer (EXISTS), not joined: the pages walk the offers in their order through
+    # its index and stop at the page's end, where a join read and sorted every published offer.
+    published = sa.exists().where(col(Organization.id) == Offer.organization_id, _published_organizations(reader))
+    return select(Offer).where(published, Offer.status != OfferStatus.DRAFT)
 
 
 def _term_condition(term: Term) -> ColumnElement[bool]:
@@ -152,22 +151,23 @@ def _term_condition(term: Term) -> ColumnElement[bool]:
     return col(Offer.category).in_(sorted(categories)) if categories else sa.false()
 
 
-def _filtered(query: SelectOfScalar[Offer], filters: Filters) -> SelectOfScalar[Offer]:
+def _conditions(filters: Filters) -> list[ColumnElement[bool]]:
+    found: list[ColumnElement[bool]] = []
     if filters.search.strip():
-        found = text_match(filters.search)
-        if found is not None:
-            query = query.where(found.condition)
+        matched = text_match(filters.search)
+        if matched is not None:
+            found.append(matched.condition)
     if filters.taxonomy_term_id is not None:
         term = taxonomy.terms_by_id().get(filters.taxonomy_term_id)
-        query = query.where(_term_condition(term) if term else sa.false())
+        found.append(_term_condition(term) if term else sa.false())
     if filters.taxonomy_id is not None:
         known = any(item.id == filters.taxonomy_id for item in taxonomy.TAXONOMIES)
-        query = query.where(sa.true() if known else sa.false())
+        found.append(sa.true() if known else sa.false())
     if filters.organization_id is not None:
-        query = query.where(Offer.organization_id == filters.organization_id)
+        found.append(col(Offer.organization_id) == filters.organization_id)
     if filters.modified_after is not None:
-        query = query.where(col(Offer.updated_at) >= filters.modified_after)
-    return query
+        found.append(col(Offer.updated_at) >= filters.modified_after)
+    return found
 
 
 def _directory(session: Session, offers: Sequence[Offer]) -> Directory:
@@ -181,16 +181,28 @@ def _directory(session: Session, offers: Sequence[Offer]) -> Directory:
     return Directory(organizations=organizations, areas=areas)
 
 
-def _page(session: Session, query: SelectOfScalar[Offer], page: int, per_page: int) -> Found:
-    total = session.exec(select(func.count()).select_from(query.order_by(None).subquery())).one()
+LOCATED = sa.or_(sa.and_(col(Offer.latitude).is_not(None), col(Offer.longitude).is_not(None)), col(Offer.address) != "")
+
+
+def _page(session: Session, reader: Reader, conditions: list[ColumnElement[bool]], page: int, per_page: int) -> Found:
+    # Counted through a join: the offers' index on (organization, status) answers it without the
+    # offers' rows, where asking each offer (as the page does) read them all.
+    counted = (
+        sa.select(func.count())
+        .select_from(Offer)
+        .join(Organization, col(Organization.id) == Offer.organization_id)
+        .where(_published_organizations(reader), col(Offer.status) != OfferStatus.DRAFT, *conditions)
+    )
+    total = session.execute(counted).scalar_one()
+    shown = _published_offers(reader).where(*conditions)
     offers = session.exec(
-        query.order_by(col(Offer.updated_at).desc(), col(Offer.id).desc()).offset((page - 1) * per_page).limit(per_page)
+        shown.order_by(col(Offer.updated_at).desc(), col(Offer.id).desc()).offset((page - 1) * per_page).limit(per_page)
     ).all()
     return Found(offers=list(offers), total=total, directory=_directory(session, offers))
 
 
 def services(session: Session, reader: Reader, filters: Filters, page: int, per_page: int) -> Found:
-    return _page(session, _filtered(_published_offers(reader), filters), page, per_page)
+    return _page(session, reader, _conditions(filters), page, per_page)
 
 
 def service(session: Session, reader: Reader, offer_id: uuid.UUID) -> Found | None:
@@ -198,19 +210,13 @@ def service(session: Session, reader: Reader, offer_id: uuid.UUID) -> Found | No
     return Found([offer], 1, _directory(session, [offer])) if offer else None
 
 
-def _located(query: SelectOfScalar[Offer]) -> SelectOfScalar[Offer]:
-    return query.where(
-        sa.or_(sa.and_(col(Offer.latitude).is_not(None), col(Offer.longitude).is_not(None)), col(Offer.address) != "")
-    )
-
-
 def services_at_locations(session: Session, reader: Reader, filters: Filters, page: int, per_page: int) -> Found:
-    return _page(session, _located(_filtered(_published_offers(reader), filters)), page, per_page)
+    return _page(session, reader, [*_conditions(filters), LOCATED], page, per_page)
 
 
 def service_at_location(session: Session, reader: Reader, service_at_location_id: uuid.UUID) -> Found | None:
     offer_id = reversed_id("service_at_location", service_at_location_id)
-    offer = session.exec(_located(_published_offers(reader)).where(Offer.id == offer_id)).first()
+    offer = session.exec(_published_offers(reader).where(Offer.id == offer_id, LOCATED)).first()
     return Found([offer], 1, _directory(session, [offer])) if offer else None
 
 
