@@ -40,7 +40,7 @@ from portal.grid.views import bp as grid_bp
 from portal.home.views import bp as home_bp
 from portal.hours.views import bp as hours_bp
 from portal.hsds import commands as hsds_commands
-from portal.hsds.views import bp as hsds_bp
+from portal.hsds import views as hsds_views
 from portal.htmx import htmx
 from portal.indicators.views import bp as indicators_bp
 from portal.matches import commands as matching_commands
@@ -94,6 +94,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     access.init_app(app)
     # Cross-site requests are refused before the token is even looked at.
     fetch_metadata.init_app(app)
+    # The HSDS import's larger upload limit, set before the CSRF check reads the body.
+    hsds_views.init_app(app)
     csrf.init_app(app)
     idempotency.init_app(app)
     htmx.init_app(app)
@@ -122,7 +124,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         audit_bp,
         consents_bp,
         erasure_bp,
-        hsds_bp,
+        hsds_views.bp,
     ):
         app.register_blueprint(blueprint)
     return app

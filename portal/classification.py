@@ -146,6 +146,12 @@ _CLASSES: dict[str, dict[str, str]] = {
     # Published figures (after small-cell suppression) naming the providers, volunteers among them,
     # as the indicators page does: about providers, no longer about people in the programme.
     "indicator_snapshot": {PERSONAL: "figures", INTERNAL: "id key computed_at"},
+    # An admin's HSDS import: the report quotes another directory's records (organizations' names,
+    # their contacts' names, phones and e-mails in problems), the source may be a file's name.
+    "directory_import": {
+        PERSONAL: "report source file_path",
+        INTERNAL: "id created_by_id created_at updated_at state phase done total",
+    },
 }
 
 COLUMN_CLASSES: dict[tuple[str, str], str] = {

@@ -85,6 +85,9 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         # Where the offer index is written for every worker of this machine to map (a folder per
         # database under it); empty: each worker assembles its own from the database.
         INDEX_DIR=str(Path(app.instance_path) / "offer-index"),
+        # Where the admins' HSDS imports keep their uploads until the import ends (portal/hsds/imports.py);
+        # empty: hsds-imports in the instance folder.
+        IMPORT_DIR="",
         # Programmes whose referrals a supervisor approves (JSON list in PORTAL_SUPERVISOR_APPROVAL_PROGRAMMES).
         SUPERVISOR_APPROVAL_PROGRAMMES=[],
         # Programmes whose needs' rankings, and the caseworkers' decisions on them, are recorded for

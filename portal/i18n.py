@@ -3,7 +3,7 @@
 from datetime import datetime
 
 from flask import Flask, Response, request, session
-from flask_babel import Babel, format_date, format_time, get_locale
+from flask_babel import Babel, format_date, format_decimal, format_time, get_locale
 from flask_login import current_user
 
 # Babel looks the catalogue up by the parsed locale: "zh_CN" parses to zh_Hans_CN.
@@ -46,6 +46,8 @@ def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.globals.update(language_code=language_code, html_lang=html_lang)
     app.jinja_env.filters["moment"] = moment
+    # A count as the language writes it: "10,000" in English.
+    app.jinja_env.filters["number"] = format_decimal
 
     @app.after_request
     def _vary_on_language(response: Response) -> Response:

@@ -1247,3 +1247,41 @@ class IndicatorSnapshot(SQLModel, table=True):
     key: str = Field(max_length=200, unique=True)
     computed_at: datetime = timestamp(index=True)
     figures: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+
+
+class ImportState(StrEnum):
+    """Where an admin's HSDS import is (portal/hsds/imports.py): waiting for its thread, checking,
+    checked (its report waits for a confirmation), applying, applied; refused (the check found
+    problems: nothing was written) or failed (an unexpected error, in the log)."""
+
+    WAITING = "waiting"
+    CHECKING = "checking"
+    CHECKED = "checked"
+    APPLYING = "applying"
+    APPLIED = "applied"
+    REFUSED = "refused"
+    FAILED = "failed"
+
+
+class DirectoryImport(SQLModel, table=True):
+    """Another directory's HSDS data an admin imports from the page: the file kept until the import
+    ends, and the progress of the thread that checks or applies it, so that any worker of the portal
+    can show it; `updated_at` moves with every step, so a run whose process stopped is seen to."""
+
+    __tablename__ = "directory_import"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    created_by_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = timestamp(default_factory=utcnow, index=True)
+    updated_at: datetime = timestamp(default_factory=utcnow)
+    # The file's name as uploaded, or the other API's base URL.
+    source: str = Field(max_length=300)
+    # Where the upload is kept (empty for a URL, and once the import has ended).
+    file_path: str = Field(default="", max_length=500)
+    state: ImportState = enum_column(default=ImportState.WAITING)
+    # What the thread is doing: reading, checking or writing (portal/hsds/imports.py).
+    phase: str = Field(default="", max_length=40)
+    done: int = 0
+    total: int = 0
+    # The dry run's report, then the apply's (portal/hsds/imports.py: report_document).
+    report: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)

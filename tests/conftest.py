@@ -163,7 +163,14 @@ TEST_CONFIG: dict[str, Any] = {
 
 @pytest.fixture
 def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
-    app = create_app({**TEST_CONFIG, "DATABASE_URL": database_url, "INDEX_DIR": str(tmp_path / "offer-index")})
+    app = create_app(
+        {
+            **TEST_CONFIG,
+            "DATABASE_URL": database_url,
+            "INDEX_DIR": str(tmp_path / "offer-index"),
+            "IMPORT_DIR": str(tmp_path / "hsds-imports"),
+        }
+    )
     yield app
     get_engine(app).dispose()
 

@@ -32,7 +32,17 @@ from portal.audit import services as audit
 from portal.clock import utcnow
 from portal.forms import validate
 from portal.hsds import taxonomy
-from portal.hsds.reading import MAX_SERVICES, ORIGIN, WHOLE_FILE, Refused, Report, Source, origin_of, problem
+from portal.hsds.reading import (
+    MAX_SERVICES,
+    ORIGIN,
+    WHOLE_FILE,
+    Progress,
+    Refused,
+    Report,
+    Source,
+    origin_of,
+    problem,
+)
 from portal.i18n import LOCALES
 from portal.models import (
     Category,
@@ -44,6 +54,7 @@ from portal.models import (
     OrganizationKind,
     Publication,
     ScheduleSlot,
+    User,
     VerificationStatus,
 )
 from portal.offers.forms import LIST_FIELDS, OfferForm
@@ -62,6 +73,8 @@ LANGUAGES = {"eng": "en", "zho": "zh", "chi": "zh", "cmn": "zh", "yue": "zh"}
 EVENING = time(17, 0)
 WEEKEND_DAYS = {"SA", "SU"}
 USCC = "CN-USCC"
+# How often a long loop tells its progress: every this many records.
+PROGRESS_EVERY = 200
 # The offer fields an import writes, and compares to find what changed.
 OFFER_FIELDS = (
     "category",
@@ -352,7 +365,7 @@ def _organization_values(document: dict[str, Any], file: str, row: int, report: 
     return values
 
 
-def plan(source: Source) -> Plan:
+def plan(source: Source, progress: Progress | None = None) -> Plan:
     """Every service read as an offer, and its organization, checked; nothing is looked up yet."""
     report = Report(source=source.name, problems=list(source.problems), services_read=len(source.services))
     made = Plan(report)
@@ -362,7 +375,10 @@ def plan(source: Source) -> Plan:
     for source_id, document in source.organizations.items():
         file, row = origin_of(document, (source.name, WHOLE_FILE))
         made.organizations[source_id] = _organization_values(document, file, row, report)
-    for service in source.services:
+    total = len(source.services)
+    for number, service in enumerate(source.services):
+        if progress is not None and number % PROGRESS_EVERY == 0:
+            progress("checking", number, total)
         before = len(report.problems)
         if service.get("organization_id") not in made.organizations:
             file, row = origin_of(service, (source.name, WHOLE_FILE))
@@ -370,6 +386,8 @@ def plan(source: Source) -> Plan:
         planned = _Checker(made, service).check()
         if planned is not None and len(report.problems) == before:
             made.services.append(planned)
+    if progress is not None:
+        progress("checking", total, total)
     return made
 
 
@@ -447,13 +465,15 @@ class Checked:
         return self.plan.report
 
 
-def dry_run(session: Session, source: Source) -> Checked:
-    """What importing the source would do, and every problem that stops it; nothing is written."""
-    if has_request_context():
-        made = plan(source)
+def dry_run(session: Session, source: Source, progress: Progress | None = None, language: str | None = None) -> Checked:
+    """What importing the source would do, and every problem that stops it; nothing is written.
+    The offer form's messages in the report are in `language`, else the request's, else English
+    (the command's); `progress` is told every few hundred services."""
+    if has_request_context() and language is None:
+        made = plan(source, progress)
     else:
-        with force_locale(LOCALES["en"]):  # the command's report, and the offer form's messages in it
-            made = plan(source)
+        with force_locale(LOCALES[language or "en"]):
+            made = plan(source, progress)
     report = made.report
     matched = _match(session, made) if report.ok else _Matched({}, {}, set(), set())
     if not report.ok:
@@ -488,11 +508,13 @@ def _organization_changed(existing: Organization, values: dict[str, Any], source
     return any(getattr(existing, name) != value for name, value in values.items()) or existing.source != source_name
 
 
-def apply(session: Session, checked: Checked) -> Report:
-    """Write a dry run without problems, in one transaction. Raises Refused for one with problems."""
+def apply(session: Session, checked: Checked, progress: Progress | None = None, actor: User | None = None) -> Report:
+    """Write a dry run without problems, in one transaction. Raises Refused for one with problems.
+    `progress` is told every few hundred offers; `actor` is the admin who confirmed, for the audit
+    trail (none: the command)."""
     if not checked.report.ok:
         raise Refused(f"{len(checked.report.problems)} problem(s): nothing imported")
-    _apply(session, checked.plan, checked.matched)
+    _apply(session, checked.plan, checked.matched, progress, actor)
     checked.report.applied = True
     return checked.report
 
@@ -505,7 +527,9 @@ def _kind(services: list[Planned]) -> OrganizationKind:
     )
 
 
-def _apply(session: Session, made: Plan, matched: _Matched) -> None:
+def _apply(
+    session: Session, made: Plan, matched: _Matched, progress: Progress | None = None, actor: User | None = None
+) -> None:
     """Write what the dry run found, in one transaction, with one audit event naming every record
     created or changed. New offers are inserted a thousand to a statement, their search terms with
     them; their matching features are left to `flask matching backfill` (the model takes some 30 ms
@@ -543,7 +567,10 @@ def _apply(session: Session, made: Plan, matched: _Matched) -> None:
     new_rows: list[dict[str, Any]] = []
     term_rows: list[dict[str, Any]] = []
     table = Offer.__table__  # type: ignore[attr-defined]
-    for planned in made.services:
+    total = len(made.services)
+    for number, planned in enumerate(made.services):
+        if progress is not None and number % PROGRESS_EVERY == 0:
+            progress("writing", number, total)
         organization = organizations.get(planned.organization_source_id)
         if organization is None or planned.source_id in matched.own_offers:
             continue
@@ -574,8 +601,10 @@ def _apply(session: Session, made: Plan, matched: _Matched) -> None:
     terms = OfferTerm.__table__  # type: ignore[attr-defined]
     for rows in _chunks(term_rows, 5000):
         session.execute(sa.insert(terms), rows)
-    audit.record_list(session, None, "hsds_import", "directory", touched)
+    audit.record_list(session, actor, "hsds_import", "directory", touched)
     session.commit()
+    if progress is not None:
+        progress("writing", total, total)
 
 
 def english(report: Report) -> list[str]:

@@ -7,7 +7,7 @@ Bad input says why, as problems named by file, row and field: a file over the si
 by its size before a byte is read; a CSV that does not parse, a wrong type, another version of HSDS
 (2.x's tables and fields, a datapackage or an API saying another version) are problems like any
 other. Messages are data (a code and its parameters) so that a page can translate them; `message`
-is the English the command prints.
+is the English the command prints, or the reader's language on a page.
 """
 
 import csv
@@ -25,6 +25,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from flask import has_request_context
+from flask_babel import gettext
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
@@ -64,45 +66,66 @@ HSDS2_FIELDS = {
     "eligibility",
     "payment_accepted",
 }
+
+
+def _l(text: str) -> str:
+    """Marks a message for translation (`make messages` extracts `_l`) and leaves it as it is: the
+    command prints the English, a page translates it when it shows it (gettext_noop's idiom)."""
+    return text
+
+
 # Where a problem is on no row: the file as a whole.
 WHOLE_FILE = 0
 ORIGIN = "__origin__"  # the (file, row) a record assembled from CSV rows was read from
 
+# The messages, English %-style templates, translated when a page shows them (Problem.message); the
+# words a message takes as its `kind`, translated with it.
 MESSAGES = {
-    "too_large": "The file is {size_mb} MB, over the limit of {limit_mb} MB: nothing was read.",
-    "too_much": "The files come to more than {limit_mb} MB: nothing was read.",
-    "too_many_services": "More than {limit} services: split the import.",
-    "not_found": "There is no such file or folder.",
-    "not_hsds": "This is neither HSDS 3.0 tabular data (CSV files and datapackage.json) nor HSDS JSON.",
-    "not_utf8": "This is not UTF-8 text.",
-    "broken_csv": "This CSV file cannot be read: {error}.",
-    "broken_json": "This is not JSON: {error}.",
-    "broken_zip": "This is not a .zip file that can be read.",
-    "unreachable": "{url} could not be read: {error}.",
-    "other_version": "This is HSDS {version}, not 3.0: export it again as HSDS 3.0.",
-    "other_profile": "The datapackage's profile is {profile}, not tabular-data-package.",
-    "hsds2_file": "{name} is a table of HSDS 2, not 3.0: export the data again as HSDS 3.0.",
-    "hsds2_field": "{name} is a field of HSDS 2, not 3.0: export the data again as HSDS 3.0.",
-    "unknown_file": "HSDS 3.0 has no table in a file named {name}.",
-    "unknown_column": "HSDS 3.0's {file} has no column {column}.",
-    "missing_column": "The header lacks the column {column}, which every row needs.",
-    "cells": "The row has {found} cells, the header {expected}.",
-    "required": "This field is required.",
-    "wrong_type": "{value!r} is not {kind}.",
-    "schema": "{detail}",
-    "repeated_id": "This id is on row {first} too.",
-    "unknown_reference": "No {table} has the id {id}.",
-    "no_organization": "The service names no organization that is in the data.",
-    "no_category": "None of the service's taxonomy terms names a Bridge category.",
-    "not_services": "Bridge imports services: this JSON holds none.",
-    "language": "{code!r} is not a language code Bridge knows (two letters, such as zh or en).",
-    "gender": "{value!r} is not a gender Bridge knows (male, female or other).",
-    "whole_number": "{value!r} is not a whole number from {low} to {high}.",
-    "too_long": "At most {most} characters.",
-    "pair": "Give both latitude and longitude, or neither.",
-    "offer_rule": "{detail}",
-    "own_record": "This is the portal's own {kind}: it is left as it is.",
+    "too_large": _l("The file is %(size_mb)s MB, over the limit of %(limit_mb)s MB: nothing was read."),
+    "too_much": _l("The files come to more than %(limit_mb)s MB: nothing was read."),
+    "too_many_services": _l("More than %(limit)s services: split the import."),
+    "not_found": _l("There is no such file or folder."),
+    "not_hsds": _l("This is neither HSDS 3.0 tabular data (CSV files and datapackage.json) nor HSDS JSON."),
+    "not_utf8": _l("This is not UTF-8 text."),
+    "broken_csv": _l("This CSV file cannot be read: %(error)s."),
+    "broken_json": _l("This is not JSON: %(error)s."),
+    "broken_zip": _l("This is not a .zip file that can be read."),
+    "unreachable": _l("%(url)s could not be read: %(error)s."),
+    "other_version": _l("This is HSDS %(version)s, not 3.0: export it again as HSDS 3.0."),
+    "other_profile": _l("The datapackage's profile is %(profile)s, not tabular-data-package."),
+    "hsds2_file": _l("%(name)s is a table of HSDS 2, not 3.0: export the data again as HSDS 3.0."),
+    "hsds2_field": _l("%(name)s is a field of HSDS 2, not 3.0: export the data again as HSDS 3.0."),
+    "unknown_file": _l("HSDS 3.0 has no table in a file named %(name)s."),
+    "unknown_column": _l("HSDS 3.0's %(file)s has no column %(column)s."),
+    "missing_column": _l("The header lacks the column %(column)s, which every row needs."),
+    "cells": _l("The row has %(found)s cells, the header %(expected)s."),
+    "required": _l("This field is required."),
+    "wrong_type": _l("'%(value)s' is not %(kind)s."),
+    "schema": "%(detail)s",
+    "repeated_id": _l("This id is on row %(first)s too."),
+    "unknown_reference": _l("No %(table)s has the id %(id)s."),
+    "no_organization": _l("The service names no organization that is in the data."),
+    "no_category": _l("None of the service's taxonomy terms names a Bridge category."),
+    "not_services": _l("Bridge imports services: this JSON holds none."),
+    "language": _l("'%(code)s' is not a language code Bridge knows (two letters, such as zh or en)."),
+    "gender": _l("'%(value)s' is not a gender Bridge knows (male, female or other)."),
+    "whole_number": _l("'%(value)s' is not a whole number from %(low)s to %(high)s."),
+    "too_long": _l("At most %(most)s characters."),
+    "pair": _l("Give both latitude and longitude, or neither."),
+    "offer_rule": "%(detail)s",
+    "own_record": _l("This is the portal's own %(kind)s: it is left as it is."),
 }
+KINDS = (
+    _l("a number"),
+    _l("a whole number"),
+    _l("true or false"),
+    _l("a date"),
+    _l("a date (ISO 8601)"),
+    _l("a datetime (ISO 8601)"),
+    _l("a time (ISO 8601)"),
+    _l("organization"),
+    _l("offer"),
+)
 
 
 @dataclass(frozen=True)
@@ -118,7 +141,14 @@ class Problem:
 
     @property
     def message(self) -> str:
-        return MESSAGES[self.code].format(**dict(self.params))
+        """In the reader's language on a page; in English elsewhere (the command)."""
+        params = dict(self.params)
+        template = MESSAGES[self.code]
+        if not has_request_context():
+            return template % params
+        if isinstance(params.get("kind"), str):
+            params["kind"] = gettext(params["kind"])
+        return gettext(template) % params
 
     def __str__(self) -> str:
         where = f"{self.file}" + (f", row {self.row}" if self.row else "") + (f", {self.field}" if self.field else "")
@@ -220,10 +250,17 @@ def origin_of(document: dict[str, Any], fallback: tuple[str, int]) -> tuple[str,
     return found if isinstance(found, tuple) else fallback
 
 
-def read(location: str, token: str | None = None, opener: Callable[..., Any] | None = None) -> Source:
-    """The services at `location`: a folder, a .zip, a .json file, or an http(s) base URL."""
+# Told how far a long task has got: its phase ("reading", "checking", "writing"), done and total.
+Progress = Callable[[str, int, int], None]
+
+
+def read(
+    location: str, token: str | None = None, opener: Callable[..., Any] | None = None, progress: Progress | None = None
+) -> Source:
+    """The services at `location`: a folder, a .zip, a .json file, or an http(s) base URL (whose
+    pages are told to `progress` as they are read: an API may take minutes)."""
     if re.match(r"https?://", location, re.IGNORECASE):
-        return _read_api(location.rstrip("/"), token, opener or urllib.request.urlopen)
+        return _read_api(location.rstrip("/"), token, opener or urllib.request.urlopen, progress)
     path = Path(location)
     name = path.name or location
     if path.is_dir():
@@ -608,7 +645,7 @@ class _TooLarge(Exception):
         self.size = size
 
 
-def _read_api(base: str, token: str | None, opener: Callable[..., Any]) -> Source:
+def _read_api(base: str, token: str | None, opener: Callable[..., Any], progress: Progress | None = None) -> Source:
     source = Source(base)
     total = 0
     try:
@@ -630,6 +667,8 @@ def _read_api(base: str, token: str | None, opener: Callable[..., Any]) -> Sourc
             if page_fields is None or found:
                 break
             pages = int(page_fields.get("total_pages") or 1)
+            if progress is not None:
+                progress("reading", page, min(pages, MAX_PAGES))
             page += 1
         for organization_id, known in list(source.organizations.items()):
             url = f"{base}/organizations/{urllib.parse.quote(organization_id)}"

@@ -1,5 +1,6 @@
 """The directory as the HSDS 3.0 API (Open Referral's Human Services Data Specification), for
-partner systems; and the admins' page of their tokens.
+partner systems; the admins' page of their tokens, and their page importing another directory's
+HSDS data (portal/hsds/imports.py).
 
 Every answer is JSON. A request's token (`Authorization: Bearer …`) lets it read what organizations
 publish to partners; without one, only what they publish to everyone. Bad parameters are a 400
@@ -11,19 +12,32 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlmodel import Session
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from portal.auth.access import fresh_sign_in_required, public, role_required
 from portal.clock import time_zone
 from portal.db import get_engine, get_session
 from portal.forms import parse_id
-from portal.hsds import documents, openapi, services, taxonomy
+from portal.hsds import documents, imports, openapi, reading, services, taxonomy
 from portal.hsds.services import Filters, Reader
-from portal.models import Role
+from portal.i18n import language_code
+from portal.models import ImportState, Role
 
 bp = Blueprint("hsds", __name__, url_prefix="/api/hsds")
 
@@ -318,3 +332,136 @@ def revoke_token(token_id: uuid.UUID) -> Response:
     services.revoke_token(session, token, current_user)
     flash(_("The token for %(name)s is revoked: its reads are refused from now on.", name=token.name), "success")
     return redirect(url_for("hsds.tokens"), code=303)
+
+
+# --- Admins: importing another directory's HSDS data ----------------------------------------------
+
+# What a multipart upload adds to its file: the boundaries, the other fields.
+UPLOAD_OVERHEAD = 64 * 1024
+
+
+def _upload_limit() -> None:
+    """The import form takes files up to reading.MAX_FILE_BYTES, past the portal's MAX_CONTENT_LENGTH
+    for every other form. Set before the CSRF check reads the body (an app hook: a blueprint's would
+    run after it); a body announced larger is refused unread."""
+    if request.endpoint != "hsds.import_list" or request.method != "POST":
+        return
+    limit = reading.MAX_FILE_BYTES + UPLOAD_OVERHEAD
+    request.max_content_length = limit
+    if request.content_length is not None and request.content_length > limit:
+        raise RequestEntityTooLarge
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_upload_limit)
+
+
+def _imports_page(refused: str = "", status: int = 200) -> tuple[str, int]:
+    page = render_template(
+        "hsds/imports.html",
+        imports=imports.recent(get_session()),
+        refused=refused,
+        limit_mb=reading.MAX_FILE_BYTES // 2**20,
+        interrupted=imports.interrupted,
+    )
+    return page, status
+
+
+def _too_large_message() -> str:
+    return _(
+        "The file is over the limit of %(limit)d MB: nothing was kept. Split the import, or give the "
+        "address of the other directory's API.",
+        limit=reading.MAX_FILE_BYTES // 2**20,
+    )
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _upload_too_large(error: RequestEntityTooLarge) -> Response | tuple[str, int]:
+    if request.endpoint == "hsds.import_list" and current_user.is_authenticated and current_user.role == Role.ADMIN:
+        return _imports_page(_too_large_message(), 413)
+    return error.get_response()
+
+
+@bp.route("/imports", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def import_list() -> Response | tuple[str, int]:
+    """Another directory's HSDS 3.0 data: a .zip of its tabular form, a .json file of its services,
+    or its API's base URL; checked in the background, then applied once an admin confirms."""
+    if request.method == "GET":
+        return _imports_page()
+    upload = request.files.get("file")
+    url = request.form.get("url", "").strip()
+    has_file = upload is not None and bool(upload.filename)
+    if has_file == bool(url):
+        return _imports_page(_("Choose a file, or give an address: one of the two."), 422)
+    session = get_session()
+    if upload is not None and has_file:
+        name = imports.file_name(upload.filename or "")
+        if name is None:
+            return _imports_page(_("Upload a .zip of HSDS tabular data or a .json file of HSDS services."), 422)
+        try:
+            row = imports.create(session, current_user, upload.filename or name, name, upload.stream)
+        except imports.TooLarge:
+            return _imports_page(_too_large_message(), 413)
+    else:
+        if not re.fullmatch(r"https?://[^\s]{3,290}", url, re.IGNORECASE):
+            return _imports_page(_("Give the API's base address, starting with https:// or http://."), 422)
+        row = imports.create(session, current_user, url)
+    imports.start(row.id, "check", language_code(), current_user.id)
+    return redirect(url_for("hsds.import_detail", import_id=row.id), code=303)
+
+
+def _import_context(import_id: uuid.UUID) -> dict[str, Any]:
+    row = imports.find(get_session(), import_id) or abort(404)
+    return {
+        "item": row,
+        "stalled": imports.interrupted(row),
+        "problems": imports.problems_by_file(row.report),
+        "warnings": imports.warnings(row.report),
+        "states": ImportState,
+    }
+
+
+@bp.route("/imports/<uuid:import_id>")
+@role_required(Role.ADMIN)
+def import_detail(import_id: uuid.UUID) -> str:
+    """One import: its progress while it runs, then its report, and the confirmation."""
+    return render_template("hsds/import.html", **_import_context(import_id))
+
+
+@bp.route("/imports/<uuid:import_id>/progress")
+@role_required(Role.ADMIN)
+def import_progress(import_id: uuid.UUID) -> str:
+    """The page's changing part, alone, for its polling: it stops asking once the run has ended."""
+    return render_template("hsds/_import_progress.html", **_import_context(import_id))
+
+
+@bp.route("/imports/<uuid:import_id>/apply", methods=["POST"])
+@role_required(Role.ADMIN)
+@fresh_sign_in_required
+def apply_import(import_id: uuid.UUID) -> Response:
+    """Write a checked import without problems; once, whoever else confirms at the same moment."""
+    try:
+        imports.confirm(get_session(), import_id)
+    except imports.NotReady:
+        imports.find(get_session(), import_id) or abort(404)
+        flash(_("This import cannot be applied now: it is applied already, or under way."), "error")
+    else:
+        imports.start(import_id, "apply", language_code(), current_user.id)
+    return redirect(url_for("hsds.import_detail", import_id=import_id), code=303)
+
+
+@bp.route("/imports/<uuid:import_id>/restart", methods=["POST"])
+@role_required(Role.ADMIN)
+@fresh_sign_in_required
+def restart_import(import_id: uuid.UUID) -> Response:
+    """Start again a run whose process stopped (or that failed): an apply is applied again (what it
+    wrote already is found unchanged), anything else is checked again."""
+    try:
+        _row, action = imports.restart(get_session(), import_id)
+    except imports.NotReady:
+        imports.find(get_session(), import_id) or abort(404)
+        flash(_("This import is running or has ended: there is nothing to start again."), "error")
+    else:
+        imports.start(import_id, action, language_code(), current_user.id)
+    return redirect(url_for("hsds.import_detail", import_id=import_id), code=303)

@@ -17,8 +17,12 @@ from sqlmodel import Session, col, select
 from portal import create_app
 from portal.db import get_engine
 from portal.demo import load_demo_data
+from portal.hsds import imports
+from portal.hsds.reading import Report, problem
 from portal.models import (
     DataCategory,
+    DirectoryImport,
+    ImportState,
     Need,
     Offer,
     Organization,
@@ -74,6 +78,8 @@ NOT_PAGES = {
     "hsds.taxonomy_detail",
     "hsds.taxonomy_terms_list",
     "hsds.taxonomy_term",
+    # The HSDS import's progress, polled by its page: a fragment.
+    "hsds.import_progress",
 }
 # Pages the check must have reached, so that it cannot pass by opening nothing.
 MUST_SEE = {
@@ -156,11 +162,21 @@ def records(live_server: str, session: Session) -> dict[str, str]:
         ]
     )
     session.commit()
+    # An admin's HSDS import whose check found a problem: its page shows the problems' table.
+    found = [problem("locations.csv", 2, "latitude", "whole_number", value="100.5", low=-90, high=90)]
+    directory_import = DirectoryImport(
+        source="partner-directory.zip",
+        state=ImportState.REFUSED,
+        report=imports.report_document(Report(source="partner-directory.zip", problems=found, services_read=1)),
+    )
+    session.add(directory_import)
+    session.commit()
     return {
         "person_id": str(person.id),
         "need_id": str(need.id),
         "offer_id": str(offer.id),
         "organization_id": str(ngo.id),
+        "import_id": str(directory_import.id),
     }
 
 

@@ -10,15 +10,18 @@ from flask.testing import FlaskClient
 from sqlmodel import Session, col, func, select
 
 from portal.audit.refusals import RECORD_TYPES
-from portal.hsds import services, taxonomy
+from portal.hsds import imports, services, taxonomy
 from portal.hsds.documents import linked_id
+from portal.hsds.reading import Report
 from portal.models import (
     ActivityKind,
     Area,
     AuditEvent,
     Category,
+    DirectoryImport,
     ErasureRequest,
     FollowUp,
+    ImportState,
     Need,
     Offer,
     Organization,
@@ -167,6 +170,12 @@ ROUTES: dict[tuple[str, str], tuple[str, Any]] = {
     ("hsds.tokens", "GET"): ("/api/hsds/tokens", {Role.ADMIN}),
     ("hsds.create_token", "POST"): ("/api/hsds/tokens", {Role.ADMIN}),
     ("hsds.revoke_token", "POST"): ("/api/hsds/tokens/{api_token}/revoke", {Role.ADMIN}),
+    ("hsds.import_list", "GET"): ("/api/hsds/imports", {Role.ADMIN}),
+    ("hsds.import_list", "POST"): ("/api/hsds/imports", {Role.ADMIN}),
+    ("hsds.import_detail", "GET"): ("/api/hsds/imports/{directory_import}", {Role.ADMIN}),
+    ("hsds.import_progress", "GET"): ("/api/hsds/imports/{directory_import}/progress", {Role.ADMIN}),
+    ("hsds.apply_import", "POST"): ("/api/hsds/imports/{directory_import}/apply", {Role.ADMIN}),
+    ("hsds.restart_import", "POST"): ("/api/hsds/imports/{directory_import}/restart", {Role.ADMIN}),
 }
 
 
@@ -248,6 +257,12 @@ def cast(
     )
     session.add_all([person, erasure_request])
     session.commit()
+    # An import whose check found problems: confirming or restarting it is refused (303), no thread starts.
+    directory_import = DirectoryImport(
+        source="partner.zip", state=ImportState.REFUSED, report=imports.report_document(Report(source="partner.zip"))
+    )
+    session.add(directory_import)
+    session.commit()
     return {
         "follow_up": follow_up,
         "activities": hours,
@@ -261,6 +276,7 @@ def cast(
         "consent": consent,
         "erasure_request": erasure_request,
         "api_token": services.create_token(session, "Partner", None)[0],
+        "directory_import": directory_import,
     }
 
 
@@ -292,6 +308,7 @@ def test_route_answers_each_role_as_the_table_says(
         publisher=cast["offers"][Role.PROVIDER].organization_id,
         service_at_location=linked_id("service_at_location", cast["offers"][Role.PROVIDER].id),
         api_token=cast["api_token"].id,
+        directory_import=cast["directory_import"].id,
     )
     if role is not None:
         login(cast["users"][role])

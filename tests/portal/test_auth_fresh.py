@@ -38,6 +38,8 @@ PROTECTED = [
     # A partner's token reads the directory: making and revoking one are permission changes.
     ("hsds.create_token", "POST", "/api/hsds/tokens", Role.ADMIN),
     ("hsds.revoke_token", "POST", "/api/hsds/tokens/{api_token}/revoke", Role.ADMIN),
+    ("hsds.apply_import", "POST", "/api/hsds/imports/{directory_import}/apply", Role.ADMIN),
+    ("hsds.restart_import", "POST", "/api/hsds/imports/{directory_import}/restart", Role.ADMIN),
 ]
 HTMX = {"HX-Request": "true"}
 
@@ -50,6 +52,7 @@ def url_of(template: str, records: dict[Any, Any]) -> str:
         erasure_request=records["erasure_request"].id,
         organization=records["organization"].id,
         api_token=records["api_token"].id,
+        directory_import=records["directory_import"].id,
     )
 
 

@@ -306,6 +306,7 @@ def world(
             "taxonomy_id": [taxonomy.CATEGORIES.id],
             "term_id": [taxonomy.category_term(Category.HOUSING).id],
             "token_id": [],
+            "import_id": [],
         },
     )
 

@@ -205,6 +205,7 @@ def real_ids(records: dict[Any, Any]) -> dict[str, list[str]]:
         "taxonomy_id": [str(taxonomy.CATEGORIES.id)],
         "term_id": [str(taxonomy.category_term(Category.HOUSING).id)],
         "token_id": [str(records["api_token"].id)],
+        "import_id": [str(records["directory_import"].id)],
     }
 
 

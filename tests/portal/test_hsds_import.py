@@ -4,11 +4,13 @@ row and field), then applied in one transaction keyed by the source's ids, so th
 changes nothing; export then import into an empty database gives the same directory."""
 
 import csv
+import io
 import json
 import shutil
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +19,11 @@ from click.testing import Result
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, col, func, select
+from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.test import encode_multipart
 
 from portal import create_app
+from portal.clock import utcnow
 from portal.db import get_engine, session_scope
 from portal.demo import load_demo_data
 from portal.hsds import importing, reading, services, tabular
@@ -26,13 +31,17 @@ from portal.hsds.reading import Report
 from portal.models import (
     AuditEvent,
     Category,
+    DirectoryImport,
+    ImportState,
     Offer,
     OfferStatus,
     Organization,
     Publication,
+    Role,
+    User,
     VerificationStatus,
 )
-from tests.conftest import TEST_CONFIG, _truncate_postgres
+from tests.conftest import TEST_CONFIG, _truncate_postgres, sign_in_with_session
 
 EXAMPLES = Path(__file__).with_name("hsds_examples")
 
@@ -525,3 +534,170 @@ def test_a_json_service_is_checked_by_bridges_rules_as_a_csv_row_is(app: Flask, 
         ("one.json", 1, "languages/0/code", "language"),
         ("one.json", 1, "name", "offer_rule"),  # at least 3 characters, as the offer form says
     }
+
+
+# --- The admins' page ------------------------------------------------------------------------------
+
+
+def _valid_example(example: Path) -> None:
+    _edit(example / "attributes.csv", SERVICES_ATTRIBUTE)
+    _edit(example / "taxonomy_terms.csv", {"taxonomy": "Open Eligibility", "code": "108-07-01", "name": "Counseling"})
+    _edit(example / "locations.csv", {"latitude": "34.2667", "longitude": "108.9428"})
+
+
+def _zipped(folder: Path) -> bytes:
+    return Path(shutil.make_archive(str(folder.parent / folder.name), "zip", folder)).read_bytes()
+
+
+def _upload(client: FlaskClient, data: bytes, name: str = "directory.zip") -> Any:
+    # Encoded here, in memory: the client would spool a large body to a file it leaves open.
+    boundary, body = encode_multipart(MultiDict({"file": FileStorage(io.BytesIO(data), name)}))
+    return client.post("/api/hsds/imports", data=body, content_type=f"multipart/form-data; boundary={boundary}")
+
+
+def _ended(session: Session, import_id: uuid.UUID, wanted: set[ImportState] | None = None) -> DirectoryImport:
+    """The import once its thread has ended the run (the test's session ends its read each time)."""
+    wanted = wanted or {ImportState.CHECKED, ImportState.REFUSED, ImportState.APPLIED, ImportState.FAILED}
+    deadline = time.monotonic() + 60
+    while True:
+        session.commit()
+        session.expire_all()
+        row = session.get(DirectoryImport, import_id)
+        if row is not None and row.state in wanted:
+            return row
+        assert time.monotonic() < deadline, f"still {row.state if row else None}"
+        time.sleep(0.05)
+
+
+def _import_id(response: Any) -> uuid.UUID:
+    assert response.status_code == 303, response.get_data(as_text=True)
+    return uuid.UUID(response.headers["Location"].rstrip("/").split("/")[-1])
+
+
+@pytest.fixture
+def admin(make_user: Callable[..., User], login: Callable[[User], FlaskClient]) -> FlaskClient:
+    return login(make_user(Role.ADMIN))
+
+
+def test_an_admin_uploads_sees_the_report_and_confirms(
+    app: Flask, admin: FlaskClient, session: Session, make_user: Callable[..., User], example: Path
+) -> None:
+    _valid_example(example)
+    import_id = _import_id(_upload(admin, _zipped(example)))
+    row = _ended(session, import_id)
+    assert row.state == ImportState.CHECKED, row.report
+    assert Path(row.file_path).is_file()
+    page = admin.get(f"/api/hsds/imports/{import_id}").get_data(as_text=True)
+    assert "Organizations: 1 to create, 0 to update, 0 unchanged." in page
+    assert "Offers: 1 to create, 0 to update, 0 unchanged." in page
+    assert "Import these records" in page and 'hx-trigger="every 1s"' not in page
+    chinese = sign_in_with_session(app.test_client(), session, make_user(Role.ADMIN, locale="zh"))
+    page = chinese.get(f"/api/hsds/imports/{import_id}").get_data(as_text=True)
+    assert "没有问题" in page and "导入这些记录" in page
+    partial = admin.get(f"/api/hsds/imports/{import_id}/progress").get_data(as_text=True)
+    assert partial.lstrip().startswith("<section") and "<html" not in partial
+
+    response = admin.post(f"/api/hsds/imports/{import_id}/apply")
+    assert response.status_code == 303
+    row = _ended(session, import_id)
+    assert row.state == ImportState.APPLIED and row.file_path == ""
+    assert not any((Path(app.config["IMPORT_DIR"]) / str(import_id)).glob("*"))
+    offer = session.exec(select(Offer)).one()
+    assert offer.title == "Community Counselling" and offer.source_id
+    organization = session.exec(select(Organization)).one()
+    assert organization.status == VerificationStatus.PENDING
+    page = admin.get(f"/api/hsds/imports/{import_id}").get_data(as_text=True)
+    assert "Offers: 1 created" in page and 'href="/organizations/"' in page
+    # A second confirmation (another admin's, a resent form) writes nothing more.
+    again = admin.post(f"/api/hsds/imports/{import_id}/apply", follow_redirects=True)
+    assert "cannot be applied now" in again.get_data(as_text=True)
+    session.commit()
+    assert session.exec(select(func.count()).select_from(Offer)).one() == 1
+    assert admin.get("/api/hsds/imports").get_data(as_text=True).count(f"/api/hsds/imports/{import_id}") == 1
+
+
+def test_a_file_with_problems_shows_them_by_file_row_and_field_and_cannot_be_applied(
+    app: Flask, admin: FlaskClient, session: Session, make_user: Callable[..., User], example: Path
+) -> None:
+    import_id = _import_id(_upload(admin, _zipped(example)))
+    row = _ended(session, import_id)
+    assert row.state == ImportState.REFUSED and row.file_path == ""
+    page = admin.get(f"/api/hsds/imports/{import_id}").get_data(as_text=True)
+    assert "<h3>locations.csv</h3>" in page and "<h3>services.csv</h3>" in page
+    assert "<td>2</td><td>latitude</td>" in page
+    assert "None of the service&#39;s taxonomy terms names a Bridge category." in page
+    assert "Import these records" not in page
+    assert admin.post(f"/api/hsds/imports/{import_id}/apply").status_code == 303
+    assert session.exec(select(func.count()).select_from(Offer)).one() == 0
+    chinese = sign_in_with_session(app.test_client(), session, make_user(Role.ADMIN, locale="zh"))
+    page = chinese.get(f"/api/hsds/imports/{import_id}").get_data(as_text=True)
+    assert "该服务的分类术语都不对应 Bridge 的任何类别。" in page
+
+
+def test_a_json_file_of_the_apis_services_is_checked_too(admin: FlaskClient, session: Session) -> None:
+    import_id = _import_id(_upload(admin, b'{"version": "2.0.0"}', "services.json"))
+    row = _ended(session, import_id)
+    assert row.state == ImportState.REFUSED
+    assert "This is HSDS 2.0.0, not 3.0" in admin.get(f"/api/hsds/imports/{import_id}").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("size", [200_000, 5_000])
+def test_an_oversized_upload_is_refused_with_a_message_and_nothing_kept(
+    app: Flask, admin: FlaskClient, session: Session, monkeypatch: pytest.MonkeyPatch, size: int
+) -> None:
+    # Over the limit with its form (refused unread), or only its file (refused while it is copied).
+    monkeypatch.setattr(reading, "MAX_FILE_BYTES", 4_000)
+    response = _upload(admin, b"x" * size)
+    assert response.status_code == 413
+    assert "over the limit of 0 MB: nothing was kept" in response.get_data(as_text=True)
+    session.commit()
+    assert session.exec(select(func.count()).select_from(DirectoryImport)).one() == 0
+    assert not any(Path(app.config["IMPORT_DIR"]).glob("*/*"))
+
+
+def test_a_wrong_kind_of_file_or_address_is_refused(admin: FlaskClient) -> None:
+    assert _upload(admin, b"a,b\n", "offers.csv").status_code == 422
+    assert admin.post("/api/hsds/imports", data={"url": "ftp://example.org"}).status_code == 422
+    assert admin.post("/api/hsds/imports", data={}).status_code == 422
+
+
+def test_only_admins_import(
+    client: FlaskClient, make_user: Callable[..., User], login: Callable[[User], FlaskClient]
+) -> None:
+    login(make_user(Role.CASEWORKER))
+    assert client.get("/api/hsds/imports").status_code == 403
+    assert _upload(client, b"{}", "services.json").status_code == 403
+
+
+def test_an_interrupted_run_is_shown_and_started_again(
+    app: Flask, admin: FlaskClient, session: Session, make_user: Callable[..., User], example: Path
+) -> None:
+    _valid_example(example)
+    import_id = _import_id(_upload(admin, _zipped(example)))
+    _ended(session, import_id)
+    with session_scope(app) as other:
+        row = other.get(DirectoryImport, import_id)
+        assert row is not None
+        row.state, row.updated_at = ImportState.CHECKING, utcnow() - timedelta(minutes=10)
+        other.commit()
+    page = admin.get(f"/api/hsds/imports/{import_id}").get_data(as_text=True)
+    assert "Interrupted" in page and "Start again" in page and 'hx-trigger="every 1s"' not in page
+    assert admin.post(f"/api/hsds/imports/{import_id}/restart").status_code == 303
+    assert _ended(session, import_id).state == ImportState.CHECKED
+    # A run that is not interrupted is not started twice.
+    again = admin.post(f"/api/hsds/imports/{import_id}/restart", follow_redirects=True)
+    assert "nothing to start again" in again.get_data(as_text=True)
+
+
+def test_progress_is_told_every_few_hundred_services(app: Flask, exported: Path) -> None:
+    told: list[tuple[str, int, int]] = []
+    with session_scope(app) as session:
+        importing.dry_run(session, reading.read(str(exported)), lambda *step: told.append(step))
+    assert told[0][:2] == ("checking", 0) and told[-1][0] == "checking" and told[-1][1] == told[-1][2] > 0
+
+
+def test_a_file_past_the_usual_form_limit_is_taken(app: Flask, admin: FlaskClient, session: Session) -> None:
+    # Other forms take 1 MB (MAX_CONTENT_LENGTH); the import takes reading.MAX_FILE_BYTES.
+    data = b'{"id": "x", "pad": "' + b"x" * (2 * app.config["MAX_CONTENT_LENGTH"]) + b'"}'
+    import_id = _import_id(_upload(admin, data, "services.json"))
+    assert _ended(session, import_id).state == ImportState.REFUSED
