@@ -22,7 +22,9 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("organization") as batch:
         batch.add_column(
-            sa.Column("api_publication", sqlmodel.sql.sqltypes.AutoString(length=20), server_default="none", nullable=False)
+            sa.Column(
+                "api_publication", sqlmodel.sql.sqltypes.AutoString(length=20), server_default="none", nullable=False
+            )
         )
         batch.add_column(sa.Column("api_contacts", sa.Boolean(), server_default=sa.false(), nullable=False))
     op.create_table(

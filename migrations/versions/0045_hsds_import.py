@@ -46,7 +46,6 @@ def upgrade() -> None:
             sqlite_where=SOURCED,
         )
 
-
     # The directory API counts an organization's published offers from this index alone.
     op.create_index("offer_organization_status", "offer", ["organization_id", "status"])
 
