@@ -22,7 +22,7 @@ from portal.hsds import taxonomy
 from portal.hsds.taxonomy import Taxonomy, Term
 from portal.i18n import language_code
 from portal.labels import label
-from portal.models import Area, Offer, OfferStatus, Organization, ScheduleSlot
+from portal.models import Area, Category, Offer, OfferStatus, Organization, ScheduleSlot
 
 VERSION = "3.0"
 # Bridge serves HSDS as it is, with no profile of its own: the profile is the specification's.
@@ -186,6 +186,12 @@ def attributes(offer: Offer) -> list[dict[str, Any]]:
     found += [_attribute(offer, taxonomy.attribute_term(taxonomy.GENDER), gender) for gender in offer.genders]
     if offer.remote:
         found.append(_attribute(offer, taxonomy.attribute_term(taxonomy.REMOTE), "true"))
+    if offer.employment_type:
+        found.append(_attribute(offer, taxonomy.attribute_term(taxonomy.EMPLOYMENT_TYPE), offer.employment_type))
+    if offer.category == Category.EMPLOYMENT and offer.fair_chance_statement:
+        found.append(_attribute(offer, taxonomy.attribute_term(taxonomy.FAIR_CHANCE), offer.fair_chance_statement))
+    elif offer.category == Category.EMPLOYMENT and offer.fair_chance_none_given:
+        found.append(_attribute(offer, taxonomy.attribute_term(taxonomy.NO_FAIR_CHANCE_STATEMENT), "true"))
     return found
 
 

@@ -94,8 +94,13 @@ OFFER_FIELDS = (
     "contact_name",
     "contact_phone",
     "contact_email",
+    "employment_type",
+    "fair_chance_statement",
+    "fair_chance_none_given",
     "status",
 )
+# What an employer completes on a job that another directory did not say.
+JOB_COMPLETION = ("employment_type", "fair_chance_statement", "fair_chance_none_given", "status")
 ORGANIZATION_FIELDS = ("name", "description", "email", "website", "phone", "credit_code")
 ORGANIZATION_LIMITS = {"name": 200, "description": 4000, "email": 254, "website": 300, "phone": 40, "credit_code": 18}
 
@@ -108,6 +113,9 @@ class Planned:
     organization_source_id: str
     values: dict[str, Any]
     confirmed_on: date | None
+    # A job the source says nothing of its kind or fair chance: once its employer completed it
+    # here, another import leaves those fields (and whether it is published) as they are.
+    unfinished_job: bool = False
 
 
 @dataclass
@@ -212,11 +220,16 @@ class _Checker:
             self.add("category", "no_category")
         category = categories[0] if categories else Category.HEALTH
         fields["category"] = str(category)
-        if category == Category.EMPLOYMENT:
-            # What HSDS cannot say of a job (its kind, the employer's fair-chance statement) is not
-            # asked of an import: the offer form asks its owner.
-            fields["employment_type"] = "full_time"
-            fields["fair_chance_none_given"] = "true"
+        # A job is published only with its kind and its employer's fair-chance answer (Bridge's own
+        # export carries them as attributes; other directories do not): one without them is checked
+        # as if they were given, then imported as a draft for its employer to complete.
+        unfinished_job = category == Category.EMPLOYMENT and (
+            not values.get("employment_type")
+            or not (values.get("fair_chance_statement") or values.get("fair_chance_none_given") == "true")
+        )
+        given_kind, given_statement = values.get("employment_type"), values.get("fair_chance_statement")
+        if unfinished_job:
+            values = {**values, "employment_type": given_kind or "full_time", "fair_chance_none_given": "true"}
         for name in ("min_age", "max_age"):
             hsds = "minimum_age" if name == "min_age" else "maximum_age"
             self.place(name, None, hsds)
@@ -251,12 +264,23 @@ class _Checker:
         offer_values["contact_email"] = form.contact_email or ""
         offer_values["schedule"] = list(offer_values["schedule"])
         offer_values["genders"] = sorted(str(g) for g in offer_values["genders"])
+        offer_values |= form.job_fields_cleared()
         offer_values["status"] = STATUS.get(str(service.get("status")), OfferStatus.OPEN)
+        if unfinished_job:
+            offer_values |= {
+                "employment_type": given_kind or None,
+                "fair_chance_statement": given_statement or "",
+                "fair_chance_none_given": False,
+            }
+            if offer_values["status"] != OfferStatus.CLOSED:
+                offer_values["status"] = OfferStatus.DRAFT
+                report.warnings.append(problem(*self.origin, "status", "unfinished_job"))
         return Planned(
             source_id=str(service["id"]),
             organization_source_id=str(service.get("organization_id") or ""),
             values=offer_values,
             confirmed_on=confirmed_on,
+            unfinished_job=unfinished_job,
         )
 
     def _attributes(self) -> tuple[list[Category], dict[str, Any]]:
@@ -273,6 +297,9 @@ class _Checker:
                     taxonomy.MONTHS_IN_RECOVERY: "min_months_in_recovery",
                     taxonomy.GENDER: "genders",
                     taxonomy.REMOTE: "remote",
+                    taxonomy.EMPLOYMENT_TYPE: "employment_type",
+                    taxonomy.FAIR_CHANCE: "fair_chance_statement",
+                    taxonomy.NO_FAIR_CHANCE_STATEMENT: "fair_chance_none_given",
                 }[term.code]
                 self.place(name, attribute, "value", path)
                 if name == "capacity":
@@ -286,8 +313,10 @@ class _Checker:
                         self.add(name, "gender", value=value)
                     else:
                         values["genders"].append(value)
-                else:
-                    values["remote"] = "true" if value.lower() in ("true", "1", "yes", "") else "false"
+                elif name in ("remote", "fair_chance_none_given"):
+                    values[name] = "true" if value.lower() in ("true", "1", "yes", "") else "false"
+                else:  # the job's kind and the employer's statement, which the offer form checks
+                    values[name] = value
                 continue
             category = taxonomy.category_of(term) if term is not None else None
             if category is None:
@@ -414,7 +443,10 @@ def _confirmed_at(day: date | None) -> datetime:
 
 
 def _offer_changes(offer: Offer, planned: Planned, organization_id: uuid.UUID) -> dict[str, Any]:
-    changes = {name: value for name, value in planned.values.items() if getattr(offer, name) != value}
+    kept = JOB_COMPLETION if planned.unfinished_job and offer.status != OfferStatus.DRAFT else ()
+    changes = {
+        name: value for name, value in planned.values.items() if name not in kept and getattr(offer, name) != value
+    }
     if offer.organization_id != organization_id:
         changes["organization_id"] = organization_id
     if planned.confirmed_on and offer.last_confirmed_at.date() != planned.confirmed_on:

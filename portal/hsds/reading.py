@@ -114,6 +114,10 @@ MESSAGES = {
     "pair": _l("Give both latitude and longitude, or neither."),
     "offer_rule": "%(detail)s",
     "own_record": _l("This is the portal's own %(kind)s: it is left as it is."),
+    "unfinished_job": _l(
+        "A job is published only with its kind and the employer's fair-chance statement, which this one"
+        " lacks: it is imported as a draft for the employer to complete."
+    ),
 }
 KINDS = (
     _l("a number"),

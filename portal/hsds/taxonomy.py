@@ -91,11 +91,17 @@ CAPACITY = "capacity"
 MONTHS_IN_RECOVERY = "minimum_months_in_recovery"
 GENDER = "gender"
 REMOTE = "remote"
+EMPLOYMENT_TYPE = "employment_type"
+FAIR_CHANCE = "fair_chance_statement"
+NO_FAIR_CHANCE_STATEMENT = "fair_chance_none_given"
 _ATTRIBUTE_DESCRIPTIONS = {
     CAPACITY: "How many people the offer can take at once (the value).",
     MONTHS_IN_RECOVERY: "The time in recovery a person needs, in months (the value).",
     GENDER: "A gender the offer is for, when it is not for everyone (the value: male, female or other).",
     REMOTE: "The offer can be taken up at a distance (online or by phone).",
+    EMPLOYMENT_TYPE: "A job's kind (the value: full_time, part_time, temporary, contractor or intern).",
+    FAIR_CHANCE: "How the employer welcomes applicants in recovery or with a record, in its own words (the value).",
+    NO_FAIR_CHANCE_STATEMENT: "The employer gives no fair-chance statement for this job.",
 }
 
 # Each category's nearest Open Eligibility term, for the export; the import also reads the terms

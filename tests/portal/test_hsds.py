@@ -21,6 +21,7 @@ from portal.models import (
     Area,
     AuditEvent,
     Category,
+    EmploymentType,
     Offer,
     OfferStatus,
     Organization,
@@ -153,6 +154,8 @@ def filled(make_organization: Callable[..., Organization], make_user: Callable[.
         max_age=55,
         genders=["female", "male"],
         min_months_in_recovery=6,
+        employment_type=EmploymentType.PART_TIME,
+        fair_chance_statement="We welcome people in recovery.",
         contact_name="Wang Li",
         contact_phone="029-8731 4620",
         contact_email="wang.li@laochenggen.example",
@@ -184,6 +187,8 @@ def test_every_optional_field_bridge_has_validates_and_says_what_the_offer_says(
     assert ("Bridge attributes", "capacity", "3") in values
     assert ("Bridge attributes", "minimum_months_in_recovery", "6") in values
     assert ("Bridge attributes", "remote", "true") in values
+    assert ("Bridge attributes", "employment_type", "part_time") in values
+    assert ("Bridge attributes", "fair_chance_statement", "We welcome people in recovery.") in values
     location = service["service_at_locations"][0]["location"]
     assert (location["latitude"], location["longitude"]) == (34.267, 108.9422)
     assert location["addresses"][0]["address_1"] == "北院门12号"

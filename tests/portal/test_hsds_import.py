@@ -32,6 +32,7 @@ from portal.models import (
     AuditEvent,
     Category,
     DirectoryImport,
+    EmploymentType,
     ImportState,
     Offer,
     OfferStatus,
@@ -173,6 +174,7 @@ def _directory(offers: list[Offer], organizations: dict[uuid.UUID, Organization]
             "months": offer.min_months_in_recovery or None,
             "remote": offer.remote,
             "confirmed": offer.last_confirmed_at.date(),
+            "job": (offer.employment_type, offer.fair_chance_statement, offer.fair_chance_none_given),
         }
         if owner and owner.api_contacts or offer.source_id:
             found[key]["contact"] = (offer.contact_name, offer.contact_phone, offer.contact_email)
@@ -329,6 +331,32 @@ def test_the_example_with_an_open_eligibility_term_and_a_real_place_imports(app:
         organization = session.exec(select(Organization)).one()
         assert organization.name == "Example Organization Inc." and organization.status == VerificationStatus.PENDING
         assert organization.source_id == "d9d5e0f5-d3ce-4f73-9a2f-4dd0ecc6c610"
+
+
+def test_a_job_another_directory_says_no_fair_chance_of_is_a_draft_until_its_employer_completes_it(
+    app: Flask, example: Path
+) -> None:
+    """Bridge publishes a job only with its kind and the employer's fair-chance answer, which other
+    directories do not carry: such a job is imported as a draft, and once its employer completed and
+    published it, another import leaves that as it is."""
+    _edit(example / "attributes.csv", SERVICES_ATTRIBUTE)
+    _edit(example / "taxonomy_terms.csv", {"taxonomy": "Open Eligibility", "code": "110", "name": "Work"})
+    _edit(example / "locations.csv", {"latitude": "34.2667", "longitude": "108.9428"})
+    report = apply(app, example)
+    assert [(p.field, p.code) for p in report.warnings] == [("status", "unfinished_job")]
+    with session_scope(app) as session:
+        job = session.exec(select(Offer)).one()
+        assert job.category == Category.EMPLOYMENT and job.status == OfferStatus.DRAFT
+        assert (job.employment_type, job.fair_chance_statement, job.fair_chance_none_given) == (None, "", False)
+        job.employment_type, job.fair_chance_statement = EmploymentType.PART_TIME, "We welcome people in recovery."
+        job.status = OfferStatus.OPEN
+        session.add(job)
+        session.commit()
+    again = apply(app, example)
+    assert (again.offers.update, again.offers.unchanged) == (0, 1)
+    with session_scope(app) as session:
+        job = session.exec(select(Offer)).one()
+        assert (job.status, job.employment_type) == (OfferStatus.OPEN, EmploymentType.PART_TIME)
 
 
 @pytest.mark.parametrize(
