@@ -343,8 +343,11 @@ UPLOAD_OVERHEAD = 64 * 1024
 def _upload_limit() -> None:
     """The import form takes files up to reading.MAX_FILE_BYTES, past the portal's MAX_CONTENT_LENGTH
     for every other form. Set before the CSRF check reads the body (an app hook: a blueprint's would
-    run after it); a body announced larger is refused unread."""
+    run after it); a body announced larger is refused unread. Only for a signed-in admin: anyone
+    else keeps the portal's small limit, so a stranger cannot make the server read 50 MB."""
     if request.endpoint != "hsds.import_list" or request.method != "POST":
+        return
+    if not current_user.is_authenticated or current_user.role != Role.ADMIN:
         return
     limit = reading.MAX_FILE_BYTES + UPLOAD_OVERHEAD
     request.max_content_length = limit
