@@ -31,7 +31,7 @@ from benchmarks.bench_search import seed
 from benchmarks.common import add_database_argument, database, make_app
 from benchmarks.stand_in import stand_in_vectors
 from matching import semantic
-from portal.clock import utcnow
+from portal.clock import local_today
 from portal.db import get_engine
 from portal.hsds import services, taxonomy
 from portal.models import Offer, Organization, Publication
@@ -40,7 +40,7 @@ TARGET_MS = 50.0
 
 
 def addresses() -> dict[str, str]:
-    yesterday = (utcnow() - timedelta(days=1)).date().isoformat()
+    yesterday = (local_today() - timedelta(days=1)).isoformat()
     counselling = taxonomy.term_id(taxonomy.CATEGORIES, "counselling")
     return {
         "page 1 of 50 services": "/api/hsds/services?per_page=50",

@@ -11,6 +11,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
+from portal.clock import local_date
 from portal.db import session_scope
 from portal.hsds import importing, reading, services, tabular
 
@@ -36,7 +37,7 @@ def list_command() -> None:
         for token in services.list_tokens(session):
             used = token.last_used_at.isoformat(timespec="minutes") if token.last_used_at else "never used"
             revoked = f"revoked {token.revoked_at.isoformat(timespec='minutes')}" if token.revoked_at else "in use"
-            click.echo(f"{token.id}  {token.name}  made {token.created_at.date()}  {used}  {revoked}")
+            click.echo(f"{token.id}  {token.name}  made {local_date(token.created_at)}  {used}  {revoked}")
 
 
 @api_tokens_cli.command("revoke")

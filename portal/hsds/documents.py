@@ -18,6 +18,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 
+from portal.clock import local_date
 from portal.hsds import taxonomy
 from portal.hsds.taxonomy import Taxonomy, Term
 from portal.i18n import language_code
@@ -309,7 +310,7 @@ def service_document(offer: Offer, directory: Directory, full: bool) -> dict[str
         "eligibility_description": eligibility_text(offer),
         "minimum_age": offer.min_age,
         "maximum_age": offer.max_age,
-        "assured_date": offer.last_confirmed_at.date().isoformat(),
+        "assured_date": local_date(offer.last_confirmed_at).isoformat(),
         "last_modified": _iso(offer.updated_at),
     }
     if organization is not None:

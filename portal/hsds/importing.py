@@ -19,7 +19,7 @@ import re
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 from typing import Any
 
 import sqlalchemy as sa
@@ -29,7 +29,7 @@ from sqlmodel import Session, col, select
 from werkzeug.datastructures import MultiDict
 
 from portal.audit import services as audit
-from portal.clock import utcnow
+from portal.clock import local_date, local_midnight, utcnow
 from portal.forms import validate
 from portal.hsds import taxonomy
 from portal.hsds.reading import (
@@ -439,7 +439,8 @@ def _uuids(texts: Iterable[str]) -> list[uuid.UUID]:
 
 
 def _confirmed_at(day: date | None) -> datetime:
-    return datetime.combine(day, time(0, 0), tzinfo=UTC) if day else utcnow()
+    """The moment a source's "assured" day began where the users live."""
+    return local_midnight(day) if day else utcnow()
 
 
 def _offer_changes(offer: Offer, planned: Planned, organization_id: uuid.UUID) -> dict[str, Any]:
@@ -449,7 +450,7 @@ def _offer_changes(offer: Offer, planned: Planned, organization_id: uuid.UUID) -
     }
     if offer.organization_id != organization_id:
         changes["organization_id"] = organization_id
-    if planned.confirmed_on and offer.last_confirmed_at.date() != planned.confirmed_on:
+    if planned.confirmed_on and local_date(offer.last_confirmed_at) != planned.confirmed_on:
         changes["last_confirmed_at"] = _confirmed_at(planned.confirmed_on)
     return changes
 

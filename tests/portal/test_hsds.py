@@ -13,6 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, col, select
 
+from portal.clock import local_today
 from portal.demo import load_demo_data
 from portal.hsds import services, taxonomy
 from portal.hsds.documents import linked_id
@@ -283,7 +284,7 @@ def test_filters_are_cumulative_and_pages_say_where_they_are(
     assert names(f"taxonomy_term_id={counselling}") == {"心理咨询小组"}
     assert names(f"organization_id={first.organization_id}&search=mentoring") == {"Peer mentoring"}
     assert names("search=心理") == {"心理咨询小组"}
-    since = (utcnow() - timedelta(days=1)).date().isoformat()
+    since = (local_today() - timedelta(days=1)).isoformat()
     assert names(f"modified_after={since}") == {"心理咨询小组", "Peer mentoring"}
     assert names(f"taxonomy_term_id={uuid.uuid4()}") == set()
     page = read(client, "/services?per_page=2&page=2")

@@ -23,7 +23,7 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
 from portal import create_app
-from portal.clock import utcnow
+from portal.clock import local_date, utcnow
 from portal.db import get_engine, session_scope
 from portal.demo import load_demo_data
 from portal.hsds import importing, reading, services, tabular
@@ -173,7 +173,7 @@ def _directory(offers: list[Offer], organizations: dict[uuid.UUID, Organization]
             "capacity": offer.capacity,
             "months": offer.min_months_in_recovery or None,
             "remote": offer.remote,
-            "confirmed": offer.last_confirmed_at.date(),
+            "confirmed": local_date(offer.last_confirmed_at),
             "job": (offer.employment_type, offer.fair_chance_statement, offer.fair_chance_none_given),
         }
         if owner and owner.api_contacts or offer.source_id:
