@@ -181,13 +181,10 @@ def _category_of_code() -> dict[tuple[str, str], Category]:
 
 def category_of(term: Term) -> Category | None:
     """The category a term names: itself, or its nearest ancestor that names one."""
-    parents = {t.code: t.parent_code for t in all_terms() if t.taxonomy == term.taxonomy}
-    code: str | None = term.code
-    while code is not None:
+    for code in _lineage(term):
         found = _category_of_code().get((term.taxonomy.key, code))
         if found is not None:
             return found
-        code = parents.get(code)
     return None
 
 
@@ -203,10 +200,20 @@ def categories_of_term(term: Term) -> set[Category]:
 
 
 def _is_within(term: Term, ancestor: Term) -> bool:
-    parents = {t.code: t.parent_code for t in all_terms() if t.taxonomy == term.taxonomy}
+    return ancestor.code in _lineage(term)
+
+
+@cache
+def _parents(taxonomy_key: str) -> dict[str, str | None]:
+    return {t.code: t.parent_code for t in all_terms() if t.taxonomy.key == taxonomy_key}
+
+
+def _lineage(term: Term) -> list[str]:
+    """The term's code and its ancestors' codes, nearest first."""
+    parents = _parents(term.taxonomy.key)
+    found: list[str] = []
     code: str | None = term.code
     while code is not None:
-        if code == ancestor.code:
-            return True
+        found.append(code)
         code = parents.get(code)
-    return False
+    return found
