@@ -1,6 +1,7 @@
 """Dates are the users' dates: at 01:00 in Xi'an (17:00 UTC the day before) "today" is already
 the new day for overdue contacts, ages, snoozes, the contact form and the periodic job."""
 
+import ast
 import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -208,5 +209,40 @@ def test_no_code_takes_the_date_of_a_utc_moment() -> None:
         if forbidden.search(line)
         and (str(path.relative_to(ROOT)), None) not in allowed
         and (str(path.relative_to(ROOT)), line) not in allowed
+    ]
+    assert offenders == []
+
+
+CLOCK_READS = {"local_today", "utcnow", "now", "today"}
+
+
+def clock_reads_on_import(module: ast.Module) -> Iterator[ast.Call]:
+    """The calls that read the clock in what Python runs when it imports the module: its statements,
+    decorators (pytest's parameters), default values and class bodies, not the functions' bodies."""
+    pending: list[ast.AST] = list(module.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            defaults = [default for default in node.args.kw_defaults if default is not None]
+            pending.extend([*node.decorator_list, *node.args.defaults, *defaults])
+        elif isinstance(node, ast.ClassDef):
+            pending.extend([*node.decorator_list, *node.bases, *node.body])
+        else:
+            for call in ast.walk(node):
+                if isinstance(call, ast.Call):
+                    called = call.func
+                    name = called.id if isinstance(called, ast.Name) else getattr(called, "attr", "")
+                    if name in CLOCK_READS:
+                        yield call
+
+
+def test_no_test_reads_the_date_when_it_is_collected() -> None:
+    """The suite runs for half an hour and may cross the users' midnight (16:00 UTC): a "tomorrow"
+    worked out when pytest imports a module is today for the tests that run after it. Tests read
+    the date when they run (`tests/portal/days.py` for parameters)."""
+    offenders = [
+        f"{path.relative_to(ROOT)}:{call.lineno}"
+        for path in sorted((ROOT / "tests").rglob("*.py"))
+        for call in clock_reads_on_import(ast.parse(path.read_text(encoding="utf-8")))
     ]
     assert offenders == []

@@ -35,7 +35,6 @@ from tests.portal.audit_trail import records_shown
 
 Login = Callable[[User], FlaskClient]
 S = ReferralStatus
-TODAY = local_today()
 
 
 @pytest.fixture
@@ -187,7 +186,7 @@ def test_the_caseworker_home_counts_the_caseload_and_links_to_it(
     client: FlaskClient, login: Login, session: Session, caseworker: User
 ) -> None:
     late = Person(
-        code="XA-2026-0511", full_name="甲", caseworker_id=caseworker.id, next_contact_due=TODAY - timedelta(1)
+        code="XA-2026-0511", full_name="甲", caseworker_id=caseworker.id, next_contact_due=local_today() - timedelta(1)
     )
     lost = Person(code="XA-2026-0512", full_name="乙", caseworker_id=caseworker.id)
     lost.created_at = utcnow() - timedelta(days=90)
@@ -195,7 +194,7 @@ def test_the_caseworker_home_counts_the_caseload_and_links_to_it(
     gone = Person(code="XA-2026-0514", full_name="", caseworker_id=caseworker.id, anonymised_at=utcnow())
     session.add_all([late, lost, fine, gone])
     session.commit()
-    session.add(ContactLog(person_id=fine.id, kind="call", occurred_on=TODAY, outcome="reached"))
+    session.add(ContactLog(person_id=fine.id, kind="call", occurred_on=local_today(), outcome="reached"))
     session.commit()
     login(caseworker)
     html = client.get("/").get_data(as_text=True)
@@ -210,7 +209,7 @@ def test_a_contact_overdue_since_the_job_last_ran_is_both_counted_and_listed(
 ) -> None:
     """The job has run and found nothing; then a next contact falls due. The home page does not say
     "1 with their next contact overdue" beside an empty attention list."""
-    person = Person(code="XA-2026-0515", full_name="丁", caseworker_id=caseworker.id, next_contact_due=TODAY)
+    person = Person(code="XA-2026-0515", full_name="丁", caseworker_id=caseworker.id, next_contact_due=local_today())
     session.add(person)
     session.commit()
     assert run_due_jobs(session, LiveIndex(), utcnow(), app.config).follow_ups == {}
@@ -228,7 +227,7 @@ def test_an_empty_attention_list_never_claims_nothing_is_overdue(
 ) -> None:
     """A snoozed follow-up leaves the list while the person is still overdue in the figures."""
     person = Person(
-        code="XA-2026-0516", full_name="戊", caseworker_id=caseworker.id, next_contact_due=TODAY - timedelta(1)
+        code="XA-2026-0516", full_name="戊", caseworker_id=caseworker.id, next_contact_due=local_today() - timedelta(1)
     )
     session.add(person)
     session.commit()
@@ -247,17 +246,18 @@ def test_a_contact_logged_answers_the_follow_ups_it_makes_moot(
     """Out of contact for two months and overdue: once the visit is logged, neither the figures nor
     the list speak of the person any more."""
     person = Person(
-        code="XA-2026-0517", full_name="己", caseworker_id=caseworker.id, next_contact_due=TODAY - timedelta(3)
+        code="XA-2026-0517", full_name="己", caseworker_id=caseworker.id, next_contact_due=local_today() - timedelta(3)
     )
     session.add(person)
     session.commit()
-    session.add(ContactLog(person_id=person.id, kind="visit", occurred_on=TODAY - timedelta(60), outcome="reached"))
+    long_ago = local_today() - timedelta(60)
+    session.add(ContactLog(person_id=person.id, kind="visit", occurred_on=long_ago, outcome="reached"))
     session.commit()
     client = login(caseworker)
     opened = {item.kind for item in followups_of(client, session, person)}
     assert opened == {FollowUpKind.LOST_CONTACT, FollowUpKind.CONTACT_OVERDUE}
-    visit = {"kind": "visit", "occurred_on": TODAY.isoformat(), "outcome": "reached", "note": "家访"}
-    visit["next_contact_due"] = (TODAY + timedelta(14)).isoformat()
+    visit = {"kind": "visit", "occurred_on": local_today().isoformat(), "outcome": "reached", "note": "家访"}
+    visit["next_contact_due"] = (local_today() + timedelta(14)).isoformat()
     assert client.post(f"/people/{person.id}/contacts", data=keyed(visit)).status_code == 303
     html = client.get("/").text
     counts = dict(re.findall(r'href="/people/\?contact=(\w+)"><span class="stat-number">(\d+)</span>', html))
@@ -291,7 +291,7 @@ def test_the_home_reads_as_many_queries_for_two_overdue_people_as_for_ten(
                     code=f"XA-Q-{n:04}",
                     full_name="庚",
                     caseworker_id=caseworker.id,
-                    next_contact_due=TODAY - timedelta(2),
+                    next_contact_due=local_today() - timedelta(2),
                 )
             )
         session.commit()

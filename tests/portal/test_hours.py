@@ -36,6 +36,7 @@ from portal.models import (
 )
 from portal.people.retention import anonymise
 from tests.conftest import keyed
+from tests.portal.days import DaysFromToday, form_dated
 
 Login = Callable[[User], FlaskClient]
 
@@ -176,8 +177,8 @@ def test_a_referral_the_volunteer_did_not_take_on_is_refused(
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("done_on", (local_today() + timedelta(days=1)).isoformat(), "not before"),
-        ("done_on", (local_today() - timedelta(days=400)).isoformat(), "up to a year"),
+        ("done_on", DaysFromToday(1), "not before"),
+        ("done_on", DaysFromToday(-400), "up to a year"),
         ("hours", "0.3", "Enter hours in quarters"),
         ("hours", "25", "Enter 24 or less."),
         ("description", "", "This field is required."),
@@ -186,9 +187,16 @@ def test_a_referral_the_volunteer_did_not_take_on_is_refused(
     ],
 )
 def test_bad_input_is_named_by_field_and_saves_nothing(
-    session: Session, login: Login, volunteer: User, host: Organization, field: str, value: str, message: str
+    session: Session,
+    login: Login,
+    volunteer: User,
+    host: Organization,
+    field: str,
+    value: str | DaysFromToday,
+    message: str,
 ) -> None:
-    answer = login(volunteer).post("/hours/new", data={**activity_form(f"organization:{host.id}"), field: value})
+    form = {**activity_form(f"organization:{host.id}"), **form_dated({field: value})}
+    answer = login(volunteer).post("/hours/new", data=form)
     assert answer.status_code == 422
     assert message in answer.get_data(as_text=True)
     assert logged(session, volunteer) == []

@@ -28,11 +28,11 @@ from portal.people import services
 from portal.people.forms import id_check_character
 from tests.conftest import keyed, revision_before, sign_in_with_session
 from tests.portal.audit_trail import records_shown
+from tests.portal.days import DaysFromToday, form_dated
 
 Login = Callable[[User], FlaskClient]
 MakePerson = Callable[..., Person]
 HTMX = {"HX-Request": "true"}
-TODAY = local_today()
 
 
 def resident_id(first_seventeen: str) -> str:
@@ -112,7 +112,7 @@ def person_data(areas: dict[str, Area], **changes: Any) -> dict[str, Any]:
         "programme": "community_rehab",
         "programme_start": "2025-06-01",
         "skills": "烹饪，driving、 cooking",
-        "next_contact_due": (TODAY + timedelta(days=7)).isoformat(),
+        "next_contact_due": (local_today() + timedelta(days=7)).isoformat(),
     }
     data.update(changes)
     return data
@@ -129,7 +129,7 @@ def test_caseworker_records_a_person_with_every_field(
     assert response.status_code == 303
     person = session.get(Person, uuid.UUID(response.headers["Location"].rsplit("/", 1)[1]))
     assert person is not None
-    assert re.fullmatch(rf"XA-{TODAY.year}-\d{{4}}", person.code)
+    assert re.fullmatch(rf"XA-{local_today().year}-\d{{4}}", person.code)
     assert person.caseworker_id == caseworker.id
     assert (person.full_name, person.phone, person.gender) == ("李娜", "138 0013 8000", "female")
     assert person.id_number == resident_id("61010419850312002")
@@ -141,7 +141,7 @@ def test_caseworker_records_a_person_with_every_field(
     assert person.availability == ["weekday_day", "weekend"]
     assert (person.programme, person.programme_start) == ("community_rehab", date(2025, 6, 1))
     assert person.skills == ["cooking", "driving", "烹饪"]
-    assert person.next_contact_due == TODAY + timedelta(days=7)
+    assert person.next_contact_due == local_today() + timedelta(days=7)
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     for shown in (person.code, "李娜", "138 0013 8000", "Community rehabilitation", "Grid 3"):
         assert shown in page
@@ -160,7 +160,7 @@ def test_an_age_is_recorded_as_1_july_of_the_estimated_birth_year(
     )
     assert response.status_code == 303
     (person,) = session.exec(select(Person))
-    assert person.birth_date == date(TODAY.year - 40, 7, 1)
+    assert person.birth_date == date(local_today().year - 40, 7, 1)
 
 
 def test_only_a_name_and_an_area_are_required(
@@ -205,10 +205,10 @@ def test_invalid_person_is_shown_again_with_errors_and_values_kept(
     [
         ({"age": "40"}, "age"),
         ({"longitude": ""}, "longitude"),
-        ({"programme_start": (TODAY + timedelta(days=1)).isoformat()}, "programme_start"),
+        ({"programme_start": DaysFromToday(1)}, "programme_start"),
         ({"programme": ""}, "programme"),
-        ({"birth_date": (TODAY + timedelta(days=1)).isoformat()}, "birth_date"),
-        ({"next_contact_due": (TODAY - timedelta(days=1)).isoformat()}, "next_contact_due"),
+        ({"birth_date": DaysFromToday(1)}, "birth_date"),
+        ({"next_contact_due": DaysFromToday(-1)}, "next_contact_due"),
         ({"area_id": str(uuid.uuid4())}, "area_id"),
         ({"id_number": "6101 0419 8503 1200 2X"}, "id_number"),
     ],
@@ -218,11 +218,11 @@ def test_rules_across_fields_show_at_their_field(
     login: Login,
     caseworker: User,
     areas: dict[str, Area],
-    changes: dict[str, str],
+    changes: dict[str, object],
     field: str,
 ) -> None:
     login(caseworker)
-    response = client.post("/people/new", data=keyed(person_data(areas, **changes)))
+    response = client.post("/people/new", data=keyed(person_data(areas, **form_dated(changes))))
     assert response.status_code == 422
     assert field in field_errors(response.get_data(as_text=True))
 
@@ -239,10 +239,10 @@ def test_codes_count_up_within_the_year(
     form = PersonForm.model_validate({"full_name": "甲", "area_id": areas["grid"].id})
     first = services.create_person(session, caseworker, form)
     second = services.create_person(session, caseworker, form)
-    assert (first.code, second.code) == (f"XA-{TODAY.year}-0001", f"XA-{TODAY.year}-0002")
-    make_person(caseworker, code=f"XA-{TODAY.year}-9999")
-    assert services.create_person(session, caseworker, form).code == f"XA-{TODAY.year}-10000"
-    assert services.create_person(session, caseworker, form).code == f"XA-{TODAY.year}-10001"
+    assert (first.code, second.code) == (f"XA-{local_today().year}-0001", f"XA-{local_today().year}-0002")
+    make_person(caseworker, code=f"XA-{local_today().year}-9999")
+    assert services.create_person(session, caseworker, form).code == f"XA-{local_today().year}-10000"
+    assert services.create_person(session, caseworker, form).code == f"XA-{local_today().year}-10001"
 
 
 def test_a_code_taken_at_the_same_moment_is_retried(
@@ -256,7 +256,7 @@ def test_a_code_taken_at_the_same_moment_is_retried(
     """Two caseworkers read the same last code; the second to write takes the next one."""
     from portal.people.forms import PersonForm
 
-    taken = make_person(colleague, code=f"XA-{TODAY.year}-0001")
+    taken = make_person(colleague, code=f"XA-{local_today().year}-0001")
     real_next_code = services._next_code
     calls: list[str] = []
 
@@ -267,7 +267,7 @@ def test_a_code_taken_at_the_same_moment_is_retried(
     monkeypatch.setattr(services, "_next_code", stale_then_real)
     form = PersonForm.model_validate({"full_name": "乙", "area_id": areas["grid"].id})
     person = services.create_person(session, caseworker, form)
-    assert person.code == f"XA-{TODAY.year}-0002"
+    assert person.code == f"XA-{local_today().year}-0002"
     assert len(calls) == 2
     assert count_people(session) == 2
 
@@ -410,7 +410,7 @@ def test_different_names_born_the_same_day_are_not_duplicates(
 def test_an_age_estimate_is_compared_as_its_birth_date(
     session: Session, caseworker: User, colleague: User, make_person: MakePerson
 ) -> None:
-    estimated = date(TODAY.year - 40, 7, 1)
+    estimated = date(local_today().year - 40, 7, 1)
     theirs = make_person(colleague, full_name="马 丽", birth_date=estimated)
     (found,) = services.find_duplicates(session, "马丽", "", "", estimated)
     assert found.person.id == theirs.id and found.reasons == [services.SIMILAR_NAME]
@@ -560,9 +560,9 @@ def test_the_caseload_shows_open_needs_last_contact_and_overdue_contacts(
     client: FlaskClient, login: Login, caseworker: User, make_person: MakePerson, session: Session
 ) -> None:
     late = make_person(
-        caseworker, code="XA-2026-0301", programme="community_detox", next_contact_due=TODAY - timedelta(days=2)
+        caseworker, code="XA-2026-0301", programme="community_detox", next_contact_due=local_today() - timedelta(days=2)
     )
-    make_person(caseworker, code="XA-2026-0302", next_contact_due=TODAY + timedelta(days=5))
+    make_person(caseworker, code="XA-2026-0302", next_contact_due=local_today() + timedelta(days=5))
     make_person(caseworker, code="XA-2026-0303")
     session.add_all(
         [
@@ -599,7 +599,7 @@ def searchable(
         full_name="刘强",
         phone="138 0000 1111",
         programme="community_detox",
-        next_contact_due=TODAY - timedelta(days=2),
+        next_contact_due=local_today() - timedelta(days=2),
     )
     seen = make_person(
         caseworker,
@@ -617,7 +617,7 @@ def searchable(
         [
             lost,
             Need(person_id=late.id, category="housing", description="a"),
-            ContactLog(person_id=seen.id, kind="call", occurred_on=TODAY, outcome="reached"),
+            ContactLog(person_id=seen.id, kind="call", occurred_on=local_today(), outcome="reached"),
         ]
     )
     session.commit()
@@ -800,10 +800,10 @@ def test_a_logged_contact_sets_the_next_contact_due(
     client: FlaskClient, login: Login, caseworker: User, mine: Person, session: Session
 ) -> None:
     login(caseworker)
-    next_due = TODAY + timedelta(days=14)
+    next_due = local_today() + timedelta(days=14)
     data = {
         "kind": "visit",
-        "occurred_on": TODAY.isoformat(),
+        "occurred_on": local_today().isoformat(),
         "outcome": "reached",
         "note": "家访，状态稳定",
         "next_contact_due": next_due.isoformat(),
@@ -833,7 +833,7 @@ def test_a_contact_logged_on_a_full_disk_gets_a_clear_page_and_the_record_stays_
         cursor.execute(f"PRAGMA max_page_count = {cursor.execute('PRAGMA page_count').fetchone()[0] + 4}")
         cursor.close()
 
-    data = {"kind": "visit", "occurred_on": TODAY.isoformat(), "outcome": "reached", "note": "家访" * 900}
+    data = {"kind": "visit", "occurred_on": local_today().isoformat(), "outcome": "reached", "note": "家访" * 900}
     statuses = [client.post(f"/people/{mine.id}/contacts", data=keyed(data)).status_code for _ in range(40)]
     assert 503 in statuses, statuses
     refused = client.post(f"/people/{mine.id}/contacts", data=keyed(data))
@@ -859,15 +859,15 @@ def test_a_contact_logged_late_for_an_earlier_day_leaves_the_later_one_as_the_la
 ) -> None:
     """The caseload's last contact and its out-of-contact filter read the person's row: each
     contact logged moves it forward, never back."""
-    long_ago = local_midnight(TODAY - timedelta(days=400))
+    long_ago = local_midnight(local_today() - timedelta(days=400))
     person = make_person(caseworker, code="XA-2026-0351", created_at=long_ago)
     login(caseworker)
     assert "XA-2026-0351" in client.get("/people/?contact=out_of_contact").get_data(as_text=True)
-    for day in (TODAY - timedelta(days=3), TODAY - timedelta(days=200)):
+    for day in (local_today() - timedelta(days=3), local_today() - timedelta(days=200)):
         data = {"kind": "call", "occurred_on": day.isoformat(), "outcome": "reached", "note": ""}
         assert client.post(f"/people/{person.id}/contacts", data=keyed(data)).status_code == 303
     row = rows(client.get("/people/").get_data(as_text=True))["XA-2026-0351"]
-    assert format_date(TODAY - timedelta(days=3), format="d MMM yyyy", locale="en") in row
+    assert format_date(local_today() - timedelta(days=3), format="d MMM yyyy", locale="en") in row
     assert "XA-2026-0351" not in client.get("/people/?contact=out_of_contact").get_data(as_text=True)
 
 
@@ -894,7 +894,7 @@ def test_contacts_logged_with_htmx_return_the_log_newest_first(
 ) -> None:
     login(caseworker)
     for days_ago, note in ((10, "older call"), (1, "newer call")):
-        day = (TODAY - timedelta(days=days_ago)).isoformat()
+        day = (local_today() - timedelta(days=days_ago)).isoformat()
         data = {"kind": "call", "occurred_on": day, "outcome": "not_reached", "note": note}
         response = client.post(f"/people/{mine.id}/contacts", data=keyed(data), headers=HTMX)
         assert response.status_code == 200
@@ -909,12 +909,12 @@ def test_contacts_logged_with_htmx_return_the_log_newest_first(
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
-        ({"occurred_on": (TODAY + timedelta(days=1)).isoformat()}, "occurred_on"),
-        ({"next_contact_due": (TODAY - timedelta(days=3)).isoformat()}, "next_contact_due"),
+        ({"occurred_on": DaysFromToday(1)}, "occurred_on"),
+        ({"next_contact_due": DaysFromToday(-3)}, "next_contact_due"),
         (
             {
-                "occurred_on": (TODAY - timedelta(days=5)).isoformat(),
-                "next_contact_due": (TODAY - timedelta(days=1)).isoformat(),
+                "occurred_on": DaysFromToday(-5),
+                "next_contact_due": DaysFromToday(-1),
             },
             "next_contact_due",
         ),
@@ -929,11 +929,12 @@ def test_an_invalid_contact_is_refused_with_422(
     caseworker: User,
     mine: Person,
     session: Session,
-    changes: dict[str, str],
+    changes: dict[str, object],
     field: str,
 ) -> None:
     login(caseworker)
-    data = {"kind": "call", "occurred_on": TODAY.isoformat(), "outcome": "reached", "note": "kept note", **changes}
+    form = {"kind": "call", "occurred_on": local_today().isoformat(), "outcome": "reached", "note": "kept note"}
+    data = {**form, **form_dated(changes)}
     for headers in ({}, HTMX):
         response = client.post(f"/people/{mine.id}/contacts", data=keyed(data), headers=headers)
         assert response.status_code == 422
@@ -972,12 +973,12 @@ def test_the_caseworker_edits_a_profile_and_is_warned_of_a_shared_phone(
 def test_an_edit_keeps_an_overdue_date_but_refuses_a_new_past_one(
     client: FlaskClient, login: Login, caseworker: User, make_person: MakePerson, areas: dict[str, Area]
 ) -> None:
-    overdue = TODAY - timedelta(days=3)
+    overdue = local_today() - timedelta(days=3)
     person = make_person(caseworker, next_contact_due=overdue)
     login(caseworker)
     kept = person_data(areas, next_contact_due=overdue.isoformat())
     assert client.post(f"/people/{person.id}/edit", data=kept).status_code == 303
-    moved = person_data(areas, next_contact_due=(TODAY - timedelta(days=1)).isoformat())
+    moved = person_data(areas, next_contact_due=(local_today() - timedelta(days=1)).isoformat())
     response = client.post(f"/people/{person.id}/edit", data=moved)
     assert response.status_code == 422
     assert "next_contact_due" in field_errors(response.get_data(as_text=True))
@@ -1008,7 +1009,7 @@ def test_hostile_values_never_cause_a_server_error(
         "/people/new": person_data(areas, phone="", id_number=""),
         f"/people/{mine.id}/edit": person_data(areas, phone="", id_number=""),
         f"/people/{mine.id}/needs": {"category": "housing", "description": "x", "urgency": "2"},
-        f"/people/{mine.id}/contacts": {"kind": "call", "occurred_on": TODAY.isoformat(), "outcome": "reached"},
+        f"/people/{mine.id}/contacts": {"kind": "call", "occurred_on": local_today().isoformat(), "outcome": "reached"},
     }
     for url, good in forms.items():
         for name in good:
@@ -1036,7 +1037,7 @@ def test_people_pages_read_in_chinese(
     client: FlaskClient, login: Login, make_user: Callable[..., User], make_person: MakePerson, session: Session
 ) -> None:
     caseworker = make_user(Role.CASEWORKER, locale="zh")
-    person = make_person(caseworker, programme="community_detox", next_contact_due=TODAY - timedelta(days=1))
+    person = make_person(caseworker, programme="community_detox", next_contact_due=local_today() - timedelta(days=1))
     session.add(Need(person_id=person.id, category="housing", description="租房"))
     session.commit()
     login(caseworker)

@@ -16,7 +16,6 @@ from portal.crypto import KeyRing
 from portal.models import Area, Person, Role, User
 
 Login = Callable[[User], FlaskClient]
-TODAY = local_today()
 PER_PAGE = 50
 
 
@@ -61,8 +60,8 @@ def walk(client: FlaskClient, url: str) -> Iterator[str]:
 def test_every_overdue_person_is_reached_from_the_home_page_though_it_lists_only_the_oldest(
     client: FlaskClient, login: Login, session: Session, caseworker: User, grid: Area
 ) -> None:
-    overdue = add_people(session, caseworker, grid, "LATE", 63, next_contact_due=TODAY - timedelta(days=3))
-    fine = add_people(session, caseworker, grid, "FINE", 4, next_contact_due=TODAY + timedelta(days=3))
+    overdue = add_people(session, caseworker, grid, "LATE", 63, next_contact_due=local_today() - timedelta(days=3))
+    fine = add_people(session, caseworker, grid, "FINE", 4, next_contact_due=local_today() + timedelta(days=3))
     login(caseworker)
     home = client.get("/").get_data(as_text=True)
     attention = re.search(r'<section id="attention".*?</section>', home, flags=re.S).group(0)  # type: ignore[union-attr]

@@ -15,7 +15,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from portal.audit.services import trail_of
-from portal.clock import local_today
 from portal.consents.services import valid_consent
 from portal.crypto import aad, keyring_of
 from portal.db import get_engine
@@ -44,6 +43,7 @@ from portal.models import (
 from portal.referrals import services
 from portal.referrals.states import MOVES
 from tests.conftest import consent_to_every_recipient, keyed, record_consent, revision_before, sign_in_with_session
+from tests.portal.days import DaysFromToday, dated
 
 S = ReferralStatus
 D = DataCategory
@@ -431,7 +431,6 @@ def test_a_referral_no_consent_covers_any_more_is_neither_listed_nor_counted(
     assert "XA-T-0100" in html and "XA-T-0200" not in html and str(revoked.id) not in html
 
 
-TODAY = local_today()
 ELSEWHERE = "another organization"
 
 
@@ -444,11 +443,11 @@ ELSEWHERE = "another organization"
         ({"kind": RecipientKind.EMPLOYER}, {}, False, False),
         ({"kind": RecipientKind.NGO, "purpose": ConsentPurpose.EMPLOYMENT}, {}, False, False),
         ({"kind": RecipientKind.NGO, "valid_until": date(2025, 6, 1), "expiry_event": None}, {}, False, False),
-        ({"kind": RecipientKind.NGO, "valid_from": TODAY + timedelta(days=10)}, {}, False, False),
+        ({"kind": RecipientKind.NGO, "valid_from": DaysFromToday(10)}, {}, False, False),
         ({"kind": RecipientKind.NGO}, {"programme_end": date(2025, 6, 1)}, False, False),
-        ({"kind": RecipientKind.NGO}, {"programme_end": TODAY + timedelta(days=100)}, False, True),
+        ({"kind": RecipientKind.NGO}, {"programme_end": DaysFromToday(100)}, False, True),
         (
-            {"kind": RecipientKind.NGO, "valid_until": TODAY + timedelta(days=30), "expiry_event": None},
+            {"kind": RecipientKind.NGO, "valid_until": DaysFromToday(30), "expiry_event": None},
             {"programme_end": date(2025, 6, 1)},
             False,
             True,
@@ -471,11 +470,11 @@ def test_the_inbox_counts_and_lists_exactly_the_referrals_a_consent_or_override_
 ) -> None:
     """The inbox's SQL condition and the disclosure's own check agree, case by case: a referral is
     never counted and hidden, nor (worse) covered and missing."""
-    person = Person(code="XA-T-0300", full_name="赵 测试", caseworker_id=caseworker.id, **person_fields)
+    person = Person(code="XA-T-0300", full_name="赵 测试", caseworker_id=caseworker.id, **dated(person_fields))
     session.add(person)
     session.commit()
     if consent is not None:
-        fields = dict(consent)  # the parameters are shared by both databases' runs
+        fields = dated(consent)  # a copy: the parameters are shared by both databases' runs
         named = fields.pop("organization", None)
         recipient = {"own": session.get(Organization, provider.organization_id), ELSEWHERE: make_organization()}
         record_consent(session, person, organization=recipient.get(str(named)), **fields)  # type: ignore[arg-type]
