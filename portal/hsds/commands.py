@@ -13,7 +13,7 @@ from flask.cli import AppGroup
 
 from portal.clock import local_date
 from portal.db import session_scope
-from portal.hsds import importing, reading, services, tabular
+from portal.hsds import importing, network, reading, services, tabular
 
 api_tokens_cli = AppGroup("api-tokens", help="Partner systems' tokens for the directory API (HSDS).")
 
@@ -70,10 +70,15 @@ def export_command(folder: Path, language: str) -> None:
 @click.argument("location")
 @click.option("--apply", is_flag=True, help="Write the records (without it, a dry run that only reports).")
 @click.option("--token", default=None, help="A token for another portal's HSDS API, if it asks for one.")
-def import_command(location: str, apply: bool, token: str | None) -> None:
+@click.option(
+    "--private-network",
+    is_flag=True,
+    help="Read an API at a private address (a partner inside the city's network); public ones only without it.",
+)
+def import_command(location: str, apply: bool, token: str | None, private_network: bool) -> None:
     """Import HSDS 3.0 data: a folder or .zip of its CSV files, a JSON file of services, or an API's
     base URL. A dry run first; with --apply, written only when the data has no problems at all."""
-    source = reading.read(location, token=token)
+    source = reading.read(location, token=token, opener=network.opener(private_network))
     with session_scope() as session:
         checked = importing.dry_run(session, source)
         if apply and checked.report.ok:

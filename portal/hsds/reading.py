@@ -31,7 +31,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from portal.hsds import tabular
+from portal.hsds import network, tabular
 from portal.hsds.openapi import SCHEMA_DIR
 
 # A file (or a member of a .zip, or one page of an API) larger than this is refused unread: the
@@ -91,6 +91,10 @@ MESSAGES = {
     "broken_json": _l("This is not JSON: %(error)s."),
     "broken_zip": _l("This is not a .zip file that can be read."),
     "unreachable": _l("%(url)s could not be read: %(error)s."),
+    "private_address": _l(
+        "%(url)s is on a private network (%(address)s). An import reads public addresses only; an operator "
+        "can read a partner inside the network with `flask --app wsgi hsds import URL --private-network`."
+    ),
     "other_version": _l("This is HSDS %(version)s, not 3.0: export it again as HSDS 3.0."),
     "other_profile": _l("The datapackage's profile is %(profile)s, not tabular-data-package."),
     "hsds2_file": _l("%(name)s is a table of HSDS 2, not 3.0: export the data again as HSDS 3.0."),
@@ -262,9 +266,10 @@ def read(
     location: str, token: str | None = None, opener: Callable[..., Any] | None = None, progress: Progress | None = None
 ) -> Source:
     """The services at `location`: a folder, a .zip, a .json file, or an http(s) base URL (whose
-    pages are told to `progress` as they are read: an API may take minutes)."""
+    pages are told to `progress` as they are read: an API may take minutes). A URL is read from a
+    public address only, unless the `opener` given says otherwise (`network.opener`)."""
     if re.match(r"https?://", location, re.IGNORECASE):
-        return _read_api(location.rstrip("/"), token, opener or urllib.request.urlopen, progress)
+        return _read_api(location.rstrip("/"), token, opener or network.opener(), progress)
     path = Path(location)
     name = path.name or location
     if path.is_dir():
@@ -686,5 +691,9 @@ def _read_api(base: str, token: str | None, opener: Callable[..., Any], progress
     except _TooLarge as error:
         source.problems.append(_too_large(base, error.size))
     except (urllib.error.URLError, OSError, ValueError) as error:
-        source.problems.append(problem(base, WHOLE_FILE, "", "unreachable", url=base, error=str(error)[:200]))
+        refused = getattr(error, "reason", error)
+        if isinstance(refused, network.PrivateAddress):
+            source.problems.append(problem(base, WHOLE_FILE, "", "private_address", url=base, address=refused.address))
+        else:
+            source.problems.append(problem(base, WHOLE_FILE, "", "unreachable", url=base, error=str(error)[:200]))
     return source
