@@ -149,7 +149,7 @@ _CLASSES: dict[str, dict[str, str]] = {
     # An admin's HSDS import: the report quotes another directory's records (organizations' names,
     # their contacts' names, phones and e-mails in problems), the source may be a file's name.
     "directory_import": {
-        PERSONAL: "report source file_path",
+        PERSONAL: "report source file_path token",
         INTERNAL: "id created_by_id created_at updated_at state phase done total",
     },
 }

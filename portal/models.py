@@ -1285,3 +1285,5 @@ class DirectoryImport(SQLModel, table=True):
     total: int = 0
     # The dry run's report, then the apply's (portal/hsds/imports.py: report_document).
     report: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    # The other API's token, if it asks for one: sealed, and forgotten once the import has ended.
+    token: str | None = encrypted_column(default=None)

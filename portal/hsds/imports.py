@@ -69,11 +69,17 @@ def interrupted(row: DirectoryImport) -> bool:
 
 
 def create(
-    session: Session, user: User, source: str, file_name: str = "", stream: IO[bytes] | None = None
+    session: Session,
+    user: User,
+    source: str,
+    file_name: str = "",
+    stream: IO[bytes] | None = None,
+    token: str | None = None,
 ) -> DirectoryImport:
     """A new import of an upload (its stream copied under IMPORT_DIR, refused past the size limit
-    with nothing kept) or of an API's base URL (`source`, with no stream)."""
-    row = DirectoryImport(created_by_id=user.id, source=source[:300])
+    with nothing kept) or of an API's base URL (`source`, with no stream, and the `token` that API
+    asks for, if any: kept sealed until the import ends, as the check and the apply both read)."""
+    row = DirectoryImport(created_by_id=user.id, source=source[:300], token=token or None)
     if stream is not None:
         folder = import_dir() / str(row.id)
         folder.mkdir(parents=True, exist_ok=True)
@@ -192,9 +198,9 @@ def _run(app: Flask, import_id: uuid.UUID, action: str, language: str, actor_id:
 def _source(app: Flask, import_id: uuid.UUID, progress: _Progress) -> reading.Source:
     with Session(get_engine(app)) as session:
         row = session.get(DirectoryImport, import_id)
-        location = (row.file_path or row.source) if row else ""
+        location, token = ((row.file_path or row.source), row.token) if row else ("", None)
     progress("reading", 0, 0)
-    return reading.read(location, progress=progress)
+    return reading.read(location, token=token, progress=progress)
 
 
 def _check(app: Flask, import_id: uuid.UUID, language: str) -> None:
@@ -227,7 +233,7 @@ def _apply(app: Flask, import_id: uuid.UUID, language: str, actor_id: uuid.UUID 
 
 def _finish(app: Flask, import_id: uuid.UUID, state: ImportState, report: Report) -> None:
     """The run's outcome and report; an ended import (applied, or refused: the corrected file is
-    uploaded anew) keeps no copy of the other directory's data."""
+    uploaded anew) keeps no copy of the other directory's data, nor its token."""
     values: dict[str, Any] = {"state": state, "phase": "", "report": report_document(report)}
     if state in (ImportState.APPLIED, ImportState.REFUSED):
         with Session(get_engine(app)) as session:
@@ -235,7 +241,7 @@ def _finish(app: Flask, import_id: uuid.UUID, state: ImportState, report: Report
             path = Path(row.file_path) if row and row.file_path else None
         if path is not None and path.parent.parent == import_dir(app):
             shutil.rmtree(path.parent, ignore_errors=True)
-        values["file_path"] = ""
+        values["file_path"], values["token"] = "", None
     _update(app, import_id, **values)
 
 

@@ -394,9 +394,12 @@ def import_list() -> Response | tuple[str, int]:
         return _imports_page()
     upload = request.files.get("file")
     url = request.form.get("url", "").strip()
+    token = request.form.get("token", "").strip()
     has_file = upload is not None and bool(upload.filename)
     if has_file == bool(url):
         return _imports_page(_("Choose a file, or give an address: one of the two."), 422)
+    if token and (has_file or not re.fullmatch(r"\S{1,500}", token)):
+        return _imports_page(_("A token goes with an address: one word of up to 500 characters."), 422)
     session = get_session()
     if upload is not None and has_file:
         name = imports.file_name(upload.filename or "")
@@ -409,7 +412,7 @@ def import_list() -> Response | tuple[str, int]:
     else:
         if not re.fullmatch(r"https?://[^\s]{3,290}", url, re.IGNORECASE):
             return _imports_page(_("Give the API's base address, starting with https:// or http://."), 422)
-        row = imports.create(session, current_user, url)
+        row = imports.create(session, current_user, url, token=token)
     imports.start(row.id, "check", language_code(), current_user.id)
     return redirect(url_for("hsds.import_detail", import_id=row.id), code=303)
 

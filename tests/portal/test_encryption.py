@@ -22,6 +22,7 @@ from portal.models import (
     Area,
     Consent,
     ConsentOverride,
+    DirectoryImport,
     Need,
     Offer,
     OverrideBasis,
@@ -48,10 +49,11 @@ def offer(make_user: Callable[..., User], make_offer: Callable[..., Offer]) -> O
 
 def _mark_every_encrypted_column(session: Session, caseworker: User, grid: Area, offer: Offer) -> None:
     """build_record marks most texts; the consent's note, representative and end event, a
-    supervisor's override note and a two-step seed too."""
+    supervisor's override note, a two-step seed and an import's token too."""
     record = build_record(session, caseworker, grid, offer)
     caseworker.totp_secret = f"{SENTINEL} JBSWY3DPEHPK3PXP"
     session.add(caseworker)
+    session.add(DirectoryImport(source="https://city.example/api/hsds", token=f"{SENTINEL} partner-token"))
     consent = session.exec(select(Consent).where(Consent.person_id == record.person.id)).one()
     consent.note = f"{SENTINEL} signed by the mother"
     consent.representative_name = f"{SENTINEL} 王小明's mother"
@@ -81,7 +83,7 @@ def test_no_encrypted_column_holds_its_plain_text_in_the_database(
     _mark_every_encrypted_column(session, caseworker, grid, offer)
     session.rollback()
     tables = encrypted_columns(SQLModel.metadata)
-    assert len(tables) == 14
+    assert len(tables) == 15
     for table, columns in tables.items():
         names = [c.name for c in columns]
         rows = _raw(session, table.name, names)

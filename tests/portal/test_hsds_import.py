@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from click.testing import Result
 from flask import Flask
 from flask.testing import FlaskClient
@@ -26,7 +27,7 @@ from portal import create_app
 from portal.clock import local_date, utcnow
 from portal.db import get_engine, session_scope
 from portal.demo import load_demo_data
-from portal.hsds import importing, reading, services, tabular
+from portal.hsds import importing, network, reading, services, tabular
 from portal.hsds.reading import Report
 from portal.models import (
     AuditEvent,
@@ -577,9 +578,9 @@ def _zipped(folder: Path) -> bytes:
     return Path(shutil.make_archive(str(folder.parent / folder.name), "zip", folder)).read_bytes()
 
 
-def _upload(client: FlaskClient, data: bytes, name: str = "directory.zip") -> Any:
+def _upload(client: FlaskClient, data: bytes, name: str = "directory.zip", **fields: str) -> Any:
     # Encoded here, in memory: the client would spool a large body to a file it leaves open.
-    boundary, body = encode_multipart(MultiDict({"file": FileStorage(io.BytesIO(data), name)}))
+    boundary, body = encode_multipart(MultiDict({"file": FileStorage(io.BytesIO(data), name), **fields}))
     return client.post("/api/hsds/imports", data=body, content_type=f"multipart/form-data; boundary={boundary}")
 
 
@@ -687,6 +688,42 @@ def test_a_wrong_kind_of_file_or_address_is_refused(admin: FlaskClient) -> None:
     assert _upload(admin, b"a,b\n", "offers.csv").status_code == 422
     assert admin.post("/api/hsds/imports", data={"url": "ftp://example.org"}).status_code == 422
     assert admin.post("/api/hsds/imports", data={}).status_code == 422
+    with_file = _upload(admin, b"{}", "services.json", token="secret")
+    assert with_file.status_code == 422 and "A token goes with an address" in with_file.get_data(as_text=True)
+    spaced = admin.post("/api/hsds/imports", data={"url": "https://city.example/api/hsds", "token": "two words"})
+    assert spaced.status_code == 422 and "one word of up to 500 characters" in spaced.get_data(as_text=True)
+
+
+def test_an_api_that_asks_for_a_token_is_read_with_it_and_the_token_is_then_forgotten(
+    app: Flask, admin: FlaskClient, session: Session, token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load_demo_data(session)
+    session.rollback()
+    partners_read = len(published(session))
+    reader = app.test_client()
+    sent: set[str | None] = set()
+
+    def opener(request: Any, timeout: float) -> _Answer:
+        sent.add(request.get_header("Authorization"))
+        path = request.full_url.removeprefix("https://city.example/api/hsds")
+        answer = reader.get("/api/hsds" + path, headers={"Authorization": request.get_header("Authorization")})
+        assert answer.status_code == 200, path
+        return _Answer(answer.get_data())
+
+    monkeypatch.setattr(network, "opener", lambda private_network=False: opener)
+    form = {"url": "https://city.example/api/hsds", "token": token}
+    import_id = _import_id(admin.post("/api/hsds/imports", data=form))
+    row = _ended(session, import_id)
+    assert sent == {f"Bearer {token}"}
+    # Without the token only the one public organization's offers would be read.
+    assert row.report["services_read"] == partners_read
+    stored = session.connection().execute(sa.text("SELECT token FROM directory_import")).scalar_one()
+    assert stored and token not in stored  # sealed while the import waits for its confirmation
+    assert token not in admin.get(f"/api/hsds/imports/{import_id}").get_data(as_text=True)
+    assert token not in admin.get("/api/hsds/imports").get_data(as_text=True)
+    admin.post(f"/api/hsds/imports/{import_id}/apply")
+    assert _ended(session, import_id, {ImportState.APPLIED}).token is None
+    assert session.connection().execute(sa.text("SELECT token FROM directory_import")).scalar_one() is None
 
 
 def test_only_admins_import(
