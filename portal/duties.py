@@ -58,6 +58,16 @@ FIELDS: dict[Duty, tuple[str, ...]] = {
         "programme_end",
     ),
 }
+# The programme side of a person's profile: once an anti-drug specialist holds a person, theirs
+# alone to change (through the agreement); before that, the caseworker records what they know.
+PROGRAMME_FIELDS = ("programme", "programme_start", "programme_end")
+
+
+def programme_held(person: Person) -> bool:
+    """Whether a specialist holds the person's programme side, so the caseworker's form keeps it."""
+    return person.specialist_id is not None
+
+
 # What each duty records about a person, of what more than one duty writes (`may_record` checks
 # it). The social worker's own records (needs, consents, referrals, the profile) keep the people
 # blueprint's checks: only the person's caseworker writes them.

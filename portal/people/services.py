@@ -24,7 +24,7 @@ from portal.audit.services import record
 from portal.auth import throttle
 from portal.clock import local_today
 from portal.crypto import blind_lookup
-from portal.duties import DUTY_OF, HOLDER_COLUMN, ROLE_OF, may_record
+from portal.duties import DUTY_OF, HOLDER_COLUMN, PROGRAMME_FIELDS, ROLE_OF, may_record, programme_held
 from portal.exceptions import NotAllowed, OutsideYourAreas, RecordClosed, TooManyChecks
 from portal.keyset import DEFAULT_PER_PAGE, SortKey, page_of
 from portal.models import (
@@ -443,11 +443,13 @@ def _next_code(session: Session, year: int) -> str:
     return f"{prefix}{number:04d}"
 
 
-def _apply(session: Session, person: Person, form: PersonForm, today: date, new: bool = False) -> None:
+def _apply(
+    session: Session, person: Person, form: PersonForm, today: date, new: bool = False, kept: tuple[str, ...] = ()
+) -> None:
     before = None if new else (person.area_id, person.latitude, person.longitude)
     # Placed first: reading the areas must not flush half a change (one save, one new version).
     latitude, longitude = place(session, form.area_id, (form.latitude, form.longitude), before)
-    values = form.model_dump(exclude={"age", "skills", "birth_date", "version"})
+    values = form.model_dump(exclude={"age", "skills", "birth_date", "version", *kept})
     for name, value in values.items():
         setattr(person, name, value)
     person.birth_date = form.birth_date_or_estimate(today)
@@ -495,7 +497,8 @@ def _lock(session: Session, person: Person) -> Person:
 
 
 def update_person(session: Session, user: User, person: Person, form: PersonForm) -> Person:
-    """Save the caseworker's changes to a person's profile; the code and caseworker stay.
+    """Save the caseworker's changes to a person's profile; the code and caseworker stay, and so
+    does the programme side once an anti-drug specialist holds it (whatever the form says).
 
     :raise OutsideYourAreas: for a new area outside the caseworker's own.
     :raise StaleEdit: if the profile changed since the form was loaded (nothing is saved).
@@ -505,7 +508,7 @@ def update_person(session: Session, user: User, person: Person, form: PersonForm
         raise OutsideYourAreas(str(form.area_id))
     person = _lock(session, person)
     check_version(session, person.id, person.version, form.version)
-    _apply(session, person, form, local_today())
+    _apply(session, person, form, local_today(), kept=PROGRAMME_FIELDS if programme_held(person) else ())
     person.updated_at = utcnow()
     record(session, user, "update", "person", person.id)
     session.commit()

@@ -984,6 +984,36 @@ def test_an_edit_keeps_an_overdue_date_but_refuses_a_new_past_one(
     assert "next_contact_due" in field_errors(response.get_data(as_text=True))
 
 
+def test_once_a_specialist_holds_the_programme_the_caseworkers_edit_keeps_it(
+    client: FlaskClient,
+    login: Login,
+    caseworker: User,
+    make_person: MakePerson,
+    make_user: Callable[..., User],
+    areas: dict[str, Area],
+    session: Session,
+) -> None:
+    """The duty table gives the programme and its dates to the anti-drug specialist (from the
+    agreement): the caseworker's form shows them, and a crafted form changes nothing of them."""
+    person = make_person(caseworker, programme="community_rehab", programme_start=date(2025, 6, 1))
+    login(caseworker)
+    assert 'name="programme_start"' in client.get(f"/people/{person.id}/edit").get_data(as_text=True)
+    person.specialist_id = make_user(Role.SPECIALIST).id
+    session.add(person)
+    session.commit()
+    form = client.get(f"/people/{person.id}/edit").get_data(as_text=True)
+    assert 'name="programme_start"' not in form and 'name="programme"' not in form
+    assert "anti-drug specialist keeps the programme" in form and "since 1 Jun 2025" in form
+    changed = person_data(
+        areas, full_name="新名字", programme="community_detox", programme_start="2024-01-01", programme_end="2027-01-01"
+    )
+    assert client.post(f"/people/{person.id}/edit", data=changed).status_code == 303
+    reread(session, person)
+    assert person.full_name == "新名字"
+    kept = (person.programme, person.programme_start, person.programme_end)
+    assert kept == ("community_rehab", date(2025, 6, 1), None)
+
+
 def test_the_persons_page_shows_everything_and_leaves_room_for_referrals(
     client: FlaskClient, login: Login, caseworker: User, mine: Person, session: Session
 ) -> None:
