@@ -25,6 +25,7 @@ from portal.clock import local_date, local_midnight
 from portal.db import session_scope
 from portal.exceptions import IllegalTransition, JobsRunning
 from portal.followups.services import Due, open_contact_follow_ups, open_follow_ups
+from portal.hsds import imports
 from portal.indicators import snapshots
 from portal.indicators.services import Rules
 from portal.matches.services import LiveIndex, live_index
@@ -70,6 +71,7 @@ class Report:
     mailed: int = 0
     anonymised: int = 0
     keys_purged: int = 0
+    imports_expired: int = 0
     indicators_refreshed: int = 0
     linked: int = 0
     anchor: Anchor | None = None
@@ -265,6 +267,7 @@ def _run_steps(session: Session, live: LiveIndex, now: datetime, config: dict[st
     referral_follow_ups(session, now, report)
     report.mailed = deliver_outbox(session, config, now)
     report.keys_purged = idempotency.purge(session, now)
+    report.imports_expired = imports.expire_unconfirmed(session, now)
     # The offer index caught up, and written for the machine's workers when it has no files yet or
     # they lag too far behind: a worker started later maps it instead of assembling its own.
     report.index_offers = len(live.current(session).position_)
@@ -289,9 +292,10 @@ def _run_steps(session: Session, live: LiveIndex, now: datetime, config: dict[st
 def run_due_jobs_command() -> None:
     """Expire unanswered referrals, remind providers, open the follow-ups that are due, anonymise
     the records kept long enough, send the mail waiting in the outbox, forget create-form keys older
-    than a day, bring the matches index up to date (writing it for the workers when it lags), compute
-    again the indicators people are looking at once they are stale, link audit events left pending,
-    and anchor the head of the audit trail outside the database."""
+    than a day, delete directory imports' uploads left unconfirmed for a week, bring the matches
+    index up to date (writing it for the workers when it lags), compute again the indicators people
+    are looking at once they are stale, link audit events left pending, and anchor the head of the
+    audit trail outside the database."""
     with session_scope() as session:
         try:
             report = run_due_jobs(session, live_index(current_app), utcnow(), current_app.config)
@@ -302,6 +306,7 @@ def run_due_jobs_command() -> None:
     click.echo(
         f"expired {report.expired}, reminded {report.reminded}, follow-ups {report.follow_ups or 'none'}, "
         f"mailed {report.mailed}, anonymised {report.anonymised}, form keys purged {report.keys_purged}, "
+        f"directory uploads expired {report.imports_expired}, "
         f"indicator views refreshed {report.indicators_refreshed}, audit events linked {report.linked}, "
         f"offers in the matches index {report.index_offers}"
     )

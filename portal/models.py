@@ -1252,7 +1252,8 @@ class IndicatorSnapshot(SQLModel, table=True):
 class ImportState(StrEnum):
     """Where an admin's HSDS import is (portal/hsds/imports.py): waiting for its thread, checking,
     checked (its report waits for a confirmation), applying, applied; refused (the check found
-    problems: nothing was written) or failed (an unexpected error, in the log)."""
+    problems: nothing was written) or failed (an unexpected error, in the log); expired: never
+    confirmed nor started again in time, so its copy of the other directory's data is deleted."""
 
     WAITING = "waiting"
     CHECKING = "checking"
@@ -1261,6 +1262,7 @@ class ImportState(StrEnum):
     APPLIED = "applied"
     REFUSED = "refused"
     FAILED = "failed"
+    EXPIRED = "expired"
 
 
 class DirectoryImport(SQLModel, table=True):

@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from dataclasses import asdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -36,6 +36,10 @@ RUNNING = frozenset({ImportState.WAITING, ImportState.CHECKING, ImportState.APPL
 # The report keeps this many problems (and notes): enough to correct a file by, not a copy of it.
 MAX_PROBLEMS_KEPT = 1000
 RECENT = 20
+# An upload (or an API's token) waits this long for its confirmation, or a run that failed or was
+# interrupted for its restart; then run-due-jobs deletes it: another directory's data, its contact
+# persons' names and phones among them, is not kept on a server for no purpose.
+KEPT_FOR = timedelta(days=7)
 # Seconds between two writes of the progress: the polling asks every second.
 PROGRESS_EVERY_SECONDS = 0.5
 SUFFIXES = (".zip", ".json")
@@ -143,6 +147,30 @@ def restart(session: Session, import_id: uuid.UUID) -> tuple[DirectoryImport, st
     return row, action
 
 
+def expire_unconfirmed(session: Session, now: datetime) -> int:
+    """Delete the uploads and tokens of imports left KEPT_FOR without a confirmation or a restart
+    (checked, failed or interrupted): run-due-jobs' step. Returns how many expired."""
+    kept = sa.or_(col(DirectoryImport.file_path) != "", col(DirectoryImport.token).is_not(None))
+    stale = select(DirectoryImport).where(
+        kept, col(DirectoryImport.updated_at) < now - KEPT_FOR, col(DirectoryImport.state) != ImportState.APPLIED
+    )
+    rows = list(session.exec(stale.with_for_update()))
+    for row in rows:
+        _remove_upload(row)
+        row.file_path, row.token, row.phase = "", None, ""
+        row.state = ImportState.EXPIRED
+        row.updated_at = now
+    session.commit()
+    return len(rows)
+
+
+def _remove_upload(row: DirectoryImport) -> None:
+    """The import's own folder (named by its id) and the upload in it."""
+    path = Path(row.file_path) if row.file_path else None
+    if path is not None and path.parent.name == str(row.id):
+        shutil.rmtree(path.parent, ignore_errors=True)
+
+
 def _is_url(text: str) -> bool:
     return text.lower().startswith(("http://", "https://"))
 
@@ -238,9 +266,8 @@ def _finish(app: Flask, import_id: uuid.UUID, state: ImportState, report: Report
     if state in (ImportState.APPLIED, ImportState.REFUSED):
         with Session(get_engine(app)) as session:
             row = session.get(DirectoryImport, import_id)
-            path = Path(row.file_path) if row and row.file_path else None
-        if path is not None and path.parent.parent == import_dir(app):
-            shutil.rmtree(path.parent, ignore_errors=True)
+            if row is not None:
+                _remove_upload(row)
         values["file_path"], values["token"] = "", None
     _update(app, import_id, **values)
 

@@ -425,6 +425,7 @@ def _import_context(import_id: uuid.UUID) -> dict[str, Any]:
         "problems": imports.problems_by_file(row.report),
         "warnings": imports.warnings(row.report),
         "states": ImportState,
+        "expiry_days": imports.KEPT_FOR.days,
     }
 
 

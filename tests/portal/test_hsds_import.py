@@ -29,6 +29,8 @@ from portal.db import get_engine, session_scope
 from portal.demo import load_demo_data
 from portal.hsds import importing, network, reading, services, tabular
 from portal.hsds.reading import Report
+from portal.jobs import run_due_jobs
+from portal.matches.services import LiveIndex
 from portal.models import (
     AuditEvent,
     Category,
@@ -732,6 +734,37 @@ def test_only_admins_import(
     login(make_user(Role.CASEWORKER))
     assert client.get("/api/hsds/imports").status_code == 403
     assert _upload(client, b"{}", "services.json").status_code == 403
+
+
+def test_an_upload_left_unconfirmed_for_a_week_is_deleted_by_the_daily_jobs(
+    app: Flask, admin: FlaskClient, session: Session, example: Path
+) -> None:
+    """Another directory's data (its contact persons among it) and a partner's token are not kept
+    on the server for an import nobody confirms."""
+    _valid_example(example)
+    import_id = _import_id(_upload(admin, _zipped(example)))
+    upload = Path(_ended(session, import_id).file_path)
+    failed = DirectoryImport(source="https://city.example/api/hsds", token="partner-secret", state=ImportState.FAILED)
+    session.add(failed)
+    session.commit()
+    with app.app_context():
+        soon = run_due_jobs(session, LiveIndex(), utcnow() + timedelta(days=6), app.config)
+        assert soon.imports_expired == 0 and upload.is_file()
+        later = run_due_jobs(session, LiveIndex(), utcnow() + timedelta(days=8), app.config)
+    assert later.imports_expired == 2
+    assert not upload.exists() and not upload.parent.exists()
+    session.expire_all()
+    for row in (session.get(DirectoryImport, import_id), session.get(DirectoryImport, failed.id)):
+        assert row is not None and (row.state, row.file_path, row.token) == (ImportState.EXPIRED, "", None)
+    page = admin.get(f"/api/hsds/imports/{import_id}").get_data(as_text=True)
+    assert "was not confirmed within 7 days" in page and "Import these records" not in page
+    assert "Expired" in admin.get("/api/hsds/imports").get_data(as_text=True)
+    refused = admin.post(f"/api/hsds/imports/{import_id}/apply", follow_redirects=True)
+    assert "cannot be applied now" in refused.get_data(as_text=True)
+    restarted = admin.post(f"/api/hsds/imports/{failed.id}/restart", follow_redirects=True)
+    assert "nothing to start again" in restarted.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(DirectoryImport, failed.id).state == ImportState.EXPIRED  # type: ignore[union-attr]
 
 
 def test_an_interrupted_run_is_shown_and_started_again(
