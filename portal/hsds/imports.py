@@ -53,9 +53,8 @@ class TooLarge(ValueError):
     """The upload is over reading.MAX_FILE_BYTES."""
 
 
-def import_dir(app: Flask | None = None) -> Path:
-    app = app or current_app
-    return Path(app.config.get("IMPORT_DIR") or Path(app.instance_path) / "hsds-imports")
+def import_dir() -> Path:
+    return Path(current_app.config.get("IMPORT_DIR") or Path(current_app.instance_path) / "hsds-imports")
 
 
 def recent(session: Session) -> list[DirectoryImport]:
