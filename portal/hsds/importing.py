@@ -461,11 +461,16 @@ class _Matched:
     offers: dict[str, Offer]
     own_organizations: set[str]
     own_offers: set[str]
+    # Open offers an earlier import made for these organizations that the source no longer lists.
+    gone: list[Offer] = field(default_factory=list)
 
 
 def _match(session: Session, made: Plan) -> _Matched:
     """The records an earlier import made from these ids, and the portal's own records whose ids
-    the source carries (an export of this very portal: they are left alone)."""
+    the source carries (an export of this very portal: they are left alone); and the offers that
+    have gone from the source: an organization the source lists has the services it lists, so an
+    offer imported for it before and missing now was ended there. An organization missing from
+    the source altogether is left as it is (a file may hold part of a directory)."""
     organization_ids = list(made.organizations)
     offer_ids = [p.source_id for p in made.services]
     matched = _Matched({}, {}, set(), set())
@@ -483,6 +488,13 @@ def _match(session: Session, made: Plan) -> _Matched:
         if own:
             query = select(Offer.id).where(col(Offer.id).in_(own), Offer.source_id == "")
             matched.own_offers |= {str(found) for found in session.exec(query)}
+    listed = set(offer_ids)
+    for chunk in _chunks([organization.id for organization in matched.organizations.values()]):
+        still = select(Offer).where(
+            col(Offer.organization_id).in_(chunk), Offer.source_id != "", Offer.status != OfferStatus.CLOSED
+        )
+        matched.gone += [offer for offer in session.exec(still) if offer.source_id not in listed]
+    matched.gone.sort(key=lambda offer: (offer.title, offer.source_id))
     return matched
 
 
@@ -534,6 +546,9 @@ def dry_run(session: Session, source: Source, progress: Progress | None = None, 
             report.offers.update += 1
         else:
             report.offers.unchanged += 1
+    for offer in matched.gone:
+        report.offers.close += 1
+        report.warnings.append(problem(source.name, WHOLE_FILE, offer.source_id, "gone", title=offer.title))
     return Checked(made, matched)
 
 
@@ -628,6 +643,10 @@ def _apply(
                 setattr(offer, name, value)
             offer.updated_at = now
             touched.append(offer.id)
+    for offer in matched.gone:
+        offer.status = OfferStatus.CLOSED
+        offer.updated_at = now
+        touched.append(offer.id)
     session.flush()
     for rows in _chunks(new_rows, 1000):
         session.execute(sa.insert(table), rows)
@@ -655,8 +674,10 @@ def english(report: Report) -> list[str]:
     if report.ok:
         verb = "" if report.applied else "would be "
         for name, counts in (("organizations", report.organizations), ("offers", report.offers)):
+            closed = f", {counts.close} {verb}closed (gone from the source)" if name == "offers" else ""
             lines.append(
                 f"{name}: {counts.create} {verb}created, {counts.update} {verb}updated, {counts.unchanged} unchanged"
+                + closed
             )
     else:
         lines.append(f"{len(report.problems)} problem(s): nothing imported")

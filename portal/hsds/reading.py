@@ -118,6 +118,10 @@ MESSAGES = {
     "pair": _l("Give both latitude and longitude, or neither."),
     "offer_rule": "%(detail)s",
     "own_record": _l("This is the portal's own %(kind)s: it is left as it is."),
+    "gone": _l(
+        "“%(title)s” is no longer among its organization's services in the source: the import closes it "
+        "(referrals under way go on)."
+    ),
     "unfinished_job": _l(
         "A job is published only with its kind and the employer's fair-chance statement, which this one"
         " lacks: it is imported as a draft for the employer to complete."
@@ -172,6 +176,9 @@ class Counts:
     create: int = 0
     update: int = 0
     unchanged: int = 0
+    # Offers an earlier import made for an organization the source still lists, and that it no
+    # longer lists among that organization's services.
+    close: int = 0
 
 
 @dataclass

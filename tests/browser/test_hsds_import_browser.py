@@ -18,14 +18,14 @@ WORDS = {
     "en": {
         "link": "Import another directory (HSDS 3.0)",
         "check": "Check the data",
-        "counts": "Offers: 1 to create, 0 to update, 0 unchanged.",
+        "counts": "Offers: 1 to create, 0 to update, 0 unchanged, 0 to close (gone from the source).",
         "confirm": "Import these records",
         "verify": "Verify the organizations",
     },
     "zh": {
         "link": "导入其他名录（HSDS 3.0）",
         "check": "检查数据",
-        "counts": "资源：将新建 1 项，更新 0 项，0 项不变。",
+        "counts": "资源：将新建 1 项，更新 0 项，0 项不变，关闭 0 项（来源中已没有）。",
         "confirm": "导入这些记录",
         "verify": "审核机构",
     },

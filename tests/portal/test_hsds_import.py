@@ -266,6 +266,50 @@ def test_a_changed_service_is_updated_in_place(exported: Path, session: Session,
         assert offer.title == "Renamed in the source" and offer.version == 2
 
 
+def _drop_records(folder: Path, ids: set[str]) -> None:
+    """Take records out of an export, with every row that names them (and the rows naming those)."""
+    dropped = set(ids)
+    while True:
+        more = False
+        for path in folder.glob("*.csv"):
+            rows = _rows(path)
+            kept = [row for row in rows if not dropped & set(row.values())]
+            dropped |= {row["id"] for row in rows if row not in kept and row.get("id")}
+            if len(kept) < len(rows):
+                more = True
+                with path.open("w", encoding="utf-8", newline="") as file:
+                    writer = csv.DictWriter(file, fieldnames=list(rows[0]))
+                    writer.writeheader()
+                    writer.writerows(kept)
+        if not more:
+            return
+
+
+def test_a_service_gone_from_its_organization_in_the_source_is_closed_once(
+    exported: Path, session: Session, empty_app: Flask
+) -> None:
+    """A city's directory ends a service: the next import closes it in Bridge, so no caseworker
+    refers anyone to it (the referrals under way go on, as when a provider closes an offer)."""
+    session.close()
+    first = apply(empty_app, exported)
+    gone = _rows(exported / "services.csv")[0]
+    _drop_records(exported, {gone["id"]})
+    checked = dry_run(empty_app, exported)
+    assert (checked.offers.create, checked.offers.update, checked.offers.close) == (0, 0, 1)
+    assert [w.message for w in checked.warnings if w.code == "gone"] == [
+        f"“{gone['name']}” is no longer among its organization's services in the source: the import closes it "
+        "(referrals under way go on)."
+    ]
+    report = apply(empty_app, exported)
+    assert report.offers.close == 1
+    assert any("1 closed (gone from the source)" in line for line in importing.english(report))
+    with session_scope(empty_app) as other:
+        statuses = {o.source_id: o.status for o in other.exec(select(Offer))}
+    assert statuses.pop(gone["id"]) == OfferStatus.CLOSED
+    assert len(statuses) == first.offers.create - 1 and OfferStatus.CLOSED not in statuses.values()
+    assert apply(empty_app, exported).offers == type(report.offers)(unchanged=len(statuses))
+
+
 def test_imported_offers_are_open_but_unseen_until_the_organization_is_verified(
     exported: Path, session: Session, empty_app: Flask
 ) -> None:
@@ -620,7 +664,7 @@ def test_an_admin_uploads_sees_the_report_and_confirms(
     assert Path(row.file_path).is_file()
     page = admin.get(f"/api/hsds/imports/{import_id}").get_data(as_text=True)
     assert "Organizations: 1 to create, 0 to update, 0 unchanged." in page
-    assert "Offers: 1 to create, 0 to update, 0 unchanged." in page
+    assert "Offers: 1 to create, 0 to update, 0 unchanged, 0 to close (gone from the source)." in page
     assert "Import these records" in page and 'hx-trigger="every 1s"' not in page
     chinese = sign_in_with_session(app.test_client(), session, make_user(Role.ADMIN, locale="zh"))
     page = chinese.get(f"/api/hsds/imports/{import_id}").get_data(as_text=True)
