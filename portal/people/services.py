@@ -651,16 +651,19 @@ HANDOVER_NOTICES: dict[Duty, tuple[str, NoticeTarget]] = {
 }
 
 
-def workers_for_handover(session: Session) -> list[User]:
-    """The active users who may hold a duty for a person (caseworkers, grid workers, specialists),
-    by role then name."""
-    return list(
-        session.exec(
-            select(User)
-            .where(col(User.role).in_(list(ROLE_OF.values())), col(User.active).is_(True))
-            .order_by(col(User.role), col(User.name))
-        )
-    )
+def _handover_candidates(supervisor: User) -> SelectOfScalar[User]:
+    """The active workers a supervisor may give a duty to: those of the supervisor's areas, and
+    those serving no area in particular (a city has hundreds of workers; another district's are
+    its supervisor's to assign)."""
+    query = select(User).where(col(User.role).in_(list(ROLE_OF.values())), col(User.active).is_(True))
+    if supervisor.area_id is None:
+        return query
+    return query.where(sa.or_(col(User.area_id).is_(None), in_area(col(User.area_id), supervisor.area_id)))
+
+
+def workers_for_handover(session: Session, supervisor: User) -> list[User]:
+    """The workers a supervisor may hand a person's duty to, by role then name."""
+    return list(session.exec(_handover_candidates(supervisor).order_by(col(User.role), col(User.name))))
 
 
 def hand_over(
@@ -674,8 +677,8 @@ def hand_over(
     if supervisor.role != Role.SUPERVISOR or find_person(session, supervisor, person.id) is None:
         raise NotAllowed("only a supervisor of the person's area hands them over")
     duty = DUTY_OF.get(to_user.role)
-    if duty is None or not to_user.active:
-        raise ValueError("hand over to an active caseworker, grid worker or specialist")
+    if duty is None or session.exec(_handover_candidates(supervisor).where(User.id == to_user.id)).first() is None:
+        raise ValueError("hand over to an active caseworker, grid worker or specialist of the supervisor's areas")
     if not note.strip():
         raise ValueError("a hand-over needs a note")
     person = _lock(session, person)

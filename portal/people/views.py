@@ -133,7 +133,7 @@ def _page_context(session: Session, person: Person, **forms: object) -> dict[str
             else []
         ),
         "handover_to": (
-            services.workers_for_handover(session)
+            services.workers_for_handover(session, current_user)
             if current_user.role == Role.SUPERVISOR and not person.is_anonymised
             else []
         ),
@@ -475,7 +475,7 @@ def handover(person_id: uuid.UUID) -> Response:
         flash(stale.message(), "error")
         return redirect(url_for("people.detail", person_id=person_id), code=303)
     except ValueError:
-        flash(_("Choose an active caseworker, grid worker or specialist."), "error")
+        flash(_("Choose an active caseworker, grid worker or specialist of your areas."), "error")
         return redirect(url_for("people.detail", person_id=person_id), code=303)
     if target.role == Role.CASEWORKER:
         flash(_("%(code)s is now on %(name)s's caseload.", code=person.code, name=target.name), "success")

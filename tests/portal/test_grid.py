@@ -191,6 +191,39 @@ def test_a_supervisor_assigns_a_grid_worker_and_the_hand_over_is_recorded(
     assert session.exec(select(col(Need.id))).all() == []
 
 
+def test_a_supervisor_hands_over_to_the_workers_of_their_own_areas_only(
+    session: Session, login: Login, caseworker: User, make_user: Callable[..., User], grid: Area
+) -> None:
+    """A city has hundreds of workers: a supervisor's list holds those of their areas (and those
+    serving no area in particular), and another district's worker is refused, however asked."""
+    street = Area(level="street", name_en="Street", name_zh="街道", code="TEST-ST2")
+    elsewhere = Area(level="street", name_en="Other street", name_zh="别的街道", code="TEST-OT")
+    session.add_all([street, elsewhere])
+    session.commit()
+    grid.parent_id = street.id
+    session.commit()
+    supervisor = make_user(Role.SUPERVISOR, area_id=street.id, locale="en")
+    make_user(Role.GRID_WORKER, name="Near Worker", area_id=grid.id)
+    make_user(Role.SPECIALIST, name="City Specialist")
+    far = make_user(Role.GRID_WORKER, name="Far Worker", area_id=elsewhere.id)
+    make_user(Role.CASEWORKER, name="Gone Worker", area_id=grid.id, active=False)
+    someone = person(session, caseworker, grid, "XA-G-0012")
+    client = login(supervisor)
+    page = client.get(f"/people/{someone.id}").get_data(as_text=True)
+    assert "Near Worker" in page and "City Specialist" in page
+    assert "Far Worker" not in page and "Gone Worker" not in page
+    refused = client.post(
+        f"/people/{someone.id}/handover",
+        data={"to_user_id": str(far.id), "note": "Crafted form", "version": "1"},
+        follow_redirects=True,
+    )
+    assert "Choose an active caseworker, grid worker or specialist of your areas." in refused.get_data(as_text=True)
+    session.commit()
+    session.refresh(someone)
+    assert someone.grid_worker_id is None
+    assert session.exec(select(Handover).where(Handover.person_id == someone.id)).all() == []
+
+
 def test_the_pages_read_in_chinese(
     session: Session, login: Login, grid_worker: User, caseworker: User, grid: Area
 ) -> None:
