@@ -10,6 +10,7 @@ from typing import Literal
 
 from flask_babel import gettext as _
 
+from portal.indicators.grids import PublishedGrid
 from portal.indicators.services import NAMES
 from portal.indicators.suppression import Cell, PublishedIndicators, PublishedMonth, marker, notes
 from portal.labels import label
@@ -124,4 +125,43 @@ def csv_text(
     write(_rows(figures), figures.scope.start, figures.scope.end)
     for month in months:
         write(_monthly_rows(month), month.scope.start, month.scope.end)
+    return out.getvalue()
+
+
+def grids_csv_text(rows: list[PublishedGrid], language: str, start: date, end: date, threshold: int) -> str:
+    """The grids-by-duty table (portal/indicators/grids.py), a grid a row, with the period and the
+    notes of suppressed figures, as the indicators' CSV writes them."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(
+        [
+            _("Grid"),
+            _("Code"),
+            _("People"),
+            _("Seen in the last %(days)s days", days=(end - start).days + 1) + " (%)",
+            _("Contacts by grid workers"),
+            _("Tests on time") + " (%)",
+            _("Found again"),
+            _("First day"),
+            _("Last day"),
+            _("Note"),
+        ]
+    )
+    for row in rows:
+        figures: list[tuple[Cell, Kind]] = [
+            (row.people, "count"),
+            (row.seen_share, "share"),
+            (row.grid_contacts, "count"),
+            (row.tests_on_time_share, "share"),
+            (row.found_again, "count"),
+        ]
+        cells = [
+            row.area.name(language),
+            row.area.code,
+            *(_value(cell, kind) for cell, kind in figures),
+            start.isoformat(),
+            end.isoformat(),
+            " ".join(notes([cell for cell, _kind in figures], threshold)),
+        ]
+        writer.writerow([safe_cell(cell) for cell in cells])
     return out.getvalue()

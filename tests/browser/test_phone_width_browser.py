@@ -58,6 +58,7 @@ NOT_PAGES = {
     "static",
     "home.health",
     "indicators.export_csv",
+    "indicators.grids_csv",
     "people.export_json",
     "people.export_caseload",
     "hours.export",

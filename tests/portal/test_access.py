@@ -141,6 +141,7 @@ ROUTES: dict[tuple[str, str], tuple[str, Any]] = {
     ("indicators.index", "GET"): ("/indicators", {Role.ADMIN, Role.SUPERVISOR}),
     ("indicators.export_csv", "GET"): ("/indicators/export.csv", {Role.ADMIN, Role.SUPERVISOR}),
     ("indicators.grids", "GET"): ("/indicators/grids", {Role.ADMIN, Role.SUPERVISOR}),
+    ("indicators.grids_csv", "GET"): ("/indicators/grids.csv", {Role.ADMIN, Role.SUPERVISOR}),
     ("notifications.index", "GET"): ("/notifications/", EVERYONE),
     ("notifications.read", "POST"): ("/notifications/read", EVERYONE),
     ("notifications.outbox", "GET"): ("/notifications/outbox", {Role.ADMIN}),

@@ -24,6 +24,7 @@ PROTECTED = [
     ("people.export_caseload", "GET", "/people/export.csv", Role.CASEWORKER),
     ("people.export_page", "GET", "/people/{person}/export", Role.SUPERVISOR),
     ("indicators.export_csv", "GET", "/indicators/export.csv", Role.ADMIN),
+    ("indicators.grids_csv", "GET", "/indicators/grids.csv", Role.SUPERVISOR),
     ("hours.export", "GET", "/hours/export.csv", Role.ADMIN),
     ("consents.override", "POST", "/referrals/{referral}/override", Role.SUPERVISOR),
     ("users.create", "GET", "/users/new", Role.ADMIN),

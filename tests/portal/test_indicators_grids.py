@@ -1,15 +1,28 @@
 """Indicators per grid and per duty (issue 16): people seen in the last 30 days, contacts made by grid
 workers, tests done on time, people out of contact found again; a grid of few people shows none."""
 
+import csv
+import io
 from collections.abc import Callable
 from datetime import date, timedelta
 
 from flask.testing import FlaskClient
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from portal.clock import local_today
 from portal.indicators import grids
-from portal.models import Area, CheckKind, ContactLog, Person, ProgrammeAgreement, ProgrammeCheck, Role, User, utcnow
+from portal.models import (
+    Area,
+    AuditEvent,
+    CheckKind,
+    ContactLog,
+    Person,
+    ProgrammeAgreement,
+    ProgrammeCheck,
+    Role,
+    User,
+    utcnow,
+)
 
 Login = Callable[[User], FlaskClient]
 
@@ -99,3 +112,41 @@ def test_each_grid_shows_its_duties_figures_and_a_small_grid_none(
     assert "G-BUSY" in page and "G-SMALL" in page and "<td>6</td>" in page  # the portal's threshold: 5
     elsewhere = make_user(Role.SUPERVISOR, area_id=_area(session, "street", "ST-2").id, locale="en")
     assert "G-BUSY" not in login(elsewhere).get("/indicators/grids").get_data(as_text=True)
+
+
+def test_the_grids_download_as_csv_with_the_same_suppression(
+    session: Session, login: Login, make_user: Callable[..., User]
+) -> None:
+    """The table goes to Excel as the page shows it: a grid a row, small cells as markers with
+    their note, only the supervisor's own grids; an export, so audited."""
+    today = local_today()
+    street = _area(session, "street", "ST-C")
+    busy, small = _area(session, "grid", "G-CSV", street), _area(session, "grid", "G-TINY", street)
+    caseworker = make_user(Role.CASEWORKER)
+    grid_worker = make_user(Role.GRID_WORKER, area_id=busy.id)
+    for number in range(7):
+        someone = Person(code=f"XA-C-{number:04d}", full_name="某", caseworker_id=caseworker.id, area_id=busy.id)
+        session.add(someone)
+        session.commit()
+        if number < 6:  # seen: three by the grid worker, three by the caseworker
+            _contact(session, someone, grid_worker if number < 3 else caseworker, today - timedelta(days=number))
+    session.add(Person(code="XA-C-0100", full_name="某", caseworker_id=caseworker.id, area_id=small.id))
+    session.commit()
+    _area(session, "grid", "G-AWAY", _area(session, "street", "ST-AWAY"))
+    supervisor = make_user(Role.SUPERVISOR, area_id=street.id, locale="en")
+    client = login(supervisor)
+    assert 'href="/indicators/grids.csv"' in client.get("/indicators/grids").get_data(as_text=True)
+    answer = client.get("/indicators/grids.csv")
+    assert answer.status_code == 200 and answer.mimetype == "text/csv"
+    first = (today - timedelta(days=29)).isoformat()
+    assert f"grids_{first}_{today.isoformat()}.csv" in answer.headers["Content-Disposition"]
+    rows = {row["Code"]: row for row in csv.DictReader(io.StringIO(answer.get_data().decode("utf-8-sig")))}
+    assert set(rows) == {"G-CSV", "G-TINY"}
+    busy_row = rows["G-CSV"]
+    assert (busy_row["People"], busy_row["Seen in the last 30 days (%)"]) == ("7", "85.7")
+    assert (busy_row["Contacts by grid workers"], busy_row["Found again"]) == ("<5", "0")
+    assert (busy_row["First day"], busy_row["Last day"]) == (first, today.isoformat())
+    assert "fewer than 5" in busy_row["Note"]
+    assert rows["G-TINY"]["People"] == "hidden" and "not shown" in rows["G-TINY"]["Note"]
+    exported = session.exec(select(AuditEvent).where(AuditEvent.actor_id == supervisor.id)).all()
+    assert [(event.action, event.record_type) for event in exported] == [("export", "indicators")]
