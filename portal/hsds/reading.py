@@ -661,6 +661,35 @@ class _TooLarge(Exception):
         self.size = size
 
 
+def _read_organizations(opener: Callable[..., Any], base: str, token: str | None, source: Source, total: int) -> int:
+    """Add the organizations the API lists, those without a service at the moment among them (their
+    services have ended: the import closes what it made of them). An API that does not list its
+    organizations gives those its services name, as before. Returns the bytes read so far (past
+    MAX_TOTAL_BYTES: a problem, and no more)."""
+    page, pages = 1, 1
+    while page <= pages and page <= MAX_PAGES:
+        url = f"{base}/organizations?page={page}&per_page={PER_PAGE}"
+        try:
+            data = _fetch(opener, url, token)
+            document = json.loads(data)
+        except (urllib.error.URLError, OSError, ValueError):
+            return total
+        total += len(data)
+        if total > MAX_TOTAL_BYTES:
+            source.problems.append(problem(base, WHOLE_FILE, "", "too_much", limit_mb=MAX_TOTAL_BYTES // 2**20))
+            return total
+        if not isinstance(document, dict) or not isinstance(document.get("contents"), list):
+            return total
+        for number, organization in enumerate(document["contents"], start=1):
+            if isinstance(organization, dict) and isinstance(organization.get("id"), str) and "name" in organization:
+                organization.pop("services", None)
+                known = source.organizations.get(organization["id"], {})
+                source.organizations[organization["id"]] = {ORIGIN: (url, number), **organization, **known}
+        pages = int(document.get("total_pages") or 1)
+        page += 1
+    return total
+
+
 def _read_api(base: str, token: str | None, opener: Callable[..., Any], progress: Progress | None = None) -> Source:
     source = Source(base)
     total = 0
@@ -686,6 +715,8 @@ def _read_api(base: str, token: str | None, opener: Callable[..., Any], progress
             if progress is not None:
                 progress("reading", page, min(pages, MAX_PAGES))
             page += 1
+        if _read_organizations(opener, base, token, source, total) > MAX_TOTAL_BYTES:
+            return source
         for organization_id, known in list(source.organizations.items()):
             url = f"{base}/organizations/{urllib.parse.quote(organization_id)}"
             try:

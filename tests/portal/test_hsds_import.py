@@ -554,6 +554,59 @@ def test_another_portals_api_is_read_page_by_page(
     assert all("organization_identifiers" in o for o in source.organizations.values())
 
 
+PARTNER_API = "https://city.example/api/hsds"
+
+
+@pytest.fixture
+def recorded_api(client: FlaskClient, session: Session, token: str) -> dict[str, bytes]:
+    """Every answer an import asks of the demo's API (read with a partner's token), by path: another
+    portal, kept to be replayed once this database is emptied."""
+    load_demo_data(session)
+    session.close()
+    recorded: dict[str, bytes] = {}
+
+    def recording(request: Any, timeout: float) -> _Answer:
+        path = request.full_url.removeprefix(PARTNER_API)
+        answer = client.get("/api/hsds" + path, headers={"Authorization": request.get_header("Authorization")})
+        assert answer.status_code == 200, path
+        recorded[path] = answer.get_data()
+        return _Answer(recorded[path])
+
+    assert reading.read(PARTNER_API, token=token, opener=recording).problems == []
+    return recorded
+
+
+def _replayed(recorded: dict[str, bytes]) -> reading.Source:
+    def replaying(request: Any, timeout: float) -> _Answer:
+        return _Answer(recorded[request.full_url.removeprefix(PARTNER_API)])
+
+    return reading.read(PARTNER_API, opener=replaying)
+
+
+def test_an_api_import_closes_the_offers_of_an_organization_whose_services_all_ended(
+    recorded_api: dict[str, bytes], empty_app: Flask
+) -> None:
+    """The API lists the organization still, with no service: what an earlier import made of its
+    services is closed. (Read through the services alone, the organization would not be seen.)"""
+    with session_scope(empty_app) as other:
+        first = importing.apply(other, importing.dry_run(other, _replayed(recorded_api)))
+    assert first.offers.create > 0
+    [path] = [path for path in recorded_api if path.startswith("/services?")]
+    page = json.loads(recorded_api[path])
+    ended = page["contents"][0]["organization_id"]
+    ended_services = {s["id"] for s in page["contents"] if s["organization_id"] == ended}
+    page["contents"] = [s for s in page["contents"] if s["organization_id"] != ended]
+    page["total_items"] = len(page["contents"])
+    recorded_api[path] = json.dumps(page).encode()
+    source = _replayed(recorded_api)
+    assert ended in source.organizations
+    with session_scope(empty_app) as other:
+        report = importing.apply(other, importing.dry_run(other, source))
+        closed = {o.source_id for o in other.exec(select(Offer).where(Offer.status == OfferStatus.CLOSED))}
+    assert (report.offers.close, report.offers.create, report.offers.update) == (len(ended_services), 0, 0)
+    assert closed == ended_services
+
+
 def test_an_api_of_another_version_or_out_of_reach_is_reported(app: Flask) -> None:
     def old(request: Any, timeout: float) -> _Answer:
         return _Answer(json.dumps({"version": "2.0", "profile": ""}).encode())
