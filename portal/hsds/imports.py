@@ -33,6 +33,8 @@ from portal.models import DirectoryImport, ImportState, User
 # A run whose row has not moved for this long belongs to a process that stopped.
 STALLED_AFTER = timedelta(minutes=5)
 RUNNING = frozenset({ImportState.WAITING, ImportState.CHECKING, ImportState.APPLYING})
+# The states in which an import keeps its upload and token (an applied or refused one has ended).
+KEEPING = RUNNING | {ImportState.CHECKED, ImportState.FAILED}
 # The report keeps this many problems (and notes): enough to correct a file by, not a copy of it.
 MAX_PROBLEMS_KEPT = 1000
 RECENT = 20
@@ -149,9 +151,8 @@ def restart(session: Session, import_id: uuid.UUID) -> tuple[DirectoryImport, st
 def expire_unconfirmed(session: Session, now: datetime) -> int:
     """Delete the uploads and tokens of imports left KEPT_FOR without a confirmation or a restart
     (checked, failed or interrupted): run-due-jobs' step. Returns how many expired."""
-    kept = sa.or_(col(DirectoryImport.file_path) != "", col(DirectoryImport.token).is_not(None))
     stale = select(DirectoryImport).where(
-        kept, col(DirectoryImport.updated_at) < now - KEPT_FOR, col(DirectoryImport.state) != ImportState.APPLIED
+        col(DirectoryImport.state).in_(KEEPING), col(DirectoryImport.updated_at) < now - KEPT_FOR
     )
     rows = list(session.exec(stale.with_for_update()))
     for row in rows:

@@ -332,7 +332,7 @@ def test_the_fuzzer_knows_the_fields_of_every_form(
     rules = {rule.endpoint: rule for rule, _method in routes(app)}
     caseworker, provider = cast["users"][Role.CASEWORKER], cast["users"][Role.PROVIDER]
     ids = real_ids(cast)
-    assert {"full_name", "id_number", "programme_end"} <= rendered_fields(
+    assert {"full_name", "id_number", "next_contact_due"} <= rendered_fields(
         client, caseworker, rules["people.update"], ids
     )
     assert {"title", "capacity", "pay_min"} <= rendered_fields(client, provider, rules["offers.create"], ids)
